@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The project's test command: setup, formatting, lints, every test, and the no_std build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n==> %s\n' "$*"; }
+
+step "setup"
+bash scripts/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (-D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "no_std build of xaeroflux-core (thumbv7em-none-eabihf, build-std=core,alloc)"
+bash scripts/check-no-std.sh
+
+step "cargo test"
+cargo test --workspace --locked
