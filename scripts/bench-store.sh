@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The store benchmark, side by side in one run: the floor (preallocated file + fdatasync),
+# redb, Xaeroflux ("ours") and Hypercore (Node), then one table with ratios.
+#
+#   bash scripts/bench-store.sh            # 1 M x 256 B records (a few minutes)
+#   bash scripts/bench-store.sh --quick    # 100 k records, 2 k per-event (about a minute)
+#
+# Environment (see host-native/benches/store/main.rs): XF_BENCH_N, XF_BENCH_N_EVENT,
+# XF_BENCH_BATCH, XF_BENCH_READS, XF_BENCH_DIR (not a RAM disk), XF_BENCH_ONLY, XF_BENCH_KEEP.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[bench-store] %s\n' "$*" >&2; }
+
+if [ "${1:-}" = "--quick" ]; then
+    export XF_BENCH_N="${XF_BENCH_N:-100000}"
+    export XF_BENCH_N_EVENT="${XF_BENCH_N_EVENT:-2000}"
+fi
+
+# Hypercore: install the pinned package (hypercore@11.37.1, package-lock.json) once; reinstall
+# only when the lock file changes.
+hc=bench/hypercore
+if [ "${XF_BENCH_HYPERCORE:-1}" != "0" ]; then
+    if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+        want="$(sha256sum "$hc/package-lock.json" | cut -d' ' -f1)"
+        have="$(cat "$hc/node_modules/.xf-lock-sha256" 2>/dev/null || true)"
+        if [ "$want" != "$have" ] || [ ! -d "$hc/node_modules/hypercore" ]; then
+            log "npm ci in $hc (node $(node --version))"
+            (cd "$hc" && npm ci --no-audit --no-fund --loglevel=error >&2)
+            echo "$want" >"$hc/node_modules/.xf-lock-sha256"
+        fi
+    else
+        log "node/npm not found: the Hypercore row is skipped"
+        export XF_BENCH_HYPERCORE=0
+    fi
+fi
+
+log "cargo bench -p xaeroflux --bench store"
+exec cargo bench -p xaeroflux --bench store
