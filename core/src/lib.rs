@@ -39,7 +39,9 @@ extern crate std;
 pub mod event;
 pub mod hash;
 pub mod head;
+pub mod page;
 
 pub use event::{Event, EventFlags, EventHeader, EventRef};
 pub use hash::Hash;
 pub use head::{AuthorId, AuthorKey, SignedHead};
+pub use page::{PageBuilder, PageConfig, PageHeader, PageProof, PageRef};
