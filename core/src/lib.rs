@@ -39,6 +39,7 @@ extern crate std;
 pub mod event;
 pub mod hash;
 pub mod head;
+pub mod mmr;
 pub mod page;
 
 pub use event::{Event, EventFlags, EventHeader, EventRef};
