@@ -48,6 +48,13 @@ impl Mmr {
         index
     }
 
+    /// Empties the MMR but keeps its node allocation, for a caller that rebuilds MMRs
+    /// repeatedly (a verifier's scratch MMR, a benchmark) without paying for fresh memory.
+    pub fn clear(&mut self) {
+        self.nodes.clear();
+        self.peaks = MmrPeaks::new();
+    }
+
     /// Number of leaves.
     #[inline]
     pub fn leaves(&self) -> u64 {
