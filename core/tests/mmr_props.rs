@@ -557,3 +557,65 @@ fn largest_sizes_verify_without_overflow() {
     }
     assert!(max <= 189, "{max}");
 }
+
+/// The worked example of `docs/formats-mmr.md`: every hash and encoding printed there is
+/// recomputed here (hashes through the naive model), so the document cannot drift.
+#[test]
+fn docs_worked_example() {
+    let l: Vec<Hash> = (0..4).map(|i| leaf_hash(format!("leaf {i}").as_bytes())).collect();
+    let hex_of = |h: &Hash| h.to_string();
+    let (nodes, _, _) = naive_nodes(&l);
+    let doc_nodes = [
+        "9422d026b78bd8d3aed65fa77a32ac435f7c37808a798978926cd22aaebe4146",
+        "a69e78ae16438a8ffb3b3f15ba0147f1cb44e743da27d1ae78a7f86face60d9b",
+        "ab9ef28c005fca2f1a172b66c3f44392d889fac2d72dda1474804d5ba3711754",
+        "b4eeb04b680852deca6d95b9e51cea8be10398268ae5a75d34823e928bf9ce5f",
+        "b61e332266732f084d92bbe9e6df89a834bc2534110ab3e2ea8291188b212e5d",
+        "a0e4619a2f8ab644ed9a61f6d3cd6658a363be527b7c109bc988b5a933f7ebfe",
+        "a2d38cdbe4256129b3507ab29319202be81c084279e943d44923359a359abcec",
+    ];
+    assert_eq!(nodes.iter().map(hex_of).collect::<Vec<_>>(), doc_nodes);
+    let doc_roots = [
+        "b3fb78a8067ea0236e64a157a1abd63a3b7d5f11ecb88a925aea38cbbf39e039",
+        "2fd89f8ca9a6fc7860043e976595bdc244253d5f5bdf9f2c9c6e1f408898e809",
+        "ddda9f87cc2af92f92812e145e3dee9d661d34cf9b8b3d5ba22538113bd645b3",
+        "f672d18322953e14fac5338a7666347b2319c6a24a9c7ee530a6132e1b4eb895",
+        "60aa895d7baa6ff9dc12f5bfcc5515f54711df992d215ed3b6bcd696810bb843",
+    ];
+    for (n, root) in doc_roots.iter().enumerate() {
+        assert_eq!(hex_of(&naive_root(&l[..n])), *root, "root of {n}");
+    }
+    let mmr3 = build(&l[..3]);
+    let mmr4 = build(&l);
+    let enc = |b: Vec<u8>| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let cases = [
+        (
+            enc(mmr3.inclusion_proof(2).unwrap().encode()),
+            "01010200000000000000030000000000000000 01 \
+             ab9ef28c005fca2f1a172b66c3f44392d889fac2d72dda1474804d5ba3711754",
+        ),
+        (
+            enc(mmr4.inclusion_proof(1).unwrap().encode()),
+            "01010100000000000000040000000000000002 00 \
+             9422d026b78bd8d3aed65fa77a32ac435f7c37808a798978926cd22aaebe4146 \
+             a0e4619a2f8ab644ed9a61f6d3cd6658a363be527b7c109bc988b5a933f7ebfe",
+        ),
+        (
+            enc(mmr4.consistency_proof(3).unwrap().encode()),
+            "01020300000000000000040000000000000002 01 \
+             ab9ef28c005fca2f1a172b66c3f44392d889fac2d72dda1474804d5ba3711754 \
+             b4eeb04b680852deca6d95b9e51cea8be10398268ae5a75d34823e928bf9ce5f \
+             b61e332266732f084d92bbe9e6df89a834bc2534110ab3e2ea8291188b212e5d",
+        ),
+        (
+            enc(mmr4.range_proof(1, 3).unwrap().encode()),
+            "0103010000000000000003000000000000000400000000000000 02 \
+             9422d026b78bd8d3aed65fa77a32ac435f7c37808a798978926cd22aaebe4146 \
+             b61e332266732f084d92bbe9e6df89a834bc2534110ab3e2ea8291188b212e5d",
+        ),
+    ];
+    for (got, doc) in cases {
+        let doc: String = doc.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+        assert_eq!(got, doc);
+    }
+}
