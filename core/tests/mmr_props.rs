@@ -558,7 +558,7 @@ fn largest_sizes_verify_without_overflow() {
     assert!(max <= 189, "{max}");
 }
 
-/// The worked example of `docs/formats-mmr.md`: every hash and encoding printed there is
+/// The worked example of `docs/formats.md`: every hash and encoding printed there is
 /// recomputed here (hashes through the naive model), so the document cannot drift.
 #[test]
 fn docs_worked_example() {

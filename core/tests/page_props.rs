@@ -552,7 +552,7 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------
-// The worked example of docs/formats-page.md, checked against the document.
+// The worked example of docs/formats.md, checked against the document.
 
 fn hex_dump(bytes: &[u8]) -> String {
     let mut s = String::new();
@@ -598,6 +598,6 @@ fn worked_example_matches_the_docs() {
     if std::env::var_os("XF_PRINT_EXAMPLE").is_some() {
         println!("{text}");
     }
-    let doc = include_str!("../../docs/formats-page.md");
-    assert!(doc.contains(&text), "docs/formats-page.md is out of date; its worked example is:\n{text}");
+    let doc = include_str!("../../docs/formats.md");
+    assert!(doc.contains(&text), "docs/formats.md is out of date; its worked example is:\n{text}");
 }

@@ -213,7 +213,11 @@ fn reference_matches_committed_vectors() {
         let text = serde_json::to_string_pretty(&generated).unwrap() + "\n";
         std::fs::write(VECTORS, text).unwrap();
     }
-    assert_eq!(generated, load(), "reference and vectors.json disagree; regenerate with XF_UPDATE_VECTORS=1 if intended");
+    assert_eq!(
+        generated,
+        load(),
+        "reference and vectors.json disagree; regenerate with XF_UPDATE_VECTORS=1 if intended"
+    );
 }
 
 #[test]
@@ -268,10 +272,34 @@ fn implementation_matches_vectors() {
     for case in v["heads"].as_array().unwrap() {
         let mut secret = [0u8; 32];
         secret.copy_from_slice(&hex::decode(case["secret"].as_str().unwrap()).unwrap());
-        let head = AuthorKey::from_secret_bytes(&secret)
-            .sign_head(case["length"].as_u64().unwrap(), h(&case["root"]));
+        let head = AuthorKey::from_secret_bytes(&secret).sign_head(case["length"].as_u64().unwrap(), h(&case["root"]));
         assert_eq!(hx(&head.encode()), case["encoded"].as_str().unwrap());
         let dec = SignedHead::decode(&hex::decode(case["encoded"].as_str().unwrap()).unwrap()).unwrap();
         dec.verify().unwrap();
+    }
+}
+
+/// The worked example at the end of `docs/formats.md`, recomputed so the doc cannot drift.
+#[test]
+fn docs_worked_example() {
+    let doc = include_str!("../../docs/formats.md");
+    // In each ```text block, the first word of every line is hex; the rest is commentary.
+    let squash = |s: &str| s.lines().filter_map(|l| l.split_whitespace().next()).collect::<String>();
+    let key = AuthorKey::from_secret_bytes(&[1; 32]);
+    let ev = Event::new(key.author(), 0, 1_764_000_000_000_000, 1, EventFlags::NONE, b"hi");
+    let root = hash::mmr_root(1, &[ev.leaf_hash()]);
+    let head = key.sign_head(1, root);
+    let blocks: Vec<String> =
+        doc.split("```text").skip(1).map(|b| squash(b.split("```").next().unwrap_or(""))).collect();
+    assert!(blocks.contains(&hx(ev.encoded())), "event bytes in docs/formats.md are out of date: {}", hx(ev.encoded()));
+    assert!(
+        blocks.contains(&hx(&head.encode())),
+        "head bytes in docs/formats.md are out of date: {}",
+        hx(&head.encode())
+    );
+    for value in
+        [key.author().to_string(), ev.leaf_hash().to_string(), root.to_string(), hash::mmr_root(0, &[]).to_string()]
+    {
+        assert!(doc.contains(&value), "docs/formats.md lacks {value}");
     }
 }

@@ -12,7 +12,7 @@ use crate::hash::{Hash, mmr_root};
 /// Proof that the MMR of `old_leaves` leaves is a prefix of the MMR of `new_leaves` leaves.
 ///
 /// It holds the old peaks and the nodes that, together with them, determine every new
-/// peak (see the multi-proof walk in `docs/formats-mmr.md`). `old_leaves == 0` proves the
+/// peak (see the multi-proof walk in `docs/formats.md`). `old_leaves == 0` proves the
 /// empty prefix (no old peaks; the nodes are the new peaks); `old_leaves == new_leaves`
 /// carries the peaks and no nodes.
 ///

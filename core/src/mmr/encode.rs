@@ -1,4 +1,4 @@
-//! Shared pieces of the proof encodings (see `docs/formats-mmr.md`).
+//! Shared pieces of the proof encodings (see `docs/formats.md`).
 //!
 //! Every encoded proof starts with the format version (1) and a kind byte, then
 //! little-endian `u64` sizes, `u8` counts and finally 32-byte hashes. Decoders check the

@@ -17,7 +17,7 @@
 //! Interior nodes are [`mmr_node`](crate::hash::mmr_node)`(left, right)`; the root is
 //! [`mmr_root`](crate::hash::mmr_root)`(n, peaks)` over the peaks left to right (the empty
 //! MMR's root is `mmr_root(0, &[])`). The byte formats of the proofs are in
-//! `docs/formats-mmr.md`.
+//! `docs/formats.md`.
 //!
 //! - [`MmrPeaks`]: the compact state (leaf count and peaks): append, root, restore.
 //! - [`Mmr`]: all nodes in memory, proofs at the current size.

@@ -25,7 +25,7 @@
 //! RFC 6962-style left-balanced binary Merkle tree over the events' leaf hashes, whose
 //! root binds the event count. A [`PageProof`] shows one event is in a page.
 //!
-//! See `docs/formats-page.md` in the repository for every byte.
+//! See `docs/formats.md` in the repository for every byte.
 //!
 //! ```
 //! use xaeroflux_core::page::{pack, PageConfig, PageRef, PageProof, page_proof};
