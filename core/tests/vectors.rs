@@ -73,6 +73,45 @@ mod reference {
         out
     }
 
+    /// Inclusion proof of leaf `i` in `leaves`, encoded as `docs/formats.md` says: the
+    /// sibling path inside its mountain (bottom first), then the other peaks.
+    pub fn inclusion_proof(leaves: &[H], i: usize) -> Vec<u8> {
+        let mut start = 0;
+        let mut own = None;
+        let mut other_peaks = Vec::new();
+        let mut rest = leaves.len();
+        while rest > 0 {
+            let size = 1usize << (usize::BITS - 1 - rest.leading_zeros());
+            if (start..start + size).contains(&i) {
+                own = Some((start, size));
+            } else {
+                other_peaks.push(mountain(&leaves[start..start + size]));
+            }
+            start += size;
+            rest -= size;
+        }
+        let (mut lo, mut size) = own.expect("i < n");
+        let mut path_top_first = Vec::new();
+        while size > 1 {
+            size /= 2;
+            if i < lo + size {
+                path_top_first.push(mountain(&leaves[lo + size..lo + 2 * size]));
+            } else {
+                path_top_first.push(mountain(&leaves[lo..lo + size]));
+                lo += size;
+            }
+        }
+        let mut out = vec![1u8, 1];
+        out.extend_from_slice(&(i as u64).to_le_bytes());
+        out.extend_from_slice(&(leaves.len() as u64).to_le_bytes());
+        out.push(path_top_first.len() as u8);
+        out.push(other_peaks.len() as u8);
+        for h in path_top_first.iter().rev().chain(other_peaks.iter()) {
+            out.extend_from_slice(h);
+        }
+        out
+    }
+
     pub fn mmr_root(leaves: &[H]) -> H {
         let peaks = peaks(leaves);
         let mut parts: Vec<&[u8]> = Vec::new();
@@ -164,6 +203,11 @@ fn generate() -> Value {
         })
         .collect();
 
+    let inclusion_proofs: Vec<Value> = [(1usize, 0usize), (2, 1), (3, 2), (7, 0), (7, 4), (7, 6), (8, 5), (11, 9), (70, 0), (70, 37), (70, 69)]
+        .iter()
+        .map(|&(n, i)| json!({"leaves": n, "index": i, "root": hx(&r::mmr_root(&leaves[..n])), "proof": hx(&r::inclusion_proof(&leaves[..n], i))}))
+        .collect();
+
     let page_trees: Vec<Value> = [0usize, 1, 2, 3, 4, 5, 7, 8, 9, 13, 70]
         .iter()
         .map(|&n| json!({"count": n, "top": hx(&r::page_top(&leaves[..n])), "root": hx(&r::page_root(&leaves[..n]))}))
@@ -187,11 +231,12 @@ fn generate() -> Value {
         .collect();
 
     json!({
-        "about": "Xaeroflux test vectors v1. Feed events for `mmr` and `page_trees`: see `feed_events` in core/tests/vectors.rs (author secret [2;32]); leaf i is the leaf hash of event i.",
+        "about": "Xaeroflux test vectors v1. Feed events for `mmr`, `inclusion_proofs` and `page_trees`: see `feed_events` in core/tests/vectors.rs (author secret [2;32]); leaf i is the leaf hash of event i.",
         "domains": domains,
         "events": events,
         "feed_leaves": leaves.iter().map(|l| hx(l)).collect::<Vec<_>>(),
         "mmr": mmr,
+        "inclusion_proofs": inclusion_proofs,
         "page_trees": page_trees,
         "heads": heads,
     })
@@ -264,6 +309,18 @@ fn implementation_matches_vectors() {
         assert_eq!(m.peaks().peaks(), &peaks[..], "peaks of {n}");
         assert_eq!(m.root(), h(&case["root"]), "root of {n}");
         assert_eq!(hash::mmr_root(n as u64, &peaks), h(&case["root"]));
+    }
+    for case in v["inclusion_proofs"].as_array().unwrap() {
+        let n = case["leaves"].as_u64().unwrap() as usize;
+        let i = case["index"].as_u64().unwrap();
+        let mut m = mmr::Mmr::new();
+        for l in &leaves[..n] {
+            m.append(*l);
+        }
+        let proof = m.inclusion_proof(i).unwrap();
+        assert_eq!(hx(&proof.encode()), case["proof"].as_str().unwrap(), "inclusion proof {i} of {n}");
+        let decoded = mmr::InclusionProof::decode(&hex::decode(case["proof"].as_str().unwrap()).unwrap()).unwrap();
+        decoded.verify(&leaves[i as usize], &h(&case["root"])).unwrap();
     }
     for case in v["page_trees"].as_array().unwrap() {
         let n = case["count"].as_u64().unwrap() as usize;
