@@ -11,10 +11,10 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy (-D warnings)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 step "no_std build of xaeroflux-core (thumbv7em-none-eabihf, build-std=core,alloc)"
 bash scripts/check-no-std.sh
 
 step "cargo test"
-cargo test --workspace --locked
+cargo test --workspace
