@@ -1,1 +1,91 @@
-//! placeholder
+//! # xaeroflux
+//!
+//! The native Xaeroflux store: an embedded, append-only, verifiable event store. Open it like
+//! a local database, append events to your own feed, read any stored feed back without
+//! copying, prove any event to anyone, and store other authors' events once they verify.
+//!
+//! ```
+//! use xaeroflux::Core;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("xaeroflux.db");
+//! let core = Core::builder()
+//!     .with_page_size(16 * 1024)
+//!     .with_segment_pages(1024)
+//!     .open(&path)?;
+//! let ev = core.new_event(b"Hello, Xaeroflux!");
+//! let appended = core.append(ev)?;
+//! core.append_batch([&b"one"[..], b"two", b"three"])?;
+//! for event in core.iter_events() {
+//!     let event = event?;
+//!     println!("{} {:?}", event.seq(), event.payload());
+//! }
+//! let root = core.mmr_root();
+//!
+//! // Prove the first event to someone who only trusts the author's key.
+//! let head = core.head();
+//! assert_eq!(head.root, root);
+//! let proof = core.inclusion_proof(&core.author(), appended.seq)?;
+//! let event = core.get(&core.author(), appended.seq)?.expect("stored");
+//! xaeroflux::verify_event(&event, &proof, &head)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Design in one page
+//!
+//! Full byte-level details and the recovery rule are in `docs/storage.md`.
+//!
+//! - **Pages in segment files.** Each feed's events are packed into fixed-size pages by the
+//!   deterministic rule of [`xaeroflux_core::page`]. Pages live in *segment files* of
+//!   `segment_pages` pages each, preallocated (zero-filled) when created. The writer writes
+//!   with `pwrite` and makes commits durable with one `fdatasync`; readers see the files
+//!   through read-only memory maps.
+//! - **redb index.** A redb database keeps the settings, one row per feed (length, MMR peaks,
+//!   latest signed head), one row per page (location, count, page root), the MMR nodes in
+//!   chunks of 64, and the arrival order. It is written at *checkpoints*, not per append: the
+//!   `(author, seq) → location` lookup is a binary search over the feed's dense page list.
+//! - **Commits.** An append writes the new event bytes, then the page header, then (under
+//!   [`Durability::EachAppend`]) calls `fdatasync` once. Appends queued by several threads are
+//!   committed together. An import ([`Core::store_verified`]) also checkpoints the index.
+//! - **Recovery.** Pages are checksummed. On open, the local feed's last page and the slots
+//!   after the checkpoint are examined; valid pages continuing the feed are taken, and what
+//!   follows them is zeroed. The work is bounded by the checkpoint interval (256 pages) and
+//!   the segment size, never by the number of events.
+//! - **Memory.** MMR nodes go to the index at each checkpoint; the store keeps only peaks,
+//!   the nodes since the last checkpoint, and a 16-byte entry per page.
+//!
+//! ## Call rules and concurrency
+//!
+//! - All methods take `&self`; a [`Core`] is `Send + Sync`. Share it with an `Arc`.
+//! - One writer thread does every write, fed by a channel. Appends block until their commit
+//!   is done (durable, or written under [`Durability::GroupCommit`]).
+//! - Readers never wait for a commit: a feed's published length and page list are updated
+//!   under a short lock after each commit, and readers copy a page location under that lock
+//!   and read the mapped bytes without one. An iterator yields what was committed when it was
+//!   made; events appended later are not seen by it.
+//! - Events returned by reads borrow from the `Core` (`EventRef<'_>`): segments stay mapped
+//!   until the `Core` is dropped, and stored bytes are never rewritten with other values, so a
+//!   borrowed event stays valid and unchanged.
+//! - Pages read for the first time in a process are checked (checksum and encoding); a damaged
+//!   page gives [`ReadError::Corrupt`] for its seqs, and every other page stays readable.
+//! - One process opens a store at a time ([`OpenError::Locked`] otherwise).
+//! - Drop or [`Core::close`] checkpoints. A crash (even `kill -9` or a power cut) loses
+//!   nothing acknowledged: the next open recovers it.
+#![deny(missing_docs)]
+
+mod core_api;
+mod error;
+mod read;
+mod store;
+mod verify;
+
+pub use core_api::{Appended, Core, CoreBuilder, Durability, FeedInfo, NewEvent, Stats};
+pub use error::{AppendError, CorruptReason, ImportError, IoError, OpenError, ProveError, ReadError, SyncError};
+pub use read::{Events, FeedRange};
+pub use store::files::FORMAT_VERSION;
+pub use verify::{VerifyError, verify_consistency, verify_event};
+pub use xaeroflux_core;
+pub use xaeroflux_core::mmr::{ConsistencyProof, InclusionProof, MmrPeaks};
+pub use xaeroflux_core::{AuthorId, Event, EventFlags, EventRef, Hash, SignedHead};

@@ -1,0 +1,584 @@
+//! The [`Core`] handle.
+
+use std::cell::RefCell;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Sender, bounded};
+use redb::ReadableDatabase as _;
+use xaeroflux_core::event::{EventFlags, MAX_PAYLOAD_LEN};
+use xaeroflux_core::mmr::{self, ConsistencyProof, InclusionProof, MmrPeaks, NodeStore};
+use xaeroflux_core::{AuthorId, EventRef, Hash, SignedHead};
+
+use crate::error::{AppendError, ImportError, IoError, OpenError, ProveError, ReadError, SyncError};
+use crate::read::{Events, FeedRange, Walker};
+use crate::store::meta::{self, NODE_CHUNK};
+use crate::store::open::{Options, open};
+use crate::store::segments::SegmentIo;
+use crate::store::state::{FeedInner, Shared, lock, read};
+use crate::store::writer::{Batch, Import, Item, Request};
+
+/// When an append is durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Every append (and batch) is on stable storage (`fdatasync`) before it returns. Appends
+    /// from several threads that queue up together share one `fdatasync`.
+    #[default]
+    EachAppend,
+    /// Appends return once written to the OS (visible to readers, safe against a crash of the
+    /// process), and are made durable together at most `max_delay` later (safe against a
+    /// power cut from then on). [`Core::sync`] forces it earlier.
+    GroupCommit {
+        /// Longest time an acknowledged append may stay not durable.
+        max_delay: Duration,
+    },
+}
+
+/// Settings for opening a store. Made by [`Core::builder`].
+pub struct CoreBuilder {
+    page_size: Option<u32>,
+    segment_pages: u32,
+    durability: Durability,
+    io: Option<Box<dyn SegmentIo>>,
+}
+
+impl CoreBuilder {
+    /// Page size in bytes for a new store (default 16 KiB; 1 KiB to 1 MiB). An existing store
+    /// keeps its own, and opening it with a different one is an error.
+    pub fn with_page_size(mut self, bytes: u32) -> Self {
+        self.page_size = Some(bytes);
+        self
+    }
+
+    /// Pages per segment file (default 1024). Only affects segments created from now on.
+    pub fn with_segment_pages(mut self, n: u32) -> Self {
+        self.segment_pages = n;
+        self
+    }
+
+    /// When appends are durable (default [`Durability::EachAppend`]).
+    pub fn with_durability(mut self, d: Durability) -> Self {
+        self.durability = d;
+        self
+    }
+
+    #[cfg(test)]
+    #[allow(dead_code)]
+    pub(crate) fn with_io(mut self, io: Box<dyn SegmentIo>) -> Self {
+        self.io = Some(io);
+        self
+    }
+
+    /// Opens the store at `path` (a directory), creating it if the path does not exist or is an
+    /// empty directory. Recovers from a crash if the last session did not close cleanly.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<Core, OpenError> {
+        if self.segment_pages == 0 {
+            return Err(OpenError::Config("segment pages must be at least 1"));
+        }
+        let path = path.as_ref().to_path_buf();
+        let opts = Options {
+            page_size: self.page_size,
+            segment_pages: self.segment_pages,
+            durability: self.durability,
+            io: self.io,
+        };
+        let (shared, writer) = open(&path, opts)?;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let handle = std::thread::Builder::new()
+            .name("xaeroflux-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| IoError::new("start writer thread", None, e))?;
+        Ok(Core { shared, tx, writer: Mutex::new(Some(handle)), path })
+    }
+}
+
+/// An event to append to the local feed. Made by [`Core::new_event`].
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    payload: Vec<u8>,
+    kind: u16,
+    flags: EventFlags,
+    timestamp_us: Option<u64>,
+}
+
+impl NewEvent {
+    /// Sets the application-defined kind (default 0).
+    pub fn kind(mut self, kind: u16) -> Self {
+        self.kind = kind;
+        self
+    }
+    /// Sets the flags (default none).
+    pub fn flags(mut self, flags: EventFlags) -> Self {
+        self.flags = flags;
+        self
+    }
+    /// Sets the timestamp in microseconds since the Unix epoch (default: the clock at append).
+    pub fn timestamp_us(mut self, us: u64) -> Self {
+        self.timestamp_us = Some(us);
+        self
+    }
+    /// The payload.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+}
+
+/// What an append stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    /// The event's seq in the local feed.
+    pub seq: u64,
+    /// The event's leaf hash.
+    pub leaf: Hash,
+}
+
+/// One feed held by the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedInfo {
+    /// The feed's author.
+    pub author: AuthorId,
+    /// Number of events stored.
+    pub len: u64,
+    /// MMR root over them.
+    pub root: Hash,
+    /// Whether this is the store's own feed.
+    pub local: bool,
+}
+
+/// Counters and sizes, for monitoring and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Events in the local feed.
+    pub local_events: u64,
+    /// Events in all feeds.
+    pub total_events: u64,
+    /// Feeds held.
+    pub feeds: u64,
+    /// Segment files.
+    pub segments: u64,
+    /// Commits (appends and imports) since open.
+    pub commits: u64,
+    /// `fdatasync` calls on segments since open.
+    pub syncs: u64,
+    /// Index checkpoints since open.
+    pub checkpoints: u64,
+    /// Events recovered from pages past the last checkpoint when the store was opened.
+    pub recovered_events: u64,
+    /// Bytes of an interrupted commit's leftovers zeroed when the store was opened.
+    pub repaired_bytes: u64,
+    /// Page size in bytes.
+    pub page_size: u32,
+}
+
+/// An open store. See the [crate documentation](crate) for the design and the call rules.
+///
+/// Every method takes `&self`: share a `Core` between threads with an `Arc`. Reads run
+/// concurrently with each other and with the writer thread.
+pub struct Core {
+    shared: Arc<Shared>,
+    tx: Sender<Request>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    path: PathBuf,
+}
+
+fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+fn root_of(inner: &FeedInner) -> Hash {
+    inner.peaks.root()
+}
+
+impl Core {
+    /// Settings for opening a store.
+    pub fn builder() -> CoreBuilder {
+        CoreBuilder { page_size: None, segment_pages: 1024, durability: Durability::EachAppend, io: None }
+    }
+
+    /// Opens a store with default settings.
+    pub fn open(path: impl AsRef<Path>) -> Result<Core, OpenError> {
+        Self::builder().open(path)
+    }
+
+    /// The store's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The local author (the public key of the store's persisted key).
+    pub fn author(&self) -> AuthorId {
+        self.shared.local.author
+    }
+
+    /// The page size of the store in bytes.
+    pub fn page_size(&self) -> u32 {
+        self.shared.config.page_size()
+    }
+
+    /// A new event of the local author with this payload (kind 0, no flags, timestamped at
+    /// append). Nothing is stored until [`Core::append`].
+    pub fn new_event(&self, payload: &[u8]) -> NewEvent {
+        NewEvent { payload: payload.to_vec(), kind: 0, flags: EventFlags::NONE, timestamp_us: None }
+    }
+
+    fn send_append(&self, batch: Batch) -> Result<(Range<u64>, Hash), AppendError> {
+        if self.shared.poisoned.load(Ordering::Acquire) {
+            return Err(AppendError::Poisoned);
+        }
+        let (rtx, rrx) = bounded(1);
+        self.tx.send(Request::Append(batch, rtx)).map_err(|_| AppendError::Closed)?;
+        rrx.recv().map_err(|_| AppendError::Closed)?
+    }
+
+    fn item(payload_len: usize, kind: u16, flags: EventFlags, ts: u64) -> Result<Item, AppendError> {
+        let len = u32::try_from(payload_len)
+            .ok()
+            .filter(|&l| l <= MAX_PAYLOAD_LEN)
+            .ok_or(AppendError::TooLarge { len: payload_len, limit: MAX_PAYLOAD_LEN })?;
+        if flags.0 & !EventFlags::KNOWN != 0 {
+            return Err(AppendError::ReservedFlags(flags.0 & !EventFlags::KNOWN));
+        }
+        Ok(Item { len, kind, flags: flags.0, ts })
+    }
+
+    /// Appends one event to the local feed; durable before it returns under
+    /// [`Durability::EachAppend`].
+    pub fn append(&self, ev: NewEvent) -> Result<Appended, AppendError> {
+        let item = Self::item(ev.payload.len(), ev.kind, ev.flags, ev.timestamp_us.unwrap_or_else(now_us))?;
+        let (range, leaf) = self.send_append(Batch { payload: ev.payload, items: vec![item] })?;
+        Ok(Appended { seq: range.start, leaf })
+    }
+
+    /// Appends many events (kind 0, no flags) in one commit: one `fdatasync` for all.
+    /// Returns their seqs.
+    pub fn append_batch<'a>(&self, payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<Range<u64>, AppendError> {
+        let ts = now_us();
+        let mut payload = Vec::new();
+        let mut items = Vec::new();
+        for p in payloads {
+            items.push(Self::item(p.len(), 0, EventFlags::NONE, ts)?);
+            payload.extend_from_slice(p);
+        }
+        if items.is_empty() {
+            let len = self.feed_len(&self.author());
+            return Ok(len..len);
+        }
+        self.send_append(Batch { payload, items }).map(|(r, _)| r)
+    }
+
+    /// Appends prepared events in one commit (as [`Core::append_batch`], with kinds, flags and
+    /// timestamps).
+    pub fn append_events(&self, events: impl IntoIterator<Item = NewEvent>) -> Result<Range<u64>, AppendError> {
+        let ts = now_us();
+        let mut payload = Vec::new();
+        let mut items = Vec::new();
+        for ev in events {
+            items.push(Self::item(ev.payload.len(), ev.kind, ev.flags, ev.timestamp_us.unwrap_or(ts))?);
+            payload.extend_from_slice(&ev.payload);
+        }
+        if items.is_empty() {
+            let len = self.feed_len(&self.author());
+            return Ok(len..len);
+        }
+        self.send_append(Batch { payload, items }).map(|(r, _)| r)
+    }
+
+    /// All events in local arrival order (the order this store committed them), borrowed from
+    /// the mapped pages. See [`Events`].
+    pub fn iter_events(&self) -> Events<'_> {
+        Events::new(&self.shared)
+    }
+
+    /// The event `seq` of `author`'s feed, borrowed from its page; `None` if not stored.
+    pub fn get(&self, author: &AuthorId, seq: u64) -> Result<Option<EventRef<'_>>, ReadError> {
+        let Some(feed) = self.shared.feed(author) else { return Ok(None) };
+        if seq >= read(&feed.inner).len {
+            return Ok(None);
+        }
+        let loc = self.shared.locate(&feed, seq)?;
+        let mut walk = crate::store::state::PageWalk::new(&loc);
+        walk.skip_to(seq);
+        match walk.next() {
+            Some(ev) if ev.seq() == seq => Ok(Some(ev)),
+            _ => Err(ReadError::Corrupt {
+                author: *author,
+                seqs: loc.first_seq..loc.end,
+                reason: crate::error::CorruptReason::Truncated { segment: u32::MAX, offset: 0 },
+            }),
+        }
+    }
+
+    /// Events `seqs` of `author`'s feed, borrowed from the pages. Every page of the range is
+    /// checked first, so a damaged page is reported here, as [`ReadError::Corrupt`].
+    pub fn range(&self, author: &AuthorId, seqs: Range<u64>) -> Result<FeedRange<'_>, ReadError> {
+        let len = self.feed_len(author);
+        if seqs.end > len || seqs.start > seqs.end {
+            return Err(ReadError::OutOfRange { requested: seqs, len });
+        }
+        let Some(feed) = self.shared.feed(author) else {
+            return Ok(FeedRange::new(Walker::new(&self.shared, self.shared.local.clone(), 0, 0)));
+        };
+        let mut seq = seqs.start;
+        while seq < seqs.end {
+            let loc = self.shared.locate(&feed, seq)?;
+            seq = loc.end.max(seq + 1);
+        }
+        Ok(FeedRange::new(Walker::new(&self.shared, feed, seqs.start, seqs.end)))
+    }
+
+    /// The whole feed of `author` (empty if unknown). As [`Core::range`].
+    pub fn iter_feed(&self, author: &AuthorId) -> Result<FeedRange<'_>, ReadError> {
+        self.range(author, 0..self.feed_len(author))
+    }
+
+    /// Number of events stored of `author`'s feed (0 if unknown).
+    pub fn feed_len(&self, author: &AuthorId) -> u64 {
+        self.shared.feed(author).map_or(0, |f| read(&f.inner).len)
+    }
+
+    /// The feeds held, the local one first.
+    pub fn feeds(&self) -> Vec<FeedInfo> {
+        let list: Vec<_> = read(&self.shared.feeds).list.clone();
+        let mut out: Vec<FeedInfo> = list
+            .iter()
+            .map(|f| {
+                let inner = read(&f.inner);
+                FeedInfo { author: f.author, len: inner.len, root: root_of(&inner), local: f.local }
+            })
+            .collect();
+        out.sort_by_key(|f| !f.local);
+        out
+    }
+
+    /// MMR root of the local feed.
+    pub fn mmr_root(&self) -> Hash {
+        root_of(&read(&self.shared.local.inner))
+    }
+
+    /// MMR peaks (and length) of a feed: what a peer needs to check an extension.
+    pub fn feed_peaks(&self, author: &AuthorId) -> Option<MmrPeaks> {
+        self.shared.feed(author).map(|f| read(&f.inner).peaks.clone())
+    }
+
+    /// The local feed's head `(author, length, root)`, signed with the local key.
+    pub fn head(&self) -> SignedHead {
+        let (len, root) = {
+            let inner = read(&self.shared.local.inner);
+            (inner.len, root_of(&inner))
+        };
+        let mut cache = lock(&self.shared.head_cache);
+        if let Some(h) = cache.as_ref().filter(|h| h.length == len && h.root == root) {
+            return *h;
+        }
+        let h = self.shared.key.sign_head(len, root);
+        *cache = Some(h);
+        h
+    }
+
+    /// The newest signed head stored for `author`'s feed (the local head for the local author).
+    pub fn feed_head(&self, author: &AuthorId) -> Option<SignedHead> {
+        if *author == self.author() {
+            return Some(self.head());
+        }
+        self.shared.feed(author).and_then(|f| read(&f.inner).head)
+    }
+
+    /// Proof that event `seq` is in `author`'s feed at its current length (verify it against the
+    /// root of [`Core::feed_head`] with [`crate::verify_event`]).
+    pub fn inclusion_proof(&self, author: &AuthorId, seq: u64) -> Result<InclusionProof, ProveError> {
+        let feed = self.shared.feed(author).ok_or(ProveError::UnknownFeed(*author))?;
+        let inner = read(&feed.inner);
+        if seq >= inner.len {
+            return Err(ProveError::OutOfRange { requested: seq, len: inner.len });
+        }
+        let nodes = NodeReader::new(&self.shared, feed.idx, &inner)?;
+        let r = mmr::inclusion_proof(&nodes, inner.len, seq);
+        nodes.result(r)
+    }
+
+    /// Proof that `author`'s feed of length `old_len` is a prefix of the feed now.
+    pub fn consistency_proof(&self, author: &AuthorId, old_len: u64) -> Result<ConsistencyProof, ProveError> {
+        let feed = self.shared.feed(author).ok_or(ProveError::UnknownFeed(*author))?;
+        let inner = read(&feed.inner);
+        if old_len > inner.len {
+            return Err(ProveError::OutOfRange { requested: old_len, len: inner.len });
+        }
+        let nodes = NodeReader::new(&self.shared, feed.idx, &inner)?;
+        let r = mmr::consistency_proof(&nodes, old_len, inner.len);
+        nodes.result(r)
+    }
+
+    /// Stores events of another author's feed that arrived with its signed head (the hook the
+    /// sync protocol uses). Checks, before storing anything: the head's signature; that the
+    /// events are the author's next ones; and, with [`mmr::verify_extension`], that they
+    /// extend the stored feed's MMR peaks exactly to the head's root and length. The events
+    /// and the head are then stored and made durable together.
+    pub fn store_verified(&self, head: &SignedHead, events: &[EventRef<'_>]) -> Result<(), ImportError> {
+        head.verify().map_err(ImportError::BadHead)?;
+        if head.author == self.author() {
+            return Err(ImportError::OwnFeed);
+        }
+        let (len, peaks) = match self.shared.feed(&head.author) {
+            Some(f) => {
+                let inner = read(&f.inner);
+                (inner.len, inner.peaks.clone())
+            }
+            None => (0, MmrPeaks::new()),
+        };
+        let mut leaves = Vec::with_capacity(events.len());
+        let mut bytes = 0usize;
+        for (index, ev) in events.iter().enumerate() {
+            if ev.author() != head.author {
+                return Err(ImportError::WrongAuthor { index });
+            }
+            let expected = len + index as u64;
+            if ev.seq() != expected {
+                return Err(ImportError::NotNext { expected, found: ev.seq() });
+            }
+            leaves.push(ev.leaf_hash());
+            bytes += ev.encoded().len();
+        }
+        let computed = len + events.len() as u64;
+        if head.length != computed {
+            return Err(ImportError::LengthMismatch { head: head.length, computed });
+        }
+        if events.is_empty() {
+            if head.root != peaks.root() {
+                return Err(ImportError::NotAnExtension(mmr::ProofError::RootMismatch));
+            }
+        } else {
+            mmr::verify_extension(&peaks, &leaves, &head.root).map_err(ImportError::NotAnExtension)?;
+        }
+        let mut buf = Vec::with_capacity(bytes);
+        for ev in events {
+            buf.extend_from_slice(ev.encoded());
+        }
+        let (rtx, rrx) = bounded(1);
+        let imp = Import { head: *head, events: buf, count: events.len(), expect_len: len };
+        self.tx.send(Request::Import(imp, rtx)).map_err(|_| ImportError::Closed)?;
+        rrx.recv().map_err(|_| ImportError::Closed)?
+    }
+
+    fn call(&self, make: impl FnOnce(Sender<Result<(), SyncError>>) -> Request) -> Result<(), SyncError> {
+        let (rtx, rrx) = bounded(1);
+        self.tx.send(make(rtx)).map_err(|_| SyncError::Closed)?;
+        rrx.recv().map_err(|_| SyncError::Closed)?
+    }
+
+    /// Makes every acknowledged append durable now (useful under [`Durability::GroupCommit`]).
+    pub fn sync(&self) -> Result<(), SyncError> {
+        self.call(Request::Sync)
+    }
+
+    /// Syncs and commits the index, so the next open has nothing to recover.
+    pub fn checkpoint(&self) -> Result<(), SyncError> {
+        self.call(Request::Checkpoint)
+    }
+
+    /// Checkpoints and stops the writer. Dropping a `Core` does the same, ignoring errors.
+    pub fn close(self) -> Result<(), SyncError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&self) -> Result<(), SyncError> {
+        let Some(handle) = lock(&self.writer).take() else { return Ok(()) };
+        let r = self.call(Request::Shutdown);
+        let _ = handle.join();
+        r
+    }
+
+    /// Counters and sizes.
+    pub fn stats(&self) -> Stats {
+        let c = &self.shared.counters;
+        let feeds = self.feeds();
+        Stats {
+            local_events: self.feed_len(&self.author()),
+            total_events: feeds.iter().map(|f| f.len).sum(),
+            feeds: feeds.len() as u64,
+            segments: c.segments.load(Ordering::Relaxed),
+            commits: c.commits.load(Ordering::Relaxed),
+            syncs: c.syncs.load(Ordering::Relaxed),
+            checkpoints: c.checkpoints.load(Ordering::Relaxed),
+            recovered_events: c.recovered_events.load(Ordering::Relaxed),
+            repaired_bytes: c.truncated_bytes.load(Ordering::Relaxed),
+            page_size: self.page_size(),
+        }
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core").field("path", &self.path).field("author", &self.author()).finish_non_exhaustive()
+    }
+}
+
+/// MMR nodes of one feed: in memory from `base` on, in the index below.
+struct NodeReader<'a> {
+    base: u64,
+    mem: &'a [Hash],
+    feed: u32,
+    table: redb::ReadOnlyTable<(u32, u64), &'static [u8]>,
+    cache: RefCell<(u64, Vec<u8>)>,
+    error: RefCell<Option<IoError>>,
+}
+
+impl<'a> NodeReader<'a> {
+    fn new(shared: &Shared, feed: u32, inner: &'a FeedInner) -> Result<Self, ProveError> {
+        let ix = |e: redb::Error| ProveError::Io(IoError::index("read MMR nodes", e));
+        let txn = shared.db.begin_read().map_err(|e| ix(e.into()))?;
+        let table = txn.open_table(meta::NODES).map_err(|e| ix(e.into()))?;
+        Ok(NodeReader {
+            base: inner.node_base,
+            mem: &inner.nodes,
+            feed,
+            table,
+            cache: RefCell::new((u64::MAX, Vec::new())),
+            error: RefCell::new(None),
+        })
+    }
+
+    fn result<T>(&self, r: Result<T, mmr::ProofError>) -> Result<T, ProveError> {
+        if let Some(e) = self.error.borrow_mut().take() {
+            return Err(ProveError::Io(e));
+        }
+        r.map_err(ProveError::Mmr)
+    }
+}
+
+impl NodeStore for NodeReader<'_> {
+    fn node(&self, pos: u64) -> Option<Hash> {
+        if pos >= self.base {
+            return self.mem.get(usize::try_from(pos - self.base).ok()?).copied();
+        }
+        let chunk = pos / NODE_CHUNK;
+        let mut cache = self.cache.borrow_mut();
+        if cache.0 != chunk {
+            match self.table.get((self.feed, chunk)) {
+                Ok(Some(v)) => {
+                    cache.1.clear();
+                    cache.1.extend_from_slice(v.value());
+                    cache.0 = chunk;
+                }
+                Ok(None) => return None,
+                Err(e) => {
+                    *self.error.borrow_mut() = Some(IoError::index("read MMR nodes", e));
+                    return None;
+                }
+            }
+        }
+        let at = ((pos % NODE_CHUNK) * 32) as usize;
+        cache.1.get(at..at + 32).and_then(|b| b.try_into().ok()).map(Hash)
+    }
+}

@@ -1,0 +1,9 @@
+//! The storage engine: segment files of pages, the redb index, the writer thread, recovery.
+
+pub(crate) mod check;
+pub(crate) mod files;
+pub(crate) mod meta;
+pub(crate) mod open;
+pub(crate) mod segments;
+pub(crate) mod state;
+pub(crate) mod writer;

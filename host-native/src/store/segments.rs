@@ -1,0 +1,150 @@
+//! Segment files: the writer's I/O trait (so tests can inject failures) and the arena of
+//! read-only memory maps that readers borrow from.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use memmap2::Mmap;
+
+use super::files;
+use crate::error::IoError;
+
+/// What the writer does to segment files. The real implementation is [`FileIo`]; tests wrap
+/// it to inject failures (a full disk, a failing sync).
+pub(crate) trait SegmentIo: Send {
+    /// Creates segment `n` of `len` bytes, allocated and zero-filled, durably.
+    fn create(&mut self, n: u32, len: u64) -> Result<(), IoError>;
+    /// Writes `buf` at byte `off` of segment `n`.
+    fn write_at(&mut self, n: u32, off: u64, buf: &[u8]) -> Result<(), IoError>;
+    /// Makes everything written to segment `n` durable (`fdatasync`).
+    fn sync(&mut self, n: u32) -> Result<(), IoError>;
+    /// Extends segment `n` to `len` bytes (allocated), durably (repair of a short file).
+    fn extend(&mut self, n: u32, len: u64) -> Result<(), IoError>;
+}
+
+/// Segment I/O with `pwrite` + `fdatasync` on preallocated files.
+pub(crate) struct FileIo {
+    dir: PathBuf,
+    files: HashMap<u32, File>,
+}
+
+impl FileIo {
+    pub(crate) fn new(dir: &Path) -> Self {
+        FileIo { dir: dir.to_path_buf(), files: HashMap::new() }
+    }
+
+    fn file(&mut self, n: u32) -> Result<&File, IoError> {
+        if !self.files.contains_key(&n) {
+            // Keep few descriptors: the writer only touches the newest segments.
+            if self.files.len() >= 4 {
+                let oldest = self.files.keys().copied().min();
+                if let Some(k) = oldest {
+                    self.files.remove(&k);
+                }
+            }
+            let f = files::open_segment(&self.dir, n)?;
+            self.files.insert(n, f);
+        }
+        self.files.get(&n).ok_or_else(|| IoError::new("open segment", None, std::io::Error::other("lost")))
+    }
+}
+
+impl SegmentIo for FileIo {
+    fn create(&mut self, n: u32, len: u64) -> Result<(), IoError> {
+        let f = files::create_segment(&self.dir, n, len)?;
+        self.files.insert(n, f);
+        Ok(())
+    }
+
+    fn write_at(&mut self, n: u32, off: u64, buf: &[u8]) -> Result<(), IoError> {
+        use std::os::unix::fs::FileExt;
+        let dir = self.dir.clone();
+        self.file(n)?
+            .write_all_at(buf, off)
+            .map_err(|e| IoError::new("write segment", Some(files::segment_path(&dir, n)), e))
+    }
+
+    fn sync(&mut self, n: u32) -> Result<(), IoError> {
+        let dir = self.dir.clone();
+        self.file(n)?.sync_data().map_err(|e| IoError::new("sync segment", Some(files::segment_path(&dir, n)), e))
+    }
+
+    fn extend(&mut self, n: u32, len: u64) -> Result<(), IoError> {
+        let dir = self.dir.clone();
+        let path = files::segment_path(&dir, n);
+        let f = self.file(n)?;
+        let cur = f.metadata().map_err(files::io("stat segment", &path))?.len();
+        if cur < len {
+            f.set_len(len).map_err(files::io("extend segment", &path))?;
+            f.sync_all().map_err(files::io("sync segment", &path))?;
+        }
+        Ok(())
+    }
+}
+
+/// One mapped segment. A zero-length file has no map.
+pub(crate) struct Mapped {
+    map: Option<Mmap>,
+}
+
+impl Mapped {
+    /// Maps the whole file read-only.
+    pub(crate) fn map(dir: &Path, n: u32) -> Result<Mapped, IoError> {
+        let path = files::segment_path(dir, n);
+        let f = File::open(&path).map_err(files::io("open segment for reading", &path))?;
+        let len = f.metadata().map_err(files::io("stat segment", &path))?.len();
+        if len == 0 {
+            return Ok(Mapped { map: None });
+        }
+        // SAFETY: the map is read-only and shared. The store never truncates a mapped segment
+        // and only writes bytes that no reader has been handed yet (new events past the
+        // published length, and page headers, which readers of unsealed pages never read);
+        // bytes already published are only ever rewritten with the same values.
+        let map = unsafe { Mmap::map(&f) }.map_err(files::io("map segment", &path))?;
+        #[cfg(unix)]
+        {
+            let _ = map.advise(memmap2::Advice::Random);
+        }
+        Ok(Mapped { map: Some(map) })
+    }
+
+    /// The mapped bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+}
+
+const L2: usize = 1024;
+type Level2 = Box<[OnceLock<Mapped>]>;
+const L1: usize = 4096;
+
+/// Append-only arena of mapped segments: a segment, once mapped, stays mapped (at the same
+/// address) until the store is dropped, so readers can hand out `&'store [u8]` without locks.
+pub(crate) struct SegmentMaps {
+    l1: Box<[OnceLock<Level2>]>,
+}
+
+impl SegmentMaps {
+    pub(crate) fn new() -> Self {
+        SegmentMaps { l1: (0..L1).map(|_| OnceLock::new()).collect() }
+    }
+
+    /// The map of segment `n`, if mapped.
+    pub(crate) fn get(&self, n: u32) -> Option<&Mapped> {
+        let n = n as usize;
+        self.l1.get(n / L2)?.get()?.get(n % L2)?.get()
+    }
+
+    /// Installs the map of segment `n` (no effect if it is already mapped).
+    pub(crate) fn set(&self, n: u32, m: Mapped) -> bool {
+        let n = n as usize;
+        let Some(slot) = self.l1.get(n / L2) else { return false };
+        let l2 = slot.get_or_init(|| (0..L2).map(|_| OnceLock::new()).collect());
+        match l2.get(n % L2) {
+            Some(cell) => cell.set(m).is_ok(),
+            None => false,
+        }
+    }
+}

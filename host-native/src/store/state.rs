@@ -1,0 +1,312 @@
+//! State shared by the handle, readers and the writer thread, and the read path.
+//!
+//! Readers never block the writer for long: they take a feed's read lock only to copy a page
+//! location and the published length, then read the mapped bytes without any lock.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+
+use redb::ReadableDatabase as _;
+use xaeroflux_core::event::{EventRef, HEADER_LEN, MAX_PAYLOAD_LEN};
+use xaeroflux_core::mmr::MmrPeaks;
+use xaeroflux_core::page::{PAGE_HEADER_LEN, PageConfig, PageRef};
+use xaeroflux_core::{AuthorId, AuthorKey, Hash, SignedHead};
+
+use super::meta::{self, Loc, PageRow, Run};
+use super::segments::SegmentMaps;
+use crate::error::{CorruptReason, IoError, ReadError};
+
+pub(crate) const UNCHECKED: u8 = 0;
+pub(crate) const CHECKED: u8 = 1;
+pub(crate) const DAMAGED: u8 = 2;
+
+/// Where a page is, and whether its bytes were checked.
+pub(crate) struct PageEntry {
+    pub first_seq: u64,
+    pub loc: Loc,
+    pub span: u16,
+    pub state: AtomicU8,
+}
+
+impl PageEntry {
+    pub(crate) fn new(first_seq: u64, loc: Loc, span: u16, state: u8) -> Self {
+        PageEntry { first_seq, loc, span, state: AtomicU8::new(state) }
+    }
+}
+
+/// The published state of a feed.
+pub(crate) struct FeedInner {
+    /// Published (acknowledged) number of events.
+    pub len: u64,
+    pub peaks: MmrPeaks,
+    /// Pages `[0, pages_base)` are only in the index (loaded on first need).
+    pub pages_base: u64,
+    pub pages: Vec<PageEntry>,
+    /// MMR nodes held in memory: positions `node_base ..`; lower ones are in the index.
+    pub node_base: u64,
+    pub nodes: Vec<Hash>,
+    pub head: Option<SignedHead>,
+}
+
+impl FeedInner {
+    pub(crate) fn page_count(&self) -> u64 {
+        self.pages_base + self.pages.len() as u64
+    }
+
+    /// Index (in `pages`) of the page holding `seq`; `None` if it is below the loaded range.
+    fn find(&self, seq: u64) -> Option<usize> {
+        let i = self.pages.partition_point(|p| p.first_seq <= seq);
+        if i == 0 { None } else { Some(i - 1) }
+    }
+
+    /// Seq one past the last event of loaded page `i`.
+    fn page_end(&self, i: usize) -> u64 {
+        self.pages.get(i + 1).map_or(self.len, |p| p.first_seq)
+    }
+}
+
+pub(crate) struct FeedState {
+    pub idx: u32,
+    pub author: AuthorId,
+    pub local: bool,
+    pub inner: RwLock<FeedInner>,
+    /// Held by the writer while it writes this feed's pages, and by a reader while it checks
+    /// a page, so a check never sees a half-written tail page.
+    pub write_lock: Mutex<()>,
+}
+
+#[derive(Default)]
+pub(crate) struct FeedTable {
+    pub by_author: HashMap<AuthorId, Arc<FeedState>>,
+    pub list: Vec<Arc<FeedState>>,
+}
+
+/// Counters for [`crate::Stats`].
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub commits: AtomicU64,
+    pub syncs: AtomicU64,
+    pub checkpoints: AtomicU64,
+    pub segments: AtomicU64,
+    pub recovered_events: AtomicU64,
+    pub truncated_bytes: AtomicU64,
+}
+
+pub(crate) struct Shared {
+    pub dir: PathBuf,
+    pub config: PageConfig,
+    pub page_size: u64,
+    pub segment_pages: u32,
+    pub db: redb::Database,
+    pub maps: SegmentMaps,
+    pub feeds: RwLock<FeedTable>,
+    pub runs: RwLock<Vec<Run>>,
+    pub key: AuthorKey,
+    pub local: Arc<FeedState>,
+    pub poisoned: AtomicBool,
+    pub counters: Counters,
+    pub head_cache: Mutex<Option<SignedHead>>,
+}
+
+pub(crate) fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+pub(crate) fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+pub(crate) fn lock<T>(l: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    l.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A page located for reading: its bytes and the seqs a reader may take from it.
+#[derive(Clone, Copy)]
+pub(crate) struct Located<'a> {
+    pub bytes: &'a [u8],
+    pub first_seq: u64,
+    /// One past the last published event of the page.
+    pub end: u64,
+    pub page_no: u64,
+}
+
+impl Shared {
+    pub(crate) fn feed(&self, author: &AuthorId) -> Option<Arc<FeedState>> {
+        read(&self.feeds).by_author.get(author).cloned()
+    }
+
+    pub(crate) fn feed_by_idx(&self, idx: u32) -> Option<Arc<FeedState>> {
+        read(&self.feeds).list.get(idx as usize).cloned()
+    }
+
+    /// The mapped bytes of a page, or why they are missing.
+    pub(crate) fn page_bytes(&self, loc: Loc, span: u16) -> Result<&[u8], CorruptReason> {
+        let start = u64::from(loc.slot) * self.page_size;
+        let end = start + u64::from(span) * self.page_size;
+        let truncated = CorruptReason::Truncated { segment: loc.seg, offset: start };
+        let map = self.maps.get(loc.seg).ok_or(truncated.clone())?;
+        let (Ok(s), Ok(e)) = (usize::try_from(start), usize::try_from(end)) else { return Err(truncated) };
+        map.bytes().get(s..e).ok_or(truncated)
+    }
+
+    /// Loads the whole page index of a feed from redb if part of it is not in memory yet.
+    pub(crate) fn ensure_pages(&self, feed: &FeedState) -> Result<(), IoError> {
+        if read(&feed.inner).pages_base == 0 {
+            return Ok(());
+        }
+        let mut inner = write(&feed.inner);
+        let base = inner.pages_base;
+        if base == 0 {
+            return Ok(());
+        }
+        let txn = self.db.begin_read().map_err(|e| IoError::index("read page index", e))?;
+        let table = txn.open_table(meta::PAGES).map_err(|e| IoError::index("read page index", e))?;
+        let mut loaded = Vec::with_capacity(base as usize + inner.pages.len());
+        let range = table.range((feed.idx, 0)..(feed.idx, base)).map_err(|e| IoError::index("read page index", e))?;
+        for item in range {
+            let (_, v) = item.map_err(|e| IoError::index("read page index", e))?;
+            let row = PageRow::decode(v.value())
+                .ok_or_else(|| IoError::new("read page index", None, std::io::Error::other("malformed page row")))?;
+            loaded.push(PageEntry::new(row.first_seq, row.loc, row.span, UNCHECKED));
+        }
+        if loaded.len() as u64 != base {
+            return Err(IoError::new("read page index", None, std::io::Error::other("page rows missing")));
+        }
+        loaded.append(&mut inner.pages);
+        inner.pages = loaded;
+        inner.pages_base = 0;
+        Ok(())
+    }
+
+    /// Locates the page of `feed` holding `seq` (which must be below the published length),
+    /// checking the page's bytes the first time it is read.
+    pub(crate) fn locate(&self, feed: &FeedState, seq: u64) -> Result<Located<'_>, ReadError> {
+        loop {
+            let inner = read(&feed.inner);
+            let Some(i) = inner.find(seq) else {
+                let need_load = inner.pages_base > 0;
+                drop(inner);
+                if need_load {
+                    self.ensure_pages(feed)?;
+                    continue;
+                }
+                return Err(ReadError::OutOfRange { requested: seq..seq + 1, len: read(&feed.inner).len });
+            };
+            let p = &inner.pages[i];
+            let end = inner.page_end(i);
+            let page_no = inner.pages_base + i as u64;
+            let (first_seq, loc, span) = (p.first_seq, p.loc, p.span);
+            let state = p.state.load(Ordering::Acquire);
+            drop(inner);
+            let corrupt = |reason| ReadError::Corrupt { author: feed.author, seqs: first_seq..end, reason };
+            let bytes = self.page_bytes(loc, span).map_err(corrupt)?;
+            match state {
+                CHECKED => {}
+                _ => self.check_page(feed, first_seq, bytes).map_err(|e| corrupt(CorruptReason::Page(e)))?,
+            }
+            return Ok(Located { bytes, first_seq, end, page_no });
+        }
+    }
+
+    /// Full check of a page (checksum, encoding); remembers the outcome.
+    fn check_page(
+        &self,
+        feed: &FeedState,
+        first_seq: u64,
+        bytes: &[u8],
+    ) -> Result<(), xaeroflux_core::page::PageDecodeError> {
+        let _w = lock(&feed.write_lock);
+        let r = PageRef::parse(bytes, &self.config).map(|_| ());
+        let inner = read(&feed.inner);
+        if let Some(p) = inner.find(first_seq).and_then(|i| inner.pages.get(i)) {
+            p.state.store(if r.is_ok() { CHECKED } else { DAMAGED }, Ordering::Release);
+        }
+        r
+    }
+
+    /// The page holding `seq` located by page number (for sequential walks).
+    pub(crate) fn locate_page_no(&self, feed: &FeedState, page_no: u64) -> Result<Option<Located<'_>>, ReadError> {
+        let first = {
+            let inner = read(&feed.inner);
+            if page_no >= inner.page_count() {
+                return Ok(None);
+            }
+            if page_no < inner.pages_base {
+                None
+            } else {
+                inner.pages.get((page_no - inner.pages_base) as usize).map(|p| p.first_seq)
+            }
+        };
+        let first = match first {
+            Some(f) => f,
+            None => {
+                self.ensure_pages(feed)?;
+                let inner = read(&feed.inner);
+                match inner.pages.get(page_no as usize) {
+                    Some(p) => p.first_seq,
+                    None => return Ok(None),
+                }
+            }
+        };
+        self.locate(feed, first).map(Some)
+    }
+}
+
+/// Walks the events of one page from its start, up to `end` (exclusive seq).
+#[derive(Clone)]
+pub(crate) struct PageWalk<'a> {
+    body: &'a [u8],
+    seq: u64,
+    end: u64,
+}
+
+impl<'a> PageWalk<'a> {
+    pub(crate) fn new(page: &Located<'a>) -> Self {
+        PageWalk { body: page.bytes.get(PAGE_HEADER_LEN..).unwrap_or_default(), seq: page.first_seq, end: page.end }
+    }
+
+    /// Skips to `seq` (reading only headers).
+    pub(crate) fn skip_to(&mut self, seq: u64) {
+        while self.seq < seq && self.seq < self.end {
+            let Some(len) = self
+                .body
+                .get(4..8)
+                .and_then(|b| b.try_into().ok())
+                .map(|b: [u8; 4]| HEADER_LEN + u32::from_le_bytes(b) as usize)
+            else {
+                self.end = self.seq;
+                return;
+            };
+            self.body = self.body.get(len..).unwrap_or_default();
+            self.seq += 1;
+        }
+    }
+
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+impl<'a> Iterator for PageWalk<'a> {
+    type Item = EventRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<EventRef<'a>> {
+        if self.seq >= self.end {
+            return None;
+        }
+        match EventRef::parse_prefix(self.body, MAX_PAYLOAD_LEN) {
+            Ok((ev, used)) => {
+                self.body = self.body.get(used..).unwrap_or_default();
+                self.seq += 1;
+                Some(ev)
+            }
+            // The page was checked (or written by this process), so this cannot happen unless
+            // the file changed under the store: end the walk rather than return garbage.
+            Err(_) => {
+                self.end = self.seq;
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,692 @@
+//! The writer thread: the only code that writes segments and the index.
+//!
+//! Requests arrive on a crossbeam channel. Appends queued together are committed together
+//! (one `fdatasync` for all of them). See `docs/storage.md` for the commit and checkpoint rules.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use xaeroflux_core::event::{EventFlags, EventHeader, EventRef, MAX_PAYLOAD_LEN};
+use xaeroflux_core::mmr::MmrPeaks;
+use xaeroflux_core::page::{PAGE_HEADER_LEN, PageBuilder};
+use xaeroflux_core::{Hash, SignedHead};
+
+use super::check::check_tail;
+use super::meta::{self, FeedRow, Loc, NODE_CHUNK, PageRow, Run};
+use super::segments::{Mapped, SegmentIo};
+use super::state::{CHECKED, FeedInner, FeedState, PageEntry, PageWalk, Shared, lock, read, write};
+use crate::Durability;
+use crate::error::{AppendError, CorruptReason, ImportError, IoError, SyncError};
+
+/// Checkpoint (index commit) after this many pages were sealed since the last one.
+pub(crate) const CHECKPOINT_PAGES: u64 = 256;
+
+/// Most appends committed together.
+const MAX_GROUP: usize = 256;
+
+pub(crate) struct Item {
+    pub len: u32,
+    pub kind: u16,
+    pub flags: u8,
+    pub ts: u64,
+}
+
+/// Payloads back to back, and how to cut them.
+pub(crate) struct Batch {
+    pub payload: Vec<u8>,
+    pub items: Vec<Item>,
+}
+
+pub(crate) struct Import {
+    pub head: SignedHead,
+    /// Encoded events back to back.
+    pub events: Vec<u8>,
+    pub count: usize,
+    pub expect_len: u64,
+}
+
+/// The seqs appended and the leaf hash of the last one.
+pub(crate) type AppendReply = Sender<Result<(Range<u64>, Hash), AppendError>>;
+
+pub(crate) enum Request {
+    Append(Batch, AppendReply),
+    Import(Import, Sender<Result<(), ImportError>>),
+    Sync(Sender<Result<(), SyncError>>),
+    Checkpoint(Sender<Result<(), SyncError>>),
+    Shutdown(Sender<Result<(), SyncError>>),
+}
+
+/// A feed's tail page under construction.
+pub(crate) struct Tail {
+    pub b: PageBuilder,
+    /// Where the page is (set when its first event is pushed).
+    pub loc: Option<Loc>,
+    /// Event bytes already written at `loc`.
+    pub written: usize,
+    /// The next write must be the whole page image (the slot may hold other bytes).
+    pub full: bool,
+    pub page_no: u64,
+}
+
+/// Writer-side state of a feed.
+pub(crate) struct WFeed {
+    pub feed: Arc<FeedState>,
+    pub tail: Option<Tail>,
+    /// Rows of pages sealed since the last checkpoint.
+    pub rows: Vec<(u64, PageRow)>,
+    pub dirty: bool,
+}
+
+/// Allocation of page slots in segment files.
+pub(crate) struct Space {
+    pub io: Box<dyn SegmentIo>,
+    /// Next free slot.
+    pub next: Loc,
+    /// Slots of segment `next.seg`, 0 if it does not exist yet.
+    pub seg_slots: u32,
+    /// Existing segments and their slot counts.
+    pub known: HashMap<u32, u32>,
+    pub dirty: Vec<u32>,
+    pub unsynced_since: Option<Instant>,
+}
+
+pub(crate) struct Writer {
+    pub shared: Arc<Shared>,
+    pub space: Space,
+    pub durability: Durability,
+    pub feeds: HashMap<u32, WFeed>,
+    /// Runs already in the index (the last one may grow).
+    pub runs_ckpt: usize,
+    pub sealed_since_ckpt: u64,
+    pub poisoned: bool,
+    pub scratch: Vec<u8>,
+    pub event_buf: Vec<u8>,
+}
+
+fn other(op: &'static str, what: &'static str) -> IoError {
+    IoError::new(op, None, std::io::Error::other(what))
+}
+
+impl Space {
+    fn alloc(&mut self, shared: &Shared, span: u16) -> Result<Loc, IoError> {
+        let span = u32::from(span);
+        if self.seg_slots == 0 || self.next.slot.saturating_add(span) > self.seg_slots {
+            let n = if self.seg_slots == 0 { self.next.seg } else { self.next.seg + 1 };
+            let slots = shared.segment_pages.max(span);
+            match self.known.get(&n) {
+                Some(&have) if have >= slots => {}
+                Some(_) => return Err(other("roll over segment", "a leftover segment is too small for this page")),
+                None => {
+                    self.io.create(n, u64::from(slots) * shared.page_size)?;
+                    self.known.insert(n, slots);
+                    shared.maps.set(n, Mapped::map(&shared.dir, n)?);
+                    shared.counters.segments.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            self.next = Loc { seg: n, slot: 0 };
+            self.seg_slots = self.known.get(&n).copied().unwrap_or(slots);
+        }
+        let loc = self.next;
+        self.next.slot += span;
+        Ok(loc)
+    }
+
+    fn write(&mut self, seg: u32, off: u64, buf: &[u8]) -> Result<(), IoError> {
+        if !self.dirty.contains(&seg) {
+            self.dirty.push(seg);
+        }
+        self.unsynced_since.get_or_insert_with(Instant::now);
+        self.io.write_at(seg, off, buf)
+    }
+
+    pub(crate) fn sync(&mut self, shared: &Shared) -> Result<(), IoError> {
+        while let Some(&seg) = self.dirty.last() {
+            self.io.sync(seg)?;
+            self.dirty.pop();
+            shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
+        }
+        self.unsynced_since = None;
+        Ok(())
+    }
+}
+
+/// Builds the tail of a feed from its published last page (after a rollback, or for a feed
+/// the writer has not touched yet).
+pub(crate) fn load_tail(shared: &Shared, feed: &FeedState) -> Result<Tail, CorruptReason> {
+    let inner = read(&feed.inner);
+    let Some(last) = inner.pages.last() else {
+        return Ok(Tail {
+            b: PageBuilder::new(shared.config, feed.author, 0),
+            loc: None,
+            written: 0,
+            full: true,
+            page_no: 0,
+        });
+    };
+    let page_no = inner.page_count() - 1;
+    let (first_seq, loc, span, len) = (last.first_seq, last.loc, last.span, inner.len);
+    let state = last.state.load(Ordering::Acquire);
+    drop(inner);
+    let bytes = shared.page_bytes(loc, span)?;
+    if state != CHECKED {
+        check_tail(bytes, &shared.config).map_err(CorruptReason::Page)?;
+    }
+    let page = super::state::Located { bytes, first_seq, end: len, page_no };
+    let mut b = PageBuilder::new(shared.config, feed.author, first_seq);
+    for ev in PageWalk::new(&page) {
+        b.push(ev).map_err(|_| CorruptReason::Truncated { segment: loc.seg, offset: u64::from(loc.slot) })?;
+    }
+    if b.next_seq() != len {
+        return Err(CorruptReason::Truncated { segment: loc.seg, offset: u64::from(loc.slot) * shared.page_size });
+    }
+    Ok(Tail { written: b.used(), b, loc: Some(loc), full: true, page_no })
+}
+
+fn wfeed<'f>(
+    shared: &Shared,
+    feeds: &'f mut HashMap<u32, WFeed>,
+    feed: &Arc<FeedState>,
+) -> Result<&'f mut WFeed, CorruptReason> {
+    let wf = match feeds.entry(feed.idx) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(v) => {
+            let tail = load_tail(shared, feed)?;
+            v.insert(WFeed { feed: feed.clone(), tail: Some(tail), rows: Vec::new(), dirty: false })
+        }
+    };
+    if wf.tail.is_none() {
+        wf.tail = Some(load_tail(shared, feed)?);
+    }
+    Ok(wf)
+}
+
+/// What a commit adds to a feed before it is published.
+#[derive(Default)]
+struct Pending {
+    pages: Vec<PageEntry>,
+    nodes: Vec<Hash>,
+}
+
+impl Writer {
+    pub(crate) fn run(mut self, rx: Receiver<Request>) {
+        let mut group: Vec<(Batch, AppendReply)> = Vec::new();
+        loop {
+            let req = match (self.durability, self.space.unsynced_since) {
+                (Durability::GroupCommit { max_delay }, Some(since)) => match rx.recv_deadline(since + max_delay) {
+                    Ok(r) => r,
+                    Err(RecvTimeoutError::Timeout) => {
+                        if !self.poisoned
+                            && let Err(_e) = self.space.sync(&self.shared)
+                        {
+                            self.poison();
+                        }
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+                _ => match rx.recv() {
+                    Ok(r) => r,
+                    Err(_) => break,
+                },
+            };
+            let mut next = Some(req);
+            while let Some(req) = next.take() {
+                match req {
+                    Request::Append(b, reply) => {
+                        group.push((b, reply));
+                        if group.len() < MAX_GROUP
+                            && let Ok(r) = rx.try_recv()
+                        {
+                            next = Some(r);
+                            continue;
+                        }
+                        self.append_group(&mut group);
+                    }
+                    other => {
+                        if !group.is_empty() {
+                            self.append_group(&mut group);
+                        }
+                        if self.handle(other) {
+                            return;
+                        }
+                    }
+                }
+            }
+            if !group.is_empty() {
+                self.append_group(&mut group);
+            }
+        }
+        // All handles are gone without a shutdown request: leave a clean checkpoint anyway.
+        if !self.poisoned {
+            let _ = self.checkpoint();
+        }
+    }
+
+    fn poison(&mut self) {
+        self.poisoned = true;
+        self.shared.poisoned.store(true, Ordering::Release);
+    }
+
+    /// Handles a non-append request; returns whether to stop.
+    fn handle(&mut self, req: Request) -> bool {
+        match req {
+            Request::Append(..) => false,
+            Request::Import(imp, reply) => {
+                let r = if self.poisoned { Err(ImportError::Poisoned) } else { self.import(imp) };
+                let _ = reply.send(r);
+                false
+            }
+            Request::Sync(reply) => {
+                let r = self.sync_now();
+                let _ = reply.send(r);
+                false
+            }
+            Request::Checkpoint(reply) => {
+                let r = if self.poisoned { Err(SyncError::Poisoned) } else { self.checkpoint().map_err(SyncError::Io) };
+                let _ = reply.send(r);
+                false
+            }
+            Request::Shutdown(reply) => {
+                let r = if self.poisoned { Err(SyncError::Poisoned) } else { self.checkpoint().map_err(SyncError::Io) };
+                let _ = reply.send(r);
+                true
+            }
+        }
+    }
+
+    fn sync_now(&mut self) -> Result<(), SyncError> {
+        if self.poisoned {
+            return Err(SyncError::Poisoned);
+        }
+        if let Err(e) = self.space.sync(&self.shared) {
+            self.poison();
+            return Err(SyncError::Io(e));
+        }
+        Ok(())
+    }
+
+    /// Writes what is new of a tail page (events, then header), or its whole image.
+    fn write_tail(space: &mut Space, shared: &Shared, scratch: &mut Vec<u8>, tail: &mut Tail) -> Result<(), IoError> {
+        let Some(loc) = tail.loc else { return Ok(()) };
+        let off = u64::from(loc.slot) * shared.page_size;
+        let used = tail.b.used();
+        if tail.full || tail.written == 0 {
+            scratch.resize(tail.b.page_len(), 0);
+            tail.b.write_to(scratch).map_err(|_| other("write page", "page image size"))?;
+            space.write(loc.seg, off, scratch)?;
+            tail.full = false;
+        } else if tail.written < used {
+            let body = tail.b.event_bytes().get(tail.written..used).unwrap_or_default();
+            space.write(loc.seg, off + (PAGE_HEADER_LEN + tail.written) as u64, body)?;
+            space.write(loc.seg, off, tail.b.header().as_bytes())?;
+        }
+        tail.written = used;
+        Ok(())
+    }
+
+    /// Pushes one event into a feed's tail, sealing and allocating pages as needed.
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        space: &mut Space,
+        shared: &Shared,
+        scratch: &mut Vec<u8>,
+        wf: &mut WFeed,
+        ev: EventRef<'_>,
+        peaks: &mut MmrPeaks,
+        pending: &mut Pending,
+        sealed: &mut u64,
+    ) -> Result<(), IoError> {
+        let tail = wf.tail.as_mut().ok_or_else(|| other("append", "tail not loaded"))?;
+        if !tail.b.fits(ev.encoded().len()) {
+            Self::write_tail(space, shared, scratch, tail)?;
+            if let Some(loc) = tail.loc {
+                let row = PageRow {
+                    first_seq: tail.b.first_seq(),
+                    loc,
+                    span: tail.b.span(),
+                    count: tail.b.count(),
+                    root: tail.b.root(),
+                };
+                wf.rows.push((tail.page_no, row));
+            }
+            *sealed += 1;
+            let next = tail.b.next_seq();
+            tail.b.reset(next);
+            tail.loc = None;
+            tail.written = 0;
+            tail.page_no += 1;
+        }
+        tail.b.push(ev).map_err(|_| other("append", "event does not continue the feed"))?;
+        if tail.loc.is_none() {
+            let loc = space.alloc(shared, tail.b.span())?;
+            tail.loc = Some(loc);
+            tail.full = true;
+            pending.pages.push(PageEntry::new(tail.b.first_seq(), loc, tail.b.span(), CHECKED));
+        }
+        let leaf = tail.b.leaf_hashes().last().copied().unwrap_or_default();
+        peaks.append_with(leaf, |_, h| pending.nodes.push(*h));
+        Ok(())
+    }
+
+    fn rollback(&mut self, feed: &Arc<FeedState>, saved_next: Loc, saved_slots: u32) {
+        self.space.next = saved_next;
+        self.space.seg_slots = saved_slots;
+        if let Some(wf) = self.feeds.get_mut(&feed.idx) {
+            wf.tail = None;
+            // Rows of pages sealed in the failed commit: drop those past the published pages.
+            let published = read(&feed.inner).page_count();
+            wf.rows.retain(|(no, _)| *no < published);
+        }
+    }
+
+    fn append_group(&mut self, group: &mut Vec<(Batch, AppendReply)>) {
+        if self.poisoned {
+            for (_, reply) in group.drain(..) {
+                let _ = reply.send(Err(AppendError::Poisoned));
+            }
+            return;
+        }
+        let feed = self.shared.local.clone();
+        let (old_len, mut peaks) = {
+            let inner = read(&feed.inner);
+            (inner.len, inner.peaks.clone())
+        };
+        let saved = (self.space.next, self.space.seg_slots, self.sealed_since_ckpt);
+        let mut pending = Pending::default();
+        let mut ranges: Vec<(Range<u64>, Hash)> = Vec::with_capacity(group.len());
+        let mut sealed = 0u64;
+        let r = self.append_inner(&feed, group, old_len, &mut peaks, &mut pending, &mut ranges, &mut sealed);
+        match r {
+            Err(e) => {
+                let sync_failed = e.op == "sync segment";
+                self.rollback(&feed, saved.0, saved.1);
+                if sync_failed {
+                    self.poison();
+                }
+                let mut e = Some(e);
+                for (_, reply) in group.drain(..) {
+                    let err = match e.take() {
+                        Some(e) => AppendError::Io(e),
+                        None if sync_failed => AppendError::Poisoned,
+                        None => AppendError::Io(other("append", "failed with an earlier append of the same commit")),
+                    };
+                    let _ = reply.send(Err(err));
+                }
+            }
+            Ok(()) => {
+                let new_len = old_len + ranges.iter().map(|(r, _)| r.end - r.start).sum::<u64>();
+                self.publish(&feed, new_len, peaks, pending);
+                self.sealed_since_ckpt += sealed;
+                if let Some(wf) = self.feeds.get_mut(&feed.idx) {
+                    wf.dirty = true;
+                }
+                self.shared.counters.commits.fetch_add(1, Ordering::Relaxed);
+                for ((_, reply), range) in group.drain(..).zip(ranges) {
+                    let _ = reply.send(Ok(range));
+                }
+                if self.sealed_since_ckpt >= CHECKPOINT_PAGES
+                    && let Err(_e) = self.checkpoint()
+                {
+                    self.poison();
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn append_inner(
+        &mut self,
+        feed: &Arc<FeedState>,
+        group: &[(Batch, AppendReply)],
+        old_len: u64,
+        peaks: &mut MmrPeaks,
+        pending: &mut Pending,
+        ranges: &mut Vec<(Range<u64>, Hash)>,
+        sealed: &mut u64,
+    ) -> Result<(), IoError> {
+        let shared = self.shared.clone();
+        let author = feed.author;
+        let wf = wfeed(&shared, &mut self.feeds, feed)
+            .map_err(|_| other("append", "the local feed's tail page is damaged"))?;
+        let _w = lock(&feed.write_lock);
+        let mut seq = old_len;
+        for (batch, _) in group {
+            let start = seq;
+            let mut off = 0usize;
+            for item in &batch.items {
+                let end = off + item.len as usize;
+                let payload = batch.payload.get(off..end).ok_or_else(|| other("append", "batch payload cut"))?;
+                off = end;
+                let header = EventHeader::new(author, seq, item.ts, item.kind, EventFlags(item.flags), item.len);
+                self.event_buf.clear();
+                self.event_buf.extend_from_slice(header.as_bytes());
+                self.event_buf.extend_from_slice(payload);
+                let ev = EventRef::parse_prefix(&self.event_buf, MAX_PAYLOAD_LEN)
+                    .map_err(|_| other("append", "event encoding"))?
+                    .0;
+                Self::push(&mut self.space, &shared, &mut self.scratch, wf, ev, peaks, pending, sealed)?;
+                seq += 1;
+            }
+            let last = wf.tail.as_ref().and_then(|t| t.b.leaf_hashes().last().copied()).unwrap_or_default();
+            ranges.push((start..seq, last));
+        }
+        if let Some(tail) = wf.tail.as_mut() {
+            Self::write_tail(&mut self.space, &shared, &mut self.scratch, tail)?;
+        }
+        if self.durability == Durability::EachAppend {
+            self.space.sync(&shared)?;
+        }
+        Ok(())
+    }
+
+    /// Makes a commit visible to readers.
+    fn publish(&mut self, feed: &Arc<FeedState>, new_len: u64, peaks: MmrPeaks, pending: Pending) {
+        let old_len;
+        {
+            let mut inner = write(&feed.inner);
+            old_len = inner.len;
+            inner.len = new_len;
+            inner.peaks = peaks;
+            inner.pages.extend(pending.pages);
+            inner.nodes.extend(pending.nodes);
+        }
+        if new_len > old_len {
+            let mut runs = write(&self.shared.runs);
+            match runs.last_mut() {
+                Some(r) if r.feed == feed.idx && r.end == old_len => r.end = new_len,
+                _ => runs.push(Run { feed: feed.idx, start: old_len, end: new_len }),
+            }
+        }
+        if feed.local {
+            *lock(&self.shared.head_cache) = None;
+        }
+    }
+
+    fn import(&mut self, imp: Import) -> Result<(), ImportError> {
+        let author = imp.head.author;
+        let existing = self.shared.feed(&author);
+        let feed = match existing {
+            Some(f) => f,
+            None => {
+                if imp.expect_len != 0 {
+                    return Err(ImportError::Conflict);
+                }
+                let idx = u32::try_from(read(&self.shared.feeds).list.len())
+                    .map_err(|_| ImportError::Io(other("import", "too many feeds")))?;
+                Arc::new(FeedState {
+                    idx,
+                    author,
+                    local: false,
+                    inner: RwLock::new(FeedInner {
+                        len: 0,
+                        peaks: MmrPeaks::new(),
+                        pages_base: 0,
+                        pages: Vec::new(),
+                        node_base: 0,
+                        nodes: Vec::new(),
+                        head: None,
+                    }),
+                    write_lock: Default::default(),
+                })
+            }
+        };
+        let (old_len, mut peaks) = {
+            let inner = read(&feed.inner);
+            (inner.len, inner.peaks.clone())
+        };
+        if old_len != imp.expect_len {
+            return Err(ImportError::Conflict);
+        }
+        let saved = (self.space.next, self.space.seg_slots);
+        let mut pending = Pending::default();
+        let mut sealed = 0u64;
+        let r = self.import_inner(&feed, &imp, &mut peaks, &mut pending, &mut sealed);
+        if let Err(e) = r {
+            self.rollback(&feed, saved.0, saved.1);
+            if existing_is_new(&self.shared, &feed) {
+                self.feeds.remove(&feed.idx);
+            }
+            if matches!(&e, ImportError::Io(io) if io.op == "sync segment") {
+                self.poison();
+            }
+            return Err(e);
+        }
+        if peaks.root() != imp.head.root || peaks.leaves() != imp.head.length {
+            self.rollback(&feed, saved.0, saved.1);
+            if existing_is_new(&self.shared, &feed) {
+                self.feeds.remove(&feed.idx);
+            }
+            return Err(ImportError::LengthMismatch { head: imp.head.length, computed: peaks.leaves() });
+        }
+        if existing_is_new(&self.shared, &feed) {
+            let mut t = write(&self.shared.feeds);
+            t.by_author.insert(author, feed.clone());
+            t.list.push(feed.clone());
+        }
+        let new_len = peaks.leaves();
+        self.publish(&feed, new_len, peaks, pending);
+        write(&feed.inner).head = Some(imp.head);
+        self.sealed_since_ckpt += sealed;
+        if let Some(wf) = self.feeds.get_mut(&feed.idx) {
+            wf.dirty = true;
+        }
+        self.shared.counters.commits.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = self.checkpoint() {
+            self.poison();
+            return Err(ImportError::Io(e));
+        }
+        Ok(())
+    }
+
+    fn import_inner(
+        &mut self,
+        feed: &Arc<FeedState>,
+        imp: &Import,
+        peaks: &mut MmrPeaks,
+        pending: &mut Pending,
+        sealed: &mut u64,
+    ) -> Result<(), ImportError> {
+        let shared = self.shared.clone();
+        if !self.feeds.contains_key(&feed.idx) && read(&feed.inner).len == 0 {
+            let b = PageBuilder::new(shared.config, feed.author, 0);
+            let tail = Tail { b, loc: None, written: 0, full: true, page_no: 0 };
+            self.feeds.insert(feed.idx, WFeed { feed: feed.clone(), tail: Some(tail), rows: Vec::new(), dirty: false });
+        }
+        let wf = wfeed(&shared, &mut self.feeds, feed)
+            .map_err(|_| ImportError::Io(other("import", "the feed's stored tail page is damaged")))?;
+        let _w = lock(&feed.write_lock);
+        let mut rest: &[u8] = &imp.events;
+        for index in 0..imp.count {
+            let (ev, used) =
+                EventRef::parse_prefix(rest, MAX_PAYLOAD_LEN).map_err(|_| ImportError::BadEvent { index })?;
+            rest = rest.get(used..).unwrap_or_default();
+            Self::push(&mut self.space, &shared, &mut self.scratch, wf, ev, peaks, pending, sealed)
+                .map_err(ImportError::Io)?;
+        }
+        if let Some(tail) = wf.tail.as_mut() {
+            Self::write_tail(&mut self.space, &shared, &mut self.scratch, tail).map_err(ImportError::Io)?;
+        }
+        self.space.sync(&shared).map_err(ImportError::Io)?;
+        Ok(())
+    }
+
+    /// Syncs the segments, then commits the index: feeds, new page rows, MMR nodes, arrival
+    /// runs and the frontier. See "Checkpoints" in `docs/storage.md`.
+    pub(crate) fn checkpoint(&mut self) -> Result<(), IoError> {
+        self.space.sync(&self.shared)?;
+        let shared = self.shared.clone();
+        let ix = |e: redb::Error| IoError::index("commit index", e);
+        let txn = shared.db.begin_write().map_err(|e| ix(e.into()))?;
+        {
+            let mut feeds = txn.open_table(meta::FEEDS).map_err(|e| ix(e.into()))?;
+            let mut pages = txn.open_table(meta::PAGES).map_err(|e| ix(e.into()))?;
+            let mut nodes = txn.open_table(meta::NODES).map_err(|e| ix(e.into()))?;
+            let mut runs = txn.open_table(meta::RUNS).map_err(|e| ix(e.into()))?;
+            let mut settings = txn.open_table(meta::SETTINGS).map_err(|e| ix(e.into()))?;
+            for wf in self.feeds.values().filter(|w| w.dirty) {
+                let f = &wf.feed;
+                let inner = read(&f.inner);
+                let row = FeedRow {
+                    author: f.author,
+                    local: f.local,
+                    len: inner.len,
+                    pages: inner.page_count(),
+                    peaks: inner.peaks.clone(),
+                    head: inner.head,
+                };
+                feeds.insert(f.idx, row.encode().as_slice()).map_err(|e| ix(e.into()))?;
+                for (no, r) in &wf.rows {
+                    pages.insert((f.idx, *no), r.encode().as_slice()).map_err(|e| ix(e.into()))?;
+                }
+                if let Some(t) = wf.tail.as_ref().filter(|t| !t.b.is_empty())
+                    && let Some(loc) = t.loc
+                {
+                    let r = PageRow {
+                        first_seq: t.b.first_seq(),
+                        loc,
+                        span: t.b.span(),
+                        count: t.b.count(),
+                        root: t.b.root(),
+                    };
+                    pages.insert((f.idx, t.page_no), r.encode().as_slice()).map_err(|e| ix(e.into()))?;
+                }
+                let mut pos = inner.node_base;
+                for chunk in inner.nodes.chunks(NODE_CHUNK as usize) {
+                    let bytes: &[u8] = bytemuck::cast_slice(chunk);
+                    nodes.insert((f.idx, pos / NODE_CHUNK), bytes).map_err(|e| ix(e.into()))?;
+                    pos += chunk.len() as u64;
+                }
+            }
+            let all_runs = read(&shared.runs);
+            for (i, r) in all_runs.iter().enumerate().skip(self.runs_ckpt.saturating_sub(1)) {
+                runs.insert(i as u64, r.encode().as_slice()).map_err(|e| ix(e.into()))?;
+            }
+            settings.insert(meta::K_FRONTIER, self.space.next.encode().as_slice()).map_err(|e| ix(e.into()))?;
+        }
+        txn.commit().map_err(|e| ix(e.into()))?;
+        self.runs_ckpt = read(&shared.runs).len();
+        self.sealed_since_ckpt = 0;
+        for wf in self.feeds.values_mut().filter(|w| w.dirty) {
+            wf.dirty = false;
+            wf.rows.clear();
+            let mut inner = write(&wf.feed.inner);
+            let total = inner.node_base + inner.nodes.len() as u64;
+            let keep_from = total / NODE_CHUNK * NODE_CHUNK;
+            let drop_n = (keep_from - inner.node_base) as usize;
+            inner.nodes.drain(..drop_n);
+            inner.node_base = keep_from;
+        }
+        // Keep the writer's memory small: tails of other feeds are reloaded when needed.
+        self.feeds.retain(|_, w| w.feed.local);
+        shared.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn existing_is_new(shared: &Shared, feed: &Arc<FeedState>) -> bool {
+    !read(&shared.feeds).by_author.contains_key(&feed.author)
+}
