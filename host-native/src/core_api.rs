@@ -68,7 +68,6 @@ impl CoreBuilder {
     }
 
     #[cfg(test)]
-    #[allow(dead_code)]
     pub(crate) fn with_io(mut self, io: Box<dyn SegmentIo>) -> Self {
         self.io = Some(io);
         self

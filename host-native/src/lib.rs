@@ -79,6 +79,8 @@ mod core_api;
 mod error;
 mod read;
 mod store;
+#[cfg(test)]
+mod tests;
 mod verify;
 
 pub use core_api::{Appended, Core, CoreBuilder, Durability, FeedInfo, NewEvent, Stats};

@@ -44,6 +44,8 @@ fn corrupt(what: &'static str) -> OpenError {
 }
 
 fn create(path: &Path, opts: &Options) -> Result<(), OpenError> {
+    let page_size = opts.page_size.unwrap_or(xaeroflux_core::page::DEFAULT_PAGE_SIZE);
+    PageConfig::new(page_size).map_err(|_| OpenError::Config("page size out of range"))?;
     std::fs::create_dir_all(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
             OpenError::ReadOnly { path: path.to_path_buf() }
@@ -55,8 +57,6 @@ fn create(path: &Path, opts: &Options) -> Result<(), OpenError> {
     let sdir = path.join(files::SEGMENT_DIR);
     std::fs::create_dir(&sdir).map_err(files::io("create segment directory", &sdir))?;
     let key = files::create_key(path)?;
-    let page_size = opts.page_size.unwrap_or(xaeroflux_core::page::DEFAULT_PAGE_SIZE);
-    PageConfig::new(page_size).map_err(|_| OpenError::Config("page size out of range"))?;
     let db = redb_builder().create(path.join(files::INDEX_FILE)).map_err(|e| ix("create index")(e.into()))?;
     let txn = db.begin_write().map_err(|e| ix("create index")(e.into()))?;
     {
