@@ -1,0 +1,106 @@
+//! Xaeroflux (`xaeroflux::Core`): the same records as event payloads of the local feed.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use xaeroflux::{Core, Durability};
+
+use crate::util::{BenchResult, Config, Measured, RECORD_LEN, Rng, fill_record};
+
+/// The store the batched ingest leaves behind for the read cases.
+pub fn batch_store(cfg: &Config) -> PathBuf {
+    cfg.dir.join("ours-batch")
+}
+
+fn fresh(path: &PathBuf) -> BenchResult<()> {
+    if path.exists() {
+        std::fs::remove_dir_all(path)?;
+    }
+    Ok(())
+}
+
+/// One durable commit (`append_batch`) per batch of `cfg.batch` events.
+pub fn batch(cfg: &Config) -> BenchResult<Measured> {
+    let path = batch_store(cfg);
+    fresh(&path)?;
+    let core = Core::builder().open(&path)?;
+    let mut buf = vec![0u8; cfg.batch as usize * RECORD_LEN];
+    let start = Instant::now();
+    let mut seq = 0u64;
+    while seq < cfg.n {
+        let k = cfg.batch.min(cfg.n - seq) as usize;
+        for (i, rec) in buf[..k * RECORD_LEN].chunks_exact_mut(RECORD_LEN).enumerate() {
+            fill_record(seq + i as u64, rec);
+        }
+        let range = core.append_batch(buf[..k * RECORD_LEN].chunks_exact(RECORD_LEN))?;
+        if range.start != seq || range.end != seq + k as u64 {
+            return Err(format!("append_batch gave {range:?}, expected {seq}..{}", seq + k as u64).into());
+        }
+        seq += k as u64;
+    }
+    let m = Measured::since(start, cfg.n);
+    drop(core);
+    Ok(m)
+}
+
+/// One durable append per event (`Durability::EachAppend`).
+pub fn per_event(cfg: &Config) -> BenchResult<Measured> {
+    let path = cfg.dir.join("ours-event");
+    fresh(&path)?;
+    let core = Core::builder().with_durability(Durability::EachAppend).open(&path)?;
+    let mut rec = [0u8; RECORD_LEN];
+    let start = Instant::now();
+    for seq in 0..cfg.n_event {
+        fill_record(seq, &mut rec);
+        core.append(core.new_event(&rec))?;
+    }
+    let m = Measured::since(start, cfg.n_event);
+    drop(core);
+    if !cfg.keep {
+        std::fs::remove_dir_all(&path)?;
+    }
+    Ok(m)
+}
+
+fn scan_once(core: &Core) -> (u64, u64) {
+    let (mut count, mut sum) = (0u64, 0u64);
+    for ev in core.iter_events() {
+        let Ok(ev) = ev else { continue };
+        let p = ev.payload();
+        sum = sum.wrapping_add(p.len() as u64).wrapping_add(u64::from(p.first().copied().unwrap_or(0)));
+        count += 1;
+    }
+    (count, sum)
+}
+
+/// `iter_events` over the whole store (one untimed warm-up pass, then a timed pass).
+pub fn scan(cfg: &Config) -> BenchResult<Measured> {
+    let core = Core::builder().open(batch_store(cfg))?;
+    scan_once(&core);
+    let start = Instant::now();
+    let (count, sum) = scan_once(&core);
+    let m = Measured::since(start, count);
+    if count != cfg.n {
+        return Err(format!("scan saw {count} events, expected {}", cfg.n).into());
+    }
+    std::hint::black_box(sum);
+    Ok(m)
+}
+
+/// `cfg.reads` random `get(author, seq)` (after one untimed warm-up scan).
+pub fn get(cfg: &Config) -> BenchResult<Measured> {
+    let core = Core::builder().open(batch_store(cfg))?;
+    scan_once(&core);
+    let author = core.author();
+    let mut rng = Rng::new(0x5EED);
+    let mut sum = 0u64;
+    let start = Instant::now();
+    for _ in 0..cfg.reads {
+        let seq = rng.below(cfg.n);
+        let ev = core.get(&author, seq)?.ok_or_else(|| format!("lost event {seq}"))?;
+        sum = sum.wrapping_add(u64::from(ev.payload().first().copied().unwrap_or(0)));
+    }
+    let m = Measured::since(start, cfg.reads);
+    std::hint::black_box(sum);
+    Ok(m)
+}

@@ -1,0 +1,129 @@
+//! `xf prove` and `xf verify`.
+
+use std::io::Read;
+use std::path::Path;
+
+use serde_json::json;
+use xaeroflux_core::head::SIGNED_HEAD_LEN;
+use xaeroflux_core::{Hash, SignedHead};
+
+use crate::args::{Cli, ProveArgs, VerifyArgs};
+use crate::commands::read::feed_head;
+use crate::error::CliError;
+use crate::output::{Out, author_hex, hash_hex, preview};
+use crate::proof_file::{self, Trust};
+use crate::store::{open_existing, resolve_author};
+
+/// `xf prove`: the event, its inclusion proof and the signed head of the feed, in one file.
+pub fn prove(cli: &Cli, a: &ProveArgs, out: &mut Out) -> Result<(), CliError> {
+    let core = open_existing(&cli.store)?;
+    let author = resolve_author(&core, a.feed.author.as_deref())?;
+    let head = feed_head(&core, &author)?;
+    let ev = core
+        .get(&author, a.seq)
+        .map_err(CliError::Read)?
+        .filter(|_| a.seq < head.length)
+        .ok_or(CliError::NoSuchEvent(author, a.seq, head.length))?;
+    let proof = core.inclusion_proof(&author, a.seq).map_err(CliError::Prove)?;
+    let file = proof_file::encode(&ev, &proof, &head);
+    let text = serde_json::to_string_pretty(&file).map_err(|e| CliError::Stdout(std::io::Error::other(e)))?;
+    let Some(path) = &a.out else {
+        return out.line(text);
+    };
+    std::fs::write(path, format!("{text}\n")).map_err(|e| CliError::io(path.display(), e))?;
+    if cli.json {
+        return out.json(&json!({
+            "proof_file": path.display().to_string(),
+            "author": author_hex(&author),
+            "seq": a.seq,
+            "leaves": proof.leaves,
+            "root": hash_hex(&head.root),
+        }));
+    }
+    out.line(format!(
+        "wrote the proof of event #{} (feed of {} events, root {}) to {}",
+        a.seq,
+        proof.leaves,
+        hash_hex(&head.root),
+        path.display()
+    ))
+}
+
+fn read_input(path: &Path) -> Result<Vec<u8>, CliError> {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).map_err(|e| CliError::io("stdin", e))?;
+        return Ok(buf);
+    }
+    std::fs::read(path).map_err(|e| CliError::io(path.display(), e))
+}
+
+/// A signed head from text: hex, or the JSON `xf head --json` prints.
+fn head_from_text(text: &str) -> Option<SignedHead> {
+    let text = text.trim();
+    let hex_text = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) => v.get("encoded").and_then(|e| e.as_str()).map(str::to_owned)?,
+        Err(_) => text.to_owned(),
+    };
+    let bytes = hex::decode(hex_text.trim()).ok()?;
+    SignedHead::decode(&bytes).ok()
+}
+
+/// `--head`: hex on the command line, or a file holding hex, JSON or the raw 137 bytes.
+fn parse_head(arg: &str) -> Result<SignedHead, CliError> {
+    if arg.len() == 2 * SIGNED_HEAD_LEN
+        && let Some(h) = head_from_text(arg)
+    {
+        return Ok(h);
+    }
+    let bytes = std::fs::read(arg).map_err(|_| CliError::BadHead(arg.to_string()))?;
+    if let Ok(h) = SignedHead::decode(&bytes) {
+        return Ok(h);
+    }
+    std::str::from_utf8(&bytes).ok().and_then(head_from_text).ok_or_else(|| CliError::BadHead(arg.to_string()))
+}
+
+/// `xf verify`: needs no store.
+pub fn verify(cli: &Cli, a: &VerifyArgs, out: &mut Out) -> Result<(), CliError> {
+    let bytes = read_input(&a.proof)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let file = proof_file::decode(&text).map_err(CliError::ProofFile)?;
+    let (trust, trusted) = match (&a.root, &a.head) {
+        (Some(r), _) => {
+            (Trust::Root(Hash::from_hex(r.trim()).ok_or_else(|| CliError::BadRoot(r.clone()))?), "the root given")
+        }
+        (None, Some(h)) => (Trust::Head(parse_head(h)?), "the signed head given"),
+        (None, None) => (Trust::Head(file.head), "the signed head in the proof file"),
+    };
+    let root = match &trust {
+        Trust::Root(r) => *r,
+        Trust::Head(h) => h.root,
+    };
+    let ev = file.event.as_ref();
+    if let Err(e) = proof_file::verify(&file, &trust) {
+        if cli.json {
+            out.json(&json!({ "valid": false, "reason": e.to_string() }))?;
+            out.flush()?;
+        }
+        return Err(CliError::Rejected(e));
+    }
+    if cli.json {
+        return out.json(&json!({
+            "valid": true,
+            "author": author_hex(&ev.author()),
+            "seq": ev.seq(),
+            "leaves": file.proof.leaves,
+            "root": hash_hex(&root),
+            "trusted": trusted,
+            "payload": std::str::from_utf8(ev.payload()).ok(),
+        }));
+    }
+    out.line(format!(
+        "proof VALID: event #{} of feed {} is in that feed of {} events",
+        ev.seq(),
+        author_hex(&ev.author()),
+        file.proof.leaves
+    ))?;
+    out.line(format!("root     {} (trusted: {trusted})", hash_hex(&root)))?;
+    out.line(format!("payload  {}", preview(ev.payload(), 120)))
+}

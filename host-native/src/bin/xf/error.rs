@@ -1,0 +1,107 @@
+//! The one error type of the tool: every failure is one line on stderr and a non-zero exit.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use xaeroflux::{AppendError, ImportError, OpenError, ProveError, ReadError};
+use xaeroflux_core::AuthorId;
+
+use crate::ndjson::LineError;
+use crate::output::author_hex;
+use crate::proof_file::{ProofFileError, Rejection};
+
+/// Why a command failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CliError {
+    /// There is no store at the path (and the command does not create one).
+    NoStore(PathBuf),
+    /// The store could not be opened.
+    Open(PathBuf, OpenError),
+    /// An append failed (nothing of that batch is stored; the count of events stored by
+    /// earlier batches of the same command is given).
+    Append(u64, AppendError),
+    /// A read failed.
+    Read(ReadError),
+    /// A proof could not be made.
+    Prove(ProveError),
+    /// Verified import refused a feed.
+    Import(AuthorId, ImportError),
+    /// An import holds new events of a feed but no signed head to verify them against.
+    MissingHead(AuthorId),
+    /// An imported event differs from the stored one with the same seq.
+    Diverged(AuthorId, u64),
+    /// The event does not exist.
+    NoSuchEvent(AuthorId, u64, u64),
+    /// `--author` is not hex.
+    BadAuthor(String),
+    /// `--author` matches no stored feed.
+    UnknownAuthor(String),
+    /// `--author` prefix matches more than one feed.
+    AmbiguousAuthor(String),
+    /// `--root` is not 64 hex digits.
+    BadRoot(String),
+    /// `--head` is neither a signed head in hex nor a file holding one.
+    BadHead(String),
+    /// The proof file cannot be read.
+    ProofFile(ProofFileError),
+    /// The proof does not verify.
+    Rejected(Rejection),
+    /// An import line is not acceptable.
+    Line(u64, LineError),
+    /// Reading or writing a file (or stdin) failed.
+    Io(String, io::Error),
+    /// Writing to stdout failed.
+    Stdout(io::Error),
+    /// Stdout was closed by the reader (`xf log | head`): not an error, exit quietly.
+    BrokenPipe,
+}
+
+impl CliError {
+    /// Classifies a failed stdout write.
+    pub fn stdout(e: io::Error) -> CliError {
+        if e.kind() == io::ErrorKind::BrokenPipe { CliError::BrokenPipe } else { CliError::Stdout(e) }
+    }
+
+    /// An I/O error about `what` (a path, or "stdin").
+    pub fn io(what: impl fmt::Display, e: io::Error) -> CliError {
+        CliError::Io(what.to_string(), e)
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoStore(p) => write!(f, "no store at {} (create one with `xf init`, or pass --store)", p.display()),
+            Self::Open(p, e) => write!(f, "cannot open the store at {}: {e}", p.display()),
+            Self::Append(0, e) => write!(f, "append failed, nothing was stored: {e}"),
+            Self::Append(n, e) => write!(f, "append failed after {n} events were stored durably: {e}"),
+            Self::Read(e) => write!(f, "read failed: {e}"),
+            Self::Prove(e) => write!(f, "cannot make the proof: {e}"),
+            Self::Import(a, e) => write!(f, "feed {} refused: {e}", author_hex(a)),
+            Self::MissingHead(a) => {
+                write!(f, "the input has new events of feed {} but no signed head to verify them", author_hex(a))
+            }
+            Self::Diverged(a, seq) => {
+                write!(f, "event #{seq} of feed {} in the input differs from the stored one (fork?)", author_hex(a))
+            }
+            Self::NoSuchEvent(a, seq, len) => {
+                write!(f, "no event #{seq} in feed {} (it has {len} events)", author_hex(a))
+            }
+            Self::BadAuthor(s) => write!(f, "--author {s:?} is not a hex author id or prefix"),
+            Self::UnknownAuthor(s) => write!(f, "no feed in this store matches --author {s}"),
+            Self::AmbiguousAuthor(s) => write!(f, "--author {s} matches several feeds: give more digits"),
+            Self::BadRoot(s) => write!(f, "--root {s:?} is not a root (64 hex digits)"),
+            Self::BadHead(s) => write!(f, "--head {s:?} is neither a signed head in hex nor a file holding one"),
+            Self::ProofFile(e) => write!(f, "{e}"),
+            Self::Rejected(e) => write!(f, "proof INVALID: {e}"),
+            Self::Line(n, e) => write!(f, "import line {n}: {e}"),
+            Self::Io(what, e) => write!(f, "{what}: {e}"),
+            Self::Stdout(e) => write!(f, "cannot write to stdout: {e}"),
+            Self::BrokenPipe => f.write_str("stdout closed"),
+        }
+    }
+}
+
+impl std::error::Error for CliError {}

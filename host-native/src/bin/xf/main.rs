@@ -1,0 +1,58 @@
+//! `xf`: the Xaeroflux command-line tool.
+//!
+//! ```text
+//! xf init                         create a store (./xaeroflux.db, or --store DIR, or $XF_STORE)
+//! xf append "hello" "world"       two events, one durable commit (or lines of stdin)
+//! xf log | show 1 | root | head   read
+//! xf prove 1 -o p.json            an inclusion proof of event #1 with the signed head
+//! xf verify p.json [--root R | --head H]   check it, with no store at all
+//! xf stats | export | import      inspect, dump and load NDJSON
+//! ```
+//!
+//! `--json` makes every command print JSON for scripts. Errors are one line on stderr and a
+//! non-zero exit status (1 for a failure, 2 for a usage error).
+
+mod args;
+mod commands;
+mod error;
+mod ndjson;
+mod output;
+mod proof_file;
+mod store;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+use error::CliError;
+use output::Out;
+
+fn run(cli: &Cli) -> Result<(), CliError> {
+    let mut out = Out::new();
+    match &cli.command {
+        Command::Init(a) => commands::write::init(cli, a, &mut out)?,
+        Command::Append(a) => commands::write::append(cli, a, &mut out)?,
+        Command::Log(a) => commands::read::log(cli, a, &mut out)?,
+        Command::Show(a) => commands::read::show(cli, a, &mut out)?,
+        Command::Root(a) => commands::read::root(cli, a, &mut out)?,
+        Command::Head(a) => commands::read::head(cli, a, &mut out)?,
+        Command::Stats => commands::read::stats(cli, &mut out)?,
+        Command::Prove(a) => commands::proof::prove(cli, a, &mut out)?,
+        Command::Verify(a) => commands::proof::verify(cli, a, &mut out)?,
+        Command::Import(a) => ndjson::import(cli, a, &mut out)?,
+        Command::Export(a) => ndjson::export(cli, a, &mut out)?,
+    }
+    out.flush()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) | Err(CliError::BrokenPipe) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xf: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! Opening the store and naming feeds from the command line.
+
+use std::path::Path;
+
+use xaeroflux::Core;
+use xaeroflux_core::AuthorId;
+
+use crate::error::CliError;
+
+/// Opens the existing store at `path` (commands other than `init` never create one).
+pub fn open_existing(path: &Path) -> Result<Core, CliError> {
+    if !path.exists() {
+        return Err(CliError::NoStore(path.to_path_buf()));
+    }
+    Core::builder().open(path).map_err(|e| CliError::Open(path.to_path_buf(), e))
+}
+
+/// The feed `--author` names: full hex, or a unique prefix of a stored feed's author; the
+/// local author when absent.
+pub fn resolve_author(core: &Core, arg: Option<&str>) -> Result<AuthorId, CliError> {
+    let Some(arg) = arg else {
+        return Ok(core.author());
+    };
+    let want = arg.trim().to_ascii_lowercase();
+    if want.is_empty() || want.len() > 64 || !want.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(CliError::BadAuthor(arg.to_string()));
+    }
+    if want.len() == 64 {
+        let mut id = [0u8; 32];
+        hex::decode_to_slice(&want, &mut id).map_err(|_| CliError::BadAuthor(arg.to_string()))?;
+        return Ok(AuthorId(id));
+    }
+    let mut found = None;
+    for feed in core.feeds() {
+        if hex::encode(feed.author.0).starts_with(&want) {
+            if found.is_some() {
+                return Err(CliError::AmbiguousAuthor(arg.to_string()));
+            }
+            found = Some(feed.author);
+        }
+    }
+    found.ok_or_else(|| CliError::UnknownAuthor(arg.to_string()))
+}

@@ -1,0 +1,288 @@
+//! End-to-end tests of the `xf` binary: each runs the built executable on a fresh store in a
+//! temporary directory and checks its stdout, stderr and exit status.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// A temporary directory with a store path in it.
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env { dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    fn store(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `xf --store <store> args…` with `stdin`.
+    fn xf(&self, args: &[&str], stdin: &[u8]) -> Output {
+        run(Some(&self.store()), args, stdin)
+    }
+
+    /// Runs it and requires success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.xf(args, b"");
+        assert_success(&out, args);
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// Runs it with `--json` and parses the one JSON object printed.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        let text = self.ok(&a);
+        serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("xf {args:?} printed no JSON ({e}): {text}"))
+    }
+}
+
+fn run(store: Option<&Path>, args: &[&str], stdin: &[u8]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xf"));
+    cmd.env_remove("XF_STORE");
+    if let Some(s) = store {
+        cmd.arg("--store").arg(s);
+    }
+    let mut child =
+        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn xf");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin).expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("wait for xf")
+}
+
+fn assert_success(out: &Output, args: &[&str]) {
+    assert!(out.status.success(), "xf {args:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+}
+
+/// A failure must be exactly one line on stderr, with no panic and no debug dump.
+fn assert_one_line_error(out: &Output, code: i32, needle: &str) -> String {
+    assert_eq!(out.status.code(), Some(code), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err:?}");
+    assert!(err.starts_with("xf: error: "), "{err:?}");
+    assert!(err.contains(needle), "{err:?} lacks {needle:?}");
+    assert!(!err.contains("panicked") && !err.contains("{ "), "{err:?}");
+    err
+}
+
+fn ndjson(text: &str) -> Vec<Value> {
+    text.lines().map(|l| serde_json::from_str(l).expect("NDJSON line")).collect()
+}
+
+#[test]
+fn append_log_show_roundtrip() {
+    let env = Env::new();
+    let init = env.json(&["init"]);
+    assert_eq!(init["created"], true);
+    assert_eq!(init["length"], 0);
+    let again = env.json(&["init"]);
+    assert_eq!(again["created"], false);
+    assert_eq!(again["author"], init["author"]);
+
+    let a = env.json(&["append", "alpha", "beta"]);
+    assert_eq!((a["first_seq"].as_u64(), a["count"].as_u64(), a["length"].as_u64()), (Some(0), Some(2), Some(2)));
+    let out = env.xf(&["--json", "append"], b"gamma\r\ndelta\n\n  \nepsilon");
+    assert_success(&out, &["append (stdin)"]);
+    let b: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!((b["first_seq"].as_u64(), b["count"].as_u64()), (Some(2), Some(4)), "empty lines are skipped: {b}");
+
+    let log = ndjson(&env.ok(&["--json", "log"]));
+    let texts: Vec<&str> = log.iter().map(|e| e["payload"].as_str().expect("text")).collect();
+    assert_eq!(texts, ["alpha", "beta", "gamma", "delta", "  ", "epsilon"]);
+    for (i, e) in log.iter().enumerate() {
+        assert_eq!(e["seq"].as_u64(), Some(i as u64));
+        assert_eq!(e["author"], init["author"]);
+    }
+    let limited = ndjson(&env.ok(&["--json", "log", "-n", "2"]));
+    assert_eq!(limited.len(), 2);
+    let from = ndjson(&env.ok(&["--json", "log", "--author", init["author"].as_str().expect("hex"), "--from", "3"]));
+    assert_eq!(from.iter().map(|e| e["seq"].as_u64().unwrap_or(99)).collect::<Vec<_>>(), [3, 4, 5]);
+
+    let human = env.ok(&["log"]);
+    assert_eq!(human.lines().count(), 6);
+    assert!(human.lines().nth(1).is_some_and(|l| l.starts_with("#1") && l.ends_with("beta")), "{human}");
+
+    let show = env.json(&["show", "2"]);
+    assert_eq!(show["payload"], "gamma");
+    assert_eq!(show["leaf"], log[2]["leaf"]);
+    assert!(show["encoded"].as_str().is_some_and(|h| h.len() == 2 * (56 + 5)), "{show}");
+    assert_eq!(env.ok(&["show", "2", "--raw"]), "gamma");
+
+    let file = env.path("blob.bin");
+    std::fs::write(&file, [0u8, 159, 146, 150, 255]).expect("write blob");
+    let c = env.json(&["append", "--file", file.to_str().expect("path")]);
+    assert_eq!(c["first_seq"].as_u64(), Some(6));
+    let show = env.json(&["show", "6"]);
+    assert_eq!(show["payload"], Value::Null);
+    assert_eq!(show["payload_hex"], "009f9296ff");
+    assert!(env.ok(&["show", "6"]).contains("009f9296ff"));
+
+    let stats = env.json(&["stats"]);
+    assert_eq!(stats["events"].as_u64(), Some(7));
+    assert_eq!(stats["feeds"][0]["length"].as_u64(), Some(7));
+}
+
+#[test]
+fn root_head_prove_verify() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    env.ok(&["append", "one", "two", "three"]);
+    let root = env.json(&["root"]);
+    let head = env.json(&["head", "-o", env.path("head.hex").to_str().expect("path")]);
+    assert_eq!(root["root"], head["root"]);
+    assert_eq!(root["length"].as_u64(), Some(3));
+    assert_eq!(head["encoded"].as_str().map(str::len), Some(2 * 137));
+
+    let proof = env.path("p1.json");
+    let p = proof.to_str().expect("path");
+    env.ok(&["prove", "1", "-o", p]);
+    let stdout_proof = env.ok(&["prove", "1"]);
+    assert_eq!(std::fs::read_to_string(&proof).expect("proof").trim(), stdout_proof.trim());
+
+    // No store needed to verify.
+    let plain = run(None, &["verify", p], b"");
+    assert_success(&plain, &["verify"]);
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(text.contains("proof VALID") && text.contains("two"), "{text}");
+    let r = root["root"].as_str().expect("root");
+    let v: Value = serde_json::from_slice(&run(None, &["--json", "verify", p, "--root", r], b"").stdout).expect("json");
+    assert_eq!((v["valid"].as_bool(), v["seq"].as_u64(), v["payload"].as_str()), (Some(true), Some(1), Some("two")));
+    let h = head["encoded"].as_str().expect("hex");
+    assert_success(&run(None, &["verify", p, "--head", h], b""), &["verify --head hex"]);
+    let hf = env.path("head.hex");
+    assert_success(&run(None, &["verify", p, "--head", hf.to_str().expect("path")], b""), &["verify --head file"]);
+    let proof_text = std::fs::read(&proof).expect("proof");
+    assert_success(&run(None, &["verify", "-"], &proof_text), &["verify stdin"]);
+
+    // A root of another length, a tampered event, a tampered head: all refused.
+    env.ok(&["append", "four"]);
+    let new_root = env.json(&["root"])["root"].as_str().expect("root").to_string();
+    let bad = run(None, &["verify", p, "--root", &new_root], b"");
+    assert_one_line_error(&bad, 1, "proof INVALID");
+    let new_head = env.json(&["head"])["encoded"].as_str().expect("hex").to_string();
+    assert_one_line_error(
+        &run(None, &["verify", p, "--head", &new_head], b""),
+        1,
+        "feed of 3 events but the head is for 4",
+    );
+
+    let mut doc: Value = serde_json::from_slice(&proof_text).expect("proof json");
+    let ev = doc["event"].as_str().expect("event").to_string();
+    let last = ev.len() - 1;
+    let flipped = format!("{}{}", &ev[..last], if &ev[last..] == "0" { "1" } else { "0" });
+    doc["event"] = Value::String(flipped);
+    let tampered = env.path("tampered.json");
+    std::fs::write(&tampered, doc.to_string()).expect("write");
+    let out = run(None, &["--json", "verify", tampered.to_str().expect("path")], b"");
+    assert_one_line_error(&out, 1, "proof INVALID");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["valid"], false);
+
+    let mut doc: Value = serde_json::from_slice(&proof_text).expect("proof json");
+    let hd = doc["head"].as_str().expect("head").to_string();
+    doc["head"] = Value::String(format!("{}{}", &hd[..hd.len() - 2], "00"));
+    std::fs::write(&tampered, doc.to_string()).expect("write");
+    assert_one_line_error(
+        &run(None, &["verify", tampered.to_str().expect("path")], b""),
+        1,
+        "signed head is not valid",
+    );
+
+    let mut doc: Value = serde_json::from_slice(&proof_text).expect("proof json");
+    doc["seq"] = Value::from(2);
+    std::fs::write(&tampered, doc.to_string()).expect("write");
+    assert_one_line_error(&run(None, &["verify", tampered.to_str().expect("path")], b""), 1, "disagrees");
+}
+
+#[test]
+fn export_import_between_stores() {
+    let a = Env::new();
+    let b = Env::new();
+    a.ok(&["init"]);
+    b.ok(&["init"]);
+    a.ok(&["append", "from a 0", "from a 1", "from a 2"]);
+    let a_author = a.json(&["root"])["author"].as_str().expect("hex").to_string();
+    let a_root = a.json(&["root"])["root"].as_str().expect("hex").to_string();
+    let export = a.path("a.ndjson");
+    a.ok(&["export", "-o", export.to_str().expect("path")]);
+    let lines = ndjson(&std::fs::read_to_string(&export).expect("export"));
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["type"], "head");
+    assert_eq!(lines[3]["payload"], "from a 2");
+
+    let r = b.json(&["import", export.to_str().expect("path")]);
+    assert_eq!(r["feeds"][0]["stored"].as_u64(), Some(3), "{r}");
+    let r = b.json(&["import", export.to_str().expect("path")]);
+    assert_eq!((r["feeds"][0]["stored"].as_u64(), r["feeds"][0]["already_present"].as_u64()), (Some(0), Some(3)));
+    // B now holds A's feed, with A's root, and can prove A's events to anyone.
+    let prefix = &a_author[..10];
+    assert_eq!(b.json(&["root", "--author", prefix])["root"].as_str(), Some(a_root.as_str()));
+    let proof = b.path("pa.json");
+    b.ok(&["prove", "2", "--author", prefix, "-o", proof.to_str().expect("path")]);
+    assert_success(&run(None, &["verify", proof.to_str().expect("path"), "--root", &a_root], b""), &["verify"]);
+    assert_eq!(ndjson(&b.ok(&["--json", "log"])).len(), 3);
+
+    // Payload lines become new events of B's own feed.
+    let out =
+        b.xf(&["import", "--batch", "2"], b"{\"payload\":\"x\"}\n\n{\"payload_hex\":\"00ff\"}\n{\"payload\":\"y\"}\n");
+    assert_success(&out, &["import payloads"]);
+    let mine = ndjson(&b.ok(&["--json", "log", "--author", b.json(&["root"])["author"].as_str().expect("hex")]));
+    assert_eq!(mine.iter().map(|e| e["payload_hex"].as_str().unwrap_or("")).collect::<Vec<_>>(), ["78", "00ff", "79"]);
+
+    // A tampered export is refused and changes nothing.
+    let c = Env::new();
+    c.ok(&["init"]);
+    let mut text = std::fs::read_to_string(&export).expect("export");
+    let pos = text.find("from a 1").expect("payload");
+    text.replace_range(pos..pos + 8, "from A 1");
+    let mut doc = ndjson(&text);
+    let enc = doc[2]["encoded"].as_str().expect("hex").replace(&hex_of("from a 1"), &hex_of("from A 1"));
+    doc[2]["encoded"] = Value::String(enc);
+    let tampered: String = doc.iter().map(|v| format!("{v}\n")).collect();
+    assert_one_line_error(&c.xf(&["import"], tampered.as_bytes()), 1, "refused");
+    assert_eq!(c.json(&["stats"])["events"].as_u64(), Some(0));
+    assert_one_line_error(&c.xf(&["import"], b"{\"type\":\"event\"}\n"), 1, "import line 1");
+    assert_one_line_error(&c.xf(&["import"], b"not json\n"), 1, "import line 1: not JSON");
+}
+
+fn hex_of(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn errors_are_one_clear_line() {
+    let env = Env::new();
+    assert_one_line_error(&env.xf(&["log"], b""), 1, "no store at");
+    env.ok(&["init"]);
+    assert_one_line_error(&env.xf(&["show", "7"], b""), 1, "no event #7");
+    assert_one_line_error(&env.xf(&["prove", "0"], b""), 1, "no event #0");
+    assert_one_line_error(&env.xf(&["root", "--author", "zz"], b""), 1, "not a hex author");
+    assert_one_line_error(&env.xf(&["root", "--author", "abcdef"], b""), 1, "no feed in this store matches");
+    let garbage = env.path("garbage");
+    std::fs::write(&garbage, b"\x00\x01 not json").expect("write");
+    assert_one_line_error(&run(None, &["verify", garbage.to_str().expect("path")], b""), 1, "not a proof file");
+    assert_one_line_error(&run(None, &["verify", "/nonexistent/proof"], b""), 1, "/nonexistent/proof");
+    assert_one_line_error(&env.xf(&["append", "--file", "/nonexistent/blob"], b""), 1, "/nonexistent/blob");
+    let not_store = env.path("file-not-dir");
+    std::fs::write(&not_store, b"hello").expect("write");
+    assert_one_line_error(&run(Some(&not_store), &["stats"], b""), 1, "cannot open the store");
+    // Usage errors are clap's: exit status 2.
+    let usage = env.xf(&["show"], b"");
+    assert_eq!(usage.status.code(), Some(2));
+    let env_store = Command::new(env!("CARGO_BIN_EXE_xf"))
+        .env("XF_STORE", env.store())
+        .args(["--json", "stats"])
+        .output()
+        .expect("run");
+    assert_success(&env_store, &["stats via XF_STORE"]);
+}
