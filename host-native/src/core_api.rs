@@ -296,21 +296,12 @@ impl Core {
 
     /// The event `seq` of `author`'s feed, borrowed from its page; `None` if not stored.
     pub fn get(&self, author: &AuthorId, seq: u64) -> Result<Option<EventRef<'_>>, ReadError> {
-        let Some(feed) = self.shared.feed(author) else { return Ok(None) };
+        let feeds = read(&self.shared.feeds);
+        let Some(feed) = feeds.by_author.get(author) else { return Ok(None) };
         if seq >= read(&feed.inner).len {
             return Ok(None);
         }
-        let loc = self.shared.locate(&feed, seq)?;
-        let mut walk = crate::store::state::PageWalk::new(&loc);
-        walk.skip_to(seq);
-        match walk.next() {
-            Some(ev) if ev.seq() == seq => Ok(Some(ev)),
-            _ => Err(ReadError::Corrupt {
-                author: *author,
-                seqs: loc.first_seq..loc.end,
-                reason: crate::error::CorruptReason::Truncated { segment: u32::MAX, offset: 0 },
-            }),
-        }
+        self.shared.event(feed, seq).map(Some)
     }
 
     /// Events `seqs` of `author`'s feed, borrowed from the pages. Every page of the range is

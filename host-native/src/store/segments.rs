@@ -103,10 +103,6 @@ impl Mapped {
         // published length, and page headers, which readers of unsealed pages never read);
         // bytes already published are only ever rewritten with the same values.
         let map = unsafe { Mmap::map(&f) }.map_err(files::io("map segment", &path))?;
-        #[cfg(unix)]
-        {
-            let _ = map.advise(memmap2::Advice::Random);
-        }
         Ok(Mapped { map: Some(map) })
     }
 

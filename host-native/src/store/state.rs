@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard};
 
 use redb::ReadableDatabase as _;
 use xaeroflux_core::event::{EventRef, HEADER_LEN, MAX_PAYLOAD_LEN};
@@ -28,13 +28,34 @@ pub(crate) struct PageEntry {
     pub loc: Loc,
     pub span: u16,
     pub state: AtomicU8,
+    /// Byte offset of each event in the page, built on the first point read of a sealed page.
+    pub offsets: OnceLock<Box<[u32]>>,
 }
 
 impl PageEntry {
     pub(crate) fn new(first_seq: u64, loc: Loc, span: u16, state: u8) -> Self {
-        PageEntry { first_seq, loc, span, state: AtomicU8::new(state) }
+        PageEntry { first_seq, loc, span, state: AtomicU8::new(state), offsets: OnceLock::new() }
     }
 }
+
+/// A hasher for author ids, which are uniformly random public keys.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(b);
+        }
+    }
+}
+
+pub(crate) type IdMap<V> = HashMap<AuthorId, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// The published state of a feed.
 pub(crate) struct FeedInner {
@@ -79,7 +100,7 @@ pub(crate) struct FeedState {
 
 #[derive(Default)]
 pub(crate) struct FeedTable {
-    pub by_author: HashMap<AuthorId, Arc<FeedState>>,
+    pub by_author: IdMap<Arc<FeedState>>,
     pub list: Vec<Arc<FeedState>>,
 }
 
@@ -222,6 +243,55 @@ impl Shared {
             p.state.store(if r.is_ok() { CHECKED } else { DAMAGED }, Ordering::Release);
         }
         r
+    }
+
+    /// Event `seq` of `feed` (below its published length), by its page's offset table.
+    pub(crate) fn event(&self, feed: &FeedState, seq: u64) -> Result<EventRef<'_>, ReadError> {
+        {
+            let inner = read(&feed.inner);
+            if let Some(p) = inner.find(seq).and_then(|i| inner.pages.get(i))
+                && p.state.load(Ordering::Acquire) == CHECKED
+                && let Some(off) = p.offsets.get().and_then(|o| o.get((seq - p.first_seq) as usize))
+            {
+                let (loc, span) = (p.loc, p.span);
+                let off = *off as usize;
+                drop(inner);
+                if let Ok(bytes) = self.page_bytes(loc, span)
+                    && let Some(Ok((ev, _))) = bytes.get(off..).map(|b| EventRef::parse_prefix(b, MAX_PAYLOAD_LEN))
+                {
+                    return Ok(ev);
+                }
+            }
+        }
+        let loc = self.locate(feed, seq)?;
+        let sealed = loc.page_no + 1 < read(&feed.inner).page_count();
+        let mut walk = PageWalk::new(&loc);
+        let base = loc.bytes.len() - walk.body.len();
+        let mut found = None;
+        let mut offsets = Vec::new();
+        while walk.seq < walk.end {
+            let off = loc.bytes.len() - walk.body.len() - base + PAGE_HEADER_LEN;
+            let this = walk.seq;
+            let Some(ev) = walk.next() else { break };
+            offsets.push(u32::try_from(off).unwrap_or(u32::MAX));
+            if this == seq {
+                found = Some(ev);
+                if !sealed {
+                    break;
+                }
+            }
+        }
+        if sealed && offsets.len() as u64 == loc.end - loc.first_seq {
+            let inner = read(&feed.inner);
+            if let Some(p) = inner.find(loc.first_seq).and_then(|i| inner.pages.get(i)) {
+                let _ = p.offsets.set(offsets.into_boxed_slice());
+            }
+        }
+        found.ok_or(ReadError::Corrupt {
+            author: feed.author,
+            seqs: loc.first_seq..loc.end,
+            reason: CorruptReason::Truncated { segment: u32::MAX, offset: 0 },
+        })
     }
 
     /// The page holding `seq` located by page number (for sequential walks).

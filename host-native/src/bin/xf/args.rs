@@ -6,13 +6,21 @@ use clap::{Args, Parser, Subcommand};
 
 /// xf: an embedded, append-only, verifiable event store on the command line.
 ///
-/// Every event is signed into its author's feed (a Merkle Mountain Range); `prove` writes a
-/// proof that anyone can check with `verify`, without the store.
+/// Every event goes into its author's append-only feed, a Merkle Mountain Range whose root
+/// the author signs; `prove` writes a proof that anyone can check with `verify`, without the
+/// store.
 #[derive(Parser, Debug)]
 #[command(name = "xf", version, propagate_version = true, disable_help_subcommand = true)]
 pub struct Cli {
     /// Store directory.
-    #[arg(long, global = true, env = "XF_STORE", default_value = "xaeroflux.db", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "XF_STORE",
+        hide_env_values = true,
+        default_value = "xaeroflux.db",
+        value_name = "DIR"
+    )]
     pub store: PathBuf,
 
     /// Print machine-readable JSON (one object, or one object per line for lists).
