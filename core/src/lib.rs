@@ -41,6 +41,7 @@ pub mod hash;
 pub mod head;
 pub mod mmr;
 pub mod page;
+pub mod xsp;
 
 pub use event::{Event, EventFlags, EventHeader, EventRef};
 pub use hash::Hash;

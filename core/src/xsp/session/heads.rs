@@ -1,0 +1,246 @@
+//! Heads, wants, credit, fork handling and the sync status.
+
+use super::*;
+use crate::mmr::ConsistencyProof;
+use crate::xsp::message::{Fork, HeadList, WantList};
+
+impl<S: FeedSource> Session<S> {
+    pub(super) fn on_heads(&mut self, list: HeadList<'_>) {
+        let Some(peer) = &self.peer else { return };
+        if !self.config.capabilities.contains(Capabilities::SYNC) {
+            // Sent optimistically before the peer read our HELLO: skipped.
+            return;
+        }
+        if !peer.caps.contains(Capabilities::SYNC) {
+            return self.fail(SessionError::Capability(Capabilities::SYNC));
+        }
+        self.heads_seen += 1;
+        self.sync_dirty = true;
+        let mut news = false;
+        for head in list.iter() {
+            if head.verify().is_err() {
+                return self.fail(SessionError::BadSignature(head.author));
+            }
+            match self.remote_idx.get(&head.author).copied() {
+                Some(r) => {
+                    let prev = self.remote[r as usize].head;
+                    if head.length < prev.length {
+                        return self.fail(SessionError::HeadRegressed {
+                            author: head.author,
+                            from: prev.length,
+                            to: head.length,
+                        });
+                    }
+                    if head.length == prev.length {
+                        if head.root != prev.root {
+                            news = true;
+                            self.found_fork(ForkEvidence { first: prev, second: head, proof: None }, false);
+                        }
+                        continue;
+                    }
+                    news = true;
+                    self.remote[r as usize].head = head;
+                    self.remote_head(r, head);
+                }
+                None => {
+                    if self.remote.len() >= self.config.limits.max_feeds as usize {
+                        return self.fail(SessionError::TooManyFeeds(self.config.limits.max_feeds));
+                    }
+                    news = true;
+                    let r = self.remote.len() as u32;
+                    let author = head.author;
+                    let wanted = self.source.wants(&author);
+                    let have = self.source.prefix(&author).map_or(0, |p| p.leaves());
+                    self.remote.push(RemoteFeed {
+                        head,
+                        wanted,
+                        forked: self.forked.contains(&author),
+                        have,
+                        want: WantState::Idle,
+                        peaks: None,
+                        track: None,
+                    });
+                    self.remote_idx.insert(author, r);
+                    self.remote_authors.push(author);
+                    self.remote_head(r, head);
+                }
+            }
+            if self.phase != Phase::Open {
+                return;
+            }
+        }
+        if !news {
+            self.chatter();
+        }
+    }
+
+    /// A new head `head` for remote feed `r`: fork checks against what we hold, then a want.
+    fn remote_head(&mut self, r: u32, head: SignedHead) {
+        let author = head.author;
+        if self.forked.contains(&author) {
+            self.remote[r as usize].forked = true;
+            return;
+        }
+        if let Some(ours) = self.source.head(&author) {
+            if ours.length == head.length && ours.root != head.root {
+                return self.found_fork(ForkEvidence { first: ours, second: head, proof: None }, true);
+            }
+            if ours.length > head.length
+                && let Some(proof) = self.source.consistency_proof(&author, head.length, ours.length)
+                && proof.prefix_root(&ours.root).is_ok_and(|implied| implied != head.root)
+            {
+                return self.found_fork(ForkEvidence { first: head, second: ours, proof: Some(proof) }, true);
+            }
+        }
+        self.events.push_back(Event::RemoteHead(head));
+        let rf = &mut self.remote[r as usize];
+        if rf.want == WantState::Idle {
+            let prefix = self.source.prefix(&author);
+            let have = prefix.as_ref().map_or(0, |p| p.leaves());
+            rf.have = rf.have.max(have);
+            if have == head.length && prefix.is_some_and(|p| p.root() == head.root) && have > 0 {
+                let ours = self.source.head(&author);
+                if ours.is_none_or(|o| o.length < head.length) {
+                    self.events.push_back(Event::HeadConfirmed(head));
+                }
+            }
+            if rf.wanted && !rf.forked && rf.have < head.length && self.config.capabilities.contains(Capabilities::SYNC)
+            {
+                rf.want = WantState::Queued;
+                self.want_queue.push_back(r);
+            }
+        }
+    }
+
+    /// Reports a fork, stops syncing the author, and tells the peer if we found it.
+    pub(super) fn found_fork(&mut self, evidence: ForkEvidence, tell_peer: bool) {
+        let author = evidence.author();
+        if !self.forked.insert(author) {
+            return;
+        }
+        if let Some(&r) = self.remote_idx.get(&author) {
+            let rf = &mut self.remote[r as usize];
+            rf.forked = true;
+        }
+        if let Some(&l) = self.local_idx.get(&author) {
+            self.local[l as usize].serving = None;
+        }
+        self.sync_dirty = true;
+        if tell_peer {
+            self.forks_out.push_back(evidence.clone());
+        }
+        self.events.push_back(Event::Fork(evidence));
+    }
+
+    pub(super) fn on_fork(&mut self, f: Fork<'_>) {
+        let proof = if f.proof.is_empty() {
+            None
+        } else {
+            match ConsistencyProof::decode(f.proof) {
+                Ok(p) => Some(p),
+                Err(_) => return self.fail(SessionError::BadEvidence("the proof does not decode")),
+            }
+        };
+        let evidence = ForkEvidence { first: f.first, second: f.second, proof };
+        if let Err(e) = evidence.verify() {
+            return self.fail(SessionError::BadEvidence(match e {
+                crate::xsp::ForkEvidenceError::DifferentAuthors => "different authors",
+                crate::xsp::ForkEvidenceError::BadSignature => "a signature does not verify",
+                crate::xsp::ForkEvidenceError::SameHead => "the heads are equal",
+                crate::xsp::ForkEvidenceError::Consistent => "the heads are consistent",
+                _ => "the proof does not prove a fork",
+            }));
+        }
+        if self.forked.contains(&evidence.author()) {
+            self.chatter();
+            return;
+        }
+        self.found_fork(evidence, false);
+    }
+
+    pub(super) fn on_want(&mut self, list: WantList<'_>) {
+        if !self.require(Capabilities::SYNC) {
+            return;
+        }
+        let live_ok = self.peer.as_ref().is_some_and(|p| p.caps.contains(Capabilities::LIVE));
+        for e in list.iter() {
+            let Some(lf) = usize::try_from(e.feed).ok().and_then(|i| self.local.get_mut(i)) else {
+                return self.fail(SessionError::UnknownFeed(e.feed));
+            };
+            if e.live && !live_ok {
+                return self.fail(SessionError::Capability(Capabilities::LIVE));
+            }
+            if lf.serving.is_some() {
+                return self.fail(SessionError::Unexpected("WANT for a feed whose want is still active"));
+            }
+            if e.have > lf.announced.length {
+                return self.fail(SessionError::Unexpected("WANT from beyond the announced head"));
+            }
+            if self.forked.contains(&lf.announced.author) {
+                continue;
+            }
+            if e.have < lf.announced.length || e.live {
+                lf.serving = Some(Serving { live: e.live, next: e.have });
+                if e.have < lf.announced.length && !lf.queued {
+                    lf.queued = true;
+                    self.serve.push_back(e.feed as u32);
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_credit(&mut self, pages: u64, bytes: u64) {
+        if pages > self.tx_out_pages || bytes > self.tx_out_bytes {
+            return self.fail(SessionError::FlowControl("CREDIT returns more than is outstanding"));
+        }
+        if pages == 0 && bytes == 0 && !self.chatter() {
+            return;
+        }
+        self.tx_out_pages -= pages;
+        self.tx_out_bytes -= bytes;
+    }
+
+    pub(super) fn on_sync_done(&mut self, seen: u64, sent: u64) {
+        if seen > self.heads_sent {
+            return self.fail(SessionError::Unexpected("SYNC_DONE names HEADS that were never sent"));
+        }
+        if sent < self.heads_seen {
+            return self.fail(SessionError::Unexpected("SYNC_DONE counts fewer HEADS than were received"));
+        }
+        if self.peer_done == Some((seen, sent)) && !self.chatter() {
+            return;
+        }
+        self.peer_done = Some((seen, sent));
+        self.sync_dirty = true;
+    }
+
+    /// Recomputes whether we are caught up and whether both sides are (after any change).
+    pub(super) fn update_sync(&mut self) {
+        if self.phase != Phase::Open || !self.sync_in_force() {
+            return;
+        }
+        if self.sync_dirty {
+            self.sync_dirty = false;
+            self.caught_up = self.want_queue.is_empty()
+                && self.announce.is_empty()
+                && self.remote.iter().all(|r| r.forked || !r.wanted || r.have >= r.head.length);
+        }
+        let now = (self.heads_seen, self.heads_sent);
+        let synced =
+            self.caught_up && self.sync_sent == Some(now) && self.peer_done == Some((self.heads_sent, self.heads_seen));
+        if synced && !self.synced {
+            self.events.push_back(Event::Synced);
+            let live = self.config.live && self.peer.as_ref().is_some_and(|p| p.caps.contains(Capabilities::LIVE));
+            if !live && self.requests.is_empty() {
+                self.synced = true;
+                return self.close_with(ErrorCode::NONE, 0, b"synced".to_vec(), None);
+            }
+        }
+        self.synced = synced;
+    }
+
+    /// Whether a SYNC_DONE should be sent now.
+    pub(super) fn sync_done_due(&self) -> bool {
+        self.caught_up && self.sync_in_force() && self.sync_sent != Some((self.heads_seen, self.heads_sent))
+    }
+}

@@ -1,0 +1,134 @@
+//! Codec tests: every message round-trips, and no byte string panics the decoders.
+
+use alloc::vec::Vec;
+use proptest::prelude::*;
+
+use super::codec::DecodeError;
+use super::config::{Capabilities, Limits, Role};
+use super::message::*;
+use crate::hash::Hash;
+use crate::head::{AuthorId, SignedHead};
+
+fn head(a: u8, length: u64) -> SignedHead {
+    SignedHead { author: AuthorId([a; 32]), length, root: Hash([a ^ 0x55; 32]), signature: [a; 64] }
+}
+
+fn round_trip(msg: &Message<'_>) {
+    let mut out = Vec::new();
+    msg.encode(&mut out);
+    let back = Message::decode(&out).unwrap();
+    assert_eq!(&back, msg);
+}
+
+#[test]
+fn every_message_round_trips() {
+    let hello = Hello {
+        min_version: 1,
+        max_version: 3,
+        role: Role::Responder,
+        capabilities: Capabilities::SYNC.union(Capabilities::MCP),
+        space: [9; 32],
+        page_size: 4096,
+        limits: Limits::default(),
+        idle_ms: 1234,
+    };
+    round_trip(&Message::Hello(hello));
+    let mut hb = Vec::new();
+    let n = HeadList::encode_entries(&[head(1, 0), head(2, 1 << 40)], &mut hb);
+    let heads = HeadList::from_encoded(n, &hb).unwrap();
+    assert_eq!(heads.iter().collect::<Vec<_>>(), [head(1, 0), head(2, 1 << 40)]);
+    round_trip(&Message::Heads(heads));
+    let mut wb = Vec::new();
+    let wants = [WantEntry { feed: 3, have: 7, live: true }, WantEntry { feed: 300, have: 0, live: false }];
+    let n = WantList::encode_entries(&wants, &mut wb);
+    let list = WantList::from_encoded(n, &wb).unwrap();
+    assert_eq!(list.iter().collect::<Vec<_>>(), wants);
+    round_trip(&Message::Want(list));
+    round_trip(&Message::Pages(Pages {
+        feed: 1,
+        target: 100,
+        first_seq: 10,
+        first_page: 2,
+        page_offset: 3,
+        proof: b"proof",
+        page_count: 2,
+        section: b"anything",
+    }));
+    round_trip(&Message::Credit { pages: 5, bytes: 1 << 20 });
+    round_trip(&Message::SyncDone { heads_seen: 3, heads_sent: 4 });
+    round_trip(&Message::RangeRequest(RangeRequest { id: 1, feed: 2, mode: RangeMode::Range { start: 3, end: 9 } }));
+    round_trip(&Message::RangeRequest(RangeRequest { id: 1, feed: 2, mode: RangeMode::Latest(20) }));
+    round_trip(&Message::RangeResponse(RangeResponse {
+        id: 1,
+        target: 50,
+        start: 3,
+        count: 2,
+        proof: b"p",
+        events: b"ev",
+    }));
+    round_trip(&Message::ProofRequest(ProofRequest { id: 4, feed: 0, kind: ProofKind::Consistency, a: 8 }));
+    for (kind, status, leaf) in [
+        (ProofKind::Inclusion, ProofStatus::Ok, Some(Hash([3; 32]))),
+        (ProofKind::Consistency, ProofStatus::Ok, None),
+        (ProofKind::Inclusion, ProofStatus::OutOfRange, None),
+        (ProofKind::Consistency, ProofStatus::Unavailable, None),
+    ] {
+        let proof: &[u8] = if status == ProofStatus::Ok { b"xyz" } else { b"" };
+        round_trip(&Message::ProofResponse(ProofResponse { id: 4, kind, status, target: 9, leaf, proof }));
+    }
+    round_trip(&Message::Fork(Fork { first: head(4, 2), second: head(4, 3), proof: b"cp" }));
+    round_trip(&Message::Ping);
+    round_trip(&Message::Pong);
+    round_trip(&Message::App { channel: 0, data: b"{\"jsonrpc\":\"2.0\"}" });
+    round_trip(&Message::Error(ErrorMsg { code: 11, detail: 5, reason: b"bad" }));
+    round_trip(&Message::Extension(0x90));
+}
+
+#[test]
+fn precise_decode_errors() {
+    assert_eq!(Message::decode(&[0x40]), Err(DecodeError::UnknownType(0x40)));
+    assert_eq!(Message::decode(&[ty::HELLO, b'X', b'S', b'Q']), Err(DecodeError::BadMagic));
+    assert_eq!(Message::decode(&[ty::PING, 0]), Err(DecodeError::TrailingBytes { count: 1 }));
+    assert_eq!(Message::decode(&[ty::CREDIT, 1]), Err(DecodeError::Truncated { field: "credit.bytes" }));
+    assert_eq!(Message::decode(&[ty::HEADS, 0]), Err(DecodeError::OutOfRange { field: "heads.count", value: 0 }));
+    assert_eq!(
+        Message::decode(&[ty::WANT, 1, 0, 0, 2]),
+        Err(DecodeError::OutOfRange { field: "want.flags", value: 2 })
+    );
+    assert_eq!(
+        Message::decode(&[ty::SYNC_DONE, 0x80, 0x00, 0]),
+        Err(DecodeError::Varint { field: "sync_done.heads_seen", error: super::varint::VarintError::Overlong })
+    );
+}
+
+proptest! {
+    #[test]
+    fn no_byte_string_panics_the_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        if let Ok(m) = Message::decode(&bytes) {
+            // Whatever decodes re-encodes to a message that decodes the same.
+            let mut out = Vec::new();
+            m.encode(&mut out);
+            prop_assert_eq!(Message::decode(&out).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn typed_prefixes_never_panic(t in 0u8..0x12, bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let mut frame = alloc::vec![t];
+        frame.extend_from_slice(&bytes);
+        let _ = Message::decode(&frame);
+    }
+
+    #[test]
+    fn heads_round_trip(entries in proptest::collection::vec((any::<u8>(), any::<u64>()), 1..20)) {
+        let hs: Vec<SignedHead> = entries.iter().map(|(a, l)| head(*a, *l)).collect();
+        let mut b = Vec::new();
+        let n = HeadList::encode_entries(&hs, &mut b);
+        let mut out = Vec::new();
+        Message::Heads(HeadList::from_encoded(n, &b).unwrap()).encode(&mut out);
+        match Message::decode(&out).unwrap() {
+            Message::Heads(l) => prop_assert_eq!(l.iter().collect::<Vec<_>>(), hs),
+            other => prop_assert!(false, "{other:?}"),
+        }
+    }
+}
