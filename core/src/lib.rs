@@ -22,6 +22,10 @@
 //! Hashing ([`hash`]) is blake3 in keyed mode with one key per domain, so leaves, MMR
 //! nodes, MMR roots, page nodes and page roots can never be confused.
 //!
+//! [`xsp`] is the sync protocol as a sans-IO state machine, and [`memstore`] a complete feed
+//! store in memory that serves and stores what sessions verify (the store of the browser
+//! host, and of the protocol simulations).
+//!
 //! Byte-level formats are documented in `docs/formats.md` of the repository.
 //!
 //! ## Features
@@ -39,6 +43,7 @@ extern crate std;
 pub mod event;
 pub mod hash;
 pub mod head;
+pub mod memstore;
 pub mod mmr;
 pub mod page;
 pub mod xsp;

@@ -91,6 +91,9 @@ pub struct VerifiedBatch {
     pub pages: Vec<BatchPage>,
     /// Whether the batch reaches `head.length` (the head can be stored with it).
     pub complete: bool,
+    /// For a batch that ends before its head: the consistency proof from the batch's end to
+    /// `head.length` it was verified with (a store keeps it to prove the events later).
+    pub proof: Option<ConsistencyProof>,
     pub(crate) cost: (u64, u64),
 }
 

@@ -51,32 +51,59 @@ pub trait FeedSource {
     }
 }
 
-impl<T: FeedSource + ?Sized> FeedSource for &T {
-    fn for_each_head(&self, f: &mut dyn FnMut(&SignedHead)) {
-        (**self).for_each_head(f)
-    }
-    fn head(&self, author: &AuthorId) -> Option<SignedHead> {
-        (**self).head(author)
-    }
-    fn prefix(&self, author: &AuthorId) -> Option<MmrPeaks> {
-        (**self).prefix(author)
-    }
-    fn locate(&self, author: &AuthorId, seq: u64) -> Option<(u64, u64)> {
-        (**self).locate(author, seq)
-    }
-    fn with_page(&self, author: &AuthorId, page: u64, f: &mut dyn FnMut(&[u8])) -> bool {
-        (**self).with_page(author, page, f)
-    }
-    fn consistency_proof(&self, author: &AuthorId, old: u64, new: u64) -> Option<ConsistencyProof> {
-        (**self).consistency_proof(author, old, new)
-    }
-    fn inclusion_proof(&self, author: &AuthorId, leaves: u64, index: u64) -> Option<InclusionProof> {
-        (**self).inclusion_proof(author, leaves, index)
-    }
-    fn range_proof(&self, author: &AuthorId, leaves: u64, start: u64, end: u64) -> Option<RangeProof> {
-        (**self).range_proof(author, leaves, start, end)
-    }
-    fn wants(&self, author: &AuthorId) -> bool {
-        (**self).wants(author)
-    }
+/// Forwards every method through a pointer-like wrapper.
+macro_rules! forward {
+    ($($(#[$m:meta])* [$($gen:tt)*] $ty:ty => |$s:ident| $inner:expr;)*) => {$(
+        $(#[$m])*
+        impl<$($gen)*> FeedSource for $ty {
+            fn for_each_head(&self, f: &mut dyn FnMut(&SignedHead)) {
+                let $s = self;
+                $inner.for_each_head(f)
+            }
+            fn head(&self, author: &AuthorId) -> Option<SignedHead> {
+                let $s = self;
+                $inner.head(author)
+            }
+            fn prefix(&self, author: &AuthorId) -> Option<MmrPeaks> {
+                let $s = self;
+                $inner.prefix(author)
+            }
+            fn locate(&self, author: &AuthorId, seq: u64) -> Option<(u64, u64)> {
+                let $s = self;
+                $inner.locate(author, seq)
+            }
+            fn with_page(&self, author: &AuthorId, page: u64, f: &mut dyn FnMut(&[u8])) -> bool {
+                let $s = self;
+                $inner.with_page(author, page, f)
+            }
+            fn consistency_proof(&self, author: &AuthorId, old: u64, new: u64) -> Option<ConsistencyProof> {
+                let $s = self;
+                $inner.consistency_proof(author, old, new)
+            }
+            fn inclusion_proof(&self, author: &AuthorId, leaves: u64, index: u64) -> Option<InclusionProof> {
+                let $s = self;
+                $inner.inclusion_proof(author, leaves, index)
+            }
+            fn range_proof(&self, author: &AuthorId, leaves: u64, start: u64, end: u64) -> Option<RangeProof> {
+                let $s = self;
+                $inner.range_proof(author, leaves, start, end)
+            }
+            fn wants(&self, author: &AuthorId) -> bool {
+                let $s = self;
+                $inner.wants(author)
+            }
+        }
+    )*};
+}
+
+forward! {
+    [T: FeedSource + ?Sized] &T => |s| (**s);
+    [T: FeedSource + ?Sized] alloc::boxed::Box<T> => |s| (**s);
+    [T: FeedSource + ?Sized] alloc::rc::Rc<T> => |s| (**s);
+    #[cfg(target_has_atomic = "ptr")]
+    [T: FeedSource + ?Sized] alloc::sync::Arc<T> => |s| (**s);
+    /// Borrows the cell inside each call (the session only reads its source inside its own
+    /// calls, so a store shared by several sessions as `Rc<RefCell<_>>` is written between
+    /// them). Panics if the cell is mutably borrowed during a session call: a bug of the host.
+    [T: FeedSource + ?Sized] core::cell::RefCell<T> => |s| s.borrow();
 }

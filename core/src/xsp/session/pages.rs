@@ -57,6 +57,7 @@ impl<S: FeedSource> Session<S> {
             return self.fail(SessionError::Internal("active want without verified peaks"));
         };
         let verification = |error| SessionError::Verification { author, first_seq: p.first_seq, error };
+        let mut batch_proof = None;
         if decoded.end == p.target {
             if !p.proof.is_empty() {
                 return self.fail(SessionError::BadProof {
@@ -102,6 +103,7 @@ impl<S: FeedSource> Session<S> {
             if let Err(e) = proof.verify(&peaks.root(), &head.root) {
                 return self.fail(verification(e));
             }
+            batch_proof = Some(proof);
         }
         let complete = decoded.end == head.length;
         let rf = &mut self.remote[r];
@@ -121,6 +123,7 @@ impl<S: FeedSource> Session<S> {
             peaks,
             pages: decoded.pages,
             complete,
+            proof: batch_proof,
             cost: decoded.cost,
         }));
     }

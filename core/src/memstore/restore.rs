@@ -1,0 +1,237 @@
+//! Persisting a [`MemStore`] and rebuilding it: [`FeedState`] and [`Restore`].
+//!
+//! What to save, per feed: its page images ([`MemStore::page`]; page *k* changes only while
+//! it is the last page, so after a write save the pages from the one holding the first new
+//! event on) and its [`FeedState`] (the signed head and the pending head). Per store: the
+//! fork evidence ([`MemStore::forks`]) and, to keep the local arrival order, the
+//! [`arrival runs`](MemStore::arrival_runs). Rebuilding verifies all of it again, so a
+//! damaged or tampered copy is refused rather than served.
+
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+
+use super::feed::{Feed, PendingHead};
+use super::{ArrivalRun, MemStore, RestoreError, Run};
+use crate::head::{AuthorId, AuthorKey, SignedHead};
+use crate::page::{PageConfig, PageRef};
+use crate::xsp::{ForkEvidence, ForkEvidenceError};
+
+/// What a store knows about one feed besides its pages: save it with the pages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedState {
+    /// The author.
+    pub author: AuthorId,
+    /// Events held (a cross-check for the pages).
+    pub len: u64,
+    /// The latest signed head whose events are all held.
+    pub head: Option<SignedHead>,
+    /// A head past the events held, with its proof (an interrupted sync).
+    pub pending: Option<PendingHead>,
+}
+
+impl MemStore {
+    /// The state to persist with `author`'s pages.
+    pub fn feed_state(&self, author: &AuthorId) -> Option<FeedState> {
+        let f = self.feed(author)?;
+        Some(FeedState { author: f.author, len: f.len(), head: f.head, pending: f.pending.clone() })
+    }
+}
+
+/// Rebuilds a [`MemStore`] from persisted data, verifying every page, head and proof.
+///
+/// ```
+/// use xaeroflux_core::memstore::{MemStore, NewEvent, Restore};
+/// use xaeroflux_core::page::PageConfig;
+/// use xaeroflux_core::AuthorKey;
+///
+/// let key = AuthorKey::from_secret_bytes(&[3; 32]);
+/// let config = PageConfig::new(1024)?;
+/// let mut store = MemStore::new(key.clone(), config);
+/// store.append_batch((0..20u64).map(|i| NewEvent::new(i, b"a payload of some bytes")))?;
+///
+/// // Persist: the feed state and the page images.
+/// let me = key.author();
+/// let state = store.feed_state(&me).unwrap();
+/// let pages: Vec<Vec<u8>> = (0..store.page_count(&me)).map(|p| store.page(&me, p).unwrap().into_owned()).collect();
+///
+/// // Reload.
+/// let mut restore = Restore::new(Some(key), config);
+/// restore.feed(&state, pages.iter().map(|p| &p[..]))?;
+/// let back = restore.finish();
+/// assert_eq!(back.local_head(), store.local_head());
+/// assert!(back.iter_events().eq(store.iter_events()));
+///
+/// // A flipped byte is caught.
+/// let mut bad = pages.clone();
+/// bad[1][200] ^= 1;
+/// let mut restore = Restore::new(None, config);
+/// assert!(restore.feed(&state, bad.iter().map(|p| &p[..])).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Restore {
+    store: MemStore,
+    restored: BTreeSet<AuthorId>,
+}
+
+impl Restore {
+    /// Starts rebuilding a store of the given local author (or a replica store) and pages.
+    pub fn new(key: Option<AuthorKey>, config: PageConfig) -> Self {
+        let store = match key {
+            Some(k) => MemStore::new(k, config),
+            None => MemStore::replica(config),
+        };
+        Restore { store, restored: BTreeSet::new() }
+    }
+
+    /// Restores one feed from its state and its page images in page order. Returns the
+    /// number of events. On error the store being rebuilt is unchanged.
+    ///
+    /// Checked: every page parses (checksum, header, events), is of the author, continues
+    /// the previous page, and is packed by the packing rule; the head verifies and its root
+    /// is the root of the events at its length; events past it are proved by the pending
+    /// head (or, for the local author, a new head is signed over them).
+    pub fn feed<'p>(
+        &mut self,
+        state: &FeedState,
+        pages: impl IntoIterator<Item = &'p [u8]>,
+    ) -> Result<u64, RestoreError> {
+        let author = state.author;
+        if !self.restored.insert(author) {
+            return Err(RestoreError::Duplicate(author));
+        }
+        let result = self.build(state, pages);
+        let feed = match result {
+            Ok(f) => f,
+            Err(e) => {
+                self.restored.remove(&author);
+                return Err(e);
+            }
+        };
+        let len = feed.len();
+        let s = &mut self.store;
+        let fi = match s.index.get(&author) {
+            Some(&fi) => {
+                s.feeds[fi as usize] = feed;
+                fi
+            }
+            None => {
+                let fi = s.feeds.len() as u32;
+                s.feeds.push(feed);
+                s.index.insert(author, fi);
+                fi
+            }
+        };
+        s.arrived(fi, 0, len);
+        Ok(len)
+    }
+
+    fn build<'p>(&self, state: &FeedState, pages: impl IntoIterator<Item = &'p [u8]>) -> Result<Feed, RestoreError> {
+        let author = state.author;
+        let config: PageConfig = self.store.config;
+        let local = self.store.author() == Some(author);
+        let mut feed = Feed::new(config, author, local);
+        feed.forked = self.store.forks.contains_key(&author);
+        let images: Vec<&[u8]> = pages.into_iter().collect();
+        for (i, img) in images.iter().enumerate() {
+            let page = i as u64;
+            let p = PageRef::parse(img, &config).map_err(|error| RestoreError::Page { page, error })?;
+            if p.author() != author {
+                return Err(RestoreError::WrongAuthor { page });
+            }
+            if p.first_seq() != feed.len() {
+                return Err(RestoreError::NotConsecutive { page, expected: feed.len(), found: p.first_seq() });
+            }
+            for ev in p.events() {
+                let leaf = ev.leaf_hash();
+                feed.push(ev, leaf).map_err(|_| RestoreError::Packing { page })?;
+            }
+        }
+        for (i, img) in images.iter().enumerate() {
+            if feed.page(i as u64).as_deref() != Some(*img) {
+                return Err(RestoreError::Packing { page: i as u64 });
+            }
+        }
+        let len = feed.len();
+        if len != state.len {
+            return Err(RestoreError::StateMismatch { state: state.len, events: len });
+        }
+        let mut covered = 0;
+        if let Some(h) = state.head {
+            if h.author != author {
+                return Err(RestoreError::HeadAuthor);
+            }
+            h.verify().map_err(RestoreError::BadHead)?;
+            if h.length > len {
+                return Err(RestoreError::HeadBeyondEvents { length: h.length, events: len });
+            }
+            let root = feed.peaks_at(h.length).map_err(|_| RestoreError::RootMismatch)?.root();
+            if root != h.root {
+                return Err(RestoreError::RootMismatch);
+            }
+            feed.head = Some(h);
+            covered = h.length;
+        }
+        if covered < len {
+            match (&self.store.key, &state.pending) {
+                (Some(key), _) if local => feed.head = Some(key.sign_head(len, feed.peaks().root())),
+                (_, Some(p)) => {
+                    if p.head.author != author {
+                        return Err(RestoreError::HeadAuthor);
+                    }
+                    p.head.verify().map_err(RestoreError::BadHead)?;
+                    let proof = &p.proof;
+                    if proof.old_leaves != len || proof.new_leaves != p.head.length {
+                        return Err(RestoreError::BadPending(crate::mmr::ProofError::WrongLeafCount {
+                            expected: len,
+                            found: proof.old_leaves,
+                        }));
+                    }
+                    proof.verify(&feed.peaks().root(), &p.head.root).map_err(RestoreError::BadPending)?;
+                    feed.pending = Some(p.clone());
+                }
+                (_, None) if state.head.is_none() => return Err(RestoreError::NoHead),
+                (_, None) => return Err(RestoreError::Unverified { head: covered, events: len }),
+            }
+        }
+        Ok(feed)
+    }
+
+    /// Restores recorded fork evidence (checked again).
+    pub fn fork(&mut self, evidence: &ForkEvidence) -> Result<bool, ForkEvidenceError> {
+        self.store.record_fork(evidence)
+    }
+
+    /// Restores the local arrival order saved from [`MemStore::arrival_runs`], after every
+    /// feed. Without it, the arrival order is the order the feeds were restored in.
+    ///
+    /// The runs must cover every event restored exactly once, each feed in seq order.
+    pub fn arrival(&mut self, runs: impl IntoIterator<Item = ArrivalRun>) -> Result<(), RestoreError> {
+        let s = &self.store;
+        let mut next: Vec<u64> = alloc::vec![0; s.feeds.len()];
+        let mut out: Vec<Run> = Vec::new();
+        for run in runs {
+            let fi = *s.index.get(&run.author).ok_or(RestoreError::Arrival)?;
+            let cursor = &mut next[fi as usize];
+            let len = s.feeds[fi as usize].len();
+            if run.seqs.start != *cursor || run.seqs.end <= run.seqs.start || run.seqs.end > len {
+                return Err(RestoreError::Arrival);
+            }
+            *cursor = run.seqs.end;
+            match out.last_mut() {
+                Some(last) if last.feed == fi && last.end == run.seqs.start => last.end = run.seqs.end,
+                _ => out.push(Run { feed: fi, start: run.seqs.start, end: run.seqs.end }),
+            }
+        }
+        if next.iter().zip(&s.feeds).any(|(n, f)| *n != f.len()) {
+            return Err(RestoreError::Arrival);
+        }
+        self.store.arrival = out;
+        Ok(())
+    }
+
+    /// The rebuilt store.
+    pub fn finish(self) -> MemStore {
+        self.store
+    }
+}
