@@ -171,6 +171,17 @@ pub struct Stats {
     pub recovered_events: u64,
     /// Bytes of an interrupted commit's leftovers zeroed when the store was opened.
     pub repaired_bytes: u64,
+    /// Rows the open read from the index. It depends on the number of feeds, not on the
+    /// number of events: older pages, MMR nodes and arrival runs are read when needed.
+    pub open_index_rows: u64,
+    /// Pages of segment files the open checked (the local feed's last page, and the pages
+    /// appended after the last checkpoint). Bounded by the checkpoint interval and the size
+    /// of one commit, not by the number of events.
+    pub open_pages_examined: u64,
+    /// Bytes of segment files the open read: the pages it checked, and the rest of the
+    /// segment holding the end of the local feed (scanned for an interrupted commit's
+    /// leftovers). At most one segment plus the pages checked.
+    pub open_bytes_examined: u64,
     /// Page size in bytes.
     pub page_size: u32,
 }
@@ -497,6 +508,9 @@ impl Core {
             checkpoints: c.checkpoints.load(Ordering::Relaxed),
             recovered_events: c.recovered_events.load(Ordering::Relaxed),
             repaired_bytes: c.truncated_bytes.load(Ordering::Relaxed),
+            open_index_rows: c.open_index_rows.load(Ordering::Relaxed),
+            open_pages_examined: c.open_pages_examined.load(Ordering::Relaxed),
+            open_bytes_examined: c.open_bytes_examined.load(Ordering::Relaxed),
             page_size: self.page_size(),
         }
     }

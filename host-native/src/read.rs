@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use xaeroflux_core::EventRef;
 
-use crate::error::ReadError;
+use redb::ReadableDatabase as _;
+
+use crate::error::{IoError, ReadError};
+use crate::store::meta::{self, Run};
 use crate::store::state::{FeedState, PageWalk, Shared, read};
 
 /// Walks seqs `[seq, end)` of one feed page by page.
@@ -113,24 +116,62 @@ impl<'a> Iterator for FeedRange<'a> {
     }
 }
 
+/// Runs read from the index at a time by [`Events`].
+const RUN_CHUNK: u64 = 256;
+
 /// All stored events in local arrival order, borrowed from the mapped pages. Made by
 /// [`crate::Core::iter_events`].
 ///
 /// It yields the events stored when it was made. A damaged page yields one
-/// [`ReadError::Corrupt`] naming its seqs; iteration then goes on after it.
+/// [`ReadError::Corrupt`] naming its seqs; iteration then goes on after it. An error reading
+/// the index (where older arrival runs are kept) is yielded once and ends the iteration.
+///
+/// No allocation per event: the order is kept as *runs* (consecutive seqs of one feed), and
+/// runs older than the last checkpoint are read from the index [`RUN_CHUNK`] at a time.
 pub struct Events<'a> {
     shared: &'a Shared,
-    run: usize,
-    runs_end: usize,
+    /// Next run to walk.
+    run: u64,
+    /// Number of runs when the iterator was made.
+    runs_end: u64,
+    /// Where the last of those runs ended then.
     last_end: u64,
     cur: Option<Walker<'a>>,
+    /// Runs `[buf_start, buf_start + buf.len())`, read from the index.
+    buf: Vec<Run>,
+    buf_start: u64,
 }
 
 impl<'a> Events<'a> {
     pub(crate) fn new(shared: &'a Shared) -> Self {
         let runs = read(&shared.runs);
         let last_end = runs.last().map_or(0, |r| r.end);
-        Events { shared, run: 0, runs_end: runs.len(), last_end, cur: None }
+        Events { shared, run: 0, runs_end: runs.len(), last_end, cur: None, buf: Vec::new(), buf_start: 0 }
+    }
+
+    /// Run `i` (below `runs_end`): from memory, or from the index.
+    fn run_at(&mut self, i: u64) -> Result<Run, ReadError> {
+        if let Some(r) = read(&self.shared.runs).get(i) {
+            return Ok(r);
+        }
+        if let Some(r) = i.checked_sub(self.buf_start).and_then(|k| self.buf.get(usize::try_from(k).ok()?)) {
+            return Ok(*r);
+        }
+        let malformed = || ReadError::Io(IoError::new("read arrival runs", None, std::io::Error::other("malformed")));
+        let ix = |e: redb::Error| ReadError::Io(IoError::index("read arrival runs", e));
+        let txn = self.shared.db.begin_read().map_err(|e| ix(e.into()))?;
+        let table = txn.open_table(meta::RUNS).map_err(|e| ix(e.into()))?;
+        let end = (i + RUN_CHUNK).min(self.runs_end);
+        self.buf.clear();
+        self.buf_start = i;
+        for item in table.range(i..end).map_err(|e| ix(e.into()))? {
+            let (k, v) = item.map_err(|e| ix(e.into()))?;
+            if k.value() != self.buf_start + self.buf.len() as u64 {
+                return Err(malformed());
+            }
+            self.buf.push(Run::decode(v.value()).ok_or_else(malformed)?);
+        }
+        self.buf.first().copied().ok_or_else(malformed)
     }
 }
 
@@ -148,13 +189,23 @@ impl<'a> Iterator for Events<'a> {
             if self.run >= self.runs_end {
                 return None;
             }
-            let r = read(&self.shared.runs).get(self.run).copied();
+            let found = self.run_at(self.run).and_then(|r| {
+                let feed = self.shared.feed_by_idx(r.feed).ok_or_else(|| {
+                    ReadError::Io(IoError::new("read arrival runs", None, std::io::Error::other("unknown feed")))
+                })?;
+                Ok((r, feed))
+            });
+            let (mut r, feed) = match found {
+                Ok(x) => x,
+                Err(e) => {
+                    self.run = self.runs_end;
+                    return Some(Err(e));
+                }
+            };
             self.run += 1;
-            let mut r = r?;
             if self.run == self.runs_end {
                 r.end = r.end.min(self.last_end);
             }
-            let feed = self.shared.feed_by_idx(r.feed)?;
             self.cur = Some(Walker::new(self.shared, feed, r.start, r.end));
         }
     }

@@ -22,7 +22,7 @@ use super::files::{self, DirState, FORMAT_VERSION};
 use super::meta::{self, FeedRow, Loc, NODE_CHUNK, PageRow, Run};
 use super::segments::{FileIo, Mapped, SegmentIo, SegmentMaps};
 use super::state::{
-    CHECKED, Counters, FeedInner, FeedState, FeedTable, Located, PageEntry, PageWalk, Shared, UNCHECKED,
+    CHECKED, Counters, FeedInner, FeedState, FeedTable, Located, PageEntry, PageWalk, RunLog, Shared, UNCHECKED,
 };
 use super::writer::{Space, Tail, WFeed, Writer};
 use crate::Durability;
@@ -125,6 +125,8 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
     }
     let config = PageConfig::new(page_size).map_err(|_| corrupt("stored page size is invalid"))?;
     let local_idx = get_u32(meta::K_LOCAL_FEED)?;
+    // Work done by the open, for `Stats` (see the "reopen" test): index rows read.
+    let mut rows: u64 = 4;
     let frontier = settings
         .get(meta::K_FRONTIER)
         .map_err(|e| ix("read index")(e.into()))?
@@ -144,6 +146,7 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
             return Err(corrupt("feed numbers are not dense"));
         }
         let row = FeedRow::decode(v.value()).ok_or(corrupt("malformed feed row"))?;
+        rows += 1;
         let mut pages = Vec::new();
         if row.pages > 0 {
             let v = pages_t
@@ -152,6 +155,7 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
                 .ok_or(corrupt("page row missing"))?;
             let p = PageRow::decode(v.value()).ok_or(corrupt("malformed page row"))?;
             pages.push(PageEntry::new(p.first_seq, p.loc, p.span, UNCHECKED));
+            rows += 1;
         }
         let total = mmr_size(row.len);
         let node_base = total / NODE_CHUNK * NODE_CHUNK;
@@ -166,6 +170,7 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
                 return Err(corrupt("MMR node chunk has the wrong length"));
             }
             nodes.extend(b.chunks_exact(32).filter_map(|c| c.try_into().ok().map(Hash)));
+            rows += 1;
         }
         let feed = Arc::new(FeedState {
             idx,
@@ -189,11 +194,13 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
     if local.author != key.author() || !local.local {
         return Err(corrupt("the key file does not belong to this store's local feed"));
     }
+    // Only the newest arrival run is read: older ones are read from the index by iterators.
     let runs_t = rtx.open_table(meta::RUNS).map_err(|e| ix("read index")(e.into()))?;
-    let mut runs = Vec::new();
-    for item in runs_t.iter().map_err(|e| ix("read index")(e.into()))? {
-        let (_, v) = item.map_err(|e| ix("read index")(e.into()))?;
-        runs.push(Run::decode(v.value()).ok_or(corrupt("malformed arrival run"))?);
+    let mut runs = RunLog::default();
+    if let Some((k, v)) = runs_t.last().map_err(|e| ix("read index")(e.into()))? {
+        rows += 1;
+        runs.base = k.value();
+        runs.mem.push(Run::decode(v.value()).ok_or(corrupt("malformed arrival run"))?);
     }
     let runs_ckpt = runs.len();
     drop((feeds_t, pages_t, nodes_t, runs_t, rtx));
@@ -223,10 +230,7 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
         inner.pages.extend(rec.pages);
         inner.nodes.extend(rec.nodes);
         if rec.len > old_len {
-            match runs.last_mut() {
-                Some(r) if r.feed == local.idx && r.end == old_len => r.end = rec.len,
-                _ => runs.push(Run { feed: local.idx, start: old_len, end: rec.len }),
-            }
+            runs.extend(local.idx, old_len, rec.len);
         }
     }
     let shared = Arc::new(Shared {
@@ -245,6 +249,9 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
         head_cache: Mutex::new(None),
     });
     shared.counters.recovered_events.store(recovered, Ordering::Relaxed);
+    shared.counters.open_index_rows.store(rows, Ordering::Relaxed);
+    shared.counters.open_pages_examined.store(rec.pages_examined, Ordering::Relaxed);
+    shared.counters.open_bytes_examined.store(rec.bytes_examined, Ordering::Relaxed);
     shared.counters.truncated_bytes.store(rec.zeroed, Ordering::Relaxed);
     shared.counters.segments.store(known.len() as u64, Ordering::Relaxed);
     let seg_slots = known.get(&rec.next.seg).copied().unwrap_or(0);
@@ -282,6 +289,11 @@ struct Recovered {
     len: u64,
     next: Loc,
     zeroed: u64,
+    /// Pages whose bytes recovery checked.
+    pages_examined: u64,
+    /// Bytes of segment files recovery read (pages checked, and the tail of the segment
+    /// holding the end, scanned for leftovers).
+    bytes_examined: u64,
 }
 
 struct TempMaps<'a> {
@@ -302,6 +314,13 @@ impl TempMaps<'_> {
 /// A valid page: its bytes, span and whether its padding is dirty.
 type Candidate<'m> = Option<(&'m [u8], u16, bool)>;
 
+/// Work done by recovery: pages checked and bytes read.
+#[derive(Default)]
+struct Work {
+    pages: u64,
+    bytes: u64,
+}
+
 /// A page candidate at `loc`: valid (checksum and events), by `author`, starting at `seq`.
 fn candidate<'m>(
     maps: &'m mut TempMaps<'_>,
@@ -309,6 +328,7 @@ fn candidate<'m>(
     loc: Loc,
     author: &xaeroflux_core::AuthorId,
     seq: u64,
+    work: &mut Work,
 ) -> Result<Candidate<'m>, IoError> {
     let ps = config.page_size() as usize;
     let Some(seg) = maps.get(loc.seg)? else { return Ok(None) };
@@ -317,6 +337,8 @@ fn candidate<'m>(
     let header: &xaeroflux_core::PageHeader = bytemuck::from_bytes(head);
     let span = header.span().max(1);
     let Some(bytes) = seg.get(start..start + usize::from(span) * ps) else { return Ok(None) };
+    work.pages += 1;
+    work.bytes += bytes.len() as u64;
     match check_tail(bytes, config) {
         Ok((h, dirty)) if h.author() == *author && h.first_seq() == seq && h.count() > 0 => {
             Ok(Some((bytes, span, dirty)))
@@ -347,6 +369,7 @@ fn recover(
     let mut nodes = Vec::new();
     let mut rows = Vec::new();
     let mut pages = Vec::new();
+    let mut work = Work::default();
 
     let mut take_page = |bytes: &[u8], first_seq: u64, from: u64, b: &mut PageBuilder, peaks: &mut MmrPeaks| {
         let end =
@@ -372,6 +395,8 @@ fn recover(
             let bytes = seg
                 .get(start as usize..(start + u64::from(span) * ps) as usize)
                 .ok_or(corrupt("the segment of the local feed's last page is truncated"))?;
+            work.pages += 1;
+            work.bytes += bytes.len() as u64;
             let (h, dirty) = check_tail(bytes, config)
                 .map_err(|e| OpenError::Corrupt { what: "the local feed's last page", page: Some(e) })?;
             if h.first_seq() != first_seq || h.first_seq() + u64::from(h.count()) < ckpt_len {
@@ -396,10 +421,12 @@ fn recover(
     let mut at = frontier;
     loop {
         let seq = tail.b.next_seq();
-        let mut found = candidate(&mut maps, config, at, &author, seq)?.map(|(b, s, d)| (at, b.to_vec(), s, d));
+        let mut found =
+            candidate(&mut maps, config, at, &author, seq, &mut work)?.map(|(b, s, d)| (at, b.to_vec(), s, d));
         if found.is_none() && at.slot > 0 {
             let next = Loc { seg: at.seg + 1, slot: 0 };
-            found = candidate(&mut maps, config, next, &author, seq)?.map(|(b, s, d)| (next, b.to_vec(), s, d));
+            found =
+                candidate(&mut maps, config, next, &author, seq, &mut work)?.map(|(b, s, d)| (next, b.to_vec(), s, d));
         }
         let Some((loc, bytes, span, dirty)) = found else { break };
         if let Some(prev) = tail.loc.filter(|_| !tail.b.is_empty()) {
@@ -442,6 +469,7 @@ fn recover(
         while off < to {
             let n = (to - off).min(zeros.len() as u64);
             let chunk = bytes.get(off as usize..(off + n) as usize).unwrap_or_default();
+            work.bytes += chunk.len() as u64;
             if chunk.iter().any(|&b| b != 0) {
                 io.write_at(seg, off, &zeros[..n as usize])?;
                 zeroed += n;
@@ -468,5 +496,16 @@ fn recover(
         }
     }
     let len = tail.b.next_seq().max(ckpt_len);
-    Ok(Recovered { tail, rows, pages, peaks, nodes, len, next: end, zeroed })
+    Ok(Recovered {
+        tail,
+        rows,
+        pages,
+        peaks,
+        nodes,
+        len,
+        next: end,
+        zeroed,
+        pages_examined: work.pages,
+        bytes_examined: work.bytes,
+    })
 }

@@ -113,6 +113,55 @@ pub(crate) struct Counters {
     pub segments: AtomicU64,
     pub recovered_events: AtomicU64,
     pub truncated_bytes: AtomicU64,
+    pub open_index_rows: AtomicU64,
+    pub open_pages_examined: AtomicU64,
+    pub open_bytes_examined: AtomicU64,
+}
+
+/// The arrival runs: the newest ones in memory, all older ones only in the index, so opening
+/// a store reads one run however long its history is.
+///
+/// Runs `[base, base + mem.len())` are in `mem`; every run below `base` is in the index and
+/// never changes again (only the last run can grow). After a checkpoint `mem` keeps just the
+/// last run.
+#[derive(Default)]
+pub(crate) struct RunLog {
+    pub base: u64,
+    pub mem: Vec<Run>,
+}
+
+impl RunLog {
+    /// Number of runs.
+    pub(crate) fn len(&self) -> u64 {
+        self.base + self.mem.len() as u64
+    }
+
+    /// The newest run.
+    pub(crate) fn last(&self) -> Option<&Run> {
+        self.mem.last()
+    }
+
+    /// Records that `feed` committed seqs `[start, end)`: extends the last run when it is the
+    /// same feed's and ends at `start`, else starts a new run.
+    pub(crate) fn extend(&mut self, feed: u32, start: u64, end: u64) {
+        match self.mem.last_mut() {
+            Some(r) if r.feed == feed && r.end == start => r.end = end,
+            _ => self.mem.push(Run { feed, start, end }),
+        }
+    }
+
+    /// Run `i` if it is in memory.
+    pub(crate) fn get(&self, i: u64) -> Option<Run> {
+        let at = usize::try_from(i.checked_sub(self.base)?).ok()?;
+        self.mem.get(at).copied()
+    }
+
+    /// Forgets the in-memory runs that are in the index, keeping the last one (which may grow).
+    pub(crate) fn trim(&mut self) {
+        let drop_n = self.mem.len().saturating_sub(1);
+        self.mem.drain(..drop_n);
+        self.base += drop_n as u64;
+    }
 }
 
 pub(crate) struct Shared {
@@ -123,7 +172,7 @@ pub(crate) struct Shared {
     pub db: redb::Database,
     pub maps: SegmentMaps,
     pub feeds: RwLock<FeedTable>,
-    pub runs: RwLock<Vec<Run>>,
+    pub runs: RwLock<RunLog>,
     pub key: AuthorKey,
     pub local: Arc<FeedState>,
     pub poisoned: AtomicBool,
@@ -264,7 +313,18 @@ impl Shared {
             }
         }
         let loc = self.locate(feed, seq)?;
+        let corrupt = || ReadError::Corrupt {
+            author: feed.author,
+            seqs: loc.first_seq..loc.end,
+            reason: CorruptReason::Truncated { segment: u32::MAX, offset: 0 },
+        };
         let sealed = loc.page_no + 1 < read(&feed.inner).page_count();
+        if !sealed {
+            // The tail page still grows: walk to the event (headers only), no offset table.
+            let mut walk = PageWalk::new(&loc);
+            walk.skip_to(seq);
+            return walk.next().filter(|ev| ev.seq() == seq).ok_or_else(corrupt);
+        }
         let mut walk = PageWalk::new(&loc);
         let base = loc.bytes.len() - walk.body.len();
         let mut found = None;
@@ -276,22 +336,15 @@ impl Shared {
             offsets.push(u32::try_from(off).unwrap_or(u32::MAX));
             if this == seq {
                 found = Some(ev);
-                if !sealed {
-                    break;
-                }
             }
         }
-        if sealed && offsets.len() as u64 == loc.end - loc.first_seq {
+        if offsets.len() as u64 == loc.end - loc.first_seq {
             let inner = read(&feed.inner);
             if let Some(p) = inner.find(loc.first_seq).and_then(|i| inner.pages.get(i)) {
                 let _ = p.offsets.set(offsets.into_boxed_slice());
             }
         }
-        found.ok_or(ReadError::Corrupt {
-            author: feed.author,
-            seqs: loc.first_seq..loc.end,
-            reason: CorruptReason::Truncated { segment: u32::MAX, offset: 0 },
-        })
+        found.ok_or_else(corrupt)
     }
 
     /// The page holding `seq` located by page number (for sequential walks).

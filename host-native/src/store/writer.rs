@@ -16,7 +16,7 @@ use xaeroflux_core::page::{PAGE_HEADER_LEN, PageBuilder};
 use xaeroflux_core::{Hash, SignedHead};
 
 use super::check::check_tail;
-use super::meta::{self, FeedRow, Loc, NODE_CHUNK, PageRow, Run};
+use super::meta::{self, FeedRow, Loc, NODE_CHUNK, PageRow};
 use super::segments::{Mapped, SegmentIo};
 use super::state::{CHECKED, FeedInner, FeedState, PageEntry, PageWalk, Shared, lock, read, write};
 use crate::Durability;
@@ -99,8 +99,8 @@ pub(crate) struct Writer {
     pub space: Space,
     pub durability: Durability,
     pub feeds: HashMap<u32, WFeed>,
-    /// Runs already in the index (the last one may grow).
-    pub runs_ckpt: usize,
+    /// Number of runs already in the index (the last one may grow).
+    pub runs_ckpt: u64,
     pub sealed_since_ckpt: u64,
     pub poisoned: bool,
     pub scratch: Vec<u8>,
@@ -419,7 +419,7 @@ impl Writer {
             }
             Ok(()) => {
                 let new_len = old_len + ranges.iter().map(|(r, _)| r.end - r.start).sum::<u64>();
-                self.publish(&feed, new_len, peaks, pending);
+                self.publish(&feed, new_len, peaks, pending, None);
                 self.sealed_since_ckpt += sealed;
                 if let Some(wf) = self.feeds.get_mut(&feed.idx) {
                     wf.dirty = true;
@@ -484,7 +484,17 @@ impl Writer {
     }
 
     /// Makes a commit visible to readers.
-    fn publish(&mut self, feed: &Arc<FeedState>, new_len: u64, peaks: MmrPeaks, pending: Pending) {
+    fn publish(
+        &mut self,
+        feed: &Arc<FeedState>,
+        new_len: u64,
+        peaks: MmrPeaks,
+        pending: Pending,
+        head: Option<SignedHead>,
+    ) {
+        // The arrival runs' lock is held across both updates, so a reader that saw the new
+        // length and then makes an iterator sees the new run too (lock order: runs, then feed).
+        let mut runs = write(&self.shared.runs);
         let old_len;
         {
             let mut inner = write(&feed.inner);
@@ -493,14 +503,14 @@ impl Writer {
             inner.peaks = peaks;
             inner.pages.extend(pending.pages);
             inner.nodes.extend(pending.nodes);
-        }
-        if new_len > old_len {
-            let mut runs = write(&self.shared.runs);
-            match runs.last_mut() {
-                Some(r) if r.feed == feed.idx && r.end == old_len => r.end = new_len,
-                _ => runs.push(Run { feed: feed.idx, start: old_len, end: new_len }),
+            if head.is_some() {
+                inner.head = head;
             }
         }
+        if new_len > old_len {
+            runs.extend(feed.idx, old_len, new_len);
+        }
+        drop(runs);
         if feed.local {
             *lock(&self.shared.head_cache) = None;
         }
@@ -568,8 +578,7 @@ impl Writer {
             t.list.push(feed.clone());
         }
         let new_len = peaks.leaves();
-        self.publish(&feed, new_len, peaks, pending);
-        write(&feed.inner).head = Some(imp.head);
+        self.publish(&feed, new_len, peaks, pending, Some(imp.head));
         self.sealed_since_ckpt += sealed;
         if let Some(wf) = self.feeds.get_mut(&feed.idx) {
             wf.dirty = true;
@@ -661,14 +670,20 @@ impl Writer {
                     pos += chunk.len() as u64;
                 }
             }
-            let all_runs = read(&shared.runs);
-            for (i, r) in all_runs.iter().enumerate().skip(self.runs_ckpt.saturating_sub(1)) {
-                runs.insert(i as u64, r.encode().as_slice()).map_err(|e| ix(e.into()))?;
+            let log = read(&shared.runs);
+            for i in self.runs_ckpt.saturating_sub(1)..log.len() {
+                if let Some(r) = log.get(i) {
+                    runs.insert(i, r.encode().as_slice()).map_err(|e| ix(e.into()))?;
+                }
             }
             settings.insert(meta::K_FRONTIER, self.space.next.encode().as_slice()).map_err(|e| ix(e.into()))?;
         }
         txn.commit().map_err(|e| ix(e.into()))?;
-        self.runs_ckpt = read(&shared.runs).len();
+        {
+            let mut log = write(&shared.runs);
+            self.runs_ckpt = log.len();
+            log.trim();
+        }
         self.sealed_since_ckpt = 0;
         for wf in self.feeds.values_mut().filter(|w| w.dirty) {
             wf.dirty = false;
