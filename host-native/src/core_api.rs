@@ -307,12 +307,12 @@ impl Core {
 
     /// The event `seq` of `author`'s feed, borrowed from its page; `None` if not stored.
     pub fn get(&self, author: &AuthorId, seq: u64) -> Result<Option<EventRef<'_>>, ReadError> {
+        if *author == self.shared.local.author {
+            return self.shared.event(&self.shared.local, seq);
+        }
         let feeds = read(&self.shared.feeds);
         let Some(feed) = feeds.by_author.get(author) else { return Ok(None) };
-        if seq >= read(&feed.inner).len {
-            return Ok(None);
-        }
-        self.shared.event(feed, seq).map(Some)
+        self.shared.event(feed, seq)
     }
 
     /// Events `seqs` of `author`'s feed, borrowed from the pages. Every page of the range is

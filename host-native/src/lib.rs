@@ -83,6 +83,11 @@ mod store;
 mod tests;
 mod verify;
 
+/// The README's Rust example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 pub use core_api::{Appended, Core, CoreBuilder, Durability, FeedInfo, NewEvent, Stats};
 pub use error::{AppendError, CorruptReason, ImportError, IoError, OpenError, ProveError, ReadError, SyncError};
 pub use read::{Events, FeedRange};

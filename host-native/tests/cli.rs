@@ -286,3 +286,34 @@ fn errors_are_one_clear_line() {
         .expect("run");
     assert_success(&env_store, &["stats via XF_STORE"]);
 }
+
+/// A long import shows a progress bar when stderr is a terminal (run under `script`, which
+/// gives the tool a pseudo-terminal), and none when it is not.
+#[test]
+fn long_import_shows_a_progress_bar_on_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("`script` (util-linux) is not installed: skipped");
+        return;
+    }
+    let env = Env::new();
+    env.ok(&["init"]);
+    let input = env.path("many.ndjson");
+    let lines: String = (0..20_000).map(|i| format!("{{\"payload\":\"line {i}\"}}\n")).collect();
+    std::fs::write(&input, lines).expect("write input");
+    let cmd = format!(
+        "'{}' --store '{}' import --batch 500 '{}'",
+        env!("CARGO_BIN_EXE_xf"),
+        env.store().display(),
+        input.display()
+    );
+    let out = Command::new("script").args(["-qefc", &cmd, "/dev/null"]).output().expect("run script");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("importing ["), "no progress bar on the terminal: {text:?}");
+    assert!(text.contains("appended 20000 new events"), "{text:?}");
+    assert_eq!(env.json(&["stats"])["events"].as_u64(), Some(20_000));
+    // Not a terminal: no bar, stderr stays empty.
+    let out = env.xf(&["import", input.to_str().expect("path")], b"");
+    assert_success(&out, &["import (pipe)"]);
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -294,10 +294,15 @@ impl Shared {
         r
     }
 
-    /// Event `seq` of `feed` (below its published length), by its page's offset table.
-    pub(crate) fn event(&self, feed: &FeedState, seq: u64) -> Result<EventRef<'_>, ReadError> {
+    /// Event `seq` of `feed`, `None` at or past its published length. A sealed page's events
+    /// are found by its offset table (built on its first point read); one read lock, no
+    /// allocation.
+    pub(crate) fn event(&self, feed: &FeedState, seq: u64) -> Result<Option<EventRef<'_>>, ReadError> {
         {
             let inner = read(&feed.inner);
+            if seq >= inner.len {
+                return Ok(None);
+            }
             if let Some(p) = inner.find(seq).and_then(|i| inner.pages.get(i))
                 && p.state.load(Ordering::Acquire) == CHECKED
                 && let Some(off) = p.offsets.get().and_then(|o| o.get((seq - p.first_seq) as usize))
@@ -308,7 +313,7 @@ impl Shared {
                 if let Ok(bytes) = self.page_bytes(loc, span)
                     && let Some(Ok((ev, _))) = bytes.get(off..).map(|b| EventRef::parse_prefix(b, MAX_PAYLOAD_LEN))
                 {
-                    return Ok(ev);
+                    return Ok(Some(ev));
                 }
             }
         }
@@ -323,7 +328,7 @@ impl Shared {
             // The tail page still grows: walk to the event (headers only), no offset table.
             let mut walk = PageWalk::new(&loc);
             walk.skip_to(seq);
-            return walk.next().filter(|ev| ev.seq() == seq).ok_or_else(corrupt);
+            return walk.next().filter(|ev| ev.seq() == seq).map(Some).ok_or_else(corrupt);
         }
         let mut walk = PageWalk::new(&loc);
         let base = loc.bytes.len() - walk.body.len();
@@ -344,7 +349,7 @@ impl Shared {
                 let _ = p.offsets.set(offsets.into_boxed_slice());
             }
         }
-        found.ok_or_else(corrupt)
+        found.map(Some).ok_or_else(corrupt)
     }
 
     /// The page holding `seq` located by page number (for sequential walks).
