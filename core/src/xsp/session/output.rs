@@ -157,6 +157,9 @@ impl<S: FeedSource> Session<S> {
         let mut entries = core::mem::take(&mut self.scratch);
         entries.clear();
         let mut count = 0u64;
+        // Whatever leaves the queue changes whether we are caught up (it requires an empty
+        // queue), even when it is skipped rather than sent.
+        self.sync_dirty = true;
         while let Some(&author) = self.announce.front() {
             let head = self.source.head(&author);
             let known = self.local_idx.get(&author).copied();
