@@ -6,7 +6,9 @@ use xaeroflux_core::AuthorId;
 use xaeroflux_core::memstore::{MemStore, Restore};
 use xaeroflux_core::page::pack;
 
-use super::world::World;
+use xaeroflux_core::xsp::{Event, ProofKind, ProofStatus, RangeMode, VerifiedProof};
+
+use super::world::{Request, World};
 
 /// Whether every peer holds exactly `want` (each author's length), with a head of that
 /// length.
@@ -106,4 +108,64 @@ pub fn restore(s: &MemStore) -> Result<MemStore, String> {
     }
     r.arrival(s.arrival_runs()).map_err(|e| e.to_string())?;
     Ok(r.finish())
+}
+
+/// Every answer to a request matches the feed as it ended up (the answers were verified
+/// against signed heads; here they are compared with the converged stores).
+pub fn requests(world: &World) -> Result<(), String> {
+    let reference = world.peers[0].store.borrow();
+    for seen in &world.seen {
+        let id = match &seen.event {
+            Event::Range(r) => r.id,
+            Event::Proof(VerifiedProof::Inclusion { id, .. } | VerifiedProof::Consistency { id, .. }) => *id,
+            Event::RequestFailed { id, .. } => *id,
+            _ => continue,
+        };
+        let asked = world
+            .asked
+            .iter()
+            .find(|a| a.conn == seen.conn && a.peer == seen.peer && a.id == id)
+            .ok_or_else(|| format!("#{} peer {}: answer to unknown request {id}", seen.conn, seen.peer))?;
+        let a = &asked.author;
+        match (&seen.event, asked.what) {
+            (Event::Range(r), Request::Range(mode)) => {
+                let target = r.head.length;
+                let (start, end) = match mode {
+                    RangeMode::Range { start, end } => (start.min(target), end.min(target)),
+                    RangeMode::Latest(n) => (target - n.min(target), target),
+                };
+                if r.start != start || r.events.len() as u64 > end - start || (r.events.is_empty() && end > start) {
+                    return Err(format!("range answer {}+{} for {mode:?} at {target}", r.start, r.events.len()));
+                }
+                if !r
+                    .events
+                    .iter()
+                    .map(|e| e.encoded())
+                    .eq(reference.range(a, start..start + r.events.len() as u64).map(|e| e.encoded()))
+                {
+                    return Err(format!("range answer for {mode:?} differs from the feed"));
+                }
+            }
+            (
+                Event::Proof(VerifiedProof::Inclusion { seq, leaf, head, .. }),
+                Request::Proof(ProofKind::Inclusion, s),
+            ) => {
+                if *seq != s || reference.get(a, s).map(|e| e.leaf_hash()) != Some(*leaf) || head.length <= s {
+                    return Err(format!("inclusion answer for seq {s} is wrong"));
+                }
+            }
+            (
+                Event::Proof(VerifiedProof::Consistency { old_len, old_root, .. }),
+                Request::Proof(ProofKind::Consistency, l),
+            ) => {
+                let root = reference.peaks_at(a, l).map(|p| p.root()).map_err(|e| e.to_string())?;
+                if *old_len != l || *old_root != root {
+                    return Err(format!("consistency answer for length {l} is wrong"));
+                }
+            }
+            (Event::RequestFailed { status, .. }, Request::Proof(_, _)) if *status == ProofStatus::OutOfRange => {}
+            (ev, what) => return Err(format!("answer {ev:?} to request {what:?}")),
+        }
+    }
+    Ok(())
 }

@@ -16,6 +16,7 @@
 //! runs it alone, and `XSP_SIM_TRACE=1` prints each step.
 
 pub mod check;
+pub mod fixtures;
 pub mod net;
 pub mod rng;
 pub mod scenario;

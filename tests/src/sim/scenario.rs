@@ -4,13 +4,13 @@
 
 use xaeroflux_core::memstore::{MemStore, NewEvent};
 use xaeroflux_core::page::PageConfig;
-use xaeroflux_core::xsp::{Config, Limits, Micros};
+use xaeroflux_core::xsp::{Config, Limits, Micros, ProofKind, RangeMode};
 use xaeroflux_core::{AuthorId, AuthorKey, Hash};
 
 use super::check;
 use super::rng::Rng;
 pub use super::world::Stats;
-use super::world::World;
+use super::world::{Request, World};
 
 /// A random payload: mostly small, sometimes larger than a page, rarely up to 70 KB.
 pub fn payload(rng: &mut Rng) -> Vec<u8> {
@@ -144,6 +144,11 @@ pub fn run(seed: u64) -> Result<Stats, String> {
             }
             _ => {}
         }
+        for _ in 0..rng.range(0, 3) {
+            if !world.conns.is_empty() {
+                request(&mut world, &mut rng);
+            }
+        }
         if !world.failures.is_empty() {
             return Err(world.failures.join("\n"));
         }
@@ -181,7 +186,30 @@ pub fn run(seed: u64) -> Result<Stats, String> {
         return Err(world.failures.join("\n"));
     }
     check::final_state(&world, &want)?;
+    check::requests(&world)?;
     Ok(world.stats)
+}
+
+/// A sparse read or a proof request on a random session, for a random feed its peer announced.
+fn request(world: &mut World, rng: &mut Rng) {
+    let i = rng.index(world.conns.len());
+    let side = rng.index(2);
+    let heads: Vec<_> = world.conns[i].sessions[side].remote_heads().copied().collect();
+    if heads.is_empty() {
+        return;
+    }
+    let h = heads[rng.index(heads.len())];
+    let len = h.length;
+    let what = match rng.range(0, 4) {
+        0 => {
+            let a = rng.range(0, len + 2);
+            Request::Range(RangeMode::Range { start: a, end: a + rng.range(0, 40) })
+        }
+        1 => Request::Range(RangeMode::Latest(rng.range(0, 30))),
+        2 => Request::Proof(ProofKind::Inclusion, rng.range(0, len + 1)),
+        _ => Request::Proof(ProofKind::Consistency, rng.range(0, len + 2)),
+    };
+    world.request(i, side, &h.author, what);
 }
 
 /// Random link parameters: latency, jitter, largest chunk.

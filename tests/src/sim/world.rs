@@ -7,7 +7,7 @@ use std::rc::Rc;
 use xaeroflux_core::memstore::{MemStore, NewEvent};
 use xaeroflux_core::page::PageConfig;
 use xaeroflux_core::xsp::frame::{FrameDecoder, Ready};
-use xaeroflux_core::xsp::{Config, ErrorCode, Event, Message, Micros, Role, Session};
+use xaeroflux_core::xsp::{Config, ErrorCode, Event, Message, Micros, ProofKind, RangeMode, Role, Session};
 use xaeroflux_core::{AuthorId, AuthorKey};
 
 use super::net::{Conn, Link, Store};
@@ -37,6 +37,30 @@ pub struct Seen {
     pub event: Event,
 }
 
+/// A sparse read or proof request made on a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// RANGE_REQUEST.
+    Range(RangeMode),
+    /// PROOF_REQUEST.
+    Proof(ProofKind, u64),
+}
+
+/// A request made, to check its answer at the end.
+#[derive(Debug, Clone)]
+pub struct Asked {
+    /// The connection.
+    pub conn: u64,
+    /// The peer that asked.
+    pub peer: usize,
+    /// The request id the session gave.
+    pub id: u64,
+    /// The feed.
+    pub author: AuthorId,
+    /// What was asked.
+    pub what: Request,
+}
+
 /// Counters of a run.
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
@@ -56,6 +80,8 @@ pub struct Stats {
     pub closed_normally: u64,
     /// Time steps taken.
     pub steps: u64,
+    /// Answers to range and proof requests.
+    pub answers: u64,
 }
 
 /// The world: peers, connections and simulated time.
@@ -79,6 +105,8 @@ pub struct World {
     pub stats: Stats,
     /// Print every step (XSP_SIM_TRACE).
     pub trace: bool,
+    /// Requests made.
+    pub asked: Vec<Asked>,
     buf: Vec<u8>,
 }
 
@@ -96,6 +124,7 @@ impl World {
             allowed_errors: Vec::new(),
             stats: Stats::default(),
             trace: std::env::var_os("XSP_SIM_TRACE").is_some(),
+            asked: Vec::new(),
             buf: vec![0; 1 << 16],
         }
     }
@@ -165,6 +194,21 @@ impl World {
                 self.updated(p, &[author]);
             }
             Err(e) => self.failures.push(format!("peer {p}: append failed: {e}")),
+        }
+    }
+
+    /// Makes a request on side `side` of connection `i` (ignored if the session refuses it,
+    /// e.g. too many outstanding).
+    pub fn request(&mut self, i: usize, side: usize, author: &AuthorId, what: Request) {
+        let c = &mut self.conns[i];
+        let r = match what {
+            Request::Range(mode) => c.sessions[side].request_range(author, mode),
+            Request::Proof(kind, a) => c.sessions[side].request_proof(author, kind, a),
+        };
+        if let Ok(id) = r {
+            let (conn, peer) = (c.id, c.peers[side]);
+            self.log(|| format!("#{conn} peer {peer} asks {what:?} of {author} (id {id})"));
+            self.asked.push(Asked { conn, peer, id, author: *author, what });
         }
     }
 
@@ -390,7 +434,12 @@ impl World {
                     }
                     self.seen.push(Seen { conn: id, peer: p, event: Event::Closed(c) });
                 }
-                other => self.seen.push(Seen { conn: id, peer: p, event: other }),
+                other => {
+                    if matches!(other, Event::Range(_) | Event::Proof(_) | Event::RequestFailed { .. }) {
+                        self.stats.answers += 1;
+                    }
+                    self.seen.push(Seen { conn: id, peer: p, event: other })
+                }
             }
         }
         if !updated.is_empty() {

@@ -18,10 +18,15 @@ impl<S: FeedSource> Session<S> {
         self.sync_dirty = true;
         let mut news = false;
         for head in list.iter() {
+            let known = self.remote_idx.get(&head.author).copied();
+            if known.is_some_and(|r| self.remote[r as usize].head == head) {
+                // The very head announced before (signature included): nothing new.
+                continue;
+            }
             if head.verify().is_err() {
                 return self.fail(SessionError::BadSignature(head.author));
             }
-            match self.remote_idx.get(&head.author).copied() {
+            match known {
                 Some(r) => {
                     let prev = self.remote[r as usize].head;
                     if head.length < prev.length {
