@@ -1,0 +1,67 @@
+//! Lower-case hexadecimal, the text form of keys, hashes and binary fields in this API.
+
+use xaeroflux_core::{AuthorId, Hash};
+
+use crate::error::ArgError;
+
+/// Lower-case hex of `bytes`.
+pub fn encode(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
+}
+
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Bytes of a hex string (either case, surrounding whitespace ignored), or `None`.
+pub fn decode(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim().as_bytes();
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    s.chunks_exact(2).map(|p| Some((nibble(p[0])? << 4) | nibble(p[1])?)).collect()
+}
+
+/// 32 bytes from exactly 64 hex characters.
+pub fn decode32(s: &str) -> Option<[u8; 32]> {
+    decode(s)?.try_into().ok()
+}
+
+/// An author id from its hex form, or an [`ArgError`] naming the argument `name`.
+pub fn author(s: &str, name: &'static str) -> Result<AuthorId, ArgError> {
+    decode32(s).map(AuthorId).ok_or(ArgError { name, expected: "an author id: 64 hex characters" })
+}
+
+/// A hash from its hex form, or an [`ArgError`] naming the argument `name`.
+pub fn hash(s: &str, name: &'static str) -> Result<Hash, ArgError> {
+    decode32(s).map(Hash).ok_or(ArgError { name, expected: "a hash: 64 hex characters" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let b: Vec<u8> = (0..=255).collect();
+        assert_eq!(decode(&encode(&b)), Some(b.clone()));
+        assert_eq!(decode(&encode(&b).to_uppercase()), Some(b));
+        assert_eq!(decode(" 0a "), Some(vec![10]));
+        assert_eq!(decode("abc"), None);
+        assert_eq!(decode("zz"), None);
+        assert_eq!(decode32(&"ab".repeat(31)), None);
+        assert_eq!(decode32(&"ab".repeat(32)), Some([0xab; 32]));
+        assert!(author("xyz", "author").is_err());
+    }
+}

@@ -1,0 +1,131 @@
+//! Small helpers for building and reading JavaScript values.
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use xaeroflux_core::{EventRef, SignedHead};
+
+use crate::error::ArgError;
+use crate::hex;
+
+/// The largest integer a JavaScript number holds exactly (2^53 − 1).
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// A plain object under construction.
+pub struct Obj(Object);
+
+impl Obj {
+    /// `{}`.
+    pub fn new() -> Obj {
+        Obj(Object::new())
+    }
+
+    /// Sets a property (setting a property on a plain object cannot fail).
+    pub fn set(self, key: &str, value: impl Into<JsValue>) -> Obj {
+        let _ = Reflect::set(&self.0, &JsValue::from_str(key), &value.into());
+        self
+    }
+
+    /// Sets a `u64` as a number (exact up to 2^53 − 1, which covers every seq, length and
+    /// microsecond timestamp a store can hold).
+    pub fn num(self, key: &str, value: u64) -> Obj {
+        self.set(key, value as f64)
+    }
+
+    /// The object.
+    pub fn build(self) -> JsValue {
+        self.0.into()
+    }
+}
+
+/// Bytes of a payload argument: a string (encoded as UTF-8), a `Uint8Array` or an
+/// `ArrayBuffer`.
+pub fn payload_bytes(value: &JsValue, name: &'static str) -> Result<Vec<u8>, ArgError> {
+    if let Some(s) = value.as_string() {
+        return Ok(s.into_bytes());
+    }
+    if let Some(a) = value.dyn_ref::<Uint8Array>() {
+        return Ok(a.to_vec());
+    }
+    if let Some(b) = value.dyn_ref::<js_sys::ArrayBuffer>() {
+        return Ok(Uint8Array::new(b).to_vec());
+    }
+    Err(ArgError { name, expected: "a string, a Uint8Array or an ArrayBuffer" })
+}
+
+/// Bytes of a `Uint8Array` argument, or of a hex string.
+pub fn bytes_or_hex(value: &JsValue, name: &'static str) -> Result<Vec<u8>, ArgError> {
+    if let Some(s) = value.as_string() {
+        return hex::decode(&s).ok_or(ArgError { name, expected: "a Uint8Array or a hex string" });
+    }
+    if let Some(a) = value.dyn_ref::<Uint8Array>() {
+        return Ok(a.to_vec());
+    }
+    Err(ArgError { name, expected: "a Uint8Array or a hex string" })
+}
+
+/// A non-negative integer argument (a seq, a length).
+pub fn index(value: f64, name: &'static str) -> Result<u64, ArgError> {
+    if value >= 0.0 && value.fract() == 0.0 && value <= MAX_SAFE_INTEGER as f64 {
+        Ok(value as u64)
+    } else {
+        Err(ArgError { name, expected: "a non-negative integer" })
+    }
+}
+
+/// An optional property of an options object.
+pub fn prop(obj: &JsValue, key: &str) -> Option<JsValue> {
+    if !obj.is_object() {
+        return None;
+    }
+    Reflect::get(obj, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// An optional string property.
+pub fn prop_str(obj: &JsValue, key: &'static str) -> Result<Option<String>, ArgError> {
+    match prop(obj, key) {
+        None => Ok(None),
+        Some(v) => v.as_string().map(Some).ok_or(ArgError { name: key, expected: "a string" }),
+    }
+}
+
+/// An optional number property.
+pub fn prop_num(obj: &JsValue, key: &'static str) -> Result<Option<f64>, ArgError> {
+    match prop(obj, key) {
+        None => Ok(None),
+        Some(v) => v.as_f64().map(Some).ok_or(ArgError { name: key, expected: "a number" }),
+    }
+}
+
+/// The JavaScript form of an event (`StoredEvent` in the type definitions).
+pub fn event(ev: &EventRef<'_>) -> JsValue {
+    let text = match core::str::from_utf8(ev.payload()) {
+        Ok(s) => JsValue::from_str(s),
+        Err(_) => JsValue::NULL,
+    };
+    Obj::new()
+        .set("author", hex::encode(ev.author().as_bytes()))
+        .num("seq", ev.seq())
+        .num("timestamp", ev.timestamp_us())
+        .set("kind", ev.kind())
+        .set("flags", ev.flags().0)
+        .set("payload", Uint8Array::from(ev.payload()))
+        .set("text", text)
+        .set("leafHash", hex::encode(ev.leaf_hash().as_bytes()))
+        .build()
+}
+
+/// The JavaScript form of a signed head (`SignedHeadInfo`).
+pub fn head(h: &SignedHead) -> JsValue {
+    Obj::new()
+        .set("author", hex::encode(h.author.as_bytes()))
+        .num("length", h.length)
+        .set("root", hex::encode(h.root.as_bytes()))
+        .set("signature", hex::encode(&h.signature))
+        .set("bytes", Uint8Array::from(&h.encode()[..]))
+        .build()
+}
+
+/// A JavaScript array of the values.
+pub fn array(values: impl IntoIterator<Item = JsValue>) -> Array {
+    values.into_iter().collect()
+}

@@ -1,0 +1,203 @@
+//! Persistence in IndexedDB, in headless Chromium: reopening, the cross-tab lock, damaged
+//! databases, replicas from sync, group commit.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use xaeroflux_wasm::Store;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(inline_js = r#"
+function req(r) { return new Promise((ok, err) => { r.onsuccess = () => ok(r.result); r.onerror = () => err(r.error); }); }
+async function db(name) { return req(indexedDB.open("xaeroflux:" + name)); }
+export async function flip_page_byte(name, offset) {
+  const d = await db(name);
+  const tx = d.transaction("pages", "readwrite");
+  const s = tx.objectStore("pages");
+  const keys = await req(s.getAllKeys());
+  const page = await req(s.get(keys[0]));
+  page[offset] ^= 1;
+  await req(s.put(page, keys[0]));
+  d.close();
+}
+export async function delete_first_page(name) {
+  const d = await db(name);
+  const tx = d.transaction("pages", "readwrite");
+  const s = tx.objectStore("pages");
+  const keys = await req(s.getAllKeys());
+  await req(s.delete(keys[0]));
+  d.close();
+}
+export function unique(prefix) { return prefix + "-" + Math.random().toString(36).slice(2); }
+"#)]
+extern "C" {
+    fn flip_page_byte(name: &str, offset: u32) -> js_sys::Promise;
+    fn delete_first_page(name: &str) -> js_sys::Promise;
+    fn unique(prefix: &str) -> String;
+}
+
+fn get(v: &JsValue, k: &str) -> JsValue {
+    Reflect::get(v, &JsValue::from_str(k)).unwrap()
+}
+
+fn code_of(e: &JsValue) -> String {
+    assert_eq!(get(e, "name").as_string().as_deref(), Some("XaerofluxError"), "{e:?}");
+    get(e, "code").as_string().unwrap()
+}
+
+async fn open(name: &str) -> Result<Store, JsValue> {
+    Store::open_persistent(name.into(), JsValue::UNDEFINED).await
+}
+
+async fn append(store: &Store, payload: &str) -> JsValue {
+    JsFuture::from(store.append(JsValue::from_str(payload), None).unwrap()).await.unwrap()
+}
+
+async fn close(store: &Store) {
+    JsFuture::from(store.close()).await.unwrap();
+}
+
+async fn delete(name: &str) {
+    JsFuture::from(Store::delete_store(name.into())).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn survives_reopening_with_everything_verified() {
+    let name = unique("persist");
+    let s = open(&name).await.unwrap();
+    assert!(s.persistent());
+    // Many appends in flight at once: committed in groups, every promise resolves.
+    let pending: Vec<_> = (0..200).map(|i| s.append(JsValue::from_str(&format!("event {i}")), None).unwrap()).collect();
+    for p in pending {
+        JsFuture::from(p).await.unwrap();
+    }
+    let batch: Array = (0..50).map(|i| JsValue::from_str(&format!("batch {i}"))).collect();
+    JsFuture::from(s.append_batch(batch.into(), None).unwrap()).await.unwrap();
+    let (author, root, length) = (s.author(), s.root(), s.length());
+    assert_eq!(length, 250.0);
+    let head = get(&s.head(None).unwrap(), "signature").as_string();
+    close(&s).await;
+    assert_eq!(code_of(&s.get(0.0, None).unwrap_err()), "CLOSED");
+
+    let s = open(&name).await.unwrap();
+    assert_eq!((s.author(), s.root(), s.length()), (author, root, length));
+    assert_eq!(get(&s.head(None).unwrap(), "signature").as_string(), head);
+    assert_eq!(get(&s.get(199.0, None).unwrap(), "text").as_string().as_deref(), Some("event 199"));
+    let listed = s.list(None).unwrap();
+    assert_eq!(listed.length(), 250);
+    assert_eq!(get(&listed.get(200), "text").as_string().as_deref(), Some("batch 0"));
+    // And it keeps appending where it stopped.
+    let ev = append(&s, "after reopen").await;
+    assert_eq!(get(&ev, "seq").as_f64(), Some(250.0));
+    close(&s).await;
+    delete(&name).await;
+}
+
+#[wasm_bindgen_test]
+async fn one_context_at_a_time() {
+    let name = unique("lock");
+    let a = open(&name).await.unwrap();
+    let e = open(&name).await.err().unwrap();
+    assert_eq!(code_of(&e), "LOCKED");
+    assert!(get(&e, "message").as_string().unwrap().contains("another tab"));
+    close(&a).await;
+    let b = open(&name).await.unwrap();
+    assert_eq!(b.author(), a.author());
+    close(&b).await;
+    delete(&name).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_damaged_database_is_refused_not_served() {
+    let name = unique("corrupt");
+    let s = open(&name).await.unwrap();
+    for i in 0..30 {
+        append(&s, &format!("event number {i}")).await;
+    }
+    close(&s).await;
+    // One flipped bit in an event's payload.
+    JsFuture::from(flip_page_byte(&name, 200)).await.unwrap();
+    let e = open(&name).await.err().unwrap();
+    assert_eq!(code_of(&e), "CORRUPT");
+    let msg = get(&e, "message").as_string().unwrap();
+    assert!(msg.contains("does not verify"), "{msg}");
+    // Put it back, then lose a page.
+    JsFuture::from(flip_page_byte(&name, 200)).await.unwrap();
+    let s = open(&name).await.unwrap();
+    assert_eq!(s.length(), 30.0);
+    close(&s).await;
+    JsFuture::from(delete_first_page(&name)).await.unwrap();
+    let e = open(&name).await.err().unwrap();
+    assert_eq!(code_of(&e), "CORRUPT");
+    delete(&name).await;
+}
+
+type Slot = std::rc::Rc<std::cell::RefCell<Option<xaeroflux_wasm::SyncSession>>>;
+
+fn sender(slot: &Slot) -> js_sys::Function {
+    let slot = slot.clone();
+    let f = Closure::<dyn FnMut(Uint8Array)>::new(move |b: Uint8Array| {
+        let slot = slot.clone();
+        let bytes = b.to_vec();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Some(s) = &*slot.borrow() {
+                s.receive(&bytes);
+            }
+        });
+    });
+    f.into_js_value().unchecked_into()
+}
+
+fn opts(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
+    }
+    o.into()
+}
+
+#[wasm_bindgen(inline_js = "export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }")]
+extern "C" {
+    fn sleep(ms: u32) -> js_sys::Promise;
+}
+
+#[wasm_bindgen_test]
+async fn replicas_from_sync_persist_in_arrival_order() {
+    let name = unique("replica");
+    let mine = open(&name).await.unwrap();
+    append(&mine, "mine 0").await;
+    let peer = Store::open_in_memory(None).unwrap();
+    for i in 0..40 {
+        append(&peer, &format!("peer {i}")).await;
+    }
+    let (sa, sb): (Slot, Slot) = Default::default();
+    *sa.borrow_mut() = Some(mine.sync(opts(&[("role", "initiator".into()), ("send", sender(&sb).into())])).unwrap());
+    *sb.borrow_mut() = Some(peer.sync(opts(&[("role", "responder".into()), ("send", sender(&sa).into())])).unwrap());
+    let pa = Some(peer.author());
+    for _ in 0..200 {
+        if !mine.get(39.0, pa.clone()).unwrap().is_undefined() {
+            break;
+        }
+        JsFuture::from(sleep(10)).await.unwrap();
+    }
+    append(&mine, "mine 1").await;
+    JsFuture::from(mine.flush()).await.unwrap();
+    let order: Vec<String> = mine.list(None).unwrap().iter().map(|e| get(&e, "text").as_string().unwrap()).collect();
+    sa.borrow().as_ref().unwrap().close();
+    close(&mine).await;
+
+    let back = open(&name).await.unwrap();
+    assert_eq!(back.event_count(), 42.0);
+    let again: Vec<String> = back.list(None).unwrap().iter().map(|e| get(&e, "text").as_string().unwrap()).collect();
+    assert_eq!(again, order);
+    assert_eq!(again.first().map(String::as_str), Some("mine 0"));
+    assert_eq!(again.last().map(String::as_str), Some("mine 1"));
+    // The replica is served with its author's signed head.
+    let proof = back.prove(7.0, pa.clone()).unwrap();
+    xaeroflux_wasm::verify_proof(proof, Some(opts(&[("author", peer.author().into())]))).unwrap();
+    close(&back).await;
+    delete(&name).await;
+}
