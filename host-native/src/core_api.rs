@@ -45,6 +45,8 @@ pub struct CoreBuilder {
     segment_pages: u32,
     durability: Durability,
     io: Option<Box<dyn SegmentIo>>,
+    #[cfg(feature = "net")]
+    net: Option<crate::net::NetConfig>,
 }
 
 impl CoreBuilder {
@@ -73,6 +75,23 @@ impl CoreBuilder {
         self
     }
 
+    /// Starts background sync when the store opens, over the named backends: `"iroh"`
+    /// (XSP over QUIC streams) and `"iroh-gossip"` (live heads announced in each space).
+    /// Join spaces with [`Core::join_space`] or [`Core::join_ticket`]. See [`crate::net`].
+    #[cfg(feature = "net")]
+    pub fn with_sync_backends(mut self, backends: &[&str]) -> Self {
+        self.net = Some(self.net.take().unwrap_or_default().with_backends(backends));
+        self
+    }
+
+    /// Network settings (bind address, relay, transport) for the sync started by
+    /// [`CoreBuilder::with_sync_backends`]; backends chosen there are kept.
+    #[cfg(feature = "net")]
+    pub fn with_net_config(mut self, config: crate::net::NetConfig) -> Self {
+        self.net = Some(config.keep_backends(self.net.take()));
+        self
+    }
+
     /// Opens the store at `path` (a directory), creating it if the path does not exist or is an
     /// empty directory. Recovers from a crash if the last session did not close cleanly.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Core, OpenError> {
@@ -86,13 +105,27 @@ impl CoreBuilder {
             durability: self.durability,
             io: self.io,
         };
+        #[cfg(feature = "net")]
+        let net = self.net;
         let (shared, writer) = open(&path, opts)?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let handle = std::thread::Builder::new()
             .name("xaeroflux-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| IoError::new("start writer thread", None, e))?;
-        Ok(Core { shared, tx, writer: Mutex::new(Some(handle)), path })
+        let core = Core {
+            shared,
+            tx,
+            writer: Mutex::new(Some(handle)),
+            path,
+            #[cfg(feature = "net")]
+            net: Default::default(),
+        };
+        #[cfg(feature = "net")]
+        if let Some(config) = net {
+            crate::net::start(&core, config).map_err(OpenError::Net)?;
+        }
+        Ok(core)
     }
 }
 
@@ -195,6 +228,8 @@ pub struct Core {
     tx: Sender<Request>,
     writer: Mutex<Option<JoinHandle<()>>>,
     path: PathBuf,
+    #[cfg(feature = "net")]
+    net: crate::net::NetSlot,
 }
 
 fn now_us() -> u64 {
@@ -208,7 +243,14 @@ fn root_of(inner: &FeedInner) -> Hash {
 impl Core {
     /// Settings for opening a store.
     pub fn builder() -> CoreBuilder {
-        CoreBuilder { page_size: None, segment_pages: 1024, durability: Durability::EachAppend, io: None }
+        CoreBuilder {
+            page_size: None,
+            segment_pages: 1024,
+            durability: Durability::EachAppend,
+            io: None,
+            #[cfg(feature = "net")]
+            net: None,
+        }
     }
 
     /// Opens a store with default settings.
@@ -243,7 +285,12 @@ impl Core {
         }
         let (rtx, rrx) = bounded(1);
         self.tx.send(Request::Append(batch, rtx)).map_err(|_| AppendError::Closed)?;
-        rrx.recv().map_err(|_| AppendError::Closed)?
+        let r = rrx.recv().map_err(|_| AppendError::Closed)?;
+        #[cfg(feature = "net")]
+        if r.is_ok() {
+            self.net.feed_changed(&self.author());
+        }
+        r
     }
 
     fn item(payload_len: usize, kind: u16, flags: EventFlags, ts: u64) -> Result<Item, AppendError> {
@@ -461,9 +508,14 @@ impl Core {
             buf.extend_from_slice(ev.encoded());
         }
         let (rtx, rrx) = bounded(1);
-        let imp = Import { head: *head, events: buf, count: events.len(), expect_len: len };
+        let imp = Import { head: *head, events: buf, count: events.len(), expect_len: len, partial: None };
         self.tx.send(Request::Import(imp, rtx)).map_err(|_| ImportError::Closed)?;
-        rrx.recv().map_err(|_| ImportError::Closed)?
+        let r = rrx.recv().map_err(|_| ImportError::Closed)?;
+        #[cfg(feature = "net")]
+        if r.is_ok() {
+            self.net.feed_changed(&head.author);
+        }
+        r
     }
 
     fn call(&self, make: impl FnOnce(Sender<Result<(), SyncError>>) -> Request) -> Result<(), SyncError> {
@@ -488,6 +540,8 @@ impl Core {
     }
 
     fn shutdown(&self) -> Result<(), SyncError> {
+        #[cfg(feature = "net")]
+        self.net.stop();
         let Some(handle) = lock(&self.writer).take() else { return Ok(()) };
         let r = self.call(Request::Shutdown);
         let _ = handle.join();
@@ -584,5 +638,173 @@ impl NodeStore for NodeReader<'_> {
         }
         let at = ((pos % NODE_CHUNK) * 32) as usize;
         cache.1.get(at..at + 32).and_then(|b| b.try_into().ok()).map(Hash)
+    }
+}
+
+/// Reads and writes the sync protocol needs ([`xaeroflux_core::xsp::FeedSource`] and the
+/// storing of what a session verified). They are public so other transports can drive XSP
+/// over a native store too.
+impl Core {
+    /// The page of `author`'s feed holding `seq`: `(page number, seq of the page's first event)`.
+    pub fn locate_page(&self, author: &AuthorId, seq: u64) -> Result<(u64, u64), ReadError> {
+        let len = self.feed_len(author);
+        let feed = self.shared.feed(author).filter(|_| seq < len);
+        let feed = feed.ok_or(ReadError::OutOfRange { requested: seq..seq + 1, len })?;
+        let loc = self.shared.locate(&feed, seq)?;
+        Ok((loc.page_no, loc.first_seq))
+    }
+
+    /// Calls `f` with the image of page `page` of `author`'s feed as stored (`span ×
+    /// page_size` bytes, header first; see `docs/formats.md`); `Ok(None)` if there is no
+    /// such page. The last page of a feed is read under the feed's write lock, so `f` sees a
+    /// consistent image (it may hold events past the published length: use the length).
+    pub fn with_page_image<R>(
+        &self,
+        author: &AuthorId,
+        page: u64,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>, ReadError> {
+        let Some(feed) = self.shared.feed(author) else { return Ok(None) };
+        let Some(loc) = self.shared.locate_page_no(&feed, page)? else { return Ok(None) };
+        if page + 1 >= read(&feed.inner).page_count() {
+            let _w = lock(&feed.write_lock);
+            return Ok(Some(f(loc.bytes)));
+        }
+        Ok(Some(f(loc.bytes)))
+    }
+
+    fn with_nodes<T>(
+        &self,
+        author: &AuthorId,
+        leaves: u64,
+        make: impl FnOnce(&NodeReader<'_>) -> Result<T, mmr::ProofError>,
+    ) -> Result<T, ProveError> {
+        let feed = self.shared.feed(author).ok_or(ProveError::UnknownFeed(*author))?;
+        let inner = read(&feed.inner);
+        if leaves > inner.len {
+            return Err(ProveError::OutOfRange { requested: leaves, len: inner.len });
+        }
+        let nodes = NodeReader::new(&self.shared, feed.idx, &inner)?;
+        let r = make(&nodes);
+        nodes.result(r)
+    }
+
+    /// Proof that `author`'s feed of length `old_len` is a prefix of its first `new_len`
+    /// events (`new_len` at most the stored length).
+    pub fn consistency_proof_between(
+        &self,
+        author: &AuthorId,
+        old_len: u64,
+        new_len: u64,
+    ) -> Result<ConsistencyProof, ProveError> {
+        self.with_nodes(author, new_len, |n| mmr::consistency_proof(n, old_len, new_len))
+    }
+
+    /// Proof that event `seq` is in the first `leaves` events of `author`'s feed.
+    pub fn inclusion_proof_at(&self, author: &AuthorId, leaves: u64, seq: u64) -> Result<InclusionProof, ProveError> {
+        self.with_nodes(author, leaves, |n| mmr::inclusion_proof(n, leaves, seq))
+    }
+
+    /// Proof that events `start..end` are in the first `leaves` events of `author`'s feed.
+    pub fn range_proof_at(
+        &self,
+        author: &AuthorId,
+        leaves: u64,
+        start: u64,
+        end: u64,
+    ) -> Result<mmr::RangeProof, ProveError> {
+        self.with_nodes(author, leaves, |n| mmr::range_proof(n, leaves, start, end))
+    }
+
+    /// Stores a batch of another author's events that an XSP session verified
+    /// ([`xaeroflux_core::xsp::Event::Verified`]). Everything is checked again before anything
+    /// is stored: the head's signature; that the events are the author's next ones; that their
+    /// leaf hashes extend the stored MMR peaks to the batch's peaks; and that those peaks are the
+    /// head's root (a batch that reaches its head, whose head is then stored) or, for a batch
+    /// that ends before it, that the batch's consistency proof leads from them to the head's
+    /// root (the stored head is then kept). Events below the stored length (another session
+    /// stored them first) are skipped. Returns the seqs stored.
+    pub fn store_batch(&self, batch: &xaeroflux_core::xsp::VerifiedBatch) -> Result<Range<u64>, ImportError> {
+        let head = &batch.head;
+        head.verify().map_err(ImportError::BadHead)?;
+        if head.author == self.author() {
+            return Err(ImportError::OwnFeed);
+        }
+        let (len, peaks) = match self.shared.feed(&head.author) {
+            Some(f) => {
+                let inner = read(&f.inner);
+                (inner.len, inner.peaks.clone())
+            }
+            None => (0, MmrPeaks::new()),
+        };
+        let end = batch.end_seq();
+        if end <= len {
+            return Ok(len..len);
+        }
+        if batch.first_seq > len {
+            return Err(ImportError::NotNext { expected: len, found: batch.first_seq });
+        }
+        let skip = (len - batch.first_seq) as usize;
+        let all = batch.events.leaf_hashes();
+        let leaves =
+            all.get(skip..).filter(|_| all.len() == batch.events.len()).ok_or(ImportError::BadEvent { index: 0 })?;
+        let mut buf = Vec::with_capacity(batch.events.byte_len());
+        let mut count = 0usize;
+        for (index, ev) in batch.events.iter().enumerate().skip(skip) {
+            if ev.author() != head.author {
+                return Err(ImportError::WrongAuthor { index });
+            }
+            let expected = batch.first_seq + index as u64;
+            if ev.seq() != expected {
+                return Err(ImportError::NotNext { expected, found: ev.seq() });
+            }
+            buf.extend_from_slice(ev.encoded());
+            count += 1;
+        }
+        if count != leaves.len() {
+            return Err(ImportError::BadEvent { index: skip + count });
+        }
+        let reached =
+            mmr::verify_extension(&peaks, leaves, &batch.peaks.root()).map_err(ImportError::NotAnExtension)?;
+        if reached.leaves() != end || batch.peaks.leaves() != end {
+            return Err(ImportError::LengthMismatch { head: head.length, computed: end });
+        }
+        let partial = if end == head.length {
+            if batch.peaks.root() != head.root {
+                return Err(ImportError::NotAnExtension(mmr::ProofError::RootMismatch));
+            }
+            None
+        } else {
+            let proof = batch.proof.as_ref().filter(|p| p.old_leaves == end && p.new_leaves == head.length);
+            let proof = proof.ok_or(ImportError::LengthMismatch { head: head.length, computed: end })?;
+            proof.verify(&batch.peaks.root(), &head.root).map_err(ImportError::NotAnExtension)?;
+            Some(batch.peaks.clone())
+        };
+        let (rtx, rrx) = bounded(1);
+        let imp = Import { head: *head, events: buf, count, expect_len: len, partial };
+        self.tx.send(Request::Import(imp, rtx)).map_err(|_| ImportError::Closed)?;
+        rrx.recv().map_err(|_| ImportError::Closed)??;
+        #[cfg(feature = "net")]
+        self.net.feed_changed(&head.author);
+        Ok(len..end)
+    }
+
+    /// A second handle on the same open store for the sync layer's threads: same state and
+    /// writer, but dropping it neither stops the writer nor the sync.
+    #[cfg(feature = "net")]
+    pub(crate) fn sibling(&self) -> Core {
+        Core {
+            shared: self.shared.clone(),
+            tx: self.tx.clone(),
+            writer: Mutex::new(None),
+            path: self.path.clone(),
+            net: Default::default(),
+        }
+    }
+
+    /// The running sync, if any.
+    #[cfg(feature = "net")]
+    pub(crate) fn net_slot(&self) -> &crate::net::NetSlot {
+        &self.net
     }
 }

@@ -98,6 +98,9 @@ pub enum OpenError {
     },
     /// An I/O or index error.
     Io(IoError),
+    /// Background sync could not start (see [`crate::net::NetError`]).
+    #[cfg(feature = "net")]
+    Net(crate::net::NetError),
 }
 
 impl fmt::Display for OpenError {
@@ -114,6 +117,8 @@ impl fmt::Display for OpenError {
             Self::Corrupt { what, page: Some(e) } => write!(f, "store is damaged: {what}: {e}"),
             Self::Corrupt { what, page: None } => write!(f, "store is damaged: {what}"),
             Self::Io(e) => write!(f, "cannot open store: {e}"),
+            #[cfg(feature = "net")]
+            Self::Net(e) => write!(f, "cannot start sync: {e}"),
         }
     }
 }
@@ -122,6 +127,8 @@ impl core::error::Error for OpenError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Self::Io(e) => Some(e),
+            #[cfg(feature = "net")]
+            Self::Net(e) => Some(e),
             _ => None,
         }
     }

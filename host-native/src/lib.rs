@@ -77,6 +77,8 @@
 
 mod core_api;
 mod error;
+#[cfg(feature = "net")]
+pub mod net;
 mod read;
 mod store;
 #[cfg(test)]

@@ -47,6 +47,10 @@ pub(crate) struct Import {
     pub events: Vec<u8>,
     pub count: usize,
     pub expect_len: u64,
+    /// `Some(peaks)`: the events are a verified prefix that ends before `head` (an XSP batch
+    /// checked with a consistency proof): they must reach exactly these peaks, and the
+    /// stored head is kept.
+    pub partial: Option<MmrPeaks>,
 }
 
 /// The seqs appended and the leaf hash of the last one.
@@ -565,7 +569,11 @@ impl Writer {
             }
             return Err(e);
         }
-        if peaks.root() != imp.head.root || peaks.leaves() != imp.head.length {
+        let (want_root, want_len) = match &imp.partial {
+            Some(p) => (p.root(), p.leaves()),
+            None => (imp.head.root, imp.head.length),
+        };
+        if peaks.root() != want_root || peaks.leaves() != want_len {
             self.rollback(&feed, saved.0, saved.1);
             if existing_is_new(&self.shared, &feed) {
                 self.feeds.remove(&feed.idx);
@@ -578,7 +586,7 @@ impl Writer {
             t.list.push(feed.clone());
         }
         let new_len = peaks.leaves();
-        self.publish(&feed, new_len, peaks, pending, Some(imp.head));
+        self.publish(&feed, new_len, peaks, pending, imp.partial.is_none().then_some(imp.head));
         self.sealed_since_ckpt += sealed;
         if let Some(wf) = self.feeds.get_mut(&feed.idx) {
             wf.dirty = true;

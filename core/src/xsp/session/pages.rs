@@ -156,7 +156,17 @@ impl<S: FeedSource> Session<S> {
             Some(t) => {
                 return Err(bad(PageFault::WrongPageNumber { expected: t.page.saturating_add(1), got: p.first_page }));
             }
-            None => (p.first_page, p.page_offset, (p.page_offset == 0).then_some(0), None),
+            None => {
+                // The first frame of a want: its page numbers cannot be checked against the
+                // stream yet, only against the seqs (every earlier page holds an event).
+                let Some(before) = p.first_seq.checked_sub(p.page_offset) else {
+                    return Err(bad(PageFault::WrongPageOffset { expected: p.first_seq, got: p.page_offset }));
+                };
+                if p.first_page > before || (p.first_page == 0) != (before == 0) {
+                    return Err(bad(PageFault::WrongPageNumber { expected: before.min(p.first_page), got: p.first_page }));
+                }
+                (p.first_page, p.page_offset, (p.page_offset == 0).then_some(0), None)
+            }
         };
         let limits = &self.config.limits;
         let nothing_out = self.rx_out_pages == 0 && self.rx_out_bytes == 0;

@@ -1,0 +1,187 @@
+//! [`NetConfig`]: the settings of background sync, and [`NetError`].
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::ticket::SpaceId;
+
+/// Settings of background sync. Made with `NetConfig::default()` and the `with_*` methods;
+/// passed to [`CoreBuilder::with_net_config`](crate::CoreBuilder::with_net_config).
+///
+/// The defaults work without internet: no relay, no DNS or other address lookup, peers reached
+/// at the direct addresses their tickets carry (or learnt through gossip).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetConfig {
+    pub(crate) backends: Option<Vec<String>>,
+    pub(crate) bind: SocketAddr,
+    pub(crate) relay_url: Option<String>,
+    pub(crate) segmentation_offload: bool,
+    pub(crate) threads: usize,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) announce_interval: Duration,
+    pub(crate) spaces: Vec<SpaceId>,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            backends: None,
+            bind: SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0),
+            relay_url: None,
+            segmentation_offload: true,
+            threads: 2,
+            idle_timeout: Duration::from_secs(30),
+            announce_interval: Duration::from_secs(10),
+            spaces: Vec::new(),
+        }
+    }
+}
+
+impl NetConfig {
+    /// The backends to run: `"iroh"` (XSP sessions over QUIC streams; needed by the others)
+    /// and `"iroh-gossip"` (signed heads announced on a gossip topic per space).
+    pub fn with_backends(mut self, backends: &[&str]) -> Self {
+        self.backends = Some(backends.iter().map(|b| b.to_string()).collect());
+        self
+    }
+
+    /// Keeps the backends chosen in `earlier` if this config names none.
+    pub(crate) fn keep_backends(mut self, earlier: Option<NetConfig>) -> Self {
+        if self.backends.is_none() {
+            self.backends = earlier.and_then(|e| e.backends);
+        }
+        self
+    }
+
+    /// The UDP address to bind (default `0.0.0.0:0`: every IPv4 interface, a free port). Use
+    /// `127.0.0.1:0` to stay on this machine.
+    pub fn with_bind_addr(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// An iroh relay server to use (for example a local `iroh-relay`), for peers that cannot
+    /// reach each other directly, such as browsers. Default: none.
+    pub fn with_relay_url(mut self, url: impl Into<String>) -> Self {
+        self.relay_url = Some(url.into());
+        self
+    }
+
+    /// UDP segmentation offload (GSO) for QUIC. On by default: on the loopback and virtio
+    /// interfaces measured (see `docs/benchmarks.md`, "Network sync") it moves about 3.5 times
+    /// more data per CPU second than sending each datagram alone. Turn it off for a network
+    /// path or driver that loses segmented sends.
+    pub fn with_segmentation_offload(mut self, on: bool) -> Self {
+        self.segmentation_offload = on;
+        self
+    }
+
+    /// Worker threads of the private async runtime (default 2, at least 1).
+    pub fn with_threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
+        self
+    }
+
+    /// An XSP session closes after this long without hearing from the peer (default 30 s);
+    /// keep-alives go out at half the peer's period.
+    pub fn with_idle_timeout(mut self, d: Duration) -> Self {
+        self.idle_timeout = d;
+        self
+    }
+
+    /// How often the heads are announced again on gossip when nothing changed (default 10 s).
+    pub fn with_announce_interval(mut self, d: Duration) -> Self {
+        self.announce_interval = d.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Spaces to join as soon as sync starts (more with [`Core::join_space`](crate::Core::join_space)).
+    pub fn with_space(mut self, space: SpaceId) -> Self {
+        if !self.spaces.contains(&space) {
+            self.spaces.push(space);
+        }
+        self
+    }
+
+    /// Which backends run: `(iroh, gossip)`.
+    pub(crate) fn parse_backends(&self) -> Result<(bool, bool), NetError> {
+        let (mut iroh, mut gossip) = (false, false);
+        for b in self.backends.iter().flatten() {
+            match b.as_str() {
+                "iroh" => iroh = true,
+                "iroh-gossip" => gossip = true,
+                _ => return Err(NetError::UnknownBackend(b.clone())),
+            }
+        }
+        if gossip && !iroh {
+            return Err(NetError::GossipNeedsIroh);
+        }
+        Ok((iroh, gossip))
+    }
+}
+
+/// Why a sync operation failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum NetError {
+    /// The store was opened without sync backends
+    /// ([`CoreBuilder::with_sync_backends`](crate::CoreBuilder::with_sync_backends)).
+    NotRunning,
+    /// A backend name other than `"iroh"` or `"iroh-gossip"`.
+    UnknownBackend(String),
+    /// `"iroh-gossip"` was asked for without `"iroh"`.
+    GossipNeedsIroh,
+    /// The network key file `net.key` in the store directory is damaged.
+    BadKeyFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A file operation failed.
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The operating system's random number generator failed.
+    Random,
+    /// The relay URL does not parse.
+    BadRelayUrl(String),
+    /// The network endpoint could not be bound, or the gossip layer failed.
+    Endpoint(Box<dyn std::error::Error + Send + Sync>),
+    /// The space was not joined.
+    NotJoined(SpaceId),
+    /// Sync has stopped (the store is closing).
+    Stopped,
+}
+
+impl fmt::Display for NetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotRunning => f.write_str("sync is not running (open the store with sync backends)"),
+            Self::UnknownBackend(b) => write!(f, "unknown sync backend {b:?} (known: \"iroh\", \"iroh-gossip\")"),
+            Self::GossipNeedsIroh => f.write_str("the \"iroh-gossip\" backend needs the \"iroh\" backend"),
+            Self::BadKeyFile { path, reason } => write!(f, "network key file {}: {reason}", path.display()),
+            Self::Io { op, source } => write!(f, "{op}: {source}"),
+            Self::Random => f.write_str("the operating system's random number generator failed"),
+            Self::BadRelayUrl(u) => write!(f, "relay URL {u:?} does not parse"),
+            Self::Endpoint(e) => write!(f, "network endpoint: {e}"),
+            Self::NotJoined(s) => write!(f, "space {s} is not joined"),
+            Self::Stopped => f.write_str("sync has stopped"),
+        }
+    }
+}
+
+impl std::error::Error for NetError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io { source, .. } => Some(source),
+            Self::Endpoint(e) => Some(e.as_ref()),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! Drives one XSP [`Session`] over one QUIC bidirectional stream.
+//!
+//! The loop: feed received bytes to the session; take its events (verified batches go to the
+//! importer, whose bounded queue is the back-pressure); write what it has to send; sleep until
+//! the next of: bytes from the peer, room in the send window, the session's timer, a feed
+//! change anywhere in the store, a control message, or shutdown. Reading and writing wait
+//! together (both QUIC calls are cancel-safe), so two sides pushing pages at each other never
+//! deadlock on full windows.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use iroh::endpoint::{Connection, RecvStream, SendStream, VarInt};
+use tokio::sync::{broadcast, mpsc};
+use xaeroflux_core::AuthorId;
+use xaeroflux_core::xsp::message::Message;
+use xaeroflux_core::xsp::{Capabilities, Config, Event, Role, Session, SessionError, varint};
+
+use super::import::ImportJob;
+use super::node::NetInner;
+use super::source::CoreSource;
+use super::status::{PeerStatus, SyncEvent};
+use super::ticket::{PeerId, SpaceId};
+
+/// Bytes read from the stream at a time.
+const READ_CHUNK: usize = 64 * 1024;
+/// Bytes taken from the session at a time.
+const WRITE_CHUNK: usize = 256 * 1024;
+/// Time a peer has to send its HELLO on a new stream.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest first frame (the HELLO limit of `docs/xsp.md`), plus its length prefix.
+const HELLO_MAX: usize = 4096 + varint::MAX_VARINT_LEN;
+/// Stream reset code when the peer is refused.
+const REFUSED: u32 = 1;
+
+/// A session's stream and its connection.
+pub(crate) struct Stream {
+    pub(crate) conn: Connection,
+    pub(crate) send: SendStream,
+    pub(crate) recv: RecvStream,
+}
+
+/// What other tasks ask of a running session.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// Close normally.
+    Close,
+}
+
+/// Reads the peer's HELLO from a stream it opened, then runs a responder session in the
+/// space it names, or refuses the stream with the precise XSP error if that space is not
+/// joined or the first frame is not a HELLO.
+pub(crate) async fn accept_stream(
+    inner: Arc<NetInner>,
+    peer: PeerId,
+    conn: Connection,
+    send: SendStream,
+    mut recv: RecvStream,
+) {
+    let mut first = Vec::with_capacity(512);
+    let space = tokio::time::timeout(HELLO_TIMEOUT, async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match hello_space(&first) {
+                Hello::Space(s) => return Some(s),
+                Hello::Invalid => return None,
+                Hello::Incomplete => {}
+            }
+            match recv.read(&mut buf).await {
+                Ok(Some(n)) => first.extend_from_slice(&buf[..n]),
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten();
+    let stream = Stream { conn, send, recv };
+    match space {
+        Some(s) if inner.has_space(&s) => {
+            run_session(inner, s, peer, Role::Responder, stream, first).await;
+        }
+        other => refuse(other, stream, &first).await,
+    }
+}
+
+enum Hello {
+    Space(SpaceId),
+    Incomplete,
+    Invalid,
+}
+
+/// The space named by the HELLO at the start of `bytes`.
+fn hello_space(bytes: &[u8]) -> Hello {
+    let Ok((len, used)) = varint::decode(bytes) else {
+        return if bytes.len() < varint::MAX_VARINT_LEN { Hello::Incomplete } else { Hello::Invalid };
+    };
+    let Ok(len) = usize::try_from(len) else { return Hello::Invalid };
+    if used + len > HELLO_MAX {
+        return Hello::Invalid;
+    }
+    match bytes.get(used..used + len) {
+        None => Hello::Incomplete,
+        Some(frame) => match Message::decode(frame) {
+            Ok(Message::Hello(h)) => Hello::Space(SpaceId(h.space)),
+            _ => Hello::Invalid,
+        },
+    }
+}
+
+/// Answers a stream we will not serve with what a session would say (SPACE_MISMATCH for a
+/// space not joined, the decoding error otherwise), without announcing anything.
+async fn refuse(space: Option<SpaceId>, mut stream: Stream, first: &[u8]) {
+    // A space certainly different from the peer's, so its HELLO is refused as a mismatch.
+    let other = space.map_or([0u8; 32], |s| s.0.map(|b| !b));
+    let config = Config::new(other).with_capabilities(Capabilities::NONE).with_live(false);
+    let mut session = Session::new(config, Role::Responder, 0, CoreSourceNone);
+    session.handle_input(0, first);
+    if !session.is_closed() {
+        session.close();
+    }
+    let mut out = vec![0u8; 8192];
+    while let Some(n) = session.poll_transmit(&mut out) {
+        if stream.send.write_all(&out[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = stream.send.finish();
+    let _ = stream.recv.stop(VarInt::from_u32(REFUSED));
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.send.stopped()).await;
+}
+
+/// A source with no feeds, for refusals.
+struct CoreSourceNone;
+
+impl xaeroflux_core::xsp::FeedSource for CoreSourceNone {
+    fn for_each_head(&self, _: &mut dyn FnMut(&xaeroflux_core::SignedHead)) {}
+    fn head(&self, _: &AuthorId) -> Option<xaeroflux_core::SignedHead> {
+        None
+    }
+    fn prefix(&self, _: &AuthorId) -> Option<xaeroflux_core::mmr::MmrPeaks> {
+        None
+    }
+    fn locate(&self, _: &AuthorId, _: u64) -> Option<(u64, u64)> {
+        None
+    }
+    fn with_page(&self, _: &AuthorId, _: u64, _: &mut dyn FnMut(&[u8])) -> bool {
+        false
+    }
+    fn consistency_proof(&self, _: &AuthorId, _: u64, _: u64) -> Option<xaeroflux_core::mmr::ConsistencyProof> {
+        None
+    }
+    fn inclusion_proof(&self, _: &AuthorId, _: u64, _: u64) -> Option<xaeroflux_core::mmr::InclusionProof> {
+        None
+    }
+    fn range_proof(&self, _: &AuthorId, _: u64, _: u64, _: u64) -> Option<xaeroflux_core::mmr::RangeProof> {
+        None
+    }
+}
+
+/// Whether a close reason is the peer's fault as detected here (reported as rejected).
+fn peer_fault(e: &SessionError) -> bool {
+    !matches!(e, SessionError::Internal(_) | SessionError::Timeout | SessionError::Peer { .. })
+}
+
+/// Runs one session until it ends. Returns false if the stream failed (the connection is
+/// then not reused).
+pub(crate) async fn run_session(
+    inner: Arc<NetInner>,
+    space: SpaceId,
+    peer: PeerId,
+    role: Role,
+    mut stream: Stream,
+    initial: Vec<u8>,
+) -> bool {
+    let idle = u64::try_from(inner.cfg.idle_timeout.as_micros()).unwrap_or(u64::MAX);
+    let Ok(config) = Config::new(space.0).with_page_size(inner.core.page_size()) else { return true };
+    let config = config.with_idle_timeout_us(idle);
+    let clock = Instant::now();
+    let now = move || u64::try_from(clock.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let source = CoreSource::new(inner.core.clone(), inner.forked.clone());
+    let mut session = Session::new(config, role, now(), source);
+    let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel();
+    let status = PeerStatus {
+        space,
+        peer,
+        initiator: role == Role::Initiator,
+        connected: false,
+        synced: false,
+        behind: 0,
+        received_events: 0,
+        bytes_in: initial.len() as u64,
+        bytes_out: 0,
+    };
+    let id = inner.register(status, ctl_tx);
+    let mut changed = inner.changed.subscribe();
+    let mut shutdown = inner.shutdown.subscribe();
+    let import_tx = inner.import_tx.lock().ok().and_then(|t| t.clone());
+    let mut d = Driver { inner: inner.clone(), id, space, peer, behind: None, stream_ok: true };
+    if !initial.is_empty() {
+        session.handle_input(now(), &initial);
+    }
+    let mut rbuf = vec![0u8; READ_CHUNK];
+    let mut out = vec![0u8; WRITE_CHUNK];
+    let (mut out_pos, mut out_len) = (0usize, 0usize);
+    let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
+    let (mut recv_done, mut closing) = (false, false);
+    loop {
+        let mut heads_changed = false;
+        while let Some(ev) = session.poll_event() {
+            heads_changed |= matches!(ev, Event::RemoteHead(_) | Event::Verified(_));
+            d.on_event(ev, import_tx.as_ref()).await;
+        }
+        if heads_changed {
+            d.progress(&session);
+        }
+        if out_pos == out_len {
+            (out_pos, out_len) = (0, session.poll_transmit(&mut out).unwrap_or(0));
+        }
+        if session.is_closed() && out_pos == out_len {
+            break;
+        }
+        if recv_done && out_pos == out_len && !session.is_closed() {
+            // The peer ended its side without an ERROR frame: the connection went away.
+            session.close();
+            d.stream_ok = false;
+            continue;
+        }
+        let deadline =
+            session.poll_timeout().map(|us| tokio::time::Instant::from_std(clock + Duration::from_micros(us)));
+        tokio::select! {
+            r = shutdown.changed(), if !closing => {
+                closing = true;
+                if r.is_err() || *shutdown.borrow() {
+                    session.close();
+                }
+            }
+            c = ctl_rx.recv() => match c {
+                Some(Control::Close) | None => session.close(),
+            },
+            r = changed.recv() => match r {
+                Ok(a) => {
+                    session.feed_updated(&a);
+                    while let Ok(a) = changed.try_recv() {
+                        session.feed_updated(&a);
+                    }
+                    d.progress(&session);
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    for a in inner.all_authors() {
+                        session.feed_updated(&a);
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => session.close(),
+            },
+            r = stream.send.write(&out[out_pos..out_len]), if out_pos < out_len => match r {
+                Ok(n) => {
+                    out_pos += n;
+                    bytes_out += n as u64;
+                }
+                Err(_) => {
+                    d.stream_ok = false;
+                    break;
+                }
+            },
+            r = stream.recv.read(&mut rbuf), if !recv_done => match r {
+                Ok(Some(n)) => {
+                    bytes_in += n as u64;
+                    session.handle_input(now(), &rbuf[..n]);
+                }
+                Ok(None) => recv_done = true,
+                Err(_) => {
+                    d.stream_ok = false;
+                    recv_done = true;
+                }
+            },
+            _ = sleep_until(deadline), if deadline.is_some() => session.handle_timeout(now()),
+        }
+        inner.update(id, |s| {
+            s.bytes_in = bytes_in;
+            s.bytes_out = bytes_out;
+        });
+    }
+    while let Some(ev) = session.poll_event() {
+        d.on_event(ev, import_tx.as_ref()).await;
+    }
+    if d.stream_ok {
+        let _ = stream.send.finish();
+        let _ = tokio::time::timeout(Duration::from_millis(500), stream.send.stopped()).await;
+    }
+    inner.unregister(id);
+    d.stream_ok
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+struct Driver {
+    inner: Arc<NetInner>,
+    id: u64,
+    space: SpaceId,
+    peer: PeerId,
+    behind: Option<u64>,
+    stream_ok: bool,
+}
+
+impl Driver {
+    async fn on_event(&mut self, ev: Event, import_tx: Option<&mpsc::Sender<ImportJob>>) {
+        let (space, peer) = (self.space, self.peer);
+        match ev {
+            Event::Connected { .. } => {
+                self.inner.update(self.id, |s| s.connected = true);
+                self.inner.emit(SyncEvent::PeerConnected { space, peer });
+            }
+            Event::HeadConfirmed(head) => {
+                if let Some(tx) = import_tx {
+                    let _ = tx.send(ImportJob::Adopt { head }).await;
+                }
+            }
+            Event::Verified(batch) => {
+                if let Some(tx) = import_tx {
+                    let job = ImportJob::Batch { batch: Box::new(batch), space, peer, session: self.id };
+                    if tx.send(job).await.is_err() {
+                        self.inner.control(self.id, Control::Close);
+                    }
+                }
+            }
+            Event::Fork(evidence) => {
+                if let Ok(mut f) = self.inner.forked.write() {
+                    f.insert(evidence.author());
+                }
+                self.inner.emit(SyncEvent::Fork { space, evidence: Box::new(evidence) });
+            }
+            Event::Synced => {
+                self.inner.update(self.id, |s| s.synced = true);
+                self.inner.emit(SyncEvent::Synced { space, peer });
+            }
+            Event::Closed(c) => {
+                if let Some(e) = c.error.as_ref().filter(|e| !c.by_peer && peer_fault(e)) {
+                    self.inner.emit(SyncEvent::Rejected { space, peer, error: e.clone() });
+                }
+                self.inner.emit(SyncEvent::PeerDisconnected { space, peer, code: c.code, by_peer: c.by_peer });
+            }
+            _ => {}
+        }
+    }
+
+    /// Recomputes how far behind the peer this store is, and reports a change.
+    fn progress(&mut self, session: &Session<CoreSource>) {
+        let core = &self.inner.core;
+        let me = core.author();
+        let forked = self.inner.forked.read().map(|f| f.clone()).unwrap_or_default();
+        let behind: u64 = session
+            .remote_heads()
+            .filter(|h| h.author != me && !forked.contains(&h.author))
+            .map(|h| h.length.saturating_sub(core.feed_len(&h.author)))
+            .sum();
+        let synced = session.is_synced();
+        self.inner.update(self.id, |s| {
+            s.behind = behind;
+            s.synced = synced;
+        });
+        if self.behind != Some(behind) {
+            self.behind = Some(behind);
+            self.inner.emit(SyncEvent::Progress { space: self.space, peer: self.peer, behind });
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Live heads over iroh-gossip: one topic per space, on which every node announces the
+//! signed heads of the feeds it holds as they change.
+//!
+//! A node that hears of a head longer than what it holds opens an XSP session with the node
+//! that announced it (or, failing that, with the neighbour that relayed it) and catches up.
+//! Sessions are also kept with the gossip neighbours (the node with the smaller id dials), so
+//! live appends travel as XSP pushes along the gossip mesh; the announcements make sure a node
+//! that is not a neighbour still learns of every head.
+//!
+//! Announcement (at most 4096 bytes, the gossip message limit):
+//!
+//! ```text
+//! version  u8      1
+//! origin   [32]    id of the node that holds the feeds (may differ from the relaying one)
+//! count    varint  1 ..= 25
+//! count × signed head, encoded as a HEADS entry of docs/xsp.md (author, length, root, signature)
+//! ```
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use iroh_gossip::TopicId;
+use iroh_gossip::api::{Event as GossipEvent, GossipSender};
+use n0_future::StreamExt as _;
+use tokio::sync::{broadcast, watch};
+use xaeroflux_core::xsp::message::HeadList;
+use xaeroflux_core::xsp::varint;
+use xaeroflux_core::{AuthorId, SignedHead};
+
+use super::endpoint;
+use super::node::NetInner;
+use super::status::SyncEvent;
+use super::ticket::{PeerId, SpaceId};
+
+const ANNOUNCE_VERSION: u8 = 1;
+/// Heads per announcement (each is at most 138 bytes).
+pub(crate) const MAX_HEADS: usize = 25;
+/// Changes are gathered this long before they are announced.
+const DEBOUNCE: Duration = Duration::from_millis(20);
+
+/// The gossip topic of a space: a key derived from the space id, so the topic says nothing
+/// of the id to those who do not know it.
+pub(crate) fn topic(space: &SpaceId) -> TopicId {
+    TopicId::from_bytes(blake3::derive_key("xaeroflux 2025 gossip topic", &space.0))
+}
+
+/// Encodes announcements of `heads` from `origin`, at most [`MAX_HEADS`] per message.
+pub(crate) fn encode(origin: &PeerId, heads: &[SignedHead]) -> Vec<Vec<u8>> {
+    heads
+        .chunks(MAX_HEADS)
+        .map(|chunk| {
+            let mut out = Vec::with_capacity(34 + chunk.len() * 138);
+            out.push(ANNOUNCE_VERSION);
+            out.extend_from_slice(&origin.0);
+            varint::push(&mut out, chunk.len() as u64);
+            HeadList::encode_entries(chunk, &mut out);
+            out
+        })
+        .collect()
+}
+
+/// Decodes an announcement: its origin and heads (signatures not checked yet).
+pub(crate) fn decode(msg: &[u8]) -> Option<(PeerId, Vec<SignedHead>)> {
+    let (&version, rest) = msg.split_first()?;
+    if version != ANNOUNCE_VERSION {
+        return None;
+    }
+    let origin = PeerId(rest.get(..32)?.try_into().ok()?);
+    let rest = rest.get(32..)?;
+    let (count, used) = varint::decode(rest).ok()?;
+    let count = usize::try_from(count).ok().filter(|c| (1..=MAX_HEADS).contains(c))?;
+    let list = HeadList::from_encoded(count, rest.get(used..)?).ok()?;
+    Some((origin, list.iter().collect()))
+}
+
+/// The gossip loop of one space, until it is left or sync stops.
+pub(crate) async fn run_space(
+    inner: Arc<NetInner>,
+    space: SpaceId,
+    bootstrap: Vec<PeerId>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(gossip) = inner.gossip.clone() else { return };
+    let ids: Vec<_> = bootstrap.iter().filter_map(endpoint::endpoint_id).collect();
+    let Ok(topic) = gossip.subscribe(topic(&space), ids).await else { return };
+    let (sender, mut receiver) = topic.split();
+    inner.set_space_gossip(&space, sender.clone());
+    let mut changed = inner.changed.subscribe();
+    let mut shutdown = inner.shutdown.subscribe();
+    let mut tick = tokio::time::interval(inner.cfg.announce_interval);
+    let mut pending: BTreeSet<AuthorId> = inner.all_authors().into_iter().collect();
+    let mut due: Option<tokio::time::Instant> = Some(tokio::time::Instant::now());
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = shutdown.changed() => break,
+            ev = receiver.next() => match ev {
+                Some(Ok(GossipEvent::Received(msg))) => {
+                    on_announcement(&inner, space, endpoint::peer_id(msg.delivered_from), &msg.content);
+                }
+                Some(Ok(GossipEvent::NeighborUp(id))) => {
+                    let peer = endpoint::peer_id(id);
+                    if inner.id < peer {
+                        inner.ensure_session(space, peer);
+                    }
+                    // A new neighbour learns our heads now rather than at the next tick.
+                    pending.extend(inner.all_authors());
+                    due.get_or_insert_with(|| tokio::time::Instant::now() + DEBOUNCE);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => break,
+            },
+            r = changed.recv() => {
+                match r {
+                    Ok(a) => { pending.insert(a); }
+                    Err(broadcast::error::RecvError::Lagged(_)) => pending.extend(inner.all_authors()),
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+                due.get_or_insert_with(|| tokio::time::Instant::now() + DEBOUNCE);
+            }
+            _ = tick.tick() => {
+                pending.insert(inner.core.author());
+                due.get_or_insert_with(tokio::time::Instant::now);
+            }
+            _ = sleep_until(due), if due.is_some() => {
+                due = None;
+                announce(&inner, &sender, std::mem::take(&mut pending)).await;
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn announce(inner: &NetInner, sender: &GossipSender, authors: BTreeSet<AuthorId>) {
+    let forked = inner.forked.read().map(|f| f.clone()).unwrap_or_default();
+    let heads: Vec<SignedHead> = authors
+        .iter()
+        .filter(|a| !forked.contains(a))
+        .filter_map(|a| inner.core.feed_head(a))
+        .filter(|h| h.length > 0)
+        .collect();
+    for msg in encode(&inner.id, &heads) {
+        let _ = sender.broadcast(msg.into()).await;
+    }
+}
+
+/// Checks an announcement and starts catching up with its origin if it has more.
+fn on_announcement(inner: &Arc<NetInner>, space: SpaceId, from: PeerId, msg: &[u8]) {
+    let Some((origin, heads)) = decode(msg) else {
+        inner.emit(SyncEvent::BadAnnouncement { space, from });
+        return;
+    };
+    if heads.iter().any(|h| h.verify().is_err()) {
+        inner.emit(SyncEvent::BadAnnouncement { space, from });
+        return;
+    }
+    let me = inner.core.author();
+    let forked = inner.forked.read().map(|f| f.clone()).unwrap_or_default();
+    let newer = heads
+        .iter()
+        .any(|h| h.author != me && !forked.contains(&h.author) && h.length > inner.core.feed_len(&h.author));
+    if newer {
+        let peer = if origin == inner.id { from } else { origin };
+        inner.ensure_session(space, peer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xaeroflux_core::AuthorKey;
+
+    #[test]
+    fn announcements_round_trip_in_chunks_and_reject_garbage() {
+        let heads: Vec<SignedHead> = (0..60u64)
+            .map(|i| {
+                AuthorKey::from_secret_bytes(&[i as u8 + 1; 32])
+                    .sign_head(i * 1000, xaeroflux_core::Hash([i as u8; 32]))
+            })
+            .collect();
+        let origin = PeerId([9; 32]);
+        let msgs = encode(&origin, &heads);
+        assert_eq!(msgs.len(), 3);
+        assert!(msgs.iter().all(|m| m.len() <= 4096));
+        let back: Vec<SignedHead> = msgs.iter().flat_map(|m| decode(m).unwrap().1).collect();
+        assert_eq!(back, heads);
+        assert_eq!(decode(&msgs[0]).unwrap().0, origin);
+        let m = &msgs[0];
+        for cut in 0..m.len() {
+            assert!(decode(&m[..cut]).is_none(), "cut at {cut}");
+        }
+        let mut bad = m.clone();
+        bad[0] = 2;
+        assert!(decode(&bad).is_none());
+        let mut extra = m.clone();
+        extra.push(0);
+        assert!(decode(&extra).is_none());
+        assert_ne!(topic(&SpaceId([1; 32])), topic(&SpaceId([2; 32])));
+    }
+}

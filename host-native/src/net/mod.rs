@@ -1,0 +1,70 @@
+//! Background sync over the network (feature `net`): XSP over iroh QUIC streams, live heads
+//! over iroh-gossip.
+//!
+//! ```no_run
+//! use xaeroflux::Core;
+//! use xaeroflux::net::{SpaceId, SyncEvent};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let core = Core::builder().with_sync_backends(&["iroh", "iroh-gossip"]).open("alice.db")?;
+//! let space = SpaceId::from_name("our team");
+//! let ticket = core.ticket(space)?; // give `ticket.to_string()` to a friend
+//!
+//! // On the friend's machine:
+//! let friend = Core::builder().with_sync_backends(&["iroh", "iroh-gossip"]).open("bob.db")?;
+//! friend.join_ticket(&ticket.to_string().parse()?)?;
+//! for ev in friend.subscribe()? {
+//!     if let SyncEvent::Received { author, seqs, .. } = ev {
+//!         for e in friend.range(&author, seqs)? {
+//!             println!("{:?}", e.payload());
+//!         }
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Design
+//!
+//! - **One endpoint per store.** An iroh endpoint whose key (`net.key`) lives in the store
+//!   directory, so a store keeps its node id. No relay and no address lookup service unless
+//!   configured ([`NetConfig`]): peers are reached at the direct addresses of tickets, and at
+//!   the addresses gossip learns, so it works on a LAN or loopback with no internet. A relay
+//!   URL (for example a local `iroh-relay`) can be set for peers that cannot dial directly.
+//! - **XSP sessions.** One QUIC connection per peer, one bidirectional stream per space
+//!   (ALPN [`XSP_ALPN`]), one sans-IO [`xaeroflux_core::xsp::Session`] per stream, in live
+//!   mode: after catching up each side pushes new events as they are stored. The side that
+//!   accepts a stream learns the space from the peer's HELLO; a stream for a space not
+//!   joined is refused with XSP's `SPACE_MISMATCH`, without announcing anything.
+//! - **Storing.** Verified batches go through a bounded queue to one importer thread that
+//!   stores them with [`Core::store_batch`](crate::Core::store_batch) (which checks them
+//!   again), then tells every session, so the events flow on to other peers.
+//! - **Gossip.** One topic per space (a key derived from the space id). Nodes announce the
+//!   signed heads of their feeds as they change; a node that hears of a longer head than it
+//!   holds opens a session with the announcing node. Nodes also keep sessions with their gossip
+//!   neighbours.
+//! - **Threads.** A private tokio runtime (2 workers by default, named `xaeroflux-net`) and the
+//!   importer thread. The public API never blocks on the network. Dropping or closing the
+//!   [`Core`](crate::Core) stops them all and closes every socket.
+//! - **Spaces and feeds.** Every feed of the store is served in every space it joined: use
+//!   one store per space when spaces must not see each other's feeds.
+//!
+//! The byte layouts of tickets and gossip announcements are in `docs/net.md`.
+
+mod api;
+mod config;
+mod driver;
+mod endpoint;
+mod gossip;
+mod import;
+mod key;
+mod node;
+mod source;
+mod status;
+mod ticket;
+
+pub use config::{NetConfig, NetError};
+pub use endpoint::XSP_ALPN;
+pub(crate) use node::{NetSlot, start};
+pub use status::{PeerStatus, Subscription, SyncEvent, SyncStatus};
+pub use ticket::{MAX_TICKET_ADDRS, PeerId, SpaceId, TICKET_PREFIX, Ticket, TicketError};

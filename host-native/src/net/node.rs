@@ -1,0 +1,441 @@
+//! The running sync of one store: its runtime, endpoint, sessions and spaces.
+//!
+//! Ownership: the [`Core`] the user holds owns a [`NetSlot`] holding the [`Net`]; the `Net`
+//! owns the private tokio runtime and the importer thread; every task holds an
+//! `Arc<NetInner>`. Stopping (on `Core` drop or close) signals every task, closes the router
+//! and the endpoint, shuts the runtime down and joins the importer, so no thread or socket
+//! outlives the `Core`.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use iroh::address_lookup::memory::MemoryLookup;
+use iroh::endpoint::Connection;
+use iroh::protocol::{AcceptError, ProtocolHandler, Router};
+use iroh::{Endpoint, EndpointAddr};
+use iroh_gossip::Gossip;
+use tokio::sync::{broadcast, mpsc, watch};
+use xaeroflux_core::AuthorId;
+use xaeroflux_core::xsp::Role;
+
+use super::config::{NetConfig, NetError};
+use super::driver::{self, Control, Stream};
+use super::endpoint::{self, XSP_ALPN};
+use super::import::{self, ImportJob};
+use super::status::{Hub, PeerStatus, SyncEvent};
+use super::ticket::{PeerId, SpaceId};
+use super::{gossip, key};
+use crate::Core;
+use crate::store::state::lock;
+
+/// How long a connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Verified batches queued for the importer per node (each about 256 KiB).
+const IMPORT_QUEUE: usize = 8;
+/// Feed-change notifications a session may fall behind before it re-reads every feed.
+const CHANGE_QUEUE: usize = 1024;
+
+/// The slot in [`Core`] that holds the running sync, if any.
+#[derive(Default)]
+pub(crate) struct NetSlot(Mutex<Option<Net>>);
+
+impl NetSlot {
+    /// Tells every session that `author`'s feed changed (called after local appends and
+    /// imports).
+    pub(crate) fn feed_changed(&self, author: &AuthorId) {
+        if let Some(net) = lock(&self.0).as_ref() {
+            let _ = net.inner.changed.send(*author);
+        }
+    }
+
+    /// Stops the sync, if running: waits for its threads to end.
+    pub(crate) fn stop(&self) {
+        let net = lock(&self.0).take();
+        drop(net);
+    }
+
+    pub(crate) fn inner(&self) -> Result<Arc<NetInner>, NetError> {
+        lock(&self.0).as_ref().map(|n| n.inner.clone()).ok_or(NetError::NotRunning)
+    }
+}
+
+/// Starts the sync of `core` (called by `CoreBuilder::open`).
+pub(crate) fn start(core: &Core, cfg: NetConfig) -> Result<(), NetError> {
+    let (iroh_on, gossip_on) = cfg.parse_backends()?;
+    if !iroh_on {
+        return Ok(());
+    }
+    let key = key::load_or_create(core.path())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.threads)
+        .max_blocking_threads(4)
+        .thread_keep_alive(Duration::from_millis(500))
+        .thread_name("xaeroflux-net")
+        .enable_all()
+        .build()
+        .map_err(|source| NetError::Io { op: "start the network runtime", source })?;
+    let sibling = Arc::new(core.sibling());
+    let handle = rt.handle().clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    rt.spawn(async move {
+        let _ = tx.send(NetInner::bind(sibling, cfg, key, gossip_on, handle).await);
+    });
+    let inner = match rx.recv() {
+        Ok(Ok(inner)) => inner,
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err(NetError::Stopped),
+    };
+    let (import_tx, import_rx) = mpsc::channel(IMPORT_QUEUE);
+    *lock(&inner.import_tx) = Some(import_tx);
+    let importer = import::spawn(inner.clone(), import_rx)
+        .map_err(|source| NetError::Io { op: "start the importer thread", source })?;
+    let net = Net { rt: Some(rt), inner: inner.clone(), importer: Some(importer) };
+    for space in inner.cfg.spaces.clone() {
+        inner.join_space(space, Vec::new());
+    }
+    *lock(&core.net_slot().0) = Some(net);
+    Ok(())
+}
+
+/// The running sync. Dropping it stops everything.
+pub(crate) struct Net {
+    rt: Option<tokio::runtime::Runtime>,
+    inner: Arc<NetInner>,
+    importer: Option<JoinHandle<()>>,
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        let inner = self.inner.clone();
+        let _ = inner.shutdown.send(true);
+        if let Some(rt) = self.rt.take() {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let closing = inner.clone();
+            rt.spawn(async move {
+                // Sessions see the shutdown signal and send their closing ERROR frame first.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                if let Some(router) = closing.router.get() {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), router.shutdown()).await;
+                }
+                closing.endpoint.close().await;
+                let _ = tx.send(());
+            });
+            let _ = rx.recv_timeout(Duration::from_secs(3));
+            // Dropping a runtime inside another runtime's task panics: do it on a plain thread.
+            let stop = move || rt.shutdown_timeout(Duration::from_secs(1));
+            if tokio::runtime::Handle::try_current().is_ok() {
+                let _ = std::thread::spawn(stop).join();
+            } else {
+                stop();
+            }
+        }
+        lock(&inner.import_tx).take();
+        if let Some(t) = self.importer.take() {
+            let _ = t.join();
+        }
+        inner.hub.close();
+    }
+}
+
+/// A space joined.
+struct SpaceEntry {
+    gossip: Option<iroh_gossip::api::GossipSender>,
+    /// Stops the space's tasks (gossip loop, peer keepers).
+    stop: watch::Sender<bool>,
+}
+
+/// An open session, as the registry knows it.
+pub(crate) struct SessionEntry {
+    pub(crate) status: PeerStatus,
+    pub(crate) control: mpsc::UnboundedSender<Control>,
+}
+
+#[derive(Default)]
+struct State {
+    spaces: HashMap<SpaceId, SpaceEntry>,
+    sessions: HashMap<u64, SessionEntry>,
+    dialing: HashSet<(SpaceId, PeerId)>,
+    conns: HashMap<PeerId, Connection>,
+}
+
+/// Everything the tasks of one running sync share.
+pub(crate) struct NetInner {
+    pub(crate) core: Arc<Core>,
+    pub(crate) cfg: NetConfig,
+    pub(crate) id: PeerId,
+    pub(crate) endpoint: Endpoint,
+    router: std::sync::OnceLock<Router>,
+    pub(crate) gossip: Option<Gossip>,
+    pub(crate) lookup: MemoryLookup,
+    pub(crate) hub: Hub,
+    pub(crate) changed: broadcast::Sender<AuthorId>,
+    pub(crate) shutdown: watch::Sender<bool>,
+    pub(crate) import_tx: Mutex<Option<mpsc::Sender<ImportJob>>>,
+    pub(crate) forked: Arc<RwLock<HashSet<AuthorId>>>,
+    state: Mutex<State>,
+    pub(crate) handle: tokio::runtime::Handle,
+    next_session: AtomicU64,
+}
+
+/// Accepts XSP connections for the router.
+#[derive(Debug, Clone)]
+struct XspHandler(Weak<NetInner>);
+
+impl ProtocolHandler for XspHandler {
+    async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
+        let Some(inner) = self.0.upgrade() else { return Ok(()) };
+        let peer = endpoint::peer_id(conn.remote_id());
+        lock(&inner.state).conns.insert(peer, conn.clone());
+        loop {
+            let (send, recv) = match conn.accept_bi().await {
+                Ok(s) => s,
+                Err(_) => break,
+            };
+            let inner = inner.clone();
+            let conn = conn.clone();
+            inner.handle.clone().spawn(async move { driver::accept_stream(inner, peer, conn, send, recv).await });
+        }
+        inner.forget_conn(&peer, &conn);
+        Ok(())
+    }
+}
+
+impl NetInner {
+    async fn bind(
+        core: Arc<Core>,
+        cfg: NetConfig,
+        key: [u8; 32],
+        gossip_on: bool,
+        handle: tokio::runtime::Handle,
+    ) -> Result<Arc<NetInner>, NetError> {
+        let lookup = MemoryLookup::new();
+        let ep = endpoint::bind(&cfg, key, &lookup).await?;
+        let gossip = gossip_on.then(|| Gossip::builder().spawn(ep.clone()));
+        let inner = Arc::new(NetInner {
+            id: endpoint::peer_id(ep.id()),
+            core,
+            cfg,
+            endpoint: ep.clone(),
+            router: std::sync::OnceLock::new(),
+            gossip: gossip.clone(),
+            lookup,
+            hub: Hub::default(),
+            changed: broadcast::channel(CHANGE_QUEUE).0,
+            shutdown: watch::channel(false).0,
+            import_tx: Mutex::new(None),
+            forked: Arc::default(),
+            state: Mutex::default(),
+            handle,
+            next_session: AtomicU64::new(1),
+        });
+        let mut router = Router::builder(ep).accept(XSP_ALPN, XspHandler(Arc::downgrade(&inner)));
+        if let Some(g) = gossip {
+            router = router.accept(iroh_gossip::ALPN, g);
+        }
+        let _ = inner.router.set(router.spawn());
+        Ok(inner)
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Joins `space` (idempotent): starts its gossip loop, and keeps sessions with `peers`.
+    pub(crate) fn join_space(self: &Arc<Self>, space: SpaceId, peers: Vec<PeerId>) {
+        let mut st = lock(&self.state);
+        let (stop, joined_before) = match st.spaces.entry(space) {
+            Entry::Occupied(e) => (e.get().stop.subscribe(), Some(e.get().gossip.clone())),
+            Entry::Vacant(v) => {
+                (v.insert(SpaceEntry { gossip: None, stop: watch::channel(false).0 }).stop.subscribe(), None)
+            }
+        };
+        drop(st);
+        match joined_before {
+            None if self.gossip.is_some() => {
+                let (inner, bootstrap, stop) = (self.clone(), peers.clone(), stop.clone());
+                self.handle.spawn(async move { gossip::run_space(inner, space, bootstrap, stop).await });
+            }
+            Some(Some(g)) if !peers.is_empty() => {
+                let ids: Vec<_> = peers.iter().filter_map(endpoint::endpoint_id).collect();
+                self.handle.spawn(async move {
+                    let _ = g.join_peers(ids).await;
+                });
+            }
+            _ => {}
+        }
+        for peer in peers {
+            let (inner, stop) = (self.clone(), stop.clone());
+            self.handle.spawn(async move { inner.keep_peer(space, peer, stop).await });
+        }
+    }
+
+    pub(crate) fn set_space_gossip(&self, space: &SpaceId, sender: iroh_gossip::api::GossipSender) {
+        if let Some(s) = lock(&self.state).spaces.get_mut(space) {
+            s.gossip = Some(sender);
+        }
+    }
+
+    /// Leaves `space`: stops its tasks and closes its sessions.
+    pub(crate) fn leave_space(&self, space: &SpaceId) -> Result<(), NetError> {
+        let mut st = lock(&self.state);
+        let entry = st.spaces.remove(space).ok_or(NetError::NotJoined(*space))?;
+        let _ = entry.stop.send(true);
+        for s in st.sessions.values().filter(|s| s.status.space == *space) {
+            let _ = s.control.send(Control::Close);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn spaces(&self) -> Vec<SpaceId> {
+        let mut v: Vec<_> = lock(&self.state).spaces.keys().copied().collect();
+        v.sort();
+        v
+    }
+
+    pub(crate) fn has_space(&self, space: &SpaceId) -> bool {
+        lock(&self.state).spaces.contains_key(space)
+    }
+
+    pub(crate) fn peer_statuses(&self) -> Vec<PeerStatus> {
+        let mut v: Vec<_> = lock(&self.state).sessions.values().map(|s| s.status.clone()).collect();
+        v.sort_by_key(|s| (s.space, s.peer));
+        v
+    }
+
+    fn has_session(&self, space: &SpaceId, peer: &PeerId) -> bool {
+        let st = lock(&self.state);
+        st.sessions.values().any(|s| s.status.space == *space && s.status.peer == *peer)
+    }
+
+    /// Registers a new session; returns its id.
+    pub(crate) fn register(&self, status: PeerStatus, control: mpsc::UnboundedSender<Control>) -> u64 {
+        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let mut st = lock(&self.state);
+        st.dialing.remove(&(status.space, status.peer));
+        st.sessions.insert(id, SessionEntry { status, control });
+        id
+    }
+
+    pub(crate) fn update(&self, id: u64, f: impl FnOnce(&mut PeerStatus)) {
+        if let Some(s) = lock(&self.state).sessions.get_mut(&id) {
+            f(&mut s.status);
+        }
+    }
+
+    pub(crate) fn unregister(&self, id: u64) {
+        lock(&self.state).sessions.remove(&id);
+    }
+
+    pub(crate) fn control(&self, id: u64, c: Control) {
+        if let Some(s) = lock(&self.state).sessions.get(&id) {
+            let _ = s.control.send(c);
+        }
+    }
+
+    pub(crate) fn emit(&self, ev: SyncEvent) {
+        self.hub.emit(ev);
+    }
+
+    fn forget_conn(&self, peer: &PeerId, conn: &Connection) {
+        let mut st = lock(&self.state);
+        if st.conns.get(peer).is_some_and(|c| c.stable_id() == conn.stable_id()) {
+            st.conns.remove(peer);
+        }
+    }
+
+    /// A live connection to `peer`: the cached one, or a new one.
+    async fn connection(&self, peer: &PeerId) -> Option<Connection> {
+        if let Some(c) = lock(&self.state).conns.get(peer).filter(|c| c.close_reason().is_none()) {
+            return Some(c.clone());
+        }
+        let id = endpoint::endpoint_id(peer)?;
+        let conn = tokio::time::timeout(CONNECT_TIMEOUT, self.endpoint.connect(EndpointAddr::new(id), XSP_ALPN))
+            .await
+            .ok()?
+            .ok()?;
+        lock(&self.state).conns.insert(*peer, conn.clone());
+        Some(conn)
+    }
+
+    /// Opens a session with `peer` in `space` unless one is open or being opened.
+    pub(crate) fn ensure_session(self: &Arc<Self>, space: SpaceId, peer: PeerId) {
+        if peer == self.id || self.is_stopping() {
+            return;
+        }
+        {
+            let mut st = lock(&self.state);
+            let open = st.sessions.values().any(|s| s.status.space == space && s.status.peer == peer);
+            if open || !st.spaces.contains_key(&space) || !st.dialing.insert((space, peer)) {
+                return;
+            }
+        }
+        let inner = self.clone();
+        self.handle.spawn(async move {
+            inner.dial(space, peer).await;
+        });
+    }
+
+    /// Dials `peer` and runs a session in `space` until it ends. Returns whether it started.
+    async fn dial(self: &Arc<Self>, space: SpaceId, peer: PeerId) -> bool {
+        lock(&self.state).dialing.insert((space, peer));
+        let stream = match self.connection(&peer).await {
+            Some(conn) => match conn.open_bi().await {
+                Ok((send, recv)) => Some(Stream { conn, send, recv }),
+                Err(_) => {
+                    self.forget_conn(&peer, &conn);
+                    None
+                }
+            },
+            None => None,
+        };
+        let Some(stream) = stream else {
+            lock(&self.state).dialing.remove(&(space, peer));
+            self.emit(SyncEvent::ConnectFailed { space, peer });
+            return false;
+        };
+        let conn = stream.conn.clone();
+        let ok = driver::run_session(self.clone(), space, peer, Role::Initiator, stream, Vec::new()).await;
+        if !ok {
+            self.forget_conn(&peer, &conn);
+        }
+        true
+    }
+
+    /// Keeps a session with `peer` in `space` open while the space is joined: redials with
+    /// backoff (250 ms doubling to 10 s) whenever there is none.
+    async fn keep_peer(self: Arc<Self>, space: SpaceId, peer: PeerId, mut stop: watch::Receiver<bool>) {
+        let mut shutdown = self.shutdown.subscribe();
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            if *stop.borrow() || self.is_stopping() {
+                return;
+            }
+            let wait = if self.has_session(&space, &peer) || lock(&self.state).dialing.contains(&(space, peer)) {
+                Duration::from_millis(500)
+            } else {
+                let started = tokio::time::Instant::now();
+                let ran = self.dial(space, peer).await;
+                if ran && started.elapsed() > Duration::from_secs(5) {
+                    backoff = Duration::from_millis(250);
+                }
+                let w = backoff;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                w
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => return,
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Every feed's author (to refresh a session that missed change notifications).
+    pub(crate) fn all_authors(&self) -> Vec<AuthorId> {
+        self.core.feeds().into_iter().map(|f| f.author).collect()
+    }
+}

@@ -1,0 +1,73 @@
+//! [`CoreSource`]: the native store read through XSP's [`FeedSource`] trait.
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+
+use xaeroflux_core::mmr::{ConsistencyProof, InclusionProof, MmrPeaks, RangeProof};
+use xaeroflux_core::xsp::FeedSource;
+use xaeroflux_core::{AuthorId, SignedHead};
+
+use crate::Core;
+use crate::store::state::read;
+
+/// A session's view of the store: every feed it holds with a signed head is served; every
+/// feed a peer announces is fetched unless its author forked.
+///
+/// Each call reads the store as it is now (the session calls it only inside its own methods):
+/// pages come from the memory maps, proofs from the MMR nodes, and nothing is cached here.
+pub(crate) struct CoreSource {
+    core: Arc<Core>,
+    forked: Arc<RwLock<HashSet<AuthorId>>>,
+}
+
+impl CoreSource {
+    pub(crate) fn new(core: Arc<Core>, forked: Arc<RwLock<HashSet<AuthorId>>>) -> Self {
+        CoreSource { core, forked }
+    }
+}
+
+impl FeedSource for CoreSource {
+    fn for_each_head(&self, f: &mut dyn FnMut(&SignedHead)) {
+        let forked = read(&self.forked);
+        for info in self.core.feeds() {
+            if forked.contains(&info.author) {
+                continue;
+            }
+            if let Some(h) = self.core.feed_head(&info.author) {
+                f(&h);
+            }
+        }
+    }
+
+    fn head(&self, author: &AuthorId) -> Option<SignedHead> {
+        self.core.feed_head(author)
+    }
+
+    fn prefix(&self, author: &AuthorId) -> Option<MmrPeaks> {
+        self.core.feed_peaks(author)
+    }
+
+    fn locate(&self, author: &AuthorId, seq: u64) -> Option<(u64, u64)> {
+        self.core.locate_page(author, seq).ok()
+    }
+
+    fn with_page(&self, author: &AuthorId, page: u64, f: &mut dyn FnMut(&[u8])) -> bool {
+        matches!(self.core.with_page_image(author, page, |img| f(img)), Ok(Some(())))
+    }
+
+    fn consistency_proof(&self, author: &AuthorId, old: u64, new: u64) -> Option<ConsistencyProof> {
+        self.core.consistency_proof_between(author, old, new).ok()
+    }
+
+    fn inclusion_proof(&self, author: &AuthorId, leaves: u64, index: u64) -> Option<InclusionProof> {
+        self.core.inclusion_proof_at(author, leaves, index).ok()
+    }
+
+    fn range_proof(&self, author: &AuthorId, leaves: u64, start: u64, end: u64) -> Option<RangeProof> {
+        self.core.range_proof_at(author, leaves, start, end).ok()
+    }
+
+    fn wants(&self, author: &AuthorId) -> bool {
+        *author != self.core.author() && !read(&self.forked).contains(author)
+    }
+}

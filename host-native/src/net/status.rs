@@ -1,0 +1,271 @@
+//! What sync reports: [`SyncEvent`]s to subscribers, and [`SyncStatus`] on request.
+
+use std::ops::Range;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use xaeroflux_core::AuthorId;
+use xaeroflux_core::xsp::{ErrorCode, ForkEvidence, SessionError};
+
+use super::ticket::{PeerId, SpaceId};
+use crate::store::state::lock;
+
+/// Events queued for one subscriber before it counts as lagging.
+const SUBSCRIBER_QUEUE: usize = 4096;
+
+/// Something that happened in background sync.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SyncEvent {
+    /// An XSP session with a peer started in a space (its HELLO was accepted).
+    PeerConnected {
+        /// The space.
+        space: SpaceId,
+        /// The peer.
+        peer: PeerId,
+    },
+    /// Events of a feed from a peer were verified and stored.
+    Received {
+        /// The space of the session.
+        space: SpaceId,
+        /// The peer that sent them.
+        peer: PeerId,
+        /// The feed's author.
+        author: AuthorId,
+        /// The seqs stored.
+        seqs: Range<u64>,
+    },
+    /// How many events the peer announced that this store does not hold yet (updated as
+    /// heads and batches arrive).
+    Progress {
+        /// The space.
+        space: SpaceId,
+        /// The peer.
+        peer: PeerId,
+        /// Events behind the peer, summed over its feeds.
+        behind: u64,
+    },
+    /// Both sides hold everything the other announced.
+    Synced {
+        /// The space.
+        space: SpaceId,
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A peer sent something that does not verify (a forged head, a tampered page, a
+    /// malformed frame…): its session was closed and nothing of it was stored.
+    Rejected {
+        /// The space.
+        space: SpaceId,
+        /// The peer.
+        peer: PeerId,
+        /// What was wrong.
+        error: SessionError,
+    },
+    /// A gossip announcement carried a head whose signature does not verify; it was ignored.
+    BadAnnouncement {
+        /// The space.
+        space: SpaceId,
+        /// The neighbour that delivered it.
+        from: PeerId,
+    },
+    /// An author signed two histories; the feed is no longer synced. The evidence can be
+    /// checked by anyone.
+    Fork {
+        /// The space where it was seen.
+        space: SpaceId,
+        /// The evidence.
+        evidence: Box<ForkEvidence>,
+    },
+    /// A session ended.
+    PeerDisconnected {
+        /// The space.
+        space: SpaceId,
+        /// The peer.
+        peer: PeerId,
+        /// The XSP close code (`NONE` for a normal close; see `docs/xsp.md`).
+        code: ErrorCode,
+        /// Whether the peer closed it.
+        by_peer: bool,
+    },
+    /// A connection attempt failed (the peer is retried while it stays wanted).
+    ConnectFailed {
+        /// The space.
+        space: SpaceId,
+        /// The peer.
+        peer: PeerId,
+    },
+    /// Events verified by a session could not be stored (the session was closed; the next
+    /// one starts from what is stored).
+    StoreFailed {
+        /// The space.
+        space: SpaceId,
+        /// The peer.
+        peer: PeerId,
+        /// The feed.
+        author: AuthorId,
+    },
+    /// This subscriber did not keep up: `missed` events were dropped.
+    Lagged {
+        /// How many.
+        missed: u64,
+    },
+}
+
+/// One XSP session with a peer, as [`SyncStatus`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerStatus {
+    /// The space.
+    pub space: SpaceId,
+    /// The peer.
+    pub peer: PeerId,
+    /// Whether this node opened the session.
+    pub initiator: bool,
+    /// Whether the peer's HELLO was accepted.
+    pub connected: bool,
+    /// Whether both sides currently hold everything the other announced.
+    pub synced: bool,
+    /// Events the peer announced that this store does not hold yet.
+    pub behind: u64,
+    /// Events received from this peer and stored.
+    pub received_events: u64,
+    /// Bytes received on the session's stream.
+    pub bytes_in: u64,
+    /// Bytes sent on the session's stream.
+    pub bytes_out: u64,
+}
+
+/// The state of background sync.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SyncStatus {
+    /// This node's id.
+    pub node: PeerId,
+    /// The spaces joined.
+    pub spaces: Vec<SpaceId>,
+    /// The open sessions.
+    pub peers: Vec<PeerStatus>,
+}
+
+impl SyncStatus {
+    /// Events behind, summed over every session of `space` (a feed announced by several peers
+    /// counts once per peer).
+    pub fn behind(&self, space: &SpaceId) -> u64 {
+        self.peers.iter().filter(|p| p.space == *space).map(|p| p.behind).sum()
+    }
+}
+
+/// A stream of [`SyncEvent`]s, made by [`Core::subscribe`](crate::Core::subscribe). Iterate it
+/// (blocking) or poll it with [`try_recv`](Self::try_recv) / [`recv_timeout`](Self::recv_timeout).
+/// It ends when sync stops. A subscriber that falls [`SUBSCRIBER_QUEUE`] events behind misses
+/// events and then gets [`SyncEvent::Lagged`].
+#[derive(Debug)]
+pub struct Subscription {
+    rx: Receiver<SyncEvent>,
+}
+
+impl Subscription {
+    /// The next event, if one is waiting.
+    pub fn try_recv(&self) -> Option<SyncEvent> {
+        self.rx.try_recv().ok()
+    }
+
+    /// The next event, waiting up to `timeout`; `None` on timeout or when sync stopped.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<SyncEvent> {
+        self.rx.recv_timeout(timeout).ok()
+    }
+
+    /// The underlying channel, for `crossbeam_channel::select!`.
+    pub fn receiver(&self) -> &Receiver<SyncEvent> {
+        &self.rx
+    }
+}
+
+impl Iterator for Subscription {
+    type Item = SyncEvent;
+    fn next(&mut self) -> Option<SyncEvent> {
+        self.rx.recv().ok()
+    }
+}
+
+struct Subscriber {
+    tx: Sender<SyncEvent>,
+    missed: AtomicU64,
+}
+
+/// Fans events out to subscribers without ever blocking the sync threads.
+#[derive(Default)]
+pub(crate) struct Hub {
+    subs: Mutex<Vec<Subscriber>>,
+}
+
+impl Hub {
+    pub(crate) fn subscribe(&self) -> Subscription {
+        let (tx, rx) = crossbeam_channel::bounded(SUBSCRIBER_QUEUE);
+        lock(&self.subs).push(Subscriber { tx, missed: AtomicU64::new(0) });
+        Subscription { rx }
+    }
+
+    pub(crate) fn emit(&self, ev: SyncEvent) {
+        let mut subs = lock(&self.subs);
+        subs.retain(|s| {
+            let missed = s.missed.load(Ordering::Relaxed);
+            if missed > 0 {
+                match s.tx.try_send(SyncEvent::Lagged { missed }) {
+                    Ok(()) => s.missed.store(0, Ordering::Relaxed),
+                    Err(TrySendError::Full(_)) => {
+                        s.missed.fetch_add(1, Ordering::Relaxed);
+                        return true;
+                    }
+                    Err(TrySendError::Disconnected(_)) => return false,
+                }
+            }
+            match s.tx.try_send(ev.clone()) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    s.missed.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            }
+        });
+    }
+
+    /// Ends every subscription (sync stopped).
+    pub(crate) fn close(&self) {
+        lock(&self.subs).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slow_subscriber_gets_lagged_and_others_are_not_blocked() {
+        let hub = Hub::default();
+        let slow = hub.subscribe();
+        let fast = hub.subscribe();
+        let ev = |n| SyncEvent::Lagged { missed: n };
+        for i in 0..SUBSCRIBER_QUEUE as u64 + 10 {
+            hub.emit(ev(1_000_000 + i));
+            assert_eq!(fast.try_recv(), Some(ev(1_000_000 + i)));
+        }
+        for _ in 0..SUBSCRIBER_QUEUE {
+            assert!(slow.try_recv().is_some());
+        }
+        assert_eq!(slow.try_recv(), None);
+        hub.emit(ev(7));
+        assert_eq!(slow.try_recv(), Some(SyncEvent::Lagged { missed: 10 }));
+        assert_eq!(slow.try_recv(), Some(ev(7)));
+        drop(fast);
+        hub.emit(ev(8));
+        assert_eq!(slow.try_recv(), Some(ev(8)));
+        assert_eq!(lock(&hub.subs).len(), 1, "a dropped subscription is forgotten");
+        hub.close();
+        assert_eq!(slow.recv_timeout(Duration::from_millis(10)), None);
+    }
+}

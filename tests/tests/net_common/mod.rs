@@ -1,0 +1,94 @@
+//! Helpers shared by the network tests (`net_*.rs`): nodes on 127.0.0.1, waiting with a
+//! deadline, and counting this process's threads and sockets.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use xaeroflux::Core;
+use xaeroflux::net::{NetConfig, SpaceId};
+
+/// Longest any test waits for a condition: far above what they need on an idle machine,
+/// so a loaded CI machine does not fail them, while a hang still ends.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Network settings for tests: loopback only, quick re-announcements.
+pub fn config() -> NetConfig {
+    NetConfig::default()
+        .with_bind_addr("127.0.0.1:0".parse().unwrap())
+        .with_announce_interval(Duration::from_millis(300))
+        .with_idle_timeout(Duration::from_secs(20))
+}
+
+/// A store at `dir` syncing with both backends on 127.0.0.1.
+pub fn node(dir: &Path) -> Core {
+    node_with(dir, &["iroh", "iroh-gossip"])
+}
+
+/// A store at `dir` syncing with `backends` on 127.0.0.1.
+pub fn node_with(dir: &Path, backends: &[&str]) -> Core {
+    Core::builder().with_page_size(16 * 1024).with_sync_backends(backends).with_net_config(config()).open(dir).unwrap()
+}
+
+/// A space id for a test.
+pub fn space(name: &str) -> SpaceId {
+    SpaceId::from_name(&format!("xaeroflux test {name}"))
+}
+
+/// Polls `cond` every 10 ms until it holds or [`PATIENCE`] passes; returns whether it held.
+pub fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + PATIENCE;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `n` payloads of `size` bytes, numbered.
+pub fn payloads(tag: u8, n: usize, size: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let mut p = vec![tag; size];
+            p[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            p
+        })
+        .collect()
+}
+
+/// Appends `n` events of `size` bytes to `core`'s feed in batches of 1000.
+pub fn append_n(core: &Core, tag: u8, n: usize, size: usize) {
+    let all = payloads(tag, n, size);
+    for chunk in all.chunks(1000) {
+        core.append_batch(chunk.iter().map(|p| p.as_slice())).unwrap();
+    }
+}
+
+/// Whether `a` and `b` hold the same feeds with the same roots.
+pub fn same_feeds(a: &Core, b: &Core) -> bool {
+    let mut fa: Vec<_> = a.feeds().into_iter().map(|f| (f.author, f.len, f.root)).collect();
+    let mut fb: Vec<_> = b.feeds().into_iter().map(|f| (f.author, f.len, f.root)).collect();
+    fa.sort();
+    fb.sort();
+    fa == fb
+}
+
+/// Threads of this process.
+pub fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0)
+}
+
+/// Sockets (UDP and TCP) this process has open.
+pub fn socket_count() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| std::fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy().starts_with("socket:")))
+                .count()
+        })
+        .unwrap_or(0)
+}

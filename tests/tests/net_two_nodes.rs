@@ -1,0 +1,51 @@
+//! Two nodes on 127.0.0.1: catch-up of 10 000 events, then live appends both ways.
+
+mod net_common;
+
+use net_common::*;
+
+#[test]
+fn catch_up_then_live_both_ways() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node(da.path());
+    let b = node(db.path());
+    append_n(&a, 1, 10_000, 256);
+    let space = space("two nodes");
+    let ticket = a.ticket(space).unwrap();
+    let events = b.subscribe().unwrap();
+    b.join_ticket(&ticket.to_string().parse().unwrap()).unwrap();
+    assert!(wait_until(|| b.feed_len(&a.author()) == 10_000), "B caught up: {}", b.feed_len(&a.author()));
+    assert_eq!(b.feed_head(&a.author()).unwrap(), a.head());
+    let got: Vec<Vec<u8>> = b.iter_feed(&a.author()).unwrap().map(|e| e.payload().to_vec()).collect();
+    assert_eq!(got, payloads(1, 10_000, 256));
+    assert!(
+        events.try_iter_any(|e| matches!(e, xaeroflux::net::SyncEvent::Received { .. })),
+        "B reported the events it received"
+    );
+
+    // Live, both ways.
+    for i in 0..20u64 {
+        let ev = a.append(a.new_event(&i.to_le_bytes())).unwrap();
+        assert!(wait_until(|| b.feed_len(&a.author()) > ev.seq), "A's append {i} reached B");
+        let ev = b.append(b.new_event(&i.to_le_bytes())).unwrap();
+        assert!(wait_until(|| a.feed_len(&b.author()) > ev.seq), "B's append {i} reached A");
+    }
+    assert!(wait_until(|| same_feeds(&a, &b)));
+    let status = b.sync_status().unwrap();
+    assert_eq!(status.spaces, vec![space]);
+    assert!(status.peers.iter().any(|p| p.peer == a.node_id().unwrap() && p.behind == 0));
+}
+
+trait AnyEvent {
+    fn try_iter_any(&self, f: impl FnMut(&xaeroflux::net::SyncEvent) -> bool) -> bool;
+}
+
+impl AnyEvent for xaeroflux::net::Subscription {
+    fn try_iter_any(&self, mut f: impl FnMut(&xaeroflux::net::SyncEvent) -> bool) -> bool {
+        let mut found = false;
+        while let Some(e) = self.try_recv() {
+            found |= f(&e);
+        }
+        found
+    }
+}
