@@ -206,11 +206,15 @@ impl<S: FeedSource> Session<S> {
     }
 
     pub(super) fn on_sync_done(&mut self, seen: u64, sent: u64) {
+        if !self.require(Capabilities::SYNC) {
+            return;
+        }
         if seen > self.heads_sent {
             return self.fail(SessionError::Unexpected("SYNC_DONE names HEADS that were never sent"));
         }
-        if sent < self.heads_seen {
-            return self.fail(SessionError::Unexpected("SYNC_DONE counts fewer HEADS than were received"));
+        // The stream is ordered: every HEADS frame sent before this SYNC_DONE was read.
+        if sent != self.heads_seen {
+            return self.fail(SessionError::Unexpected("SYNC_DONE counts other HEADS than were received"));
         }
         if self.peer_done == Some((seen, sent)) && !self.chatter() {
             return;
