@@ -39,3 +39,6 @@ else
     apt_install rustc-web cargo-web rust-web-src
     log "no_std check: Debian rustc-web"
 fi
+
+# The browser build and its tests: wasm32 compiler, wasm-bindgen CLI, Chromium, npm packages.
+bash "$(dirname "$0")/setup-wasm.sh"

@@ -18,3 +18,6 @@ bash scripts/check-no-std.sh
 
 step "cargo test"
 cargo test --workspace
+
+step "browser: npm package, wasm-bindgen tests (Node, Chromium), JS and end-to-end tests"
+bash scripts/test-wasm.sh

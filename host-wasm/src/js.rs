@@ -31,6 +31,12 @@ impl Obj {
         self.set(key, value as f64)
     }
 
+    /// Sets a `u64` as a number when it is at most 2^53 − 1, else as a `BigInt` (only
+    /// decoded bytes from elsewhere can hold such values).
+    pub fn u64(self, key: &str, value: u64) -> Obj {
+        if value <= MAX_SAFE_INTEGER { self.num(key, value) } else { self.set(key, js_sys::BigInt::from(value)) }
+    }
+
     /// The object.
     pub fn build(self) -> JsValue {
         self.0.into()
@@ -72,6 +78,19 @@ pub fn index(value: f64, name: &'static str) -> Result<u64, ArgError> {
     }
 }
 
+/// A `u64` argument given as a number (an integer up to 2^53 − 1) or a `BigInt`.
+pub fn u64_arg(value: &JsValue, name: &'static str) -> Result<u64, ArgError> {
+    let bad = ArgError { name, expected: "a non-negative integer (a number, or a BigInt below 2^64)" };
+    if let Some(n) = value.as_f64() {
+        return index(n, name).map_err(|_| bad);
+    }
+    if let Some(b) = value.dyn_ref::<js_sys::BigInt>() {
+        let text = b.to_string(10).map_err(|_| bad.clone())?;
+        return String::from(text).parse::<u64>().map_err(|_| bad);
+    }
+    Err(bad)
+}
+
 /// An optional property of an options object.
 pub fn prop(obj: &JsValue, key: &str) -> Option<JsValue> {
     if !obj.is_object() {
@@ -104,8 +123,8 @@ pub fn event(ev: &EventRef<'_>) -> JsValue {
     };
     Obj::new()
         .set("author", hex::encode(ev.author().as_bytes()))
-        .num("seq", ev.seq())
-        .num("timestamp", ev.timestamp_us())
+        .u64("seq", ev.seq())
+        .u64("timestamp", ev.timestamp_us())
         .set("kind", ev.kind())
         .set("flags", ev.flags().0)
         .set("payload", Uint8Array::from(ev.payload()))

@@ -45,6 +45,7 @@ mod platform;
 pub mod proof;
 mod store;
 mod sync;
+mod types;
 mod verify;
 
 pub use error::{ErrorCode, JsError};

@@ -10,7 +10,7 @@ use xaeroflux_core::{AuthorId, Event, EventFlags, EventRef, Hash, SignedHead};
 
 use crate::error::{ArgError, ERROR_NAME, ErrorCode, JsError, make_js_error};
 use crate::hex;
-use crate::js::{self, Obj, prop, prop_num, prop_str};
+use crate::js::{self, Obj, prop, prop_str};
 use crate::proof::{self, ProofFields, ProofFileError, Trust};
 
 /// Decoding errors of events, heads and proofs given as bytes.
@@ -106,8 +106,8 @@ pub fn verify_proof(
 }
 
 /// Decodes an encoded event (56-byte header and payload, `docs/formats.md`).
-#[wasm_bindgen(js_name = decodeEvent, unchecked_return_type = "StoredEvent")]
-pub fn decode_event(bytes: &[u8]) -> Result<JsValue, JsValue> {
+#[wasm_bindgen(js_name = decodeEvent, unchecked_return_type = "DecodedEvent")]
+pub fn decode_event(#[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: &[u8]) -> Result<JsValue, JsValue> {
     let ev = EventRef::parse(bytes).map_err(|e| Malformed(format!("malformed event: {e}")).to_js())?;
     Ok(js::event(&ev))
 }
@@ -120,7 +120,10 @@ pub fn encode_event(#[wasm_bindgen(unchecked_param_type = "EventFields")] fields
         .ok_or(arg(ArgError { name: "author", expected: "an author id: 64 hex characters" }))?;
     let author: AuthorId = hex::author(&author, "author").map_err(arg)?;
     let int = |k: &'static str| -> Result<u64, JsValue> {
-        js::index(prop_num(&fields, k).map_err(arg)?.unwrap_or(0.0), k).map_err(arg)
+        match prop(&fields, k) {
+            None => Ok(0),
+            Some(v) => js::u64_arg(&v, k).map_err(arg),
+        }
     };
     let seq = int("seq")?;
     let timestamp = int("timestamp")?;
@@ -144,8 +147,8 @@ fn too_large_or_invalid(e: &xaeroflux_core::event::EventDecodeError) -> ErrorCod
 
 /// The leaf hash (hex) of an encoded event: what the MMR and the page trees commit to.
 #[wasm_bindgen(js_name = leafHash)]
-pub fn leaf_hash(encoded_event: &[u8]) -> String {
-    hex::encode(xaeroflux_core::hash::leaf_hash(encoded_event).as_bytes())
+pub fn leaf_hash(#[wasm_bindgen(unchecked_param_type = "Uint8Array")] event: &[u8]) -> String {
+    hex::encode(xaeroflux_core::hash::leaf_hash(event).as_bytes())
 }
 
 /// Decodes a signed head (137 bytes, or their hex) without checking its signature.
@@ -173,7 +176,11 @@ pub fn verify_head(
 /// Checks an encoded inclusion proof: `leaf` (hex leaf hash) is leaf `proof.leafIndex` of the
 /// MMR with root `root` (hex). Throws `MALFORMED` or `PROOF_INVALID`.
 #[wasm_bindgen(js_name = verifyInclusion)]
-pub fn verify_inclusion(proof: &[u8], leaf: &str, root: &str) -> Result<(), JsValue> {
+pub fn verify_inclusion(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] proof: &[u8],
+    leaf: &str,
+    root: &str,
+) -> Result<(), JsValue> {
     let p = InclusionProof::decode(proof).map_err(|e| Malformed(format!("malformed inclusion proof: {e}")).to_js())?;
     let leaf = hex::hash(leaf, "leaf").map_err(arg)?;
     let root = hex::hash(root, "root").map_err(arg)?;

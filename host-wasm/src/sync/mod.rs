@@ -253,7 +253,7 @@ pub struct SyncSession {
 #[wasm_bindgen]
 impl SyncSession {
     /// Hands the session bytes received from the peer (any amount, cut anywhere).
-    pub fn receive(&self, bytes: &[u8]) {
+    pub fn receive(&self, #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }

@@ -1,0 +1,197 @@
+//! The TypeScript definitions of the plain objects the API takes and returns. wasm-bindgen
+//! writes them into the package's `.d.ts` next to the generated signatures, which name them
+//! through `unchecked_param_type` / `unchecked_return_type`.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+/** The `code` of a {@link XaerofluxError}. */
+export type ErrorCode =
+  | "INVALID_ARGUMENT"
+  | "PAYLOAD_TOO_LARGE"
+  | "MALFORMED"
+  | "BAD_SIGNATURE"
+  | "PROOF_INVALID"
+  | "NOT_FOUND"
+  | "STORAGE"
+  | "CORRUPT"
+  | "LOCKED"
+  | "CLOSED"
+  | "UNSUPPORTED"
+  | "SYNC";
+
+/** Every error this package throws: a real `Error` with a stable `code`. */
+export interface XaerofluxError extends Error {
+  name: "XaerofluxError";
+  code: ErrorCode;
+}
+
+/** An event as stored: the author's signed fields and the payload. */
+export interface StoredEvent {
+  /** The author's public key, 64 hex characters. */
+  author: string;
+  /** Position in the author's feed, from 0. */
+  seq: number;
+  /** Microseconds since the Unix epoch, by the author's clock. */
+  timestamp: number;
+  /** Application-defined kind, 0..=65535. */
+  kind: number;
+  /** Flag bits (1: encrypted payload, 2: CRDT operation). */
+  flags: number;
+  /** The payload bytes. */
+  payload: Uint8Array;
+  /** The payload as text, or `null` when it is not valid UTF-8. */
+  text: string | null;
+  /** The event's leaf hash (hex): what the Merkle trees commit to. */
+  leafHash: string;
+}
+
+/**
+ * An event decoded from bytes: like {@link StoredEvent}, but bytes from elsewhere may carry a
+ * seq or timestamp above 2^53 − 1, which come as a `bigint`.
+ */
+export type DecodedEvent = Omit<StoredEvent, "seq" | "timestamp"> & {
+  seq: number | bigint;
+  timestamp: number | bigint;
+};
+
+/** A feed's signed head: `(author, length, root)` and the author's signature. */
+export interface SignedHeadInfo {
+  author: string;
+  /** Number of events the head covers. */
+  length: number;
+  /** MMR root (hex) over those events. */
+  root: string;
+  /** ed25519 signature (hex). */
+  signature: string;
+  /** The 137-byte encoding. */
+  bytes: Uint8Array;
+}
+
+/**
+ * A proof file: an event, its inclusion proof and the signed head it is proved against,
+ * as `store.prove()` and `xf prove` write them. Serialize it with `JSON.stringify`.
+ */
+export interface ProofFile {
+  format: "xaeroflux-inclusion-proof";
+  version: 1;
+  author: string;
+  seq: number;
+  leaves: number;
+  root: string;
+  /** Hex of the encoded event. */
+  event: string;
+  /** Hex of the encoded inclusion proof. */
+  proof: string;
+  /** Hex of the encoded signed head. */
+  head: string;
+}
+
+/** What `verifyProof` checked. */
+export interface VerifiedProof {
+  author: string;
+  seq: number;
+  /** Length of the feed the event was proved in. */
+  leaves: number;
+  /** The root the proof leads to. */
+  root: string;
+  event: StoredEvent;
+}
+
+/** Extra trust for `verifyProof`. */
+export interface VerifyOptions {
+  /** Require the event to be by this author (hex). */
+  author?: string;
+  /** Check against this root (hex) instead of the file's signed head. */
+  root?: string;
+}
+
+/** The fields of `encodeEvent`. */
+export interface EventFields {
+  author: string;
+  seq?: number | bigint;
+  timestamp?: number | bigint;
+  kind?: number;
+  flags?: number;
+  payload?: string | Uint8Array | ArrayBuffer;
+}
+
+/** Options of `Store.open` and `Store.openInMemory`. */
+export interface StoreOptions {
+  /** Page size of a new store: a power of two from 1024 to 1048576 (default 16384). */
+  pageSize?: number;
+  /** The author's 32-byte secret key for a new store (default: a random one). */
+  secretKey?: Uint8Array | string;
+  /** `"strict"` (default): a commit is flushed to disk before it resolves. */
+  durability?: "strict" | "relaxed";
+}
+
+/** Options of `append` and `appendBatch`. */
+export interface AppendOptions {
+  /** Application-defined kind, 0..=65535 (default 0). */
+  kind?: number;
+  /** Flag bits (default 0). */
+  flags?: number;
+}
+
+/** Options of `list`. */
+export interface ListOptions {
+  /** Position in the arrival order to start at (default 0). */
+  offset?: number;
+  /** Most events to return (default all). */
+  limit?: number;
+}
+
+/** A summary of one feed. */
+export interface FeedInfo {
+  author: string;
+  length: number;
+  /** Bytes of the encoded events. */
+  bytes: number;
+  pages: number;
+  /** MMR root (hex) over the events held. */
+  root: string | undefined;
+  head: SignedHeadInfo | undefined;
+  /** Whether this is the store's own feed. */
+  local: boolean;
+  /** Whether the author was caught signing two versions of the feed. */
+  forked: boolean;
+}
+
+/** A committed change, as `subscribe` reports it. */
+export interface StoreChange {
+  author: string;
+  /** First new seq. */
+  start: number;
+  /** One past the last new seq. */
+  end: number;
+  origin: "local" | "sync";
+}
+
+/** Options of `store.sync`. */
+export interface SyncOptions {
+  /** Called with each chunk of bytes for the peer, in order. */
+  send: (bytes: Uint8Array) => void;
+  /** Called with what happens in the session. */
+  onEvent?: (event: SyncEvent) => void;
+  /** The two ends of a session take different roles (default `"initiator"`). */
+  role?: "initiator" | "responder";
+  /** Stay open and push new events both ways (default `true`). */
+  live?: boolean;
+  /** The space id (64 hex characters) both ends must agree on (default all zeros). */
+  space?: string;
+}
+
+/** What happens in a sync session. */
+export type SyncEvent =
+  | { type: "connected"; peerPageSize: number; live: boolean }
+  | { type: "head"; head: SignedHeadInfo }
+  | { type: "events"; author: string; start: number; end: number }
+  | { type: "synced" }
+  | { type: "fork"; author: string }
+  | { type: "rejected"; author: string; reason: string }
+  | { type: "app"; channel: number; data: Uint8Array }
+  | { type: "transportError"; error: unknown }
+  | { type: "closed"; code: string; byPeer: boolean; reason: string | undefined };
+"#;

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds the npm package `xaeroflux-wasm` from host-wasm/ with the project's own tools:
+# cargo for wasm32 (scripts/wasm-env.sh), the wasm-bindgen CLI at the pinned version, and
+# wasm-opt when it is installed. Nothing prebuilt is downloaded.
+#
+#   bash scripts/build-npm.sh [out-dir]     # default: $CARGO_TARGET_DIR/npm/xaeroflux-wasm
+#
+# Prints the .wasm size, raw and gzipped. Run scripts/setup-wasm.sh once first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+source scripts/wasm-env.sh
+
+OUT=${1:-${CARGO_TARGET_DIR:-$ROOT/target}/npm/xaeroflux-wasm}
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have" != "$want" ]; then
+    echo "build-npm: wasm-bindgen $want is needed (found: ${have:-none}); run scripts/setup-wasm.sh" >&2
+    exit 1
+fi
+
+echo "[build-npm] cargo build (wasm32, $XF_WASM_MODE toolchain)" >&2
+wasm_cargo build --release -p xaeroflux-wasm --lib
+WASM="$XF_WASM_TARGET_DIR/wasm32-unknown-unknown/release/xaeroflux_wasm.wasm"
+
+TMP="$OUT.tmp"
+rm -rf "$TMP"
+mkdir -p "$TMP"
+wasm-bindgen --target web --remove-name-section --remove-producers-section --out-dir "$TMP" --out-name xaeroflux_wasm "$WASM"
+
+BG="$TMP/xaeroflux_wasm_bg.wasm"
+raw_before=$(stat -c %s "$BG")
+if command -v wasm-opt >/dev/null 2>&1; then
+    # The features rustc enables by default for wasm32-unknown-unknown. An old wasm-opt that
+    # cannot read the module leaves it as it is (it only makes it smaller).
+    if wasm-opt -Oz --strip-debug --strip-producers \
+        --enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int \
+        --enable-sign-ext --enable-reference-types --enable-multivalue \
+        -o "$BG.opt" "$BG" 2>"$TMP/wasm-opt.log"; then
+        mv "$BG.opt" "$BG"
+        echo "[build-npm] wasm-opt $(wasm-opt --version | awk '{print $3}'): $raw_before -> $(stat -c %s "$BG") bytes" >&2
+    else
+        echo "[build-npm] wasm-opt $(wasm-opt --version | awk '{print $3}') cannot read this module ($(tail -1 "$TMP/wasm-opt.log")); kept as built" >&2
+        rm -f "$BG.opt"
+    fi
+    rm -f "$TMP/wasm-opt.log"
+else
+    echo "[build-npm] wasm-opt not installed: the .wasm is not post-optimized" >&2
+fi
+
+version=$(awk '/^\[workspace.package\]/ { s = 1 } s && /^version = / { gsub(/version = |"/, ""); print; exit }' Cargo.toml)
+sed "s/@VERSION@/$version/" host-wasm/npm/package.json > "$TMP/package.json"
+cp host-wasm/npm/node.js host-wasm/README.md LICENSE "$TMP/"
+
+rm -rf "$OUT"
+mv "$TMP" "$OUT"
+raw=$(stat -c %s "$OUT/xaeroflux_wasm_bg.wasm")
+gz=$(gzip -9 -c "$OUT/xaeroflux_wasm_bg.wasm" | wc -c)
+echo "[build-npm] $OUT" >&2
+echo "xaeroflux_wasm_bg.wasm: $raw bytes raw, $gz bytes gzip -9"
