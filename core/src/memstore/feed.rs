@@ -88,7 +88,7 @@ impl Feed {
             self.seal();
         }
         let offset = self.tail.used();
-        self.tail.push(ev)?;
+        self.tail.push_hashed(ev, leaf)?;
         if self.tail.count() == 1 {
             self.page_first.push(ev.seq());
         }

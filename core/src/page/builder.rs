@@ -195,6 +195,18 @@ impl PageBuilder {
     /// Appends an event: it must be by the page's author, have seq [`Self::next_seq`],
     /// and [fit](Self::fits).
     pub fn push(&mut self, ev: EventRef<'_>) -> Result<(), PagePushError> {
+        self.push_with(ev, || ev.leaf_hash())
+    }
+
+    /// As [`push`](Self::push), for a caller that already computed the event's leaf hash
+    /// (a store that verified the event): `leaf` must be `ev.leaf_hash()`, or the page root
+    /// is wrong (the page image and its checksum do not depend on it).
+    pub fn push_hashed(&mut self, ev: EventRef<'_>, leaf: Hash) -> Result<(), PagePushError> {
+        debug_assert_eq!(leaf, ev.leaf_hash(), "push_hashed with another event's leaf hash");
+        self.push_with(ev, || leaf)
+    }
+
+    fn push_with(&mut self, ev: EventRef<'_>, leaf: impl FnOnce() -> Hash) -> Result<(), PagePushError> {
         if ev.author() != self.author {
             return Err(PagePushError::AuthorMismatch { expected: self.author, found: ev.author() });
         }
@@ -212,7 +224,7 @@ impl PageBuilder {
         if checked_span(&self.config, encoded.len()).is_none() {
             return Err(PagePushError::TooLarge(encoded.len()));
         }
-        self.leaves.push(ev.leaf_hash());
+        self.leaves.push(leaf());
         self.body.extend_from_slice(encoded);
         Ok(())
     }
