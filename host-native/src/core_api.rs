@@ -1,6 +1,5 @@
 //! The [`Core`] handle.
 
-use std::cell::RefCell;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -9,14 +8,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Sender, bounded};
-use redb::ReadableDatabase as _;
 use xaeroflux_core::event::{EventFlags, MAX_PAYLOAD_LEN};
-use xaeroflux_core::mmr::{self, ConsistencyProof, InclusionProof, MmrPeaks, NodeStore};
+use xaeroflux_core::mmr::{self, ConsistencyProof, InclusionProof, MmrPeaks};
 use xaeroflux_core::{AuthorId, EventRef, Hash, SignedHead};
 
 use crate::error::{AppendError, ImportError, IoError, OpenError, ProveError, ReadError, SyncError};
 use crate::read::{Events, FeedRange, Walker};
-use crate::store::meta::{self, NODE_CHUNK};
+use crate::store::nodes::NodeReader;
 use crate::store::open::{Options, open};
 use crate::store::segments::SegmentIo;
 use crate::store::state::{FeedInner, Shared, lock, read};
@@ -441,25 +439,21 @@ impl Core {
     /// root of [`Core::feed_head`] with [`crate::verify_event`]).
     pub fn inclusion_proof(&self, author: &AuthorId, seq: u64) -> Result<InclusionProof, ProveError> {
         let feed = self.shared.feed(author).ok_or(ProveError::UnknownFeed(*author))?;
-        let inner = read(&feed.inner);
-        if seq >= inner.len {
-            return Err(ProveError::OutOfRange { requested: seq, len: inner.len });
+        let len = read(&feed.inner).len;
+        if seq >= len {
+            return Err(ProveError::OutOfRange { requested: seq, len });
         }
-        let nodes = NodeReader::new(&self.shared, feed.idx, &inner)?;
-        let r = mmr::inclusion_proof(&nodes, inner.len, seq);
-        nodes.result(r)
+        self.with_nodes(author, len, |n| mmr::inclusion_proof(n, len, seq))
     }
 
     /// Proof that `author`'s feed of length `old_len` is a prefix of the feed now.
     pub fn consistency_proof(&self, author: &AuthorId, old_len: u64) -> Result<ConsistencyProof, ProveError> {
         let feed = self.shared.feed(author).ok_or(ProveError::UnknownFeed(*author))?;
-        let inner = read(&feed.inner);
-        if old_len > inner.len {
-            return Err(ProveError::OutOfRange { requested: old_len, len: inner.len });
+        let len = read(&feed.inner).len;
+        if old_len > len {
+            return Err(ProveError::OutOfRange { requested: old_len, len });
         }
-        let nodes = NodeReader::new(&self.shared, feed.idx, &inner)?;
-        let r = mmr::consistency_proof(&nodes, old_len, inner.len);
-        nodes.result(r)
+        self.with_nodes(author, len, |n| mmr::consistency_proof(n, old_len, len))
     }
 
     /// Stores events of another author's feed that arrived with its signed head (the hook the
@@ -582,65 +576,6 @@ impl std::fmt::Debug for Core {
     }
 }
 
-/// MMR nodes of one feed: in memory from `base` on, in the index below.
-struct NodeReader<'a> {
-    base: u64,
-    mem: &'a [Hash],
-    feed: u32,
-    table: redb::ReadOnlyTable<(u32, u64), &'static [u8]>,
-    cache: RefCell<(u64, Vec<u8>)>,
-    error: RefCell<Option<IoError>>,
-}
-
-impl<'a> NodeReader<'a> {
-    fn new(shared: &Shared, feed: u32, inner: &'a FeedInner) -> Result<Self, ProveError> {
-        let ix = |e: redb::Error| ProveError::Io(IoError::index("read MMR nodes", e));
-        let txn = shared.db.begin_read().map_err(|e| ix(e.into()))?;
-        let table = txn.open_table(meta::NODES).map_err(|e| ix(e.into()))?;
-        Ok(NodeReader {
-            base: inner.node_base,
-            mem: &inner.nodes,
-            feed,
-            table,
-            cache: RefCell::new((u64::MAX, Vec::new())),
-            error: RefCell::new(None),
-        })
-    }
-
-    fn result<T>(&self, r: Result<T, mmr::ProofError>) -> Result<T, ProveError> {
-        if let Some(e) = self.error.borrow_mut().take() {
-            return Err(ProveError::Io(e));
-        }
-        r.map_err(ProveError::Mmr)
-    }
-}
-
-impl NodeStore for NodeReader<'_> {
-    fn node(&self, pos: u64) -> Option<Hash> {
-        if pos >= self.base {
-            return self.mem.get(usize::try_from(pos - self.base).ok()?).copied();
-        }
-        let chunk = pos / NODE_CHUNK;
-        let mut cache = self.cache.borrow_mut();
-        if cache.0 != chunk {
-            match self.table.get((self.feed, chunk)) {
-                Ok(Some(v)) => {
-                    cache.1.clear();
-                    cache.1.extend_from_slice(v.value());
-                    cache.0 = chunk;
-                }
-                Ok(None) => return None,
-                Err(e) => {
-                    *self.error.borrow_mut() = Some(IoError::index("read MMR nodes", e));
-                    return None;
-                }
-            }
-        }
-        let at = ((pos % NODE_CHUNK) * 32) as usize;
-        cache.1.get(at..at + 32).and_then(|b| b.try_into().ok()).map(Hash)
-    }
-}
-
 /// Reads and writes the sync protocol needs ([`xaeroflux_core::xsp::FeedSource`] and the
 /// storing of what a session verified). They are public so other transports can drive XSP
 /// over a native store too.
@@ -680,11 +615,12 @@ impl Core {
         make: impl FnOnce(&NodeReader<'_>) -> Result<T, mmr::ProofError>,
     ) -> Result<T, ProveError> {
         let feed = self.shared.feed(author).ok_or(ProveError::UnknownFeed(*author))?;
-        let inner = read(&feed.inner);
-        if leaves > inner.len {
-            return Err(ProveError::OutOfRange { requested: leaves, len: inner.len });
+        let len = read(&feed.inner).len;
+        if leaves > len {
+            return Err(ProveError::OutOfRange { requested: leaves, len });
         }
-        let nodes = NodeReader::new(&self.shared, feed.idx, &inner)?;
+        // No lock is held while the proof reads nodes (it may read events): see `store::nodes`.
+        let nodes = NodeReader::new(&self.shared, feed, leaves);
         let r = make(&nodes);
         nodes.result(r)
     }

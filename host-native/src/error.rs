@@ -281,6 +281,8 @@ pub enum ProveError {
     Mmr(MmrProofError),
     /// Reading the stored MMR nodes failed.
     Io(IoError),
+    /// Reading the events a low MMR node is recomputed from failed (a damaged page).
+    Read(ReadError),
 }
 
 impl fmt::Display for ProveError {
@@ -290,6 +292,7 @@ impl fmt::Display for ProveError {
             Self::OutOfRange { requested, len } => write!(f, "{requested} is outside the feed of {len} events"),
             Self::Mmr(e) => write!(f, "cannot build proof: {e}"),
             Self::Io(e) => write!(f, "cannot build proof: {e}"),
+            Self::Read(e) => write!(f, "cannot build proof: {e}"),
         }
     }
 }
@@ -297,6 +300,7 @@ impl fmt::Display for ProveError {
 impl core::error::Error for ProveError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
+            Self::Read(e) => Some(e),
             Self::Io(e) => Some(e),
             _ => None,
         }

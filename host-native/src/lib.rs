@@ -43,8 +43,8 @@
 //!   with `pwrite` and makes commits durable with one `fdatasync`; readers see the files
 //!   through read-only memory maps.
 //! - **redb index.** A redb database keeps the settings, one row per feed (length, MMR peaks,
-//!   latest signed head), one row per page (location, count, page root), the MMR nodes in
-//!   chunks of 64, and the arrival order. It is written at *checkpoints*, not per append: the
+//!   latest signed head), one row per page (location, count, page root), the high MMR nodes,
+//!   and the arrival order. It is written at *checkpoints*, not per append: the
 //!   `(author, seq) → location` lookup is a binary search over the feed's dense page list.
 //! - **Commits.** An append writes the new event bytes, then the page header, then (under
 //!   [`Durability::EachAppend`]) calls `fdatasync` once. Appends queued by several threads are
@@ -53,8 +53,10 @@
 //!   after the checkpoint are examined; valid pages continuing the feed are taken, and what
 //!   follows them is zeroed. The work is bounded by the checkpoint interval (256 pages) and
 //!   the segment size, never by the number of events.
-//! - **Memory.** MMR nodes go to the index at each checkpoint; the store keeps only peaks,
-//!   the nodes since the last checkpoint, and a 16-byte entry per page.
+//! - **Proofs.** The index keeps the MMR nodes of height 6 and more (about one per 32
+//!   events); a proof recomputes lower nodes from the events of one aligned block of 64.
+//! - **Memory.** The store keeps per feed its peaks, the MMR nodes made since the last
+//!   checkpoint, and a 16-byte entry per page.
 //!
 //! ## Call rules and concurrency
 //!

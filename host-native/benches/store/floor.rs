@@ -25,10 +25,36 @@ fn preallocated(path: &Path, len: u64) -> BenchResult<File> {
     Ok(f)
 }
 
+/// A file whose blocks are reserved with `posix_fallocate` (ext4 marks them *unwritten*: they
+/// read as zeros, and the first write to each converts it, a metadata change the next
+/// `fdatasync` must commit). This is how the store preallocates its segments: an append-only
+/// store cannot pre-write every block once with zeros without doubling its writes.
+fn fallocated(path: &Path, len: u64) -> BenchResult<File> {
+    use std::os::fd::AsRawFd;
+    let f = OpenOptions::new().create(true).truncate(true).read(true).write(true).open(path)?;
+    // SAFETY: plain syscall on a valid descriptor we own.
+    let r = unsafe { libc::posix_fallocate(f.as_raw_fd(), 0, libc::off_t::try_from(len)?) };
+    if r != 0 {
+        return Err(std::io::Error::from_raw_os_error(r).into());
+    }
+    f.sync_all()?;
+    Ok(f)
+}
+
 /// `records` records written `per_sync` at a time, one `fdatasync` after each write.
 fn run(cfg: &Config, name: &str, records: u64, per_sync: u64) -> BenchResult<Measured> {
+    run_on(cfg, name, records, per_sync, preallocated)
+}
+
+fn run_on(
+    cfg: &Config,
+    name: &str,
+    records: u64,
+    per_sync: u64,
+    prepare: fn(&Path, u64) -> BenchResult<File>,
+) -> BenchResult<Measured> {
     let path = cfg.dir.join(name);
-    let f = preallocated(&path, records * RECORD_LEN as u64)?;
+    let f = prepare(&path, records * RECORD_LEN as u64)?;
     let mut buf = vec![0u8; per_sync as usize * RECORD_LEN];
     let start = Instant::now();
     let mut seq = 0u64;
@@ -57,4 +83,14 @@ pub fn batch(cfg: &Config) -> BenchResult<Measured> {
 /// One `fdatasync` per record.
 pub fn per_event(cfg: &Config) -> BenchResult<Measured> {
     run(cfg, "floor-event.bin", cfg.n_event, 1)
+}
+
+/// As [`batch`], on a file preallocated with `posix_fallocate` (unwritten extents).
+pub fn batch_fallocated(cfg: &Config) -> BenchResult<Measured> {
+    run_on(cfg, "floor-fa-batch.bin", cfg.n, cfg.batch, fallocated)
+}
+
+/// As [`per_event`], on a file preallocated with `posix_fallocate` (unwritten extents).
+pub fn per_event_fallocated(cfg: &Config) -> BenchResult<Measured> {
+    run_on(cfg, "floor-fa-event.bin", cfg.n_event, 1, fallocated)
 }

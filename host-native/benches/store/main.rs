@@ -8,7 +8,7 @@
 //! (records of the per-event durable cases, default 20 000), `XF_BENCH_BATCH` (records per
 //! durable commit, default 1 000), `XF_BENCH_READS` (random point reads, default N),
 //! `XF_BENCH_DIR` (scratch directory, default `<target>/bench-store`; avoid a RAM disk),
-//! `XF_BENCH_ONLY` (comma-separated systems: floor,redb,ours,hypercore), `XF_BENCH_KEEP=1`
+//! `XF_BENCH_ONLY` (comma-separated systems: floor,floor-fa,redb,ours,hypercore), `XF_BENCH_KEEP=1`
 //! (keep the scratch files), `XF_BENCH_HYPERCORE=0` (skip Node), `XF_BENCH_ROUNDS` (run every
 //! case this many times, interleaved, and report the median: the disk is shared, default 1).
 
@@ -37,16 +37,31 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case { id: "floor-batch", system: "floor", workload: Workload::Batch, run: floor::batch, child: true },
+    Case {
+        id: "floorfa-batch",
+        system: "floor-fa",
+        workload: Workload::Batch,
+        run: floor::batch_fallocated,
+        child: true,
+    },
     Case { id: "redb-batch", system: "redb", workload: Workload::Batch, run: redb_sys::batch, child: true },
     Case { id: "ours-batch", system: "ours", workload: Workload::Batch, run: ours::batch, child: true },
     Case { id: "hypercore-batch", system: "hypercore", workload: Workload::Batch, run: hypercore::batch, child: false },
     Case { id: "floor-event", system: "floor", workload: Workload::PerEvent, run: floor::per_event, child: true },
+    Case {
+        id: "floorfa-event",
+        system: "floor-fa",
+        workload: Workload::PerEvent,
+        run: floor::per_event_fallocated,
+        child: true,
+    },
     Case { id: "redb-event", system: "redb", workload: Workload::PerEvent, run: redb_sys::per_event, child: true },
     Case { id: "ours-event", system: "ours", workload: Workload::PerEvent, run: ours::per_event, child: true },
     Case { id: "redb-scan", system: "redb", workload: Workload::Scan, run: redb_sys::scan, child: true },
     Case { id: "ours-scan", system: "ours", workload: Workload::Scan, run: ours::scan, child: true },
     Case { id: "redb-get", system: "redb", workload: Workload::Get, run: redb_sys::get, child: true },
     Case { id: "ours-get", system: "ours", workload: Workload::Get, run: ours::get, child: true },
+    Case { id: "ours-reopen", system: "ours", workload: Workload::Reopen, run: ours::reopen, child: true },
 ];
 
 fn find(id: &str) -> Option<&'static Case> {

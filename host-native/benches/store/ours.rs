@@ -104,3 +104,27 @@ pub fn get(cfg: &Config) -> BenchResult<Measured> {
     std::hint::black_box(sum);
     Ok(m)
 }
+
+/// Opens the batched store (closed cleanly by the ingest): how long the open took, and the
+/// work it did (the open counters of [`xaeroflux::Stats`]), which does not grow with the
+/// number of events (`tests/tests/store_reopen.rs` checks that).
+pub fn reopen(cfg: &Config) -> BenchResult<Measured> {
+    let path = batch_store(cfg);
+    let start = Instant::now();
+    let core = Core::builder().open(&path)?;
+    let mut m = Measured::since(start, 1);
+    let s = core.stats();
+    if s.local_events != cfg.n {
+        return Err(format!("reopened store has {} events, expected {}", s.local_events, cfg.n).into());
+    }
+    m.bytes = 0;
+    m.note = Some(format!(
+        "reopen of {} events: {:.2} ms, {} index rows, {} pages checked, {} KiB of segments read",
+        cfg.n,
+        m.secs * 1e3,
+        s.open_index_rows,
+        s.open_pages_examined,
+        s.open_bytes_examined / 1024
+    ));
+    Ok(m)
+}

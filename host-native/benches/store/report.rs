@@ -16,6 +16,8 @@ pub enum Workload {
     Scan,
     /// Random point reads.
     Get,
+    /// Opening the store the batched ingest left (one operation, shown in milliseconds).
+    Reopen,
 }
 
 impl Workload {
@@ -25,6 +27,7 @@ impl Workload {
             Workload::PerEvent => "append, commit/event",
             Workload::Scan => "full scan",
             Workload::Get => "random get",
+            Workload::Reopen => "reopen",
         }
     }
 }
@@ -114,6 +117,14 @@ pub fn table(rows: &[Row]) -> String {
     for r in rows {
         let w = r.workload;
         match &r.result {
+            Ok(m) if w == Workload::Reopen => {
+                let _ = writeln!(s, "{:<22} {:<10} {:>10.2} ms", w.label(), r.system, m.secs * 1e3);
+                if let Some(n) = &m.note
+                    && !notes.contains(n)
+                {
+                    notes.push(n.clone());
+                }
+            }
             Ok(m) => {
                 let ops = m.ops_per_sec();
                 let floor = match w {

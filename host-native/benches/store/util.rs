@@ -159,17 +159,26 @@ impl Measured {
 
     /// The line a child prints for the parent.
     pub fn to_line(&self, case: &str) -> String {
-        format!(
+        let mut line = format!(
             "XFBENCH case={case} ops={} secs={:.6} bytes={} rss_kib={}",
             self.ops, self.secs, self.bytes, self.rss_kib
-        )
+        );
+        if let Some(note) = &self.note {
+            line.push_str(" note=");
+            line.push_str(&note.replace('\n', " "));
+        }
+        line
     }
 
     /// Parses a child's line; `None` for any other line.
     pub fn from_line(line: &str) -> Option<(String, Measured)> {
         let rest = line.strip_prefix("XFBENCH ")?;
+        let (rest, note) = match rest.split_once(" note=") {
+            Some((r, n)) => (r, Some(n.to_string())),
+            None => (rest, None),
+        };
         let mut case = None;
-        let mut m = Measured { ops: 0, secs: 0.0, bytes: 0, rss_kib: 0, note: None, spread: None };
+        let mut m = Measured { ops: 0, secs: 0.0, bytes: 0, rss_kib: 0, note, spread: None };
         for kv in rest.split_whitespace() {
             let (k, v) = kv.split_once('=')?;
             match k {

@@ -12,8 +12,8 @@ pub(crate) const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("
 pub(crate) const FEEDS: TableDefinition<u32, &[u8]> = TableDefinition::new("feeds");
 /// Pages: (feed number, page number) → [`PageRow`].
 pub(crate) const PAGES: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("pages");
-/// MMR nodes: (feed number, chunk) → up to [`NODE_CHUNK`] node hashes of positions
-/// `chunk * NODE_CHUNK ..`.
+/// MMR nodes of height [`super::nodes::STORED_MIN_HEIGHT`] and more: (feed number, position)
+/// → the node's 32-byte hash.
 pub(crate) const NODES: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("mmr_nodes");
 /// Arrival runs: run number → [`Run`].
 pub(crate) const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("arrivals");
@@ -23,9 +23,6 @@ pub(crate) const K_PAGE_SIZE: &str = "page_size";
 pub(crate) const K_SEGMENT_PAGES: &str = "segment_pages";
 pub(crate) const K_LOCAL_FEED: &str = "local_feed";
 pub(crate) const K_FRONTIER: &str = "frontier";
-
-/// Nodes per row of the node table.
-pub(crate) const NODE_CHUNK: u64 = 64;
 
 /// A location in the segment files: segment number and page slot within it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]

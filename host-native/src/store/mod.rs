@@ -3,6 +3,7 @@
 pub(crate) mod check;
 pub(crate) mod files;
 pub(crate) mod meta;
+pub(crate) mod nodes;
 pub(crate) mod open;
 pub(crate) mod segments;
 pub(crate) mod state;

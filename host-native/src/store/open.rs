@@ -19,7 +19,7 @@ use xaeroflux_core::{AuthorKey, Hash};
 
 use super::check::check_tail;
 use super::files::{self, DirState, FORMAT_VERSION};
-use super::meta::{self, FeedRow, Loc, NODE_CHUNK, PageRow, Run};
+use super::meta::{self, FeedRow, Loc, PageRow, Run};
 use super::segments::{FileIo, Mapped, SegmentIo, SegmentMaps};
 use super::state::{
     CHECKED, Counters, FeedInner, FeedState, FeedTable, Located, PageEntry, PageWalk, RunLog, Shared, UNCHECKED,
@@ -137,7 +137,6 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
     // Feeds, with their last page and the in-memory part of their MMR nodes.
     let feeds_t = rtx.open_table(meta::FEEDS).map_err(|e| ix("read index")(e.into()))?;
     let pages_t = rtx.open_table(meta::PAGES).map_err(|e| ix("read index")(e.into()))?;
-    let nodes_t = rtx.open_table(meta::NODES).map_err(|e| ix("read index")(e.into()))?;
     let mut table = FeedTable::default();
     for item in feeds_t.iter().map_err(|e| ix("read index")(e.into()))? {
         let (k, v) = item.map_err(|e| ix("read index")(e.into()))?;
@@ -157,21 +156,9 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
             pages.push(PageEntry::new(p.first_seq, p.loc, p.span, UNCHECKED));
             rows += 1;
         }
-        let total = mmr_size(row.len);
-        let node_base = total / NODE_CHUNK * NODE_CHUNK;
-        let mut nodes = Vec::new();
-        if total > node_base {
-            let v = nodes_t
-                .get((idx, node_base / NODE_CHUNK))
-                .map_err(|e| ix("read index")(e.into()))?
-                .ok_or(corrupt("MMR nodes missing"))?;
-            let b = v.value();
-            if b.len() as u64 != (total - node_base) * 32 {
-                return Err(corrupt("MMR node chunk has the wrong length"));
-            }
-            nodes.extend(b.chunks_exact(32).filter_map(|c| c.try_into().ok().map(Hash)));
-            rows += 1;
-        }
+        // MMR nodes before the checkpoint are in the index or recomputed (see `nodes`).
+        let node_base = mmr_size(row.len);
+        let nodes = Vec::new();
         let feed = Arc::new(FeedState {
             idx,
             author: row.author,
@@ -203,7 +190,7 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
         runs.mem.push(Run::decode(v.value()).ok_or(corrupt("malformed arrival run"))?);
     }
     let runs_ckpt = runs.len();
-    drop((feeds_t, pages_t, nodes_t, runs_t, rtx));
+    drop((feeds_t, pages_t, runs_t, rtx));
 
     let segment_pages = opts.segment_pages;
     let mut io: Box<dyn SegmentIo> = opts.io.take().unwrap_or_else(|| Box::new(FileIo::new(path)));

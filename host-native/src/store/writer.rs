@@ -16,7 +16,8 @@ use xaeroflux_core::page::{PAGE_HEADER_LEN, PageBuilder};
 use xaeroflux_core::{Hash, SignedHead};
 
 use super::check::check_tail;
-use super::meta::{self, FeedRow, Loc, NODE_CHUNK, PageRow};
+use super::meta::{self, FeedRow, Loc, PageRow};
+use super::nodes::is_stored;
 use super::segments::{Mapped, SegmentIo};
 use super::state::{CHECKED, FeedInner, FeedState, PageEntry, PageWalk, Shared, lock, read, write};
 use crate::Durability;
@@ -671,11 +672,10 @@ impl Writer {
                     };
                     pages.insert((f.idx, t.page_no), r.encode().as_slice()).map_err(|e| ix(e.into()))?;
                 }
-                let mut pos = inner.node_base;
-                for chunk in inner.nodes.chunks(NODE_CHUNK as usize) {
-                    let bytes: &[u8] = bytemuck::cast_slice(chunk);
-                    nodes.insert((f.idx, pos / NODE_CHUNK), bytes).map_err(|e| ix(e.into()))?;
-                    pos += chunk.len() as u64;
+                for (pos, node) in (inner.node_base..).zip(&inner.nodes) {
+                    if is_stored(pos) {
+                        nodes.insert((f.idx, pos), node.0.as_slice()).map_err(|e| ix(e.into()))?;
+                    }
                 }
             }
             let log = read(&shared.runs);
@@ -697,14 +697,12 @@ impl Writer {
             wf.dirty = false;
             wf.rows.clear();
             let mut inner = write(&wf.feed.inner);
-            let total = inner.node_base + inner.nodes.len() as u64;
-            let keep_from = total / NODE_CHUNK * NODE_CHUNK;
-            let drop_n = (keep_from - inner.node_base) as usize;
-            inner.nodes.drain(..drop_n);
-            inner.node_base = keep_from;
+            inner.node_base += inner.nodes.len() as u64;
+            inner.nodes.clear();
         }
         // Keep the writer's memory small: tails of other feeds are reloaded when needed.
         self.feeds.retain(|_, w| w.feed.local);
+            // The stored nodes are committed; the others are recomputed from the events.
         shared.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
