@@ -163,7 +163,10 @@ impl<S: FeedSource> Session<S> {
                     return Err(bad(PageFault::WrongPageOffset { expected: p.first_seq, got: p.page_offset }));
                 };
                 if p.first_page > before || (p.first_page == 0) != (before == 0) {
-                    return Err(bad(PageFault::WrongPageNumber { expected: before.min(p.first_page), got: p.first_page }));
+                    return Err(bad(PageFault::WrongPageNumber {
+                        expected: before.min(p.first_page),
+                        got: p.first_page,
+                    }));
                 }
                 (p.first_page, p.page_offset, (p.page_offset == 0).then_some(0), None)
             }
