@@ -502,7 +502,14 @@ impl Core {
             buf.extend_from_slice(ev.encoded());
         }
         let (rtx, rrx) = bounded(1);
-        let imp = Import { head: *head, events: buf, count: events.len(), expect_len: len, partial: None };
+        let imp = Import {
+            head: *head,
+            events: buf,
+            count: events.len(),
+            expect_len: len,
+            partial: None,
+            leaves: Vec::new(),
+        };
         self.tx.send(Request::Import(imp, rtx)).map_err(|_| ImportError::Closed)?;
         let r = rrx.recv().map_err(|_| ImportError::Closed)?;
         #[cfg(feature = "net")]
@@ -653,58 +660,66 @@ impl Core {
     }
 
     /// Stores a batch of another author's events that an XSP session verified
-    /// ([`xaeroflux_core::xsp::Event::Verified`]). Everything is checked again before anything
-    /// is stored: the head's signature; that the events are the author's next ones; that their
-    /// leaf hashes extend the stored MMR peaks to the batch's peaks; and that those peaks are the
-    /// head's root (a batch that reaches its head, whose head is then stored) or, for a batch
-    /// that ends before it, that the batch's consistency proof leads from them to the head's
-    /// root (the stored head is then kept). Events below the stored length (another session
-    /// stored them first) are skipped. Returns the seqs stored.
+    /// ([`xaeroflux_core::xsp::Event::Verified`]). As [`Core::store_batches`] with one batch.
     pub fn store_batch(&self, batch: &xaeroflux_core::xsp::VerifiedBatch) -> Result<Range<u64>, ImportError> {
-        let head = &batch.head;
-        head.verify().map_err(ImportError::BadHead)?;
-        if head.author == self.author() {
+        self.store_batches(std::slice::from_ref(batch))
+    }
+
+    /// Stores consecutive batches of one author's events that XSP sessions verified
+    /// ([`xaeroflux_core::xsp::Event::Verified`]) in one commit (one `fdatasync`, one index
+    /// checkpoint). Checked before anything is stored: that the events are the author's next
+    /// ones; the signature of the last batch's head; and that the last batch's MMR peaks are its
+    /// head's root (a batch that reaches its head) or lead to it by the batch's consistency proof
+    /// (a batch that ends before its head). The writer then extends the stored MMR with the
+    /// events' leaf hashes and stores nothing unless that gives exactly the last batch's peaks,
+    /// which binds every event of every batch to the signed head. If the last batch reaches its
+    /// head, that head is stored; otherwise the stored head is kept. Events below the stored
+    /// length (another session stored them first) are skipped. Returns the seqs stored.
+    pub fn store_batches(&self, batches: &[xaeroflux_core::xsp::VerifiedBatch]) -> Result<Range<u64>, ImportError> {
+        let Some(last) = batches.last() else { return Ok(0..0) };
+        let author = last.head.author;
+        if author == self.author() {
             return Err(ImportError::OwnFeed);
         }
-        let (len, peaks) = match self.shared.feed(&head.author) {
-            Some(f) => {
-                let inner = read(&f.inner);
-                (inner.len, inner.peaks.clone())
+        let len = self.feed_len(&author);
+        let mut buf = Vec::with_capacity(batches.iter().map(|b| b.events.byte_len()).sum());
+        let mut leaves = Vec::with_capacity(batches.iter().map(|b| b.events.len()).sum());
+        let (mut end, mut count, mut final_batch) = (len, 0usize, None);
+        for batch in batches {
+            let batch_end = batch.end_seq();
+            if batch.head.author != author {
+                return Err(ImportError::WrongAuthor { index: count });
             }
-            None => (0, MmrPeaks::new()),
-        };
-        let end = batch.end_seq();
-        if end <= len {
-            return Ok(len..len);
-        }
-        if batch.first_seq > len {
-            return Err(ImportError::NotNext { expected: len, found: batch.first_seq });
-        }
-        let skip = (len - batch.first_seq) as usize;
-        let all = batch.events.leaf_hashes();
-        let leaves =
-            all.get(skip..).filter(|_| all.len() == batch.events.len()).ok_or(ImportError::BadEvent { index: 0 })?;
-        let mut buf = Vec::with_capacity(batch.events.byte_len());
-        let mut count = 0usize;
-        for (index, ev) in batch.events.iter().enumerate().skip(skip) {
-            if ev.author() != head.author {
-                return Err(ImportError::WrongAuthor { index });
+            if batch_end <= end {
+                continue;
             }
-            let expected = batch.first_seq + index as u64;
-            if ev.seq() != expected {
-                return Err(ImportError::NotNext { expected, found: ev.seq() });
+            if batch.first_seq > end {
+                return Err(ImportError::NotNext { expected: end, found: batch.first_seq });
             }
-            buf.extend_from_slice(ev.encoded());
-            count += 1;
+            let skip = (end - batch.first_seq) as usize;
+            let all = batch.events.leaf_hashes();
+            let new_leaves = all.get(skip..).filter(|_| all.len() == batch.events.len());
+            leaves.extend_from_slice(new_leaves.ok_or(ImportError::BadEvent { index: count })?);
+            for (i, ev) in batch.events.iter().enumerate().skip(skip) {
+                let expected = batch.first_seq + i as u64;
+                if ev.author() != author {
+                    return Err(ImportError::WrongAuthor { index: count });
+                }
+                if ev.seq() != expected {
+                    return Err(ImportError::NotNext { expected, found: ev.seq() });
+                }
+                buf.extend_from_slice(ev.encoded());
+                count += 1;
+            }
+            if count != leaves.len() || batch.peaks.leaves() != batch_end {
+                return Err(ImportError::BadEvent { index: count });
+            }
+            end = batch_end;
+            final_batch = Some(batch);
         }
-        if count != leaves.len() {
-            return Err(ImportError::BadEvent { index: skip + count });
-        }
-        let reached =
-            mmr::verify_extension(&peaks, leaves, &batch.peaks.root()).map_err(ImportError::NotAnExtension)?;
-        if reached.leaves() != end || batch.peaks.leaves() != end {
-            return Err(ImportError::LengthMismatch { head: head.length, computed: end });
-        }
+        let Some(batch) = final_batch else { return Ok(len..len) };
+        let head = &batch.head;
+        head.verify().map_err(ImportError::BadHead)?;
         let partial = if end == head.length {
             if batch.peaks.root() != head.root {
                 return Err(ImportError::NotAnExtension(mmr::ProofError::RootMismatch));
@@ -717,11 +732,13 @@ impl Core {
             Some(batch.peaks.clone())
         };
         let (rtx, rrx) = bounded(1);
-        let imp = Import { head: *head, events: buf, count, expect_len: len, partial };
+        // The leaf hashes were computed by the session from these very bytes (an `EventBlock`
+        // is only made by the core, with its hashes): the writer need not hash them again.
+        let imp = Import { head: *head, events: buf, count, expect_len: len, partial, leaves };
         self.tx.send(Request::Import(imp, rtx)).map_err(|_| ImportError::Closed)?;
         rrx.recv().map_err(|_| ImportError::Closed)??;
         #[cfg(feature = "net")]
-        self.net.feed_changed(&head.author);
+        self.net.feed_changed(&author);
         Ok(len..end)
     }
 

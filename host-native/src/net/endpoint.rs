@@ -16,8 +16,11 @@ pub const XSP_ALPN: &[u8] = b"xaeroflux/xsp/1";
 /// not let us raise. MTU discovery searches up to it.
 const MAX_UDP_PAYLOAD: u16 = 1472;
 
-/// The QUIC transport settings of every endpoint (see `docs/net.md`, "Transport").
-pub(crate) fn transport_config(cfg: &NetConfig) -> QuicTransportConfig {
+/// The QUIC transport settings the sync's endpoint uses for `cfg` (see `docs/net.md`,
+/// "Transport"): segmentation offload as configured, MTU discovery up to 1472 bytes. Public so
+/// the network benchmark measures its raw-stream floor with the very same setting.
+#[doc(hidden)]
+pub fn quic_transport_config(cfg: &NetConfig) -> QuicTransportConfig {
     let mut mtu = MtuDiscoveryConfig::default();
     mtu.upper_bound(MAX_UDP_PAYLOAD);
     QuicTransportConfig::builder()
@@ -42,7 +45,7 @@ pub(crate) async fn bind(cfg: &NetConfig, key: [u8; 32], lookup: &MemoryLookup) 
         .clear_ip_transports()
         .bind_addr(cfg.bind)
         .map_err(|e| NetError::Endpoint(Box::new(e)))?
-        .transport_config(transport_config(cfg))
+        .transport_config(quic_transport_config(cfg))
         .bind()
         .await
         .map_err(|e| NetError::Endpoint(Box::new(e)))?;

@@ -27,38 +27,89 @@ pub(crate) enum ImportJob {
     Adopt { head: SignedHead },
 }
 
+/// Most verified batches stored in one commit.
+const MAX_COALESCE: usize = 64;
+
 pub(crate) fn spawn(inner: Arc<NetInner>, mut rx: mpsc::Receiver<ImportJob>) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name("xaeroflux-net-import".into()).spawn(move || {
+        let mut jobs = Vec::with_capacity(MAX_COALESCE);
         while let Some(job) = rx.blocking_recv() {
-            run(&inner, job);
+            jobs.push(job);
+            // Whatever queued up while the last commit ran is stored together.
+            while jobs.len() < MAX_COALESCE {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+            run(&inner, &mut jobs);
         }
     })
 }
 
-fn run(inner: &NetInner, job: ImportJob) {
+/// A run of batches from one session, for one feed, each starting where the previous ended.
+struct Run {
+    batches: Vec<VerifiedBatch>,
+    space: SpaceId,
+    peer: PeerId,
+    session: u64,
+}
+
+impl Run {
+    fn extends(&self, batch: &VerifiedBatch, session: u64) -> bool {
+        self.session == session
+            && self.batches.last().is_some_and(|b| b.author() == batch.author() && b.end_seq() == batch.first_seq)
+    }
+}
+
+fn run(inner: &NetInner, jobs: &mut Vec<ImportJob>) {
+    let mut current: Option<Run> = None;
+    for job in jobs.drain(..) {
+        match job {
+            ImportJob::Batch { batch, space, peer, session } => match current.as_mut() {
+                Some(r) if r.extends(&batch, session) => r.batches.push(*batch),
+                _ => {
+                    if let Some(r) = current.take() {
+                        store(inner, r);
+                    }
+                    current = Some(Run { batches: vec![*batch], space, peer, session });
+                }
+            },
+            ImportJob::Adopt { head } => {
+                if let Some(r) = current.take() {
+                    store(inner, r);
+                }
+                adopt(inner, head);
+            }
+        }
+    }
+    if let Some(r) = current.take() {
+        store(inner, r);
+    }
+}
+
+fn store(inner: &NetInner, run: Run) {
+    let Some(author) = run.batches.first().map(VerifiedBatch::author) else { return };
+    let (space, peer, session) = (run.space, run.peer, run.session);
+    match inner.core.store_batches(&run.batches) {
+        Ok(seqs) if !seqs.is_empty() => {
+            let _ = inner.changed.send(author);
+            let n = seqs.end - seqs.start;
+            inner.update(session, |s| s.received_events += n);
+            inner.emit(SyncEvent::Received { space, peer, author, seqs });
+        }
+        Ok(_) => {}
+        Err(_) => {
+            inner.emit(SyncEvent::StoreFailed { space, peer, author });
+            inner.control(session, Control::Close);
+        }
+    }
+}
+
+fn adopt(inner: &NetInner, head: SignedHead) {
     let core = &inner.core;
-    match job {
-        ImportJob::Batch { batch, space, peer, session } => {
-            let author = batch.author();
-            match core.store_batch(&batch) {
-                Ok(seqs) if !seqs.is_empty() => {
-                    let _ = inner.changed.send(author);
-                    let n = seqs.end - seqs.start;
-                    inner.update(session, |s| s.received_events += n);
-                    inner.emit(SyncEvent::Received { space, peer, author, seqs });
-                }
-                Ok(_) => {}
-                Err(_) => {
-                    inner.emit(SyncEvent::StoreFailed { space, peer, author });
-                    inner.control(session, Control::Close);
-                }
-            }
-        }
-        ImportJob::Adopt { head } => {
-            let newer = core.feed_head(&head.author).is_none_or(|h| h.length < head.length);
-            if newer && core.feed_len(&head.author) == head.length && core.store_verified(&head, &[]).is_ok() {
-                let _ = inner.changed.send(head.author);
-            }
-        }
+    let newer = core.feed_head(&head.author).is_none_or(|h| h.length < head.length);
+    if newer && core.feed_len(&head.author) == head.length && core.store_verified(&head, &[]).is_ok() {
+        let _ = inner.changed.send(head.author);
     }
 }

@@ -65,6 +65,8 @@ mod ticket;
 
 pub use config::{NetConfig, NetError};
 pub use endpoint::XSP_ALPN;
+#[doc(hidden)]
+pub use endpoint::quic_transport_config;
 pub(crate) use node::{NetSlot, start};
 pub use status::{PeerStatus, Subscription, SyncEvent, SyncStatus};
 pub use ticket::{MAX_TICKET_ADDRS, PeerId, SpaceId, TICKET_PREFIX, Ticket, TicketError};

@@ -34,8 +34,9 @@ use crate::store::state::lock;
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Verified batches queued for the importer per node (each about 256 KiB).
-const IMPORT_QUEUE: usize = 8;
+/// Verified batches queued for the importer per node (each about 256 KiB): taken from the
+/// sessions' flow-control windows, so this bounds what waits for the disk.
+const IMPORT_QUEUE: usize = 64;
 /// Feed-change notifications a session may fall behind before it re-reads every feed.
 const CHANGE_QUEUE: usize = 1024;
 

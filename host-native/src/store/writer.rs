@@ -52,6 +52,9 @@ pub(crate) struct Import {
     /// checked with a consistency proof): they must reach exactly these peaks, and the
     /// stored head is kept.
     pub partial: Option<MmrPeaks>,
+    /// The events' leaf hashes when the caller computed them from these very bytes (the
+    /// events of a verified XSP batch); empty: the writer hashes the events.
+    pub leaves: Vec<Hash>,
 }
 
 /// The seqs appended and the leaf hash of the last one.
@@ -341,6 +344,7 @@ impl Writer {
         scratch: &mut Vec<u8>,
         wf: &mut WFeed,
         ev: EventRef<'_>,
+        leaf: Option<Hash>,
         peaks: &mut MmrPeaks,
         pending: &mut Pending,
         sealed: &mut u64,
@@ -365,7 +369,11 @@ impl Writer {
             tail.written = 0;
             tail.page_no += 1;
         }
-        tail.b.push(ev).map_err(|_| other("append", "event does not continue the feed"))?;
+        match leaf {
+            Some(l) => tail.b.push_hashed(ev, l),
+            None => tail.b.push(ev),
+        }
+        .map_err(|_| other("append", "event does not continue the feed"))?;
         if tail.loc.is_none() {
             let loc = space.alloc(shared, tail.b.span())?;
             tail.loc = Some(loc);
@@ -473,7 +481,7 @@ impl Writer {
                 let ev = EventRef::parse_prefix(&self.event_buf, MAX_PAYLOAD_LEN)
                     .map_err(|_| other("append", "event encoding"))?
                     .0;
-                Self::push(&mut self.space, &shared, &mut self.scratch, wf, ev, peaks, pending, sealed)?;
+                Self::push(&mut self.space, &shared, &mut self.scratch, wf, ev, None, peaks, pending, sealed)?;
                 seq += 1;
             }
             let last = wf.tail.as_ref().and_then(|t| t.b.leaf_hashes().last().copied()).unwrap_or_default();
@@ -622,7 +630,8 @@ impl Writer {
             let (ev, used) =
                 EventRef::parse_prefix(rest, MAX_PAYLOAD_LEN).map_err(|_| ImportError::BadEvent { index })?;
             rest = rest.get(used..).unwrap_or_default();
-            Self::push(&mut self.space, &shared, &mut self.scratch, wf, ev, peaks, pending, sealed)
+            let leaf = imp.leaves.get(index).copied();
+            Self::push(&mut self.space, &shared, &mut self.scratch, wf, ev, leaf, peaks, pending, sealed)
                 .map_err(ImportError::Io)?;
         }
         if let Some(tail) = wf.tail.as_mut() {

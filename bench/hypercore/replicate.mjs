@@ -1,0 +1,95 @@
+// Hypercore replication between two Node processes over one TCP connection on 127.0.0.1, run
+// by the network benchmark (host-native/benches/net, through scripts/bench-net.sh).
+//
+//   node replicate.mjs serve   appends XF_BENCH_N records of 256 B (batches of 1000) to a fresh
+//                              Hypercore, listens on 127.0.0.1, prints "<port> <key hex>", and
+//                              replicates to every connection until stdin closes.
+//   node replicate.mjs fetch <port> <key>
+//                              opens an empty clone of that key, connects, downloads every
+//                              block (each verified against the signed tree by Hypercore) and
+//                              prints one JSON line: the time from connecting until the download
+//                              is done.
+//
+// Both sides use `core.replicate(isInitiator)` streams (Noise-encrypted, as Hypercore always
+// replicates) piped into the TCP socket.
+
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import Hypercore from 'hypercore'
+
+const RECORD_LEN = 256
+
+function envInt(name, dflt) {
+  const raw = process.env[name]
+  if (raw === undefined) return dflt
+  const n = Number(raw.replaceAll('_', ''))
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name}=${raw} is not a positive integer`)
+  return n
+}
+
+function tmpDir(tag) {
+  const base = process.env.XF_BENCH_DIR || os.tmpdir()
+  fs.mkdirSync(base, { recursive: true })
+  return fs.mkdtempSync(path.join(base, `hypercore-${tag}-`))
+}
+
+async function serve() {
+  const n = envInt('XF_BENCH_N', 100_000)
+  const dir = tmpDir('serve')
+  const core = new Hypercore(dir)
+  await core.ready()
+  for (let seq = 0; seq < n; seq += 1000) {
+    const batch = []
+    for (let s = seq; s < Math.min(n, seq + 1000); s++) {
+      const b = Buffer.alloc(RECORD_LEN, s & 0xff)
+      b.writeBigUInt64LE(BigInt(s), 0)
+      batch.push(b)
+    }
+    await core.append(batch)
+  }
+  const server = net.createServer((socket) => {
+    const stream = core.replicate(false, { keepAlive: false })
+    socket.pipe(stream).pipe(socket)
+    stream.on('error', () => socket.destroy())
+    socket.on('error', () => stream.destroy())
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  console.log(`${server.address().port} ${core.key.toString('hex')}`)
+  process.stdin.resume()
+  await new Promise((resolve) => process.stdin.on('end', resolve))
+  server.close()
+  await core.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+  process.exit(0)
+}
+
+async function fetch(port, keyHex) {
+  const n = envInt('XF_BENCH_N', 100_000)
+  const dir = tmpDir('fetch')
+  const clone = new Hypercore(dir, Buffer.from(keyHex, 'hex'))
+  await clone.ready()
+  console.log('ready')
+  const start = process.hrtime.bigint()
+  const socket = net.connect(port, '127.0.0.1')
+  const stream = clone.replicate(true, { keepAlive: false })
+  socket.pipe(stream).pipe(socket)
+  await clone.update({ wait: true })
+  if (clone.length !== n) throw new Error(`remote length ${clone.length}, expected ${n}`)
+  await clone.download({ start: 0, end: n }).done()
+  const secs = Number(process.hrtime.bigint() - start) / 1e9
+  if (clone.contiguousLength !== n) throw new Error(`downloaded ${clone.contiguousLength} of ${n}`)
+  socket.destroy()
+  await clone.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+  console.log(JSON.stringify({ system: 'hypercore', version: '11.37.1', records: n, secs }))
+  process.exit(0)
+}
+
+const [mode, ...rest] = process.argv.slice(2)
+const run = mode === 'serve' ? serve() : mode === 'fetch' ? fetch(Number(rest[0]), rest[1]) : Promise.reject(new Error(`usage: serve | fetch <port> <key>`))
+run.catch((err) => {
+  console.error(`hypercore replicate: ${err && err.message ? err.message : err}`)
+  process.exit(1)
+})

@@ -1,0 +1,144 @@
+//! Network benchmark, side by side in one run, two processes over 127.0.0.1:
+//! `cargo bench -p xaeroflux --features net --bench net` (or `bash scripts/bench-net.sh`).
+//!
+//! The parent spawns this same binary as a child (selected by the environment variable
+//! `XF_NET_BENCH_CHILD`) for the serving side; Hypercore runs as two Node processes.
+//!
+//! - **raw TCP** and **raw iroh stream** (the floors): the payload bytes (N × 256 B) over one
+//!   TCP connection and over one iroh QUIC stream with the endpoint setting of
+//!   `xaeroflux::net` (GSO on), from the first byte written to the receiver's one-byte
+//!   acknowledgement after the last byte read. With `--variants`, also iroh with GSO off and
+//!   with a higher MTU bound.
+//! - **xaeroflux**: a store holding N events of 256 B serves; a fresh store joins its ticket;
+//!   the time runs from `join_ticket` (connection set-up included) until the N events are
+//!   verified and durably stored. Then the serving store appends events one by one and the
+//!   joined one measures when each is stored (the live-append latency), and the XSP stream's
+//!   bytes give the wire overhead.
+//! - **hypercore**: hypercore@11.37.1 under Node (bench/hypercore/replicate.mjs): one process
+//!   holds N blocks of 256 B, the other replicates them over a TCP connection
+//!   (`core.replicate()` streams) until `download()` is done.
+//!
+//! Arguments: `--records N` (default 100 000), `--runs R` (default 3, the median is kept),
+//! `--only raw|sync|hypercore` (repeatable), `--variants`. Environment: `XF_BENCH_HYPERCORE=0`
+//! skips Hypercore.
+
+mod child;
+mod hypercore;
+mod raw;
+mod sync;
+
+use std::time::Duration;
+
+pub(crate) const RECORD: usize = 256;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+struct Args {
+    records: usize,
+    runs: usize,
+    only: Vec<String>,
+    variants: bool,
+}
+
+fn parse_args() -> Args {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1));
+    let mut only = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        if a == "--only"
+            && let Some(v) = args.get(i + 1)
+        {
+            only.push(v.clone());
+        }
+    }
+    Args {
+        records: value("--records").and_then(|n| n.replace('_', "").parse().ok()).unwrap_or(100_000),
+        runs: value("--runs").and_then(|n| n.parse().ok()).unwrap_or(3).max(1),
+        only,
+        variants: args.iter().any(|a| a == "--variants"),
+    }
+}
+
+pub(crate) fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() -> Result<(), BoxError> {
+    if let Ok(role) = std::env::var(child::CHILD_VAR) {
+        return child::run(&role);
+    }
+    let a = parse_args();
+    let on = |name: &str| a.only.is_empty() || a.only.iter().any(|o| o == name);
+    let bytes = a.records * RECORD;
+    println!(
+        "network sync, two processes over 127.0.0.1: {} x {RECORD} B = {:.1} MB of payload, median of {} runs",
+        a.records,
+        bytes as f64 / 1e6,
+        a.runs
+    );
+    let mut rows: Vec<(String, Duration, String)> = Vec::new();
+    if on("raw") {
+        let (tcp, iroh, extra) = raw::run(a.records, a.runs, a.variants)?;
+        rows.push(("raw TCP (floor)".into(), tcp, String::new()));
+        rows.push(("raw iroh stream (floor)".into(), iroh.0, iroh.1));
+        rows.extend(extra);
+    }
+    let mut sync_result = None;
+    if on("sync") {
+        let r = sync::run(a.records, a.runs)?;
+        rows.push(("xaeroflux XSP sync".into(), r.time, format!("{} events stored", a.records)));
+        sync_result = Some(r);
+    }
+    if on("hypercore") && std::env::var("XF_BENCH_HYPERCORE").map_or(true, |v| v != "0") {
+        match hypercore::run(a.records, a.runs) {
+            Ok(d) => rows.push(("hypercore 11.37.1 replication".into(), d, String::new())),
+            Err(e) => println!("hypercore skipped: {e}"),
+        }
+    }
+    println!();
+    println!("{:<32} {:>10} {:>10}  notes", "system", "time ms", "MB/s");
+    for (name, d, note) in &rows {
+        println!("{name:<32} {:>10.1} {:>10.1}  {note}", ms(*d), bytes as f64 / d.as_secs_f64() / 1e6);
+    }
+    let find = |p: &str| rows.iter().find(|r| r.0.starts_with(p)).map(|r| r.1);
+    if let Some(ours) = find("xaeroflux") {
+        println!();
+        if let Some(iroh) = find("raw iroh stream") {
+            println!(
+                "ours vs raw iroh stream: {:.2}x its speed (goal >= 0.7x)",
+                iroh.as_secs_f64() / ours.as_secs_f64()
+            );
+        }
+        if let Some(tcp) = find("raw TCP") {
+            println!("ours vs raw TCP:         {:.2}x its speed", tcp.as_secs_f64() / ours.as_secs_f64());
+        }
+        if let Some(hc) = find("hypercore") {
+            println!("ours vs hypercore:       {:.1}x faster (goal >= 10x)", hc.as_secs_f64() / ours.as_secs_f64());
+        }
+    }
+    if let Some(r) = sync_result {
+        println!(
+            "wire overhead: {} XSP stream bytes received for {} payload bytes = {:+.2} % (goal <= 3 %); \
+             with the 56-byte canonical headers counted as payload: {:+.2} %",
+            r.wire_bytes,
+            bytes,
+            (r.wire_bytes as f64 / bytes as f64 - 1.0) * 100.0,
+            (r.wire_bytes as f64 / (a.records * (RECORD + 56)) as f64 - 1.0) * 100.0,
+        );
+        let mut lat = r.latencies.clone();
+        lat.sort();
+        let pick = |q: f64| lat.get(((lat.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
+        println!(
+            "live append -> stored by the connected peer, {} appends: median {:.2} ms, p90 {:.2} ms, max {:.2} ms (goal: median < 50 ms)",
+            lat.len(),
+            ms(pick(0.5)),
+            ms(pick(0.9)),
+            ms(pick(1.0)),
+        );
+    }
+    Ok(())
+}

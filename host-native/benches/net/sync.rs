@@ -1,0 +1,129 @@
+//! Xaeroflux: a store with N events serves; a fresh store joins its ticket and catches up;
+//! then live appends one by one.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use xaeroflux::net::{NetConfig, SpaceId, SyncEvent, Ticket};
+use xaeroflux::{AuthorId, Core};
+
+use crate::{BoxError, RECORD, child, median, raw};
+
+/// Live appends per run, and the pause between two.
+const LIVE_APPENDS: usize = 100;
+const LIVE_PAUSE_MS: u64 = 10;
+const PATIENCE: Duration = Duration::from_secs(120);
+
+pub(crate) struct SyncResult {
+    /// Median catch-up time.
+    pub time: Duration,
+    /// XSP stream bytes the joining store received (last run).
+    pub wire_bytes: u64,
+    /// Every live append's latency, over all runs.
+    pub latencies: Vec<Duration>,
+}
+
+fn open(dir: &Path) -> Result<Core, BoxError> {
+    let net = NetConfig::default().with_bind_addr("127.0.0.1:0".parse()?);
+    Ok(Core::builder()
+        .with_page_size(16 * 1024)
+        .with_sync_backends(&["iroh", "iroh-gossip"])
+        .with_net_config(net)
+        .open(dir)?)
+}
+
+fn parse_author(s: &str) -> Result<AuthorId, BoxError> {
+    let mut a = [0u8; 32];
+    if s.len() != 64 {
+        return Err("bad author".into());
+    }
+    for (i, b) in a.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16)?;
+    }
+    Ok(AuthorId(a))
+}
+
+fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+pub(crate) fn run(records: usize, runs: usize) -> Result<SyncResult, BoxError> {
+    let (mut times, mut wire_bytes, mut latencies) = (Vec::new(), 0, Vec::new());
+    for _ in 0..runs {
+        let mut c = child::spawn("xsp-serve", &[("XF_NET_BENCH_RECORDS", records.to_string())])?;
+        let mut parts = c.line.split_whitespace();
+        let ticket: Ticket = parts.next().ok_or("no ticket")?.parse()?;
+        let author = parse_author(parts.next().ok_or("no author")?)?;
+        let dir = tempfile::tempdir()?;
+        let core = open(dir.path())?;
+        let sub = core.subscribe()?;
+        let t = Instant::now();
+        core.join_ticket(&ticket)?;
+        while core.feed_len(&author) < records as u64 {
+            if t.elapsed() > PATIENCE {
+                return Err(format!("catch-up stuck at {} events", core.feed_len(&author)).into());
+            }
+            sub.recv_timeout(Duration::from_millis(50));
+        }
+        times.push(t.elapsed());
+        let status = core.sync_status()?;
+        wire_bytes = status.peers.iter().filter(|p| p.peer == ticket.peer).map(|p| p.bytes_in).max().unwrap_or(0);
+
+        // Live appends, one at a time.
+        while sub.try_recv().is_some() {}
+        let stdin = c.stdin.as_mut().ok_or("no stdin")?;
+        writeln!(stdin, "live {LIVE_APPENDS} {LIVE_PAUSE_MS}")?;
+        stdin.flush()?;
+        let target = (records + LIVE_APPENDS) as u64;
+        let start = Instant::now();
+        while core.feed_len(&author) < target && start.elapsed() < PATIENCE {
+            if let Some(SyncEvent::Received { author: a, seqs, .. }) = sub.recv_timeout(Duration::from_millis(100))
+                && a == author
+            {
+                let now = now_us();
+                // Only the live appends (the catch-up's last report may come after the drain).
+                for seq in seqs.start.max(records as u64)..seqs.end {
+                    if let Some(ev) = core.get(&author, seq)? {
+                        latencies.push(Duration::from_micros(now.saturating_sub(ev.timestamp_us())));
+                    }
+                }
+            }
+        }
+        drop(sub);
+        drop(core);
+        c.finish()?;
+    }
+    Ok(SyncResult { time: median(times), wire_bytes, latencies })
+}
+
+/// Child: a store with the records, serving; prints its ticket and author, then appends live
+/// events on request ("live K MS" on stdin) until stdin closes.
+pub(crate) fn child_serve() -> Result<(), BoxError> {
+    let records: usize = std::env::var("XF_NET_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let dir = tempfile::tempdir()?;
+    let core = open(dir.path())?;
+    let data = raw::payload(records);
+    for chunk in data.chunks(RECORD * 1000) {
+        core.append_batch(chunk.chunks(RECORD))?;
+    }
+    let ticket = core.ticket(SpaceId::from_name("xaeroflux network bench"))?;
+    println!("{ticket} {}", core.author());
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    while std::io::stdin().lock().read_line(&mut line)? > 0 {
+        let mut w = line.split_whitespace();
+        if w.next() == Some("live") {
+            let k: usize = w.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            let ms: u64 = w.next().and_then(|v| v.parse().ok()).unwrap_or(10);
+            for i in 0..k {
+                let mut p = vec![7u8; RECORD];
+                p[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                core.append(core.new_event(&p))?;
+                std::thread::sleep(Duration::from_millis(ms));
+            }
+        }
+        line.clear();
+    }
+    Ok(())
+}
