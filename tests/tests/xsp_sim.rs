@@ -2,6 +2,7 @@
 //! `xaeroflux_tests::sim`). `XSP_SIM_SEEDS=n` runs more, `XSP_SIM_SEED=n` one.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use xaeroflux_tests::sim::scenario;
@@ -35,6 +36,7 @@ fn random_scenarios_converge() {
     let count = env_u64("XSP_SIM_SEEDS").unwrap_or(DEFAULT_SEEDS);
     let first = env_u64("XSP_SIM_FIRST").unwrap_or(0);
     let next = AtomicU64::new(first);
+    let total = Mutex::new(scenario::Stats::default());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let failures: Vec<(u64, String)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -46,8 +48,9 @@ fn random_scenarios_converge() {
                         if seed >= first + count {
                             return failed;
                         }
-                        if let Err(e) = run_one(seed) {
-                            failed.push((seed, e));
+                        match run_one(seed) {
+                            Ok(stats) => total.lock().expect("no panics while held").add(&stats),
+                            Err(e) => failed.push((seed, e)),
                         }
                     }
                 })
@@ -55,6 +58,7 @@ fn random_scenarios_converge() {
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     });
+    eprintln!("{count} seeds: {:?}", total.lock().expect("no panics while held"));
     if let Some((seed, e)) = failures.iter().min_by_key(|(s, _)| *s) {
         let seeds: Vec<u64> = failures.iter().map(|(s, _)| *s).collect();
         panic!("{} of {count} seeds failed ({seeds:?}); reproduce with XSP_SIM_SEED={seed}:\n{e}", failures.len());

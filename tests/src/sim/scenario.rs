@@ -133,14 +133,21 @@ pub fn run(seed: u64) -> Result<Stats, String> {
             45..80 => {
                 let a = up[rng.index(up.len())];
                 let b = up[rng.index(up.len())];
-                if a != b && !world.connected(a, b) {
+                // Now and then a second connection between the same two peers (both dialed).
+                if a != b && (!world.connected(a, b) || rng.chance(1, 5)) {
                     let (lat, jit, chunk) = link(&mut rng);
                     world.connect(a, b, lat, jit, chunk);
                 }
             }
-            80..95 if !world.conns.is_empty() => {
+            80..93 if !world.conns.is_empty() => {
                 let id = world.conns[rng.index(world.conns.len())].id;
                 world.drop_conn(id);
+            }
+            93..97 => {
+                // A restart: connections lost, the store persisted and rebuilt (verifying
+                // everything, pending heads of interrupted syncs included).
+                let p = up[rng.index(up.len())];
+                world.restart(p)?;
             }
             _ => {}
         }

@@ -82,6 +82,27 @@ pub struct Stats {
     pub steps: u64,
     /// Answers to range and proof requests.
     pub answers: u64,
+    /// Peer restarts (store persisted and rebuilt).
+    pub restarts: u64,
+    /// Pending heads (interrupted syncs) that survived a restart.
+    pub pending_restored: u64,
+}
+
+impl Stats {
+    /// Adds another run's counters.
+    pub fn add(&mut self, o: &Stats) {
+        self.connections += o.connections;
+        self.drops += o.drops;
+        self.batches += o.batches;
+        self.events_stored += o.events_stored;
+        self.wire_bytes += o.wire_bytes;
+        self.synced += o.synced;
+        self.closed_normally += o.closed_normally;
+        self.steps += o.steps;
+        self.answers += o.answers;
+        self.restarts += o.restarts;
+        self.pending_restored += o.pending_restored;
+    }
 }
 
 /// The world: peers, connections and simulated time.
@@ -177,6 +198,22 @@ impl World {
                 format!("drop #{id} with {}+{} bytes in flight", c.links[0].in_flight(), c.links[1].in_flight())
             });
         }
+    }
+
+    /// Restarts peer `p`: its connections drop, and its store is persisted and rebuilt with
+    /// [`Restore`](xaeroflux_core::memstore::Restore).
+    pub fn restart(&mut self, p: usize) -> Result<(), String> {
+        let ids: Vec<u64> = self.conns.iter().filter(|c| c.side_of(p).is_some()).map(|c| c.id).collect();
+        for id in ids {
+            self.drop_conn(id);
+        }
+        let rebuilt = super::check::restore(&self.peers[p].store.borrow())?;
+        self.stats.restarts += 1;
+        self.stats.pending_restored +=
+            rebuilt.feeds().filter(|f| rebuilt.pending_head(&f.author).is_some()).count() as u64;
+        self.log(|| format!("peer {p} restarts with {} events", rebuilt.event_count()));
+        *self.peers[p].store.borrow_mut() = rebuilt;
+        Ok(())
     }
 
     /// Whether `a` and `b` have an open connection.
