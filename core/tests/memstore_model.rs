@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use xaeroflux_core::hash::leaf_hash;
-use xaeroflux_core::memstore::{MemStore, NewEvent, Restore};
+use xaeroflux_core::memstore::{ArrivalRun, FeedState, MemStore, NewEvent, Restore};
 use xaeroflux_core::mmr::MmrPeaks;
 use xaeroflux_core::page::{PageConfig, pack};
 use xaeroflux_core::{AuthorId, AuthorKey, Event, EventFlags, SignedHead};
@@ -109,19 +109,34 @@ fn check(store: &MemStore, m: &Model, config: &PageConfig, probe: u64) -> Result
     Ok(())
 }
 
+/// Persists everything as bytes (feed states, page images, arrival runs) and rebuilds.
 fn persist_and_restore(store: &MemStore, config: PageConfig) -> MemStore {
+    let saved: Vec<(Vec<u8>, Vec<Vec<u8>>)> = store
+        .feeds()
+        .map(|info| {
+            let state = store.feed_state(&info.author).unwrap().encode();
+            (state, (0..info.pages).map(|p| store.page(&info.author, p).unwrap().into_owned()).collect())
+        })
+        .collect();
+    let runs: Vec<[u8; 48]> = store.arrival_runs().map(|r| r.encode()).collect();
     let mut r = Restore::new(store.key().cloned(), config);
-    for info in store.feeds() {
-        let state = store.feed_state(&info.author).unwrap();
-        let pages: Vec<Vec<u8>> = (0..info.pages).map(|p| store.page(&info.author, p).unwrap().into_owned()).collect();
-        r.feed(&state, pages.iter().map(|p| &p[..])).unwrap();
+    for (state, pages) in &saved {
+        r.feed(&FeedState::decode(state).unwrap(), pages.iter().map(|p| &p[..])).unwrap();
     }
-    r.arrival(store.arrival_runs()).unwrap();
+    r.arrival(runs.iter().map(|b| ArrivalRun::decode(b).unwrap())).unwrap();
     r.finish()
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn feed_state_decoding_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        if let Ok(state) = FeedState::decode(&bytes) {
+            prop_assert_eq!(&state.encode(), &bytes);
+        }
+        let _ = ArrivalRun::decode(&bytes);
+    }
 
     #[test]
     fn memstore_matches_the_model(ops in proptest::collection::vec(op(), 1..25), probe in any::<u64>()) {

@@ -195,3 +195,35 @@ fn consistent_heads_of_different_lengths_are_no_fork() {
     assert!(w.peers.iter().all(|p| p.store.borrow().forks().count() == 0));
     assert!(w.failures.is_empty(), "{:?}", w.failures);
 }
+
+#[test]
+fn an_interrupted_sync_survives_a_restart_and_resumes() {
+    // A small window makes the first batches end before the head: they carry consistency
+    // proofs, and the receiver keeps the head and proof as a pending head.
+    let small = xaeroflux_core::xsp::Limits { max_pages: 2, max_bytes: 64 * 1024, ..Default::default() };
+    let mut w = world(7, 2, &live().with_limits(small).unwrap());
+    let a = w.author(0);
+    let payload = [1u8; 3000];
+    let events: Vec<NewEvent> = (0..100).map(|i| NewEvent::new(i, &payload)).collect();
+    w.append(0, &events);
+    w.connect(0, 1, LAT, 0, 1 << 16);
+    assert!(w.run_while(FOREVER, |w| w.peers[1].store.borrow().feed_len(&a) > 0));
+    let held = w.peers[1].store.borrow().feed_len(&a);
+    assert!(held < 100);
+    let pending = w.peers[1].store.borrow().pending_head(&a).cloned().expect("a pending head");
+    assert_eq!((pending.head.length, pending.proof.old_leaves), (100, held));
+    assert_eq!(w.peers[1].store.borrow().head(&a), None, "no complete head yet");
+    // The connection drops and the receiver restarts from its persisted store.
+    let id = w.conns[0].id;
+    w.drop_conn(id);
+    w.restart(1).unwrap();
+    assert_eq!(w.peers[1].store.borrow().feed_len(&a), held, "the verified events survived");
+    assert_eq!(w.peers[1].store.borrow().pending_head(&a), Some(&pending));
+    // Reconnected, the sync resumes from there and completes.
+    w.connect(0, 1, LAT, 0, 1 << 16);
+    let want = vec![(a, 100), (w.author(1), 0)];
+    assert!(w.run_while(FOREVER, |w| check::converged(w, &want) && check::quiet(w)));
+    assert_eq!(w.peers[1].store.borrow().pending_head(&a), None);
+    check::final_state(&w, &want).unwrap();
+    assert!(w.failures.is_empty(), "{:?}", w.failures);
+}

@@ -5,7 +5,7 @@ use core::fmt;
 
 use crate::event::EventDecodeError;
 use crate::head::{AuthorId, HeadError};
-use crate::mmr::ProofError;
+use crate::mmr::{ProofDecodeError, ProofError};
 use crate::page::PageDecodeError;
 use crate::xsp::ForkEvidence;
 
@@ -277,3 +277,36 @@ impl fmt::Display for RestoreError {
 }
 
 impl core::error::Error for RestoreError {}
+
+/// Why bytes are not a [`FeedState`](super::FeedState) encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FeedStateDecodeError {
+    /// The bytes end inside a field.
+    Truncated,
+    /// A version this crate does not read.
+    BadVersion(u8),
+    /// Reserved flag bits are set.
+    ReservedFlags(u8),
+    /// A signed head does not decode.
+    Head(HeadError),
+    /// The pending head's proof does not decode.
+    Proof(ProofDecodeError),
+    /// Bytes are left after the last field.
+    TrailingBytes(usize),
+}
+
+impl fmt::Display for FeedStateDecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Truncated => f.write_str("feed state is truncated"),
+            Self::BadVersion(v) => write!(f, "unsupported feed state version {v}"),
+            Self::ReservedFlags(b) => write!(f, "reserved feed state flags {b:#04x}"),
+            Self::Head(e) => write!(f, "feed state head: {e}"),
+            Self::Proof(e) => write!(f, "feed state pending proof: {e}"),
+            Self::TrailingBytes(n) => write!(f, "{n} bytes after the feed state"),
+        }
+    }
+}
+
+impl core::error::Error for FeedStateDecodeError {}

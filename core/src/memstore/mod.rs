@@ -81,9 +81,9 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::ops::Range;
 
-pub use error::{AdoptError, AppendError, ProveError, RestoreError, StoreError};
+pub use error::{AdoptError, AppendError, FeedStateDecodeError, ProveError, RestoreError, StoreError};
 pub use feed::PendingHead;
-pub use restore::{FeedState, Restore};
+pub use restore::{FEED_STATE_VERSION, FeedState, Restore};
 pub use write::{NewEvent, Stored};
 
 use feed::Feed;

@@ -2,17 +2,20 @@
 //!
 //! What to save, per feed: its page images ([`MemStore::page`]; page *k* changes only while
 //! it is the last page, so after a write save the pages from the one holding the first new
-//! event on) and its [`FeedState`] (the signed head and the pending head). Per store: the
-//! fork evidence ([`MemStore::forks`]) and, to keep the local arrival order, the
-//! [`arrival runs`](MemStore::arrival_runs). Rebuilding verifies all of it again, so a
-//! damaged or tampered copy is refused rather than served.
+//! event on) and its [`FeedState`] (the signed head and the pending head,
+//! [`FeedState::encode`]). Per store: the fork evidence ([`MemStore::forks`],
+//! `ForkEvidence::encode`) and, to keep the local arrival order, the
+//! [`arrival runs`](MemStore::arrival_runs) ([`ArrivalRun::encode`]). Rebuilding verifies all of
+//! it again, so a damaged or tampered copy is refused rather than served. The byte formats
+//! and the checks are in `docs/memstore.md` of the repository.
 
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 
 use super::feed::{Feed, PendingHead};
-use super::{ArrivalRun, MemStore, RestoreError, Run};
-use crate::head::{AuthorId, AuthorKey, SignedHead};
+use super::{ArrivalRun, FeedStateDecodeError, MemStore, RestoreError, Run};
+use crate::head::{AuthorId, AuthorKey, SIGNED_HEAD_LEN, SignedHead};
+use crate::mmr::ConsistencyProof;
 use crate::page::{PageConfig, PageRef};
 use crate::xsp::{ForkEvidence, ForkEvidenceError};
 
@@ -27,6 +30,115 @@ pub struct FeedState {
     pub head: Option<SignedHead>,
     /// A head past the events held, with its proof (an interrupted sync).
     pub pending: Option<PendingHead>,
+}
+
+/// Version byte of [`FeedState::encode`].
+pub const FEED_STATE_VERSION: u8 = 1;
+
+const HAS_HEAD: u8 = 1;
+const HAS_PENDING: u8 = 2;
+
+impl FeedState {
+    /// Encodes the state (docs/memstore.md): version ‖ author ‖ len (u64 LE) ‖ flags ‖
+    /// [head: 137-byte signed head] ‖ [pending head: 137 bytes ‖ proof length (u32 LE) ‖
+    /// consistency proof].
+    ///
+    /// ```
+    /// use xaeroflux_core::memstore::{FeedState, MemStore, NewEvent};
+    /// use xaeroflux_core::page::PageConfig;
+    /// use xaeroflux_core::AuthorKey;
+    ///
+    /// let key = AuthorKey::from_secret_bytes(&[1; 32]);
+    /// let mut store = MemStore::new(key.clone(), PageConfig::default());
+    /// store.append(NewEvent::new(1, b"x"))?;
+    /// let state = store.feed_state(&key.author()).unwrap();
+    /// assert_eq!(FeedState::decode(&state.encode()), Ok(state));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(42 + 2 * SIGNED_HEAD_LEN);
+        out.push(FEED_STATE_VERSION);
+        out.extend_from_slice(&self.author.0);
+        out.extend_from_slice(&self.len.to_le_bytes());
+        let flags =
+            if self.head.is_some() { HAS_HEAD } else { 0 } | if self.pending.is_some() { HAS_PENDING } else { 0 };
+        out.push(flags);
+        if let Some(h) = &self.head {
+            out.extend_from_slice(&h.encode());
+        }
+        if let Some(p) = &self.pending {
+            out.extend_from_slice(&p.head.encode());
+            let proof = p.proof.encode();
+            out.extend_from_slice(&(proof.len() as u32).to_le_bytes());
+            out.extend_from_slice(&proof);
+        }
+        out
+    }
+
+    /// Decodes [`encode`](Self::encode)'s bytes. Signatures and proofs are checked when the
+    /// state is given to [`Restore::feed`], not here.
+    pub fn decode(bytes: &[u8]) -> Result<FeedState, FeedStateDecodeError> {
+        let mut r = bytes;
+        let mut take = |n: usize| -> Result<&[u8], FeedStateDecodeError> {
+            let (head, rest) = r.split_at_checked(n).ok_or(FeedStateDecodeError::Truncated)?;
+            r = rest;
+            Ok(head)
+        };
+        let version = take(1)?[0];
+        if version != FEED_STATE_VERSION {
+            return Err(FeedStateDecodeError::BadVersion(version));
+        }
+        let mut author = [0u8; 32];
+        author.copy_from_slice(take(32)?);
+        let mut len = [0u8; 8];
+        len.copy_from_slice(take(8)?);
+        let flags = take(1)?[0];
+        if flags & !(HAS_HEAD | HAS_PENDING) != 0 {
+            return Err(FeedStateDecodeError::ReservedFlags(flags));
+        }
+        let head = if flags & HAS_HEAD != 0 {
+            Some(SignedHead::decode(take(SIGNED_HEAD_LEN)?).map_err(FeedStateDecodeError::Head)?)
+        } else {
+            None
+        };
+        let pending = if flags & HAS_PENDING != 0 {
+            let head = SignedHead::decode(take(SIGNED_HEAD_LEN)?).map_err(FeedStateDecodeError::Head)?;
+            let mut n = [0u8; 4];
+            n.copy_from_slice(take(4)?);
+            let proof =
+                ConsistencyProof::decode(take(u32::from_le_bytes(n) as usize)?).map_err(FeedStateDecodeError::Proof)?;
+            Some(PendingHead { head, proof })
+        } else {
+            None
+        };
+        if !r.is_empty() {
+            return Err(FeedStateDecodeError::TrailingBytes(r.len()));
+        }
+        Ok(FeedState { author: AuthorId(author), len: u64::from_le_bytes(len), head, pending })
+    }
+}
+
+impl ArrivalRun {
+    /// The 48-byte encoding: author ‖ first seq (u64 LE) ‖ end seq (u64 LE).
+    pub fn encode(&self) -> [u8; 48] {
+        let mut out = [0u8; 48];
+        out[..32].copy_from_slice(&self.author.0);
+        out[32..40].copy_from_slice(&self.seqs.start.to_le_bytes());
+        out[40..].copy_from_slice(&self.seqs.end.to_le_bytes());
+        out
+    }
+
+    /// Decodes [`encode`](Self::encode)'s bytes (`None` unless exactly 48 bytes).
+    pub fn decode(bytes: &[u8]) -> Option<ArrivalRun> {
+        let b: &[u8; 48] = bytes.try_into().ok()?;
+        let mut author = [0u8; 32];
+        author.copy_from_slice(&b[..32]);
+        let mut start = [0u8; 8];
+        start.copy_from_slice(&b[32..40]);
+        let mut end = [0u8; 8];
+        end.copy_from_slice(&b[40..]);
+        Some(ArrivalRun { author: AuthorId(author), seqs: u64::from_le_bytes(start)..u64::from_le_bytes(end) })
+    }
 }
 
 impl MemStore {

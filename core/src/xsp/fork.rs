@@ -3,6 +3,8 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::codec::DecodeError;
+use super::message::{Fork, Message, ty};
 use crate::head::SignedHead;
 use crate::mmr::ConsistencyProof;
 
@@ -114,5 +116,43 @@ impl ForkEvidence {
     /// The encoded proof (empty if none), as sent in FORK.
     pub fn proof_bytes(&self) -> Vec<u8> {
         self.proof.as_ref().map(|p| p.encode()).unwrap_or_default()
+    }
+
+    /// Encodes the evidence as the body of a FORK message (docs/xsp.md): both signed head
+    /// entries, then the proof as `bytes`. Stores persist evidence in this form.
+    ///
+    /// ```
+    /// use xaeroflux_core::{AuthorKey, Hash};
+    /// use xaeroflux_core::xsp::ForkEvidence;
+    ///
+    /// let key = AuthorKey::from_secret_bytes(&[1; 32]);
+    /// let e = ForkEvidence { first: key.sign_head(3, Hash([1; 32])), second: key.sign_head(3, Hash([2; 32])), proof: None };
+    /// assert_eq!(ForkEvidence::decode(&e.encode()), Ok(e));
+    /// ```
+    pub fn encode(&self) -> Vec<u8> {
+        let proof = self.proof_bytes();
+        let mut out = Vec::new();
+        Message::Fork(Fork { first: self.first, second: self.second, proof: &proof }).encode(&mut out);
+        out.remove(0); // the type byte
+        out
+    }
+
+    /// Decodes [`encode`](Self::encode)'s bytes (the evidence is not checked: call
+    /// [`verify`](Self::verify)).
+    pub fn decode(bytes: &[u8]) -> Result<ForkEvidence, DecodeError> {
+        let mut frame = Vec::with_capacity(bytes.len() + 1);
+        frame.push(ty::FORK);
+        frame.extend_from_slice(bytes);
+        let Message::Fork(f) = Message::decode(&frame)? else {
+            return Err(DecodeError::UnknownType(ty::FORK));
+        };
+        let proof = if f.proof.is_empty() {
+            None
+        } else {
+            let p = ConsistencyProof::decode(f.proof)
+                .map_err(|_| DecodeError::OutOfRange { field: "fork.proof", value: f.proof.len() as u64 })?;
+            Some(p)
+        };
+        Ok(ForkEvidence { first: f.first, second: f.second, proof })
     }
 }
