@@ -227,3 +227,35 @@ fn an_interrupted_sync_survives_a_restart_and_resumes() {
     check::final_state(&w, &want).unwrap();
     assert!(w.failures.is_empty(), "{:?}", w.failures);
 }
+
+#[test]
+fn a_shorter_head_confirms_events_held_past_the_own_head() {
+    // Peer 1 holds events of peer 0's feed past any complete head (an interrupted sync);
+    // peer 2 announces a shorter head of the same history: peer 1 confirms and adopts it, and
+    // can then serve those events.
+    let small = xaeroflux_core::xsp::Limits { max_pages: 2, max_bytes: 64 * 1024, ..Default::default() };
+    let mut w = world(8, 3, &live().with_limits(small).unwrap());
+    let a = w.author(0);
+    let payload = [2u8; 3000];
+    let events: Vec<NewEvent> = (0..100).map(|i| NewEvent::new(i, &payload)).collect();
+    w.append(0, &events);
+    w.connect(0, 1, LAT, 0, 1 << 16);
+    assert!(w.run_while(FOREVER, |w| w.peers[1].store.borrow().feed_len(&a) >= 30));
+    let id = w.conns[0].id;
+    w.drop_conn(id);
+    let held = w.peers[1].store.borrow().feed_len(&a);
+    assert!(w.peers[1].store.borrow().head(&a).is_none() && held < 100);
+    let k = held / 2;
+    {
+        let src = w.peers[0].store.borrow();
+        let root = src.peaks_at(&a, k).unwrap().root();
+        let head = w.peers[0].key.sign_head(k, root);
+        let evs: Vec<_> = src.range(&a, 0..k).collect();
+        w.peers[2].store.borrow_mut().import_events(&head, &evs).unwrap();
+    }
+    w.connect(2, 1, LAT, 0, 1 << 16);
+    assert!(w.run_while(FOREVER, check::quiet));
+    assert_eq!(w.peers[1].store.borrow().head(&a).map(|h| h.length), Some(k), "the shorter head was adopted");
+    assert_eq!(w.peers[1].store.borrow().feed_len(&a), held);
+    assert!(w.failures.is_empty(), "{:?}", w.failures);
+}

@@ -103,12 +103,22 @@ impl<S: FeedSource> Session<S> {
             let prefix = self.source.prefix(&author);
             let have = prefix.as_ref().map_or(0, |p| p.leaves());
             rf.have = rf.have.max(have);
-            if have == head.length && prefix.is_some_and(|p| p.root() == head.root) && have > 0 {
-                let ours = self.source.head(&author);
-                if ours.is_none_or(|o| o.length < head.length) {
+            if head.length > 0
+                && head.length <= have
+                && self.source.head(&author).is_none_or(|o| o.length < head.length)
+            {
+                // We hold the events of this head (a store can hold events past its own
+                // head after an interrupted sync): confirm it if its root is theirs.
+                let root_at = |s: &S| match &prefix {
+                    Some(p) if p.leaves() == head.length => Some(p.root()),
+                    Some(p) => s.consistency_proof(&author, head.length, have)?.prefix_root(&p.root()).ok(),
+                    None => None,
+                };
+                if root_at(&self.source) == Some(head.root) {
                     self.events.push_back(Event::HeadConfirmed(head));
                 }
             }
+            let rf = &mut self.remote[r as usize];
             if rf.wanted && !rf.forked && rf.have < head.length && self.config.capabilities.contains(Capabilities::SYNC)
             {
                 rf.want = WantState::Queued;
