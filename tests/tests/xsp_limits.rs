@@ -290,9 +290,7 @@ fn flood(frame: &Frame, per_sec: u64, max: usize) -> (Option<usize>, i64) {
     let before = live();
     let mut peak = 0;
     for i in 0..max {
-        if per_sec > 0 {
-            m.now += 1_000_000 / per_sec;
-        }
+        m.now += 1_000_000u64.checked_div(per_sec).unwrap_or(0);
         m.inject(&bytes);
         peak = peak.max(live() - before);
         if m.closed().is_some() {
