@@ -394,7 +394,7 @@ impl World {
                     eprintln!(
                         "[{now:>10}us] #{id} side {side} sends {} bytes: {}",
                         frame.len(),
-                        &text[..text.len().min(300)]
+                        text.chars().take(300).collect::<String>()
                     );
                 }
             }
