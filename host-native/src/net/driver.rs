@@ -32,6 +32,8 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const HELLO_MAX: usize = 4096 + varint::MAX_VARINT_LEN;
 /// Stream reset code when the peer is refused.
 const REFUSED: u32 = 1;
+/// Stream reset code when the peer opened a session we already have the other way round.
+const DUPLICATE: u32 = 2;
 
 /// A session's stream and its connection.
 pub(crate) struct Stream {
@@ -78,7 +80,13 @@ pub(crate) async fn accept_stream(
     let stream = Stream { conn, send, recv };
     match space {
         Some(s) if inner.has_space(&s) => {
-            run_session(inner, s, peer, Role::Responder, stream, first).await;
+            if inner.admit_incoming(&s, &peer) {
+                run_session(inner, s, peer, Role::Responder, stream, first).await;
+            } else {
+                let mut stream = stream;
+                let _ = stream.send.reset(VarInt::from_u32(DUPLICATE));
+                let _ = stream.recv.stop(VarInt::from_u32(DUPLICATE));
+            }
         }
         other => refuse(other, stream, &first).await,
     }

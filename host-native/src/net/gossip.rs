@@ -7,16 +7,23 @@
 //! live appends travel as XSP pushes along the gossip mesh; the announcements make sure a node
 //! that is not a neighbour still learns of every head.
 //!
+//! Announcements also carry how to reach their origin, and each node remembers the last
+//! [`MAX_KNOWN`] origins it heard of: when a node loses its last gossip neighbour (the peer that
+//! introduced it left, say) it rejoins the topic through them, so a space stays connected
+//! however the random membership of the gossip layer turned out.
+//!
 //! Announcement (at most 4096 bytes, the gossip message limit):
 //!
 //! ```text
 //! version  u8      1
 //! origin   [32]    id of the node that holds the feeds (may differ from the relaying one)
-//! count    varint  1 ..= 25
+//! addrs            the origin's direct addresses and relay, as in a ticket (docs/net.md)
+//! count    varint  1 ..= 20
 //! count × signed head, encoded as a HEADS entry of docs/xsp.md (author, length, root, signature)
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,11 +38,13 @@ use xaeroflux_core::{AuthorId, SignedHead};
 use super::endpoint;
 use super::node::NetInner;
 use super::status::SyncEvent;
-use super::ticket::{PeerId, SpaceId};
+use super::ticket::{PeerId, SpaceId, decode_addrs, encode_addrs};
 
 const ANNOUNCE_VERSION: u8 = 1;
-/// Heads per announcement (each is at most 138 bytes).
-pub(crate) const MAX_HEADS: usize = 25;
+/// Heads per announcement (each is at most 138 bytes; the address block at most 562).
+pub(crate) const MAX_HEADS: usize = 20;
+/// Origins remembered per space, to rejoin through when no neighbour is left.
+pub(crate) const MAX_KNOWN: usize = 32;
 /// Changes are gathered this long before they are announced.
 const DEBOUNCE: Duration = Duration::from_millis(20);
 
@@ -45,14 +54,23 @@ pub(crate) fn topic(space: &SpaceId) -> TopicId {
     TopicId::from_bytes(blake3::derive_key("xaeroflux 2025 gossip topic", &space.0))
 }
 
+/// Where the origin of an announcement is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Origin {
+    pub(crate) peer: PeerId,
+    pub(crate) addrs: Vec<SocketAddr>,
+    pub(crate) relay: Option<String>,
+}
+
 /// Encodes announcements of `heads` from `origin`, at most [`MAX_HEADS`] per message.
-pub(crate) fn encode(origin: &PeerId, heads: &[SignedHead]) -> Vec<Vec<u8>> {
+pub(crate) fn encode(origin: &Origin, heads: &[SignedHead]) -> Vec<Vec<u8>> {
     heads
         .chunks(MAX_HEADS)
         .map(|chunk| {
-            let mut out = Vec::with_capacity(34 + chunk.len() * 138);
+            let mut out = Vec::with_capacity(600 + chunk.len() * 138);
             out.push(ANNOUNCE_VERSION);
-            out.extend_from_slice(&origin.0);
+            out.extend_from_slice(&origin.peer.0);
+            encode_addrs(&origin.addrs, origin.relay.as_deref(), &mut out);
             varint::push(&mut out, chunk.len() as u64);
             HeadList::encode_entries(chunk, &mut out);
             out
@@ -61,17 +79,18 @@ pub(crate) fn encode(origin: &PeerId, heads: &[SignedHead]) -> Vec<Vec<u8>> {
 }
 
 /// Decodes an announcement: its origin and heads (signatures not checked yet).
-pub(crate) fn decode(msg: &[u8]) -> Option<(PeerId, Vec<SignedHead>)> {
+pub(crate) fn decode(msg: &[u8]) -> Option<(Origin, Vec<SignedHead>)> {
     let (&version, rest) = msg.split_first()?;
     if version != ANNOUNCE_VERSION {
         return None;
     }
-    let origin = PeerId(rest.get(..32)?.try_into().ok()?);
-    let rest = rest.get(32..)?;
+    let peer = PeerId(rest.get(..32)?.try_into().ok()?);
+    let mut rest = rest.get(32..)?;
+    let (addrs, relay) = decode_addrs(&mut rest).ok()?;
     let (count, used) = varint::decode(rest).ok()?;
     let count = usize::try_from(count).ok().filter(|c| (1..=MAX_HEADS).contains(c))?;
     let list = HeadList::from_encoded(count, rest.get(used..)?).ok()?;
-    Some((origin, list.iter().collect()))
+    Some((Origin { peer, addrs, relay }, list.iter().collect()))
 }
 
 /// The gossip loop of one space, until it is left or sync stops.
@@ -91,22 +110,41 @@ pub(crate) async fn run_space(
     let mut tick = tokio::time::interval(inner.cfg.announce_interval);
     let mut pending: BTreeSet<AuthorId> = inner.all_authors().into_iter().collect();
     let mut due: Option<tokio::time::Instant> = Some(tokio::time::Instant::now());
+    let mut neighbours: HashSet<PeerId> = HashSet::new();
+    let mut known = Known::default();
+    for p in bootstrap {
+        known.saw(p);
+    }
     loop {
         tokio::select! {
             _ = stop.changed() => break,
             _ = shutdown.changed() => break,
             ev = receiver.next() => match ev {
                 Some(Ok(GossipEvent::Received(msg))) => {
-                    on_announcement(&inner, space, endpoint::peer_id(msg.delivered_from), &msg.content);
+                    let from = endpoint::peer_id(msg.delivered_from);
+                    if let Some(origin) = on_announcement(&inner, space, from, &msg.content) {
+                        known.saw(origin);
+                    }
                 }
                 Some(Ok(GossipEvent::NeighborUp(id))) => {
                     let peer = endpoint::peer_id(id);
+                    neighbours.insert(peer);
+                    known.saw(peer);
                     if inner.id < peer {
                         inner.ensure_session(space, peer);
                     }
                     // A new neighbour learns our heads now rather than at the next tick.
                     pending.extend(inner.all_authors());
                     due.get_or_insert_with(|| tokio::time::Instant::now() + DEBOUNCE);
+                }
+                Some(Ok(GossipEvent::NeighborDown(id))) => {
+                    let peer = endpoint::peer_id(id);
+                    neighbours.remove(&peer);
+                    // It left (or is unreachable): rejoin through others first.
+                    known.seen.remove(&peer);
+                    if neighbours.is_empty() {
+                        rejoin(&sender, &known, inner.id).await;
+                    }
                 }
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => break,
@@ -122,12 +160,49 @@ pub(crate) async fn run_space(
             _ = tick.tick() => {
                 pending.insert(inner.core.author());
                 due.get_or_insert_with(tokio::time::Instant::now);
+                if neighbours.is_empty() {
+                    rejoin(&sender, &known, inner.id).await;
+                }
             }
             _ = sleep_until(due), if due.is_some() => {
                 due = None;
                 announce(&inner, &sender, std::mem::take(&mut pending)).await;
             }
         }
+    }
+}
+
+/// The origins heard of most recently in a space (at most [`MAX_KNOWN`]).
+#[derive(Default)]
+struct Known {
+    seen: HashMap<PeerId, u64>,
+    clock: u64,
+}
+
+impl Known {
+    fn saw(&mut self, peer: PeerId) {
+        self.clock += 1;
+        self.seen.insert(peer, self.clock);
+        if self.seen.len() > MAX_KNOWN
+            && let Some(oldest) = self.seen.iter().min_by_key(|(_, t)| **t).map(|(p, _)| *p)
+        {
+            self.seen.remove(&oldest);
+        }
+    }
+
+    /// The most recently heard of, newest first.
+    fn recent(&self, n: usize, except: PeerId) -> Vec<PeerId> {
+        let mut v: Vec<_> = self.seen.iter().filter(|(p, _)| **p != except).map(|(p, t)| (*t, *p)).collect();
+        v.sort_unstable_by(|a, b| b.cmp(a));
+        v.into_iter().take(n).map(|(_, p)| p).collect()
+    }
+}
+
+/// With no gossip neighbour left, asks the gossip layer to join through known origins.
+async fn rejoin(sender: &GossipSender, known: &Known, me: PeerId) {
+    let ids: Vec<_> = known.recent(5, me).iter().filter_map(endpoint::endpoint_id).collect();
+    if !ids.is_empty() {
+        let _ = sender.join_peers(ids).await;
     }
 }
 
@@ -146,20 +221,29 @@ async fn announce(inner: &NetInner, sender: &GossipSender, authors: BTreeSet<Aut
         .filter_map(|a| inner.core.feed_head(a))
         .filter(|h| h.length > 0)
         .collect();
-    for msg in encode(&inner.id, &heads) {
+    let (addrs, relay) = endpoint::own_addrs(&inner.endpoint);
+    let origin = Origin { peer: inner.id, addrs, relay };
+    for msg in encode(&origin, &heads) {
         let _ = sender.broadcast(msg.into()).await;
     }
 }
 
-/// Checks an announcement and starts catching up with its origin if it has more.
-fn on_announcement(inner: &Arc<NetInner>, space: SpaceId, from: PeerId, msg: &[u8]) {
+/// Checks an announcement, remembers how to reach its origin, and starts catching up with
+/// the origin if it has more. Returns the origin of a valid announcement.
+fn on_announcement(inner: &Arc<NetInner>, space: SpaceId, from: PeerId, msg: &[u8]) -> Option<PeerId> {
     let Some((origin, heads)) = decode(msg) else {
         inner.emit(SyncEvent::BadAnnouncement { space, from });
-        return;
+        return None;
     };
     if heads.iter().any(|h| h.verify().is_err()) {
         inner.emit(SyncEvent::BadAnnouncement { space, from });
-        return;
+        return None;
+    }
+    let origin_id = origin.peer;
+    if origin_id != inner.id
+        && let Some(id) = endpoint::endpoint_id(&origin_id)
+    {
+        endpoint::add_peer_addrs(&inner.lookup, id, &origin.addrs, origin.relay.as_deref());
     }
     let me = inner.core.author();
     let forked = inner.forked.read().map(|f| f.clone()).unwrap_or_default();
@@ -167,9 +251,10 @@ fn on_announcement(inner: &Arc<NetInner>, space: SpaceId, from: PeerId, msg: &[u
         .iter()
         .any(|h| h.author != me && !forked.contains(&h.author) && h.length > inner.core.feed_len(&h.author));
     if newer {
-        let peer = if origin == inner.id { from } else { origin };
+        let peer = if origin_id == inner.id { from } else { origin_id };
         inner.ensure_session(space, peer);
     }
+    (origin_id != inner.id).then_some(origin_id)
 }
 
 #[cfg(test)]
@@ -185,7 +270,11 @@ mod tests {
                     .sign_head(i * 1000, xaeroflux_core::Hash([i as u8; 32]))
             })
             .collect();
-        let origin = PeerId([9; 32]);
+        let origin = Origin {
+            peer: PeerId([9; 32]),
+            addrs: vec!["127.0.0.1:9".parse().unwrap(), "[::1]:10".parse().unwrap()],
+            relay: Some("http://127.0.0.1:3340".into()),
+        };
         let msgs = encode(&origin, &heads);
         assert_eq!(msgs.len(), 3);
         assert!(msgs.iter().all(|m| m.len() <= 4096));

@@ -37,6 +37,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Verified batches queued for the importer per node (each about 256 KiB): taken from the
 /// sessions' flow-control windows, so this bounds what waits for the disk.
 const IMPORT_QUEUE: usize = 64;
+/// Longest a stopping node waits for its peers to acknowledge the closing of connections.
+const CLOSE_BUDGET: Duration = Duration::from_millis(300);
 /// Feed-change notifications a session may fall behind before it re-reads every feed.
 const CHANGE_QUEUE: usize = 1024;
 
@@ -119,13 +121,19 @@ impl Drop for Net {
             rt.spawn(async move {
                 // Sessions see the shutdown signal and send their closing ERROR frame first.
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                if let Some(router) = closing.router.get() {
-                    let _ = tokio::time::timeout(Duration::from_secs(2), router.shutdown()).await;
-                }
-                closing.endpoint.close().await;
+                // The router shuts the protocols down and closes the endpoint, which waits for
+                // peers to acknowledge the connection closes: live peers do within a round trip;
+                // peers that are gone never do, and are not waited for beyond the budget.
+                let close = async {
+                    if let Some(router) = closing.router.get() {
+                        let _ = router.shutdown().await;
+                    }
+                    closing.endpoint.close().await;
+                };
+                let _ = tokio::time::timeout(CLOSE_BUDGET, close).await;
                 let _ = tx.send(());
             });
-            let _ = rx.recv_timeout(Duration::from_secs(3));
+            let _ = rx.recv_timeout(CLOSE_BUDGET + Duration::from_millis(200));
             // Dropping a runtime inside another runtime's task panics: do it on a plain thread.
             let stop = move || rt.shutdown_timeout(Duration::from_secs(1));
             if tokio::runtime::Handle::try_current().is_ok() {
@@ -310,6 +318,27 @@ impl NetInner {
     fn has_session(&self, space: &SpaceId, peer: &PeerId) -> bool {
         let st = lock(&self.state);
         st.sessions.values().any(|s| s.status.space == *space && s.status.peer == *peer)
+    }
+
+    /// Whether to run a session `peer` opened in `space`. If this node opened one to it too,
+    /// the session opened by the node with the smaller id is kept (both sides decide alike).
+    pub(crate) fn admit_incoming(&self, space: &SpaceId, peer: &PeerId) -> bool {
+        let st = lock(&self.state);
+        let ours: Vec<&SessionEntry> = st
+            .sessions
+            .values()
+            .filter(|s| s.status.space == *space && s.status.peer == *peer && s.status.initiator)
+            .collect();
+        if ours.is_empty() {
+            return true;
+        }
+        if self.id < *peer {
+            return false;
+        }
+        for s in ours {
+            let _ = s.control.send(Control::Close);
+        }
+        true
     }
 
     /// Registers a new session; returns its id.

@@ -164,28 +164,7 @@ impl Ticket {
         out.push(TICKET_VERSION);
         out.extend_from_slice(&self.space.0);
         out.extend_from_slice(&self.peer.0);
-        let addrs = &self.addrs[..self.addrs.len().min(MAX_TICKET_ADDRS)];
-        out.push(addrs.len() as u8);
-        for a in addrs {
-            match a.ip() {
-                IpAddr::V4(ip) => {
-                    out.push(4);
-                    out.extend_from_slice(&ip.octets());
-                }
-                IpAddr::V6(ip) => {
-                    out.push(6);
-                    out.extend_from_slice(&ip.octets());
-                }
-            }
-            out.extend_from_slice(&a.port().to_le_bytes());
-        }
-        match self.relay.as_deref().filter(|r| !r.is_empty() && r.len() <= 255) {
-            Some(r) => {
-                out.push(r.len() as u8);
-                out.extend_from_slice(r.as_bytes());
-            }
-            None => out.push(0),
-        }
+        encode_addrs(&self.addrs, self.relay.as_deref(), &mut out);
         out
     }
 
@@ -229,6 +208,60 @@ impl Ticket {
         }
         Ok(Ticket { space, peer, addrs, relay })
     }
+}
+
+/// Appends the address block of a ticket (also used by gossip announcements): `n_addrs`,
+/// the addresses (at most [`MAX_TICKET_ADDRS`]), `relay_len` and the relay URL.
+pub(crate) fn encode_addrs(addrs: &[SocketAddr], relay: Option<&str>, out: &mut Vec<u8>) {
+    let addrs = &addrs[..addrs.len().min(MAX_TICKET_ADDRS)];
+    out.push(addrs.len() as u8);
+    for a in addrs {
+        match a.ip() {
+            IpAddr::V4(ip) => {
+                out.push(4);
+                out.extend_from_slice(&ip.octets());
+            }
+            IpAddr::V6(ip) => {
+                out.push(6);
+                out.extend_from_slice(&ip.octets());
+            }
+        }
+        out.extend_from_slice(&a.port().to_le_bytes());
+    }
+    match relay.filter(|r| !r.is_empty() && r.len() <= 255) {
+        Some(r) => {
+            out.push(r.len() as u8);
+            out.extend_from_slice(r.as_bytes());
+        }
+        None => out.push(0),
+    }
+}
+
+/// Reads an address block written by [`encode_addrs`], advancing `r`.
+pub(crate) fn decode_addrs(r: &mut &[u8]) -> Result<(Vec<SocketAddr>, Option<String>), TicketError> {
+    let n = take(r, 1)?[0];
+    if usize::from(n) > MAX_TICKET_ADDRS {
+        return Err(TicketError::TooManyAddrs(n));
+    }
+    let mut addrs = Vec::with_capacity(usize::from(n));
+    for _ in 0..n {
+        let family = take(r, 1)?[0];
+        let ip = match family {
+            4 => IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(take(r, 4)?).map_err(|_| TicketError::Truncated)?)),
+            6 => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(take(r, 16)?).map_err(|_| TicketError::Truncated)?)),
+            x => return Err(TicketError::Family(x)),
+        };
+        let port = <[u8; 2]>::try_from(take(r, 2)?).map_err(|_| TicketError::Truncated)?;
+        addrs.push(SocketAddr::new(ip, u16::from_le_bytes(port)));
+    }
+    let relay_len = take(r, 1)?[0];
+    let relay = if relay_len == 0 {
+        None
+    } else {
+        let b = take(r, usize::from(relay_len))?;
+        Some(std::str::from_utf8(b).map_err(|_| TicketError::RelayUtf8)?.to_string())
+    };
+    Ok((addrs, relay))
 }
 
 fn take<'a>(r: &mut &'a [u8], n: usize) -> Result<&'a [u8], TicketError> {

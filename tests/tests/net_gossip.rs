@@ -1,0 +1,78 @@
+//! Four nodes in one space, each introduced only to the previous one (a chain of tickets):
+//! gossip spreads heads and addresses, and an event appended on any node reaches all.
+
+mod net_common;
+
+use net_common::*;
+use xaeroflux::Core;
+
+#[test]
+fn an_append_on_any_node_reaches_all() {
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let nodes: Vec<Core> = dirs.iter().map(|d| node(d.path())).collect();
+    let space = space("gossip");
+    for (i, n) in nodes.iter().enumerate() {
+        append_n(n, i as u8 + 1, 50 + i * 10, 100);
+    }
+    // A chain: 1 joins 0's ticket, 2 joins 1's, 3 joins 2's.
+    nodes[0].join_space(space).unwrap();
+    for i in 1..nodes.len() {
+        let t = nodes[i - 1].ticket(space).unwrap();
+        nodes[i].join_ticket(&t).unwrap();
+    }
+    let all_hold =
+        |nodes: &[Core]| nodes.iter().all(|n| nodes.iter().all(|m| n.feed_len(&m.author()) == m.feed_len(&m.author())));
+    assert!(wait_until(|| all_hold(&nodes)), "every node holds every feed");
+
+    // Live: an append at either end reaches every node.
+    for round in 0..3u64 {
+        for src in [3usize, 0] {
+            let ev = nodes[src].append(nodes[src].new_event(&round.to_le_bytes())).unwrap();
+            let author = nodes[src].author();
+            assert!(
+                wait_until(|| nodes.iter().all(|n| n.feed_len(&author) > ev.seq)),
+                "round {round}: node {src}'s append reached all"
+            );
+        }
+    }
+    assert!(wait_until(|| nodes.windows(2).all(|w| same_feeds(&w[0], &w[1]))), "all converged");
+    for n in nodes {
+        let t = std::time::Instant::now();
+        drop(n);
+        assert!(t.elapsed() < std::time::Duration::from_secs(2), "a node stops promptly: {:?}", t.elapsed());
+    }
+}
+
+/// B introduces C to A's space and leaves: C still gets A's new events, from A directly,
+/// which it can only have learnt of (and how to reach) through gossip.
+#[test]
+fn peers_met_through_gossip_sync_after_the_introducer_leaves() {
+    let (da, db, dc) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let space = space("gossip introducer");
+    let a = node(da.path());
+    let b = node(db.path());
+    let c = node(dc.path());
+    append_n(&a, 1, 100, 64);
+    a.join_space(space).unwrap();
+    b.join_ticket(&a.ticket(space).unwrap()).unwrap();
+    c.join_ticket(&b.ticket(space).unwrap()).unwrap();
+    assert!(wait_until(|| c.feed_len(&a.author()) == 100), "C got A's feed through B");
+    // C hears A's announcements (with A's addresses) through B; give that an announce period.
+    let a_id = a.node_id().unwrap();
+    let c_id = c.node_id().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let c_events = c.subscribe().unwrap();
+    drop(b);
+    for i in 0..5u64 {
+        let ev = a.append(a.new_event(&i.to_le_bytes())).unwrap();
+        assert!(
+            wait_until(|| c.feed_len(&a.author()) > ev.seq),
+            "A's append {i} reached C after B left: A {:?} C {:?} events at C: {:?}",
+            a.sync_status().unwrap().peers,
+            c.sync_status().unwrap().peers,
+            std::iter::from_fn(|| c_events.try_recv()).collect::<Vec<_>>()
+        );
+    }
+    let sessions = |n: &Core, other| n.sync_status().unwrap().peers.iter().any(|p| p.peer == other && p.connected);
+    assert!(sessions(&a, c_id) || sessions(&c, a_id), "A and C have a session of their own");
+}
