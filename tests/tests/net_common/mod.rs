@@ -68,10 +68,12 @@ pub fn append_n(core: &Core, tag: u8, n: usize, size: usize) {
     }
 }
 
-/// Whether `a` and `b` hold the same feeds with the same roots.
+/// Whether `a` and `b` hold the same non-empty feeds with the same roots.
 pub fn same_feeds(a: &Core, b: &Core) -> bool {
-    let mut fa: Vec<_> = a.feeds().into_iter().map(|f| (f.author, f.len, f.root)).collect();
-    let mut fb: Vec<_> = b.feeds().into_iter().map(|f| (f.author, f.len, f.root)).collect();
+    let list = |c: &Core| -> Vec<_> {
+        c.feeds().into_iter().filter(|f| f.len > 0).map(|f| (f.author, f.len, f.root)).collect()
+    };
+    let (mut fa, mut fb) = (list(a), list(b));
     fa.sort();
     fb.sort();
     fa == fb

@@ -1,0 +1,122 @@
+//! Partitions: a node stops while the others append, appends on its own, comes back, and all
+//! converge; a node killed (SIGKILL) in the middle of a transfer keeps what it verified and
+//! stored, and fetches only the rest when it comes back.
+
+mod net_common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use net_common::*;
+use xaeroflux::net::Ticket;
+
+#[test]
+fn stop_append_on_both_sides_restart_converge() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let space = space("partition");
+    let a = node(dirs[0].path());
+    let b = node(dirs[1].path());
+    let c = node(dirs[2].path());
+    append_n(&a, 1, 500, 200);
+    let ticket = a.ticket(space).unwrap();
+    b.join_ticket(&ticket).unwrap();
+    c.join_ticket(&ticket).unwrap();
+    assert!(wait_until(|| same_feeds(&a, &c) && same_feeds(&a, &b)), "first sync");
+    let c_id = c.node_id().unwrap();
+    let c_author = c.author();
+    drop(c);
+
+    // Both sides of the partition append.
+    append_n(&a, 2, 300, 200);
+    append_n(&b, 3, 200, 200);
+    let c = node(dirs[2].path());
+    assert_eq!(c.node_id().unwrap(), c_id, "the node key persists in the store directory");
+    assert_eq!(c.author(), c_author);
+    append_n(&c, 4, 100, 200);
+    assert!(wait_until(|| same_feeds(&a, &b)), "A and B stayed in sync");
+
+    c.join_ticket(&ticket).unwrap();
+    assert!(wait_until(|| same_feeds(&a, &c) && same_feeds(&a, &b)), "all converge after the heal");
+    assert_eq!(a.feeds().len(), 3);
+    assert_eq!(b.feed_len(&c.author()), 100);
+    assert_eq!(c.feed_len(&a.author()), 800);
+}
+
+const CHILD_DIR: &str = "XF_NET_TEST_CHILD_DIR";
+const CHILD_TICKET: &str = "XF_NET_TEST_CHILD_TICKET";
+const CHILD_AUTHOR: &str = "XF_NET_TEST_CHILD_AUTHOR";
+
+/// Runs in the child process (selected by the environment): joins the ticket and prints the
+/// length of the author's feed as it grows.
+#[test]
+fn resume_child_entry() {
+    let (Ok(dir), Ok(ticket), Ok(author)) =
+        (std::env::var(CHILD_DIR), std::env::var(CHILD_TICKET), std::env::var(CHILD_AUTHOR))
+    else {
+        return;
+    };
+    let core = node(std::path::Path::new(&dir));
+    core.join_ticket(&ticket.parse::<Ticket>().unwrap()).unwrap();
+    let mut last = u64::MAX;
+    loop {
+        let len = core.feeds().into_iter().find(|f| f.author.to_string() == author).map_or(0, |f| f.len);
+        if len != last {
+            println!("{len}");
+            last = len;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn killed_mid_transfer_resumes_without_refetching() {
+    const N: usize = 100_000;
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node(da.path());
+    append_n(&a, 1, N, 256);
+    let ticket = a.ticket(space("resume")).unwrap();
+
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["resume_child_entry", "--exact", "--nocapture", "--test-threads", "1"])
+        .env(CHILD_DIR, db.path())
+        .env(CHILD_TICKET, ticket.to_string())
+        .env(CHILD_AUTHOR, a.author().to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Kill it as soon as it stored a first part of the feed.
+    let mut seen = 0u64;
+    while let Some(Ok(line)) = lines.next() {
+        if let Ok(n) = line.trim().parse::<u64>() {
+            seen = n;
+            if n > 0 {
+                break;
+            }
+        }
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    assert!(seen > 0 && seen < N as u64, "killed mid-transfer (at {seen} of {N})");
+
+    // Reopen: everything it reported as stored is there and verifies.
+    let b = node(db.path());
+    let kept = b.feed_len(&a.author());
+    assert!(kept >= seen, "kept {kept} of the {seen} it stored");
+    assert!(kept < N as u64, "the transfer was cut ({kept} of {N})");
+    for (i, ev) in b.iter_feed(&a.author()).unwrap().enumerate() {
+        assert_eq!(ev.seq(), i as u64);
+        assert_eq!(&ev.payload()[..8], &(i as u64).to_le_bytes());
+    }
+
+    b.join_ticket(&ticket).unwrap();
+    assert!(wait_until(|| b.feed_len(&a.author()) == N as u64), "resumed to the end");
+    assert_eq!(b.feed_head(&a.author()).unwrap(), a.head());
+    let got = b.sync_status().unwrap().peers.iter().map(|p| p.bytes_in).sum::<u64>();
+    let rest = (N as u64 - kept) * 256;
+    assert!(
+        got < rest + rest / 10 + 64 * 1024,
+        "only the rest was fetched: {got} bytes received for {rest} bytes of missing payload ({kept} of {N} kept)"
+    );
+}
