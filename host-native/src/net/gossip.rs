@@ -51,7 +51,7 @@ const DEBOUNCE: Duration = Duration::from_millis(20);
 /// The gossip topic of a space: a key derived from the space id, so the topic says nothing
 /// of the id to those who do not know it.
 pub(crate) fn topic(space: &SpaceId) -> TopicId {
-    TopicId::from_bytes(blake3::derive_key("xaeroflux 2025 gossip topic", &space.0))
+    TopicId::from_bytes(space.gossip_topic())
 }
 
 /// Where the origin of an announcement is.

@@ -41,6 +41,12 @@ impl SpaceId {
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
+
+    /// The id of the space's iroh-gossip topic (BLAKE3 key derivation from the space id,
+    /// context `"xaeroflux 2025 gossip topic"`), for other implementations joining it.
+    pub fn gossip_topic(&self) -> [u8; 32] {
+        blake3::derive_key("xaeroflux 2025 gossip topic", &self.0)
+    }
 }
 
 /// A node on the network: the public key of its iroh endpoint (not the store's author key).

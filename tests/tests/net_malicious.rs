@@ -1,0 +1,270 @@
+//! A malicious node on the network: it speaks XSP to an honest node over a real iroh
+//! connection, announcing a forged head, then serving tampered pages of an honest author's
+//! feed. The honest node rejects both (reported as `SyncEvent::Rejected`), stores nothing
+//! that does not verify, and still converges with the honest author. On gossip, it announces
+//! forged heads (and garbage): reported as `SyncEvent::BadAnnouncement`, and no session is
+//! opened for them.
+
+mod net_common;
+
+use std::time::{Duration, Instant};
+
+use iroh::endpoint::presets;
+use iroh::{Endpoint, EndpointAddr, EndpointId, RelayMode};
+use net_common::*;
+use xaeroflux::Core;
+use xaeroflux::net::{SyncEvent, Ticket, XSP_ALPN};
+use xaeroflux_core::memstore::MemStore;
+use xaeroflux_core::mmr::{ConsistencyProof, InclusionProof, MmrPeaks, RangeProof};
+use xaeroflux_core::xsp::{Config, FeedSource, Role, Session, SessionError};
+use xaeroflux_core::{AuthorId, Event, PageBuilder, PageConfig, PageRef, SignedHead};
+
+const PAGE: u32 = 16 * 1024;
+
+/// What the malicious source lies about.
+#[derive(Clone, Copy, PartialEq)]
+enum Lie {
+    /// Heads with a broken signature.
+    ForgedHead,
+    /// Page `n` of every feed with one payload byte changed (and a valid page checksum).
+    TamperedPage(u64),
+}
+
+/// A store that holds real feeds and lies about them.
+struct Evil {
+    store: MemStore,
+    lie: Lie,
+}
+
+impl Evil {
+    fn forge(&self, mut h: SignedHead) -> SignedHead {
+        if self.lie == Lie::ForgedHead {
+            h.signature[7] ^= 1;
+        }
+        h
+    }
+}
+
+impl FeedSource for Evil {
+    fn for_each_head(&self, f: &mut dyn FnMut(&SignedHead)) {
+        FeedSource::for_each_head(&self.store, &mut |h| f(&self.forge(*h)));
+    }
+    fn head(&self, author: &AuthorId) -> Option<SignedHead> {
+        FeedSource::head(&self.store, author).map(|h| self.forge(h))
+    }
+    fn prefix(&self, author: &AuthorId) -> Option<MmrPeaks> {
+        FeedSource::prefix(&self.store, author)
+    }
+    fn locate(&self, author: &AuthorId, seq: u64) -> Option<(u64, u64)> {
+        FeedSource::locate(&self.store, author, seq)
+    }
+    fn with_page(&self, author: &AuthorId, page: u64, f: &mut dyn FnMut(&[u8])) -> bool {
+        let Lie::TamperedPage(bad) = self.lie else { return FeedSource::with_page(&self.store, author, page, f) };
+        if page != bad {
+            return FeedSource::with_page(&self.store, author, page, f);
+        }
+        let mut image = None;
+        FeedSource::with_page(&self.store, author, page, &mut |img| {
+            let config = PageConfig::new(PAGE).unwrap();
+            let p = PageRef::parse(img, &config).unwrap();
+            let mut b = PageBuilder::new(config, p.author(), p.first_seq());
+            for (i, ev) in p.events().enumerate() {
+                let mut payload = ev.payload().to_vec();
+                if i == 3 {
+                    payload[10] ^= 0x55;
+                }
+                let e = Event::new(ev.author(), ev.seq(), ev.timestamp_us(), ev.kind(), ev.flags(), &payload);
+                b.push(e.as_ref()).unwrap();
+            }
+            image = Some(b.finish());
+        });
+        match image {
+            Some(img) => {
+                f(&img);
+                true
+            }
+            None => false,
+        }
+    }
+    fn consistency_proof(&self, author: &AuthorId, old: u64, new: u64) -> Option<ConsistencyProof> {
+        FeedSource::consistency_proof(&self.store, author, old, new)
+    }
+    fn inclusion_proof(&self, author: &AuthorId, leaves: u64, index: u64) -> Option<InclusionProof> {
+        FeedSource::inclusion_proof(&self.store, author, leaves, index)
+    }
+    fn range_proof(&self, author: &AuthorId, leaves: u64, start: u64, end: u64) -> Option<RangeProof> {
+        FeedSource::range_proof(&self.store, author, leaves, start, end)
+    }
+    fn wants(&self, _: &AuthorId) -> bool {
+        false
+    }
+}
+
+/// A copy of `core`'s own feed in memory.
+fn copy_feed(core: &Core) -> MemStore {
+    let mut m = MemStore::replica(PageConfig::new(PAGE).unwrap());
+    let events: Vec<_> = core.iter_feed(&core.author()).unwrap().collect();
+    m.import_events(&core.head(), &events).unwrap();
+    m
+}
+
+/// Connects to the ticket's node as an XSP initiator serving `source`, until the session
+/// closes or `limit` passes.
+fn run_evil(ticket: &Ticket, source: Evil, limit: Duration) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async move {
+        let ep = Endpoint::builder(presets::Minimal)
+            .relay_mode(RelayMode::Disabled)
+            .clear_ip_transports()
+            .bind_addr("127.0.0.1:0")
+            .unwrap()
+            .bind()
+            .await
+            .unwrap();
+        let id = EndpointId::from_bytes(&ticket.peer.0).unwrap();
+        let addr = ticket.addrs.iter().fold(EndpointAddr::new(id), |a, s| a.with_ip_addr(*s));
+        let conn = ep.connect(addr, XSP_ALPN).await.unwrap();
+        let (mut send, mut recv) = conn.open_bi().await.unwrap();
+        let config = Config::new(ticket.space.0).with_page_size(PAGE).unwrap();
+        let start = Instant::now();
+        let now = || start.elapsed().as_micros() as u64;
+        let mut session = Session::new(config, Role::Initiator, now(), source);
+        let (mut rbuf, mut out) = (vec![0u8; 65536], vec![0u8; 65536]);
+        while !session.is_closed() && start.elapsed() < limit {
+            while let Some(n) = session.poll_transmit(&mut out) {
+                if send.write_all(&out[..n]).await.is_err() {
+                    return;
+                }
+            }
+            while session.poll_event().is_some() {}
+            tokio::select! {
+                r = recv.read(&mut rbuf) => match r {
+                    Ok(Some(n)) => session.handle_input(now(), &rbuf[..n]),
+                    _ => break,
+                },
+                _ = tokio::time::sleep(Duration::from_millis(50)) => session.handle_timeout(now()),
+            }
+        }
+        while let Some(n) = session.poll_transmit(&mut out) {
+            let _ = send.write_all(&out[..n]).await;
+        }
+        let _ = send.finish();
+        conn.close(0u32.into(), b"");
+        ep.close().await;
+    });
+}
+
+/// Waits for a rejection from `peer` in `events`; returns its error.
+fn rejection(events: &xaeroflux::net::Subscription) -> Option<SessionError> {
+    let end = Instant::now() + PATIENCE;
+    while Instant::now() < end {
+        if let Some(SyncEvent::Rejected { error, .. }) = events.recv_timeout(Duration::from_millis(100)) {
+            return Some(error);
+        }
+    }
+    None
+}
+
+#[test]
+fn forged_heads_and_tampered_pages_are_rejected_and_honest_nodes_converge() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let space = space("malicious");
+    let a = node(da.path());
+    let b = node(db.path());
+    append_n(&a, 1, 3000, 256);
+    let b_ticket = b.ticket(space).unwrap();
+    let events = b.subscribe().unwrap();
+
+    // 1. A forged head.
+    let evil = Evil { store: copy_feed(&a), lie: Lie::ForgedHead };
+    run_evil(&b_ticket, evil, Duration::from_secs(10));
+    let err = rejection(&events).expect("the forged head was reported");
+    assert!(matches!(err, SessionError::BadSignature(author) if author == a.author()), "{err:?}");
+    assert_eq!(b.feed_len(&a.author()), 0, "nothing stored from a forged head");
+
+    // 2. Tampered pages of A's feed (page 2 altered, checksum recomputed).
+    let evil = Evil { store: copy_feed(&a), lie: Lie::TamperedPage(2) };
+    run_evil(&b_ticket, evil, Duration::from_secs(10));
+    let err = rejection(&events).expect("the tampered page was reported");
+    assert!(matches!(err, SessionError::Verification { .. } | SessionError::BadPage { .. }), "{err:?}");
+    let held = b.feed_len(&a.author());
+    assert!(held < 3000, "the batch with the tampered page was not stored ({held})");
+    for (i, ev) in b.iter_feed(&a.author()).unwrap().enumerate() {
+        assert_eq!(ev.encoded(), a.get(&a.author(), i as u64).unwrap().unwrap().encoded(), "event {i} is genuine");
+    }
+
+    // 3. The honest nodes are unaffected and converge.
+    b.join_ticket(&a.ticket(space).unwrap()).unwrap();
+    assert!(wait_until(|| same_feeds(&a, &b)), "A and B converge");
+    let ev = a.append(a.new_event(b"still live")).unwrap();
+    assert!(wait_until(|| b.feed_len(&a.author()) > ev.seq));
+}
+
+/// An announcement as `docs/net.md` lays it out: version 1, origin, no address, one head.
+fn announcement(origin: &[u8; 32], head: &SignedHead) -> Vec<u8> {
+    let mut m = vec![1u8];
+    m.extend_from_slice(origin);
+    m.extend_from_slice(&[0, 0]); // no direct address, no relay
+    m.push(1); // one head
+    m.extend_from_slice(&head.author.0);
+    let mut len = head.length;
+    loop {
+        let b = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            m.push(b);
+            break;
+        }
+        m.push(b | 0x80);
+    }
+    m.extend_from_slice(&head.root.0);
+    m.extend_from_slice(&head.signature);
+    m
+}
+
+#[test]
+fn forged_gossip_announcements_are_reported_and_ignored() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let space = space("malicious gossip");
+    let a = node(da.path());
+    let b = node(db.path());
+    append_n(&a, 1, 100, 64);
+    let b_ticket = b.ticket(space).unwrap();
+    let events = b.subscribe().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    rt.block_on(async {
+        let lookup = iroh::address_lookup::memory::MemoryLookup::new();
+        let b_id = EndpointId::from_bytes(&b_ticket.peer.0).unwrap();
+        lookup.add_endpoint_info(b_ticket.addrs.iter().fold(EndpointAddr::new(b_id), |x, s| x.with_ip_addr(*s)));
+        let ep = Endpoint::builder(presets::Minimal)
+            .relay_mode(RelayMode::Disabled)
+            .clear_ip_transports()
+            .bind_addr("127.0.0.1:0")
+            .unwrap()
+            .bind()
+            .await
+            .unwrap();
+        ep.address_lookup().unwrap().add(lookup);
+        let gossip = iroh_gossip::Gossip::builder().spawn(ep.clone());
+        let router = iroh::protocol::Router::builder(ep.clone()).accept(iroh_gossip::ALPN, gossip.clone()).spawn();
+        let topic = iroh_gossip::TopicId::from_bytes(space.gossip_topic());
+        let mut sub = gossip.subscribe_and_join(topic, vec![b_id]).await.unwrap();
+        // A's real head with a flipped signature bit, claiming to come from the evil node.
+        let mut forged = a.head();
+        forged.signature[0] ^= 1;
+        sub.broadcast(announcement(ep.id().as_bytes(), &forged).into()).await.unwrap();
+        sub.broadcast(b"not an announcement".to_vec().into()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        router.shutdown().await.unwrap();
+    });
+    let mut bad = 0;
+    let end = Instant::now() + PATIENCE;
+    while bad < 2 && Instant::now() < end {
+        if let Some(SyncEvent::BadAnnouncement { .. }) = events.recv_timeout(Duration::from_millis(100)) {
+            bad += 1;
+        }
+    }
+    assert_eq!(bad, 2, "both bad announcements were reported");
+    assert_eq!(b.feed_len(&a.author()), 0, "nothing fetched for a forged head");
+    assert!(b.sync_status().unwrap().peers.is_empty(), "no session was opened for it");
+}
