@@ -314,34 +314,46 @@ impl Core {
     /// Returns their seqs.
     pub fn append_batch<'a>(&self, payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<Range<u64>, AppendError> {
         let ts = now_us();
-        let mut payload = Vec::new();
-        let mut items = Vec::new();
+        let mut batch = self.shared.take_batch();
         for p in payloads {
-            items.push(Self::item(p.len(), 0, EventFlags::NONE, ts)?);
-            payload.extend_from_slice(p);
+            match Self::item(p.len(), 0, EventFlags::NONE, ts) {
+                Ok(item) => batch.items.push(item),
+                Err(e) => {
+                    self.shared.recycle(batch);
+                    return Err(e);
+                }
+            }
+            batch.payload.extend_from_slice(p);
         }
-        if items.is_empty() {
+        if batch.items.is_empty() {
+            self.shared.recycle(batch);
             let len = self.feed_len(&self.author());
             return Ok(len..len);
         }
-        self.send_append(Batch { payload, items }).map(|(r, _)| r)
+        self.send_append(batch).map(|(r, _)| r)
     }
 
     /// Appends prepared events in one commit (as [`Core::append_batch`], with kinds, flags and
     /// timestamps).
     pub fn append_events(&self, events: impl IntoIterator<Item = NewEvent>) -> Result<Range<u64>, AppendError> {
         let ts = now_us();
-        let mut payload = Vec::new();
-        let mut items = Vec::new();
+        let mut batch = self.shared.take_batch();
         for ev in events {
-            items.push(Self::item(ev.payload.len(), ev.kind, ev.flags, ev.timestamp_us.unwrap_or(ts))?);
-            payload.extend_from_slice(&ev.payload);
+            match Self::item(ev.payload.len(), ev.kind, ev.flags, ev.timestamp_us.unwrap_or(ts)) {
+                Ok(item) => batch.items.push(item),
+                Err(e) => {
+                    self.shared.recycle(batch);
+                    return Err(e);
+                }
+            }
+            batch.payload.extend_from_slice(&ev.payload);
         }
-        if items.is_empty() {
+        if batch.items.is_empty() {
+            self.shared.recycle(batch);
             let len = self.feed_len(&self.author());
             return Ok(len..len);
         }
-        self.send_append(Batch { payload, items }).map(|(r, _)| r)
+        self.send_append(batch).map(|(r, _)| r)
     }
 
     /// All events in local arrival order (the order this store committed them), borrowed from

@@ -61,6 +61,7 @@ const CASES: &[Case] = &[
     Case { id: "ours-scan", system: "ours", workload: Workload::Scan, run: ours::scan, child: true },
     Case { id: "redb-get", system: "redb", workload: Workload::Get, run: redb_sys::get, child: true },
     Case { id: "ours-get", system: "ours", workload: Workload::Get, run: ours::get, child: true },
+    Case { id: "ours-prove", system: "ours", workload: Workload::Prove, run: ours::prove, child: true },
     Case { id: "ours-reopen", system: "ours", workload: Workload::Reopen, run: ours::reopen, child: true },
 ];
 

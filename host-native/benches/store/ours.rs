@@ -128,3 +128,24 @@ pub fn reopen(cfg: &Config) -> BenchResult<Measured> {
     ));
     Ok(m)
 }
+
+/// Random inclusion proofs of the batched store (`min(reads, 20 000)` of them): each recomputes
+/// the low MMR nodes of one 64-event block from the events and reads the high ones from the
+/// index (see `docs/storage.md`).
+pub fn prove(cfg: &Config) -> BenchResult<Measured> {
+    let core = Core::builder().open(batch_store(cfg))?;
+    let author = core.author();
+    let n = cfg.reads.min(20_000);
+    let mut rng = Rng::new(0x9800F);
+    let mut sum = 0u64;
+    let start = Instant::now();
+    for _ in 0..n {
+        let seq = rng.below(cfg.n);
+        let proof = core.inclusion_proof(&author, seq)?;
+        sum = sum.wrapping_add(proof.leaf_index);
+    }
+    let mut m = Measured::since(start, n);
+    m.bytes = 0;
+    std::hint::black_box(sum);
+    Ok(m)
+}

@@ -16,6 +16,8 @@ pub enum Workload {
     Scan,
     /// Random point reads.
     Get,
+    /// Random inclusion proofs.
+    Prove,
     /// Opening the store the batched ingest left (one operation, shown in milliseconds).
     Reopen,
 }
@@ -27,6 +29,7 @@ impl Workload {
             Workload::PerEvent => "append, commit/event",
             Workload::Scan => "full scan",
             Workload::Get => "random get",
+            Workload::Prove => "inclusion proof",
             Workload::Reopen => "reopen",
         }
     }

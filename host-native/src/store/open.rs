@@ -234,6 +234,7 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
         poisoned: AtomicBool::new(false),
         counters: Counters::default(),
         head_cache: Mutex::new(None),
+        batch_pool: Mutex::new(Vec::new()),
     });
     shared.counters.recovered_events.store(recovered, Ordering::Relaxed);
     shared.counters.open_index_rows.store(rows, Ordering::Relaxed);
@@ -255,6 +256,7 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
         poisoned: false,
         scratch: Vec::new(),
         event_buf: Vec::new(),
+        pending: Default::default(),
     };
     if dirty {
         writer.checkpoint()?;

@@ -16,6 +16,7 @@ use xaeroflux_core::{AuthorId, AuthorKey, Hash, SignedHead};
 
 use super::meta::{self, Loc, PageRow, Run};
 use super::segments::SegmentMaps;
+use super::writer::Batch;
 use crate::error::{CorruptReason, IoError, ReadError};
 
 pub(crate) const UNCHECKED: u8 = 0;
@@ -178,7 +179,13 @@ pub(crate) struct Shared {
     pub poisoned: AtomicBool,
     pub counters: Counters,
     pub head_cache: Mutex<Option<SignedHead>>,
+    /// Batch buffers the writer is done with, for the next appends (see [`Shared::recycle`]).
+    pub batch_pool: Mutex<Vec<Batch>>,
 }
+
+/// Batch buffers kept for reuse, and the largest payload capacity kept.
+const BATCH_POOL: usize = 4;
+const BATCH_POOL_BYTES: usize = 8 << 20;
 
 pub(crate) fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     l.read().unwrap_or_else(|p| p.into_inner())
@@ -201,6 +208,24 @@ pub(crate) struct Located<'a> {
 }
 
 impl Shared {
+    /// An empty batch, with the capacity of an earlier one when there is one.
+    pub(crate) fn take_batch(&self) -> Batch {
+        lock(&self.batch_pool).pop().unwrap_or_default()
+    }
+
+    /// Keeps a used batch's buffers for a later append (a few, of bounded size).
+    pub(crate) fn recycle(&self, mut batch: Batch) {
+        if batch.payload.capacity() > BATCH_POOL_BYTES {
+            return;
+        }
+        let mut pool = lock(&self.batch_pool);
+        if pool.len() < BATCH_POOL {
+            batch.payload.clear();
+            batch.items.clear();
+            pool.push(batch);
+        }
+    }
+
     pub(crate) fn feed(&self, author: &AuthorId) -> Option<Arc<FeedState>> {
         read(&self.feeds).by_author.get(author).cloned()
     }

@@ -36,7 +36,9 @@ pub(crate) struct Item {
     pub ts: u64,
 }
 
-/// Payloads back to back, and how to cut them.
+/// Payloads back to back, and how to cut them. Recycled through [`Shared::recycle`], so a
+/// stream of batches does not allocate (or page-fault in) fresh buffers each time.
+#[derive(Default)]
 pub(crate) struct Batch {
     pub payload: Vec<u8>,
     pub items: Vec<Item>,
@@ -113,6 +115,8 @@ pub(crate) struct Writer {
     pub poisoned: bool,
     pub scratch: Vec<u8>,
     pub event_buf: Vec<u8>,
+    /// A commit's new pages and nodes, kept between commits for their capacity.
+    pub(crate) pending: Pending,
 }
 
 fn other(op: &'static str, what: &'static str) -> IoError {
@@ -214,7 +218,7 @@ fn wfeed<'f>(
 
 /// What a commit adds to a feed before it is published.
 #[derive(Default)]
-struct Pending {
+pub(crate) struct Pending {
     pages: Vec<PageEntry>,
     nodes: Vec<Hash>,
 }
@@ -409,7 +413,7 @@ impl Writer {
             (inner.len, inner.peaks.clone())
         };
         let saved = (self.space.next, self.space.seg_slots, self.sealed_since_ckpt);
-        let mut pending = Pending::default();
+        let mut pending = std::mem::take(&mut self.pending);
         let mut ranges: Vec<(Range<u64>, Hash)> = Vec::with_capacity(group.len());
         let mut sealed = 0u64;
         let r = self.append_inner(&feed, group, old_len, &mut peaks, &mut pending, &mut ranges, &mut sealed);
@@ -420,26 +424,31 @@ impl Writer {
                 if sync_failed {
                     self.poison();
                 }
+                pending.pages.clear();
+                pending.nodes.clear();
+                self.pending = pending;
                 let mut e = Some(e);
-                for (_, reply) in group.drain(..) {
+                for (batch, reply) in group.drain(..) {
                     let err = match e.take() {
                         Some(e) => AppendError::Io(e),
                         None if sync_failed => AppendError::Poisoned,
                         None => AppendError::Io(other("append", "failed with an earlier append of the same commit")),
                     };
                     let _ = reply.send(Err(err));
+                    self.shared.recycle(batch);
                 }
             }
             Ok(()) => {
                 let new_len = old_len + ranges.iter().map(|(r, _)| r.end - r.start).sum::<u64>();
-                self.publish(&feed, new_len, peaks, pending, None);
+                self.pending = self.publish(&feed, new_len, peaks, pending, None);
                 self.sealed_since_ckpt += sealed;
                 if let Some(wf) = self.feeds.get_mut(&feed.idx) {
                     wf.dirty = true;
                 }
                 self.shared.counters.commits.fetch_add(1, Ordering::Relaxed);
-                for ((_, reply), range) in group.drain(..).zip(ranges) {
+                for ((batch, reply), range) in group.drain(..).zip(ranges) {
                     let _ = reply.send(Ok(range));
+                    self.shared.recycle(batch);
                 }
                 if self.sealed_since_ckpt >= CHECKPOINT_PAGES
                     && let Err(_e) = self.checkpoint()
@@ -504,9 +513,10 @@ impl Writer {
         peaks: MmrPeaks,
         pending: Pending,
         head: Option<SignedHead>,
-    ) {
+    ) -> Pending {
         // The arrival runs' lock is held across both updates, so a reader that saw the new
         // length and then makes an iterator sees the new run too (lock order: runs, then feed).
+        let Pending { mut pages, mut nodes } = pending;
         let mut runs = write(&self.shared.runs);
         let old_len;
         {
@@ -514,8 +524,9 @@ impl Writer {
             old_len = inner.len;
             inner.len = new_len;
             inner.peaks = peaks;
-            inner.pages.extend(pending.pages);
-            inner.nodes.extend(pending.nodes);
+            inner.pages.append(&mut pages);
+            inner.nodes.extend_from_slice(&nodes);
+            nodes.clear();
             if head.is_some() {
                 inner.head = head;
             }
@@ -527,6 +538,7 @@ impl Writer {
         if feed.local {
             *lock(&self.shared.head_cache) = None;
         }
+        Pending { pages, nodes }
     }
 
     fn import(&mut self, imp: Import) -> Result<(), ImportError> {
@@ -705,13 +717,13 @@ impl Writer {
         for wf in self.feeds.values_mut().filter(|w| w.dirty) {
             wf.dirty = false;
             wf.rows.clear();
+            // The stored nodes are committed; the others are recomputed from the events.
             let mut inner = write(&wf.feed.inner);
             inner.node_base += inner.nodes.len() as u64;
             inner.nodes.clear();
         }
         // Keep the writer's memory small: tails of other feeds are reloaded when needed.
         self.feeds.retain(|_, w| w.feed.local);
-            // The stored nodes are committed; the others are recomputed from the events.
         shared.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
