@@ -27,5 +27,11 @@ wasm_cargo test --release -p xaeroflux-wasm --test api
 step "wasm-bindgen tests in headless Chromium"
 WASM_BINDGEN_USE_BROWSER=1 wasm_cargo test --release -p xaeroflux-wasm --test api --test indexeddb
 
+step "the web demo server (for the end-to-end test)"
+# The dev profile: `cargo test --workspace` has built its dependencies already.
+cargo build -p xaeroflux-web-demo
+
 step "JavaScript tests (vectors, README examples, end-to-end demo)"
-XF_NPM_PKG="${CARGO_TARGET_DIR:-$ROOT/target}/npm/xaeroflux-wasm" node --test --test-concurrency=1 tests/browser/
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+XF_NPM_PKG="$TARGET/npm/xaeroflux-wasm" XF_WEB_DEMO_BIN="$TARGET/debug/xaeroflux-web-demo" \
+    node --test --test-concurrency=1 tests/browser/

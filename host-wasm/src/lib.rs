@@ -36,10 +36,14 @@
 //! `wasm-bindgen-test` in Node.js and in headless Chromium (`scripts/test-wasm.sh`).
 #![deny(missing_docs)]
 
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod error;
 mod hex;
 mod idb;
 mod js;
+#[cfg(feature = "iroh")]
+mod net;
 mod persist;
 mod platform;
 pub mod proof;
@@ -49,6 +53,8 @@ mod types;
 mod verify;
 
 pub use error::{ErrorCode, JsError};
+#[cfg(feature = "iroh")]
+pub use net::{ConnectError, Connection, XSP_ALPN};
 pub use store::{OpenError, Store, Subscription};
 pub use sync::SyncSession;
 pub use verify::{

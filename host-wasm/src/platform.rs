@@ -69,6 +69,15 @@ pub async fn acquire_lock(name: &str) -> Result<Option<Function>, JsValue> {
     Ok(v.dyn_into::<Function>().ok())
 }
 
+/// Resolves after `ms` milliseconds.
+#[cfg(feature = "iroh")]
+pub async fn sleep_ms(ms: f64) {
+    let p = Promise::new(&mut |resolve, _| {
+        xf_set_timeout(&resolve, ms);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+}
+
 /// A one-shot timer that calls `f` after `ms` milliseconds; dropping it cancels it.
 pub struct Timer {
     id: JsValue,

@@ -183,6 +183,20 @@ export interface SyncOptions {
   space?: string;
 }
 
+/** Options of `store.connect` (the `xaeroflux-wasm/net` entry). */
+export interface ConnectOptions {
+  /** The iroh relay both ends use, e.g. `"http://127.0.0.1:3340"`. */
+  relayUrl: string;
+  /** The peer's node id (64 hex characters). */
+  peer: string;
+  /** The space id (64 hex characters) the peer joined (default all zeros). */
+  space?: string;
+  /** Stay open and push new events both ways (default `true`). */
+  live?: boolean;
+  /** Called with what happens in the session. */
+  onEvent?: (event: SyncEvent) => void;
+}
+
 /** What happens in a sync session. */
 export type SyncEvent =
   | { type: "connected"; peerPageSize: number; live: boolean }
