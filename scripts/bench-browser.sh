@@ -38,6 +38,6 @@ row("MemStore append, batches of 1000 (pages, 1 signed head per batch)", n.n, "m
 row(`MemStore append, one at a time (${n.memstore_single_n.toLocaleString("en-US")}: a signed head each)`, n.memstore_single_n, "memstore_single_ms");
 row("replica import: verify against the signed head and store", n.n, "verify_replica_ms");
 console.log("");
-for (const [k, v] of Object.entries(b)) if (k.startsWith("idb_") || k.startsWith("sync_")) console.log(`${k}: ${v.toFixed(1)} ms`);
-console.log(`sync_n: ${b.sync_n}`);
+for (const [k, v] of Object.entries(b)) if (k.endsWith("_ms") && (k.startsWith("idb_") || k.startsWith("sync_"))) console.log(`${k}: ${v.toFixed(1)} ms`);
+console.log(`sync_n: ${b.sync_n} events`);
 '
