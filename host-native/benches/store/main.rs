@@ -10,7 +10,8 @@
 //! `XF_BENCH_DIR` (scratch directory, default `<target>/bench-store`; avoid a RAM disk),
 //! `XF_BENCH_ONLY` (comma-separated systems: floor,floor-fa,redb,ours,hypercore), `XF_BENCH_KEEP=1`
 //! (keep the scratch files), `XF_BENCH_HYPERCORE=0` (skip Node), `XF_BENCH_ROUNDS` (run every
-//! case this many times, interleaved, and report the median: the disk is shared, default 1).
+//! case this many times, interleaved, and report the median: the disk is shared, default 1),
+//! `XF_BENCH_HASH_HELPER=0` (our batched ingest without the hashing helper thread).
 
 mod floor;
 mod hypercore;

@@ -23,7 +23,8 @@ fn fresh(path: &PathBuf) -> BenchResult<()> {
 pub fn batch(cfg: &Config) -> BenchResult<Measured> {
     let path = batch_store(cfg);
     fresh(&path)?;
-    let core = Core::builder().open(&path)?;
+    let helper = std::env::var("XF_BENCH_HASH_HELPER").map_or(true, |v| v != "0");
+    let core = Core::builder().with_hash_helper(helper).open(&path)?;
     let mut buf = vec![0u8; cfg.batch as usize * RECORD_LEN];
     let start = Instant::now();
     let mut seq = 0u64;

@@ -19,6 +19,7 @@ use xaeroflux_core::{AuthorKey, Hash};
 
 use super::check::check_tail;
 use super::files::{self, DirState, FORMAT_VERSION};
+use super::hasher::LeafHasher;
 use super::meta::{self, FeedRow, Loc, PageRow, Run};
 use super::segments::{FileIo, Mapped, SegmentIo, SegmentMaps};
 use super::state::{
@@ -33,6 +34,7 @@ pub(crate) struct Options {
     pub segment_pages: u32,
     pub durability: Durability,
     pub io: Option<Box<dyn SegmentIo>>,
+    pub hash_helper: bool,
 }
 
 fn ix(op: &'static str) -> impl Fn(redb::Error) -> OpenError {
@@ -255,7 +257,7 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
         sealed_since_ckpt: 0,
         poisoned: false,
         scratch: Vec::new(),
-        event_buf: Vec::new(),
+        hasher: LeafHasher::new(opts.hash_helper),
         pending: Default::default(),
     };
     if dirty {

@@ -16,6 +16,7 @@ use xaeroflux_core::page::{PAGE_HEADER_LEN, PageBuilder};
 use xaeroflux_core::{Hash, SignedHead};
 
 use super::check::check_tail;
+use super::hasher::LeafHasher;
 use super::meta::{self, FeedRow, Loc, PageRow};
 use super::nodes::is_stored;
 use super::segments::{Mapped, SegmentIo};
@@ -28,6 +29,9 @@ pub(crate) const CHECKPOINT_PAGES: u64 = 256;
 
 /// Most appends committed together.
 const MAX_GROUP: usize = 256;
+
+/// Events of a batch encoded and hashed at a time (bounds the writer's buffers).
+const ENCODE_CHUNK: usize = 4096;
 
 pub(crate) struct Item {
     pub len: u32,
@@ -114,7 +118,8 @@ pub(crate) struct Writer {
     pub sealed_since_ckpt: u64,
     pub poisoned: bool,
     pub scratch: Vec<u8>,
-    pub event_buf: Vec<u8>,
+    /// Leaf hashing of the events being appended (with a helper thread for large commits).
+    pub hasher: LeafHasher,
     /// A commit's new pages and nodes, kept between commits for their capacity.
     pub(crate) pending: Pending,
 }
@@ -479,19 +484,31 @@ impl Writer {
         for (batch, _) in group {
             let start = seq;
             let mut off = 0usize;
-            for item in &batch.items {
-                let end = off + item.len as usize;
-                let payload = batch.payload.get(off..end).ok_or_else(|| other("append", "batch payload cut"))?;
-                off = end;
-                let header = EventHeader::new(author, seq, item.ts, item.kind, EventFlags(item.flags), item.len);
-                self.event_buf.clear();
-                self.event_buf.extend_from_slice(header.as_bytes());
-                self.event_buf.extend_from_slice(payload);
-                let ev = EventRef::parse_prefix(&self.event_buf, MAX_PAYLOAD_LEN)
-                    .map_err(|_| other("append", "event encoding"))?
-                    .0;
-                Self::push(&mut self.space, &shared, &mut self.scratch, wf, ev, None, peaks, pending, sealed)?;
-                seq += 1;
+            for chunk in batch.items.chunks(ENCODE_CHUNK) {
+                // Encode the events back to back, hash their leaves (see `hasher`), then pack
+                // them into pages.
+                let mut job = self.hasher.job();
+                for (k, item) in chunk.iter().enumerate() {
+                    let end = off + item.len as usize;
+                    let payload = batch.payload.get(off..end).ok_or_else(|| other("append", "batch payload cut"))?;
+                    off = end;
+                    let s = seq + k as u64;
+                    let header = EventHeader::new(author, s, item.ts, item.kind, EventFlags(item.flags), item.len);
+                    job.offs.push(job.enc.len());
+                    job.enc.extend_from_slice(header.as_bytes());
+                    job.enc.extend_from_slice(payload);
+                }
+                job.offs.push(job.enc.len());
+                let job = self.hasher.hash(job);
+                for k in 0..chunk.len() {
+                    let ev = EventRef::parse_prefix(job.event(k), MAX_PAYLOAD_LEN)
+                        .map_err(|_| other("append", "event encoding"))?
+                        .0;
+                    let leaf = Some(job.leaf(k));
+                    Self::push(&mut self.space, &shared, &mut self.scratch, wf, ev, leaf, peaks, pending, sealed)?;
+                    seq += 1;
+                }
+                self.hasher.recycle(job);
             }
             let last = wf.tail.as_ref().and_then(|t| t.b.leaf_hashes().last().copied()).unwrap_or_default();
             ranges.push((start..seq, last));
