@@ -133,6 +133,9 @@ fn main() {
         eprintln!("web-demo: cannot start the native peer: {e}");
         std::process::exit(1)
     });
+    if !native.wait_for_relay(space, Duration::from_secs(15)) {
+        eprintln!("web-demo: the native peer is not connected to the relay after 15 s; pages may wait");
+    }
     if o.preload > 0
         && let Err(e) = native.preload(o.preload)
     {

@@ -31,6 +31,19 @@ impl NativePeer {
         Ok(NativePeer { core: Arc::new(core), node })
     }
 
+    /// Waits (up to `timeout`) until the node is connected to its relay, so that the first
+    /// page to dial it is not answered by silence (and QUIC's retransmission timers).
+    pub fn wait_for_relay(&self, space: SpaceId, timeout: Duration) -> bool {
+        let until = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < until {
+            if self.core.ticket(space).is_ok_and(|t| t.relay.is_some()) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     /// The node id (hex), which the page dials.
     pub fn node_id(&self) -> String {
         hex(&self.node.0)
