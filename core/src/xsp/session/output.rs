@@ -56,6 +56,15 @@ impl<S: FeedSource> Session<S> {
         if !self.announce.is_empty() && self.build_heads() {
             return true;
         }
+        if self.sync_dirty {
+            // Announcements were skipped (the peer announced those very heads), or something
+            // else changed whether we are caught up: decide now, so a SYNC_DONE due goes out
+            // below and `Synced` is reported without waiting for the peer's next frame.
+            self.update_sync();
+            if self.phase != Phase::Open {
+                return self.build_next_frame();
+            }
+        }
         if self.peer.is_none() {
             return false;
         }
