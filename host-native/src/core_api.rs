@@ -18,6 +18,7 @@ use crate::store::nodes::NodeReader;
 use crate::store::open::{Options, open};
 use crate::store::segments::SegmentIo;
 use crate::store::state::{FeedInner, Shared, lock, read};
+use crate::store::wait::{SPIN, recv_spin};
 use crate::store::writer::{Batch, Import, Item, Request};
 
 /// When an append is durable.
@@ -295,7 +296,7 @@ impl Core {
         }
         let (rtx, rrx) = bounded(1);
         self.tx.send(Request::Append(batch, rtx)).map_err(|_| AppendError::Closed)?;
-        let r = rrx.recv().map_err(|_| AppendError::Closed)?;
+        let r = recv_spin(&rrx, SPIN).map_err(|_| AppendError::Closed)?;
         #[cfg(feature = "net")]
         if r.is_ok() {
             self.net.feed_changed(&self.author());

@@ -8,4 +8,5 @@ pub(crate) mod nodes;
 pub(crate) mod open;
 pub(crate) mod segments;
 pub(crate) mod state;
+pub(crate) mod wait;
 pub(crate) mod writer;

@@ -21,6 +21,7 @@ use super::meta::{self, FeedRow, Loc, PageRow};
 use super::nodes::is_stored;
 use super::segments::{Mapped, SegmentIo};
 use super::state::{CHECKED, FeedInner, FeedState, PageEntry, PageWalk, Shared, lock, read, write};
+use super::wait::{SPIN, recv_spin};
 use crate::Durability;
 use crate::error::{AppendError, CorruptReason, ImportError, IoError, SyncError};
 
@@ -245,7 +246,7 @@ impl Writer {
                     }
                     Err(RecvTimeoutError::Disconnected) => break,
                 },
-                _ => match rx.recv() {
+                _ => match recv_spin(&rx, SPIN) {
                     Ok(r) => r,
                     Err(_) => break,
                 },
