@@ -82,10 +82,10 @@ fn main() -> Result<(), BoxError> {
     );
     let mut rows: Vec<(String, Duration, String)> = Vec::new();
     if on("raw") {
-        let (tcp, iroh, extra) = raw::run(a.records, a.runs, a.variants)?;
-        rows.push(("raw TCP (floor)".into(), tcp, String::new()));
-        rows.push(("raw iroh stream (floor)".into(), iroh.0, iroh.1));
-        rows.extend(extra);
+        let f = raw::run(a.records, a.runs, a.variants)?;
+        rows.push(("raw TCP (floor)".into(), f.tcp, String::new()));
+        rows.push(("raw iroh stream (floor)".into(), f.iroh.0, f.iroh.1));
+        rows.extend(f.extra);
     }
     let mut sync_result = None;
     if on("sync") {

@@ -82,13 +82,18 @@ pub(crate) fn payload(records: usize) -> Vec<u8> {
 
 type Row = (String, Duration, String);
 
+/// The medians of the floor transfers.
+pub(crate) struct Floors {
+    pub tcp: Duration,
+    /// iroh with the library's setting, and a note on its path.
+    pub iroh: (Duration, String),
+    /// With `--variants`: the other settings.
+    pub extra: Vec<Row>,
+}
+
 /// Medians of `runs` transfers: TCP, iroh with the library's setting (and its path note), and
 /// with `variants` the other settings.
-pub(crate) fn run(
-    records: usize,
-    runs: usize,
-    variants: bool,
-) -> Result<(Duration, (Duration, String), Vec<Row>), BoxError> {
+pub(crate) fn run(records: usize, runs: usize, variants: bool) -> Result<Floors, BoxError> {
     let data = payload(records);
     let (mut tcp, mut lib, mut note) = (Vec::new(), Vec::new(), String::new());
     let mut extra: Vec<(Variant, Vec<Duration>, String)> =
@@ -105,7 +110,7 @@ pub(crate) fn run(
         }
     }
     let rows = extra.into_iter().map(|(v, ds, n)| (format!("  iroh, {}", v.name()), median(ds), n)).collect();
-    Ok((median(tcp), (median(lib), format!("{}; {note}", Variant::LIB.name())), rows))
+    Ok(Floors { tcp: median(tcp), iroh: (median(lib), format!("{}; {note}", Variant::LIB.name())), extra: rows })
 }
 
 fn raw_tcp(data: &[u8]) -> Result<Duration, BoxError> {

@@ -211,7 +211,7 @@ pub(crate) async fn run_session(
     let mut rbuf = vec![0u8; READ_CHUNK];
     let mut out = vec![0u8; WRITE_CHUNK];
     let (mut out_pos, mut out_len) = (0usize, 0usize);
-    let (mut bytes_in, mut bytes_out) = (0u64, 0u64);
+    let (mut bytes_in, mut bytes_out) = (initial.len() as u64, 0u64);
     let (mut recv_done, mut closing) = (false, false);
     loop {
         let mut heads_changed = false;
@@ -234,6 +234,13 @@ pub(crate) async fn run_session(
             d.stream_ok = false;
             continue;
         }
+        // The status reflects the session as it is when it starts waiting.
+        let synced = session.is_synced();
+        inner.update(id, |s| {
+            s.bytes_in = bytes_in;
+            s.bytes_out = bytes_out;
+            s.synced = synced;
+        });
         let deadline =
             session.poll_timeout().map(|us| tokio::time::Instant::from_std(clock + Duration::from_micros(us)));
         tokio::select! {
@@ -284,10 +291,6 @@ pub(crate) async fn run_session(
             },
             _ = sleep_until(deadline), if deadline.is_some() => session.handle_timeout(now()),
         }
-        inner.update(id, |s| {
-            s.bytes_in = bytes_in;
-            s.bytes_out = bytes_out;
-        });
     }
     while let Some(ev) = session.poll_event() {
         d.on_event(ev, import_tx.as_ref()).await;
@@ -367,11 +370,7 @@ impl Driver {
             .filter(|h| h.author != me && !forked.contains(&h.author))
             .map(|h| h.length.saturating_sub(core.feed_len(&h.author)))
             .sum();
-        let synced = session.is_synced();
-        self.inner.update(self.id, |s| {
-            s.behind = behind;
-            s.synced = synced;
-        });
+        self.inner.update(self.id, |s| s.behind = behind);
         if self.behind != Some(behind) {
             self.behind = Some(behind);
             self.inner.emit(SyncEvent::Progress { space: self.space, peer: self.peer, behind });

@@ -59,6 +59,19 @@ pub enum Command {
     Import(ImportArgs),
     /// Export feeds as NDJSON (a signed head line, then one line per event).
     Export(ExportArgs),
+    /// Sync a space over the network: print a ticket for it, then serve and fetch until
+    /// interrupted.
+    #[cfg(feature = "net")]
+    Serve(ServeArgs),
+    /// Join a space through the node of a ticket and sync until interrupted.
+    #[cfg(feature = "net")]
+    Join(TicketArgs),
+    /// Fetch everything the node of a ticket holds, then exit.
+    #[cfg(feature = "net")]
+    Sync(SyncArgs),
+    /// Sync spaces and tickets, printing every event and the progress (events behind per peer).
+    #[cfg(feature = "net")]
+    Watch(WatchArgs),
 }
 
 /// `xf init`.
@@ -175,4 +188,72 @@ pub struct ExportArgs {
     /// Write here instead of stdout.
     #[arg(long, short = 'o', value_name = "PATH")]
     pub out: Option<PathBuf>,
+}
+
+/// Network settings shared by the sync commands.
+#[cfg(feature = "net")]
+#[derive(Args, Debug)]
+pub struct NetArgs {
+    /// UDP address to listen on (`127.0.0.1:0` to stay on this machine).
+    #[arg(long, default_value = "0.0.0.0:0", value_name = "ADDR")]
+    pub bind: std::net::SocketAddr,
+    /// An iroh relay server to use (for example a local `iroh-relay`).
+    #[arg(long, value_name = "URL")]
+    pub relay: Option<String>,
+    /// Do not announce heads on iroh-gossip (sessions only with the nodes named).
+    #[arg(long)]
+    pub no_gossip: bool,
+    /// Stop after this many seconds (default: run until interrupted).
+    #[arg(long = "for", value_name = "SECS")]
+    pub duration: Option<u64>,
+}
+
+/// `xf serve`.
+#[cfg(feature = "net")]
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The space: 64 hex digits, or a name (everyone using the same name meets in one space).
+    #[arg(long, default_value = "default", value_name = "NAME|HEX")]
+    pub space: String,
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+/// `xf join`.
+#[cfg(feature = "net")]
+#[derive(Args, Debug)]
+pub struct TicketArgs {
+    /// A ticket printed by `xf serve` (or made with `Core::ticket`).
+    #[arg(value_name = "TICKET")]
+    pub ticket: String,
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+/// `xf sync`.
+#[cfg(feature = "net")]
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    /// A ticket printed by `xf serve`.
+    #[arg(value_name = "TICKET")]
+    pub ticket: String,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 120, value_name = "SECS")]
+    pub timeout: u64,
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+/// `xf watch`.
+#[cfg(feature = "net")]
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Spaces to join (names or hex); repeatable.
+    #[arg(long = "space", value_name = "NAME|HEX")]
+    pub spaces: Vec<String>,
+    /// Tickets to join; repeatable.
+    #[arg(long = "ticket", value_name = "TICKET")]
+    pub tickets: Vec<String>,
+    #[command(flatten)]
+    pub net: NetArgs,
 }

@@ -56,6 +56,18 @@ pub enum CliError {
     Stdout(io::Error),
     /// Stdout was closed by the reader (`xf log | head`): not an error, exit quietly.
     BrokenPipe,
+    /// Sync failed.
+    #[cfg(feature = "net")]
+    Net(xaeroflux::net::NetError),
+    /// A ticket does not parse.
+    #[cfg(feature = "net")]
+    Ticket(String, xaeroflux::net::TicketError),
+    /// `xf sync` did not finish in time.
+    #[cfg(feature = "net")]
+    SyncTimeout(u64),
+    /// The ticket's node sent something that does not verify.
+    #[cfg(feature = "net")]
+    SyncRejected(xaeroflux_core::xsp::SessionError),
 }
 
 impl CliError {
@@ -100,6 +112,14 @@ impl fmt::Display for CliError {
             Self::Io(what, e) => write!(f, "{what}: {e}"),
             Self::Stdout(e) => write!(f, "cannot write to stdout: {e}"),
             Self::BrokenPipe => f.write_str("stdout closed"),
+            #[cfg(feature = "net")]
+            Self::Net(e) => write!(f, "sync: {e}"),
+            #[cfg(feature = "net")]
+            Self::Ticket(t, e) => write!(f, "bad ticket {t:?}: {e}"),
+            #[cfg(feature = "net")]
+            Self::SyncTimeout(s) => write!(f, "not synced after {s} s (is the ticket's node running and reachable?)"),
+            #[cfg(feature = "net")]
+            Self::SyncRejected(e) => write!(f, "the ticket's node sent data that does not verify: {e}"),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! xf prove 1 -o p.json            an inclusion proof of event #1 with the signed head
 //! xf verify p.json [--root R | --head H]   check it, with no store at all
 //! xf stats | export | import      inspect, dump and load NDJSON
+//! xf serve | join T | sync T | watch   sync over the network (feature `net`)
 //! ```
 //!
 //! `--json` makes every command print JSON for scripts. Errors are one line on stderr and a
@@ -42,6 +43,14 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Verify(a) => commands::proof::verify(cli, a, &mut out)?,
         Command::Import(a) => ndjson::import(cli, a, &mut out)?,
         Command::Export(a) => ndjson::export(cli, a, &mut out)?,
+        #[cfg(feature = "net")]
+        Command::Serve(a) => commands::net::serve(cli, a, &mut out)?,
+        #[cfg(feature = "net")]
+        Command::Join(a) => commands::net::join(cli, a, &mut out)?,
+        #[cfg(feature = "net")]
+        Command::Sync(a) => commands::net::sync(cli, a, &mut out)?,
+        #[cfg(feature = "net")]
+        Command::Watch(a) => commands::net::watch(cli, a, &mut out)?,
     }
     out.flush()
 }

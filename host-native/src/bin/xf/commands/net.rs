@@ -1,0 +1,257 @@
+//! `xf serve`, `join`, `sync` and `watch`: background sync in the foreground (feature `net`).
+//!
+//! `serve`, `join` and `watch` run until interrupted (Ctrl-C or SIGTERM; the store is closed
+//! cleanly) or for `--for SECS`, printing what sync does: one line per event, or with `--json`
+//! one JSON object per line. `sync` returns once this store holds everything the ticket's
+//! node announced.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use xaeroflux::Core;
+use xaeroflux::net::{NetConfig, SpaceId, Subscription, SyncEvent, Ticket};
+
+use crate::args::{Cli, NetArgs, ServeArgs, SyncArgs, TicketArgs, WatchArgs};
+use crate::error::CliError;
+use crate::output::{Out, author_hex};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Ctrl-C and SIGTERM stop the loop (the store then closes cleanly).
+fn catch_signals() {
+    let handler = on_signal as extern "C" fn(libc::c_int);
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
+    }
+}
+
+/// A space named on the command line: 64 hex digits, or a name.
+pub fn parse_space(s: &str) -> SpaceId {
+    s.parse().unwrap_or_else(|_| SpaceId::from_name(s))
+}
+
+fn parse_ticket(s: &str) -> Result<Ticket, CliError> {
+    s.trim().parse().map_err(|e| CliError::Ticket(s.to_string(), e))
+}
+
+/// Opens the existing store with sync running.
+fn open_syncing(cli: &Cli, a: &NetArgs) -> Result<Core, CliError> {
+    if !cli.store.exists() {
+        return Err(CliError::NoStore(cli.store.clone()));
+    }
+    let mut cfg = NetConfig::default().with_bind_addr(a.bind);
+    if let Some(r) = &a.relay {
+        cfg = cfg.with_relay_url(r.clone());
+    }
+    let backends: &[&str] = if a.no_gossip { &["iroh"] } else { &["iroh", "iroh-gossip"] };
+    Core::builder()
+        .with_sync_backends(backends)
+        .with_net_config(cfg)
+        .open(&cli.store)
+        .map_err(|e| CliError::Open(cli.store.clone(), e))
+}
+
+fn short(bytes: &[u8; 32]) -> String {
+    hex::encode(&bytes[..4])
+}
+
+/// One line (or JSON object) for an event.
+fn print_event(cli: &Cli, core: &Core, ev: &SyncEvent, out: &mut Out) -> Result<(), CliError> {
+    let j = match ev {
+        SyncEvent::PeerConnected { space, peer } => {
+            if !cli.json {
+                return out.line(format!("connected   peer {} in space {}", short(&peer.0), short(&space.0)));
+            }
+            json!({"event": "connected", "space": space.to_string(), "peer": peer.to_string()})
+        }
+        SyncEvent::Received { space, peer, author, seqs } => {
+            let len = core.feed_len(author);
+            if !cli.json {
+                return out.line(format!(
+                    "received    {} events of feed {} from {} (feed now {len})",
+                    seqs.end - seqs.start,
+                    short(&author.0),
+                    short(&peer.0)
+                ));
+            }
+            json!({"event": "received", "space": space.to_string(), "peer": peer.to_string(),
+                   "author": author_hex(author), "from": seqs.start, "to": seqs.end, "feed_len": len})
+        }
+        SyncEvent::Progress { space, peer, behind } => {
+            if !cli.json {
+                return out.line(format!("progress    {behind} events behind peer {}", short(&peer.0)));
+            }
+            json!({"event": "progress", "space": space.to_string(), "peer": peer.to_string(), "behind": behind})
+        }
+        SyncEvent::Synced { space, peer } => {
+            if !cli.json {
+                return out.line(format!("synced      with peer {} in space {}", short(&space.0), short(&peer.0)));
+            }
+            json!({"event": "synced", "space": space.to_string(), "peer": peer.to_string()})
+        }
+        SyncEvent::Rejected { space, peer, error } => {
+            if !cli.json {
+                return out.line(format!("REJECTED    peer {}: {error}", short(&peer.0)));
+            }
+            json!({"event": "rejected", "space": space.to_string(), "peer": peer.to_string(), "error": error.to_string()})
+        }
+        SyncEvent::BadAnnouncement { space, from } => {
+            if !cli.json {
+                return out.line(format!("REJECTED    a gossip announcement relayed by {}", short(&from.0)));
+            }
+            json!({"event": "bad_announcement", "space": space.to_string(), "from": from.to_string()})
+        }
+        SyncEvent::Fork { space, evidence } => {
+            let a = evidence.author();
+            if !cli.json {
+                return out
+                    .line(format!("FORK        author {} signed two histories: feed no longer synced", short(&a.0)));
+            }
+            json!({"event": "fork", "space": space.to_string(), "author": author_hex(&a)})
+        }
+        SyncEvent::PeerDisconnected { space, peer, code, by_peer } => {
+            if !cli.json {
+                let who = if *by_peer { "by the peer" } else { "here" };
+                return out.line(format!("closed      peer {} ({}, {who})", short(&peer.0), code.name()));
+            }
+            json!({"event": "disconnected", "space": space.to_string(), "peer": peer.to_string(),
+                   "code": code.0, "by_peer": by_peer})
+        }
+        SyncEvent::ConnectFailed { space, peer } => {
+            if !cli.json {
+                return out.line(format!("unreachable peer {} (retrying)", short(&peer.0)));
+            }
+            json!({"event": "connect_failed", "space": space.to_string(), "peer": peer.to_string()})
+        }
+        SyncEvent::StoreFailed { space, peer, author } => {
+            if !cli.json {
+                return out.line(format!("STORE FAILED for feed {} from {}", short(&author.0), short(&peer.0)));
+            }
+            json!({"event": "store_failed", "space": space.to_string(), "peer": peer.to_string(), "author": author_hex(author)})
+        }
+        SyncEvent::Lagged { missed } => {
+            if !cli.json {
+                return out.line(format!("(missed {missed} events)"));
+            }
+            json!({"event": "lagged", "missed": missed})
+        }
+        _ => return Ok(()),
+    };
+    out.json(&j)
+}
+
+/// Prints events until interrupted or `limit` passes.
+fn run_loop(cli: &Cli, core: &Core, events: &Subscription, limit: Option<u64>, out: &mut Out) -> Result<(), CliError> {
+    catch_signals();
+    let end = limit.map(|s| Instant::now() + Duration::from_secs(s));
+    while !STOP.load(Ordering::SeqCst) && end.is_none_or(|e| Instant::now() < e) {
+        if let Some(ev) = events.recv_timeout(Duration::from_millis(100)) {
+            print_event(cli, core, &ev, out)?;
+            while let Some(ev) = events.try_recv() {
+                print_event(cli, core, &ev, out)?;
+            }
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+fn print_ticket(cli: &Cli, ticket: &Ticket, out: &mut Out) -> Result<(), CliError> {
+    if cli.json {
+        out.json(&json!({"event": "ticket", "ticket": ticket.to_string(), "space": ticket.space.to_string(),
+                         "node": ticket.peer.to_string(), "addrs": ticket.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>()}))?;
+    } else {
+        out.line(format!("ticket for space {}:", ticket.space))?;
+        out.line(ticket.to_string())?;
+    }
+    out.flush()
+}
+
+/// `xf serve`: joins the space, prints a ticket for it, and syncs until interrupted.
+pub fn serve(cli: &Cli, a: &ServeArgs, out: &mut Out) -> Result<(), CliError> {
+    let core = open_syncing(cli, &a.net)?;
+    let events = core.subscribe().map_err(CliError::Net)?;
+    let ticket = core.ticket(parse_space(&a.space)).map_err(CliError::Net)?;
+    print_ticket(cli, &ticket, out)?;
+    run_loop(cli, &core, &events, a.net.duration, out)
+}
+
+/// `xf join`: joins the ticket's space through its node and syncs until interrupted.
+pub fn join(cli: &Cli, a: &TicketArgs, out: &mut Out) -> Result<(), CliError> {
+    let ticket = parse_ticket(&a.ticket)?;
+    let core = open_syncing(cli, &a.net)?;
+    let events = core.subscribe().map_err(CliError::Net)?;
+    core.join_ticket(&ticket).map_err(CliError::Net)?;
+    run_loop(cli, &core, &events, a.net.duration, out)
+}
+
+/// `xf watch`: syncs the given spaces and tickets, printing progress, until interrupted.
+pub fn watch(cli: &Cli, a: &WatchArgs, out: &mut Out) -> Result<(), CliError> {
+    let tickets = a.tickets.iter().map(|t| parse_ticket(t)).collect::<Result<Vec<_>, _>>()?;
+    let core = open_syncing(cli, &a.net)?;
+    let events = core.subscribe().map_err(CliError::Net)?;
+    for s in &a.spaces {
+        core.join_space(parse_space(s)).map_err(CliError::Net)?;
+    }
+    for t in &tickets {
+        core.join_ticket(t).map_err(CliError::Net)?;
+    }
+    run_loop(cli, &core, &events, a.net.duration, out)
+}
+
+/// `xf sync`: joins the ticket's space, waits until this store holds everything the ticket's
+/// node announced, prints a summary and returns.
+pub fn sync(cli: &Cli, a: &SyncArgs, out: &mut Out) -> Result<(), CliError> {
+    let ticket = parse_ticket(&a.ticket)?;
+    let core = open_syncing(cli, &a.net)?;
+    let events = core.subscribe().map_err(CliError::Net)?;
+    let start = Instant::now();
+    core.join_ticket(&ticket).map_err(CliError::Net)?;
+    let limit = Duration::from_secs(a.timeout);
+    let mut received = 0u64;
+    let mut last_progress = Instant::now();
+    loop {
+        if start.elapsed() > limit {
+            return Err(CliError::SyncTimeout(a.timeout));
+        }
+        let status = core.sync_status().map_err(CliError::Net)?;
+        let done =
+            status.peers.iter().any(|p| p.peer == ticket.peer && p.space == ticket.space && p.synced && p.behind == 0);
+        if done {
+            break;
+        }
+        match events.recv_timeout(Duration::from_millis(50)) {
+            Some(SyncEvent::Received { seqs, .. }) => received += seqs.end - seqs.start,
+            Some(SyncEvent::Rejected { peer, error, .. }) if peer == ticket.peer => {
+                return Err(CliError::SyncRejected(error));
+            }
+            _ => {}
+        }
+        if !cli.json && last_progress.elapsed() > Duration::from_millis(500) {
+            let behind = status.behind(&ticket.space);
+            eprintln!("xf: {received} events received, {behind} behind");
+            last_progress = Instant::now();
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let feeds = core.feeds();
+    if cli.json {
+        out.json(&json!({"synced": true, "space": ticket.space.to_string(), "peer": ticket.peer.to_string(),
+                         "received": received, "secs": secs, "feeds": feeds.iter().map(|f| json!({
+                             "author": author_hex(&f.author), "len": f.len, "local": f.local})).collect::<Vec<_>>()}))?;
+    } else {
+        out.line(format!("synced with {} in {secs:.2} s: {received} events received", short(&ticket.peer.0)))?;
+        for f in feeds {
+            let mine = if f.local { " (yours)" } else { "" };
+            out.line(format!("  feed {}  {} events{mine}", author_hex(&f.author), f.len))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! End-to-end test of the `xf` sync commands on 127.0.0.1: `serve` prints a ticket and
+//! serves; `sync` fetches everything and exits; `watch --for` prints events as JSON lines;
+//! `serve` stops cleanly on SIGTERM; bad tickets are one-line errors.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn xf(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xf"))
+        .env_remove("XF_STORE")
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run xf")
+}
+
+fn ok_json(store: &Path, args: &[&str]) -> Vec<Value> {
+    let out = xf(store, args);
+    assert!(out.status.success(), "xf {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect()
+}
+
+#[test]
+fn serve_sync_watch_and_clean_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    ok_json(&a, &["--json", "init"]);
+    ok_json(&b, &["--json", "init"]);
+    ok_json(&a, &["--json", "append", "one", "two", "three"]);
+    let author = ok_json(&a, &["--json", "head"])[0]["author"].as_str().unwrap().to_string();
+
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_xf"))
+        .env_remove("XF_STORE")
+        .arg("--store")
+        .arg(&a)
+        .args(["--json", "serve", "--space", "cli test", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["event"], "ticket");
+    let ticket = first["ticket"].as_str().unwrap().to_string();
+    assert!(ticket.starts_with("xfs1"));
+
+    let done = ok_json(&b, &["--json", "sync", &ticket, "--bind", "127.0.0.1:0", "--timeout", "60"]);
+    assert_eq!(done[0]["synced"], true);
+    assert_eq!(done[0]["received"], 3);
+    let log = ok_json(&b, &["--json", "log", "--author", &author]);
+    let payloads: Vec<_> = log.iter().map(|e| e["payload"].as_str().unwrap()).collect();
+    assert_eq!(payloads, ["one", "two", "three"]);
+
+    // B appends; `watch` on B pushes it to A, and prints what happens as JSON lines.
+    ok_json(&b, &["--json", "append", "four"]);
+    let events = ok_json(&b, &["--json", "watch", "--ticket", &ticket, "--bind", "127.0.0.1:0", "--for", "2"]);
+    let kinds: Vec<_> = events.iter().map(|e| e["event"].as_str().unwrap_or("").to_string()).collect();
+    assert!(kinds.iter().any(|k| k == "connected"), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k == "synced"), "{kinds:?}");
+
+    // A's serve printed that it received B's event.
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    let status = serve.wait().unwrap();
+    assert!(status.success(), "serve stops cleanly on SIGTERM: {status}");
+    let printed: Vec<Value> = lines.map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok()).collect();
+    assert!(printed.iter().any(|e| e["event"] == "received" && e["to"] == 1), "{printed:?}");
+    let log = ok_json(&a, &["--json", "log"]);
+    assert!(log.iter().any(|e| e["payload"] == "four"), "A stored B's event");
+
+    // A bad ticket is a one-line error.
+    let out = xf(&b, &["sync", "xfs1notaticket"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("xf: error: bad ticket") && err.trim_end().lines().count() == 1, "{err}");
+}
