@@ -260,7 +260,18 @@ fn on_announcement(inner: &Arc<NetInner>, space: SpaceId, from: PeerId, msg: &[u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use xaeroflux_core::AuthorKey;
+
+    proptest! {
+        #[test]
+        fn random_announcements_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            let _ = decode(&bytes);
+            let mut m = vec![ANNOUNCE_VERSION];
+            m.extend_from_slice(&bytes);
+            let _ = decode(&m);
+        }
+    }
 
     #[test]
     fn announcements_round_trip_in_chunks_and_reject_garbage() {

@@ -353,6 +353,35 @@ mod base32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn addr() -> impl Strategy<Value = SocketAddr> {
+        prop_oneof![
+            (any::<[u8; 4]>(), any::<u16>()).prop_map(|(ip, p)| SocketAddr::new(IpAddr::V4(ip.into()), p)),
+            (any::<[u8; 16]>(), any::<u16>()).prop_map(|(ip, p)| SocketAddr::new(IpAddr::V6(ip.into()), p)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_ticket_round_trips(
+            space in any::<[u8; 32]>(),
+            peer in any::<[u8; 32]>(),
+            addrs in proptest::collection::vec(addr(), 0..=MAX_TICKET_ADDRS),
+            relay in proptest::option::of("[a-z:/.0-9]{1,255}"),
+        ) {
+            let t = Ticket { space: SpaceId(space), peer: PeerId(peer), addrs, relay };
+            prop_assert_eq!(t.to_string().parse::<Ticket>().unwrap(), t.clone());
+            prop_assert_eq!(Ticket::from_bytes(&t.to_bytes()).unwrap(), t);
+        }
+
+        #[test]
+        fn random_bytes_and_text_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400), text in ".{0,200}") {
+            let _ = Ticket::from_bytes(&bytes);
+            let _ = text.parse::<Ticket>();
+            let _ = format!("xfs1{text}").parse::<Ticket>();
+        }
+    }
 
     #[test]
     fn base32_matches_rfc4648_vectors() {
@@ -397,6 +426,24 @@ mod tests {
         v2[0] = 2;
         assert_eq!(Ticket::from_bytes(&v2), Err(TicketError::Version(2)));
         assert_eq!("xyz".parse::<Ticket>(), Err(TicketError::Prefix));
+    }
+
+    #[test]
+    fn the_documented_example() {
+        // docs/net.md, "Ticket format".
+        let t = Ticket {
+            space: SpaceId::from_name("demo"),
+            peer: PeerId([7; 32]),
+            addrs: vec!["127.0.0.1:4433".parse().unwrap()],
+            relay: None,
+        };
+        let b = t.to_bytes();
+        assert_eq!(b.len(), 74);
+        assert_eq!(b[0], 1);
+        assert_eq!(&b[1..33], &t.space.0);
+        assert_eq!(&b[33..65], &[7u8; 32]);
+        assert_eq!(&b[65..], &[0x01, 0x04, 0x7f, 0x00, 0x00, 0x01, 0x51, 0x11, 0x00]);
+        assert_eq!(t.to_string().len(), 4 + 119);
     }
 
     #[test]
