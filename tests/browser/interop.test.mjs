@@ -1,0 +1,54 @@
+// Proof files are shared with the native `xf` tool: a proof made by the npm package verifies
+// with `xf verify` (and a tampered one is refused), and one made by `xf prove` verifies with
+// `verifyProof`. Runs under Node.js with the package's Node entry and the `xf` binary.
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { pathToFileURL } from "node:url";
+
+import { repo, requirePackage } from "./lib/paths.mjs";
+
+const xfBin = process.env.XF_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(repo, "target"), "debug", "xf");
+// scripts/test-wasm.sh sets XF_BIN, and then the tool must be there; run by hand without it,
+// the tests are skipped when no `xf` has been built.
+const skip = !process.env.XF_BIN && !existsSync(xfBin) && `no xf at ${xfBin} (cargo build -p xaeroflux --bin xf)`;
+const x = await import(pathToFileURL(join(requirePackage(), "node.js")).href);
+const dir = mkdtempSync(join(tmpdir(), "xf-interop-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function xf(...args) {
+  return spawnSync(xfBin, ["--store", join(dir, "store"), ...args], { encoding: "utf8" });
+}
+
+test("a proof from the browser package verifies with xf verify; tampered, it does not", { skip }, async () => {
+  const store = x.Store.openInMemory();
+  for (let i = 0; i < 20; i++) await store.append(`event ${i}`);
+  const proof = store.prove(13);
+  const good = join(dir, "good.json");
+  writeFileSync(good, JSON.stringify(proof));
+  const ok = xf("verify", good);
+  assert.equal(ok.status, 0, ok.stderr + ok.stdout);
+  const last = parseInt(proof.event.slice(-2), 16) ^ 1;
+  const bad = join(dir, "bad.json");
+  writeFileSync(bad, JSON.stringify({ ...proof, event: proof.event.slice(0, -2) + last.toString(16).padStart(2, "0") }));
+  const refused = xf("verify", bad);
+  assert.notEqual(refused.status, 0, "xf verify must refuse a tampered proof");
+  // And against the root the browser store reports.
+  const byRoot = xf("verify", good, "--root", store.root);
+  assert.equal(byRoot.status, 0, byRoot.stderr);
+});
+
+test("a proof from xf prove verifies with verifyProof", { skip }, () => {
+  execFileSync(xfBin, ["--store", join(dir, "native"), "init"], { encoding: "utf8" });
+  execFileSync(xfBin, ["--store", join(dir, "native"), "append", "alpha", "beta", "gamma", "delta"], { encoding: "utf8" });
+  const text = execFileSync(xfBin, ["--store", join(dir, "native"), "prove", "2"], { encoding: "utf8" });
+  const r = x.verifyProof(text);
+  assert.equal(r.seq, 2);
+  assert.equal(r.leaves, 4);
+  assert.equal(r.event.text, "gamma");
+  const proof = JSON.parse(text);
+  assert.throws(() => x.verifyProof({ ...proof, seq: 3 }), (e) => e.code === "MALFORMED");
+});
