@@ -60,6 +60,7 @@ pub(crate) fn run(role: &str) -> Result<(), BoxError> {
         "tcp-recv" => crate::raw::child_tcp(),
         "iroh-recv" => crate::raw::child_iroh(),
         "xsp-serve" => crate::sync::child_serve(),
+        "xsp-mem-serve" => crate::proto::child_serve(),
         other => Err(format!("unknown child role {other}").into()),
     }
 }

@@ -14,16 +14,19 @@
 //!   verified and durably stored. Then the serving store appends events one by one and the
 //!   joined one measures when each is stored (the live-append latency), and the XSP stream's
 //!   bytes give the wire overhead.
+//! - **proto** (diagnostic): the same protocol over the same stream setting between two
+//!   in-memory stores (`memstore::MemStore`): verification included, no disk.
 //! - **hypercore**: hypercore@11.37.1 under Node (bench/hypercore/replicate.mjs): one process
 //!   holds N blocks of 256 B, the other replicates them over a TCP connection
 //!   (`core.replicate()` streams) until `download()` is done.
 //!
 //! Arguments: `--records N` (default 100 000), `--runs R` (default 3, the median is kept),
-//! `--only raw|sync|hypercore` (repeatable), `--variants`. Environment: `XF_BENCH_HYPERCORE=0`
+//! `--only raw|sync|proto|hypercore` (repeatable), `--variants`. Environment: `XF_BENCH_HYPERCORE=0`
 //! skips Hypercore.
 
 mod child;
 mod hypercore;
+mod proto;
 mod raw;
 mod sync;
 
@@ -92,6 +95,10 @@ fn main() -> Result<(), BoxError> {
         let r = sync::run(a.records, a.runs)?;
         rows.push(("xaeroflux XSP sync".into(), r.time, format!("{} events stored", a.records)));
         sync_result = Some(r);
+    }
+    if on("proto") {
+        let d = proto::run(a.records, a.runs)?;
+        rows.push(("  XSP alone, in-memory stores".into(), d, "diagnostic: no disk".into()));
     }
     if on("hypercore") && std::env::var("XF_BENCH_HYPERCORE").map_or(true, |v| v != "0") {
         match hypercore::run(a.records, a.runs) {
