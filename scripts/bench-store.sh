@@ -6,7 +6,13 @@
 #   bash scripts/bench-store.sh --quick    # 100 k records, 2 k per-event (about a minute)
 #
 # Environment (see host-native/benches/store/main.rs): XF_BENCH_N, XF_BENCH_N_EVENT,
-# XF_BENCH_BATCH, XF_BENCH_READS, XF_BENCH_DIR (not a RAM disk), XF_BENCH_ONLY, XF_BENCH_KEEP.
+# XF_BENCH_BATCH, XF_BENCH_READS, XF_BENCH_DIR (not a RAM disk), XF_BENCH_ONLY, XF_BENCH_KEEP,
+# XF_BENCH_ROUNDS, XF_BENCH_HASH_HELPER=0.
+#
+# XF_BENCH_RT=1 runs every case (ours, the floor, redb and Node alike) at real-time priority
+# (`chrt -f 10`, needs root or CAP_SYS_NICE), so that on a machine shared with other work the
+# cases get the CPU when they need it; the recorded figures in docs/benchmarks.md say whether
+# they used it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,4 +42,12 @@ if [ "${XF_BENCH_HYPERCORE:-1}" != "0" ]; then
 fi
 
 log "cargo bench -p xaeroflux --bench store"
+cargo bench -p xaeroflux --bench store --no-run
+if [ "${XF_BENCH_RT:-0}" = "1" ]; then
+    if chrt -f 10 true 2>/dev/null; then
+        log "running at real-time priority (chrt -f 10)"
+        exec chrt -f 10 cargo bench -p xaeroflux --bench store
+    fi
+    log "XF_BENCH_RT=1 but chrt -f is not permitted here: normal priority"
+fi
 exec cargo bench -p xaeroflux --bench store
