@@ -127,7 +127,7 @@ const RUN_CHUNK: u64 = 256;
 /// the index (where older arrival runs are kept) is yielded once and ends the iteration.
 ///
 /// No allocation per event: the order is kept as *runs* (consecutive seqs of one feed), and
-/// runs older than the last checkpoint are read from the index [`RUN_CHUNK`] at a time.
+/// runs older than the last checkpoint are read from the index 256 at a time.
 pub struct Events<'a> {
     shared: &'a Shared,
     /// Next run to walk.

@@ -175,7 +175,8 @@ pub fn stats(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
     out.line(format!("store      {}", cli.store.display()))?;
     out.line(format!("author     {}", author_hex(&author)))?;
     out.line(format!("events     {} ({} in your feed)", s.total_events, s.local_events))?;
-    out.line(format!("page size  {} bytes ({} segment files)", s.page_size, s.segments))?;
+    let files = if s.segments == 1 { "segment file" } else { "segment files" };
+    out.line(format!("page size  {} bytes ({} {files})", s.page_size, s.segments))?;
     if s.recovered_events > 0 || s.repaired_bytes > 0 {
         out.line(format!(
             "recovery   {} events recovered, {} bytes of an interrupted commit cleared on open",
