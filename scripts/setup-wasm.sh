@@ -3,8 +3,8 @@
 #
 #   1. a Rust compiler with a wasm32-unknown-unknown standard library:
 #      - `rustup target add wasm32-unknown-unknown` where rustup can fetch it;
-#      - otherwise Debian's rustc-web + rust-web-src (std rebuilt with -Zbuild-std) and
-#        clang-19 for the C parts of dependencies (see scripts/wasm-env.sh);
+#      - otherwise Debian's rustc-web + rust-web-src (std rebuilt with -Zbuild-std);
+#      and clang-19 for the C parts of dependencies (see scripts/wasm-env.sh);
 #   2. wasm-bindgen-cli at exactly the version of the `wasm-bindgen` crate in Cargo.lock
 #      (built from crates.io with `cargo install`, never a prebuilt binary);
 #   3. wasm-opt (Debian's binaryen) when the package exists: it only shrinks the .wasm;
@@ -38,14 +38,15 @@ apt_has_candidate() {
     apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [0-9]'
 }
 
-# 1. The compiler.
+# 1. The compiler. clang compiles the C parts of dependencies (ring) for wasm32 either way.
+apt_install clang-19 llvm-19
 if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
     log "compiler: rustup's wasm32-unknown-unknown target"
 elif rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
     log "compiler: rustup's wasm32-unknown-unknown target (just added)"
 else
     log "compiler: rustup cannot provide wasm32 std; using Debian's rustc-web with -Zbuild-std"
-    apt_install rustc-web cargo-web rust-web-src clang-19 llvm-19
+    apt_install rustc-web cargo-web rust-web-src
 fi
 
 # 2. wasm-bindgen-cli, the exact version of the crate in the lock file.

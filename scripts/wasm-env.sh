@@ -4,7 +4,9 @@
 #   - rustup's toolchain when it has the wasm32-unknown-unknown target;
 #   - otherwise Debian's rustc-web (/usr/bin/rustc, /usr/bin/cargo), rebuilding std from
 #     rust-web-src with -Zbuild-std (RUSTC_BOOTSTRAP lets a stable compiler take -Z flags),
-#     linking with rustup's rust-lld and compiling C dependencies with clang-19.
+#     linking with rustup's rust-lld.
+#
+# Either way, C dependencies (ring, in the iroh build) are compiled with clang-19.
 #
 # Both use their own target directory, $XF_WASM_TARGET_DIR (default: target/wasm32 under
 # $CARGO_TARGET_DIR or ./target), so they never invalidate the native build's artifacts.
@@ -28,7 +30,18 @@ export CARGO_PROFILE_RELEASE_DEBUG=false
 # only when this cfg is set.
 XF_WASM_RUSTFLAGS='--cfg getrandom_backend="wasm_js"'
 
-if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+# C code of dependencies (ring, in the iroh build) is compiled for wasm32 by clang, in
+# either mode.
+for v in 19 ""; do
+    if command -v "clang${v:+-$v}" >/dev/null 2>&1 && command -v "llvm-ar${v:+-$v}" >/dev/null 2>&1; then
+        export CC_wasm32_unknown_unknown="clang${v:+-$v}" AR_wasm32_unknown_unknown="llvm-ar${v:+-$v}"
+        break
+    fi
+done
+
+# XF_WASM_TOOLCHAIN=debian (or rustup) forces a mode, to test both on one machine.
+if [ "${XF_WASM_TOOLCHAIN:-}" = rustup ] || { [ "${XF_WASM_TOOLCHAIN:-}" != debian ] &&
+    rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; }; then
     XF_WASM_MODE=rustup
     wasm_cargo() {
         local sub=$1
@@ -49,7 +62,6 @@ else
         CARGO_TARGET_DIR="$XF_WASM_TARGET_DIR" RUSTFLAGS="$XF_WASM_RUSTFLAGS" \
             RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
             CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$XF_RUST_LLD" \
-            CC_wasm32_unknown_unknown=clang-19 AR_wasm32_unknown_unknown=llvm-ar-19 \
             /usr/bin/cargo "$sub" -Zbuild-std=std,panic_abort --target wasm32-unknown-unknown "$@"
     }
 fi
