@@ -49,3 +49,27 @@ impl AnyEvent for xaeroflux::net::Subscription {
         found
     }
 }
+
+/// One connection between two nodes carries every space, whichever node dialed: B dials A for
+/// the first space, then A opens the second space's stream on that same connection.
+#[test]
+fn two_spaces_over_one_connection_opened_by_either_side() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node_with(da.path(), &["iroh"]);
+    let b = node_with(db.path(), &["iroh"]);
+    append_n(&a, 1, 100, 64);
+    append_n(&b, 2, 100, 64);
+    let (s1, s2) = (space("first"), space("second"));
+    b.join_ticket(&a.ticket(s1).unwrap()).unwrap();
+    assert!(wait_until(|| b.feed_len(&a.author()) == 100), "B fetched A's feed in the first space");
+    a.join_ticket(&b.ticket(s2).unwrap()).unwrap();
+    let both = |c: &xaeroflux::Core, other| {
+        let st = c.sync_status().unwrap();
+        [s1, s2].iter().all(|s| st.peers.iter().any(|p| p.space == *s && p.peer == other && p.connected))
+    };
+    let (ia, ib) = (a.node_id().unwrap(), b.node_id().unwrap());
+    assert!(wait_until(|| both(&a, ib) && both(&b, ia)), "sessions in both spaces: {:?}", a.sync_status().unwrap());
+    assert!(wait_until(|| a.feed_len(&b.author()) == 100));
+    let ev = a.append(a.new_event(b"live")).unwrap();
+    assert!(wait_until(|| b.feed_len(&a.author()) > ev.seq));
+}

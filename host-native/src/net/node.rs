@@ -168,6 +168,8 @@ struct State {
     spaces: HashMap<SpaceId, SpaceEntry>,
     sessions: HashMap<u64, SessionEntry>,
     dialing: HashSet<(SpaceId, PeerId)>,
+    /// Peers kept connected (from tickets), per space.
+    kept: HashSet<(SpaceId, PeerId)>,
     conns: HashMap<PeerId, Connection>,
 }
 
@@ -196,19 +198,9 @@ struct XspHandler(Weak<NetInner>);
 
 impl ProtocolHandler for XspHandler {
     async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
-        let Some(inner) = self.0.upgrade() else { return Ok(()) };
-        let peer = endpoint::peer_id(conn.remote_id());
-        lock(&inner.state).conns.insert(peer, conn.clone());
-        loop {
-            let (send, recv) = match conn.accept_bi().await {
-                Ok(s) => s,
-                Err(_) => break,
-            };
-            let inner = inner.clone();
-            let conn = conn.clone();
-            inner.handle.clone().spawn(async move { driver::accept_stream(inner, peer, conn, send, recv).await });
+        if let Some(inner) = self.0.upgrade() {
+            inner.serve_conn(conn).await;
         }
-        inner.forget_conn(&peer, &conn);
         Ok(())
     }
 }
@@ -277,7 +269,11 @@ impl NetInner {
             _ => {}
         }
         for peer in peers {
+            if !lock(&self.state).kept.insert((space, peer)) {
+                continue; // already kept
+            }
             let (inner, stop) = (self.clone(), stop.clone());
+            // It ends when the space is left (which forgets it in `kept`) or sync stops.
             self.handle.spawn(async move { inner.keep_peer(space, peer, stop).await });
         }
     }
@@ -293,6 +289,7 @@ impl NetInner {
         let mut st = lock(&self.state);
         let entry = st.spaces.remove(space).ok_or(NetError::NotJoined(*space))?;
         let _ = entry.stop.send(true);
+        st.kept.retain(|(s, _)| s != space);
         for s in st.sessions.values().filter(|s| s.status.space == *space) {
             let _ = s.control.send(Control::Close);
         }
@@ -377,8 +374,21 @@ impl NetInner {
         }
     }
 
+    /// Caches a connection with a peer (whoever dialed) and accepts the streams the peer opens
+    /// on it, until it closes. Both sides reuse one connection for every space, so streams
+    /// arrive on connections this node dialed as well as on those it accepted.
+    async fn serve_conn(self: Arc<Self>, conn: Connection) {
+        let peer = endpoint::peer_id(conn.remote_id());
+        lock(&self.state).conns.insert(peer, conn.clone());
+        while let Ok((send, recv)) = conn.accept_bi().await {
+            let (inner, conn) = (self.clone(), conn.clone());
+            self.handle.spawn(async move { driver::accept_stream(inner, peer, conn, send, recv).await });
+        }
+        self.forget_conn(&peer, &conn);
+    }
+
     /// A live connection to `peer`: the cached one, or a new one.
-    async fn connection(&self, peer: &PeerId) -> Option<Connection> {
+    async fn connection(self: &Arc<Self>, peer: &PeerId) -> Option<Connection> {
         if let Some(c) = lock(&self.state).conns.get(peer).filter(|c| c.close_reason().is_none()) {
             return Some(c.clone());
         }
@@ -388,6 +398,7 @@ impl NetInner {
             .ok()?
             .ok()?;
         lock(&self.state).conns.insert(*peer, conn.clone());
+        self.handle.spawn(self.clone().serve_conn(conn.clone()));
         Some(conn)
     }
 
