@@ -317,8 +317,12 @@ impl NetInner {
         st.sessions.values().any(|s| s.status.space == *space && s.status.peer == *peer)
     }
 
-    /// Whether to run a session `peer` opened in `space`. If this node opened one to it too,
-    /// the session opened by the node with the smaller id is kept (both sides decide alike).
+    /// Whether to run a session `peer` opened in `space` while this node opened one to it too.
+    ///
+    /// If ours is still in its handshake, both were opened at once: the one opened by the
+    /// node with the smaller id is kept (both sides decide alike). If ours is established, the
+    /// peer opening another one means it lost ours (it restarted, or the connection died
+    /// without our noticing yet): ours is stale, so it is closed and the new one runs.
     pub(crate) fn admit_incoming(&self, space: &SpaceId, peer: &PeerId) -> bool {
         let st = lock(&self.state);
         let ours: Vec<&SessionEntry> = st
@@ -326,10 +330,8 @@ impl NetInner {
             .values()
             .filter(|s| s.status.space == *space && s.status.peer == *peer && s.status.initiator)
             .collect();
-        if ours.is_empty() {
-            return true;
-        }
-        if self.id < *peer {
+        let racing = ours.iter().any(|s| !s.status.connected);
+        if racing && self.id < *peer {
             return false;
         }
         for s in ours {
