@@ -73,3 +73,26 @@ fn two_spaces_over_one_connection_opened_by_either_side() {
     let ev = a.append(a.new_event(b"live")).unwrap();
     assert!(wait_until(|| b.feed_len(&a.author()) > ev.seq));
 }
+
+/// Misconfigurations are clear errors; a store opened without sync says so.
+#[test]
+fn sync_configuration_errors() {
+    use xaeroflux::net::NetError;
+    use xaeroflux::{Core, OpenError};
+    let dir = tempfile::tempdir().unwrap();
+    let open = |b: &[&str]| Core::builder().with_sync_backends(b).with_net_config(config()).open(dir.path());
+    assert!(
+        matches!(open(&["iroh", "carrier-pigeon"]), Err(OpenError::Net(NetError::UnknownBackend(b))) if b == "carrier-pigeon")
+    );
+    assert!(matches!(open(&["iroh-gossip"]), Err(OpenError::Net(NetError::GossipNeedsIroh))));
+    let plain = Core::open(dir.path()).unwrap();
+    assert!(matches!(plain.join_space(space("x")), Err(NetError::NotRunning)));
+    assert!(matches!(plain.subscribe(), Err(NetError::NotRunning)));
+    drop(plain);
+    let core = open(&["iroh"]).unwrap();
+    assert!(matches!(core.leave_space(&space("never joined")), Err(NetError::NotJoined(_))));
+    let t = core.ticket(space("y")).unwrap();
+    assert_eq!(t.peer, core.node_id().unwrap());
+    assert!(!t.addrs.is_empty() && t.addrs.iter().all(|a| a.ip().is_loopback()), "{:?}", t.addrs);
+    assert_eq!(core.sync_status().unwrap().spaces, vec![space("y")]);
+}
