@@ -160,7 +160,7 @@ impl SyncStatus {
 
 /// A stream of [`SyncEvent`]s, made by [`Core::subscribe`](crate::Core::subscribe). Iterate it
 /// (blocking) or poll it with [`try_recv`](Self::try_recv) / [`recv_timeout`](Self::recv_timeout).
-/// It ends when sync stops. A subscriber that falls [`SUBSCRIBER_QUEUE`] events behind misses
+/// It ends when sync stops. A subscriber that falls 4096 events behind misses
 /// events and then gets [`SyncEvent::Lagged`].
 #[derive(Debug)]
 pub struct Subscription {

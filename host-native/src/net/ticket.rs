@@ -164,7 +164,7 @@ impl fmt::Display for TicketError {
 impl std::error::Error for TicketError {}
 
 impl Ticket {
-    /// The binary form (see the [module docs](self)).
+    /// The binary form (`docs/net.md`, "Ticket format").
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(67 + 19 * self.addrs.len() + 64);
         out.push(TICKET_VERSION);
