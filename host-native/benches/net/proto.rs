@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use iroh::endpoint::{RecvStream, SendStream, presets};
 use iroh::{Endpoint, EndpointAddr, EndpointId, RelayMode};
 use xaeroflux::net::{NetConfig, XSP_ALPN, quic_transport_config};
+use xaeroflux::xaeroflux_core::AuthorKey;
 use xaeroflux::xaeroflux_core::memstore::{MemStore, NewEvent};
 use xaeroflux::xaeroflux_core::page::PageConfig;
 use xaeroflux::xaeroflux_core::xsp::{Config, Event, FeedSource, Role, Session};
-use xaeroflux::xaeroflux_core::AuthorKey;
 
 use crate::{BoxError, RECORD, child, median, raw};
 
