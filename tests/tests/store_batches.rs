@@ -1,0 +1,94 @@
+//! `Core::store_batches`, the hook the network sync stores verified XSP batches with: it stores
+//! partial batches (events verified through a consistency proof, head kept) and complete ones
+//! (head adopted), skips what another session stored first, and checks everything again, so a
+//! batch altered after its session verified it is refused with nothing stored.
+
+use xaeroflux::{Core, ImportError};
+use xaeroflux_core::memstore::{MemStore, NewEvent};
+use xaeroflux_core::page::PageConfig;
+use xaeroflux_core::xsp::{Config, Event, Role, Session, VerifiedBatch};
+use xaeroflux_core::{AuthorKey, Hash};
+
+const PAGE: u32 = 4096;
+
+/// The verified batches of a fresh replica syncing `n` events of 200 B from a MemStore, in
+/// small frames (so most batches end before the head and carry a consistency proof).
+fn batches(n: u64) -> (MemStore, Vec<VerifiedBatch>) {
+    let pages = PageConfig::new(PAGE).unwrap();
+    let mut src = MemStore::new(AuthorKey::from_secret_bytes(&[4; 32]), pages);
+    let payload = [7u8; 200];
+    src.append_batch((0..n).map(|i| NewEvent::new(1_000 + i, &payload))).unwrap();
+    let config = Config::new([1; 32]).with_page_size(PAGE).unwrap().with_live(false).with_target_frame(8 * 1024);
+    let mut a = Session::new(config.clone(), Role::Initiator, 0, src.clone());
+    let mut b = Session::new(config, Role::Responder, 0, MemStore::replica(pages));
+    let (mut buf, mut out) = (vec![0u8; 1 << 16], Vec::new());
+    for _ in 0..10_000 {
+        let mut moved = false;
+        while let Some(k) = a.poll_transmit(&mut buf) {
+            b.handle_input(1, &buf[..k]);
+            moved = true;
+        }
+        while let Some(k) = b.poll_transmit(&mut buf) {
+            a.handle_input(1, &buf[..k]);
+            moved = true;
+        }
+        while let Some(ev) = b.poll_event() {
+            if let Event::Verified(v) = ev {
+                out.push(v);
+            }
+        }
+        while a.poll_event().is_some() {}
+        if !moved {
+            break;
+        }
+    }
+    (src, out)
+}
+
+#[test]
+fn partial_and_complete_batches_are_stored_and_checked_again() {
+    let (src, list) = batches(400);
+    let author = src.author().unwrap();
+    assert!(list.len() > 3 && list.iter().filter(|b| !b.complete).count() >= 2, "several partial batches");
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::builder().with_page_size(PAGE).open(dir.path()).unwrap();
+
+    // Altered copies of the first batch are refused, and nothing is stored.
+    let first = &list[0];
+    let mut forged = first.clone();
+    forged.head.signature[3] ^= 1;
+    assert!(matches!(core.store_batches(std::slice::from_ref(&forged)), Err(ImportError::BadHead(_))));
+    let mut other_peaks = first.clone();
+    other_peaks.peaks = list[1].peaks.clone();
+    assert!(core.store_batches(std::slice::from_ref(&other_peaks)).is_err());
+    let mut no_proof = first.clone();
+    no_proof.proof = None;
+    assert!(!first.complete && core.store_batches(std::slice::from_ref(&no_proof)).is_err());
+    let mut wrong_root = first.clone();
+    wrong_root.head.root = Hash([9; 32]);
+    assert!(core.store_batches(std::slice::from_ref(&wrong_root)).is_err());
+    assert!(matches!(core.store_batches(&list[1..2]), Err(ImportError::NotNext { expected: 0, .. })), "a gap");
+    assert_eq!(core.feed_len(&author), 0, "nothing stored by refused batches");
+
+    // Partial batches: events stored, no head yet (the store has none to announce).
+    let r = core.store_batches(&list[..2]).unwrap();
+    assert_eq!(r, 0..list[1].end_seq());
+    assert_eq!(core.feed_len(&author), list[1].end_seq());
+    assert!(core.feed_head(&author).is_none());
+    // Replaying what is stored stores nothing; an overlapping run stores only the new part.
+    assert_eq!(core.store_batches(&list[..1]).unwrap(), r.end..r.end);
+    let r2 = core.store_batches(&list[1..3]).unwrap();
+    assert_eq!(r2, list[1].end_seq()..list[2].end_seq());
+    // The rest, ending with the complete batch: the head is adopted; everything matches.
+    core.store_batches(&list[3..]).unwrap();
+    assert_eq!(core.feed_len(&author), 400);
+    assert_eq!(core.feed_head(&author), src.local_head());
+    for (i, ev) in core.iter_feed(&author).unwrap().enumerate() {
+        assert_eq!(ev.encoded(), src.get(&author, i as u64).unwrap().encoded());
+    }
+    // Survives a reopen.
+    drop(core);
+    let core = Core::open(dir.path()).unwrap();
+    assert_eq!(core.feed_len(&author), 400);
+    assert_eq!(core.feed_head(&author), src.local_head());
+}
