@@ -212,34 +212,37 @@ pub fn sync(cli: &Cli, a: &SyncArgs, out: &mut Out) -> Result<(), CliError> {
     let ticket = parse_ticket(&a.ticket)?;
     let core = open_syncing(cli, &a.net)?;
     let events = core.subscribe().map_err(CliError::Net)?;
+    let held = |core: &Core| core.feeds().iter().map(|f| f.len).sum::<u64>();
+    let before = held(&core);
     let start = Instant::now();
     core.join_ticket(&ticket).map_err(CliError::Net)?;
     let limit = Duration::from_secs(a.timeout);
-    let mut received = 0u64;
     let mut last_progress = Instant::now();
     loop {
         if start.elapsed() > limit {
             return Err(CliError::SyncTimeout(a.timeout));
         }
-        let status = core.sync_status().map_err(CliError::Net)?;
-        let done =
-            status.peers.iter().any(|p| p.peer == ticket.peer && p.space == ticket.space && p.synced && p.behind == 0);
-        if done {
-            break;
-        }
         match events.recv_timeout(Duration::from_millis(50)) {
-            Some(SyncEvent::Received { seqs, .. }) => received += seqs.end - seqs.start,
             Some(SyncEvent::Rejected { peer, error, .. }) if peer == ticket.peer => {
                 return Err(CliError::SyncRejected(error));
             }
             _ => {}
         }
+        let status = core.sync_status().map_err(CliError::Net)?;
+        let done = status
+            .peers
+            .iter()
+            .any(|p| p.peer == ticket.peer && p.space == ticket.space && p.connected && p.synced && p.behind == 0);
+        if done {
+            break;
+        }
         if !cli.json && last_progress.elapsed() > Duration::from_millis(500) {
             let behind = status.behind(&ticket.space);
-            eprintln!("xf: {received} events received, {behind} behind");
+            eprintln!("xf: {} events received, {behind} behind", held(&core) - before);
             last_progress = Instant::now();
         }
     }
+    let received = held(&core) - before;
     let secs = start.elapsed().as_secs_f64();
     let feeds = core.feeds();
     if cli.json {
