@@ -30,6 +30,8 @@ fn peers_joining_and_leaving_leak_nothing() {
     let space = space("churn");
     let ticket = hub.ticket(space).unwrap();
     let (threads, sockets) = (thread_count(), socket_count());
+    // The count sees the hub's own UDP sockets, so a leaked endpoint would show.
+    assert!(sockets > sockets0, "the running hub holds sockets: {sockets}, before: {sockets0}");
     let same_dir = tempfile::tempdir().unwrap();
     for round in 0..8u64 {
         let fresh = tempfile::tempdir().unwrap();

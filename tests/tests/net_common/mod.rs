@@ -84,12 +84,27 @@ pub fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0)
 }
 
-/// Sockets (UDP and TCP) this process has open.
+/// UDP and TCP sockets (IPv4 and IPv6) this process has open.
+///
+/// Only internet sockets count: the process-wide Unix socket pair tokio's signal handling
+/// creates once (on the first runtime built with I/O enabled) lives as long as the process
+/// and is not a socket of any node.
 pub fn socket_count() -> usize {
+    let mut inet = std::collections::HashSet::new();
+    for table in ["tcp", "tcp6", "udp", "udp6"] {
+        let text = std::fs::read_to_string(format!("/proc/self/net/{table}")).unwrap_or_default();
+        // Columns: sl local rem st queues tr retrnsmt uid timeout inode ...
+        inet.extend(text.lines().skip(1).filter_map(|l| l.split_whitespace().nth(9).map(str::to_owned)));
+    }
     std::fs::read_dir("/proc/self/fd")
         .map(|d| {
             d.filter_map(|e| e.ok())
-                .filter(|e| std::fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy().starts_with("socket:")))
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .filter_map(|t| {
+                    let t = t.to_string_lossy().into_owned();
+                    t.strip_prefix("socket:[").and_then(|s| s.strip_suffix(']')).map(str::to_owned)
+                })
+                .filter(|inode| inet.contains(inode))
                 .count()
         })
         .unwrap_or(0)
