@@ -1,0 +1,183 @@
+//! The x86-64 backends: [`Vector`] over AVX-512F (16 lanes) and AVX2 (8 lanes), run-time
+//! detection, and the `#[target_feature]` entry points.
+//!
+//! The `unsafe` blocks in the `Vector` impls call intrinsics of the impl's instruction set:
+//! sound because `Vector`'s methods may only be called where that set is available (its
+//! safety contract), which `hash_many` checks before entering a backend.
+
+use core::arch::x86_64::*;
+
+use crate::Backend;
+use crate::MAX_LANES;
+use crate::compress::{Vector, hash_group};
+
+#[derive(Clone, Copy)]
+struct Avx512(__m512i);
+
+impl Vector for Avx512 {
+    const LANES: usize = 16;
+    #[inline(always)]
+    unsafe fn splat(x: u32) -> Self {
+        Avx512(unsafe { _mm512_set1_epi32(x as i32) })
+    }
+    #[inline(always)]
+    unsafe fn load(words: &[u32; MAX_LANES]) -> Self {
+        // SAFETY: `words` holds 16 u32 = 64 readable bytes; the load is unaligned.
+        Avx512(unsafe { _mm512_loadu_si512(words.as_ptr().cast()) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, words: &mut [u32; MAX_LANES]) {
+        // SAFETY: `words` holds 16 u32 = 64 writable bytes; the store is unaligned.
+        unsafe { _mm512_storeu_si512(words.as_mut_ptr().cast(), self.0) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, other: Self) -> Self {
+        Avx512(unsafe { _mm512_add_epi32(self.0, other.0) })
+    }
+    #[inline(always)]
+    unsafe fn xor(self, other: Self) -> Self {
+        Avx512(unsafe { _mm512_xor_si512(self.0, other.0) })
+    }
+    #[inline(always)]
+    unsafe fn ror16(self) -> Self {
+        Avx512(unsafe { _mm512_ror_epi32::<16>(self.0) })
+    }
+    #[inline(always)]
+    unsafe fn ror12(self) -> Self {
+        Avx512(unsafe { _mm512_ror_epi32::<12>(self.0) })
+    }
+    #[inline(always)]
+    unsafe fn ror8(self) -> Self {
+        Avx512(unsafe { _mm512_ror_epi32::<8>(self.0) })
+    }
+    #[inline(always)]
+    unsafe fn ror7(self) -> Self {
+        Avx512(unsafe { _mm512_ror_epi32::<7>(self.0) })
+    }
+    #[inline(always)]
+    unsafe fn select(mask: Self, a: Self, b: Self) -> Self {
+        Avx512(unsafe { _mm512_or_si512(_mm512_and_si512(mask.0, a.0), _mm512_andnot_si512(mask.0, b.0)) })
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Avx2(__m256i);
+
+impl Vector for Avx2 {
+    const LANES: usize = 8;
+    #[inline(always)]
+    unsafe fn splat(x: u32) -> Self {
+        Avx2(unsafe { _mm256_set1_epi32(x as i32) })
+    }
+    #[inline(always)]
+    unsafe fn load(words: &[u32; MAX_LANES]) -> Self {
+        // SAFETY: `words` holds 16 u32; the first 8 (32 bytes) are read, unaligned.
+        Avx2(unsafe { _mm256_loadu_si256(words.as_ptr().cast()) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, words: &mut [u32; MAX_LANES]) {
+        // SAFETY: `words` holds 16 u32; the first 8 (32 bytes) are written, unaligned.
+        unsafe { _mm256_storeu_si256(words.as_mut_ptr().cast(), self.0) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, other: Self) -> Self {
+        Avx2(unsafe { _mm256_add_epi32(self.0, other.0) })
+    }
+    #[inline(always)]
+    unsafe fn xor(self, other: Self) -> Self {
+        Avx2(unsafe { _mm256_xor_si256(self.0, other.0) })
+    }
+    #[inline(always)]
+    unsafe fn ror16(self) -> Self {
+        Avx2(unsafe { _mm256_or_si256(_mm256_srli_epi32::<16>(self.0), _mm256_slli_epi32::<16>(self.0)) })
+    }
+    #[inline(always)]
+    unsafe fn ror12(self) -> Self {
+        Avx2(unsafe { _mm256_or_si256(_mm256_srli_epi32::<12>(self.0), _mm256_slli_epi32::<20>(self.0)) })
+    }
+    #[inline(always)]
+    unsafe fn ror8(self) -> Self {
+        Avx2(unsafe { _mm256_or_si256(_mm256_srli_epi32::<8>(self.0), _mm256_slli_epi32::<24>(self.0)) })
+    }
+    #[inline(always)]
+    unsafe fn ror7(self) -> Self {
+        Avx2(unsafe { _mm256_or_si256(_mm256_srli_epi32::<7>(self.0), _mm256_slli_epi32::<25>(self.0)) })
+    }
+    #[inline(always)]
+    unsafe fn select(mask: Self, a: Self, b: Self) -> Self {
+        Avx2(unsafe { _mm256_or_si256(_mm256_and_si256(mask.0, a.0), _mm256_andnot_si256(mask.0, b.0)) })
+    }
+}
+
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn hash_many_avx512(key: &[u8; 32], inputs: &[&[u8]], out: &mut [[u8; 32]]) {
+    for (group, hashes) in inputs.chunks(Avx512::LANES).zip(out.chunks_mut(Avx512::LANES)) {
+        if group.len() < crate::MIN_GROUP {
+            crate::portable(key, group, hashes);
+            continue;
+        }
+        // SAFETY: this function runs only where AVX-512F is available.
+        unsafe { hash_group::<Avx512>(key, group, hashes) }
+    }
+}
+
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+unsafe fn hash_many_avx2(key: &[u8; 32], inputs: &[&[u8]], out: &mut [[u8; 32]]) {
+    for (group, hashes) in inputs.chunks(Avx2::LANES).zip(out.chunks_mut(Avx2::LANES)) {
+        if group.len() < crate::MIN_GROUP {
+            crate::portable(key, group, hashes);
+            continue;
+        }
+        // SAFETY: this function runs only where AVX2 is available.
+        unsafe { hash_group::<Avx2>(key, group, hashes) }
+    }
+}
+
+fn has_avx512() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(target_feature = "avx512f")
+    }
+}
+
+fn has_avx2() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(target_feature = "avx2")
+    }
+}
+
+/// The best backend of this CPU (std's detection caches the CPUID results).
+pub(crate) fn detect() -> Backend {
+    if has_avx512() {
+        Backend::Avx512
+    } else if has_avx2() {
+        Backend::Avx2
+    } else {
+        Backend::Portable
+    }
+}
+
+/// Hashes with `backend` if the CPU has it; `false` (nothing written) if it does not.
+pub(crate) fn hash_many(backend: Backend, key: &[u8; 32], inputs: &[&[u8]], out: &mut [[u8; 32]]) -> bool {
+    match backend {
+        // SAFETY: AVX-512F was detected (or enabled at compile time) just above.
+        Backend::Avx512 if has_avx512() => unsafe { hash_many_avx512(key, inputs, out) },
+        // SAFETY: AVX2 was detected (or enabled at compile time) just above.
+        Backend::Avx2 if has_avx2() => unsafe { hash_many_avx2(key, inputs, out) },
+        _ => return false,
+    }
+    true
+}
