@@ -19,6 +19,7 @@
 //! The keys are constants in this module; a unit test re-derives them from their
 //! context strings, so a change to either is caught.
 
+use alloc::vec::Vec;
 use core::fmt;
 
 /// A 32-byte blake3 digest.
@@ -123,6 +124,44 @@ pub const PAGE_CHECKSUM_KEY: [u8; 32] = [
 #[inline]
 pub fn leaf_hash(encoded_event: &[u8]) -> Hash {
     Hash(*blake3::keyed_hash(&LEAF_KEY, encoded_event).as_bytes())
+}
+
+/// Leaf hashes of many encoded events, appended to `out` in order: the same values as
+/// [`leaf_hash`] of each, computed several at a time across SIMD lanes
+/// ([`xaeroflux_lanes`]: 16 events at once with AVX-512, 8 with AVX2; one by one without
+/// either). Prefer it wherever a batch of events is hashed: a received frame, a commit.
+pub fn leaf_hashes<'a>(events: impl IntoIterator<Item = &'a [u8]>, out: &mut Vec<Hash>) {
+    keyed_hashes(&LEAF_KEY, events, out)
+}
+
+/// [`leaf_hashes`] into a slice: `out[i]` = [`leaf_hash`]`(events[i])`.
+///
+/// # Panics
+///
+/// If `events` and `out` differ in length.
+pub fn leaf_hashes_into(events: &[&[u8]], out: &mut [Hash]) {
+    xaeroflux_lanes::keyed_hash_many(&LEAF_KEY, events, bytemuck::cast_slice_mut(out));
+}
+
+/// `keyed_hash(key, input)` of each input, appended to `out`, through the lanes.
+fn keyed_hashes<'a>(key: &[u8; 32], inputs: impl IntoIterator<Item = &'a [u8]>, out: &mut Vec<Hash>) {
+    const GROUP: usize = 4 * xaeroflux_lanes::MAX_LANES;
+    let mut group: [&[u8]; GROUP] = [&[]; GROUP];
+    let mut filled = 0;
+    let flush = |group: &[&[u8]], out: &mut Vec<Hash>| {
+        let at = out.len();
+        out.resize(at + group.len(), Hash::ZERO);
+        xaeroflux_lanes::keyed_hash_many(key, group, bytemuck::cast_slice_mut(&mut out[at..]));
+    };
+    for input in inputs {
+        group[filled] = input;
+        filled += 1;
+        if filled == GROUP {
+            flush(&group, out);
+            filled = 0;
+        }
+    }
+    flush(&group[..filled], out);
 }
 
 #[inline]

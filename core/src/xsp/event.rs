@@ -27,6 +27,19 @@ impl core::fmt::Debug for EventBlock {
 }
 
 impl EventBlock {
+    /// Hashes the leaves of events `from..` (those pushed without one) into `leaves`, many at
+    /// a time ([`crate::hash::leaf_hashes`]).
+    pub(crate) fn hash_leaves_from(&mut self, from: usize) {
+        debug_assert_eq!(self.leaves.len(), from, "leaves hashed out of order");
+        let mut start = if from == 0 { 0 } else { self.ends[from - 1] as usize };
+        let bytes = &self.bytes;
+        let events = self.ends[from..].iter().map(|&end| {
+            let event = &bytes[start..end as usize];
+            start = end as usize;
+            event
+        });
+        crate::hash::leaf_hashes(events, &mut self.leaves);
+    }
     /// Number of events.
     pub fn len(&self) -> usize {
         self.ends.len()

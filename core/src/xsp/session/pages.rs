@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::event::MAX_PAYLOAD_LEN;
-use crate::hash::leaf_hash;
 use crate::mmr::{ConsistencyProof, verify_extension};
 use crate::page::PAGE_HEADER_LEN;
 use crate::xsp::codec::Reader;
@@ -216,11 +215,9 @@ impl<S: FeedSource> Session<S> {
                 if self.rx_out_bytes + bytes > limits.max_bytes && !(nothing_out && i == 0) {
                     return Err(SessionError::FlowControl("PAGES over the byte window"));
                 }
-                let at = block.bytes.len();
                 write_canonical(&mut block.bytes, author, seq, &ev);
                 let end = u32::try_from(block.bytes.len())
                     .map_err(|_| SessionError::FlowControl("PAGES over the byte window"))?;
-                block.leaves.push(leaf_hash(&block.bytes[at..]));
                 block.ends.push(end);
                 seq += 1;
             }
@@ -232,6 +229,7 @@ impl<S: FeedSource> Session<S> {
             pages.push(BatchPage { page, offset, events: start..block.len() });
         }
         dec.finish().map_err(|e| bad(PageFault::Event(e)))?;
+        block.hash_leaves_from(0);
         Ok(Decoded {
             block,
             pages,

@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::event::MAX_PAYLOAD_LEN;
-use crate::hash::leaf_hash;
 use crate::mmr::{ConsistencyProof, InclusionProof, RangeProof};
 use crate::xsp::codec::Reader;
 use crate::xsp::error::PageFault;
@@ -77,15 +76,14 @@ impl<S: FeedSource> Session<S> {
             if (block.bytes.len() + ev.canonical_len()) as u64 > max_bytes && i > 0 {
                 return Err(SessionError::FlowControl("RANGE_RESPONSE over the byte window"));
             }
-            let at = block.bytes.len();
             write_canonical(&mut block.bytes, author, start + i, &ev);
-            block.leaves.push(leaf_hash(&block.bytes[at..]));
             block.ends.push(
                 u32::try_from(block.bytes.len())
                     .map_err(|_| SessionError::FlowControl("RANGE_RESPONSE over the byte window"))?,
             );
         }
         dec.finish().map_err(|e| bad(PageFault::Event(e)))?;
+        block.hash_leaves_from(0);
         let bad_proof = |what, decode| SessionError::BadProof { author, what, decode };
         if resp.count == 0 {
             if !resp.proof.is_empty() {
