@@ -131,7 +131,23 @@ pub fn leaf_hash(encoded_event: &[u8]) -> Hash {
 /// ([`xaeroflux_lanes`]: 16 events at once with AVX-512, 8 with AVX2; one by one without
 /// either). Prefer it wherever a batch of events is hashed: a received frame, a commit.
 pub fn leaf_hashes<'a>(events: impl IntoIterator<Item = &'a [u8]>, out: &mut Vec<Hash>) {
-    keyed_hashes(&LEAF_KEY, events, out)
+    const GROUP: usize = 4 * xaeroflux_lanes::MAX_LANES;
+    let mut group: [&[u8]; GROUP] = [&[]; GROUP];
+    let mut filled = 0;
+    let flush = |group: &[&[u8]], out: &mut Vec<Hash>| {
+        let at = out.len();
+        out.resize(at + group.len(), Hash::ZERO);
+        leaf_hashes_into(group, &mut out[at..]);
+    };
+    for event in events {
+        group[filled] = event;
+        filled += 1;
+        if filled == GROUP {
+            flush(&group, out);
+            filled = 0;
+        }
+    }
+    flush(&group[..filled], out);
 }
 
 /// [`leaf_hashes`] into a slice: `out[i]` = [`leaf_hash`]`(events[i])`.
@@ -141,27 +157,6 @@ pub fn leaf_hashes<'a>(events: impl IntoIterator<Item = &'a [u8]>, out: &mut Vec
 /// If `events` and `out` differ in length.
 pub fn leaf_hashes_into(events: &[&[u8]], out: &mut [Hash]) {
     xaeroflux_lanes::keyed_hash_many(&LEAF_KEY, events, bytemuck::cast_slice_mut(out));
-}
-
-/// `keyed_hash(key, input)` of each input, appended to `out`, through the lanes.
-fn keyed_hashes<'a>(key: &[u8; 32], inputs: impl IntoIterator<Item = &'a [u8]>, out: &mut Vec<Hash>) {
-    const GROUP: usize = 4 * xaeroflux_lanes::MAX_LANES;
-    let mut group: [&[u8]; GROUP] = [&[]; GROUP];
-    let mut filled = 0;
-    let flush = |group: &[&[u8]], out: &mut Vec<Hash>| {
-        let at = out.len();
-        out.resize(at + group.len(), Hash::ZERO);
-        xaeroflux_lanes::keyed_hash_many(key, group, bytemuck::cast_slice_mut(&mut out[at..]));
-    };
-    for input in inputs {
-        group[filled] = input;
-        filled += 1;
-        if filled == GROUP {
-            flush(&group, out);
-            filled = 0;
-        }
-    }
-    flush(&group[..filled], out);
 }
 
 #[inline]

@@ -4,7 +4,7 @@
 //! Everything here is `#[inline(always)]` and generic over [`Vector`], so that it compiles
 //! into the backend's `#[target_feature]` function with that backend's instructions.
 
-use crate::{CHUNK_LEN, MAX_LANES};
+use crate::{CHUNK_LEN, MAX_LANES, MIN_GROUP};
 
 pub(crate) const BLOCK_LEN: usize = 64;
 
@@ -152,7 +152,7 @@ fn put_block(msg: &mut [[u32; MAX_LANES]; 16], lane: usize, block: &[u8]) {
 ///
 /// As for [`Vector`]: the CPU must have the backend's instruction set.
 #[inline(always)]
-pub(crate) unsafe fn hash_group<V: Vector>(key: &[u8; 32], inputs: &[&[u8]], out: &mut [[u8; 32]]) {
+unsafe fn hash_group<V: Vector>(key: &[u8; 32], inputs: &[&[u8]], out: &mut [[u8; 32]]) {
     debug_assert!(inputs.len() <= V::LANES && inputs.len() == out.len());
     let n = inputs.len().min(V::LANES);
     // Blocks per lane: 0 for lanes without an input and for inputs the lanes do not take.
@@ -211,6 +211,24 @@ pub(crate) unsafe fn hash_group<V: Vector>(key: &[u8; 32], inputs: &[&[u8]], out
         }
         for (i, words) in cv_words.iter().enumerate() {
             hash[4 * i..4 * i + 4].copy_from_slice(&words[lane].to_le_bytes());
+        }
+    }
+}
+
+/// [`hash_group`] over `inputs` cut into groups of `V::LANES`; a group of fewer than
+/// [`MIN_GROUP`] inputs goes through `blake3::keyed_hash` one by one.
+///
+/// # Safety
+///
+/// As for [`Vector`]: the CPU must have the backend's instruction set.
+#[inline(always)]
+pub(crate) unsafe fn hash_groups<V: Vector>(key: &[u8; 32], inputs: &[&[u8]], out: &mut [[u8; 32]]) {
+    for (group, hashes) in inputs.chunks(V::LANES).zip(out.chunks_mut(V::LANES)) {
+        if group.len() < MIN_GROUP {
+            crate::portable(key, group, hashes);
+        } else {
+            // SAFETY: the caller's contract.
+            unsafe { hash_group::<V>(key, group, hashes) }
         }
     }
 }

@@ -9,7 +9,7 @@ use core::arch::x86_64::*;
 
 use crate::Backend;
 use crate::MAX_LANES;
-use crate::compress::{Vector, hash_group};
+use crate::compress::{Vector, hash_groups};
 
 #[derive(Clone, Copy)]
 struct Avx512(__m512i);
@@ -113,28 +113,16 @@ impl Vector for Avx2 {
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
 unsafe fn hash_many_avx512(key: &[u8; 32], inputs: &[&[u8]], out: &mut [[u8; 32]]) {
-    for (group, hashes) in inputs.chunks(Avx512::LANES).zip(out.chunks_mut(Avx512::LANES)) {
-        if group.len() < crate::MIN_GROUP {
-            crate::portable(key, group, hashes);
-            continue;
-        }
-        // SAFETY: this function runs only where AVX-512F is available.
-        unsafe { hash_group::<Avx512>(key, group, hashes) }
-    }
+    // SAFETY: this function runs only where AVX-512F is available.
+    unsafe { hash_groups::<Avx512>(key, inputs, out) }
 }
 
 /// # Safety
 /// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
 unsafe fn hash_many_avx2(key: &[u8; 32], inputs: &[&[u8]], out: &mut [[u8; 32]]) {
-    for (group, hashes) in inputs.chunks(Avx2::LANES).zip(out.chunks_mut(Avx2::LANES)) {
-        if group.len() < crate::MIN_GROUP {
-            crate::portable(key, group, hashes);
-            continue;
-        }
-        // SAFETY: this function runs only where AVX2 is available.
-        unsafe { hash_group::<Avx2>(key, group, hashes) }
-    }
+    // SAFETY: this function runs only where AVX2 is available.
+    unsafe { hash_groups::<Avx2>(key, inputs, out) }
 }
 
 fn has_avx512() -> bool {

@@ -27,18 +27,19 @@ impl core::fmt::Debug for EventBlock {
 }
 
 impl EventBlock {
-    /// Hashes the leaves of events `from..` (those pushed without one) into `leaves`, many at
-    /// a time ([`crate::hash::leaf_hashes`]).
-    pub(crate) fn hash_leaves_from(&mut self, from: usize) {
-        debug_assert_eq!(self.leaves.len(), from, "leaves hashed out of order");
-        let mut start = if from == 0 { 0 } else { self.ends[from - 1] as usize };
-        let bytes = &self.bytes;
-        let events = self.ends[from..].iter().map(|&end| {
-            let event = &bytes[start..end as usize];
-            start = end as usize;
-            event
-        });
-        crate::hash::leaf_hashes(events, &mut self.leaves);
+    /// Hashes every event's leaf into `leaves` (empty before), many at a time
+    /// ([`crate::hash::leaf_hashes`]).
+    pub(crate) fn hash_leaves(&mut self) {
+        debug_assert!(self.leaves.is_empty(), "leaves hashed twice");
+        let mut leaves = core::mem::take(&mut self.leaves);
+        crate::hash::leaf_hashes((0..self.len()).filter_map(|i| self.event_bytes(i)), &mut leaves);
+        self.leaves = leaves;
+    }
+    /// Event `i`'s canonical bytes.
+    fn event_bytes(&self, i: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(i)? as usize;
+        let start = if i == 0 { 0 } else { *self.ends.get(i - 1)? as usize };
+        self.bytes.get(start..end)
     }
     /// Number of events.
     pub fn len(&self) -> usize {
@@ -54,9 +55,7 @@ impl EventBlock {
     }
     /// Event `i` (its canonical bytes, already checked).
     pub fn get(&self, i: usize) -> Option<EventRef<'_>> {
-        let end = *self.ends.get(i)? as usize;
-        let start = if i == 0 { 0 } else { *self.ends.get(i - 1)? as usize };
-        EventRef::parse(self.bytes.get(start..end)?).ok()
+        EventRef::parse(self.event_bytes(i)?).ok()
     }
     /// The events in order, viewed in place.
     pub fn iter(&self) -> impl Iterator<Item = EventRef<'_>> + '_ {

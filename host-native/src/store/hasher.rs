@@ -54,7 +54,7 @@ impl LeafJob {
         }
     }
 
-    /// The leaves of group `g` (past the last event: hashes of empty inputs, never read).
+    /// The leaves of group `g` (entries past the last event stay `Hash::ZERO`, never read).
     fn hash_group(&self, g: usize) -> [Hash; GROUP] {
         let first = g * GROUP;
         let events: [&[u8]; GROUP] = core::array::from_fn(|k| self.event(first + k));

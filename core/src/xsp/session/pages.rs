@@ -229,7 +229,7 @@ impl<S: FeedSource> Session<S> {
             pages.push(BatchPage { page, offset, events: start..block.len() });
         }
         dec.finish().map_err(|e| bad(PageFault::Event(e)))?;
-        block.hash_leaves_from(0);
+        block.hash_leaves();
         Ok(Decoded {
             block,
             pages,

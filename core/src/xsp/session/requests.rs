@@ -83,7 +83,7 @@ impl<S: FeedSource> Session<S> {
             );
         }
         dec.finish().map_err(|e| bad(PageFault::Event(e)))?;
-        block.hash_leaves_from(0);
+        block.hash_leaves();
         let bad_proof = |what, decode| SessionError::BadProof { author, what, decode };
         if resp.count == 0 {
             if !resp.proof.is_empty() {
