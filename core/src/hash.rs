@@ -159,6 +159,39 @@ pub fn leaf_hashes_into(events: &[&[u8]], out: &mut [Hash]) {
     xaeroflux_lanes::keyed_hash_many(&LEAF_KEY, events, bytemuck::cast_slice_mut(out));
 }
 
+/// `mmr_node(pairs[2i], pairs[2i + 1])` into `out[i]` for every `i`, many nodes at once
+/// across SIMD lanes (see [`leaf_hashes_into`]): a level of a Merkle tree in one call.
+///
+/// # Panics
+///
+/// If `pairs.len() != 2 * out.len()`.
+pub fn mmr_nodes_into(pairs: &[Hash], out: &mut [Hash]) {
+    pair_hashes_into(&MMR_NODE_KEY, pairs, out);
+}
+
+/// `page_node(pairs[2i], pairs[2i + 1])` into `out[i]` for every `i`, as
+/// [`mmr_nodes_into`].
+///
+/// # Panics
+///
+/// If `pairs.len() != 2 * out.len()`.
+pub fn page_nodes_into(pairs: &[Hash], out: &mut [Hash]) {
+    pair_hashes_into(&PAGE_NODE_KEY, pairs, out);
+}
+
+fn pair_hashes_into(key: &[u8; 32], pairs: &[Hash], out: &mut [Hash]) {
+    assert_eq!(pairs.len(), 2 * out.len(), "two children per node");
+    const GROUP: usize = 16;
+    let mut inputs: [&[u8]; GROUP] = [&[]; GROUP];
+    for (two_by_two, nodes) in pairs.chunks(2 * GROUP).zip(out.chunks_mut(GROUP)) {
+        for (input, pair) in inputs.iter_mut().zip(two_by_two.chunks_exact(2)) {
+            // Two adjacent hashes are the 64-byte block `left ‖ right`.
+            *input = bytemuck::cast_slice(pair);
+        }
+        xaeroflux_lanes::keyed_hash_many(key, &inputs[..nodes.len()], bytemuck::cast_slice_mut(nodes));
+    }
+}
+
 #[inline]
 fn keyed_pair(key: &[u8; 32], left: &Hash, right: &Hash) -> Hash {
     let mut block = [0u8; 64];

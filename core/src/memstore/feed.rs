@@ -25,6 +25,17 @@ pub struct PendingHead {
     pub proof: ConsistencyProof,
 }
 
+/// Why [`Feed::append_run`] did not append.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum RunError {
+    /// The MMR would pass its maximum size; nothing changed.
+    Full,
+    /// `accept` refused the peaks the leaves reach; nothing changed.
+    Refused,
+    /// Event `i` of the run does not continue the feed.
+    Event(usize),
+}
+
 /// The events of one author, packed into pages as they arrive.
 #[derive(Clone, Debug)]
 pub(super) struct Feed {
@@ -84,6 +95,44 @@ impl Feed {
     ///
     /// `leaf` is the event's leaf hash (callers often have it already).
     pub(super) fn push(&mut self, ev: EventRef<'_>, leaf: Hash) -> Result<(), PagePushError> {
+        self.push_page(ev, leaf)?;
+        self.mmr.append(leaf);
+        Ok(())
+    }
+
+    /// Appends a run of events the caller checked as [`push`](Self::push) does, with
+    /// `leaves[i]` the leaf hash of the `i`-th event, but extends the MMR first, all at once
+    /// ([`Mmr::extend_from_slice`]), and only if `accept` approves the peaks it reaches:
+    /// otherwise the feed is left as it was ([`RunError::Refused`]).
+    ///
+    /// An event that does not continue the feed ([`RunError::Event`]) is the caller's bug:
+    /// the events before it are kept, and the MMR is ahead of them.
+    pub(super) fn append_run<'e>(
+        &mut self,
+        events: impl Iterator<Item = EventRef<'e>>,
+        leaves: &[Hash],
+        accept: impl FnOnce(&MmrPeaks) -> bool,
+    ) -> Result<(), RunError> {
+        let before = self.mmr.peaks().clone();
+        self.mmr.extend_from_slice(leaves).map_err(|_| RunError::Full)?;
+        if !accept(self.mmr.peaks()) {
+            self.mmr.truncate(before);
+            return Err(RunError::Refused);
+        }
+        let mut pushed = 0;
+        for (ev, leaf) in events.zip(leaves) {
+            self.push_page(ev, *leaf).map_err(|_| RunError::Event(pushed))?;
+            pushed += 1;
+        }
+        if pushed != leaves.len() {
+            return Err(RunError::Event(pushed));
+        }
+        Ok(())
+    }
+
+    /// Packs an event into the tail page (sealing it first if the event does not fit); the
+    /// MMR is the caller's.
+    fn push_page(&mut self, ev: EventRef<'_>, leaf: Hash) -> Result<(), PagePushError> {
         if !self.tail.fits(ev.encoded().len()) {
             self.seal();
         }
@@ -94,7 +143,6 @@ impl Feed {
         }
         // A page's event area is under 2^32 bytes (PageBuilder refuses anything larger).
         self.offsets.push(u32::try_from(offset).unwrap_or(u32::MAX));
-        self.mmr.append(leaf);
         self.bytes += ev.encoded().len() as u64;
         Ok(())
     }

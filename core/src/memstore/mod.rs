@@ -193,11 +193,16 @@ impl MemStore {
         if let Some(&i) = self.index.get(&author) {
             return i;
         }
-        let i = self.feeds.len() as u32;
         let mut feed = Feed::new(self.config, author, local);
         feed.forked = self.forks.contains_key(&author);
+        self.insert_feed(feed)
+    }
+
+    /// Adds a feed the store does not hold yet; returns its index.
+    fn insert_feed(&mut self, feed: Feed) -> u32 {
+        let i = self.feeds.len() as u32;
+        self.index.insert(feed.author, i);
         self.feeds.push(feed);
-        self.index.insert(author, i);
         i
     }
 

@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 use super::*;
 use crate::event::{EventDecodeError, EventFlags};
 use crate::head::AuthorKey;
+use crate::mmr::ProofError;
 use crate::page::pack;
 
 fn key(b: u8) -> AuthorKey {
@@ -92,6 +93,15 @@ fn import_refusals_change_nothing() {
     let mut half = MemStore::replica(config());
     let h5 = key(3).sign_head(5, src.peaks_at(&a, 5).unwrap().root());
     assert_eq!(half.import_events(&h5, &events[..5]).unwrap(), Stored { seqs: 0..5, head: Some(h5) });
+    // A head whose root the events do not reach: the feed (its MMR included) is unchanged.
+    let wrong = key(3).sign_head(10, Hash([9; 32]));
+    assert_eq!(half.import_events(&wrong, &events[5..]), Err(StoreError::NotAnExtension(ProofError::RootMismatch)));
+    assert_eq!((half.feed_len(&a), half.root(&a)), (5, Some(h5.root)));
+    assert_eq!(half.peaks_at(&a, 5).unwrap().root(), h5.root);
+    // A new feed refused the same way is not created.
+    let mut empty = MemStore::replica(config());
+    assert_eq!(empty.import_events(&wrong, &events), Err(StoreError::NotAnExtension(ProofError::RootMismatch)));
+    assert_eq!(empty.feeds().count(), 0);
     // Overlapping events are accepted when equal.
     assert_eq!(half.import_events(&head, &events[2..]).unwrap(), Stored { seqs: 5..10, head: Some(head) });
     assert_eq!(half.root(&a), Some(head.root));

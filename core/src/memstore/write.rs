@@ -5,10 +5,10 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use super::feed::PendingHead;
+use super::feed::{Feed, PendingHead, RunError};
 use super::{AdoptError, AppendError, MemStore, StoreError};
 use crate::event::{EventFlags, EventHeader, EventRef, MAX_PAYLOAD_LEN};
-use crate::hash::Hash;
+use crate::hash::{Hash, leaf_hashes, leaf_hashes_into};
 use crate::head::SignedHead;
 use crate::mmr::{MAX_LEAVES, MmrPeaks, ProofError};
 use crate::xsp::{ForkEvidence, ForkEvidenceError, VerifiedBatch};
@@ -96,19 +96,25 @@ impl MemStore {
         if events.is_empty() {
             return Ok(start..start);
         }
-        let feed = &mut self.feeds[fi as usize];
-        let mut buf = Vec::new();
+        // Encode every event, hash their leaves together, then pack and extend the MMR.
+        let mut bytes = Vec::new();
+        let mut ends = Vec::with_capacity(events.len());
         for (i, ev) in events.iter().enumerate() {
-            buf.clear();
             let len = ev.payload.len() as u32;
             let header = EventHeader::new(author, start + i as u64, ev.timestamp_us, ev.kind, ev.flags, len);
-            buf.extend_from_slice(header.as_bytes());
-            buf.extend_from_slice(ev.payload);
-            // The header and payload were checked above, so the event parses and fits a page.
-            let Ok(er) = EventRef::parse(&buf) else { return Err(AppendError::Full) };
-            let leaf = er.leaf_hash();
-            feed.push(er, leaf).map_err(|_| AppendError::Full)?;
+            bytes.extend_from_slice(header.as_bytes());
+            bytes.extend_from_slice(ev.payload);
+            ends.push(bytes.len());
         }
+        let encoded: Vec<&[u8]> =
+            ends.iter().scan(0, |from, &to| Some(&bytes[core::mem::replace(from, to)..to])).collect();
+        // The headers and payloads were checked above, so every event parses and fits a page.
+        let parsed: Vec<EventRef<'_>> =
+            encoded.iter().map(|b| EventRef::parse(b)).collect::<Result<_, _>>().map_err(|_| AppendError::Full)?;
+        let mut leaves = alloc::vec![Hash::ZERO; parsed.len()];
+        leaf_hashes_into(&encoded, &mut leaves);
+        let feed = &mut self.feeds[fi as usize];
+        feed.append_run(parsed.into_iter(), &leaves, |_| true).map_err(|_| AppendError::Full)?;
         feed.head = Some(key.sign_head(end, feed.peaks().root()));
         self.arrived(fi, start, end);
         Ok(start..end)
@@ -172,7 +178,8 @@ impl MemStore {
         if end != head.length {
             return Err(StoreError::LengthMismatch { head: head.length, computed: end });
         }
-        let leaves: Vec<Hash> = events.iter().map(EventRef::leaf_hash).collect();
+        let mut leaves = Vec::with_capacity(events.len());
+        leaf_hashes(events.iter().map(EventRef::encoded), &mut leaves);
         self.extend(head, first_seq, || events.iter().copied(), &leaves, Check::Root)
     }
 
@@ -193,10 +200,7 @@ impl MemStore {
         if self.forks.contains_key(&author) {
             return Err(StoreError::Forked(author));
         }
-        let (held, peaks) = match self.feed(&author) {
-            Some(f) => (f.len(), f.peaks().clone()),
-            None => (0, MmrPeaks::new()),
-        };
+        let held = self.feed(&author).map_or(0, Feed::len);
         if first_seq > held {
             return Err(StoreError::Gap { held, first_seq });
         }
@@ -212,38 +216,46 @@ impl MemStore {
             }
         }
         let new_leaves = leaves.get(skip as usize..).unwrap_or_default();
-        // The state after the events, to compare with what the caller claims.
-        let after = if new_leaves.is_empty() {
-            match self.feed(&author) {
+        // Whether the state after the events is what the caller claims.
+        let claimed = |after: &MmrPeaks| match check {
+            Check::Peaks(claimed) => after == claimed,
+            Check::Root => after.root() == head.root,
+        };
+        let mismatch = StoreError::NotAnExtension(ProofError::RootMismatch);
+        let fi = if new_leaves.is_empty() {
+            let after = match self.feed(&author) {
                 Some(f) => f.peaks_at(end).map_err(|_| StoreError::Gap { held, first_seq })?,
                 None => MmrPeaks::new(),
+            };
+            if !claimed(&after) {
+                return Err(mismatch);
             }
+            self.feed_index_or_insert(author, false)
         } else {
-            let mut p = peaks;
-            for leaf in new_leaves {
-                p.try_append(*leaf).map_err(|_| StoreError::NotAnExtension(ProofError::TooManyLeaves(end)))?;
+            // The feed's own MMR is extended (many nodes at once) and checked; a refused
+            // batch leaves it as it was, and a new feed is only inserted once accepted.
+            let existing = self.index.get(&author).copied();
+            let mut fresh = None;
+            let feed = match existing.and_then(|i| self.feeds.get_mut(i as usize)) {
+                Some(f) => f,
+                None => fresh.insert(Feed::new(self.config, author, false)),
+            };
+            let new_events = events().skip(skip as usize);
+            match feed.append_run(new_events, new_leaves, claimed) {
+                Ok(()) => {}
+                Err(RunError::Refused) => return Err(mismatch),
+                Err(RunError::Full) => return Err(StoreError::NotAnExtension(ProofError::TooManyLeaves(end))),
+                // Unreachable for the callers' inputs (the events are checked against their
+                // leaves' session or were just parsed), but refused rather than stored.
+                Err(RunError::Event(i)) => return Err(StoreError::NotNext { index: skip as usize + i }),
             }
-            p
+            match fresh {
+                Some(feed) => self.insert_feed(feed),
+                None => existing.unwrap_or_default(),
+            }
         };
-        match check {
-            Check::Peaks(claimed) if after != *claimed => {
-                return Err(StoreError::NotAnExtension(ProofError::RootMismatch));
-            }
-            Check::Root if after.root() != head.root => {
-                return Err(StoreError::NotAnExtension(ProofError::RootMismatch));
-            }
-            _ => {}
-        }
         let complete = end == head.length;
-        let fi = self.feed_index_or_insert(author, false);
         let feed = &mut self.feeds[fi as usize];
-        for (i, ev) in events().enumerate().skip(skip as usize) {
-            if ev.seq() != first_seq + i as u64 || ev.author() != author {
-                // Unreachable for the callers' inputs; refuse rather than store a wrong event.
-                return Err(StoreError::NotNext { index: i });
-            }
-            feed.push(ev, leaves[i]).map_err(|_| StoreError::NotNext { index: i })?;
-        }
         let new_len = feed.len();
         let mut adopted = None;
         if complete && feed.head.is_none_or(|h| h.length < head.length) {

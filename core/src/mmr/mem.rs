@@ -48,6 +48,39 @@ impl Mmr {
         index
     }
 
+    /// Appends every leaf of `leaves` ([`MmrPeaks::extend_from_slice`]: merges many nodes at
+    /// once across SIMD lanes). Fails with [`MmrError::Full`](super::MmrError::Full),
+    /// changing nothing, past [`MAX_LEAVES`](super::MAX_LEAVES) leaves.
+    pub fn extend_from_slice(&mut self, leaves: &[Hash]) -> Result<(), super::MmrError> {
+        let old_size = self.nodes.len();
+        let new_leaves = self.peaks.leaves().saturating_add(leaves.len() as u64);
+        if new_leaves > super::MAX_LEAVES {
+            return Err(super::MmrError::Full);
+        }
+        let new_size = usize::try_from(super::mmr_size(new_leaves)).map_err(|_| super::MmrError::Full)?;
+        self.nodes.resize(new_size, Hash::ZERO);
+        let nodes = &mut self.nodes;
+        let result = self.peaks.extend_with(leaves, |pos, h| {
+            // Every position in `old_size..new_size` is reported once.
+            if let Some(slot) = usize::try_from(pos).ok().and_then(|p| nodes.get_mut(p)) {
+                *slot = *h;
+            }
+        });
+        if result.is_err() {
+            self.nodes.truncate(old_size);
+        }
+        result
+    }
+
+    /// Goes back to an earlier state of this MMR: `earlier` must be what [`Mmr::peaks`]
+    /// returned at that size (for undoing an extension a check then refused).
+    pub(crate) fn truncate(&mut self, earlier: MmrPeaks) {
+        debug_assert!(earlier.leaves() <= self.leaves());
+        let size = usize::try_from(super::mmr_size(earlier.leaves())).unwrap_or(usize::MAX);
+        self.nodes.truncate(size);
+        self.peaks = earlier;
+    }
+
     /// Empties the MMR but keeps its node allocation, for a caller that rebuilds MMRs
     /// repeatedly (a verifier's scratch MMR, a benchmark) without paying for fresh memory.
     pub fn clear(&mut self) {

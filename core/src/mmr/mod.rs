@@ -42,6 +42,7 @@
 //! proof.verify(&leaf_hash(&17u32.to_le_bytes()), &old_root).unwrap();
 //! ```
 
+mod bulk;
 mod consistency;
 mod encode;
 mod error;

@@ -8,7 +8,7 @@ use super::header::{CHECKSUM_OFFSET, PAGE_HEADER_LEN, PageFlags, PageHeader, che
 use super::tree::page_tree_root;
 use super::{PageConfig, checked_span};
 use crate::event::EventRef;
-use crate::hash::Hash;
+use crate::hash::{Hash, page_checksum};
 use crate::head::AuthorId;
 
 /// Builds one page of one feed, by the packing rule of the [module docs](super).
@@ -259,8 +259,9 @@ impl PageBuilder {
         head.copy_from_slice(self.header_without_checksum().as_bytes());
         events.copy_from_slice(&self.body);
         padding.fill(0);
-        let sum = checksum_parts(head, events);
-        head[CHECKSUM_OFFSET..].copy_from_slice(&sum.to_le_bytes());
+        // The header (checksum still zero) and the events are contiguous here: one call.
+        let sum = page_checksum(&out[..PAGE_HEADER_LEN + self.body.len()]);
+        out[CHECKSUM_OFFSET..PAGE_HEADER_LEN].copy_from_slice(&sum.to_le_bytes());
         Ok(())
     }
 

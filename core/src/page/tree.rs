@@ -16,7 +16,9 @@
 //! `P1, P2, …, Pm`, `top = page_node(P1, page_node(P2, … page_node(Pm-1, Pm)))`.
 //! [`PageTreeHasher`] computes it this way, streaming, with no allocation.
 
-use crate::hash::{Hash, page_node, page_root};
+use alloc::vec::Vec;
+
+use crate::hash::{Hash, page_node, page_nodes_into, page_root};
 
 /// Streaming computation of a page root: push leaves one by one, read the root at any
 /// time. Uses a fixed array of at most 32 subtree roots; never allocates.
@@ -113,14 +115,51 @@ pub(crate) fn subtree_top(leaves: &[Hash]) -> Hash {
 ///
 /// Only the first `u32::MAX` leaves are taken, which no page can exceed (a page holds at
 /// most one event per 56 bytes of a 1 MiB page).
+///
+/// The nodes are computed level by level, each level's nodes many at once across SIMD lanes
+/// ([`page_nodes_into`]): pairing adjacent nodes and carrying an unpaired last one up a
+/// level builds exactly the left-balanced tree above. That takes one allocation of half the
+/// leaves; [`PageTreeHasher`] computes the same root streaming, without allocating.
 pub fn page_tree_root(leaves: &[Hash]) -> Hash {
-    let mut t = PageTreeHasher::new();
-    for l in leaves {
-        if !t.push(*l) {
-            break;
+    let leaves = &leaves[..leaves.len().min(u32::MAX as usize)];
+    let top = match leaves {
+        [] => Hash::ZERO,
+        [one] => *one,
+        _ => {
+            const GROUP: usize = 16;
+            let mut level: Vec<Hash> = Vec::with_capacity(leaves.len().div_ceil(2));
+            let mut merged = [Hash::ZERO; GROUP];
+            // The first level reads the leaves in place; the next ones shrink `level` in place
+            // (group `g` writes entries 16g.. after reading 32g.., never behind its reads).
+            for (g, pairs) in leaves.chunks(2 * GROUP).enumerate() {
+                let n = pairs.len() / 2;
+                page_nodes_into(&pairs[..2 * n], &mut merged[..n]);
+                level.extend_from_slice(&merged[..n]);
+                if pairs.len() % 2 == 1 {
+                    level.push(pairs[pairs.len() - 1]);
+                }
+                debug_assert_eq!(level.len(), g * GROUP + n + pairs.len() % 2);
+            }
+            while level.len() > 1 {
+                let len = level.len();
+                let mut written = 0;
+                for start in (0..len).step_by(2 * GROUP) {
+                    let end = (start + 2 * GROUP).min(len);
+                    let n = (end - start) / 2;
+                    page_nodes_into(&level[start..start + 2 * n], &mut merged[..n]);
+                    level[written..written + n].copy_from_slice(&merged[..n]);
+                    written += n;
+                    if (end - start) % 2 == 1 {
+                        level[written] = level[end - 1];
+                        written += 1;
+                    }
+                }
+                level.truncate(written);
+            }
+            level[0]
         }
-    }
-    t.root()
+    };
+    page_root(leaves.len() as u32, &top)
 }
 
 /// The largest power of two strictly smaller than `n` (`n >= 2`).
@@ -156,6 +195,18 @@ mod tests {
             }
             assert_eq!(t.top(), reference_top(&leaves[..n]), "n = {n}");
             assert_eq!(page_tree_root(&leaves[..n]), page_root(n as u32, &reference_top(&leaves[..n])));
+        }
+    }
+
+    #[test]
+    fn level_by_level_matches_streaming_on_large_pages() {
+        let leaves: Vec<Hash> = (0u32..1100).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+        for n in [31, 32, 33, 63, 64, 65, 100, 291, 292, 1000, 1024, 1025, 1100] {
+            let mut t = PageTreeHasher::new();
+            leaves[..n].iter().for_each(|l| {
+                t.push(*l);
+            });
+            assert_eq!(page_tree_root(&leaves[..n]), t.root(), "n = {n}");
         }
     }
 

@@ -94,10 +94,8 @@ impl<S: FeedSource> Session<S> {
                     decode: None,
                 });
             }
-            for leaf in &decoded.block.leaves {
-                if peaks.try_append(*leaf).is_err() {
-                    return self.fail(verification(crate::mmr::ProofError::TooManyLeaves(decoded.end)));
-                }
+            if peaks.extend_from_slice(&decoded.block.leaves).is_err() {
+                return self.fail(verification(crate::mmr::ProofError::TooManyLeaves(decoded.end)));
             }
             if let Err(e) = proof.verify(&peaks.root(), &head.root) {
                 return self.fail(verification(e));
