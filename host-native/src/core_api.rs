@@ -508,9 +508,9 @@ impl Core {
             if ev.seq() != expected {
                 return Err(ImportError::NotNext { expected, found: ev.seq() });
             }
-            leaves.push(ev.leaf_hash());
             bytes += ev.encoded().len();
         }
+        xaeroflux_core::hash::leaf_hashes(events.iter().map(EventRef::encoded), &mut leaves);
         let computed = len + events.len() as u64;
         if head.length != computed {
             return Err(ImportError::LengthMismatch { head: head.length, computed });
@@ -533,7 +533,8 @@ impl Core {
             count: events.len(),
             expect_len: len,
             partial: None,
-            leaves: Vec::new(),
+            // Hashed above from these very bytes: the writer need not hash them again.
+            leaves,
         };
         self.tx.send(Request::Import(imp, rtx)).map_err(|_| ImportError::Closed)?;
         let r = rrx.recv().map_err(|_| ImportError::Closed)?;

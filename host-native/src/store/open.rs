@@ -258,6 +258,7 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
         poisoned: false,
         scratch: Vec::new(),
         hasher: LeafHasher::new(opts.hash_helper),
+        leaves: Vec::new(),
         pending: Default::default(),
     };
     if dirty {

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use xaeroflux_core::event::{EventFlags, EventHeader, EventRef, MAX_PAYLOAD_LEN};
-use xaeroflux_core::mmr::MmrPeaks;
+use xaeroflux_core::mmr::{self, MmrPeaks};
 use xaeroflux_core::page::{PAGE_HEADER_LEN, PageBuilder};
 use xaeroflux_core::{Hash, SignedHead};
 
@@ -123,6 +123,8 @@ pub(crate) struct Writer {
     pub hasher: LeafHasher,
     /// A commit's new pages and nodes, kept between commits for their capacity.
     pub(crate) pending: Pending,
+    /// The leaf hashes of the events just packed, for one bulk MMR extension.
+    pub(crate) leaves: Vec<Hash>,
 }
 
 fn other(op: &'static str, what: &'static str) -> IoError {
@@ -355,10 +357,9 @@ impl Writer {
         wf: &mut WFeed,
         ev: EventRef<'_>,
         leaf: Option<Hash>,
-        peaks: &mut MmrPeaks,
         pending: &mut Pending,
         sealed: &mut u64,
-    ) -> Result<(), IoError> {
+    ) -> Result<Hash, IoError> {
         let tail = wf.tail.as_mut().ok_or_else(|| other("append", "tail not loaded"))?;
         if !tail.b.fits(ev.encoded().len()) {
             Self::write_tail(space, shared, scratch, tail)?;
@@ -390,9 +391,26 @@ impl Writer {
             tail.full = true;
             pending.pages.push(PageEntry::new(tail.b.first_seq(), loc, tail.b.span(), CHECKED));
         }
-        let leaf = tail.b.leaf_hashes().last().copied().unwrap_or_default();
-        peaks.append_with(leaf, |_, h| pending.nodes.push(*h));
-        Ok(())
+        Ok(tail.b.leaf_hashes().last().copied().unwrap_or_default())
+    }
+
+    /// Extends `peaks` by `leaves` (many nodes at once, see
+    /// [`MmrPeaks::extend_with`]), keeping every new node in `pending.nodes`, which holds the
+    /// nodes of the commit in position order.
+    fn extend_mmr(peaks: &mut MmrPeaks, pending: &mut Pending, leaves: &[Hash]) -> Result<(), IoError> {
+        let size = |leaves: u64| usize::try_from(mmr::mmr_size(leaves)).unwrap_or(usize::MAX);
+        let (old, new) = (peaks.leaves(), peaks.leaves().saturating_add(leaves.len() as u64));
+        // `pending.nodes` starts at the position of the commit's first node.
+        let base = size(old) - pending.nodes.len();
+        pending.nodes.resize(size(new) - base, Hash::ZERO);
+        let nodes = &mut pending.nodes;
+        peaks
+            .extend_with(leaves, |pos, h| {
+                if let Some(slot) = usize::try_from(pos).ok().and_then(|p| nodes.get_mut(p - base)) {
+                    *slot = *h;
+                }
+            })
+            .map_err(|_| other("append", "the feed is at the maximum MMR size"))
     }
 
     fn rollback(&mut self, feed: &Arc<FeedState>, saved_next: Loc, saved_slots: u32) {
@@ -501,14 +519,17 @@ impl Writer {
                 }
                 job.offs.push(job.enc.len());
                 let job = self.hasher.hash(job);
+                self.leaves.clear();
                 for k in 0..chunk.len() {
                     let ev = EventRef::parse_prefix(job.event(k), MAX_PAYLOAD_LEN)
                         .map_err(|_| other("append", "event encoding"))?
                         .0;
                     let leaf = Some(job.leaf(k));
-                    Self::push(&mut self.space, &shared, &mut self.scratch, wf, ev, leaf, peaks, pending, sealed)?;
+                    let leaf = Self::push(&mut self.space, &shared, &mut self.scratch, wf, ev, leaf, pending, sealed)?;
+                    self.leaves.push(leaf);
                     seq += 1;
                 }
+                Self::extend_mmr(peaks, pending, &self.leaves)?;
                 self.hasher.recycle(job);
             }
             let last = wf.tail.as_ref().and_then(|t| t.b.leaf_hashes().last().copied()).unwrap_or_default();
@@ -656,14 +677,17 @@ impl Writer {
             .map_err(|_| ImportError::Io(other("import", "the feed's stored tail page is damaged")))?;
         let _w = lock(&feed.write_lock);
         let mut rest: &[u8] = &imp.events;
+        self.leaves.clear();
         for index in 0..imp.count {
             let (ev, used) =
                 EventRef::parse_prefix(rest, MAX_PAYLOAD_LEN).map_err(|_| ImportError::BadEvent { index })?;
             rest = rest.get(used..).unwrap_or_default();
             let leaf = imp.leaves.get(index).copied();
-            Self::push(&mut self.space, &shared, &mut self.scratch, wf, ev, leaf, peaks, pending, sealed)
+            let leaf = Self::push(&mut self.space, &shared, &mut self.scratch, wf, ev, leaf, pending, sealed)
                 .map_err(ImportError::Io)?;
+            self.leaves.push(leaf);
         }
+        Self::extend_mmr(peaks, pending, &self.leaves).map_err(ImportError::Io)?;
         if let Some(tail) = wf.tail.as_mut() {
             Self::write_tail(&mut self.space, &shared, &mut self.scratch, tail).map_err(ImportError::Io)?;
         }
