@@ -387,6 +387,32 @@ fn decode_errors_are_precise() {
     }
 }
 
+/// `parse_checksum_verified` skips the checksum and nothing else: a page whose checksum
+/// alone is wrong parses (and gives the same view), every other defect is still an error.
+#[test]
+fn checksum_verified_parse_skips_only_the_checksum() {
+    use PageDecodeError as E;
+    let (c, normal, over) = sample_pages();
+    for page in [&normal, &over] {
+        let checked = PageRef::parse(page, &c).unwrap();
+        let mut bad_sum = page.clone();
+        bad_sum[56] ^= 1;
+        assert!(matches!(PageRef::parse(&bad_sum, &c), Err(E::ChecksumMismatch { .. })));
+        let skipped = PageRef::parse_checksum_verified(&bad_sum, &c).unwrap();
+        assert_eq!(skipped.events().collect::<Vec<_>>(), checked.events().collect::<Vec<_>>());
+    }
+    let unchecked = |b: &[u8]| PageRef::parse_checksum_verified(b, &c).map(|_| ());
+    let mut t = normal.clone();
+    t[0] = b'Y';
+    assert_eq!(unchecked(&t), Err(E::BadMagic(*b"YFPG")));
+    let mut t = normal.clone();
+    t[164] = 9;
+    assert_eq!(unchecked(&t), Err(E::Event { index: 1, error: EventDecodeError::BadVersion(9) }));
+    let mut t = normal.clone();
+    t[1000] = 7;
+    assert_eq!(unchecked(&t), Err(E::NonZeroPadding { offset: 1000 }));
+}
+
 /// Tampering with any byte of a page (header, events, checksum or padding) makes
 /// parsing fail.
 #[test]

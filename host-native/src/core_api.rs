@@ -626,6 +626,8 @@ impl Core {
     /// page_size` bytes, header first; see `docs/formats.md`); `Ok(None)` if there is no
     /// such page. The last page of a feed is read under the feed's write lock, so `f` sees a
     /// consistent image (it may hold events past the published length: use the length).
+    /// A page is checked (checksum and encoding) the first time it is read from disk: a
+    /// damaged one is [`ReadError::Corrupt`], never handed to `f`.
     pub fn with_page_image<R>(
         &self,
         author: &AuthorId,

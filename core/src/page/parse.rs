@@ -180,6 +180,18 @@ impl<'a> PageRef<'a> {
     /// rule, the length, the checksum, every event (decodes, page's author, consecutive
     /// seqs from `first_seq`), and zero padding. Never panics; allocates nothing.
     pub fn parse(bytes: &'a [u8], config: &PageConfig) -> Result<Self, PageDecodeError> {
+        Self::parse_with(bytes, config, true)
+    }
+
+    /// [`PageRef::parse`] without recomputing the checksum (it costs as much as the rest of
+    /// the checks together), for an image whose checksum the caller has already verified or
+    /// that it built itself: a store that checks each page when it first reads it from
+    /// disk, or a page held in memory. Every other check is made.
+    pub fn parse_checksum_verified(bytes: &'a [u8], config: &PageConfig) -> Result<Self, PageDecodeError> {
+        Self::parse_with(bytes, config, false)
+    }
+
+    fn parse_with(bytes: &'a [u8], config: &PageConfig, verify_checksum: bool) -> Result<Self, PageDecodeError> {
         let Some((head, after)) = bytes.split_first_chunk::<PAGE_HEADER_LEN>() else {
             return Err(PageDecodeError::TooShort(bytes.len()));
         };
@@ -240,10 +252,12 @@ impl<'a> PageRef<'a> {
         let Some((events, padding)) = after.split_at_checked(used_len) else {
             return Err(PageDecodeError::UsedOutOfRange { used, capacity: after.len() });
         };
-        let stored = header.checksum();
-        let computed = checksum_parts(header.with_checksum(0).as_bytes(), events);
-        if stored != computed {
-            return Err(PageDecodeError::ChecksumMismatch { stored, computed });
+        if verify_checksum {
+            let stored = header.checksum();
+            let computed = checksum_parts(header.with_checksum(0).as_bytes(), events);
+            if stored != computed {
+                return Err(PageDecodeError::ChecksumMismatch { stored, computed });
+            }
         }
         let author = header.author();
         let mut rest = events;

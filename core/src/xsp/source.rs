@@ -49,6 +49,18 @@ pub trait FeedSource {
         let _ = author;
         true
     }
+
+    /// Whether every image [`with_page`](Self::with_page) hands out has had its checksum
+    /// verified by the store already (a store that checks each page when it first reads it
+    /// from disk, or one that builds its pages in memory). The session then does not
+    /// recompute page checksums when it serves pages ([`PageRef::parse_checksum_verified`]);
+    /// every other check of a page is still made, and the receiving side verifies every event
+    /// against a signed head either way. Default: `false`.
+    ///
+    /// [`PageRef::parse_checksum_verified`]: crate::page::PageRef::parse_checksum_verified
+    fn pages_checksum_verified(&self) -> bool {
+        false
+    }
 }
 
 /// Forwards every method through a pointer-like wrapper.
@@ -91,6 +103,10 @@ macro_rules! forward {
             fn wants(&self, author: &AuthorId) -> bool {
                 let $s = self;
                 $inner.wants(author)
+            }
+            fn pages_checksum_verified(&self) -> bool {
+                let $s = self;
+                $inner.pages_checksum_verified()
             }
         }
     )*};

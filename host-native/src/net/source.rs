@@ -55,6 +55,13 @@ impl FeedSource for CoreSource {
         matches!(self.core.with_page_image(author, page, |img| f(img)), Ok(Some(())))
     }
 
+    /// The store checks a page (checksum included) the first time it reads it from disk,
+    /// and reports a damaged one as an error instead of handing it out; pages it wrote
+    /// itself were checksummed as they were written.
+    fn pages_checksum_verified(&self) -> bool {
+        true
+    }
+
     fn consistency_proof(&self, author: &AuthorId, old: u64, new: u64) -> Option<ConsistencyProof> {
         self.core.consistency_proof_between(author, old, new).ok()
     }

@@ -24,8 +24,11 @@ pub(super) fn read_events<S: FeedSource>(
 ) -> Result<u64, SessionError> {
     let mut ok = false;
     let mut last = None;
+    let checksum_verified = source.pages_checksum_verified();
     let found = source.with_page(author, page, &mut |img| {
-        if let Ok(p) = PageRef::parse(img, pages) {
+        let parsed =
+            if checksum_verified { PageRef::parse_checksum_verified(img, pages) } else { PageRef::parse(img, pages) };
+        if let Ok(p) = parsed {
             ok = p.author() == *author;
             last = Some(p.end_seq());
             if ok {
