@@ -78,9 +78,38 @@ impl FeedInner {
     }
 
     /// Index (in `pages`) of the page holding `seq`; `None` if it is below the loaded range.
+    ///
+    /// Pages of one feed hold about the same number of events, so the search starts where
+    /// `seq` would be if they held exactly the same number, and gallops from there to bracket
+    /// the page before a binary search: one or two probes for evenly filled pages instead of
+    /// a binary search's dozen (each probe of a large feed's page list is a cache miss).
     fn find(&self, seq: u64) -> Option<usize> {
-        let i = self.pages.partition_point(|p| p.first_seq <= seq);
-        if i == 0 { None } else { Some(i - 1) }
+        let pages = &self.pages;
+        let first = pages.first()?.first_seq;
+        if seq < first {
+            return None;
+        }
+        let n = pages.len();
+        let covered = self.len.saturating_sub(first).max(1);
+        let guess = (u128::from(seq - first) * n as u128 / u128::from(covered)).min(n as u128 - 1) as usize;
+        // Bracket `lo <= answer < hi` by galloping from the guess, then search inside.
+        let (lo, hi) = if pages[guess].first_seq <= seq {
+            let (mut lo, mut step) = (guess, 1);
+            while lo + step < n && pages[lo + step].first_seq <= seq {
+                lo += step;
+                step *= 2;
+            }
+            (lo, (lo + step).min(n))
+        } else {
+            let (mut hi, mut step) = (guess, 1);
+            while hi >= step && pages[hi - step].first_seq > seq {
+                hi -= step;
+                step *= 2;
+            }
+            (hi.saturating_sub(step), hi)
+        };
+        let i = lo + pages[lo..hi].partition_point(|p| p.first_seq <= seq);
+        Some(i - 1)
     }
 
     /// Seq one past the last event of loaded page `i`.
@@ -459,6 +488,62 @@ impl<'a> Iterator for PageWalk<'a> {
             Err(_) => {
                 self.end = self.seq;
                 None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn inner(firsts: &[u64], len: u64) -> FeedInner {
+        FeedInner {
+            len,
+            peaks: MmrPeaks::new(),
+            pages_base: 0,
+            pages: firsts.iter().map(|&f| PageEntry::new(f, Loc::default(), 1, CHECKED)).collect(),
+            node_base: 0,
+            nodes: Vec::new(),
+            head: None,
+        }
+    }
+
+    /// The model: the last page whose first seq is at most `seq`.
+    fn naive(firsts: &[u64], seq: u64) -> Option<usize> {
+        firsts.iter().rposition(|&f| f <= seq)
+    }
+
+    #[test]
+    fn find_on_even_pages_and_edges() {
+        let firsts: Vec<u64> = (0..1000).map(|i| i * 52).collect();
+        let f = inner(&firsts, 52_000);
+        for seq in 0..52_000 {
+            assert_eq!(f.find(seq), naive(&firsts, seq), "seq {seq}");
+        }
+        assert_eq!(inner(&[], 0).find(0), None);
+        assert_eq!(inner(&[10, 20], 30).find(5), None, "below the loaded pages");
+        assert_eq!(inner(&[10], 10).find(10), Some(0), "one empty page");
+    }
+
+    proptest! {
+        #[test]
+        fn find_matches_the_model(
+            start in 0u64..1000,
+            sizes in proptest::collection::vec(1u64..400, 1..300),
+            probes in proptest::collection::vec(0u64..200_000, 1..50),
+        ) {
+            let mut firsts = Vec::new();
+            let mut at = start;
+            for s in &sizes {
+                firsts.push(at);
+                at += s;
+            }
+            let f = inner(&firsts, at);
+            for p in probes {
+                let seq = p % (at + 10);
+                prop_assert_eq!(f.find(seq), naive(&firsts, seq));
             }
         }
     }
