@@ -137,6 +137,21 @@ fn main() {
         p.root()
     });
     assert_eq!(peaks_root, root);
+    // The bulk form: every leaf at once, each level's merges side by side across SIMD lanes.
+    let (t_bulk, bulk) = best(runs, || {
+        let mut m = Mmr::new();
+        m.extend_from_slice(&leaves).expect("in range");
+        let root = m.root();
+        (m, root)
+    });
+    assert_eq!(bulk.1, root);
+    assert_eq!(bulk.0.nodes(), mmr.nodes());
+    let (t_bulk_peaks, bulk_peaks_root) = best(runs, || {
+        let mut p = MmrPeaks::new();
+        p.extend_from_slice(&leaves).expect("in range");
+        p.root()
+    });
+    assert_eq!(bulk_peaks_root, root);
     let (t_ckb_vec, ckb_vec) = best(runs, || {
         let store = VecStore::default();
         let mut m = VecMmr::new(0, &store);
@@ -232,6 +247,20 @@ fn main() {
             "append + root",
             "xaeroflux MmrPeaks (no nodes kept)",
             t_peaks,
+            n,
+            [Some(t_ckb_mem), Some(t_ckb_vec), Some(t_floor)],
+        ),
+        row(
+            "append + root",
+            "xaeroflux Mmr, all at once (lanes)",
+            t_bulk,
+            n,
+            [Some(t_ckb_mem), Some(t_ckb_vec), Some(t_floor)],
+        ),
+        row(
+            "append + root",
+            "xaeroflux MmrPeaks, all at once (lanes)",
+            t_bulk_peaks,
             n,
             [Some(t_ckb_mem), Some(t_ckb_vec), Some(t_floor)],
         ),
