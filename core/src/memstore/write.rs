@@ -232,6 +232,13 @@ impl MemStore {
             }
             self.feed_index_or_insert(author, false)
         } else {
+            // Every new event must be the author's next: checked before anything changes
+            // (the callers' events always are; this keeps a wrong one from touching the feed).
+            for (i, ev) in events().enumerate().skip(skip as usize) {
+                if ev.seq() != first_seq + i as u64 || ev.author() != author {
+                    return Err(StoreError::NotNext { index: i });
+                }
+            }
             // The feed's own MMR is extended (many nodes at once) and checked; a refused
             // batch leaves it as it was, and a new feed is only inserted once accepted.
             let existing = self.index.get(&author).copied();
@@ -245,8 +252,7 @@ impl MemStore {
                 Ok(()) => {}
                 Err(RunError::Refused) => return Err(mismatch),
                 Err(RunError::Full) => return Err(StoreError::NotAnExtension(ProofError::TooManyLeaves(end))),
-                // Unreachable for the callers' inputs (the events are checked against their
-                // leaves' session or were just parsed), but refused rather than stored.
+                // Unreachable: the events were checked above.
                 Err(RunError::Event(i)) => return Err(StoreError::NotNext { index: skip as usize + i }),
             }
             match fresh {

@@ -400,13 +400,18 @@ impl Writer {
     fn extend_mmr(peaks: &mut MmrPeaks, pending: &mut Pending, leaves: &[Hash]) -> Result<(), IoError> {
         let size = |leaves: u64| usize::try_from(mmr::mmr_size(leaves)).unwrap_or(usize::MAX);
         let (old, new) = (peaks.leaves(), peaks.leaves().saturating_add(leaves.len() as u64));
+        if new > mmr::MAX_LEAVES {
+            return Err(other("append", "the feed is at the maximum MMR size"));
+        }
         // `pending.nodes` starts at the position of the commit's first node.
-        let base = size(old) - pending.nodes.len();
+        let base = size(old)
+            .checked_sub(pending.nodes.len())
+            .ok_or_else(|| other("append", "pending MMR nodes out of step"))?;
         pending.nodes.resize(size(new) - base, Hash::ZERO);
         let nodes = &mut pending.nodes;
         peaks
             .extend_with(leaves, |pos, h| {
-                if let Some(slot) = usize::try_from(pos).ok().and_then(|p| nodes.get_mut(p - base)) {
+                if let Some(slot) = usize::try_from(pos).ok().and_then(|p| nodes.get_mut(p.checked_sub(base)?)) {
                     *slot = *h;
                 }
             })
