@@ -8,6 +8,8 @@
 //! peak of that height when the old MMR has one (bit `h` of `old`); an unpaired last node is
 //! a peak of the new MMR. A level with no new node leaves everything above it unchanged.
 
+use alloc::vec::Vec;
+
 use super::pos::mmr_size;
 use super::{MAX_LEAVES, MmrError, MmrPeaks};
 use crate::hash::{Hash, mmr_nodes_into};
@@ -45,6 +47,36 @@ impl MmrPeaks {
             self.extend_run(run, &mut new_node);
         }
         Ok(())
+    }
+
+    /// [`MmrPeaks::extend_from_slice`], keeping every new node in `nodes`: the MMR's nodes in
+    /// position order, all of them or the last `nodes.len()` (those since some position),
+    /// up to the current size. The list grows by exactly the new nodes, each at its position.
+    ///
+    /// Fails, changing nothing, with [`MmrError::Full`] past [`MAX_LEAVES`] leaves, or with
+    /// [`MmrError::NodeListTooLong`] if `nodes` holds more nodes than the MMR has.
+    pub fn extend_node_list(&mut self, leaves: &[Hash], nodes: &mut Vec<Hash>) -> Result<(), MmrError> {
+        let added = u64::try_from(leaves.len()).unwrap_or(u64::MAX);
+        let new = self.leaves.checked_add(added).filter(|&n| n <= MAX_LEAVES).ok_or(MmrError::Full)?;
+        let size = mmr_size(self.leaves);
+        let held = nodes.len();
+        // Position of `nodes[0]`.
+        let first = usize::try_from(size)
+            .ok()
+            .and_then(|s| s.checked_sub(held))
+            .ok_or(MmrError::NodeListTooLong { nodes: held, size })?;
+        let new_size = usize::try_from(mmr_size(new)).map_err(|_| MmrError::Full)?;
+        nodes.resize(new_size - first, Hash::ZERO);
+        let result = self.extend_with(leaves, |pos, h| {
+            // Every position in `size..mmr_size(new)` is reported once.
+            if let Some(slot) = usize::try_from(pos).ok().and_then(|p| nodes.get_mut(p.checked_sub(first)?)) {
+                *slot = *h;
+            }
+        });
+        if result.is_err() {
+            nodes.truncate(held);
+        }
+        result
     }
 
     /// One pass over at most [`PASS`] leaves (the caller checked the leaf limit).
@@ -143,6 +175,33 @@ mod tests {
         for (old, added) in [(0, 1000), (1, 1000), (63, 129), (1023, 1), (1023, 2), (4095, 4097), (12345, 777)] {
             check(old, added);
         }
+    }
+
+    #[test]
+    fn node_list_from_any_position_grows_by_the_new_nodes() {
+        let (a, b) = (leaves(100, 5), leaves(300, 6));
+        let mut full = super::super::Mmr::new();
+        a.iter().chain(&b).for_each(|l| {
+            full.append(*l);
+        });
+        for kept in [0usize, 1, 50, 197] {
+            let mut peaks = MmrPeaks::new();
+            let mut all = Vec::new();
+            peaks.extend_node_list(&a, &mut all).unwrap();
+            let mut tail = all[all.len() - kept..].to_vec();
+            peaks.extend_node_list(&b, &mut tail).unwrap();
+            let start = full.nodes().len() - tail.len();
+            assert_eq!(tail.as_slice(), &full.nodes()[start..], "kept {kept}");
+            assert_eq!(tail.len() - kept, full.nodes().len() - all.len());
+            assert_eq!(peaks, *full.peaks());
+        }
+        // A list longer than the MMR is refused, and nothing changes.
+        let mut peaks = MmrPeaks::new();
+        peaks.extend_from_slice(&a).unwrap();
+        let before = peaks.clone();
+        let mut too_long = alloc::vec![Hash::ZERO; 198];
+        assert_eq!(peaks.extend_node_list(&b, &mut too_long), Err(MmrError::NodeListTooLong { nodes: 198, size: 197 }));
+        assert_eq!((peaks, too_long.len()), (before, 198));
     }
 
     #[test]

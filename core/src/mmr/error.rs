@@ -21,6 +21,14 @@ pub enum MmrError {
     },
     /// The range already holds [`MAX_LEAVES`] leaves: nothing more can be appended.
     Full,
+    /// A node list handed to [`MmrPeaks::extend_node_list`](super::MmrPeaks::extend_node_list)
+    /// holds more nodes than the MMR has.
+    NodeListTooLong {
+        /// Nodes in the list.
+        nodes: usize,
+        /// Nodes of the MMR.
+        size: u64,
+    },
 }
 
 impl fmt::Display for MmrError {
@@ -31,6 +39,9 @@ impl fmt::Display for MmrError {
                 write!(f, "an MMR of {leaves} leaves has {expected} peaks, got {found}")
             }
             Self::Full => write!(f, "the MMR already holds the maximum of {MAX_LEAVES} leaves"),
+            Self::NodeListTooLong { nodes, size } => {
+                write!(f, "a node list of {nodes} nodes is longer than the MMR's {size} nodes")
+            }
         }
     }
 }

@@ -52,24 +52,7 @@ impl Mmr {
     /// once across SIMD lanes). Fails with [`MmrError::Full`](super::MmrError::Full),
     /// changing nothing, past [`MAX_LEAVES`](super::MAX_LEAVES) leaves.
     pub fn extend_from_slice(&mut self, leaves: &[Hash]) -> Result<(), super::MmrError> {
-        let old_size = self.nodes.len();
-        let new_leaves = self.peaks.leaves().saturating_add(leaves.len() as u64);
-        if new_leaves > super::MAX_LEAVES {
-            return Err(super::MmrError::Full);
-        }
-        let new_size = usize::try_from(super::mmr_size(new_leaves)).map_err(|_| super::MmrError::Full)?;
-        self.nodes.resize(new_size, Hash::ZERO);
-        let nodes = &mut self.nodes;
-        let result = self.peaks.extend_with(leaves, |pos, h| {
-            // Every position in `old_size..new_size` is reported once.
-            if let Some(slot) = usize::try_from(pos).ok().and_then(|p| nodes.get_mut(p)) {
-                *slot = *h;
-            }
-        });
-        if result.is_err() {
-            self.nodes.truncate(old_size);
-        }
-        result
+        self.peaks.extend_node_list(leaves, &mut self.nodes)
     }
 
     /// Goes back to an earlier state of this MMR: `earlier` must be what [`Mmr::peaks`]

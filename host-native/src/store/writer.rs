@@ -394,28 +394,13 @@ impl Writer {
         Ok(tail.b.leaf_hashes().last().copied().unwrap_or_default())
     }
 
-    /// Extends `peaks` by `leaves` (many nodes at once, see
-    /// [`MmrPeaks::extend_with`]), keeping every new node in `pending.nodes`, which holds the
-    /// nodes of the commit in position order.
+    /// Extends `peaks` by `leaves` (many nodes at once), keeping every new node in
+    /// `pending.nodes`, which holds the nodes of the commit in position order.
     fn extend_mmr(peaks: &mut MmrPeaks, pending: &mut Pending, leaves: &[Hash]) -> Result<(), IoError> {
-        let size = |leaves: u64| usize::try_from(mmr::mmr_size(leaves)).unwrap_or(usize::MAX);
-        let (old, new) = (peaks.leaves(), peaks.leaves().saturating_add(leaves.len() as u64));
-        if new > mmr::MAX_LEAVES {
-            return Err(other("append", "the feed is at the maximum MMR size"));
-        }
-        // `pending.nodes` starts at the position of the commit's first node.
-        let base = size(old)
-            .checked_sub(pending.nodes.len())
-            .ok_or_else(|| other("append", "pending MMR nodes out of step"))?;
-        pending.nodes.resize(size(new) - base, Hash::ZERO);
-        let nodes = &mut pending.nodes;
-        peaks
-            .extend_with(leaves, |pos, h| {
-                if let Some(slot) = usize::try_from(pos).ok().and_then(|p| nodes.get_mut(p.checked_sub(base)?)) {
-                    *slot = *h;
-                }
-            })
-            .map_err(|_| other("append", "the feed is at the maximum MMR size"))
+        peaks.extend_node_list(leaves, &mut pending.nodes).map_err(|e| match e {
+            mmr::MmrError::Full => other("append", "the feed is at the maximum MMR size"),
+            _ => other("append", "pending MMR nodes out of step"),
+        })
     }
 
     fn rollback(&mut self, feed: &Arc<FeedState>, saved_next: Loc, saved_slots: u32) {
