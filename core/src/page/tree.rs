@@ -16,8 +16,6 @@
 //! `P1, P2, …, Pm`, `top = page_node(P1, page_node(P2, … page_node(Pm-1, Pm)))`.
 //! [`PageTreeHasher`] computes it this way, streaming, with no allocation.
 
-use alloc::vec::Vec;
-
 use crate::hash::{Hash, page_node, page_nodes_into, page_root};
 
 /// Streaming computation of a page root: push leaves one by one, read the root at any
@@ -118,8 +116,8 @@ pub(crate) fn subtree_top(leaves: &[Hash]) -> Hash {
 ///
 /// The nodes are computed level by level, each level's nodes many at once across SIMD lanes
 /// ([`page_nodes_into`]): pairing adjacent nodes and carrying an unpaired last one up a
-/// level builds exactly the left-balanced tree above. That takes one allocation of half the
-/// leaves; [`PageTreeHasher`] computes the same root streaming, without allocating.
+/// level builds exactly the left-balanced tree above. That takes one copy of the leaves to
+/// work in; [`PageTreeHasher`] computes the same root streaming, without allocating.
 pub fn page_tree_root(leaves: &[Hash]) -> Hash {
     let leaves = &leaves[..leaves.len().min(u32::MAX as usize)];
     let top = match leaves {
@@ -127,19 +125,10 @@ pub fn page_tree_root(leaves: &[Hash]) -> Hash {
         [one] => *one,
         _ => {
             const GROUP: usize = 16;
-            let mut level: Vec<Hash> = Vec::with_capacity(leaves.len().div_ceil(2));
+            let mut level = leaves.to_vec();
             let mut merged = [Hash::ZERO; GROUP];
-            // The first level reads the leaves in place; the next ones shrink `level` in place
-            // (group `g` writes entries 16g.. after reading 32g.., never behind its reads).
-            for (g, pairs) in leaves.chunks(2 * GROUP).enumerate() {
-                let n = pairs.len() / 2;
-                page_nodes_into(&pairs[..2 * n], &mut merged[..n]);
-                level.extend_from_slice(&merged[..n]);
-                if pairs.len() % 2 == 1 {
-                    level.push(pairs[pairs.len() - 1]);
-                }
-                debug_assert_eq!(level.len(), g * GROUP + n + pairs.len() % 2);
-            }
+            // Each level shrinks `level` in place: a group of 16 pairs read from `start` is
+            // written at `written <= start / 2`, never ahead of what is still to be read.
             while level.len() > 1 {
                 let len = level.len();
                 let mut written = 0;
