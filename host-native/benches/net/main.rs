@@ -100,7 +100,7 @@ fn main() -> Result<(), BoxError> {
     for round in 0..a.runs {
         println!("round {}/{}", round + 1, a.runs);
         if on("raw") {
-            let f = raw::run(a.records, 1, a.variants)?;
+            let f = raw::run(a.records, a.variants)?;
             tcp.push(f.tcp);
             iroh.push(f.iroh.0);
             iroh_note = f.iroh.1;
@@ -112,7 +112,7 @@ fn main() -> Result<(), BoxError> {
             }
         }
         if on("sync") {
-            let r = sync::run(a.records, 1)?;
+            let r = sync::run(a.records)?;
             ours.push(r.time);
             match sync_result.as_mut() {
                 Some(all) => {
@@ -123,7 +123,7 @@ fn main() -> Result<(), BoxError> {
             }
         }
         if on("proto") {
-            proto_times.push(proto::run(a.records, 1)?);
+            proto_times.push(proto::run(a.records)?);
         }
     }
     let mut rows: Vec<(String, Duration, String)> = Vec::new();

@@ -15,7 +15,7 @@ use xaeroflux::xaeroflux_core::memstore::{MemStore, NewEvent};
 use xaeroflux::xaeroflux_core::page::PageConfig;
 use xaeroflux::xaeroflux_core::xsp::{Config, Event, FeedSource, Role, Session};
 
-use crate::{BoxError, RECORD, child, median, raw};
+use crate::{BoxError, RECORD, child, raw};
 
 const PAGE: u32 = 16 * 1024;
 const SPACE: [u8; 32] = [0x42; 32];
@@ -65,57 +65,53 @@ async fn drive<S: FeedSource>(
     }
 }
 
-/// Median time for a fresh in-memory replica to hold the `records` events.
-pub(crate) fn run(records: usize, runs: usize) -> Result<Duration, BoxError> {
-    let mut times = Vec::new();
-    for _ in 0..runs {
-        let c = child::spawn("xsp-mem-serve", &[("XF_NET_BENCH_RECORDS", records.to_string())])?;
-        let mut parts = c.line.split_whitespace();
-        let id: EndpointId = parts.next().ok_or("no id")?.parse()?;
-        let addr: SocketAddr = parts.next().ok_or("no addr")?.parse()?;
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-        let d = rt.block_on(async move {
-            let ep = endpoint(vec![]).await?;
-            let conn = ep.connect(EndpointAddr::new(id).with_ip_addr(addr), XSP_ALPN).await?;
-            let t = Instant::now();
-            let (mut send, mut recv) = conn.open_bi().await?;
-            let config = Config::new(SPACE).with_page_size(PAGE)?.with_live(false);
-            // The session reads its (empty) source only at the start; batches go to `store`.
-            let mut store = MemStore::replica(PageConfig::new(PAGE)?);
-            let mut session = Session::new(config, Role::Initiator, 0, MemStore::replica(PageConfig::new(PAGE)?));
-            let held = std::cell::Cell::new(0u64);
-            let mut stored_err = None;
-            drive(
-                &mut session,
-                &mut send,
-                &mut recv,
-                |_, ev| {
-                    if let Event::Verified(b) = ev {
-                        match store.store_batch(&b) {
-                            Ok(s) => held.set(held.get().max(s.seqs.end)),
-                            Err(e) => stored_err = Some(e),
-                        }
+/// Time for a fresh in-memory replica to hold the `records` events.
+pub(crate) fn run(records: usize) -> Result<Duration, BoxError> {
+    let c = child::spawn("xsp-mem-serve", &[("XF_NET_BENCH_RECORDS", records.to_string())])?;
+    let mut parts = c.line.split_whitespace();
+    let id: EndpointId = parts.next().ok_or("no id")?.parse()?;
+    let addr: SocketAddr = parts.next().ok_or("no addr")?.parse()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let d = rt.block_on(async move {
+        let ep = endpoint(vec![]).await?;
+        let conn = ep.connect(EndpointAddr::new(id).with_ip_addr(addr), XSP_ALPN).await?;
+        let t = Instant::now();
+        let (mut send, mut recv) = conn.open_bi().await?;
+        let config = Config::new(SPACE).with_page_size(PAGE)?.with_live(false);
+        // The session reads its (empty) source only at the start; batches go to `store`.
+        let mut store = MemStore::replica(PageConfig::new(PAGE)?);
+        let mut session = Session::new(config, Role::Initiator, 0, MemStore::replica(PageConfig::new(PAGE)?));
+        let held = std::cell::Cell::new(0u64);
+        let mut stored_err = None;
+        drive(
+            &mut session,
+            &mut send,
+            &mut recv,
+            |_, ev| {
+                if let Event::Verified(b) = ev {
+                    match store.store_batch(&b) {
+                        Ok(s) => held.set(held.get().max(s.seqs.end)),
+                        Err(e) => stored_err = Some(e),
                     }
-                },
-                |_| held.get() >= records as u64,
-            )
-            .await?;
-            let d = t.elapsed();
-            if let Some(e) = stored_err {
-                return Err(format!("store_batch: {e}").into());
-            }
-            if held.get() < records as u64 {
-                return Err(format!("protocol-only sync stopped at {}", held.get()).into());
-            }
-            let _ = send.finish();
-            conn.close(0u32.into(), b"done");
-            ep.close().await;
-            Ok::<_, BoxError>(d)
-        })?;
-        c.finish()?;
-        times.push(d);
-    }
-    Ok(median(times))
+                }
+            },
+            |_| held.get() >= records as u64,
+        )
+        .await?;
+        let d = t.elapsed();
+        if let Some(e) = stored_err {
+            return Err(format!("store_batch: {e}").into());
+        }
+        if held.get() < records as u64 {
+            return Err(format!("protocol-only sync stopped at {}", held.get()).into());
+        }
+        let _ = send.finish();
+        conn.close(0u32.into(), b"done");
+        ep.close().await;
+        Ok::<_, BoxError>(d)
+    })?;
+    c.finish()?;
+    Ok(d)
 }
 
 /// Child: an in-memory store with the records, serving one XSP session.

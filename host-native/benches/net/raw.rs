@@ -8,7 +8,7 @@ use iroh::endpoint::{MtuDiscoveryConfig, QuicTransportConfig, presets};
 use iroh::{Endpoint, EndpointAddr, EndpointId, RelayMode};
 use xaeroflux::net::NetConfig;
 
-use crate::{BoxError, RECORD, child, median};
+use crate::{BoxError, RECORD, child};
 
 const CHUNK: usize = 64 * 1024;
 const RAW_ALPN: &[u8] = b"xaeroflux/bench-raw/1";
@@ -82,7 +82,7 @@ pub(crate) fn payload(records: usize) -> Vec<u8> {
 
 type Row = (String, Duration, String);
 
-/// The medians of the floor transfers.
+/// One round of the floor transfers.
 pub(crate) struct Floors {
     pub tcp: Duration,
     /// iroh with the library's setting, and a note on its path.
@@ -91,26 +91,20 @@ pub(crate) struct Floors {
     pub extra: Vec<Row>,
 }
 
-/// Medians of `runs` transfers: TCP, iroh with the library's setting (and its path note), and
-/// with `variants` the other settings.
-pub(crate) fn run(records: usize, runs: usize, variants: bool) -> Result<Floors, BoxError> {
+/// One transfer each: TCP, iroh with the library's setting (and its path note), and with
+/// `variants` the other settings.
+pub(crate) fn run(records: usize, variants: bool) -> Result<Floors, BoxError> {
     let data = payload(records);
-    let (mut tcp, mut lib, mut note) = (Vec::new(), Vec::new(), String::new());
-    let mut extra: Vec<(Variant, Vec<Duration>, String)> =
-        if variants { VARIANTS.iter().map(|v| (*v, Vec::new(), String::new())).collect() } else { Vec::new() };
-    for _ in 0..runs {
-        tcp.push(raw_tcp(&data)?);
-        let (d, n) = raw_iroh(&data, Variant::LIB)?;
-        lib.push(d);
-        note = n;
-        for (v, ds, n) in &mut extra {
-            let (d, nn) = raw_iroh(&data, *v)?;
-            ds.push(d);
-            *n = nn;
+    let tcp = raw_tcp(&data)?;
+    let (lib, note) = raw_iroh(&data, Variant::LIB)?;
+    let mut extra = Vec::new();
+    if variants {
+        for v in VARIANTS {
+            let (d, n) = raw_iroh(&data, *v)?;
+            extra.push((format!("  iroh, {}", v.name()), d, n));
         }
     }
-    let rows = extra.into_iter().map(|(v, ds, n)| (format!("  iroh, {}", v.name()), median(ds), n)).collect();
-    Ok(Floors { tcp: median(tcp), iroh: (median(lib), format!("{}; {note}", Variant::LIB.name())), extra: rows })
+    Ok(Floors { tcp, iroh: (lib, format!("{}; {note}", Variant::LIB.name())), extra })
 }
 
 fn raw_tcp(data: &[u8]) -> Result<Duration, BoxError> {

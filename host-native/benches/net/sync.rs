@@ -8,19 +8,20 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use xaeroflux::net::{NetConfig, SpaceId, SyncEvent, Ticket};
 use xaeroflux::{AuthorId, Core};
 
-use crate::{BoxError, RECORD, child, median, raw};
+use crate::{BoxError, RECORD, child, raw};
 
 /// Live appends per run, and the pause between two.
 const LIVE_APPENDS: usize = 100;
 const LIVE_PAUSE_MS: u64 = 10;
 const PATIENCE: Duration = Duration::from_secs(120);
 
+/// One round: a catch-up, then live appends.
 pub(crate) struct SyncResult {
-    /// Median catch-up time.
+    /// Catch-up time.
     pub time: Duration,
-    /// XSP stream bytes the joining store received (last run).
+    /// XSP stream bytes the joining store received.
     pub wire_bytes: u64,
-    /// Every live append's latency, over all runs.
+    /// Every live append's latency.
     pub latencies: Vec<Duration>,
 }
 
@@ -48,53 +49,51 @@ fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
-pub(crate) fn run(records: usize, runs: usize) -> Result<SyncResult, BoxError> {
-    let (mut times, mut wire_bytes, mut latencies) = (Vec::new(), 0, Vec::new());
-    for _ in 0..runs {
-        let mut c = child::spawn("xsp-serve", &[("XF_NET_BENCH_RECORDS", records.to_string())])?;
-        let mut parts = c.line.split_whitespace();
-        let ticket: Ticket = parts.next().ok_or("no ticket")?.parse()?;
-        let author = parse_author(parts.next().ok_or("no author")?)?;
-        let dir = tempfile::tempdir()?;
-        let core = open(dir.path())?;
-        let sub = core.subscribe()?;
-        let t = Instant::now();
-        core.join_ticket(&ticket)?;
-        while core.feed_len(&author) < records as u64 {
-            if t.elapsed() > PATIENCE {
-                return Err(format!("catch-up stuck at {} events", core.feed_len(&author)).into());
-            }
-            sub.recv_timeout(Duration::from_millis(50));
+pub(crate) fn run(records: usize) -> Result<SyncResult, BoxError> {
+    let mut c = child::spawn("xsp-serve", &[("XF_NET_BENCH_RECORDS", records.to_string())])?;
+    let mut parts = c.line.split_whitespace();
+    let ticket: Ticket = parts.next().ok_or("no ticket")?.parse()?;
+    let author = parse_author(parts.next().ok_or("no author")?)?;
+    let dir = tempfile::tempdir()?;
+    let core = open(dir.path())?;
+    let sub = core.subscribe()?;
+    let t = Instant::now();
+    core.join_ticket(&ticket)?;
+    while core.feed_len(&author) < records as u64 {
+        if t.elapsed() > PATIENCE {
+            return Err(format!("catch-up stuck at {} events", core.feed_len(&author)).into());
         }
-        times.push(t.elapsed());
-        let status = core.sync_status()?;
-        wire_bytes = status.peers.iter().filter(|p| p.peer == ticket.peer).map(|p| p.bytes_in).max().unwrap_or(0);
+        sub.recv_timeout(Duration::from_millis(50));
+    }
+    let time = t.elapsed();
+    let status = core.sync_status()?;
+    let wire_bytes = status.peers.iter().filter(|p| p.peer == ticket.peer).map(|p| p.bytes_in).max().unwrap_or(0);
 
-        // Live appends, one at a time.
-        while sub.try_recv().is_some() {}
-        let stdin = c.stdin.as_mut().ok_or("no stdin")?;
-        writeln!(stdin, "live {LIVE_APPENDS} {LIVE_PAUSE_MS}")?;
-        stdin.flush()?;
-        let target = (records + LIVE_APPENDS) as u64;
-        let start = Instant::now();
-        while core.feed_len(&author) < target && start.elapsed() < PATIENCE {
-            if let Some(SyncEvent::Received { author: a, seqs, .. }) = sub.recv_timeout(Duration::from_millis(100))
-                && a == author
-            {
-                let now = now_us();
-                // Only the live appends (the catch-up's last report may come after the drain).
-                for seq in seqs.start.max(records as u64)..seqs.end {
-                    if let Some(ev) = core.get(&author, seq)? {
-                        latencies.push(Duration::from_micros(now.saturating_sub(ev.timestamp_us())));
-                    }
+    // Live appends, one at a time.
+    let mut latencies = Vec::new();
+    while sub.try_recv().is_some() {}
+    let stdin = c.stdin.as_mut().ok_or("no stdin")?;
+    writeln!(stdin, "live {LIVE_APPENDS} {LIVE_PAUSE_MS}")?;
+    stdin.flush()?;
+    let target = (records + LIVE_APPENDS) as u64;
+    let start = Instant::now();
+    while core.feed_len(&author) < target && start.elapsed() < PATIENCE {
+        if let Some(SyncEvent::Received { author: a, seqs, .. }) = sub.recv_timeout(Duration::from_millis(100))
+            && a == author
+        {
+            let now = now_us();
+            // Only the live appends (the catch-up's last report may come after the drain).
+            for seq in seqs.start.max(records as u64)..seqs.end {
+                if let Some(ev) = core.get(&author, seq)? {
+                    latencies.push(Duration::from_micros(now.saturating_sub(ev.timestamp_us())));
                 }
             }
         }
-        drop(sub);
-        drop(core);
-        c.finish()?;
     }
-    Ok(SyncResult { time: median(times), wire_bytes, latencies })
+    drop(sub);
+    drop(core);
+    c.finish()?;
+    Ok(SyncResult { time, wire_bytes, latencies })
 }
 
 /// Child: a store with the records, serving; prints its ticket and author, then appends live
