@@ -134,7 +134,8 @@ impl MmrPeaks {
 /// (for instance a signed head's root), returning the extended state.
 ///
 /// It costs one [`mmr_node`] per new leaf (amortized, computed many at once across SIMD
-/// lanes, see [`MmrPeaks::extend_from_slice`]) plus one root, and no proof is needed: the old peaks and the new leaves determine every new peak.
+/// lanes, see [`MmrPeaks::extend_from_slice`]) plus one root, and no proof is needed: the
+/// old peaks and the new leaves determine every new peak.
 ///
 /// ```
 /// use xaeroflux_core::hash::leaf_hash;

@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 
 use crossbeam_channel::{Sender, TrySendError, bounded};
 use xaeroflux_core::Hash;
-use xaeroflux_core::hash::leaf_hashes_into;
+use xaeroflux_core::hash::{leaf_hash, leaf_hashes_into};
 
 /// Commits of fewer events are hashed by the writer alone.
 pub(crate) const PARALLEL_MIN: usize = 64;
@@ -80,7 +80,7 @@ impl LeafJob {
         let g = i / GROUP;
         match self.groups.get(g) {
             Some(slot) => slot.get_or_init(|| self.hash_group(g))[i % GROUP],
-            None => xaeroflux_core::hash::leaf_hash(self.event(i)),
+            None => leaf_hash(self.event(i)),
         }
     }
 }
