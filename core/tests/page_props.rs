@@ -564,6 +564,33 @@ proptest! {
         assert_flips_fail(&page_proof(&leaves, i as u32).unwrap(), &leaves[i], &root);
     }
 
+    /// A tail page committed after every push (and sometimes twice in a row) has the header
+    /// of the whole-page computation at every step: the chaining values `growing_header`
+    /// keeps are never stale, across resets to the next page too.
+    #[test]
+    fn growing_header_equals_the_whole_page_header(ps in prop::sample::select(vec![1024u32, 4096, 16 * 1024, 65536]),
+                                                   lens in prop::collection::vec(prop_oneof![4 => 56usize..400, 1 => 56usize..3000], 1..120),
+                                                   again in any::<u64>()) {
+        let c = cfg(ps);
+        let events = feed(&lens);
+        let mut b = PageBuilder::new(c, AUTHOR, 0);
+        for (i, e) in events.iter().enumerate() {
+            if !b.fits(e.encoded().len()) {
+                prop_assert_eq!(b.growing_header(), b.header());
+                let next = b.next_seq();
+                b.reset(next);
+            }
+            b.push(e.as_ref()).unwrap();
+            prop_assert_eq!(b.growing_header(), b.header(), "after event {}", i);
+            if again >> (i % 64) & 1 == 1 {
+                prop_assert_eq!(b.growing_header(), b.header(), "twice after event {}", i);
+            }
+            let page = b.finish();
+            let head = b.growing_header();
+            prop_assert_eq!(&page[..64], head.as_bytes().as_slice());
+        }
+    }
+
     #[test]
     fn tampering_a_random_page_fails((ps, lens) in lens_strategy(), at in any::<prop::sample::Index>(), x in 1u8..=255) {
         let c = cfg(ps);

@@ -4,6 +4,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::growing::GrowingChecksum;
 use super::header::{CHECKSUM_OFFSET, PAGE_HEADER_LEN, PageFlags, PageHeader, checksum_parts};
 use super::tree::page_tree_root;
 use super::{PageConfig, checked_span};
@@ -38,6 +39,8 @@ pub struct PageBuilder {
     first_seq: u64,
     body: Vec<u8>,
     leaves: Vec<Hash>,
+    /// Chaining values of the body's complete 1 KiB chunks, for [`PageBuilder::growing_header`].
+    growing: GrowingChecksum,
 }
 
 /// Why an event was not added to a page.
@@ -117,7 +120,14 @@ impl core::error::Error for PageWriteError {}
 impl PageBuilder {
     /// An empty page of the feed of `author` whose first event will be `first_seq`.
     pub fn new(config: PageConfig, author: AuthorId, first_seq: u64) -> Self {
-        PageBuilder { config, author, first_seq, body: Vec::with_capacity(config.capacity()), leaves: Vec::new() }
+        PageBuilder {
+            config,
+            author,
+            first_seq,
+            body: Vec::with_capacity(config.capacity()),
+            leaves: Vec::new(),
+            growing: GrowingChecksum::default(),
+        }
     }
 
     /// Empties the builder for the next page (keeping its buffers' capacity).
@@ -125,6 +135,7 @@ impl PageBuilder {
         self.first_seq = first_seq;
         self.body.clear();
         self.leaves.clear();
+        self.growing.clear();
     }
 
     /// The page configuration.
@@ -233,6 +244,29 @@ impl PageBuilder {
     pub fn header(&self) -> PageHeader {
         let h = self.header_without_checksum();
         let sum = checksum_parts(h.as_bytes(), &self.body);
+        h.with_checksum(sum)
+    }
+
+    /// The same header as [`header`](Self::header), for a page that is committed again and
+    /// again as it grows (a store's tail page): the builder keeps the BLAKE3 chaining values
+    /// of the 1 KiB chunks that lie wholly in events already pushed, so each call hashes only
+    /// the first chunk (it holds the header), the new bytes and about one parent node per
+    /// chunk — O(new bytes), where [`header`](Self::header) rehashes the whole page.
+    ///
+    /// ```
+    /// use xaeroflux_core::page::{PageBuilder, PageConfig};
+    /// use xaeroflux_core::{AuthorId, Event, EventFlags};
+    ///
+    /// let author = AuthorId([1; 32]);
+    /// let mut b = PageBuilder::new(PageConfig::new(16 * 1024).unwrap(), author, 0);
+    /// for seq in 0..40 {
+    ///     b.push(Event::new(author, seq, 0, 0, EventFlags::NONE, &[7; 300]).as_ref()).unwrap();
+    ///     assert_eq!(b.growing_header(), b.header());
+    /// }
+    /// ```
+    pub fn growing_header(&mut self) -> PageHeader {
+        let h = self.header_without_checksum();
+        let sum = self.growing.checksum(h.as_bytes(), &self.body);
         h.with_checksum(sum)
     }
 

@@ -51,6 +51,7 @@
 //! ```
 
 mod builder;
+mod growing;
 mod header;
 mod parse;
 mod proof;

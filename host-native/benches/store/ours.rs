@@ -48,7 +48,11 @@ pub fn batch(cfg: &Config) -> BenchResult<Measured> {
 pub fn per_event(cfg: &Config) -> BenchResult<Measured> {
     let path = cfg.dir.join("ours-event");
     fresh(&path)?;
-    let core = Core::builder().with_durability(Durability::EachAppend).open(&path)?;
+    let mut builder = Core::builder().with_durability(Durability::EachAppend);
+    if let Some(ps) = std::env::var("XF_BENCH_EVENT_PAGE_SIZE").ok().and_then(|v| v.parse().ok()) {
+        builder = builder.with_page_size(ps);
+    }
+    let core = builder.open(&path)?;
     let mut rec = [0u8; RECORD_LEN];
     let start = Instant::now();
     for seq in 0..cfg.n_event {

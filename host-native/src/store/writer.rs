@@ -342,7 +342,7 @@ impl Writer {
         } else if tail.written < used {
             let body = tail.b.event_bytes().get(tail.written..used).unwrap_or_default();
             space.write(loc.seg, off + (PAGE_HEADER_LEN + tail.written) as u64, body)?;
-            space.write(loc.seg, off, tail.b.header().as_bytes())?;
+            space.write(loc.seg, off, tail.b.growing_header().as_bytes())?;
         }
         tail.written = used;
         Ok(())
