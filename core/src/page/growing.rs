@@ -64,7 +64,8 @@ impl GrowingChecksum {
     fn root(&mut self, head: &[u8; PAGE_HEADER_LEN], body: &[u8], len: usize) -> blake3::Hash {
         let chunks = len.div_ceil(CHUNK);
         // Chunk `i ≥ 1` covers body bytes `i·CHUNK − 64 .. (i+1)·CHUNK − 64`.
-        let body_of = |i: usize| &body[i * CHUNK - PAGE_HEADER_LEN..((i + 1) * CHUNK - PAGE_HEADER_LEN).min(body.len())];
+        let body_of =
+            |i: usize| &body[i * CHUNK - PAGE_HEADER_LEN..((i + 1) * CHUNK - PAGE_HEADER_LEN).min(body.len())];
         // Complete chunks other than chunk 0 and the last: cache any not cached yet. (The last
         // chunk may be complete too; it is hashed below either way, and cached once another
         // chunk follows it.)
