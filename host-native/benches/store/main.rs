@@ -8,10 +8,12 @@
 //! (records of the per-event durable cases, default 20 000), `XF_BENCH_BATCH` (records per
 //! durable commit, default 1 000), `XF_BENCH_READS` (random point reads, default N),
 //! `XF_BENCH_DIR` (scratch directory, default `<target>/bench-store`; avoid a RAM disk),
-//! `XF_BENCH_ONLY` (comma-separated systems: floor,floor-fa,redb,ours,hypercore), `XF_BENCH_KEEP=1`
+//! `XF_BENCH_ONLY` (comma-separated systems: floor,floor-fa,floor-hdr,redb,ours,hypercore;
+//! floor-hdr is the per-event floor plus a 64-byte page-header rewrite per record), `XF_BENCH_KEEP=1`
 //! (keep the scratch files), `XF_BENCH_HYPERCORE=0` (skip Node), `XF_BENCH_ROUNDS` (run every
 //! case this many times, interleaved, and report the median: the disk is shared, default 1),
-//! `XF_BENCH_HASH_HELPER=0` (our batched ingest without the hashing helper thread).
+//! `XF_BENCH_HASH_HELPER=0` (our batched ingest without the hashing helper thread),
+//! `XF_BENCH_EVENT_PAGE_SIZE` (our page size in the per-event case; default the store's).
 
 mod floor;
 mod hypercore;
@@ -54,6 +56,13 @@ const CASES: &[Case] = &[
         system: "floor-fa",
         workload: Workload::PerEvent,
         run: floor::per_event_fallocated,
+        child: true,
+    },
+    Case {
+        id: "floorhdr-event",
+        system: "floor-hdr",
+        workload: Workload::PerEvent,
+        run: floor::per_event_with_header,
         child: true,
     },
     Case { id: "redb-event", system: "redb", workload: Workload::PerEvent, run: redb_sys::per_event, child: true },
