@@ -83,6 +83,8 @@ mod core_api;
 mod error;
 #[cfg(feature = "net")]
 pub mod net;
+#[cfg(test)]
+mod power_cut_tests;
 mod read;
 mod store;
 #[cfg(test)]

@@ -22,7 +22,7 @@ const PROBE: &str = ".write-probe";
 
 /// Names a store may contain; a directory holding only these (and no marker) is an
 /// interrupted creation, which is redone.
-const OWN_NAMES: [&str; 5] = [MARKER, KEY_FILE, INDEX_FILE, SEGMENT_DIR, PROBE];
+const OWN_NAMES: [&str; 6] = [MARKER, KEY_FILE, INDEX_FILE, SEGMENT_DIR, PROBE, super::taillog::LOG_FILE];
 
 pub(crate) fn io<'p>(op: &'static str, path: &'p Path) -> impl FnOnce(io::Error) -> IoError + 'p {
     move |e| IoError::new(op, Some(path.to_path_buf()), e)
@@ -254,6 +254,35 @@ fn allocate(f: &File, len: u64) -> io::Result<()> {
 #[cfg(not(target_os = "linux"))]
 fn allocate(f: &File, len: u64) -> io::Result<()> {
     f.set_len(len)
+}
+
+/// Opens the tail log, creating it or growing it to `len` bytes of written zeros (not
+/// `posix_fallocate`: a first write into an unwritten extent would make the commit's
+/// `fdatasync` commit metadata), synced, with its directory entry synced.
+pub(crate) fn prepare_log(dir: &Path, len: u64) -> Result<File, IoError> {
+    let path = dir.join(super::taillog::LOG_FILE);
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io("create tail log", &path))?;
+    let have = f.metadata().map_err(io("stat tail log", &path))?.len();
+    if have < len {
+        use std::io::Seek;
+        f.seek(io::SeekFrom::Start(have)).map_err(io("grow tail log", &path))?;
+        let zeros = vec![0u8; 1 << 20];
+        let mut left = len - have;
+        while left > 0 {
+            let n = left.min(zeros.len() as u64) as usize;
+            f.write_all(&zeros[..n]).map_err(io("grow tail log", &path))?;
+            left -= n as u64;
+        }
+        f.sync_all().map_err(io("sync tail log", &path))?;
+        sync_dir(dir)?;
+    }
+    Ok(f)
 }
 
 pub(crate) fn open_segment(dir: &Path, n: u32) -> Result<File, IoError> {

@@ -23,6 +23,8 @@ pub(crate) const K_PAGE_SIZE: &str = "page_size";
 pub(crate) const K_SEGMENT_PAGES: &str = "segment_pages";
 pub(crate) const K_LOCAL_FEED: &str = "local_feed";
 pub(crate) const K_FRONTIER: &str = "frontier";
+/// The tail log epoch whose records are not yet covered by a checkpoint (absent: 0).
+pub(crate) const K_LOG_EPOCH: &str = "tail_log_epoch";
 
 /// A location in the segment files: segment number and page slot within it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]

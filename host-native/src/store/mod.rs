@@ -8,5 +8,6 @@ pub(crate) mod nodes;
 pub(crate) mod open;
 pub(crate) mod segments;
 pub(crate) mod state;
+pub(crate) mod taillog;
 pub(crate) mod wait;
 pub(crate) mod writer;

@@ -25,6 +25,7 @@ use super::segments::{FileIo, Mapped, SegmentIo, SegmentMaps};
 use super::state::{
     CHECKED, Counters, FeedInner, FeedState, FeedTable, Located, PageEntry, PageWalk, RunLog, Shared, UNCHECKED,
 };
+use super::taillog;
 use super::writer::{Space, Tail, WFeed, Writer};
 use crate::Durability;
 use crate::error::{IoError, OpenError};
@@ -134,6 +135,13 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
         .map_err(|e| ix("read index")(e.into()))?
         .and_then(|v| Loc::decode(v.value()))
         .ok_or(corrupt("checkpoint frontier missing"))?;
+    let log_epoch = match settings.get(meta::K_LOG_EPOCH).map_err(|e| ix("read index")(e.into()))? {
+        None => 0,
+        Some(v) => {
+            let b: [u8; 8] = v.value().try_into().map_err(|_| corrupt("malformed tail log epoch"))?;
+            u64::from_le_bytes(b)
+        }
+    };
     drop(settings);
 
     // Feeds, with their last page and the in-memory part of their MMR nodes.
@@ -196,6 +204,9 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
 
     let segment_pages = opts.segment_pages;
     let mut io: Box<dyn SegmentIo> = opts.io.take().unwrap_or_else(|| Box::new(FileIo::new(path)));
+    // First the writes the tail log describes (they may not have reached the segments), then
+    // the recovery of local appends newer than the index.
+    let (log, replayed) = taillog::open_and_replay(path, log_epoch, config.page_size(), io.as_mut())?;
     let rec = recover(path, &config, &local, &key, frontier, segment_pages, io.as_mut())?;
 
     // Map the segments that remain.
@@ -246,11 +257,23 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
     shared.counters.segments.store(known.len() as u64, Ordering::Relaxed);
     let seg_slots = known.get(&rec.next.seg).copied().unwrap_or(0);
     let mut wfeeds = HashMap::new();
-    let dirty = recovered > 0 || rec.zeroed > 0 || !rec.rows.is_empty();
+    let dirty = recovered > 0 || rec.zeroed > 0 || !rec.rows.is_empty() || replayed > 0;
     wfeeds.insert(local.idx, WFeed { feed: local.clone(), tail: Some(rec.tail), rows: rec.rows, dirty });
     let mut writer = Writer {
         shared: shared.clone(),
-        space: Space { io, next: rec.next, seg_slots, known, dirty: Vec::new(), unsynced_since: None },
+        space: Space {
+            io,
+            next: rec.next,
+            seg_slots,
+            known,
+            dirty: Vec::new(),
+            logged: Vec::new(),
+            log,
+            deferred: Vec::new(),
+            deferred_buf: Vec::new(),
+            sync_log_first: false,
+            unsynced_since: None,
+        },
         durability: opts.durability,
         feeds: wfeeds,
         runs_ckpt,
@@ -380,7 +403,15 @@ fn recover(
     };
 
     let mut tail = match last {
-        None => Tail { b: PageBuilder::new(*config, author, 0), loc: None, written: 0, full: true, page_no: 0 },
+        None => Tail {
+            b: PageBuilder::new(*config, author, 0),
+            loc: None,
+            written: 0,
+            full: true,
+            on_disk: false,
+            covered: false,
+            page_no: 0,
+        },
         Some((first_seq, loc, span)) => {
             let seg = maps.get(loc.seg)?.ok_or(corrupt("the segment of the local feed's last page is missing"))?;
             let start = u64::from(loc.slot) * ps;
@@ -405,7 +436,15 @@ fn recover(
             if !take_page(bytes, first_seq, ckpt_len, &mut b, &mut peaks) {
                 return Err(corrupt("the local feed's last page does not continue the feed"));
             }
-            Tail { written: b.used(), b, loc: Some(loc), full: false, page_no: page_count - 1 }
+            Tail {
+                written: b.used(),
+                b,
+                loc: Some(loc),
+                full: false,
+                on_disk: true,
+                covered: false,
+                page_no: page_count - 1,
+            }
         }
     };
 
@@ -438,7 +477,7 @@ fn recover(
         }
         pages.push(PageEntry::new(seq, loc, span, CHECKED));
         let page_no = if tail.b.is_empty() && tail.loc.is_none() { tail.page_no } else { tail.page_no + 1 };
-        tail = Tail { written: b.used(), b, loc: Some(loc), full: false, page_no };
+        tail = Tail { written: b.used(), b, loc: Some(loc), full: false, on_disk: true, covered: false, page_no };
         at = Loc { seg: loc.seg, slot: loc.slot + u32::from(span) };
     }
 

@@ -22,17 +22,25 @@ pub(crate) trait SegmentIo: Send {
     fn sync(&mut self, n: u32) -> Result<(), IoError>;
     /// Extends segment `n` to `len` bytes (allocated), durably (repair of a short file).
     fn extend(&mut self, n: u32, len: u64) -> Result<(), IoError>;
+    /// Makes the tail log at least `len` bytes long, its blocks written with zeros, durably
+    /// (creating it if it is missing).
+    fn log_prepare(&mut self, len: u64) -> Result<(), IoError>;
+    /// Writes `buf` at byte `off` of the tail log.
+    fn log_write(&mut self, off: u64, buf: &[u8]) -> Result<(), IoError>;
+    /// Makes everything written to the tail log durable (`fdatasync`).
+    fn log_sync(&mut self) -> Result<(), IoError>;
 }
 
 /// Segment I/O with `pwrite` + `fdatasync` on preallocated files.
 pub(crate) struct FileIo {
     dir: PathBuf,
     files: HashMap<u32, File>,
+    log: Option<File>,
 }
 
 impl FileIo {
     pub(crate) fn new(dir: &Path) -> Self {
-        FileIo { dir: dir.to_path_buf(), files: HashMap::new() }
+        FileIo { dir: dir.to_path_buf(), files: HashMap::new(), log: None }
     }
 
     fn file(&mut self, n: u32) -> Result<&File, IoError> {
@@ -48,6 +56,19 @@ impl FileIo {
             self.files.insert(n, f);
         }
         self.files.get(&n).ok_or_else(|| IoError::new("open segment", None, std::io::Error::other("lost")))
+    }
+
+    fn log(&mut self) -> Result<&File, IoError> {
+        if self.log.is_none() {
+            let path = self.dir.join(super::taillog::LOG_FILE);
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(files::io("open tail log", &path))?;
+            self.log = Some(f);
+        }
+        self.log.as_ref().ok_or_else(|| IoError::new("open tail log", None, std::io::Error::other("lost")))
     }
 }
 
@@ -69,6 +90,22 @@ impl SegmentIo for FileIo {
     fn sync(&mut self, n: u32) -> Result<(), IoError> {
         let dir = self.dir.clone();
         self.file(n)?.sync_data().map_err(|e| IoError::new("sync segment", Some(files::segment_path(&dir, n)), e))
+    }
+
+    fn log_prepare(&mut self, len: u64) -> Result<(), IoError> {
+        self.log = Some(files::prepare_log(&self.dir, len)?);
+        Ok(())
+    }
+
+    fn log_write(&mut self, off: u64, buf: &[u8]) -> Result<(), IoError> {
+        use std::os::unix::fs::FileExt;
+        let path = self.dir.join(super::taillog::LOG_FILE);
+        self.log()?.write_all_at(buf, off).map_err(files::io("write tail log", &path))
+    }
+
+    fn log_sync(&mut self) -> Result<(), IoError> {
+        let path = self.dir.join(super::taillog::LOG_FILE);
+        self.log()?.sync_data().map_err(files::io("sync tail log", &path))
     }
 
     fn extend(&mut self, n: u32, len: u64) -> Result<(), IoError> {

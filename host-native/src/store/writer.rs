@@ -21,6 +21,7 @@ use super::meta::{self, FeedRow, Loc, PageRow};
 use super::nodes::is_stored;
 use super::segments::{Mapped, SegmentIo};
 use super::state::{CHECKED, FeedInner, FeedState, PageEntry, PageWalk, Shared, lock, read, write};
+use super::taillog::{PageWrite, TailLog};
 use super::wait::{SPIN, recv_spin};
 use crate::Durability;
 use crate::error::{AppendError, CorruptReason, ImportError, IoError, SyncError};
@@ -84,6 +85,12 @@ pub(crate) struct Tail {
     pub written: usize,
     /// The next write must be the whole page image (the slot may hold other bytes).
     pub full: bool,
+    /// The slot holds events of an earlier commit: a write that changes its header goes
+    /// through the tail log (see `taillog`).
+    pub on_disk: bool,
+    /// A record of this page is durable in the tail log's current epoch, so a torn rewrite
+    /// of the page can be repaired from the log.
+    pub covered: bool,
     pub page_no: u64,
 }
 
@@ -105,7 +112,17 @@ pub(crate) struct Space {
     pub seg_slots: u32,
     /// Existing segments and their slot counts.
     pub known: HashMap<u32, u32>,
+    /// Segments with writes to sync at the commit.
     pub dirty: Vec<u32>,
+    /// Segments with writes the tail log covers, synced at the next checkpoint.
+    pub logged: Vec<u32>,
+    pub log: TailLog,
+    /// Writes the commit's log records describe, made after those records are written (and
+    /// synced first when a page has no durable record yet): (segment, offset, bytes).
+    pub deferred: Vec<(u32, u64, std::ops::Range<usize>)>,
+    pub deferred_buf: Vec<u8>,
+    /// The commit's records must be durable before its deferred writes.
+    pub sync_log_first: bool,
     pub unsynced_since: Option<Instant>,
 }
 
@@ -163,13 +180,76 @@ impl Space {
         self.io.write_at(seg, off, buf)
     }
 
+    /// Writes bytes the tail log describes into a page that holds committed events.
+    fn write_logged(&mut self, seg: u32, off: u64, buf: &[u8]) -> Result<(), IoError> {
+        if !self.logged.contains(&seg) {
+            self.logged.push(seg);
+        }
+        self.unsynced_since.get_or_insert_with(Instant::now);
+        self.io.write_at(seg, off, buf)
+    }
+
+    /// Ends a commit's writes: the tail log records, then (synced first if `durable` or a page
+    /// had no durable record yet) the page writes they describe.
+    pub(crate) fn finish_writes(&mut self, shared: &Shared, durable: bool) -> Result<(), IoError> {
+        self.log.flush(self.io.as_mut())?;
+        if (durable || self.sync_log_first) && self.log.unsynced {
+            self.io.log_sync()?;
+            self.log.unsynced = false;
+            shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
+        }
+        self.sync_log_first = false;
+        let writes = std::mem::take(&mut self.deferred);
+        let buf = std::mem::take(&mut self.deferred_buf);
+        let r = writes.iter().try_for_each(|(seg, off, range)| {
+            let bytes = buf.get(range.clone()).unwrap_or_default();
+            self.write_logged(*seg, *off, bytes)
+        });
+        self.deferred = writes;
+        self.deferred.clear();
+        self.deferred_buf = buf;
+        self.deferred_buf.clear();
+        r
+    }
+
+    /// Forgets what a failed commit left to write.
+    pub(crate) fn abandon_writes(&mut self, chain_before: u64) {
+        self.log.discard(chain_before);
+        self.deferred.clear();
+        self.deferred_buf.clear();
+        self.sync_log_first = false;
+    }
+
+    fn defer(&mut self, seg: u32, off: u64, bytes: &[u8]) {
+        let start = self.deferred_buf.len();
+        self.deferred_buf.extend_from_slice(bytes);
+        self.deferred.push((seg, off, start..self.deferred_buf.len()));
+    }
+
+    /// Makes a commit durable: its records in the tail log and its new pages.
     pub(crate) fn sync(&mut self, shared: &Shared) -> Result<(), IoError> {
+        if self.log.unsynced {
+            self.io.log_sync()?;
+            self.log.unsynced = false;
+            shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
+        }
         while let Some(&seg) = self.dirty.last() {
             self.io.sync(seg)?;
             self.dirty.pop();
             shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
         }
         self.unsynced_since = None;
+        Ok(())
+    }
+
+    /// Makes every write durable, those the tail log covers included (before a checkpoint).
+    fn sync_all(&mut self, shared: &Shared) -> Result<(), IoError> {
+        self.sync(shared)?;
+        while let Some(&seg) = self.logged.last() {
+            self.io.sync(seg)?;
+            self.logged.pop();
+            shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(())
     }
 }
@@ -184,6 +264,8 @@ pub(crate) fn load_tail(shared: &Shared, feed: &FeedState) -> Result<Tail, Corru
             loc: None,
             written: 0,
             full: true,
+            on_disk: false,
+            covered: false,
             page_no: 0,
         });
     };
@@ -203,7 +285,7 @@ pub(crate) fn load_tail(shared: &Shared, feed: &FeedState) -> Result<Tail, Corru
     if b.next_seq() != len {
         return Err(CorruptReason::Truncated { segment: loc.seg, offset: u64::from(loc.slot) * shared.page_size });
     }
-    Ok(Tail { written: b.used(), b, loc: Some(loc), full: true, page_no })
+    Ok(Tail { written: b.used(), b, loc: Some(loc), full: true, on_disk: true, covered: false, page_no })
 }
 
 fn wfeed<'f>(
@@ -329,11 +411,41 @@ impl Writer {
         Ok(())
     }
 
-    /// Writes what is new of a tail page (events, then header), or its whole image.
+    /// Writes what is new of a tail page (events, then header), or its whole image. A write
+    /// that changes the header of a page holding events of an earlier commit is described in
+    /// the tail log first (see `taillog`).
     fn write_tail(space: &mut Space, shared: &Shared, scratch: &mut Vec<u8>, tail: &mut Tail) -> Result<(), IoError> {
         let Some(loc) = tail.loc else { return Ok(()) };
         let off = u64::from(loc.slot) * shared.page_size;
         let used = tail.b.used();
+        if tail.on_disk && tail.written < used {
+            let (at, header, bytes) = if tail.full {
+                scratch.resize(tail.b.page_len(), 0);
+                tail.b.write_to(scratch).map_err(|_| other("write page", "page image size"))?;
+                let (head, rest) = scratch.split_at(PAGE_HEADER_LEN);
+                (PAGE_HEADER_LEN, head, rest)
+            } else {
+                let head = tail.b.growing_header();
+                scratch.clear();
+                scratch.extend_from_slice(head.as_bytes());
+                let body = tail.b.event_bytes().get(tail.written..used).unwrap_or_default();
+                (PAGE_HEADER_LEN + tail.written, &scratch[..], body)
+            };
+            let header: [u8; PAGE_HEADER_LEN] =
+                header.try_into().map_err(|_| other("write page", "page header size"))?;
+            let at32 = u32::try_from(at).map_err(|_| other("write page", "offset in page"))?;
+            if !space.log.has_room(shared.config.page_size()) {
+                return Err(other("write tail log", "no room left for the commit's record"));
+            }
+            space.log.add(&PageWrite { seg: loc.seg, page_off: off, at: at32, header, bytes });
+            space.defer(loc.seg, off + at as u64, bytes);
+            space.defer(loc.seg, off, &header);
+            space.sync_log_first |= !tail.covered;
+            tail.covered = true;
+            tail.full = false;
+            tail.written = used;
+            return Ok(());
+        }
         if tail.full || tail.written == 0 {
             scratch.resize(tail.b.page_len(), 0);
             tail.b.write_to(scratch).map_err(|_| other("write page", "page image size"))?;
@@ -345,6 +457,7 @@ impl Writer {
             space.write(loc.seg, off, tail.b.growing_header().as_bytes())?;
         }
         tail.written = used;
+        tail.on_disk = true;
         Ok(())
     }
 
@@ -378,6 +491,8 @@ impl Writer {
             tail.b.reset(next);
             tail.loc = None;
             tail.written = 0;
+            tail.on_disk = false;
+            tail.covered = false;
             tail.page_no += 1;
         }
         match leaf {
@@ -389,6 +504,8 @@ impl Writer {
             let loc = space.alloc(shared, tail.b.span())?;
             tail.loc = Some(loc);
             tail.full = true;
+            tail.on_disk = false;
+            tail.covered = false;
             pending.pages.push(PageEntry::new(tail.b.first_seq(), loc, tail.b.span(), CHECKED));
         }
         Ok(tail.b.leaf_hashes().last().copied().unwrap_or_default())
@@ -421,6 +538,17 @@ impl Writer {
             }
             return;
         }
+        if let Err(e) = self.make_log_room() {
+            self.poison();
+            let mut e = Some(e);
+            for (batch, reply) in group.drain(..) {
+                let err = e.take().map_or(AppendError::Poisoned, AppendError::Io);
+                let _ = reply.send(Err(err));
+                self.shared.recycle(batch);
+            }
+            return;
+        }
+        let log_chain = self.space.log.chain;
         let feed = self.shared.local.clone();
         let (old_len, mut peaks) = {
             let inner = read(&feed.inner);
@@ -433,7 +561,8 @@ impl Writer {
         let r = self.append_inner(&feed, group, old_len, &mut peaks, &mut pending, &mut ranges, &mut sealed);
         match r {
             Err(e) => {
-                let sync_failed = e.op == "sync segment";
+                let sync_failed = e.op == "sync segment" || e.op == "sync tail log";
+                self.space.abandon_writes(log_chain);
                 self.rollback(&feed, saved.0, saved.1);
                 if sync_failed {
                     self.poison();
@@ -528,7 +657,9 @@ impl Writer {
         if let Some(tail) = wf.tail.as_mut() {
             Self::write_tail(&mut self.space, &shared, &mut self.scratch, tail)?;
         }
-        if self.durability == Durability::EachAppend {
+        let durable = self.durability == Durability::EachAppend;
+        self.space.finish_writes(&shared, durable)?;
+        if durable {
             self.space.sync(&shared)?;
         }
         Ok(())
@@ -605,16 +736,22 @@ impl Writer {
         if old_len != imp.expect_len {
             return Err(ImportError::Conflict);
         }
+        self.make_log_room().map_err(|e| {
+            self.poison();
+            ImportError::Io(e)
+        })?;
+        let log_chain = self.space.log.chain;
         let saved = (self.space.next, self.space.seg_slots);
         let mut pending = Pending::default();
         let mut sealed = 0u64;
         let r = self.import_inner(&feed, &imp, &mut peaks, &mut pending, &mut sealed);
         if let Err(e) = r {
+            self.space.abandon_writes(log_chain);
             self.rollback(&feed, saved.0, saved.1);
             if existing_is_new(&self.shared, &feed) {
                 self.feeds.remove(&feed.idx);
             }
-            if matches!(&e, ImportError::Io(io) if io.op == "sync segment") {
+            if matches!(&e, ImportError::Io(io) if io.op == "sync segment" || io.op == "sync tail log") {
                 self.poison();
             }
             return Err(e);
@@ -624,6 +761,8 @@ impl Writer {
             None => (imp.head.root, imp.head.length),
         };
         if peaks.root() != want_root || peaks.leaves() != want_len {
+            // The pages are written and the log record may be durable, but nothing is
+            // published or checkpointed: the index still ends before them.
             self.rollback(&feed, saved.0, saved.1);
             if existing_is_new(&self.shared, &feed) {
                 self.feeds.remove(&feed.idx);
@@ -660,7 +799,7 @@ impl Writer {
         let shared = self.shared.clone();
         if !self.feeds.contains_key(&feed.idx) && read(&feed.inner).len == 0 {
             let b = PageBuilder::new(shared.config, feed.author, 0);
-            let tail = Tail { b, loc: None, written: 0, full: true, page_no: 0 };
+            let tail = Tail { b, loc: None, written: 0, full: true, on_disk: false, covered: false, page_no: 0 };
             self.feeds.insert(feed.idx, WFeed { feed: feed.clone(), tail: Some(tail), rows: Vec::new(), dirty: false });
         }
         let wf = wfeed(&shared, &mut self.feeds, feed)
@@ -681,15 +820,26 @@ impl Writer {
         if let Some(tail) = wf.tail.as_mut() {
             Self::write_tail(&mut self.space, &shared, &mut self.scratch, tail).map_err(ImportError::Io)?;
         }
+        self.space.finish_writes(&shared, true).map_err(ImportError::Io)?;
         self.space.sync(&shared).map_err(ImportError::Io)?;
         Ok(())
+    }
+
+    /// Checkpoints first if the tail log may not hold one more commit's record.
+    fn make_log_room(&mut self) -> Result<(), IoError> {
+        if self.space.log.has_room(self.shared.config.page_size()) { Ok(()) } else { self.checkpoint() }
     }
 
     /// Syncs the segments, then commits the index: feeds, new page rows, MMR nodes, arrival
     /// runs and the frontier. See "Checkpoints" in `docs/storage.md`.
     pub(crate) fn checkpoint(&mut self) -> Result<(), IoError> {
-        self.space.sync(&self.shared)?;
+        self.space.sync_all(&self.shared)?;
         let shared = self.shared.clone();
+        // A feed whose last commit failed has no tail loaded; its published tail page still
+        // needs its row (count and root), so load it from the published bytes.
+        for wf in self.feeds.values_mut().filter(|w| w.dirty && w.tail.is_none()) {
+            wf.tail = Some(load_tail(&shared, &wf.feed).map_err(|_| other("checkpoint", "the tail page is damaged"))?);
+        }
         let ix = |e: redb::Error| IoError::index("commit index", e);
         let txn = shared.db.begin_write().map_err(|e| ix(e.into()))?;
         {
@@ -738,8 +888,15 @@ impl Writer {
                 }
             }
             settings.insert(meta::K_FRONTIER, self.space.next.encode().as_slice()).map_err(|e| ix(e.into()))?;
+            // Every write the log describes is durable now: its records are no longer needed.
+            let epoch = self.space.log.epoch + 1;
+            settings.insert(meta::K_LOG_EPOCH, epoch.to_le_bytes().as_slice()).map_err(|e| ix(e.into()))?;
         }
         txn.commit().map_err(|e| ix(e.into()))?;
+        self.space.log.restart();
+        for t in self.feeds.values_mut().filter_map(|w| w.tail.as_mut()) {
+            t.covered = false;
+        }
         {
             let mut log = write(&shared.runs);
             self.runs_ckpt = log.len();

@@ -1,0 +1,297 @@
+//! The tail log (`tail.log`): what makes rewriting a page that already holds committed events
+//! safe against a power cut.
+//!
+//! A tail page grows in place: a commit writes its new event bytes after the used ones and
+//! rewrites the 64-byte header (count, used, checksum). The disk may persist those two writes
+//! in either order, so a power cut could leave a header that no longer matches the bytes, and
+//! the previous header would be gone. So every write into a page that holds events of an
+//! earlier commit is first described by a *record* in this log — the page's location, the new
+//! header and the new bytes — and the commit's `fdatasync` is the log's. The segment writes
+//! themselves go to the page cache and are synced at the next checkpoint. A whole page written
+//! into a fresh slot needs no record: nothing valid was there, and a torn one fails its
+//! checksum.
+//!
+//! Records of one *epoch* are written back to back from the start of the file, each chained to
+//! the previous one by its check value. A checkpoint makes every segment durable, commits the
+//! next epoch number to the index and starts the log again at offset 0. On open, the records
+//! of the index's epoch are replayed, in order, up to the first one that does not verify.
+//! The file is preallocated with zeros written (not `posix_fallocate`), so a commit's
+//! `fdatasync` changes no metadata. Byte layout: `docs/storage.md`, "The tail log".
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use xaeroflux_core::page::PAGE_HEADER_LEN;
+
+use super::segments::SegmentIo;
+use crate::error::{IoError, OpenError};
+
+/// File name of the log in the store directory.
+pub(crate) const LOG_FILE: &str = "tail.log";
+/// Smallest log file (bytes).
+const LOG_MIN: u64 = 4 << 20;
+/// Magic bytes of a record.
+const RECORD_MAGIC: [u8; 4] = *b"XFLR";
+/// Record format version.
+const RECORD_VERSION: u8 = 1;
+/// Bytes of a record before its page bytes.
+pub(crate) const FIXED_LEN: usize = 48 + PAGE_HEADER_LEN;
+/// Bytes of the check value that ends a record.
+const CHECK_LEN: usize = 8;
+
+/// The BLAKE3 key of record check values.
+fn check_key() -> &'static [u8; 32] {
+    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+    KEY.get_or_init(|| blake3::derive_key("xaeroflux 2026-12 tail log record v1", &[]))
+}
+
+fn check(bytes: &[u8]) -> u64 {
+    let h = blake3::keyed_hash(check_key(), bytes);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&h.as_bytes()[..8]);
+    u64::from_le_bytes(first)
+}
+
+/// Size of the log file for pages of `page_size` bytes: room for many one-event records and
+/// for at least four whole-page records.
+pub(crate) fn log_size(page_size: u32) -> u64 {
+    LOG_MIN.max(4 * (u64::from(page_size) + (FIXED_LEN + CHECK_LEN) as u64))
+}
+
+/// Longest record for pages of `page_size` bytes (a whole tail page rewritten).
+pub(crate) fn max_record(page_size: u32) -> u64 {
+    u64::from(page_size) + (FIXED_LEN + CHECK_LEN) as u64
+}
+
+/// One write into a page: the new header at the page's start, `bytes` at `at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PageWrite<'a> {
+    pub seg: u32,
+    /// Byte offset of the page within its segment.
+    pub page_off: u64,
+    /// Byte offset within the page where `bytes` go (at least the header length).
+    pub at: u32,
+    pub header: [u8; PAGE_HEADER_LEN],
+    pub bytes: &'a [u8],
+}
+
+/// Appends the record of `w` (in `epoch`, after the record whose check is `chain`) to `out`,
+/// returning its check value.
+pub(crate) fn encode(epoch: u64, chain: u64, w: &PageWrite<'_>, out: &mut Vec<u8>) -> u64 {
+    let start = out.len();
+    out.extend_from_slice(&RECORD_MAGIC);
+    out.extend_from_slice(&[RECORD_VERSION, 0, 0, 0]);
+    out.extend_from_slice(&epoch.to_le_bytes());
+    out.extend_from_slice(&chain.to_le_bytes());
+    out.extend_from_slice(&w.seg.to_le_bytes());
+    out.extend_from_slice(&w.at.to_le_bytes());
+    out.extend_from_slice(&w.page_off.to_le_bytes());
+    // Pages are at most 1 MiB times a u16 span; a tail page is one page: the length fits.
+    out.extend_from_slice(&u32::try_from(w.bytes.len()).unwrap_or(u32::MAX).to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&w.header);
+    out.extend_from_slice(w.bytes);
+    let c = check(&out[start..]);
+    out.extend_from_slice(&c.to_le_bytes());
+    c
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn u64_at(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// The records of `epoch` at the start of `log`, in order, up to the first that is not one
+/// (torn, stale, another epoch, or not chained to the one before). Also returns the check value
+/// of the last record taken (0 if none) and the offset after it.
+pub(crate) fn scan(log: &[u8], epoch: u64, page_size: u32) -> (Vec<PageWrite<'_>>, u64, usize) {
+    let mut out = Vec::new();
+    let (mut pos, mut chain) = (0usize, 0u64);
+    while let Some((w, c, len)) = record_at(log, pos, epoch, chain, page_size) {
+        out.push(w);
+        chain = c;
+        pos += len;
+    }
+    (out, chain, pos)
+}
+
+fn record_at(log: &[u8], pos: usize, epoch: u64, chain: u64, page_size: u32) -> Option<(PageWrite<'_>, u64, usize)> {
+    let r = log.get(pos..)?;
+    if r.get(..4)? != RECORD_MAGIC || *r.get(4)? != RECORD_VERSION {
+        return None;
+    }
+    if u64_at(r, 8)? != epoch || u64_at(r, 16)? != chain {
+        return None;
+    }
+    let seg = u32_at(r, 24)?;
+    let at = u32_at(r, 28)?;
+    let page_off = u64_at(r, 32)?;
+    let len = u32_at(r, 40)? as usize;
+    if len as u64 > u64::from(page_size) || (at as usize) < PAGE_HEADER_LEN || at as usize + len > page_size as usize {
+        return None;
+    }
+    let end = FIXED_LEN + len;
+    let c = u64_at(r, end)?;
+    if check(r.get(..end)?) != c {
+        return None;
+    }
+    let header: [u8; PAGE_HEADER_LEN] = r.get(48..FIXED_LEN)?.try_into().ok()?;
+    let bytes = r.get(FIXED_LEN..end)?;
+    Some((PageWrite { seg, page_off, at, header, bytes }, c, end + CHECK_LEN))
+}
+
+/// The writer's end of the log: where the next record goes and what it chains to.
+pub(crate) struct TailLog {
+    pub epoch: u64,
+    pub pos: u64,
+    pub chain: u64,
+    pub size: u64,
+    /// Records of the commit in progress, written at its end.
+    pub buf: Vec<u8>,
+    /// Whether records were written since the last sync.
+    pub unsynced: bool,
+}
+
+impl TailLog {
+    /// Whether a commit may still add its (at most one) record without overflowing.
+    pub(crate) fn has_room(&self, page_size: u32) -> bool {
+        self.pos + self.buf.len() as u64 + max_record(page_size) <= self.size
+    }
+
+    /// Adds the record of `w` to the commit in progress.
+    pub(crate) fn add(&mut self, w: &PageWrite<'_>) {
+        self.chain = encode(self.epoch, self.chain, w, &mut self.buf);
+    }
+
+    /// Writes the commit's records (one `pwrite`).
+    pub(crate) fn flush(&mut self, io: &mut dyn SegmentIo) -> Result<(), IoError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        io.log_write(self.pos, &self.buf)?;
+        self.pos += self.buf.len() as u64;
+        self.buf.clear();
+        self.unsynced = true;
+        Ok(())
+    }
+
+    /// Forgets the records of a commit that failed before they were written.
+    pub(crate) fn discard(&mut self, chain_before: u64) {
+        self.buf.clear();
+        self.chain = chain_before;
+    }
+
+    /// After a checkpoint committed epoch `epoch + 1`: start again at the beginning.
+    pub(crate) fn restart(&mut self) {
+        self.epoch += 1;
+        self.pos = 0;
+        self.chain = 0;
+        self.buf.clear();
+    }
+}
+
+/// On open: makes sure the log exists, replays the records of `epoch` into the segments
+/// (then syncs them), and returns the writer's end of the log and the number of records
+/// replayed (a replay must be followed by a checkpoint, which starts the next epoch).
+pub(crate) fn open_and_replay(
+    dir: &Path,
+    epoch: u64,
+    page_size: u32,
+    io: &mut dyn SegmentIo,
+) -> Result<(TailLog, usize), OpenError> {
+    let size = log_size(page_size);
+    let path = dir.join(LOG_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(OpenError::Io(IoError::new("read tail log", Some(path), e))),
+    };
+    let (records, chain, end) = scan(&bytes, epoch, page_size);
+    let mut touched: Vec<u32> = Vec::new();
+    for w in &records {
+        let bad = |_| OpenError::Corrupt { what: "a tail log record names a page outside the segments", page: None };
+        io.write_at(w.seg, w.page_off, &w.header).map_err(bad)?;
+        io.write_at(w.seg, w.page_off + u64::from(w.at), w.bytes).map_err(bad)?;
+        if !touched.contains(&w.seg) {
+            touched.push(w.seg);
+        }
+    }
+    for seg in touched {
+        io.sync(seg)?;
+    }
+    if (bytes.len() as u64) < size {
+        io.log_prepare(size)?;
+    }
+    let log =
+        TailLog { epoch, pos: end as u64, chain, size: size.max(bytes.len() as u64), buf: Vec::new(), unsynced: false };
+    Ok((log, records.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(bytes: &[u8], at: u32) -> PageWrite<'_> {
+        PageWrite { seg: 3, page_off: 16384 * 5, at, header: [7; PAGE_HEADER_LEN], bytes }
+    }
+
+    fn log_of(epoch: u64, writes: &[PageWrite<'_>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut chain = 0;
+        for x in writes {
+            chain = encode(epoch, chain, x, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn records_round_trip_in_order() {
+        let a = [1u8; 300];
+        let b = [2u8; 17];
+        let mut log = log_of(9, &[w(&a, 64), w(&b, 364)]);
+        log.extend_from_slice(&[0; 100]);
+        let (got, _, end) = scan(&log, 9, 16384);
+        assert_eq!(got, vec![w(&a, 64), w(&b, 364)]);
+        assert_eq!(end, 2 * (FIXED_LEN + CHECK_LEN) + 317);
+    }
+
+    #[test]
+    fn another_epoch_or_a_broken_chain_ends_the_scan() {
+        let a = [1u8; 30];
+        let log = log_of(9, &[w(&a, 64), w(&a, 94)]);
+        assert!(scan(&log, 10, 16384).0.is_empty(), "a stale epoch is not replayed");
+        // The second record of another run of the same epoch: not chained to the first.
+        let mut mixed = log_of(9, &[w(&[5u8; 30], 64)]);
+        let other = log_of(9, &[w(&a, 64), w(&a, 94)]);
+        let first_len = FIXED_LEN + CHECK_LEN + 30;
+        mixed.extend_from_slice(&other[first_len..]);
+        assert_eq!(scan(&mixed, 9, 16384).0.len(), 1);
+    }
+
+    #[test]
+    fn every_torn_byte_ends_the_scan_at_that_record() {
+        let a = [1u8; 40];
+        let b = [2u8; 40];
+        let log = log_of(1, &[w(&a, 64), w(&b, 104)]);
+        let first_len = FIXED_LEN + CHECK_LEN + 40;
+        for i in 0..log.len() {
+            let mut t = log.clone();
+            t[i] ^= 0x40;
+            let n = scan(&t, 1, 16384).0.len();
+            assert_eq!(n, usize::from(i >= first_len), "byte {i} flipped");
+            // A log cut short at any byte.
+            assert_eq!(scan(&log[..i], 1, 16384).0.len(), usize::from(i >= first_len));
+        }
+    }
+
+    #[test]
+    fn records_that_do_not_fit_a_page_are_refused() {
+        let a = [1u8; 100];
+        assert!(scan(&log_of(1, &[w(&a, 16300)]), 1, 16384).0.is_empty());
+        assert!(scan(&log_of(1, &[w(&a, 10)]), 1, 16384).0.is_empty());
+        assert_eq!(scan(&log_of(1, &[w(&a, 16284)]), 1, 16384).0.len(), 1);
+    }
+}
