@@ -73,10 +73,9 @@
 //! - Pages read for the first time in a process are checked (checksum and encoding); a damaged
 //!   page gives [`ReadError::Corrupt`] for its seqs, and every other page stays readable.
 //! - One process opens a store at a time ([`OpenError::Locked`] otherwise).
-//! - Drop or [`Core::close`] checkpoints. A crash of the process (even `kill -9`) loses
-//!   nothing acknowledged: the next open recovers it. A power cut does not either, unless the
-//!   disk persisted a tail commit's new page header before its new event bytes: see "Known
-//!   gap" in `docs/storage.md`.
+//! - Drop or [`Core::close`] checkpoints. A crash (even `kill -9` or a power cut, whatever
+//!   the order the disk persisted the last writes in) loses nothing acknowledged: the next
+//!   open recovers it (see "Recovery rule" and the tail log in `docs/storage.md`).
 #![deny(missing_docs)]
 
 mod core_api;
