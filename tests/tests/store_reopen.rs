@@ -82,7 +82,8 @@ fn clean_reopen_work_does_not_grow_with_events() {
         // The local feed's last page, and the slots after the end (in this segment and at the
         // start of the next) that show nothing was appended after the checkpoint.
         assert!(s.open_pages_examined <= 3, "{s:?}");
-        assert!(s.open_bytes_examined <= segment_bytes() + u64::from(PAGE), "{s:?}");
+        // Plus the first piece of the tail log (it holds no record after a clean close).
+        assert!(s.open_bytes_examined <= segment_bytes() + u64::from(PAGE) + 4096, "{s:?}");
         seen.push(s);
     }
     assert_eq!(seen[0].open_index_rows, seen[1].open_index_rows, "index rows read on open: {seen:?}");

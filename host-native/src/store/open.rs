@@ -206,7 +206,7 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
     let mut io: Box<dyn SegmentIo> = opts.io.take().unwrap_or_else(|| Box::new(FileIo::new(path)));
     // First the writes the tail log describes (they may not have reached the segments), then
     // the recovery of local appends newer than the index.
-    let (log, replayed) = taillog::open_and_replay(path, log_epoch, config.page_size(), io.as_mut())?;
+    let (log, replayed, log_bytes) = taillog::open_and_replay(path, log_epoch, config.page_size(), io.as_mut())?;
     let rec = recover(path, &config, &local, &key, frontier, segment_pages, io.as_mut())?;
 
     // Map the segments that remain.
@@ -252,7 +252,7 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
     shared.counters.recovered_events.store(recovered, Ordering::Relaxed);
     shared.counters.open_index_rows.store(rows, Ordering::Relaxed);
     shared.counters.open_pages_examined.store(rec.pages_examined, Ordering::Relaxed);
-    shared.counters.open_bytes_examined.store(rec.bytes_examined, Ordering::Relaxed);
+    shared.counters.open_bytes_examined.store(rec.bytes_examined + log_bytes, Ordering::Relaxed);
     shared.counters.truncated_bytes.store(rec.zeroed, Ordering::Relaxed);
     shared.counters.segments.store(known.len() as u64, Ordering::Relaxed);
     let seg_slots = known.get(&rec.next.seg).copied().unwrap_or(0);

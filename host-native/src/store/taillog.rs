@@ -194,21 +194,18 @@ impl TailLog {
 }
 
 /// On open: makes sure the log exists, replays the records of `epoch` into the segments
-/// (then syncs them), and returns the writer's end of the log and the number of records
-/// replayed (a replay must be followed by a checkpoint, which starts the next epoch).
+/// (then syncs them), and returns the writer's end of the log, the number of records
+/// replayed (a replay must be followed by a checkpoint, which starts the next epoch) and the
+/// bytes of the log read.
 pub(crate) fn open_and_replay(
     dir: &Path,
     epoch: u64,
     page_size: u32,
     io: &mut dyn SegmentIo,
-) -> Result<(TailLog, usize), OpenError> {
+) -> Result<(TailLog, usize, u64), OpenError> {
     let size = log_size(page_size);
     let path = dir.join(LOG_FILE);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(OpenError::Io(IoError::new("read tail log", Some(path), e))),
-    };
+    let (bytes, file_len) = read_records(&path, epoch, page_size)?;
     let (records, chain, end) = scan(&bytes, epoch, page_size);
     let mut touched: Vec<u32> = Vec::new();
     for w in &records {
@@ -222,12 +219,57 @@ pub(crate) fn open_and_replay(
     for seg in touched {
         io.sync(seg)?;
     }
-    if (bytes.len() as u64) < size {
+    if file_len < size {
         io.log_prepare(size)?;
     }
-    let log =
-        TailLog { epoch, pos: end as u64, chain, size: size.max(bytes.len() as u64), buf: Vec::new(), unsynced: false };
-    Ok((log, records.len()))
+    let log = TailLog { epoch, pos: end as u64, chain, size: size.max(file_len), buf: Vec::new(), unsynced: false };
+    Ok((log, records.len(), bytes.len() as u64))
+}
+
+/// Reads the start of the log, in growing pieces, until past the last record of `epoch` (an
+/// open reads [`FIRST_READ`] bytes after a clean close, not the whole file). Returns the bytes read and the
+/// file's length (0 if it is missing).
+fn read_records(path: &Path, epoch: u64, page_size: u32) -> Result<(Vec<u8>, u64), OpenError> {
+    use std::os::unix::fs::FileExt;
+    let err = |e| OpenError::Io(IoError::new("read tail log", Some(path.to_path_buf()), e));
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(err(e)),
+    };
+    let len = f.metadata().map_err(err)?.len();
+    let mut buf = Vec::new();
+    let mut piece = FIRST_READ;
+    loop {
+        let start = buf.len() as u64;
+        let n = piece.min(len.saturating_sub(start));
+        if n == 0 {
+            return Ok((buf, len));
+        }
+        buf.resize((start + n) as usize, 0);
+        f.read_exact_at(&mut buf[start as usize..], start).map_err(err)?;
+        let (_, chain, end) = scan(&buf, epoch, page_size);
+        if !cut_short(&buf, end, epoch, chain) {
+            return Ok((buf, len));
+        }
+        piece *= 2;
+    }
+}
+
+/// Bytes of the log an open reads first.
+pub(crate) const FIRST_READ: u64 = 4096;
+
+/// Whether the scan of `buf` may have stopped at `end` only because `buf` ends there: what
+/// follows starts like the next record of the chain but is not all in `buf`.
+fn cut_short(buf: &[u8], end: usize, epoch: u64, chain: u64) -> bool {
+    let Some(r) = buf.get(end..) else { return false };
+    if r.len() < FIXED_LEN {
+        return true;
+    }
+    let starts_like =
+        r[..4] == RECORD_MAGIC && r[4] == RECORD_VERSION && u64_at(r, 8) == Some(epoch) && u64_at(r, 16) == Some(chain);
+    let len = u32_at(r, 40).unwrap_or(0) as usize;
+    starts_like && r.len() < FIXED_LEN + len + CHECK_LEN
 }
 
 #[cfg(test)]
@@ -285,6 +327,27 @@ mod tests {
             // A log cut short at any byte.
             assert_eq!(scan(&log[..i], 1, 16384).0.len(), usize::from(i >= first_len));
         }
+    }
+
+    #[test]
+    fn an_open_reads_what_the_records_need_and_no_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOG_FILE);
+        let big = vec![3u8; 9000];
+        let small = [4u8; 100];
+        // Three records spanning past the first read, then stale bytes of another epoch.
+        let mut log = log_of(5, &[w(&small, 64), w(&big[..5000], 164), w(&small, 5164)]);
+        let used = log.len();
+        log.extend_from_slice(&log_of(4, &[w(&big, 64)]));
+        log.resize(1 << 20, 0);
+        std::fs::write(&path, &log).unwrap();
+        let (bytes, len) = read_records(&path, 5, 16384).unwrap();
+        assert_eq!(len, 1 << 20);
+        assert!(bytes.len() >= used && bytes.len() < 64 * 1024, "{}", bytes.len());
+        assert_eq!(scan(&bytes, 5, 16384).0.len(), 3);
+        // No record of the epoch: only the first piece is read.
+        assert_eq!(read_records(&path, 6, 16384).unwrap().0.len() as u64, FIRST_READ);
+        assert_eq!(read_records(&dir.path().join("none"), 6, 16384).unwrap(), (Vec::new(), 0));
     }
 
     #[test]
