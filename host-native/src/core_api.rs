@@ -2,10 +2,10 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Sender, bounded};
 use xaeroflux_core::event::{EventFlags, MAX_PAYLOAD_LEN};
@@ -108,7 +108,6 @@ impl CoreBuilder {
             return Err(OpenError::Config("segment pages must be at least 1"));
         }
         let path = path.as_ref().to_path_buf();
-        let reply_spin = reply_spin(self.durability);
         let opts = Options {
             page_size: self.page_size,
             segment_pages: self.segment_pages,
@@ -127,7 +126,7 @@ impl CoreBuilder {
         let core = Core {
             shared,
             tx,
-            reply_spin,
+            last_reply_ns: AtomicU64::new(0),
             writer: Mutex::new(Some(handle)),
             path,
             #[cfg(feature = "net")]
@@ -238,22 +237,13 @@ pub struct Stats {
 pub struct Core {
     shared: Arc<Shared>,
     tx: Sender<Request>,
-    /// How long an appender spins on its reply before blocking (see `store::wait`).
-    reply_spin: Duration,
+    /// How long the last append waited for its reply, in ns: an appender spins on its reply
+    /// only while replies come faster than the spin budget (see `store::wait`).
+    last_reply_ns: AtomicU64,
     writer: Mutex<Option<JoinHandle<()>>>,
     path: PathBuf,
     #[cfg(feature = "net")]
     net: crate::net::NetSlot,
-}
-
-/// An appender's spin on its reply: worth it when the commit is a few microseconds of CPU
-/// (group commit), not while the writer waits on `fdatasync` (each append durable): on the VMs
-/// here, a vCPU spinning through the device's flush made that flush 2–3× slower.
-fn reply_spin(d: Durability) -> Duration {
-    match d {
-        Durability::EachAppend => Duration::ZERO,
-        Durability::GroupCommit { .. } => SPIN,
-    }
 }
 
 fn now_us() -> u64 {
@@ -310,7 +300,11 @@ impl Core {
         }
         let (rtx, rrx) = bounded(1);
         self.tx.send(Request::Append(batch, rtx)).map_err(|_| AppendError::Closed)?;
-        let r = recv_spin(&rrx, self.reply_spin).map_err(|_| AppendError::Closed)?;
+        let t0 = Instant::now();
+        let spin =
+            if self.last_reply_ns.load(Ordering::Relaxed) < SPIN.as_nanos() as u64 { SPIN } else { Duration::ZERO };
+        let r = recv_spin(&rrx, spin).map_err(|_| AppendError::Closed)?;
+        self.last_reply_ns.store(u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
         #[cfg(feature = "net")]
         if r.is_ok() {
             self.net.feed_changed(&self.author());
@@ -791,7 +785,7 @@ impl Core {
         Core {
             shared: self.shared.clone(),
             tx: self.tx.clone(),
-            reply_spin: self.reply_spin,
+            last_reply_ns: AtomicU64::new(0),
             writer: Mutex::new(None),
             path: self.path.clone(),
             net: Default::default(),

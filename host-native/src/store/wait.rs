@@ -4,15 +4,16 @@
 //! A blocked thread is woken through the kernel (a futex wake, then the scheduler), which took
 //! 10–20 µs per hand-off on the VMs these benchmarks ran on; a durable append makes two
 //! hand-offs (the request to the writer, the reply back), as much as its `fdatasync` on a fast
-//! disk. So the writer spins for up to [`SPIN`] on its next request, and an appender under
-//! group commit for up to [`SPIN`] on its reply, checking the clock every few iterations, before
-//! blocking like any receiver. A thread that waits longer than that (a slow disk, an idle store)
-//! costs at most [`SPIN`] of CPU per wait.
+//! disk. So the writer spins for up to [`SPIN`] on its next request, checking the clock every
+//! few iterations, before blocking like any receiver.
 //!
-//! An appender whose commit ends with an `fdatasync` (each append durable) blocks at once: on
+//! An appender spins on its reply only while replies come back within [`SPIN`] (it remembers
+//! how long its last one took): a commit that is a few microseconds of CPU, or a fast disk's
+//! `fdatasync`. When the writer waits on a slower `fdatasync`, the appender blocks at once: on
 //! the VMs here, with the host stealing a third of the vCPU time, a vCPU spinning through the
 //! device's flush made one-event durable appends 2–2.5× slower (10 000 appends: 4.5–5.7 s
-//! spinning, 1.7–2.1 s blocking, a plain file with one `fdatasync` per record 0.7–1.9 s).
+//! spinning, 1.7–2.1 s blocking; a plain file with one `fdatasync` per record 0.7–1.9 s).
+//! A thread that waits longer than [`SPIN`] costs at most [`SPIN`] of CPU per wait.
 
 use std::time::{Duration, Instant};
 
