@@ -178,10 +178,14 @@ impl TailLog {
         Ok(())
     }
 
-    /// Forgets the records of a commit that failed before they were written.
+    /// Forgets the records of a commit that failed before they were written. Records already
+    /// written stay in the chain (a replay may apply them: a failed commit may or may not be
+    /// present after a crash), so the next record chains to them.
     pub(crate) fn discard(&mut self, chain_before: u64) {
-        self.buf.clear();
-        self.chain = chain_before;
+        if !self.buf.is_empty() {
+            self.buf.clear();
+            self.chain = chain_before;
+        }
     }
 
     /// After a checkpoint committed epoch `epoch + 1`: start again at the beginning.
@@ -348,6 +352,35 @@ mod tests {
         // No record of the epoch: only the first piece is read.
         assert_eq!(read_records(&path, 6, 16384).unwrap().0.len() as u64, FIRST_READ);
         assert_eq!(read_records(&dir.path().join("none"), 6, 16384).unwrap(), (Vec::new(), 0));
+    }
+
+    /// A commit that fails after its record was written (a page write failing, say) leaves
+    /// the record in the chain: the next commit's record must chain to it, or a replay would
+    /// stop before that next, acknowledged, commit.
+    #[test]
+    fn a_failed_commit_keeps_a_written_record_in_the_chain() {
+        use crate::store::segments::FileIo;
+        let dir = tempfile::tempdir().unwrap();
+        let mut io = FileIo::new(dir.path());
+        let (mut log, replayed, _) = open_and_replay(dir.path(), 0, 16384, &mut io).unwrap();
+        assert_eq!(replayed, 0);
+        let a = [1u8; 300];
+        // Commit 1 fails after its record was written.
+        let before = log.chain;
+        log.add(&w(&a, 64));
+        log.flush(&mut io).unwrap();
+        log.discard(before);
+        // Commit 2 fails before its record was written: it is forgotten.
+        let before = log.chain;
+        log.add(&w(&a, 364));
+        log.discard(before);
+        // Commit 3 succeeds.
+        log.add(&w(&a, 664));
+        log.flush(&mut io).unwrap();
+        io.log_sync().unwrap();
+        let bytes = std::fs::read(dir.path().join(LOG_FILE)).unwrap();
+        let (got, _, _) = scan(&bytes, 0, 16384);
+        assert_eq!(got, vec![w(&a, 64), w(&a, 664)]);
     }
 
     #[test]
