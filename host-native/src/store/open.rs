@@ -403,15 +403,7 @@ fn recover(
     };
 
     let mut tail = match last {
-        None => Tail {
-            b: PageBuilder::new(*config, author, 0),
-            loc: None,
-            written: 0,
-            full: true,
-            on_disk: false,
-            covered: false,
-            page_no: 0,
-        },
+        None => Tail::empty(*config, author),
         Some((first_seq, loc, span)) => {
             let seg = maps.get(loc.seg)?.ok_or(corrupt("the segment of the local feed's last page is missing"))?;
             let start = u64::from(loc.slot) * ps;

@@ -94,6 +94,21 @@ pub(crate) struct Tail {
     pub page_no: u64,
 }
 
+impl Tail {
+    /// The tail of a feed without pages: its first event starts page 0 in a fresh slot.
+    pub(crate) fn empty(config: xaeroflux_core::page::PageConfig, author: xaeroflux_core::AuthorId) -> Self {
+        Tail {
+            b: PageBuilder::new(config, author, 0),
+            loc: None,
+            written: 0,
+            full: true,
+            on_disk: false,
+            covered: false,
+            page_no: 0,
+        }
+    }
+}
+
 /// Writer-side state of a feed.
 pub(crate) struct WFeed {
     pub feed: Arc<FeedState>,
@@ -259,15 +274,7 @@ impl Space {
 pub(crate) fn load_tail(shared: &Shared, feed: &FeedState) -> Result<Tail, CorruptReason> {
     let inner = read(&feed.inner);
     let Some(last) = inner.pages.last() else {
-        return Ok(Tail {
-            b: PageBuilder::new(shared.config, feed.author, 0),
-            loc: None,
-            written: 0,
-            full: true,
-            on_disk: false,
-            covered: false,
-            page_no: 0,
-        });
+        return Ok(Tail::empty(shared.config, feed.author));
     };
     let page_no = inner.page_count() - 1;
     let (first_seq, loc, span, len) = (last.first_seq, last.loc, last.span, inner.len);
@@ -798,8 +805,7 @@ impl Writer {
     ) -> Result<(), ImportError> {
         let shared = self.shared.clone();
         if !self.feeds.contains_key(&feed.idx) && read(&feed.inner).len == 0 {
-            let b = PageBuilder::new(shared.config, feed.author, 0);
-            let tail = Tail { b, loc: None, written: 0, full: true, on_disk: false, covered: false, page_no: 0 };
+            let tail = Tail::empty(shared.config, feed.author);
             self.feeds.insert(feed.idx, WFeed { feed: feed.clone(), tail: Some(tail), rows: Vec::new(), dirty: false });
         }
         let wf = wfeed(&shared, &mut self.feeds, feed)
