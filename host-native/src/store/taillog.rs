@@ -383,6 +383,30 @@ mod tests {
         assert_eq!(got, vec![w(&a, 64), w(&a, 664)]);
     }
 
+    proptest::proptest! {
+        /// The log is read from disk: any bytes, and any damage to a valid log, give a prefix
+        /// of records that fit their page, never a panic.
+        #[test]
+        fn scan_takes_any_bytes(junk in proptest::collection::vec(proptest::num::u8::ANY, 0..2000),
+                                sizes in proptest::collection::vec(0usize..600, 0..6),
+                                flip in proptest::num::usize::ANY, x in 1u8..=255) {
+            let _ = scan(&junk, 0, 4096);
+            let bytes: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![9u8; n]).collect();
+            let writes: Vec<PageWrite<'_>> = bytes.iter().enumerate().map(|(i, b)| w(b, 64 + 8 * i as u32)).collect();
+            let mut log = log_of(3, &writes);
+            let (all, _, end) = scan(&log, 3, 4096);
+            proptest::prop_assert_eq!(&all, &writes);
+            proptest::prop_assert_eq!(end, log.len());
+            if !log.is_empty() {
+                let i = flip % log.len();
+                log[i] ^= x;
+                let (got, _, _) = scan(&log, 3, 4096);
+                proptest::prop_assert!(got.len() < writes.len());
+                proptest::prop_assert_eq!(&got[..], &writes[..got.len()]);
+            }
+        }
+    }
+
     #[test]
     fn records_that_do_not_fit_a_page_are_refused() {
         let a = [1u8; 100];
