@@ -58,7 +58,8 @@ impl FileIo {
         self.files.get(&n).ok_or_else(|| IoError::new("open segment", None, std::io::Error::other("lost")))
     }
 
-    fn log(&mut self) -> Result<&File, IoError> {
+    /// Opens the tail log if it is not open yet.
+    fn open_log(&mut self) -> Result<(), IoError> {
         if self.log.is_none() {
             let path = self.dir.join(super::taillog::LOG_FILE);
             let f = std::fs::OpenOptions::new()
@@ -68,7 +69,15 @@ impl FileIo {
                 .map_err(files::io("open tail log", &path))?;
             self.log = Some(f);
         }
-        self.log.as_ref().ok_or_else(|| IoError::new("open tail log", None, std::io::Error::other("lost")))
+        Ok(())
+    }
+
+    /// Runs `op` on the open tail log; the error names the file (built only on failure).
+    fn on_log(&mut self, what: &'static str, op: impl FnOnce(&File) -> std::io::Result<()>) -> Result<(), IoError> {
+        self.open_log()?;
+        let lost = || std::io::Error::other("tail log not open");
+        let r = self.log.as_ref().map_or_else(|| Err(lost()), op);
+        r.map_err(|e| IoError::new(what, Some(self.dir.join(super::taillog::LOG_FILE)), e))
     }
 }
 
@@ -99,13 +108,11 @@ impl SegmentIo for FileIo {
 
     fn log_write(&mut self, off: u64, buf: &[u8]) -> Result<(), IoError> {
         use std::os::unix::fs::FileExt;
-        let path = self.dir.join(super::taillog::LOG_FILE);
-        self.log()?.write_all_at(buf, off).map_err(files::io("write tail log", &path))
+        self.on_log("write tail log", |f| f.write_all_at(buf, off))
     }
 
     fn log_sync(&mut self) -> Result<(), IoError> {
-        let path = self.dir.join(super::taillog::LOG_FILE);
-        self.log()?.sync_data().map_err(files::io("sync tail log", &path))
+        self.on_log("sync tail log", File::sync_data)
     }
 
     fn extend(&mut self, n: u32, len: u64) -> Result<(), IoError> {

@@ -23,6 +23,7 @@ use std::sync::OnceLock;
 
 use xaeroflux_core::page::PAGE_HEADER_LEN;
 
+use super::meta::{u32_at, u64_at};
 use super::segments::SegmentIo;
 use crate::error::{IoError, OpenError};
 
@@ -94,14 +95,6 @@ pub(crate) fn encode(epoch: u64, chain: u64, w: &PageWrite<'_>, out: &mut Vec<u8
     let c = check(&out[start..]);
     out.extend_from_slice(&c.to_le_bytes());
     c
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
 /// The records of `epoch` at the start of `log`, in order, up to the first that is not one

@@ -159,6 +159,12 @@ pub(crate) struct Writer {
     pub(crate) leaves: Vec<Hash>,
 }
 
+/// Whether a failed commit failed to make its writes durable (the writer then poisons: what
+/// reached the disk is unknown until a reopen recovers).
+fn is_sync_failure(e: &IoError) -> bool {
+    e.op == "sync segment" || e.op == "sync tail log"
+}
+
 fn other(op: &'static str, what: &'static str) -> IoError {
     IoError::new(op, None, std::io::Error::other(what))
 }
@@ -195,36 +201,37 @@ impl Space {
         self.io.write_at(seg, off, buf)
     }
 
-    /// Writes bytes the tail log describes into a page that holds committed events.
-    fn write_logged(&mut self, seg: u32, off: u64, buf: &[u8]) -> Result<(), IoError> {
-        if !self.logged.contains(&seg) {
-            self.logged.push(seg);
-        }
-        self.unsynced_since.get_or_insert_with(Instant::now);
-        self.io.write_at(seg, off, buf)
-    }
-
     /// Ends a commit's writes: the tail log records, then (synced first if `durable` or a page
-    /// had no durable record yet) the page writes they describe.
+    /// had no durable record yet) the page writes they describe, into pages that hold
+    /// committed events (synced at the next checkpoint).
     pub(crate) fn finish_writes(&mut self, shared: &Shared, durable: bool) -> Result<(), IoError> {
         self.log.flush(self.io.as_mut())?;
-        if (durable || self.sync_log_first) && self.log.unsynced {
+        if durable || self.sync_log_first {
+            self.sync_log(shared)?;
+        }
+        self.sync_log_first = false;
+        if !self.deferred.is_empty() {
+            self.unsynced_since.get_or_insert_with(Instant::now);
+        }
+        let r = self.deferred.iter().try_for_each(|(seg, off, range)| {
+            if !self.logged.contains(seg) {
+                self.logged.push(*seg);
+            }
+            self.io.write_at(*seg, *off, self.deferred_buf.get(range.clone()).unwrap_or_default())
+        });
+        self.deferred.clear();
+        self.deferred_buf.clear();
+        r
+    }
+
+    /// Makes the tail log's written records durable, if any are not.
+    fn sync_log(&mut self, shared: &Shared) -> Result<(), IoError> {
+        if self.log.unsynced {
             self.io.log_sync()?;
             self.log.unsynced = false;
             shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
         }
-        self.sync_log_first = false;
-        let writes = std::mem::take(&mut self.deferred);
-        let buf = std::mem::take(&mut self.deferred_buf);
-        let r = writes.iter().try_for_each(|(seg, off, range)| {
-            let bytes = buf.get(range.clone()).unwrap_or_default();
-            self.write_logged(*seg, *off, bytes)
-        });
-        self.deferred = writes;
-        self.deferred.clear();
-        self.deferred_buf = buf;
-        self.deferred_buf.clear();
-        r
+        Ok(())
     }
 
     /// Forgets what a failed commit left to write.
@@ -243,11 +250,7 @@ impl Space {
 
     /// Makes a commit durable: its records in the tail log and its new pages.
     pub(crate) fn sync(&mut self, shared: &Shared) -> Result<(), IoError> {
-        if self.log.unsynced {
-            self.io.log_sync()?;
-            self.log.unsynced = false;
-            shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
-        }
+        self.sync_log(shared)?;
         while let Some(&seg) = self.dirty.last() {
             self.io.sync(seg)?;
             self.dirty.pop();
@@ -568,7 +571,7 @@ impl Writer {
         let r = self.append_inner(&feed, group, old_len, &mut peaks, &mut pending, &mut ranges, &mut sealed);
         match r {
             Err(e) => {
-                let sync_failed = e.op == "sync segment" || e.op == "sync tail log";
+                let sync_failed = is_sync_failure(&e);
                 self.space.abandon_writes(log_chain);
                 self.rollback(&feed, saved.0, saved.1);
                 if sync_failed {
@@ -758,7 +761,7 @@ impl Writer {
             if existing_is_new(&self.shared, &feed) {
                 self.feeds.remove(&feed.idx);
             }
-            if matches!(&e, ImportError::Io(io) if io.op == "sync segment" || io.op == "sync tail log") {
+            if matches!(&e, ImportError::Io(io) if is_sync_failure(io)) {
                 self.poison();
             }
             return Err(e);
