@@ -26,10 +26,19 @@ use crate::{Core, Durability};
 const SECTOR: u64 = 512;
 
 /// Which file a write went to.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 enum Target {
     Segment(u32),
     Log,
+}
+
+impl Target {
+    fn path(self, dir: &Path) -> PathBuf {
+        match self {
+            Target::Segment(n) => segment_path(dir, n),
+            Target::Log => dir.join(LOG_FILE),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -51,13 +60,6 @@ fn cut() -> crate::IoError {
 }
 
 impl PowerCutIo {
-    fn path(&self, t: Target) -> PathBuf {
-        match t {
-            Target::Segment(n) => segment_path(&self.dir, n),
-            Target::Log => self.dir.join(LOG_FILE),
-        }
-    }
-
     /// Counts one I/O call; fails it once the power is gone.
     fn tick(&self) -> Result<(), crate::IoError> {
         let mut d = self.disk.lock().unwrap();
@@ -73,7 +75,7 @@ impl PowerCutIo {
 
     /// Remembers the synced content of the sectors `off..off + len` of `t` before a write.
     fn before_write(&self, t: Target, off: u64, len: usize) {
-        let f = File::open(self.path(t)).unwrap();
+        let f = File::open(t.path(&self.dir)).unwrap();
         let mut d = self.disk.lock().unwrap();
         let mut s = off / SECTOR * SECTOR;
         while s < off + len as u64 {
@@ -155,20 +157,34 @@ fn lose_unsynced(dir: &Path, disk: &Mutex<Disk>, rng: &mut Rng) -> usize {
     let d = disk.lock().unwrap();
     let mut lost = 0;
     let mut keys: Vec<_> = d.unsynced.keys().copied().collect();
-    keys.sort_by_key(|(t, s)| (format!("{t:?}"), *s));
+    keys.sort();
     for key in keys {
         if rng.below(2) == 0 {
             continue;
         }
-        let path = match key.0 {
-            Target::Segment(n) => segment_path(dir, n),
-            Target::Log => dir.join(LOG_FILE),
-        };
-        let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(key.0.path(dir)).unwrap();
         f.write_all_at(&d.unsynced[&key], key.1).unwrap();
         lost += 1;
     }
     lost
+}
+
+/// Checks the reopened local feed: at least `at_least` events, each `payload(seq)`, and an
+/// MMR root equal to a recomputation. Returns its length.
+fn check_local_feed(core: &Core, at_least: u64, ctx: &str) -> u64 {
+    let me = core.author();
+    let len = core.feed_len(&me);
+    assert!(len >= at_least, "{ctx}: {len} events after reopening, {at_least} acknowledged");
+    let mut mmr = Mmr::new();
+    let mut n = 0u64;
+    for ev in core.iter_feed(&me).unwrap() {
+        assert_eq!(ev.payload(), payload(n).as_slice(), "{ctx}: event {n}");
+        mmr.append(ev.leaf_hash());
+        n += 1;
+    }
+    assert_eq!(n, len, "{ctx}");
+    assert_eq!(mmr.root(), core.mmr_root(), "{ctx}");
+    len
 }
 
 /// One run: appends (single events and batches) until the power goes after `calls` I/O
@@ -227,21 +243,7 @@ fn run(seed: u64, calls: u64, durability: Durability) -> (u64, usize) {
     let lost = lose_unsynced(dir.path(), &disk, &mut rng);
 
     let core = Core::open(dir.path()).unwrap_or_else(|e| panic!("seed {seed}, {calls} calls: open failed: {e}"));
-    let me = core.author();
-    let len = core.feed_len(&me);
-    assert!(
-        len >= durable_floor,
-        "seed {seed}, {calls} calls: {len} events after reopening, {durable_floor} acknowledged"
-    );
-    let mut mmr = Mmr::new();
-    let mut n = 0u64;
-    for ev in core.iter_feed(&me).unwrap() {
-        assert_eq!(ev.payload(), payload(n).as_slice(), "seed {seed}, {calls} calls: event {n}");
-        mmr.append(ev.leaf_hash());
-        n += 1;
-    }
-    assert_eq!(n, len);
-    assert_eq!(mmr.root(), core.mmr_root(), "seed {seed}, {calls} calls");
+    let len = check_local_feed(&core, durable_floor, &format!("seed {seed}, {calls} calls"));
     // And the store goes on.
     core.append(core.new_event(&payload(len))).unwrap();
     (acked, lost)
@@ -342,11 +344,7 @@ fn run_imports(seed: u64, calls: u64) -> (u64, usize) {
     if len > 0 {
         assert_eq!(core.feed_peaks(&theirs).map(|p| p.root()), Some(mmr.root()), "seed {seed}, {calls} calls");
     }
-    let me = core.author();
-    assert!(core.feed_len(&me) >= local);
-    for (i, ev) in core.iter_feed(&me).unwrap().enumerate() {
-        assert_eq!(ev.payload(), payload(i as u64).as_slice());
-    }
+    check_local_feed(&core, local, &format!("seed {seed}, {calls} calls"));
     (imported, lost)
 }
 
