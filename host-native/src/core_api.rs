@@ -19,7 +19,7 @@ use crate::store::open::{Options, open};
 use crate::store::segments::SegmentIo;
 use crate::store::state::{FeedInner, Shared, lock, read};
 use crate::store::wait::{SPIN, recv_spin};
-use crate::store::writer::{Batch, Import, Item, Request};
+use crate::store::writer::{Batch, Import, Item, Request, SharedWriter, Writer};
 
 /// When an append is durable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -119,13 +119,16 @@ impl CoreBuilder {
         let net = self.net;
         let (shared, writer) = open(&path, opts)?;
         let (tx, rx) = crossbeam_channel::unbounded();
+        let writer = Arc::new(Mutex::new(writer));
+        let thread_writer = writer.clone();
         let handle = std::thread::Builder::new()
             .name("xaeroflux-writer".into())
-            .spawn(move || writer.run(rx))
+            .spawn(move || Writer::run(thread_writer, rx))
             .map_err(|e| IoError::new("start writer thread", None, e))?;
         let core = Core {
             shared,
             tx,
+            inline: writer,
             last_reply_ns: AtomicU64::new(0),
             writer: Mutex::new(Some(handle)),
             path,
@@ -237,6 +240,9 @@ pub struct Stats {
 pub struct Core {
     shared: Arc<Shared>,
     tx: Sender<Request>,
+    /// The writer's state, for appends committed on the caller's thread when the writer is
+    /// idle (see `Writer::append_inline`).
+    inline: SharedWriter,
     /// How long the last append waited for its reply, in ns: an appender spins on its reply
     /// only while replies come faster than the spin budget (see `store::wait`).
     last_reply_ns: AtomicU64,
@@ -298,6 +304,10 @@ impl Core {
         if self.shared.poisoned.load(Ordering::Acquire) {
             return Err(AppendError::Poisoned);
         }
+        let batch = match Writer::append_inline(&self.inline, &self.tx, batch) {
+            Ok(r) => return self.appended(r),
+            Err(batch) => batch,
+        };
         let (rtx, rrx) = bounded(1);
         self.tx.send(Request::Append(batch, rtx)).map_err(|_| AppendError::Closed)?;
         let t0 = Instant::now();
@@ -305,6 +315,11 @@ impl Core {
             if self.last_reply_ns.load(Ordering::Relaxed) < SPIN.as_nanos() as u64 { SPIN } else { Duration::ZERO };
         let r = recv_spin(&rrx, spin).map_err(|_| AppendError::Closed)?;
         self.last_reply_ns.store(u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.appended(r)
+    }
+
+    /// Tells the sync layer about a successful append.
+    fn appended(&self, r: Result<(Range<u64>, Hash), AppendError>) -> Result<(Range<u64>, Hash), AppendError> {
         #[cfg(feature = "net")]
         if r.is_ok() {
             self.net.feed_changed(&self.author());
@@ -785,6 +800,7 @@ impl Core {
         Core {
             shared: self.shared.clone(),
             tx: self.tx.clone(),
+            inline: self.inline.clone(),
             last_reply_ns: AtomicU64::new(0),
             writer: Mutex::new(None),
             path: self.path.clone(),

@@ -61,8 +61,12 @@
 //! ## Call rules and concurrency
 //!
 //! - All methods take `&self`; a [`Core`] is `Send + Sync`. Share it with an `Arc`.
-//! - One writer thread does every write, fed by a channel. Appends block until their commit
-//!   is done (durable, or written under [`Durability::GroupCommit`]).
+//! - Commits are serialized by one writer, fed by a channel and run by its own thread. Under
+//!   [`Durability::EachAppend`], an append that finds the writer idle (no commit running, no
+//!   request queued) commits on the calling thread instead, sparing the two thread hand-offs;
+//!   appends that arrive while a commit runs queue up and are committed together by the
+//!   writer thread. Appends block until their commit is done (durable, or written under
+//!   [`Durability::GroupCommit`]).
 //! - Readers never wait for a commit: a feed's published length and page list are updated
 //!   under a short lock after each commit, and readers copy a page location under that lock
 //!   and read the mapped bytes without one. An iterator yields what was committed when it was

@@ -279,6 +279,7 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
         runs_ckpt,
         sealed_since_ckpt: 0,
         poisoned: false,
+        stopped: false,
         scratch: Vec::new(),
         hasher: LeafHasher::new(opts.hash_helper),
         leaves: Vec::new(),
