@@ -256,6 +256,23 @@ fn allocate(f: &File, len: u64) -> io::Result<()> {
     f.set_len(len)
 }
 
+/// Asks the kernel to drop the file's clean pages from its cache (a hint; errors ignored).
+///
+/// For the tail log: its preparation (1 MiB writes of zeros) and an open's reads leave it
+/// cached in large folios, and on ext4 each small write into a large folio, and its
+/// writeback, walks every block of the folio. Dropped, the log's block-sized writes (see
+/// `TailLog::flush`) bring it back one small folio at a time.
+pub(crate) fn drop_cached(f: &File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: plain syscall on a valid descriptor we own; it only reads its arguments.
+        let _ = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = f;
+}
+
 /// Opens the tail log, creating it or growing it to `len` bytes of written zeros (not
 /// `posix_fallocate`: a first write into an unwritten extent would make the commit's
 /// `fdatasync` commit metadata), synced, with its directory entry synced.

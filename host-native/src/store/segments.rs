@@ -67,6 +67,7 @@ impl FileIo {
                 .write(true)
                 .open(&path)
                 .map_err(files::io("open tail log", &path))?;
+            files::drop_cached(&f);
             self.log = Some(f);
         }
         Ok(())
@@ -102,7 +103,9 @@ impl SegmentIo for FileIo {
     }
 
     fn log_prepare(&mut self, len: u64) -> Result<(), IoError> {
-        self.log = Some(files::prepare_log(&self.dir, len)?);
+        let f = files::prepare_log(&self.dir, len)?;
+        files::drop_cached(&f);
+        self.log = Some(f);
         Ok(())
     }
 
