@@ -3,6 +3,7 @@
 pub(crate) mod check;
 pub(crate) mod files;
 pub(crate) mod hasher;
+pub(crate) mod logfile;
 pub(crate) mod meta;
 pub(crate) mod nodes;
 pub(crate) mod open;

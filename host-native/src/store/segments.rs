@@ -35,7 +35,7 @@ pub(crate) trait SegmentIo: Send {
 pub(crate) struct FileIo {
     dir: PathBuf,
     files: HashMap<u32, File>,
-    log: Option<File>,
+    log: Option<super::logfile::LogFile>,
 }
 
 impl FileIo {
@@ -62,22 +62,21 @@ impl FileIo {
     fn open_log(&mut self) -> Result<(), IoError> {
         if self.log.is_none() {
             let path = self.dir.join(super::taillog::LOG_FILE);
-            let f = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&path)
-                .map_err(files::io("open tail log", &path))?;
-            files::drop_cached(&f);
+            let f = super::logfile::LogFile::open(&path).map_err(files::io("open tail log", &path))?;
             self.log = Some(f);
         }
         Ok(())
     }
 
     /// Runs `op` on the open tail log; the error names the file (built only on failure).
-    fn on_log(&mut self, what: &'static str, op: impl FnOnce(&File) -> std::io::Result<()>) -> Result<(), IoError> {
+    fn on_log(
+        &mut self,
+        what: &'static str,
+        op: impl FnOnce(&mut super::logfile::LogFile) -> std::io::Result<()>,
+    ) -> Result<(), IoError> {
         self.open_log()?;
         let lost = || std::io::Error::other("tail log not open");
-        let r = self.log.as_ref().map_or_else(|| Err(lost()), op);
+        let r = self.log.as_mut().map_or_else(|| Err(lost()), op);
         r.map_err(|e| IoError::new(what, Some(self.dir.join(super::taillog::LOG_FILE)), e))
     }
 }
@@ -103,19 +102,17 @@ impl SegmentIo for FileIo {
     }
 
     fn log_prepare(&mut self, len: u64) -> Result<(), IoError> {
-        let f = files::prepare_log(&self.dir, len)?;
-        files::drop_cached(&f);
-        self.log = Some(f);
-        Ok(())
+        drop(files::prepare_log(&self.dir, len)?);
+        self.log = None;
+        self.open_log()
     }
 
     fn log_write(&mut self, off: u64, buf: &[u8]) -> Result<(), IoError> {
-        use std::os::unix::fs::FileExt;
-        self.on_log("write tail log", |f| f.write_all_at(buf, off))
+        self.on_log("write tail log", |f| f.write_at(off, buf))
     }
 
     fn log_sync(&mut self) -> Result<(), IoError> {
-        self.on_log("sync tail log", File::sync_data)
+        self.on_log("sync tail log", |f| f.sync())
     }
 
     fn extend(&mut self, n: u32, len: u64) -> Result<(), IoError> {

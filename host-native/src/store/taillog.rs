@@ -57,9 +57,9 @@ fn check(bytes: &[u8]) -> u64 {
 }
 
 /// Size of the log file for pages of `page_size` bytes: room for many one-event records and
-/// for at least four whole-page records.
+/// for at least four whole-page records, in whole blocks.
 pub(crate) fn log_size(page_size: u32) -> u64 {
-    LOG_MIN.max(4 * (u64::from(page_size) + (FIXED_LEN + CHECK_LEN) as u64))
+    LOG_MIN.max(4 * (u64::from(page_size) + (FIXED_LEN + CHECK_LEN) as u64)).next_multiple_of(LOG_BLOCK)
 }
 
 /// Longest record for pages of `page_size` bytes (a whole tail page rewritten).
