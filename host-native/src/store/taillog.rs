@@ -169,10 +169,9 @@ impl TailLog {
 
     /// Writes the commit's records (one `pwrite`), as whole blocks: the part of the first
     /// block before them (the same bytes again), the records, then zeros to the end of the
-    /// last block. A write of whole blocks never makes the kernel read a block first, and it
-    /// lets the page cache hold the log in small folios (see `FileIo::log_prepare`), whose
-    /// write and writeback cost a few microseconds less per commit than a large folio's on
-    /// ext4 (Linux 6.18, measured: `docs/benchmarks.md`).
+    /// last block. Whole aligned blocks are what lets the log bypass the page cache
+    /// (`O_DIRECT`, see `logfile`); where it cannot, a write of whole blocks still never makes
+    /// the kernel read a block first, and the page cache holds the log in small folios.
     pub(crate) fn flush(&mut self, io: &mut dyn SegmentIo) -> Result<(), IoError> {
         if self.buf.is_empty() {
             return Ok(());
