@@ -2,7 +2,7 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use xaeroflux_core::mmr::Mmr;
 
@@ -14,6 +14,9 @@ struct Faults {
     create: AtomicBool,
     write: AtomicBool,
     sync: AtomicBool,
+    /// `fdatasync`s of segments and of the tail log that reached the file system.
+    segment_syncs: AtomicU64,
+    log_syncs: AtomicU64,
 }
 
 struct FaultyIo {
@@ -44,6 +47,7 @@ impl SegmentIo for FaultyIo {
         if self.faults.sync.load(Ordering::SeqCst) {
             return Err(crate::IoError::new("sync segment", None, io::Error::from_raw_os_error(libc::EIO)));
         }
+        self.faults.segment_syncs.fetch_add(1, Ordering::SeqCst);
         self.inner.sync(n)
     }
     fn extend(&mut self, n: u32, len: u64) -> Result<(), crate::IoError> {
@@ -63,6 +67,7 @@ impl SegmentIo for FaultyIo {
         if self.faults.sync.load(Ordering::SeqCst) {
             return Err(crate::IoError::new("sync tail log", None, io::Error::from_raw_os_error(libc::EIO)));
         }
+        self.faults.log_syncs.fetch_add(1, Ordering::SeqCst);
         self.inner.log_sync()
     }
 }
@@ -251,4 +256,33 @@ fn close_right_after_a_failed_commit() {
     faults.write.store(false, Ordering::SeqCst);
     drop(core);
     verify_reopened(dir.path(), 30);
+}
+
+/// A one-event durable append makes exactly one `fdatasync`, the tail log's, also when its
+/// event starts a new page (whose first write into a zeroed slot then goes through the log):
+/// the segments are synced at checkpoints only. Batches that seal pages sync the segment.
+#[test]
+fn one_event_commits_sync_only_the_tail_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = Arc::new(Faults::default());
+    let io = FaultyIo { inner: FileIo::new(dir.path()), faults: faults.clone() };
+    let core =
+        Core::builder().with_page_size(1024).with_segment_pages(64).with_io(Box::new(io)).open(dir.path()).unwrap();
+    let me = core.author();
+    let (seg0, log0) = (faults.segment_syncs.load(Ordering::SeqCst), faults.log_syncs.load(Ordering::SeqCst));
+    let n = 120u64;
+    for i in 0..n {
+        core.append(core.new_event(&payload(i))).unwrap();
+    }
+    let bytes: usize = (0..n).map(|i| payload(i).len() + 56).sum();
+    assert!(bytes > 10 * 1024, "the appends should span many 1 KiB pages");
+    assert_eq!(core.feed_len(&me), n);
+    assert_eq!(faults.segment_syncs.load(Ordering::SeqCst) - seg0, 0, "no segment fdatasync per commit");
+    assert_eq!(faults.log_syncs.load(Ordering::SeqCst) - log0, n, "one log fdatasync per commit");
+    // A batch that fills pages writes them whole and syncs the segment.
+    let batch: Vec<_> = (n..n + 40).map(payload).collect();
+    core.append_batch(batch.iter().map(|p| p.as_slice())).unwrap();
+    assert!(faults.segment_syncs.load(Ordering::SeqCst) > seg0);
+    drop(core);
+    verify_reopened(dir.path(), n + 40);
 }

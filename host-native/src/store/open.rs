@@ -269,6 +269,7 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
             dirty: Vec::new(),
             logged: Vec::new(),
             log,
+            zero_from: None,
             deferred: Vec::new(),
             deferred_buf: Vec::new(),
             sync_log_first: false,
@@ -436,6 +437,7 @@ fn recover(
                 full: false,
                 on_disk: true,
                 covered: false,
+                zeroed: false,
                 page_no: page_count - 1,
             }
         }
@@ -470,7 +472,16 @@ fn recover(
         }
         pages.push(PageEntry::new(seq, loc, span, CHECKED));
         let page_no = if tail.b.is_empty() && tail.loc.is_none() { tail.page_no } else { tail.page_no + 1 };
-        tail = Tail { written: b.used(), b, loc: Some(loc), full: false, on_disk: true, covered: false, page_no };
+        tail = Tail {
+            written: b.used(),
+            b,
+            loc: Some(loc),
+            full: false,
+            on_disk: true,
+            covered: false,
+            zeroed: false,
+            page_no,
+        };
         at = Loc { seg: loc.seg, slot: loc.slot + u32::from(span) };
     }
 

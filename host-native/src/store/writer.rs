@@ -91,6 +91,9 @@ pub(crate) struct Tail {
     /// A record of this page is durable in the tail log's current epoch, so a torn rewrite
     /// of the page can be repaired from the log.
     pub covered: bool,
+    /// The slot was all zeros when the page got it (a slot of a segment this process
+    /// created, never handed out before): its first write may go through the tail log.
+    pub zeroed: bool,
     pub page_no: u64,
 }
 
@@ -104,6 +107,7 @@ impl Tail {
             full: true,
             on_disk: false,
             covered: false,
+            zeroed: false,
             page_no: 0,
         }
     }
@@ -132,6 +136,9 @@ pub(crate) struct Space {
     /// Segments with writes the tail log covers, synced at the next checkpoint.
     pub logged: Vec<u32>,
     pub log: TailLog,
+    /// Slots from this one on, in its segment, are zeros: the segment was created by this
+    /// process and they were never handed out (a rollback does not lower it).
+    pub zero_from: Option<Loc>,
     /// Writes the commit's log records describe, made after those records are written (and
     /// synced first when a page has no durable record yet): (segment, offset, bytes).
     pub deferred: Vec<(u32, u64, std::ops::Range<usize>)>,
@@ -182,6 +189,7 @@ impl Space {
                 Some(_) => return Err(other("roll over segment", "a leftover segment is too small for this page")),
                 None => {
                     self.io.create(n, u64::from(slots) * shared.page_size)?;
+                    self.zero_from = Some(Loc { seg: n, slot: 0 });
                     self.known.insert(n, slots);
                     shared.maps.set(n, Mapped::map(&shared.dir, n)?);
                     shared.counters.segments.fetch_add(1, Ordering::Relaxed);
@@ -193,6 +201,16 @@ impl Space {
         let loc = self.next;
         self.next.slot += span;
         Ok(loc)
+    }
+
+    /// Whether the slot `loc`, just allocated with `span`, holds only zeros; it is then no
+    /// longer counted as zeros for a later allocation.
+    fn take_zeroed(&mut self, loc: Loc, span: u16) -> bool {
+        let zero = self.zero_from.is_some_and(|z| z.seg == loc.seg && loc.slot >= z.slot);
+        if zero {
+            self.zero_from = Some(Loc { seg: loc.seg, slot: loc.slot + u32::from(span) });
+        }
+        zero
     }
 
     fn write(&mut self, seg: u32, off: u64, buf: &[u8]) -> Result<(), IoError> {
@@ -297,7 +315,7 @@ pub(crate) fn load_tail(shared: &Shared, feed: &FeedState) -> Result<Tail, Corru
     if b.next_seq() != len {
         return Err(CorruptReason::Truncated { segment: loc.seg, offset: u64::from(loc.slot) * shared.page_size });
     }
-    Ok(Tail { written: b.used(), b, loc: Some(loc), full: true, on_disk: true, covered: false, page_no })
+    Ok(Tail { written: b.used(), b, loc: Some(loc), full: true, on_disk: true, covered: false, zeroed: false, page_no })
 }
 
 fn wfeed<'f>(
@@ -468,10 +486,44 @@ impl Writer {
     /// Writes what is new of a tail page (events, then header), or its whole image. A write
     /// that changes the header of a page holding events of an earlier commit is described in
     /// the tail log first (see `taillog`).
-    fn write_tail(space: &mut Space, shared: &Shared, scratch: &mut Vec<u8>, tail: &mut Tail) -> Result<(), IoError> {
+    ///
+    /// With `log_fresh` (the commit's last write under `EachAppend`, when nothing else of it
+    /// needs a segment `fdatasync`), the first write of a page into a zeroed slot goes through
+    /// the tail log too: the commit then syncs only the log, not the segment (whose first
+    /// write into a preallocated extent also commits file-system metadata: 350 µs against
+    /// 65 µs on the VMs of our benchmarks, once per page of per-event appends).
+    fn write_tail(
+        space: &mut Space,
+        shared: &Shared,
+        scratch: &mut Vec<u8>,
+        tail: &mut Tail,
+        log_fresh: bool,
+    ) -> Result<(), IoError> {
         let Some(loc) = tail.loc else { return Ok(()) };
         let off = u64::from(loc.slot) * shared.page_size;
         let used = tail.b.used();
+        if log_fresh
+            && tail.full
+            && tail.zeroed
+            && !tail.on_disk
+            && tail.written == 0
+            && tail.b.span() == 1
+            && used > 0
+            && space.log.has_room(shared.config.page_size())
+        {
+            let header = *tail.b.growing_header().as_bytes();
+            let bytes = tail.b.event_bytes().get(..used).unwrap_or_default();
+            let at = u32::try_from(PAGE_HEADER_LEN).map_err(|_| other("write page", "offset in page"))?;
+            space.log.add(&PageWrite { seg: loc.seg, page_off: off, at, header, bytes });
+            space.defer(loc.seg, off + PAGE_HEADER_LEN as u64, bytes);
+            space.defer(loc.seg, off, &header);
+            space.sync_log_first = true;
+            tail.covered = true;
+            tail.full = false;
+            tail.on_disk = true;
+            tail.written = used;
+            return Ok(());
+        }
         if tail.on_disk && tail.written < used {
             let (at, header, bytes) = if tail.full {
                 scratch.resize(tail.b.page_len(), 0);
@@ -529,7 +581,7 @@ impl Writer {
     ) -> Result<Hash, IoError> {
         let tail = wf.tail.as_mut().ok_or_else(|| other("append", "tail not loaded"))?;
         if !tail.b.fits(ev.encoded().len()) {
-            Self::write_tail(space, shared, scratch, tail)?;
+            Self::write_tail(space, shared, scratch, tail, false)?;
             if let Some(loc) = tail.loc {
                 let row = PageRow {
                     first_seq: tail.b.first_seq(),
@@ -556,6 +608,7 @@ impl Writer {
         .map_err(|_| other("append", "event does not continue the feed"))?;
         if tail.loc.is_none() {
             let loc = space.alloc(shared, tail.b.span())?;
+            tail.zeroed = space.take_zeroed(loc, tail.b.span());
             tail.loc = Some(loc);
             tail.full = true;
             tail.on_disk = false;
@@ -708,10 +761,11 @@ impl Writer {
             let last = wf.tail.as_ref().and_then(|t| t.b.leaf_hashes().last().copied()).unwrap_or_default();
             ranges.push((start..seq, last));
         }
-        if let Some(tail) = wf.tail.as_mut() {
-            Self::write_tail(&mut self.space, &shared, &mut self.scratch, tail)?;
-        }
         let durable = self.durability == Durability::EachAppend;
+        if let Some(tail) = wf.tail.as_mut() {
+            let log_fresh = durable && self.space.dirty.is_empty();
+            Self::write_tail(&mut self.space, &shared, &mut self.scratch, tail, log_fresh)?;
+        }
         self.space.finish_writes(&shared, durable)?;
         if durable {
             self.space.sync(&shared)?;
@@ -871,7 +925,7 @@ impl Writer {
         }
         Self::extend_mmr(peaks, pending, &self.leaves).map_err(ImportError::Io)?;
         if let Some(tail) = wf.tail.as_mut() {
-            Self::write_tail(&mut self.space, &shared, &mut self.scratch, tail).map_err(ImportError::Io)?;
+            Self::write_tail(&mut self.space, &shared, &mut self.scratch, tail, false).map_err(ImportError::Io)?;
         }
         self.space.finish_writes(&shared, true).map_err(ImportError::Io)?;
         self.space.sync(&shared).map_err(ImportError::Io)?;
