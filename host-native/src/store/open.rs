@@ -22,11 +22,13 @@ use super::files::{self, DirState, FORMAT_VERSION};
 use super::hasher::LeafHasher;
 use super::meta::{self, FeedRow, Loc, PageRow, Run};
 use super::segments::{FileIo, Mapped, SegmentIo, SegmentMaps};
+use super::space::Space;
 use super::state::{
     CHECKED, Counters, FeedInner, FeedState, FeedTable, Located, PageEntry, PageWalk, RunLog, Shared, UNCHECKED,
 };
+use super::tail::Tail;
 use super::taillog;
-use super::writer::{Space, Tail, WFeed, Writer};
+use super::writer::{WFeed, Writer};
 use crate::Durability;
 use crate::error::{IoError, OpenError};
 

@@ -1,27 +1,27 @@
-//! The writer thread: the only code that writes segments and the index.
+//! The writer: the only code that writes segments and the index, its state behind one lock.
 //!
-//! Requests arrive on a crossbeam channel. Appends queued together are committed together
-//! (one `fdatasync` for all of them). See `docs/storage.md` for the commit and checkpoint rules.
+//! Requests arrive on a crossbeam channel, served by the writer thread. Appends queued together
+//! are committed together (one `fdatasync` for all of them). Under `EachAppend`, an append that
+//! finds the writer idle commits on its own thread ([`Writer::append_inline`]). Slot allocation
+//! and the commit's writes and syncs are in `space`, the tail page in `tail`. See
+//! `docs/storage.md` for the commit and checkpoint rules.
 
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use xaeroflux_core::event::{EventFlags, EventHeader, EventRef, MAX_PAYLOAD_LEN};
 use xaeroflux_core::mmr::{self, MmrPeaks};
-use xaeroflux_core::page::{PAGE_HEADER_LEN, PageBuilder};
 use xaeroflux_core::{Hash, SignedHead};
 
-use super::check::check_tail;
 use super::hasher::LeafHasher;
 use super::meta::{self, FeedRow, Loc, PageRow};
 use super::nodes::is_stored;
-use super::segments::{Mapped, SegmentIo};
-use super::state::{CHECKED, FeedInner, FeedState, PageEntry, PageWalk, Shared, lock, read, write};
-use super::taillog::{PageWrite, TailLog};
+use super::space::{Space, other};
+use super::state::{CHECKED, FeedInner, FeedState, PageEntry, Shared, lock, read, write};
+use super::tail::{Tail, load_tail, write_tail};
 use super::wait::{SPIN, recv_spin};
 use crate::Durability;
 use crate::error::{AppendError, CorruptReason, ImportError, IoError, SyncError};
@@ -76,43 +76,6 @@ pub(crate) enum Request {
     Shutdown(Sender<Result<(), SyncError>>),
 }
 
-/// A feed's tail page under construction.
-pub(crate) struct Tail {
-    pub b: PageBuilder,
-    /// Where the page is (set when its first event is pushed).
-    pub loc: Option<Loc>,
-    /// Event bytes already written at `loc`.
-    pub written: usize,
-    /// The next write must be the whole page image (the slot may hold other bytes).
-    pub full: bool,
-    /// The slot holds events of an earlier commit: a write that changes its header goes
-    /// through the tail log (see `taillog`).
-    pub on_disk: bool,
-    /// A record of this page is durable in the tail log's current epoch, so a torn rewrite
-    /// of the page can be repaired from the log.
-    pub covered: bool,
-    /// The slot was all zeros when the page got it (a slot of a segment this process
-    /// created, never handed out before): its first write may go through the tail log.
-    pub zeroed: bool,
-    pub page_no: u64,
-}
-
-impl Tail {
-    /// The tail of a feed without pages: its first event starts page 0 in a fresh slot.
-    pub(crate) fn empty(config: xaeroflux_core::page::PageConfig, author: xaeroflux_core::AuthorId) -> Self {
-        Tail {
-            b: PageBuilder::new(config, author, 0),
-            loc: None,
-            written: 0,
-            full: true,
-            on_disk: false,
-            covered: false,
-            zeroed: false,
-            page_no: 0,
-        }
-    }
-}
-
 /// Writer-side state of a feed.
 pub(crate) struct WFeed {
     pub feed: Arc<FeedState>,
@@ -120,32 +83,6 @@ pub(crate) struct WFeed {
     /// Rows of pages sealed since the last checkpoint.
     pub rows: Vec<(u64, PageRow)>,
     pub dirty: bool,
-}
-
-/// Allocation of page slots in segment files.
-pub(crate) struct Space {
-    pub io: Box<dyn SegmentIo>,
-    /// Next free slot.
-    pub next: Loc,
-    /// Slots of segment `next.seg`, 0 if it does not exist yet.
-    pub seg_slots: u32,
-    /// Existing segments and their slot counts.
-    pub known: HashMap<u32, u32>,
-    /// Segments with writes to sync at the commit.
-    pub dirty: Vec<u32>,
-    /// Segments with writes the tail log covers, synced at the next checkpoint.
-    pub logged: Vec<u32>,
-    pub log: TailLog,
-    /// Slots from this one on, in its segment, are zeros: the segment was created by this
-    /// process and they were never handed out (a rollback does not lower it).
-    pub zero_from: Option<Loc>,
-    /// Writes the commit's log records describe, made after those records are written (and
-    /// synced first when a page has no durable record yet): (segment, offset, bytes).
-    pub deferred: Vec<(u32, u64, std::ops::Range<usize>)>,
-    pub deferred_buf: Vec<u8>,
-    /// The commit's records must be durable before its deferred writes.
-    pub sync_log_first: bool,
-    pub unsynced_since: Option<Instant>,
 }
 
 pub(crate) struct Writer {
@@ -172,150 +109,6 @@ pub(crate) struct Writer {
 /// reached the disk is unknown until a reopen recovers).
 fn is_sync_failure(e: &IoError) -> bool {
     e.op == "sync segment" || e.op == "sync tail log"
-}
-
-fn other(op: &'static str, what: &'static str) -> IoError {
-    IoError::new(op, None, std::io::Error::other(what))
-}
-
-impl Space {
-    fn alloc(&mut self, shared: &Shared, span: u16) -> Result<Loc, IoError> {
-        let span = u32::from(span);
-        if self.seg_slots == 0 || self.next.slot.saturating_add(span) > self.seg_slots {
-            let n = if self.seg_slots == 0 { self.next.seg } else { self.next.seg + 1 };
-            let slots = shared.segment_pages.max(span);
-            match self.known.get(&n) {
-                Some(&have) if have >= slots => {}
-                Some(_) => return Err(other("roll over segment", "a leftover segment is too small for this page")),
-                None => {
-                    self.io.create(n, u64::from(slots) * shared.page_size)?;
-                    self.zero_from = Some(Loc { seg: n, slot: 0 });
-                    self.known.insert(n, slots);
-                    shared.maps.set(n, Mapped::map(&shared.dir, n)?);
-                    shared.counters.segments.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            self.next = Loc { seg: n, slot: 0 };
-            self.seg_slots = self.known.get(&n).copied().unwrap_or(slots);
-        }
-        let loc = self.next;
-        self.next.slot += span;
-        Ok(loc)
-    }
-
-    /// Whether the slot `loc`, just allocated with `span`, holds only zeros; it is then no
-    /// longer counted as zeros for a later allocation.
-    fn take_zeroed(&mut self, loc: Loc, span: u16) -> bool {
-        let zero = self.zero_from.is_some_and(|z| z.seg == loc.seg && loc.slot >= z.slot);
-        if zero {
-            self.zero_from = Some(Loc { seg: loc.seg, slot: loc.slot + u32::from(span) });
-        }
-        zero
-    }
-
-    fn write(&mut self, seg: u32, off: u64, buf: &[u8]) -> Result<(), IoError> {
-        if !self.dirty.contains(&seg) {
-            self.dirty.push(seg);
-        }
-        self.unsynced_since.get_or_insert_with(Instant::now);
-        self.io.write_at(seg, off, buf)
-    }
-
-    /// Ends a commit's writes: the tail log records, then (synced first if `durable` or a page
-    /// had no durable record yet) the page writes they describe, into pages that hold
-    /// committed events (synced at the next checkpoint).
-    pub(crate) fn finish_writes(&mut self, shared: &Shared, durable: bool) -> Result<(), IoError> {
-        self.log.flush(self.io.as_mut())?;
-        if durable || self.sync_log_first {
-            self.sync_log(shared)?;
-        }
-        self.sync_log_first = false;
-        if !self.deferred.is_empty() {
-            self.unsynced_since.get_or_insert_with(Instant::now);
-        }
-        let r = self.deferred.iter().try_for_each(|(seg, off, range)| {
-            if !self.logged.contains(seg) {
-                self.logged.push(*seg);
-            }
-            self.io.write_at(*seg, *off, self.deferred_buf.get(range.clone()).unwrap_or_default())
-        });
-        self.deferred.clear();
-        self.deferred_buf.clear();
-        r
-    }
-
-    /// Makes the tail log's written records durable, if any are not.
-    fn sync_log(&mut self, shared: &Shared) -> Result<(), IoError> {
-        if self.log.unsynced {
-            self.io.log_sync()?;
-            self.log.unsynced = false;
-            shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-
-    /// Forgets what a failed commit left to write.
-    pub(crate) fn abandon_writes(&mut self, chain_before: u64) {
-        self.log.discard(chain_before);
-        self.deferred.clear();
-        self.deferred_buf.clear();
-        self.sync_log_first = false;
-    }
-
-    fn defer(&mut self, seg: u32, off: u64, bytes: &[u8]) {
-        let start = self.deferred_buf.len();
-        self.deferred_buf.extend_from_slice(bytes);
-        self.deferred.push((seg, off, start..self.deferred_buf.len()));
-    }
-
-    /// Makes a commit durable: its records in the tail log and its new pages.
-    pub(crate) fn sync(&mut self, shared: &Shared) -> Result<(), IoError> {
-        self.sync_log(shared)?;
-        while let Some(&seg) = self.dirty.last() {
-            self.io.sync(seg)?;
-            self.dirty.pop();
-            shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
-        }
-        self.unsynced_since = None;
-        Ok(())
-    }
-
-    /// Makes every write durable, those the tail log covers included (before a checkpoint).
-    fn sync_all(&mut self, shared: &Shared) -> Result<(), IoError> {
-        self.sync(shared)?;
-        while let Some(&seg) = self.logged.last() {
-            self.io.sync(seg)?;
-            self.logged.pop();
-            shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-}
-
-/// Builds the tail of a feed from its published last page (after a rollback, or for a feed
-/// the writer has not touched yet).
-pub(crate) fn load_tail(shared: &Shared, feed: &FeedState) -> Result<Tail, CorruptReason> {
-    let inner = read(&feed.inner);
-    let Some(last) = inner.pages.last() else {
-        return Ok(Tail::empty(shared.config, feed.author));
-    };
-    let page_no = inner.page_count() - 1;
-    let (first_seq, loc, span, len) = (last.first_seq, last.loc, last.span, inner.len);
-    let state = last.state.load(Ordering::Acquire);
-    drop(inner);
-    let bytes = shared.page_bytes(loc, span)?;
-    if state != CHECKED {
-        check_tail(bytes, &shared.config).map_err(CorruptReason::Page)?;
-    }
-    let page = super::state::Located { bytes, first_seq, end: len, page_no };
-    let mut b = PageBuilder::new(shared.config, feed.author, first_seq);
-    for ev in PageWalk::new(&page) {
-        b.push(ev).map_err(|_| CorruptReason::Truncated { segment: loc.seg, offset: u64::from(loc.slot) })?;
-    }
-    if b.next_seq() != len {
-        return Err(CorruptReason::Truncated { segment: loc.seg, offset: u64::from(loc.slot) * shared.page_size });
-    }
-    Ok(Tail { written: b.used(), b, loc: Some(loc), full: true, on_disk: true, covered: false, zeroed: false, page_no })
 }
 
 fn wfeed<'f>(
@@ -483,90 +276,6 @@ impl Writer {
         Ok(())
     }
 
-    /// Writes what is new of a tail page (events, then header), or its whole image. A write
-    /// that changes the header of a page holding events of an earlier commit is described in
-    /// the tail log first (see `taillog`).
-    ///
-    /// With `log_fresh` (the commit's last write under `EachAppend`, when nothing else of it
-    /// needs a segment `fdatasync`), the first write of a page into a zeroed slot goes through
-    /// the tail log too: the commit then syncs only the log, not the segment (whose first
-    /// write into a preallocated extent also commits file-system metadata: 350 µs against
-    /// 65 µs on the VMs of our benchmarks, once per page of per-event appends).
-    fn write_tail(
-        space: &mut Space,
-        shared: &Shared,
-        scratch: &mut Vec<u8>,
-        tail: &mut Tail,
-        log_fresh: bool,
-    ) -> Result<(), IoError> {
-        let Some(loc) = tail.loc else { return Ok(()) };
-        let off = u64::from(loc.slot) * shared.page_size;
-        let used = tail.b.used();
-        if log_fresh
-            && tail.full
-            && tail.zeroed
-            && !tail.on_disk
-            && tail.written == 0
-            && tail.b.span() == 1
-            && used > 0
-            && space.log.has_room(shared.config.page_size())
-        {
-            let header = *tail.b.growing_header().as_bytes();
-            let bytes = tail.b.event_bytes().get(..used).unwrap_or_default();
-            let at = u32::try_from(PAGE_HEADER_LEN).map_err(|_| other("write page", "offset in page"))?;
-            space.log.add(&PageWrite { seg: loc.seg, page_off: off, at, header, bytes });
-            space.defer(loc.seg, off + PAGE_HEADER_LEN as u64, bytes);
-            space.defer(loc.seg, off, &header);
-            space.sync_log_first = true;
-            tail.covered = true;
-            tail.full = false;
-            tail.on_disk = true;
-            tail.written = used;
-            return Ok(());
-        }
-        if tail.on_disk && tail.written < used {
-            let (at, header, bytes) = if tail.full {
-                scratch.resize(tail.b.page_len(), 0);
-                tail.b.write_to(scratch).map_err(|_| other("write page", "page image size"))?;
-                let (head, rest) = scratch.split_at(PAGE_HEADER_LEN);
-                (PAGE_HEADER_LEN, head, rest)
-            } else {
-                let head = tail.b.growing_header();
-                scratch.clear();
-                scratch.extend_from_slice(head.as_bytes());
-                let body = tail.b.event_bytes().get(tail.written..used).unwrap_or_default();
-                (PAGE_HEADER_LEN + tail.written, &scratch[..], body)
-            };
-            let header: [u8; PAGE_HEADER_LEN] =
-                header.try_into().map_err(|_| other("write page", "page header size"))?;
-            let at32 = u32::try_from(at).map_err(|_| other("write page", "offset in page"))?;
-            if !space.log.has_room(shared.config.page_size()) {
-                return Err(other("write tail log", "no room left for the commit's record"));
-            }
-            space.log.add(&PageWrite { seg: loc.seg, page_off: off, at: at32, header, bytes });
-            space.defer(loc.seg, off + at as u64, bytes);
-            space.defer(loc.seg, off, &header);
-            space.sync_log_first |= !tail.covered;
-            tail.covered = true;
-            tail.full = false;
-            tail.written = used;
-            return Ok(());
-        }
-        if tail.full || tail.written == 0 {
-            scratch.resize(tail.b.page_len(), 0);
-            tail.b.write_to(scratch).map_err(|_| other("write page", "page image size"))?;
-            space.write(loc.seg, off, scratch)?;
-            tail.full = false;
-        } else if tail.written < used {
-            let body = tail.b.event_bytes().get(tail.written..used).unwrap_or_default();
-            space.write(loc.seg, off + (PAGE_HEADER_LEN + tail.written) as u64, body)?;
-            space.write(loc.seg, off, tail.b.growing_header().as_bytes())?;
-        }
-        tail.written = used;
-        tail.on_disk = true;
-        Ok(())
-    }
-
     /// Pushes one event into a feed's tail, sealing and allocating pages as needed.
     #[allow(clippy::too_many_arguments)]
     fn push(
@@ -581,7 +290,7 @@ impl Writer {
     ) -> Result<Hash, IoError> {
         let tail = wf.tail.as_mut().ok_or_else(|| other("append", "tail not loaded"))?;
         if !tail.b.fits(ev.encoded().len()) {
-            Self::write_tail(space, shared, scratch, tail, false)?;
+            write_tail(space, shared, scratch, tail, false)?;
             if let Some(loc) = tail.loc {
                 let row = PageRow {
                     first_seq: tail.b.first_seq(),
@@ -764,7 +473,7 @@ impl Writer {
         let durable = self.durability == Durability::EachAppend;
         if let Some(tail) = wf.tail.as_mut() {
             let log_fresh = durable && self.space.dirty.is_empty();
-            Self::write_tail(&mut self.space, &shared, &mut self.scratch, tail, log_fresh)?;
+            write_tail(&mut self.space, &shared, &mut self.scratch, tail, log_fresh)?;
         }
         self.space.finish_writes(&shared, durable)?;
         if durable {
@@ -925,7 +634,7 @@ impl Writer {
         }
         Self::extend_mmr(peaks, pending, &self.leaves).map_err(ImportError::Io)?;
         if let Some(tail) = wf.tail.as_mut() {
-            Self::write_tail(&mut self.space, &shared, &mut self.scratch, tail, false).map_err(ImportError::Io)?;
+            write_tail(&mut self.space, &shared, &mut self.scratch, tail, false).map_err(ImportError::Io)?;
         }
         self.space.finish_writes(&shared, true).map_err(ImportError::Io)?;
         self.space.sync(&shared).map_err(ImportError::Io)?;
