@@ -432,16 +432,7 @@ fn recover(
             if !take_page(bytes, first_seq, ckpt_len, &mut b, &mut peaks) {
                 return Err(corrupt("the local feed's last page does not continue the feed"));
             }
-            Tail {
-                written: b.used(),
-                b,
-                loc: Some(loc),
-                full: false,
-                on_disk: true,
-                covered: false,
-                zeroed: false,
-                page_no: page_count - 1,
-            }
+            Tail::stored(b, loc, page_count - 1, false)
         }
     };
 
@@ -474,16 +465,7 @@ fn recover(
         }
         pages.push(PageEntry::new(seq, loc, span, CHECKED));
         let page_no = if tail.b.is_empty() && tail.loc.is_none() { tail.page_no } else { tail.page_no + 1 };
-        tail = Tail {
-            written: b.used(),
-            b,
-            loc: Some(loc),
-            full: false,
-            on_disk: true,
-            covered: false,
-            zeroed: false,
-            page_no,
-        };
+        tail = Tail::stored(b, loc, page_no, false);
         at = Loc { seg: loc.seg, slot: loc.slot + u32::from(span) };
     }
 

@@ -135,11 +135,7 @@ impl Space {
     /// Makes a commit durable: its records in the tail log and its new pages.
     pub(crate) fn sync(&mut self, shared: &Shared) -> Result<(), IoError> {
         self.sync_log(shared)?;
-        while let Some(&seg) = self.dirty.last() {
-            self.io.sync(seg)?;
-            self.dirty.pop();
-            shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
-        }
+        sync_segments(self.io.as_mut(), &mut self.dirty, shared)?;
         self.unsynced_since = None;
         Ok(())
     }
@@ -147,11 +143,17 @@ impl Space {
     /// Makes every write durable, those the tail log covers included (before a checkpoint).
     pub(crate) fn sync_all(&mut self, shared: &Shared) -> Result<(), IoError> {
         self.sync(shared)?;
-        while let Some(&seg) = self.logged.last() {
-            self.io.sync(seg)?;
-            self.logged.pop();
-            shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(())
+        sync_segments(self.io.as_mut(), &mut self.logged, shared)
     }
+}
+
+/// Syncs the segments of `list`, removing each once it is synced (a failure leaves it and
+/// those after it listed).
+fn sync_segments(io: &mut dyn SegmentIo, list: &mut Vec<u32>, shared: &Shared) -> Result<(), IoError> {
+    while let Some(&seg) = list.last() {
+        io.sync(seg)?;
+        list.pop();
+        shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
 }

@@ -47,6 +47,12 @@ impl Tail {
             page_no: 0,
         }
     }
+
+    /// The tail of a feed whose last page, rebuilt in `b`, is stored at `loc`; `full`: the
+    /// next write must be the whole page image (the slot may hold other bytes after it).
+    pub(crate) fn stored(b: PageBuilder, loc: Loc, page_no: u64, full: bool) -> Self {
+        Tail { written: b.used(), b, loc: Some(loc), full, on_disk: true, covered: false, zeroed: false, page_no }
+    }
 }
 
 /// Builds the tail of a feed from its published last page (after a rollback, or for a feed
@@ -72,7 +78,7 @@ pub(crate) fn load_tail(shared: &Shared, feed: &FeedState) -> Result<Tail, Corru
     if b.next_seq() != len {
         return Err(CorruptReason::Truncated { segment: loc.seg, offset: u64::from(loc.slot) * shared.page_size });
     }
-    Ok(Tail { written: b.used(), b, loc: Some(loc), full: true, on_disk: true, covered: false, zeroed: false, page_no })
+    Ok(Tail::stored(b, loc, page_no, true))
 }
 
 /// Writes what is new of a tail page (events, then header), or its whole image. A write
