@@ -19,7 +19,9 @@ pub(crate) struct Tail {
     pub loc: Option<Loc>,
     /// Event bytes already written at `loc`.
     pub written: usize,
-    /// The next write must be the whole page image (the slot may hold other bytes).
+    /// The next write must be the whole page image (the slot may hold other bytes). False
+    /// for a fresh slot known to hold zeros (a slot of a segment this process created, never
+    /// handed out before): its first write may then be just the header and the events.
     pub full: bool,
     /// The slot holds events of an earlier commit: a write that changes its header goes
     /// through the tail log (see `taillog`).
@@ -27,9 +29,6 @@ pub(crate) struct Tail {
     /// A record of this page is durable in the tail log's current epoch, so a torn rewrite
     /// of the page can be repaired from the log.
     pub covered: bool,
-    /// The slot was all zeros when the page got it (a slot of a segment this process
-    /// created, never handed out before): its first write may go through the tail log.
-    pub zeroed: bool,
     pub page_no: u64,
 }
 
@@ -43,7 +42,6 @@ impl Tail {
             full: true,
             on_disk: false,
             covered: false,
-            zeroed: false,
             page_no: 0,
         }
     }
@@ -51,7 +49,7 @@ impl Tail {
     /// The tail of a feed whose last page, rebuilt in `b`, is stored at `loc`; `full`: the
     /// next write must be the whole page image (the slot may hold other bytes after it).
     pub(crate) fn stored(b: PageBuilder, loc: Loc, page_no: u64, full: bool) -> Self {
-        Tail { written: b.used(), b, loc: Some(loc), full, on_disk: true, covered: false, zeroed: false, page_no }
+        Tail { written: b.used(), b, loc: Some(loc), full, on_disk: true, covered: false, page_no }
     }
 }
 
@@ -100,29 +98,11 @@ pub(crate) fn write_tail(
     let Some(loc) = tail.loc else { return Ok(()) };
     let off = u64::from(loc.slot) * shared.page_size;
     let used = tail.b.used();
-    if log_fresh
-        && tail.full
-        && tail.zeroed
-        && !tail.on_disk
-        && tail.written == 0
-        && tail.b.span() == 1
-        && used > 0
-        && space.log.has_room(shared.config.page_size())
-    {
-        let header = *tail.b.growing_header().as_bytes();
-        let bytes = tail.b.event_bytes().get(..used).unwrap_or_default();
-        let at = u32::try_from(PAGE_HEADER_LEN).map_err(|_| other("write page", "offset in page"))?;
-        space.log.add(&PageWrite { seg: loc.seg, page_off: off, at, header, bytes });
-        space.defer(loc.seg, off + PAGE_HEADER_LEN as u64, bytes);
-        space.defer(loc.seg, off, &header);
-        space.sync_log_first = true;
-        tail.covered = true;
-        tail.full = false;
-        tail.on_disk = true;
-        tail.written = used;
-        return Ok(());
-    }
-    if tail.on_disk && tail.written < used {
+    // A fresh page's first write goes through the log only when nothing on the slot needs
+    // overwriting (not `full`) and its record fits: otherwise it is written whole, below.
+    let fresh_via_log =
+        log_fresh && !tail.on_disk && !tail.full && tail.b.span() == 1 && space.log.has_room(shared.config.page_size());
+    if (tail.on_disk || fresh_via_log) && tail.written < used {
         let (at, header, bytes) = if tail.full {
             scratch.resize(tail.b.page_len(), 0);
             tail.b.write_to(scratch).map_err(|_| other("write page", "page image size"))?;
@@ -147,6 +127,7 @@ pub(crate) fn write_tail(
         tail.covered = true;
         tail.full = false;
         tail.written = used;
+        tail.on_disk = true;
         return Ok(());
     }
     if tail.full || tail.written == 0 {

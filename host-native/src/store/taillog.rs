@@ -9,7 +9,8 @@
 //! header and the new bytes — and the commit's `fdatasync` is the log's. The segment writes
 //! themselves go to the page cache and are synced at the next checkpoint. A whole page written
 //! into a fresh slot needs no record: nothing valid was there, and a torn one fails its
-//! checksum.
+//! checksum (a fresh tail page may get one anyway, to spare the commit a segment `fdatasync`:
+//! see `tail::write_tail`).
 //!
 //! Records of one *epoch* are written back to back from the start of the file, each chained to
 //! the previous one by its check value. A checkpoint makes every segment durable, commits the

@@ -317,9 +317,9 @@ impl Writer {
         .map_err(|_| other("append", "event does not continue the feed"))?;
         if tail.loc.is_none() {
             let loc = space.alloc(shared, tail.b.span())?;
-            tail.zeroed = space.take_zeroed(loc, tail.b.span());
             tail.loc = Some(loc);
-            tail.full = true;
+            // A slot known to hold zeros needs no zero padding written after the events.
+            tail.full = !space.take_zeroed(loc, tail.b.span());
             tail.on_disk = false;
             tail.covered = false;
             pending.pages.push(PageEntry::new(tail.b.first_seq(), loc, tail.b.span(), CHECKED));
