@@ -273,10 +273,10 @@ pub(crate) fn drop_cached(f: &File) {
     let _ = f;
 }
 
-/// Opens the tail log, creating it or growing it to `len` bytes of written zeros (not
-/// `posix_fallocate`: a first write into an unwritten extent would make the commit's
-/// `fdatasync` commit metadata), synced, with its directory entry synced.
-pub(crate) fn prepare_log(dir: &Path, len: u64) -> Result<File, IoError> {
+/// Creates the tail log or grows it to `len` bytes of written zeros (not `posix_fallocate`: a
+/// first write into an unwritten extent would make the commit's `fdatasync` commit metadata),
+/// synced, with its directory entry synced.
+pub(crate) fn prepare_log(dir: &Path, len: u64) -> Result<(), IoError> {
     let path = dir.join(super::taillog::LOG_FILE);
     let mut f = OpenOptions::new()
         .read(true)
@@ -299,7 +299,7 @@ pub(crate) fn prepare_log(dir: &Path, len: u64) -> Result<File, IoError> {
         f.sync_all().map_err(io("sync tail log", &path))?;
         sync_dir(dir)?;
     }
-    Ok(f)
+    Ok(())
 }
 
 pub(crate) fn open_segment(dir: &Path, n: u32) -> Result<File, IoError> {

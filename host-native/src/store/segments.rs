@@ -102,7 +102,7 @@ impl SegmentIo for FileIo {
     }
 
     fn log_prepare(&mut self, len: u64) -> Result<(), IoError> {
-        drop(files::prepare_log(&self.dir, len)?);
+        files::prepare_log(&self.dir, len)?;
         self.log = None;
         self.open_log()
     }
