@@ -249,17 +249,31 @@ fn run(seed: u64, calls: u64, durability: Durability) -> (u64, usize) {
     (acked, lost)
 }
 
-#[test]
-fn every_acknowledged_append_survives_a_power_cut_at_any_call() {
-    let mut rolled_back = 0;
-    let mut max_acked = 0;
-    for seed in 1..=40u64 {
-        for calls in [0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144] {
-            let (acked, lost) = run(seed * 7919 + calls, calls, Durability::EachAppend);
+/// Runs `one(seed, calls)` for every seed and cut point; returns the sectors rolled back over
+/// all runs and the most events one run had acknowledged.
+fn sweep(
+    seeds: std::ops::RangeInclusive<u64>,
+    cuts: impl Iterator<Item = u64> + Clone,
+    mut one: impl FnMut(u64, u64) -> (u64, usize),
+) -> (usize, u64) {
+    let (mut rolled_back, mut max_acked) = (0, 0);
+    for seed in seeds {
+        for calls in cuts.clone() {
+            let (acked, lost) = one(seed, calls);
             rolled_back += lost;
             max_acked = max_acked.max(acked);
         }
     }
+    (rolled_back, max_acked)
+}
+
+const GROUP_COMMIT: Durability = Durability::GroupCommit { max_delay: std::time::Duration::from_millis(2) };
+
+#[test]
+fn every_acknowledged_append_survives_a_power_cut_at_any_call() {
+    let cuts = [0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144];
+    let (rolled_back, max_acked) =
+        sweep(1..=40, cuts.into_iter(), |seed, calls| run(seed * 7919 + calls, calls, Durability::EachAppend));
     // The simulation did roll sectors back and runs did get far.
     assert!(rolled_back > 100, "{rolled_back} sectors rolled back");
     assert!(max_acked > 60, "{max_acked}");
@@ -267,37 +281,24 @@ fn every_acknowledged_append_survives_a_power_cut_at_any_call() {
 
 /// A longer sweep of the same check, run by hand after a change to the write path:
 /// `XF_POWER_CUT_SEEDS=500 cargo test -p xaeroflux --lib power_cut_sweep -- --ignored`
-/// (default 200 seeds, every cut point from 0 to 199 I/O calls in steps of 7).
+/// (default 200 seeds, every cut point from 0 to 199 I/O calls in steps of 7; every third
+/// seed under group commit).
 #[test]
 #[ignore = "long: run by hand after a change to the write path"]
 fn power_cut_sweep() {
     let seeds: u64 = std::env::var("XF_POWER_CUT_SEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
-    let mut runs = 0u64;
-    for seed in 1..=seeds {
-        for calls in (0..200u64).step_by(7) {
-            let durability = if seed % 3 == 0 {
-                Durability::GroupCommit { max_delay: std::time::Duration::from_millis(2) }
-            } else {
-                Durability::EachAppend
-            };
-            run(seed * 1_000_003 + calls, calls, durability);
-            runs += 1;
-        }
-    }
-    assert!(runs > 0);
+    let (rolled_back, max_acked) = sweep(1..=seeds, (0..200u64).step_by(7), |seed, calls| {
+        let durability = if seed % 3 == 0 { GROUP_COMMIT } else { Durability::EachAppend };
+        run(seed * 1_000_003 + calls, calls, durability)
+    });
+    assert!(rolled_back > 100, "{rolled_back} sectors rolled back");
+    assert!(max_acked > 60, "{max_acked}");
 }
 
 #[test]
 fn group_commit_keeps_a_whole_prefix_after_a_power_cut() {
-    for seed in 1..=20u64 {
-        for calls in [1, 4, 9, 16, 25, 36, 49, 64, 81, 100] {
-            run(
-                seed * 104_729 + calls,
-                calls,
-                Durability::GroupCommit { max_delay: std::time::Duration::from_millis(2) },
-            );
-        }
-    }
+    let cuts = [1, 4, 9, 16, 25, 36, 49, 64, 81, 100];
+    sweep(1..=20, cuts.into_iter(), |seed, calls| run(seed * 104_729 + calls, calls, GROUP_COMMIT));
 }
 
 /// Imports under power cuts: another author's events stored with `store_verified` in small
@@ -372,15 +373,9 @@ fn run_imports(seed: u64, calls: u64) -> (u64, usize) {
 
 #[test]
 fn every_acknowledged_import_survives_a_power_cut_at_any_call() {
-    let mut rolled_back = 0;
-    let mut max_imported = 0;
-    for seed in 1..=20u64 {
-        for calls in [0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89] {
-            let (imported, lost) = run_imports(seed * 15_485_863 + calls, calls);
-            rolled_back += lost;
-            max_imported = max_imported.max(imported);
-        }
-    }
+    let cuts = [0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89];
+    let (rolled_back, max_imported) =
+        sweep(1..=20, cuts.into_iter(), |seed, calls| run_imports(seed * 15_485_863 + calls, calls));
     assert!(rolled_back > 50, "{rolled_back} sectors rolled back");
     assert!(max_imported > 40, "{max_imported}");
 }
