@@ -46,6 +46,7 @@ pub mod head;
 pub mod memstore;
 pub mod mmr;
 pub mod page;
+pub mod proof_file;
 pub mod xsp;
 
 pub use event::{Event, EventFlags, EventHeader, EventRef};

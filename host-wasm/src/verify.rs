@@ -11,7 +11,7 @@ use xaeroflux_core::{AuthorId, Event, EventFlags, EventRef, Hash, SignedHead};
 use crate::error::{ArgError, ERROR_NAME, ErrorCode, JsError, make_js_error};
 use crate::hex;
 use crate::js::{self, Obj, prop, prop_str};
-use crate::proof::{self, ProofFields, ProofFileError, Trust};
+use crate::proof::{self, Anchor, JsProofFields, NotJson, ProofFileError, Trust};
 
 /// Decoding errors of events, heads and proofs given as bytes.
 struct Malformed(String);
@@ -33,11 +33,11 @@ fn arg(e: ArgError) -> JsValue {
 }
 
 /// Reads the fields of a proof file from a JS object or a JSON string.
-pub(crate) fn proof_fields(value: &JsValue) -> Result<ProofFields, JsValue> {
+pub(crate) fn proof_fields(value: &JsValue) -> Result<JsProofFields, JsValue> {
     let obj = match value.as_string() {
         Some(text) => js_sys::JSON::parse(&text).map_err(|e| {
             let msg = js_sys::Error::from(e).message().as_string().unwrap_or_default();
-            ProofFileError::Json(msg).to_js()
+            NotJson(msg).to_js()
         })?,
         None => value.clone(),
     };
@@ -46,7 +46,7 @@ pub(crate) fn proof_fields(value: &JsValue) -> Result<ProofFields, JsValue> {
     }
     let s = |k: &'static str| prop(&obj, k).and_then(|v| v.as_string());
     let n = |k: &'static str| prop(&obj, k).and_then(|v| v.as_f64());
-    Ok(ProofFields {
+    Ok(JsProofFields {
         format: s("format"),
         version: n("version"),
         author: s("author"),
@@ -84,10 +84,11 @@ pub fn verify_proof(
     #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options: Option<JsValue>,
 ) -> Result<JsValue, JsValue> {
     let fields = proof_fields(&proof)?;
-    let file = proof::decode(&fields).map_err(|e| e.to_js())?;
+    let file = proof::decode(&fields.as_core()).map_err(|e| e.to_js())?;
     let options = options.unwrap_or(JsValue::UNDEFINED);
+    let root = prop_str(&options, "root").map_err(arg)?.map(|r| hex::hash(&r, "root")).transpose().map_err(arg)?;
     let trust = Trust {
-        root: prop_str(&options, "root").map_err(arg)?.map(|r| hex::hash(&r, "root")).transpose().map_err(arg)?,
+        anchor: root.map_or(Anchor::FileHead, Anchor::Root),
         author: prop_str(&options, "author")
             .map_err(arg)?
             .map(|a| hex::author(&a, "author"))
@@ -100,7 +101,7 @@ pub fn verify_proof(
         .set("author", hex::encode(ev.author().as_bytes()))
         .num("seq", ev.seq())
         .num("leaves", file.proof.leaves)
-        .set("root", hex::encode(trust.root.unwrap_or(file.head.root).as_bytes()))
+        .set("root", hex::encode(trust.root(&file).as_bytes()))
         .set("event", js::event(&ev))
         .build())
 }

@@ -10,32 +10,17 @@
 //!   "head":  "<hex of SignedHead::encode: author, length, root, signature>" }
 //! ```
 //!
-//! Verification trusts only the binary pieces: the readable fields must agree with them or
-//! the file is refused, so a reader is never shown one thing while another is checked.
+//! The format, its checks and verification are `xaeroflux_core::proof_file`, shared with the
+//! browser package; this module reads and writes the JSON.
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
-use xaeroflux_core::mmr::{InclusionProof, ProofDecodeError, ProofError};
-use xaeroflux_core::{Event, EventRef, Hash, SignedHead, event::EventDecodeError, head::HeadError};
-
-use crate::output::{author_hex, hash_hex, hex};
-
-/// The `format` field.
-pub const FORMAT: &str = "xaeroflux-inclusion-proof";
-/// The `version` field this tool writes and reads.
-pub const VERSION: u64 = 1;
-
-/// A decoded proof file: the event, its inclusion proof and the signed head it was made for.
-pub struct ProofFile {
-    /// The proven event.
-    pub event: Event,
-    /// Its inclusion proof in the feed of `proof.leaves` events.
-    pub proof: InclusionProof,
-    /// The author's signed head at that length.
-    pub head: SignedHead,
-}
+use xaeroflux_core::mmr::InclusionProof;
+use xaeroflux_core::proof_file::{self as core_file, FieldValue, ProofFields};
+pub use xaeroflux_core::proof_file::{Anchor, ProofFile, Rejection, Trust, verify};
+use xaeroflux_core::{EventRef, SignedHead};
 
 /// Why a proof file could not be read.
 #[derive(Debug)]
@@ -43,183 +28,57 @@ pub struct ProofFile {
 pub enum ProofFileError {
     /// Not JSON.
     Json(serde_json::Error),
-    /// Not a JSON object with the `format` field of a proof file.
-    NotAProof,
-    /// A version this tool does not read.
-    Version(u64),
-    /// A field is missing or has the wrong JSON type.
-    Field(&'static str),
-    /// A hex field is not hex.
-    Hex(&'static str),
-    /// The event bytes do not decode.
-    Event(EventDecodeError),
-    /// The proof bytes do not decode.
-    Proof(ProofDecodeError),
-    /// The head bytes do not decode.
-    Head(HeadError),
-    /// A readable field disagrees with the binary pieces.
-    Mismatch(&'static str),
+    /// JSON, but not a valid proof file.
+    Invalid(core_file::ProofFileError),
 }
 
 impl fmt::Display for ProofFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Json(e) => write!(f, "not a proof file (invalid JSON: {e})"),
-            Self::NotAProof => write!(f, "not a proof file (no \"format\": \"{FORMAT}\")"),
-            Self::Version(v) => write!(f, "proof file version {v} is not supported (this xf reads {VERSION})"),
-            Self::Field(name) => write!(f, "proof file field \"{name}\" is missing or has the wrong type"),
-            Self::Hex(name) => write!(f, "proof file field \"{name}\" is not valid hex"),
-            Self::Event(e) => write!(f, "proof file event is malformed: {e}"),
-            Self::Proof(e) => write!(f, "proof file inclusion proof is malformed: {e}"),
-            Self::Head(e) => write!(f, "proof file signed head is malformed: {e}"),
-            Self::Mismatch(name) => write!(f, "proof file field \"{name}\" disagrees with the signed data"),
+            Self::Invalid(e) => write!(f, "{e}"),
         }
     }
 }
 
 impl std::error::Error for ProofFileError {}
 
-/// Why a well-formed proof does not prove what it claims.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Rejection {
-    /// The signed head's signature does not verify.
-    Head(HeadError),
-    /// The head is of another author than the event.
-    AuthorMismatch,
-    /// The proof is for another leaf than the event's seq.
-    SeqMismatch {
-        /// The event's seq.
-        seq: u64,
-        /// The proof's leaf index.
-        leaf_index: u64,
-    },
-    /// The proof is for another feed length than the head (or the root given) states.
-    LengthMismatch {
-        /// The proof's feed length.
-        proof: u64,
-        /// The head's.
-        head: u64,
-    },
-    /// The Merkle path does not lead to the trusted root.
-    Path(ProofError),
-}
+/// The proof file, as written: the fields of [`core_file::encode`], in its order.
+pub struct ProofJson([(&'static str, FieldValue); 9]);
 
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Head(e) => write!(f, "the signed head is not valid: {e}"),
-            Self::AuthorMismatch => f.write_str("the signed head is of another author than the event"),
-            Self::SeqMismatch { seq, leaf_index } => {
-                write!(f, "the proof is for event #{leaf_index}, but the event is #{seq}")
+impl Serialize for ProofJson {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            match value {
+                FieldValue::Str(text) => map.serialize_entry(name, text)?,
+                FieldValue::Num(n) => map.serialize_entry(name, n)?,
             }
-            Self::LengthMismatch { proof, head } => write!(
-                f,
-                "the proof is for a feed of {proof} events but the head is for {head} (make a proof against that head)"
-            ),
-            Self::Path(e) => write!(f, "the event is not in the feed under this root: {e}"),
         }
+        map.end()
     }
-}
-
-impl std::error::Error for Rejection {}
-
-/// The proof file, as written (fields in this order).
-#[derive(Serialize)]
-pub struct ProofJson {
-    format: &'static str,
-    version: u64,
-    author: String,
-    seq: u64,
-    leaves: u64,
-    root: String,
-    event: String,
-    proof: String,
-    head: String,
 }
 
 /// The proof file JSON for `event`, `proof` and `head`.
 pub fn encode(event: &EventRef<'_>, proof: &InclusionProof, head: &SignedHead) -> ProofJson {
-    ProofJson {
-        format: FORMAT,
-        version: VERSION,
-        author: author_hex(&event.author()),
-        seq: event.seq(),
-        leaves: proof.leaves,
-        root: hash_hex(&head.root),
-        event: hex(event.encoded()),
-        proof: hex(&proof.encode()),
-        head: hex(&head.encode()),
-    }
-}
-
-fn str_field<'a>(v: &'a Value, name: &'static str) -> Result<&'a str, ProofFileError> {
-    v.get(name).and_then(Value::as_str).ok_or(ProofFileError::Field(name))
-}
-
-fn u64_field(v: &Value, name: &'static str) -> Result<u64, ProofFileError> {
-    v.get(name).and_then(Value::as_u64).ok_or(ProofFileError::Field(name))
-}
-
-fn hex_field(v: &Value, name: &'static str) -> Result<Vec<u8>, ProofFileError> {
-    hex::decode(str_field(v, name)?.trim()).map_err(|_| ProofFileError::Hex(name))
+    ProofJson(core_file::encode(event, proof, head))
 }
 
 /// Parses and cross-checks a proof file (no cryptographic verification: see [`verify`]).
 pub fn decode(text: &str) -> Result<ProofFile, ProofFileError> {
     let v: Value = serde_json::from_str(text).map_err(ProofFileError::Json)?;
-    if v.get("format").and_then(Value::as_str) != Some(FORMAT) {
-        return Err(ProofFileError::NotAProof);
-    }
-    let version = u64_field(&v, "version")?;
-    if version != VERSION {
-        return Err(ProofFileError::Version(version));
-    }
-    let event = Event::from_bytes(hex_field(&v, "event")?).map_err(ProofFileError::Event)?;
-    let proof = InclusionProof::decode(&hex_field(&v, "proof")?).map_err(ProofFileError::Proof)?;
-    let head = SignedHead::decode(&hex_field(&v, "head")?).map_err(ProofFileError::Head)?;
-    if str_field(&v, "author")? != author_hex(&event.author()) {
-        return Err(ProofFileError::Mismatch("author"));
-    }
-    if u64_field(&v, "seq")? != event.seq() {
-        return Err(ProofFileError::Mismatch("seq"));
-    }
-    if u64_field(&v, "leaves")? != proof.leaves {
-        return Err(ProofFileError::Mismatch("leaves"));
-    }
-    if Hash::from_hex(str_field(&v, "root")?) != Some(head.root) {
-        return Err(ProofFileError::Mismatch("root"));
-    }
-    Ok(ProofFile { event, proof, head })
-}
-
-/// What the proof is checked against.
-pub enum Trust {
-    /// A root the user trusts (from `xf root` on their own store, or from a friend).
-    Root(Hash),
-    /// A signed head (its signature is checked; it must be the event author's).
-    Head(SignedHead),
-}
-
-/// Checks the proof file against `trust`: the event's leaf hash, through the Merkle path,
-/// must give the trusted root, for the event's own seq and author.
-pub fn verify(file: &ProofFile, trust: &Trust) -> Result<(), Rejection> {
-    let ev = file.event.as_ref();
-    if file.proof.leaf_index != ev.seq() {
-        return Err(Rejection::SeqMismatch { seq: ev.seq(), leaf_index: file.proof.leaf_index });
-    }
-    let root = match trust {
-        Trust::Root(root) => *root,
-        Trust::Head(head) => {
-            head.verify().map_err(Rejection::Head)?;
-            if head.author != ev.author() {
-                return Err(Rejection::AuthorMismatch);
-            }
-            if head.length != file.proof.leaves {
-                return Err(Rejection::LengthMismatch { proof: file.proof.leaves, head: head.length });
-            }
-            head.root
-        }
+    let s = |name: &str| v.get(name).and_then(Value::as_str);
+    let n = |name: &str| v.get(name).and_then(Value::as_u64);
+    let fields = ProofFields {
+        format: s("format"),
+        version: n("version"),
+        author: s("author"),
+        seq: n("seq"),
+        leaves: n("leaves"),
+        root: s("root"),
+        event: s("event"),
+        proof: s("proof"),
+        head: s("head"),
     };
-    file.proof.verify(&ev.leaf_hash(), &root).map_err(Rejection::Path)
+    core_file::decode(&fields).map_err(ProofFileError::Invalid)
 }

@@ -11,7 +11,7 @@ use crate::args::{Cli, ProveArgs, VerifyArgs};
 use crate::commands::read::feed_head;
 use crate::error::CliError;
 use crate::output::{Out, author_hex, hash_hex, preview};
-use crate::proof_file::{self, Trust};
+use crate::proof_file::{self, Anchor, Trust};
 use crate::store::{open_existing, resolve_author};
 
 /// `xf prove`: the event, its inclusion proof and the signed head of the feed, in one file.
@@ -88,17 +88,15 @@ pub fn verify(cli: &Cli, a: &VerifyArgs, out: &mut Out) -> Result<(), CliError> 
     let bytes = read_input(&a.proof)?;
     let text = String::from_utf8_lossy(&bytes);
     let file = proof_file::decode(&text).map_err(CliError::ProofFile)?;
-    let (trust, trusted) = match (&a.root, &a.head) {
+    let (anchor, trusted) = match (&a.root, &a.head) {
         (Some(r), _) => {
-            (Trust::Root(Hash::from_hex(r.trim()).ok_or_else(|| CliError::BadRoot(r.clone()))?), "the root given")
+            (Anchor::Root(Hash::from_hex(r.trim()).ok_or_else(|| CliError::BadRoot(r.clone()))?), "the root given")
         }
-        (None, Some(h)) => (Trust::Head(parse_head(h)?), "the signed head given"),
-        (None, None) => (Trust::Head(file.head), "the signed head in the proof file"),
+        (None, Some(h)) => (Anchor::Head(parse_head(h)?), "the signed head given"),
+        (None, None) => (Anchor::FileHead, "the signed head in the proof file"),
     };
-    let root = match &trust {
-        Trust::Root(r) => *r,
-        Trust::Head(h) => h.root,
-    };
+    let trust = Trust { anchor, author: None };
+    let root = trust.root(&file);
     let ev = file.event.as_ref();
     if let Err(e) = proof_file::verify(&file, &trust) {
         if cli.json {
