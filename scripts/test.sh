@@ -19,5 +19,8 @@ bash scripts/check-no-std.sh
 step "cargo test"
 cargo test --workspace
 
+step "fuzz: every fuzz target of xaeroflux-core for 20 s (scripts/fuzz.sh)"
+bash scripts/fuzz.sh 20
+
 step "browser: npm package, wasm-bindgen tests (Node, Chromium), JS and end-to-end tests"
 bash scripts/test-wasm.sh
