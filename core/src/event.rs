@@ -265,6 +265,11 @@ impl<'a> EventRef<'a> {
     pub fn payload(&self) -> &'a [u8] {
         self.payload
     }
+    /// The payload bytes: the same as [`Self::payload`], under the name the original
+    /// Xaeroflux quickstart uses (`event.data()`).
+    pub fn data(&self) -> &'a [u8] {
+        self.payload
+    }
     /// Header and payload, as hashed and stored.
     pub fn encoded(&self) -> &'a [u8] {
         self.encoded
@@ -373,6 +378,11 @@ impl Event {
     /// The payload.
     pub fn payload(&self) -> &[u8] {
         &self.bytes[HEADER_LEN..]
+    }
+    /// The payload: the same as [`Self::payload`], under the name the original Xaeroflux
+    /// quickstart uses (`event.data()`).
+    pub fn data(&self) -> &[u8] {
+        self.payload()
     }
     /// Position in the author's feed.
     pub fn seq(&self) -> u64 {

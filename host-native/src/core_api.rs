@@ -394,6 +394,30 @@ impl Core {
 
     /// All events in local arrival order (the order this store committed them), borrowed from
     /// the mapped pages. See [`Events`].
+    ///
+    /// Each item is a `Result`: a page that fails its checks is an error for its events, and
+    /// the iteration goes on past it. The original Xaeroflux quickstart, with that `?`:
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use xaeroflux::Core;
+    ///
+    /// let mut core = Core::builder()
+    ///     .with_page_size(16 * 1024)
+    ///     .with_segment_pages(1024)
+    ///     .open(dir.path().join("xaeroflux.db"))?;
+    /// let ev = core.new_event(b"Hello, Xaeroflux!");
+    /// core.append(ev)?;
+    /// for event in core.iter_events() {
+    ///     println!("{:?}", event?.data());
+    /// }
+    /// let root = core.mmr_root();
+    /// # assert_eq!(root, core.head().root);
+    /// # let _ = &mut core;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn iter_events(&self) -> Events<'_> {
         Events::new(&self.shared)
     }
