@@ -95,19 +95,46 @@ fn redb_builder() -> redb::Builder {
     b
 }
 
+/// Raises a store of an older format to [`FORMAT_VERSION`], in the index and then in the
+/// marker, before anything of the newer format is written: a build that reads only the older
+/// format then refuses the store (`NewerFormat`) instead of ignoring what it cannot read.
+///
+/// Format 1 had no tail log; format 2 may hold records in `tail.log` that must be replayed.
+/// Nothing else changed, so the upgrade rewrites only the two version numbers. A crash
+/// between the two leaves one at 2, which every build of format 1 refuses as well.
+fn upgrade(path: &Path, db: &redb::Database, index_format: u32) -> Result<(), OpenError> {
+    if index_format < FORMAT_VERSION {
+        let txn = db.begin_write().map_err(|e| ix("upgrade index")(e.into()))?;
+        {
+            let mut s = txn.open_table(meta::SETTINGS).map_err(|e| ix("upgrade index")(e.into()))?;
+            let v = FORMAT_VERSION.to_le_bytes();
+            s.insert(meta::K_FORMAT, v.as_slice()).map_err(|e| ix("upgrade index")(e.into()))?;
+        }
+        txn.commit().map_err(|e| ix("upgrade index")(e.into()))?;
+    }
+    files::write_marker(path)?;
+    Ok(())
+}
+
 /// Opens (creating if needed) the store at `path`, runs recovery, and returns the shared state
 /// and the writer (not yet started).
 pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Writer), OpenError> {
-    match files::inspect(path)? {
-        DirState::Fresh => create(path, &opts)?,
+    let marker = match files::inspect(path)? {
+        DirState::Fresh => {
+            create(path, &opts)?;
+            FORMAT_VERSION
+        }
         DirState::Store(v) if v > FORMAT_VERSION => {
             return Err(OpenError::NewerFormat { found: v, supported: FORMAT_VERSION });
         }
         DirState::Store(0) => {
             return Err(OpenError::NotAStore { path: path.to_path_buf(), reason: "format version 0" });
         }
-        DirState::Store(_) => files::check_writable(path)?,
-    }
+        DirState::Store(v) => {
+            files::check_writable(path)?;
+            v
+        }
+    };
     let key = files::load_key(path)?;
     let db = match redb_builder().open(path.join(files::INDEX_FILE)) {
         Ok(db) => db,
@@ -203,6 +230,9 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
     }
     let runs_ckpt = runs.len();
     drop((feeds_t, pages_t, runs_t, rtx));
+    if format < FORMAT_VERSION || marker < FORMAT_VERSION {
+        upgrade(path, &db, format)?;
+    }
 
     let segment_pages = opts.segment_pages;
     let mut io: Box<dyn SegmentIo> = opts.io.take().unwrap_or_else(|| Box::new(FileIo::new(path)));
@@ -527,4 +557,66 @@ fn recover(
         pages_examined: work.pages,
         bytes_examined: work.bytes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use redb::ReadableDatabase as _;
+
+    use super::{FORMAT_VERSION, files, meta};
+    use crate::Core;
+
+    /// The format version in the marker and in the index.
+    fn versions(path: &Path) -> (u32, u32) {
+        let marker = std::fs::read(path.join(files::MARKER)).unwrap();
+        let db = redb::Database::open(path.join(files::INDEX_FILE)).unwrap();
+        let rtx = db.begin_read().unwrap();
+        let s = rtx.open_table(meta::SETTINGS).unwrap();
+        let v = s.get(meta::K_FORMAT).unwrap().unwrap();
+        let index = meta::u32_at(v.value(), 0).unwrap();
+        (u32::from_le_bytes(marker[8..12].try_into().unwrap()), index)
+    }
+
+    fn set_versions(path: &Path, marker: u32, index: u32) {
+        let m = path.join(files::MARKER);
+        let mut b = std::fs::read(&m).unwrap();
+        b[8..12].copy_from_slice(&marker.to_le_bytes());
+        std::fs::write(&m, b).unwrap();
+        let db = redb::Database::open(path.join(files::INDEX_FILE)).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(meta::SETTINGS).unwrap().insert(meta::K_FORMAT, index.to_le_bytes().as_slice()).unwrap();
+        txn.commit().unwrap();
+    }
+
+    #[test]
+    fn an_older_format_is_upgraded_on_open_and_keeps_its_events() {
+        assert_eq!(FORMAT_VERSION, 2);
+        // Both numbers at 1 (a store of format 1), or one already raised by an upgrade that a
+        // crash interrupted.
+        for (marker, index) in [(1, 1), (2, 1), (1, 2)] {
+            let dir = tempfile::tempdir().unwrap();
+            let core = Core::open(dir.path()).unwrap();
+            let payloads: Vec<[u8; 4]> = (0..300u32).map(u32::to_le_bytes).collect();
+            core.append_batch(payloads.iter().map(|p| p.as_slice())).unwrap();
+            let root = core.mmr_root();
+            core.close().unwrap();
+            assert_eq!(versions(dir.path()), (2, 2), "a new store is of the current format");
+
+            set_versions(dir.path(), marker, index);
+            let core = Core::open(dir.path()).unwrap();
+            let m = std::fs::read(dir.path().join(files::MARKER)).unwrap();
+            assert_eq!(m[8..12], 2u32.to_le_bytes(), "the marker is raised by the open ({marker}, {index})");
+            assert_eq!(core.mmr_root(), root);
+            assert_eq!(core.iter_events().count(), 300);
+            core.close().unwrap();
+            assert_eq!(versions(dir.path()), (2, 2), "the index too ({marker}, {index})");
+            let core = Core::open(dir.path()).unwrap();
+            core.append(core.new_event(b"after the upgrade")).unwrap();
+            core.close().unwrap();
+            let core = Core::open(dir.path()).unwrap();
+            assert_eq!(core.feed_len(&core.author()), 301);
+        }
+    }
 }
