@@ -98,6 +98,16 @@ fn run_in_child(id: &str) -> BenchResult<Measured> {
     stdout.lines().find_map(Measured::from_line).map(|(_, m)| m).ok_or_else(|| "child printed no result".into())
 }
 
+/// Writes back every dirty page of the machine (`sync`) before a case, so that no case starts
+/// while the previous one's writes are still going to the disk: without it a case after a
+/// large unsynced ingest (Hypercore's) paid for that writeback, and one after a case that
+/// synced everything did not.
+fn settle_disk() {
+    if let Err(e) = Command::new("sync").status() {
+        eprintln!("  sync before the case failed: {e}");
+    }
+}
+
 fn parent(cfg: &Config) -> BenchResult<()> {
     std::fs::create_dir_all(&cfg.dir)?;
     let only: Option<Vec<String>> =
@@ -121,6 +131,7 @@ fn parent(cfg: &Config) -> BenchResult<()> {
         for (case, slot) in cases.iter().zip(results.iter_mut()) {
             let Ok(done) = slot else { continue };
             eprintln!("round {round}/{}: {} ...", cfg.rounds, case.id);
+            settle_disk();
             let result = if case.system == "hypercore" {
                 match hypercore::unavailable() {
                     Some(why) => Err(why.into()),
