@@ -3,7 +3,7 @@
 //! the page tree (recursive definition).
 
 use proptest::prelude::*;
-use xaeroflux_core::hash::{Hash, leaf_hash, page_checksum, page_node, page_root};
+use xaeroflux_core::hash::{Hash, leaf_hash, page_checksum, page_checksum_v1, page_node, page_root};
 use xaeroflux_core::page::{
     PageBuilder, PageConfig, PageConfigError, PageDecodeError, PageProof, PageProofDecodeError, PageProofError,
     PagePushError, PageRef, PageWriteError, pack, page_proof, page_tree_root, span_for,
@@ -74,7 +74,7 @@ fn model_bytes(events: &[Event], p: ModelPage, page_size: usize) -> Vec<u8> {
     let body: Vec<u8> = events[p.start..p.start + p.count].iter().flat_map(|e| e.encoded().to_vec()).collect();
     let mut h = Vec::new();
     h.extend_from_slice(b"XFPG");
-    h.push(1);
+    h.push(2);
     h.push(u8::from(p.overflow));
     h.extend_from_slice(&(p.span as u16).to_le_bytes());
     h.extend_from_slice(&(p.count as u32).to_le_bytes());
@@ -83,9 +83,10 @@ fn model_bytes(events: &[Event], p: ModelPage, page_size: usize) -> Vec<u8> {
     h.extend_from_slice(&events[p.start].author().0);
     h.extend_from_slice(&[0; 8]);
     assert_eq!(h.len(), 64);
-    let mut summed = h.clone();
-    summed.extend_from_slice(&body);
-    let sum = page_checksum(&summed);
+    // Version 2: XXH3 over the events, then the header with a zero checksum.
+    let mut summed = body.clone();
+    summed.extend_from_slice(&h);
+    let sum = xxhash_rust::xxh3::xxh3_64_with_seed(&summed, xaeroflux_core::hash::PAGE_CHECKSUM_SEED);
     h[56..].copy_from_slice(&sum.to_le_bytes());
     h.extend_from_slice(&body);
     h.resize(p.span * page_size, 0);
@@ -111,13 +112,14 @@ fn model_root(d: &[Hash]) -> Hash {
     page_root(d.len() as u32, &model_top(d))
 }
 
-/// Recomputes the checksum of a (tampered) page so that checks past it are reached.
+/// Recomputes the checksum of a (tampered) page, by its version byte, so that checks past it
+/// are reached.
 fn reseal(page: &mut [u8]) {
     let used = u32::from_le_bytes(page[12..16].try_into().unwrap()) as usize;
-    let mut summed = page[..64].to_vec();
-    summed[56..64].fill(0);
-    summed.extend_from_slice(&page[64..(64 + used).min(page.len())]);
-    let sum = page_checksum(&summed);
+    let mut head = page[..64].to_vec();
+    head[56..64].fill(0);
+    let events = &page[64..(64 + used).min(page.len())];
+    let sum = if page[4] == 1 { page_checksum_v1(&head, events) } else { page_checksum(&head, events) };
     page[56..64].copy_from_slice(&sum.to_le_bytes());
 }
 
@@ -327,6 +329,37 @@ fn set_u32(page: &mut [u8], off: usize, v: u32) {
     page[off..off + 4].copy_from_slice(&v.to_le_bytes());
 }
 
+/// A version-1 page (keyed blake3 checksum, header first) of the same events is read as
+/// before, and its checksum is checked by its own rule; rebuilt, it becomes a version-2 page
+/// that differs in the version byte and the checksum only.
+#[test]
+fn version_1_pages_are_still_read() {
+    let (c, normal, over) = sample_pages();
+    for v2 in [normal, over] {
+        let mut v1 = v2.clone();
+        v1[4] = 1;
+        reseal(&mut v1);
+        let used = u32::from_le_bytes(v1[12..16].try_into().unwrap()) as usize;
+        let mut head = v1[..64].to_vec();
+        head[56..64].fill(0);
+        assert_eq!(v1[56..64], page_checksum_v1(&head, &v1[64..64 + used]).to_le_bytes());
+        let p1 = PageRef::parse(&v1, &c).unwrap();
+        let p2 = PageRef::parse(&v2, &c).unwrap();
+        assert_eq!(p1.header().version(), 1);
+        assert_eq!(p1.root(), p2.root());
+        assert!(p1.events().map(|e| e.encoded()).eq(p2.events().map(|e| e.encoded())));
+        let mut b = PageBuilder::new(c, p1.author(), p1.first_seq());
+        for ev in p1.events() {
+            b.push(ev).unwrap();
+        }
+        assert_eq!(b.finish(), v2, "rebuilt as version 2");
+        // The version-2 checksum on a version-1 page (or the other way round) is refused.
+        let mut wrong = v2.clone();
+        wrong[4] = 1;
+        assert!(matches!(PageRef::parse(&wrong, &c), Err(PageDecodeError::ChecksumMismatch { .. })));
+    }
+}
+
 #[test]
 fn decode_errors_are_precise() {
     use PageDecodeError as E;
@@ -340,7 +373,8 @@ fn decode_errors_are_precise() {
     };
     assert_eq!(parse(&normal[..63]), Err(E::TooShort(63)));
     assert_eq!(edit(&normal, &|b| b[0] = b'Y'), Err(E::BadMagic(*b"YFPG")));
-    assert_eq!(edit(&normal, &|b| b[4] = 2), Err(E::BadVersion(2)));
+    assert_eq!(edit(&normal, &|b| b[4] = 3), Err(E::BadVersion(3)));
+    assert_eq!(edit(&normal, &|b| b[4] = 0), Err(E::BadVersion(0)));
     assert_eq!(edit(&normal, &|b| b[5] = 0x82), Err(E::ReservedFlags(0x82)));
     assert_eq!(edit(&over, &|b| set_u32(b, 8, 2)), Err(E::OverflowCount(2)));
     // OVERFLOW on a page whose single event fits a normal page.

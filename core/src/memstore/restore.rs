@@ -260,7 +260,7 @@ impl Restore {
             }
         }
         for (i, img) in images.iter().enumerate() {
-            if feed.page(i as u64).as_deref() != Some(*img) {
+            if !feed.page(i as u64).is_some_and(|rebuilt| crate::page::same_page(&rebuilt, img)) {
                 return Err(RestoreError::Packing { page: i as u64 });
             }
         }

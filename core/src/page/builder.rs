@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::growing::GrowingChecksum;
-use super::header::{CHECKSUM_OFFSET, PAGE_HEADER_LEN, PageFlags, PageHeader, checksum_parts};
+use super::header::{CHECKSUM_OFFSET, PAGE_HEADER_LEN, PageFlags, PageHeader};
 use super::tree::page_tree_root;
 use super::{PageConfig, checked_span};
 use crate::event::EventRef;
@@ -39,7 +39,7 @@ pub struct PageBuilder {
     first_seq: u64,
     body: Vec<u8>,
     leaves: Vec<Hash>,
-    /// Chaining values of the body's complete 1 KiB chunks, for [`PageBuilder::growing_header`].
+    /// The checksum's hash state over the events pushed, for [`PageBuilder::growing_header`].
     growing: GrowingChecksum,
 }
 
@@ -243,15 +243,15 @@ impl PageBuilder {
     /// The page header, checksum included.
     pub fn header(&self) -> PageHeader {
         let h = self.header_without_checksum();
-        let sum = checksum_parts(h.as_bytes(), &self.body);
+        let sum = page_checksum(h.as_bytes(), &self.body);
         h.with_checksum(sum)
     }
 
     /// The same header as [`header`](Self::header), for a page that is committed again and
-    /// again as it grows (a store's tail page): the builder keeps the BLAKE3 chaining values
-    /// of the 1 KiB chunks that lie wholly in events already pushed, so each call hashes only
-    /// the first chunk (it holds the header), the new bytes and about one parent node per
-    /// chunk — O(new bytes), where [`header`](Self::header) rehashes the whole page.
+    /// again as it grows (a store's tail page): the builder keeps the checksum's hash state
+    /// after the events already hashed (the checksum hashes the events first, then the
+    /// header), so each call hashes only the new bytes and the header — O(new bytes), where
+    /// [`header`](Self::header) rehashes the whole page.
     ///
     /// ```
     /// use xaeroflux_core::page::{PageBuilder, PageConfig};
@@ -293,8 +293,7 @@ impl PageBuilder {
         head.copy_from_slice(self.header_without_checksum().as_bytes());
         events.copy_from_slice(&self.body);
         padding.fill(0);
-        // The header (checksum still zero) and the events are contiguous here: one call.
-        let sum = page_checksum(&out[..PAGE_HEADER_LEN + self.body.len()]);
+        let sum = page_checksum(head, &self.body);
         out[CHECKSUM_OFFSET..PAGE_HEADER_LEN].copy_from_slice(&sum.to_le_bytes());
         Ok(())
     }

@@ -2,14 +2,19 @@
 
 use core::fmt;
 
-use crate::hash::PAGE_CHECKSUM_KEY;
+use crate::hash::{page_checksum, page_checksum_v1};
 use crate::head::AuthorId;
 
 /// The four magic bytes that open every page.
 pub const PAGE_MAGIC: [u8; 4] = *b"XFPG";
 
-/// The page format version this crate writes and reads.
-pub const PAGE_VERSION: u8 = 1;
+/// The page format version this crate writes: 2, whose checksum is XXH3-64 over the events
+/// then the header ([`crate::hash::page_checksum`]).
+pub const PAGE_VERSION: u8 = 2;
+
+/// The first page format version, still read: its checksum is keyed blake3 over the header
+/// then the events ([`crate::hash::page_checksum_v1`]); nothing else differs.
+pub const PAGE_VERSION_1: u8 = 1;
 
 /// Size of the page header in bytes.
 pub const PAGE_HEADER_LEN: usize = core::mem::size_of::<PageHeader>();
@@ -57,7 +62,7 @@ impl fmt::Debug for PageFlags {
 /// | offset | size | field |
 /// |---|---|---|
 /// | 0 | 4 | magic `"XFPG"` |
-/// | 4 | 1 | version (1) |
+/// | 4 | 1 | version (2; 1 is still read) |
 /// | 5 | 1 | flags (bit 0: OVERFLOW; the others reserved, zero) |
 /// | 6 | 2 | span: the page is `span × page_size` bytes (1 unless OVERFLOW) |
 /// | 8 | 4 | count: number of events |
@@ -80,7 +85,7 @@ pub struct PageHeader {
 }
 
 impl PageHeader {
-    /// A version-1 header with a zero checksum (the form the checksum is computed over).
+    /// A version-2 header with a zero checksum (the form the checksum is computed over).
     pub fn new(author: AuthorId, first_seq: u64, flags: PageFlags, span: u16, count: u32, used: u32) -> Self {
         PageHeader {
             magic: PAGE_MAGIC,
@@ -145,43 +150,18 @@ impl PageHeader {
         bytemuck::cast_ref(self)
     }
 
-    /// The checksum this header should carry for the given event bytes:
-    /// [`crate::hash::page_checksum`] over this header with its checksum field zeroed,
-    /// followed by `events` (the `used` bytes after the header).
+    /// The checksum this header should carry for the given event bytes, by its version:
+    /// [`crate::hash::page_checksum`] (version 2) or [`crate::hash::page_checksum_v1`]
+    /// (version 1) over this header with its checksum field zeroed and `events` (the `used`
+    /// bytes after the header). A header of another version gets the version-2 checksum.
     pub fn compute_checksum(&self, events: &[u8]) -> u64 {
         let zeroed = self.with_checksum(0);
-        checksum_parts(zeroed.as_bytes(), events)
+        if self.version() == PAGE_VERSION_1 {
+            page_checksum_v1(zeroed.as_bytes(), events)
+        } else {
+            page_checksum(zeroed.as_bytes(), events)
+        }
     }
-}
-
-/// Pages up to this long are checksummed from one contiguous buffer (see
-/// [`checksum_parts`]).
-const CONTIGUOUS_MAX: usize = 16 * 1024;
-
-/// `hash::page_checksum(head ‖ body)`.
-///
-/// blake3 hashes the chunks of one contiguous input side by side; its incremental hasher,
-/// once the first update (the 64-byte header) has left it off a chunk boundary, hashes the
-/// rest in subtrees of 1, 2, 4 and 8 chunks, about 1.4× slower for a 16 KiB page. So a page
-/// up to [`CONTIGUOUS_MAX`] is copied into a stack buffer and hashed in one call (the copy
-/// costs far less than it saves); a larger one (a larger page size, an overflow page) is
-/// hashed incrementally, which gives the same digest.
-pub(crate) fn checksum_parts(head: &[u8], body: &[u8]) -> u64 {
-    let len = head.len() + body.len();
-    let digest = if len <= CONTIGUOUS_MAX {
-        let mut joined = [0u8; CONTIGUOUS_MAX];
-        joined[..head.len()].copy_from_slice(head);
-        joined[head.len()..len].copy_from_slice(body);
-        blake3::keyed_hash(&PAGE_CHECKSUM_KEY, &joined[..len])
-    } else {
-        let mut h = blake3::Hasher::new_keyed(&PAGE_CHECKSUM_KEY);
-        h.update(head);
-        h.update(body);
-        h.finalize()
-    };
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest.as_bytes()[..8]);
-    u64::from_le_bytes(first)
 }
 
 impl fmt::Debug for PageHeader {
@@ -203,18 +183,18 @@ impl fmt::Debug for PageHeader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::page_checksum;
-
     #[test]
-    fn checksum_of_parts_equals_one_shot() {
-        // Both sides of the contiguous-buffer limit, and chunk boundaries.
-        let head = [7u8; PAGE_HEADER_LEN];
-        for len in [0, 300, 960, 961, 1024, 8000, CONTIGUOUS_MAX - PAGE_HEADER_LEN, CONTIGUOUS_MAX - 63, 40_000] {
-            let body: alloc::vec::Vec<u8> = (0..len as u32).map(|i| (i % 251) as u8).collect();
-            let mut joined = head.to_vec();
-            joined.extend_from_slice(&body);
-            assert_eq!(checksum_parts(&head, &body), page_checksum(&joined), "body of {len} bytes");
-        }
+    fn the_checksum_follows_the_version() {
+        let h = PageHeader::new(AuthorId([3; 32]), 5, PageFlags::NONE, 1, 2, 4).with_checksum(99);
+        let events = [1u8, 2, 3, 4];
+        let zeroed = *h.with_checksum(0).as_bytes();
+        assert_eq!(h.version(), PAGE_VERSION);
+        assert_eq!(h.compute_checksum(&events), page_checksum(&zeroed, &events));
+        let mut v1 = h;
+        v1.version = PAGE_VERSION_1;
+        let zeroed_v1 = *v1.with_checksum(0).as_bytes();
+        assert_eq!(v1.compute_checksum(&events), page_checksum_v1(&zeroed_v1, &events));
+        assert_ne!(v1.compute_checksum(&events), h.compute_checksum(&events));
     }
 
     #[test]
@@ -224,7 +204,7 @@ mod tests {
                 .with_checksum(0xdead_beef);
         let b = h.as_bytes();
         assert_eq!(&b[0..4], b"XFPG");
-        assert_eq!(b[4], 1);
+        assert_eq!(b[4], 2);
         assert_eq!(b[5], 1);
         assert_eq!(&b[6..8], &[0x22, 0x11]);
         assert_eq!(&b[8..12], &[0x66, 0x55, 0x44, 0x33]);

@@ -19,9 +19,11 @@
 //!
 //! ## Checksum and tree
 //!
-//! The header's checksum is [`crate::hash::page_checksum`] over the header with its
-//! checksum field zeroed, followed by the `used` event bytes; it catches torn and
-//! corrupted writes. Authenticity comes from the page tree ([`page_tree_root`]): an
+//! The header's checksum is [`crate::hash::page_checksum`] (XXH3-64) over the `used` event
+//! bytes followed by the header with its checksum field zeroed; it catches torn and
+//! corrupted writes. Pages are written as version 2; version-1 pages, whose checksum was
+//! keyed blake3 ([`crate::hash::page_checksum_v1`]), are still read ([`same_page`] compares
+//! a rebuilt page with a stored one of either version). Authenticity comes from the page tree ([`page_tree_root`]): an
 //! RFC 6962-style left-balanced binary Merkle tree over the events' leaf hashes, whose
 //! root binds the event count. A [`PageProof`] shows one event is in a page.
 //!
@@ -60,7 +62,7 @@ mod tree;
 use core::fmt;
 
 pub use builder::{PageBuilder, PagePushError, PageWriteError, pack};
-pub use header::{PAGE_HEADER_LEN, PAGE_MAGIC, PAGE_VERSION, PageFlags, PageHeader};
+pub use header::{PAGE_HEADER_LEN, PAGE_MAGIC, PAGE_VERSION, PAGE_VERSION_1, PageFlags, PageHeader};
 pub use parse::{PageDecodeError, PageEvents, PageRef};
 pub use proof::{PAGE_PROOF_VERSION, PageProof, PageProofDecodeError, PageProofError, page_proof};
 pub use tree::{PageTreeHasher, page_tree_root};
@@ -138,6 +140,19 @@ impl fmt::Display for PageConfigError {
 }
 
 impl core::error::Error for PageConfigError {}
+
+/// Whether `stored`, a page image that parsed, holds what `rebuilt` (the same events packed
+/// again by this crate) holds: the same bytes, or — for a version-1 `stored` page — the same
+/// bytes but for the version byte and the checksum, which are all that version 2 changed.
+pub fn same_page(rebuilt: &[u8], stored: &[u8]) -> bool {
+    if stored.get(4) == Some(&PAGE_VERSION_1) && rebuilt.len() == stored.len() && rebuilt.len() >= PAGE_HEADER_LEN {
+        rebuilt[..4] == stored[..4]
+            && rebuilt[5..56] == stored[5..56]
+            && rebuilt[PAGE_HEADER_LEN..] == stored[PAGE_HEADER_LEN..]
+    } else {
+        rebuilt == stored
+    }
+}
 
 /// The number of page units a page holding an event of `encoded_len` bytes alone
 /// occupies: `ceil((PAGE_HEADER_LEN + encoded_len) / page_size)`, which is 1 for an

@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::iter::FusedIterator;
 
-use super::header::{PAGE_HEADER_LEN, PAGE_MAGIC, PAGE_VERSION, PageFlags, PageHeader, checksum_parts};
+use super::header::{PAGE_HEADER_LEN, PAGE_MAGIC, PAGE_VERSION, PAGE_VERSION_1, PageFlags, PageHeader};
 use super::tree::PageTreeHasher;
 use super::{PageConfig, checked_span};
 use crate::event::{EventDecodeError, EventRef, HEADER_LEN, MAX_PAYLOAD_LEN};
@@ -124,7 +124,9 @@ impl fmt::Display for PageDecodeError {
         match self {
             Self::TooShort(n) => write!(f, "page of {n} bytes is shorter than its {PAGE_HEADER_LEN}-byte header"),
             Self::BadMagic(m) => write!(f, "bad page magic {m:02x?}"),
-            Self::BadVersion(v) => write!(f, "unsupported page version {v} (this build reads {PAGE_VERSION})"),
+            Self::BadVersion(v) => {
+                write!(f, "unsupported page version {v} (this build reads {PAGE_VERSION_1} and {PAGE_VERSION})")
+            }
             Self::ReservedFlags(b) => write!(f, "reserved page flag bits set: {b:#04x}"),
             Self::OverflowCount(n) => write!(f, "overflow page holds {n} events instead of 1"),
             Self::NeedlessOverflow { used } => {
@@ -199,7 +201,7 @@ impl<'a> PageRef<'a> {
         if header.magic() != PAGE_MAGIC {
             return Err(PageDecodeError::BadMagic(header.magic()));
         }
-        if header.version() != PAGE_VERSION {
+        if header.version() != PAGE_VERSION && header.version() != PAGE_VERSION_1 {
             return Err(PageDecodeError::BadVersion(header.version()));
         }
         let flags = header.flags().0;
@@ -254,7 +256,7 @@ impl<'a> PageRef<'a> {
         };
         if verify_checksum {
             let stored = header.checksum();
-            let computed = checksum_parts(header.with_checksum(0).as_bytes(), events);
+            let computed = header.compute_checksum(events);
             if stored != computed {
                 return Err(PageDecodeError::ChecksumMismatch { stored, computed });
             }

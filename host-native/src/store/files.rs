@@ -9,9 +9,9 @@ use xaeroflux_core::AuthorKey;
 use crate::error::{IoError, OpenError};
 
 /// Format version of the store directory (marker file, key file, segments, index schema):
-/// 2 since the tail log (`docs/storage.md` lists the versions; an older store is upgraded when
-/// opened).
-pub const FORMAT_VERSION: u32 = 2;
+/// 3 since version-2 pages (`docs/storage.md` lists the versions; an older store is upgraded
+/// when opened).
+pub const FORMAT_VERSION: u32 = 3;
 pub(crate) const MARKER: &str = "XAEROFLUX";
 pub(crate) const MARKER_MAGIC: [u8; 8] = *b"XFSTORE\0";
 pub(crate) const KEY_FILE: &str = "author.key";

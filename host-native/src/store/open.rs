@@ -99,9 +99,10 @@ fn redb_builder() -> redb::Builder {
 /// marker, before anything of the newer format is written: a build that reads only the older
 /// format then refuses the store (`NewerFormat`) instead of ignoring what it cannot read.
 ///
-/// Format 1 had no tail log; format 2 may hold records in `tail.log` that must be replayed.
-/// Nothing else changed, so the upgrade rewrites only the two version numbers. A crash
-/// between the two leaves one at 2, which every build of format 1 refuses as well.
+/// Format 1 had no tail log; format 2 may hold records in `tail.log` that must be replayed;
+/// format 3 may hold version-2 pages (their checksum is XXH3), which older builds cannot
+/// read. This build reads all three the same way, so the upgrade rewrites only the two version
+/// numbers. A crash between the two leaves one raised, which older builds refuse as well.
 fn upgrade(path: &Path, db: &redb::Database, index_format: u32) -> Result<(), OpenError> {
     if index_format < FORMAT_VERSION {
         let txn = db.begin_write().map_err(|e| ix("upgrade index")(e.into()))?;
@@ -592,26 +593,27 @@ mod tests {
 
     #[test]
     fn an_older_format_is_upgraded_on_open_and_keeps_its_events() {
-        assert_eq!(FORMAT_VERSION, 2);
-        // Both numbers at 1 (a store of format 1), or one already raised by an upgrade that a
+        let now = FORMAT_VERSION;
+        assert_eq!(now, 3);
+        // A store of each older format, or one number already raised by an upgrade that a
         // crash interrupted.
-        for (marker, index) in [(1, 1), (2, 1), (1, 2)] {
+        for (marker, index) in [(1, 1), (2, 2), (now, 1), (1, now), (now, 2), (2, now)] {
             let dir = tempfile::tempdir().unwrap();
             let core = Core::open(dir.path()).unwrap();
             let payloads: Vec<[u8; 4]> = (0..300u32).map(u32::to_le_bytes).collect();
             core.append_batch(payloads.iter().map(|p| p.as_slice())).unwrap();
             let root = core.mmr_root();
             core.close().unwrap();
-            assert_eq!(versions(dir.path()), (2, 2), "a new store is of the current format");
+            assert_eq!(versions(dir.path()), (now, now), "a new store is of the current format");
 
             set_versions(dir.path(), marker, index);
             let core = Core::open(dir.path()).unwrap();
             let m = std::fs::read(dir.path().join(files::MARKER)).unwrap();
-            assert_eq!(m[8..12], 2u32.to_le_bytes(), "the marker is raised by the open ({marker}, {index})");
+            assert_eq!(m[8..12], now.to_le_bytes(), "the marker is raised by the open ({marker}, {index})");
             assert_eq!(core.mmr_root(), root);
             assert_eq!(core.iter_events().count(), 300);
             core.close().unwrap();
-            assert_eq!(versions(dir.path()), (2, 2), "the index too ({marker}, {index})");
+            assert_eq!(versions(dir.path()), (now, now), "the index too ({marker}, {index})");
             let core = Core::open(dir.path()).unwrap();
             core.append(core.new_event(b"after the upgrade")).unwrap();
             core.close().unwrap();

@@ -15,8 +15,13 @@ use crate::idb::{self, Loaded, Put, StorageError};
 use crate::persist::{self, RecordError};
 use crate::platform;
 
-/// The storage format version this package writes in `meta.format`.
-pub const FORMAT: f64 = 1.0;
+/// The storage format version this package writes in `meta.format`: 2 since page version 2
+/// (its checksum is XXH3, `docs/formats.md`), which older packages cannot read.
+pub const FORMAT: f64 = 2.0;
+
+/// The first storage format: only version-1 pages, which this package still reads. A store
+/// of this format is raised to [`FORMAT`] once it has been read, before anything is written.
+const FORMAT_1: f64 = 1.0;
 
 /// Why a store could not be opened.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,11 +144,12 @@ pub async fn open_db(db: &web_sys::IdbDatabase, options: &Options) -> Result<Ope
         idb::commit(db, puts, true).await.map_err(OpenError::Storage)?;
         return Ok(Opened { mem: MemStore::new(key, options.page), runs_saved: 0 });
     };
-    match meta(&loaded, "format").and_then(JsValue::as_f64) {
-        Some(FORMAT) => {}
+    let upgrade = match meta(&loaded, "format").and_then(JsValue::as_f64) {
+        Some(FORMAT) => false,
+        Some(FORMAT_1) => true,
         Some(v) => return Err(OpenError::Format(format!("storage format {v} (this package reads {FORMAT})"))),
         None => return Err(OpenError::Format(String::from("no storage format recorded"))),
-    }
+    };
     let secret: [u8; 32] = secret
         .dyn_ref::<Uint8Array>()
         .and_then(|a| a.to_vec().try_into().ok())
@@ -173,5 +179,10 @@ pub async fn open_db(db: &web_sys::IdbDatabase, options: &Options) -> Result<Ope
     let runs = runs.map_err(OpenError::Record)?;
     let runs_saved = runs.len();
     restore.arrival(runs).map_err(OpenError::Arrival)?;
+    if upgrade {
+        idb::commit(db, vec![Put::Meta("format", JsValue::from_f64(FORMAT))], true)
+            .await
+            .map_err(OpenError::Storage)?;
+    }
     Ok(Opened { mem: restore.finish(), runs_saved })
 }
