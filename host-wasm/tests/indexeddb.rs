@@ -31,12 +31,37 @@ export async function delete_first_page(name) {
   await req(s.delete(keys[0]));
   d.close();
 }
+export async function page_images(name) {
+  const d = await db(name);
+  const s = d.transaction("pages", "readonly").objectStore("pages");
+  const keys = await req(s.getAllKeys());
+  const pages = await req(s.getAll());
+  d.close();
+  return [keys, pages];
+}
+export async function put_pages_and_format(name, keys, pages, format) {
+  const d = await db(name);
+  const tx = d.transaction(["pages", "meta"], "readwrite");
+  for (let i = 0; i < keys.length; i++) tx.objectStore("pages").put(pages[i], keys[i]);
+  tx.objectStore("meta").put(format, "format");
+  await new Promise((ok, err) => { tx.oncomplete = ok; tx.onerror = () => err(tx.error); });
+  d.close();
+}
+export async function stored_format(name) {
+  const d = await db(name);
+  const f = await req(d.transaction("meta", "readonly").objectStore("meta").get("format"));
+  d.close();
+  return f;
+}
 export function unique(prefix) { return prefix + "-" + Math.random().toString(36).slice(2); }
 "#)]
 extern "C" {
     fn flip_page_byte(name: &str, offset: u32) -> js_sys::Promise;
     fn delete_first_page(name: &str) -> js_sys::Promise;
     fn unique(prefix: &str) -> String;
+    fn page_images(name: &str) -> js_sys::Promise;
+    fn put_pages_and_format(name: &str, keys: &Array, pages: &Array, format: f64) -> js_sys::Promise;
+    fn stored_format(name: &str) -> js_sys::Promise;
 }
 
 fn get(v: &JsValue, k: &str) -> JsValue {
@@ -92,6 +117,53 @@ async fn survives_reopening_with_everything_verified() {
     // And it keeps appending where it stopped.
     let ev = append(&s, "after reopen").await;
     assert_eq!(get(&ev, "seq").as_f64(), Some(250.0));
+    close(&s).await;
+    delete(&name).await;
+}
+
+/// A database saved by a package of storage format 1 (version-1 pages, keyed blake3
+/// checksums) opens with everything verified, is raised to the current format, and grows.
+#[wasm_bindgen_test]
+async fn a_format_1_database_of_version_1_pages_opens_and_grows() {
+    use xaeroflux_core::hash::page_checksum_v1;
+    let name = unique("format1");
+    let s = open(&name).await.unwrap();
+    let text = |i: usize| format!("old event {i:03} {}", "x".repeat(200 + i));
+    let batch: Array = (0..300).map(|i| JsValue::from_str(&text(i))).collect();
+    JsFuture::from(s.append_batch(batch.into(), None).unwrap()).await.unwrap();
+    let (root, length) = (s.root(), s.length());
+    close(&s).await;
+
+    // Every page to version 1, the format number to 1.
+    let got: Array = JsFuture::from(page_images(&name)).await.unwrap().into();
+    let (keys, pages): (Array, Array) = (got.get(0).into(), got.get(1).into());
+    assert!(pages.length() > 2, "{} pages", pages.length());
+    let old: Array = pages
+        .iter()
+        .map(|p| {
+            let mut img = Uint8Array::new(&p).to_vec();
+            assert_eq!(img[4], 2);
+            img[4] = 1;
+            let used = u32::from_le_bytes(img[12..16].try_into().unwrap()) as usize;
+            let mut head = img[..64].to_vec();
+            head[56..64].fill(0);
+            let sum = page_checksum_v1(&head, &img[64..64 + used]);
+            img[56..64].copy_from_slice(&sum.to_le_bytes());
+            JsValue::from(Uint8Array::from(&img[..]))
+        })
+        .collect();
+    JsFuture::from(put_pages_and_format(&name, &keys, &old, 1.0)).await.unwrap();
+
+    let s = open(&name).await.unwrap();
+    assert_eq!((s.root(), s.length()), (root, length));
+    assert_eq!(JsFuture::from(stored_format(&name)).await.unwrap().as_f64(), Some(2.0));
+    assert_eq!(get(&s.get(299.0, None).unwrap(), "text").as_string(), Some(text(299)));
+    let ev = append(&s, "after the upgrade").await;
+    assert_eq!(get(&ev, "seq").as_f64(), Some(300.0));
+    let root = s.root();
+    close(&s).await;
+    let s = open(&name).await.unwrap();
+    assert_eq!((s.root(), s.length()), (root, 301.0));
     close(&s).await;
     delete(&name).await;
 }
