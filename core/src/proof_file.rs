@@ -51,17 +51,7 @@
 //!         FieldValue::Str(_) => None,
 //!     })
 //! };
-//! let fields = ProofFields {
-//!     format: text("format"),
-//!     version: number("version"),
-//!     author: text("author"),
-//!     seq: number("seq"),
-//!     leaves: number("leaves"),
-//!     root: text("root"),
-//!     event: text("event"),
-//!     proof: text("proof"),
-//!     head: text("head"),
-//! };
+//! let fields = ProofFields::from_lookup(text, number);
 //! let file = proof_file::decode(&fields)?;
 //! proof_file::verify(&file, &Trust::default())?; // against the file's own signed head
 //! assert_eq!(file.event.as_ref().payload(), b"hi");
@@ -106,6 +96,38 @@ pub struct ProofFields<'a> {
     pub proof: Option<&'a str>,
     /// `head`: hex of the encoded signed head.
     pub head: Option<&'a str>,
+}
+
+/// The fields of a proof file in the order a file lists them, each with whether it is a
+/// JSON number (otherwise a string).
+pub const FIELDS: [(&str, bool); 9] = [
+    ("format", false),
+    ("version", true),
+    ("author", false),
+    ("seq", true),
+    ("leaves", true),
+    ("root", false),
+    ("event", false),
+    ("proof", false),
+    ("head", false),
+];
+
+impl<'a> ProofFields<'a> {
+    /// The fields a host's parsed JSON holds, given a lookup of its string fields and one of
+    /// its numeric fields (each `None` where the field is missing or of another type).
+    pub fn from_lookup(text: impl Fn(&str) -> Option<&'a str>, number: impl Fn(&str) -> Option<u64>) -> Self {
+        ProofFields {
+            format: text("format"),
+            version: number("version"),
+            author: text("author"),
+            seq: number("seq"),
+            leaves: number("leaves"),
+            root: text("root"),
+            event: text("event"),
+            proof: text("proof"),
+            head: text("head"),
+        }
+    }
 }
 
 /// A value of a proof file field, as [`encode`] gives it.

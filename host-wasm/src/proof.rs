@@ -10,56 +10,50 @@ use core::fmt;
 
 use xaeroflux_core::head::HeadError;
 pub use xaeroflux_core::proof_file::{
-    Anchor, FieldValue, ProofFile, ProofFileError, Rejection, Trust, decode, encode, verify,
+    Anchor, FIELDS, FieldValue, ProofFields, ProofFile, ProofFileError, Rejection, Trust, decode, encode, verify,
 };
 
 use crate::error::{ErrorCode, JsError};
 
-/// The fields of a proof file as JavaScript (or JSON) gave them, before any check.
+/// The fields of a proof file as JavaScript (or JSON) gave them, before any check: the
+/// string fields and the numeric ones of [`FIELDS`] that are present with that type.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JsProofFields {
-    /// `format`.
-    pub format: Option<String>,
-    /// `version`.
-    pub version: Option<f64>,
-    /// `author`.
-    pub author: Option<String>,
-    /// `seq`.
-    pub seq: Option<f64>,
-    /// `leaves`.
-    pub leaves: Option<f64>,
-    /// `root`.
-    pub root: Option<String>,
-    /// `event`.
-    pub event: Option<String>,
-    /// `proof`.
-    pub proof: Option<String>,
-    /// `head`.
-    pub head: Option<String>,
+    /// String fields by name.
+    pub text: Vec<(&'static str, String)>,
+    /// Numeric fields by name, as JavaScript numbers.
+    pub numbers: Vec<(&'static str, f64)>,
 }
 
 /// A JavaScript number that is a whole number from 0 to 2^53 − 1 (every seq and length a
 /// store can hold), or `None`.
-fn whole(x: Option<f64>) -> Option<u64> {
+fn whole(x: f64) -> Option<u64> {
     const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
-    x.filter(|x| (0.0..=MAX_SAFE).contains(x) && x.fract() == 0.0).map(|x| x as u64)
+    ((0.0..=MAX_SAFE).contains(&x) && x.fract() == 0.0).then_some(x as u64)
 }
 
 impl JsProofFields {
+    /// Reads the fields of [`FIELDS`] with `text` and `number` (each `None` where the field
+    /// is missing or of another type).
+    pub fn read(text: impl Fn(&str) -> Option<String>, number: impl Fn(&str) -> Option<f64>) -> Self {
+        let mut f = JsProofFields::default();
+        for (name, numeric) in FIELDS {
+            if numeric {
+                f.numbers.extend(number(name).map(|x| (name, x)));
+            } else {
+                f.text.extend(text(name).map(|s| (name, s)));
+            }
+        }
+        f
+    }
+
     /// The fields as the core checks them: a number that is not a whole number counts as
     /// a field of the wrong type.
-    pub fn as_core(&self) -> xaeroflux_core::proof_file::ProofFields<'_> {
-        xaeroflux_core::proof_file::ProofFields {
-            format: self.format.as_deref(),
-            version: whole(self.version),
-            author: self.author.as_deref(),
-            seq: whole(self.seq),
-            leaves: whole(self.leaves),
-            root: self.root.as_deref(),
-            event: self.event.as_deref(),
-            proof: self.proof.as_deref(),
-            head: self.head.as_deref(),
-        }
+    pub fn as_core(&self) -> ProofFields<'_> {
+        ProofFields::from_lookup(
+            |k| self.text.iter().find(|(n, _)| *n == k).map(|(_, s)| s.as_str()),
+            |k| self.numbers.iter().find(|(n, _)| *n == k).and_then(|(_, x)| whole(*x)),
+        )
     }
 }
 
@@ -107,26 +101,23 @@ mod tests {
         proof: &xaeroflux_core::mmr::InclusionProof,
         head: &xaeroflux_core::SignedHead,
     ) -> JsProofFields {
-        let mut f = JsProofFields::default();
-        for (name, v) in encode(&event.as_ref(), proof, head) {
-            let (s, n) = match v {
-                FieldValue::Str(s) => (Some(s), None),
-                FieldValue::Num(n) => (None, Some(n as f64)),
-            };
-            match name {
-                "format" => f.format = s,
-                "version" => f.version = n,
-                "author" => f.author = s,
-                "seq" => f.seq = n,
-                "leaves" => f.leaves = n,
-                "root" => f.root = s,
-                "event" => f.event = s,
-                "proof" => f.proof = s,
-                "head" => f.head = s,
-                _ => unreachable!(),
-            }
-        }
-        f
+        let written = encode(&event.as_ref(), proof, head);
+        let value = |k: &str| written.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+        JsProofFields::read(
+            |k| match value(k) {
+                Some(FieldValue::Str(s)) => Some(s),
+                _ => None,
+            },
+            |k| match value(k) {
+                Some(FieldValue::Num(n)) => Some(n as f64),
+                _ => None,
+            },
+        )
+    }
+
+    fn set_number(f: &mut JsProofFields, name: &'static str, x: f64) {
+        f.numbers.retain(|(n, _)| *n != name);
+        f.numbers.push((name, x));
     }
 
     #[test]
@@ -144,18 +135,19 @@ mod tests {
 
         for bad in [6.5, -6.0, f64::NAN, f64::INFINITY, 1e300] {
             let mut f = good.clone();
-            f.seq = Some(bad);
+            set_number(&mut f, "seq", bad);
             assert_eq!(decode(&f.as_core()), Err(ProofFileError::Field("seq")), "seq {bad}");
         }
         let mut f = good.clone();
-        f.version = Some(2.0);
+        set_number(&mut f, "version", 2.0);
         assert_eq!(decode(&f.as_core()), Err(ProofFileError::Version(2)));
         assert_eq!(ProofFileError::Version(2).code(), ErrorCode::Malformed);
 
         let mut f = good;
         let mut h = head.encode();
         h[100] ^= 1;
-        f.head = Some(hex::encode(&h));
+        f.text.retain(|(n, _)| *n != "head");
+        f.text.push(("head", hex::encode(&h)));
         let e = verify(&decode(&f.as_core()).unwrap(), &Trust::default()).unwrap_err();
         assert_eq!(e, Rejection::Head(HeadError::BadSignature));
         assert_eq!(e.code(), ErrorCode::BadSignature);

@@ -44,19 +44,7 @@ pub(crate) fn proof_fields(value: &JsValue) -> Result<JsProofFields, JsValue> {
     if !obj.is_object() {
         return Err(ProofFileError::NotAProof.to_js());
     }
-    let s = |k: &'static str| prop(&obj, k).and_then(|v| v.as_string());
-    let n = |k: &'static str| prop(&obj, k).and_then(|v| v.as_f64());
-    Ok(JsProofFields {
-        format: s("format"),
-        version: n("version"),
-        author: s("author"),
-        seq: n("seq"),
-        leaves: n("leaves"),
-        root: s("root"),
-        event: s("event"),
-        proof: s("proof"),
-        head: s("head"),
-    })
+    Ok(JsProofFields::read(|k| prop(&obj, k).and_then(|v| v.as_string()), |k| prop(&obj, k).and_then(|v| v.as_f64())))
 }
 
 /// Builds the JS object of a proof file.

@@ -67,18 +67,6 @@ pub fn encode(event: &EventRef<'_>, proof: &InclusionProof, head: &SignedHead) -
 /// Parses and cross-checks a proof file (no cryptographic verification: see [`verify`]).
 pub fn decode(text: &str) -> Result<ProofFile, ProofFileError> {
     let v: Value = serde_json::from_str(text).map_err(ProofFileError::Json)?;
-    let s = |name: &str| v.get(name).and_then(Value::as_str);
-    let n = |name: &str| v.get(name).and_then(Value::as_u64);
-    let fields = ProofFields {
-        format: s("format"),
-        version: n("version"),
-        author: s("author"),
-        seq: n("seq"),
-        leaves: n("leaves"),
-        root: s("root"),
-        event: s("event"),
-        proof: s("proof"),
-        head: s("head"),
-    };
+    let fields = ProofFields::from_lookup(|k| v.get(k).and_then(Value::as_str), |k| v.get(k).and_then(Value::as_u64));
     core_file::decode(&fields).map_err(ProofFileError::Invalid)
 }
