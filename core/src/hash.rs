@@ -50,20 +50,11 @@ impl Hash {
         }
         let mut out = [0u8; 32];
         for (i, pair) in bytes.chunks_exact(2).enumerate() {
-            let hi = hex_val(pair[0])?;
-            let lo = hex_val(pair[1])?;
+            let hi = crate::hex::nibble(pair[0])?;
+            let lo = crate::hex::nibble(pair[1])?;
             out[i] = (hi << 4) | lo;
         }
         Some(Hash(out))
-    }
-}
-
-pub(crate) fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
     }
 }
 

@@ -43,6 +43,7 @@ extern crate std;
 pub mod event;
 pub mod hash;
 pub mod head;
+pub mod hex;
 pub mod memstore;
 pub mod mmr;
 pub mod page;

@@ -64,6 +64,7 @@ use core::fmt;
 
 use crate::event::EventDecodeError;
 use crate::head::HeadError;
+use crate::hex::{decode as unhex, encode as hex};
 use crate::mmr::{InclusionProof, ProofDecodeError, ProofError};
 use crate::{AuthorId, Event, EventRef, Hash, SignedHead};
 
@@ -357,26 +358,6 @@ pub fn verify(file: &ProofFile, trust: &Trust) -> Result<(), Rejection> {
 
 fn bytes(v: Option<&str>, name: &'static str) -> Result<Vec<u8>, ProofFileError> {
     unhex(v.ok_or(ProofFileError::Field(name))?).ok_or(ProofFileError::Hex(name))
-}
-
-/// Lower-case hex of `bytes`.
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
-}
-
-/// The bytes of a hex string (either case, surrounding whitespace ignored).
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim().as_bytes();
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    s.chunks_exact(2).map(|p| Some((crate::hash::hex_val(p[0])? << 4) | crate::hash::hex_val(p[1])?)).collect()
 }
 
 #[cfg(test)]

@@ -4,34 +4,7 @@ use xaeroflux_core::{AuthorId, Hash};
 
 use crate::error::ArgError;
 
-/// Lower-case hex of `bytes`.
-pub fn encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
-}
-
-fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Bytes of a hex string (either case, surrounding whitespace ignored), or `None`.
-pub fn decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim().as_bytes();
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    s.chunks_exact(2).map(|p| Some((nibble(p[0])? << 4) | nibble(p[1])?)).collect()
-}
+pub use xaeroflux_core::hex::{decode, encode};
 
 /// 32 bytes from exactly 64 hex characters.
 pub fn decode32(s: &str) -> Option<[u8; 32]> {

@@ -86,18 +86,6 @@ fn round_trip_verifies_under_every_anchor() {
 }
 
 #[test]
-fn hex_is_lower_case_and_decoding_takes_either_case() {
-    let b: Vec<u8> = (0..=255).collect();
-    let h = hex(&b);
-    assert!(h.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
-    assert_eq!(unhex(&h), Some(b.clone()));
-    assert_eq!(unhex(&h.to_uppercase()), Some(b));
-    assert_eq!(unhex(" 0a "), Some([10].to_vec()));
-    assert_eq!(unhex("0"), None);
-    assert_eq!(unhex("0g"), None);
-}
-
-#[test]
 fn every_tampering_is_refused() {
     let (key, events, mmr) = feed(11);
     let head = key.sign_head(11, mmr.root());
@@ -174,4 +162,12 @@ fn every_tampering_is_refused() {
     let mut f = good;
     f.set("event", Some("00"));
     assert!(matches!(f.decode(), Err(ProofFileError::Event(_))));
+}
+
+#[test]
+fn fields_lists_what_encode_writes() {
+    let (key, events, mmr) = feed(3);
+    let written = encode(&events[1].as_ref(), &mmr.inclusion_proof(1).unwrap(), &key.sign_head(3, mmr.root()));
+    let kinds: Vec<(&str, bool)> = written.iter().map(|(n, v)| (*n, matches!(v, FieldValue::Num(_)))).collect();
+    assert_eq!(kinds, FIELDS);
 }
