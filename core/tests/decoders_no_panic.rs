@@ -11,9 +11,9 @@
 //! TODO(xsp): add the XSP message decoders here once `xaeroflux_core::xsp` has landed.
 
 use proptest::prelude::*;
-use xaeroflux_core::hash::{Hash, leaf_hash, page_checksum, page_checksum_v1};
+use xaeroflux_core::hash::{Hash, leaf_hash};
 use xaeroflux_core::mmr::{ConsistencyProof, InclusionProof, Mmr, RangeProof};
-use xaeroflux_core::page::{PageBuilder, PageConfig, PageProof, PageRef, pack, page_proof};
+use xaeroflux_core::page::{PageBuilder, PageConfig, PageHeader, PageProof, PageRef, pack, page_proof};
 use xaeroflux_core::{AuthorId, AuthorKey, Event, EventFlags, EventRef, SignedHead};
 
 const PAGE_SIZE: u32 = 1024;
@@ -82,16 +82,10 @@ fn apply(bytes: &mut Vec<u8>, muts: &[Mutation]) {
 
 /// Recomputes a page's checksum so that mutations reach the checks behind it.
 fn reseal(page: &mut [u8]) {
-    if page.len() < 64 {
-        return;
-    }
-    let used = &page[12..16];
-    let used = u32::from_le_bytes([used[0], used[1], used[2], used[3]]) as usize;
-    let end = 64usize.saturating_add(used).min(page.len());
-    let mut head = page[..64].to_vec();
-    head[56..64].fill(0);
-    let events = &page[64..end];
-    let sum = if page[4] == 1 { page_checksum_v1(&head, events) } else { page_checksum(&head, events) };
+    let Some(head) = page.first_chunk::<64>() else { return };
+    let head = *PageHeader::from_bytes(head);
+    let end = 64usize.saturating_add(head.used() as usize).min(page.len());
+    let sum = head.compute_checksum(&page[64..end]);
     page[56..64].copy_from_slice(&sum.to_le_bytes());
 }
 

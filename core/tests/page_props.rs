@@ -3,10 +3,10 @@
 //! the page tree (recursive definition).
 
 use proptest::prelude::*;
-use xaeroflux_core::hash::{Hash, leaf_hash, page_checksum, page_checksum_v1, page_node, page_root};
+use xaeroflux_core::hash::{Hash, leaf_hash, page_checksum_v1, page_node, page_root};
 use xaeroflux_core::page::{
-    PageBuilder, PageConfig, PageConfigError, PageDecodeError, PageProof, PageProofDecodeError, PageProofError,
-    PagePushError, PageRef, PageWriteError, pack, page_proof, page_tree_root, span_for,
+    PageBuilder, PageConfig, PageConfigError, PageDecodeError, PageHeader, PageProof, PageProofDecodeError,
+    PageProofError, PagePushError, PageRef, PageWriteError, pack, page_proof, page_tree_root, span_for,
 };
 use xaeroflux_core::{AuthorId, Event, EventFlags, event::EventDecodeError, event::HEADER_LEN};
 
@@ -115,11 +115,9 @@ fn model_root(d: &[Hash]) -> Hash {
 /// Recomputes the checksum of a (tampered) page, by its version byte, so that checks past it
 /// are reached.
 fn reseal(page: &mut [u8]) {
-    let used = u32::from_le_bytes(page[12..16].try_into().unwrap()) as usize;
-    let mut head = page[..64].to_vec();
-    head[56..64].fill(0);
-    let events = &page[64..(64 + used).min(page.len())];
-    let sum = if page[4] == 1 { page_checksum_v1(&head, events) } else { page_checksum(&head, events) };
+    let head = *PageHeader::from_bytes(page[..64].try_into().unwrap());
+    let end = (64 + head.used() as usize).min(page.len());
+    let sum = head.compute_checksum(&page[64..end]);
     page[56..64].copy_from_slice(&sum.to_le_bytes());
 }
 

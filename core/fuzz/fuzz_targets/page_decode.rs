@@ -6,8 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use xaeroflux_core::hash::{page_checksum, page_checksum_v1};
-use xaeroflux_core::page::{PageBuilder, PageConfig, PageProof, PageRef, page_proof};
+use xaeroflux_core::page::{PageBuilder, PageConfig, PageHeader, PageProof, PageRef, page_proof};
 
 fn check_page(bytes: &[u8], config: &PageConfig) {
     let Ok(page) = PageRef::parse(bytes, config) else { return };
@@ -30,15 +29,10 @@ fn check_page(bytes: &[u8], config: &PageConfig) {
 
 /// Sets the checksum the header's fields and events call for.
 fn reseal(page: &mut [u8]) {
-    if page.len() < 64 {
-        return;
-    }
-    let used = u32::from_le_bytes([page[12], page[13], page[14], page[15]]) as usize;
-    let end = 64usize.saturating_add(used).min(page.len());
-    let mut head = page[..64].to_vec();
-    head[56..64].fill(0);
-    let events = &page[64..end];
-    let sum = if page[4] == 1 { page_checksum_v1(&head, events) } else { page_checksum(&head, events) };
+    let Some(head) = page.first_chunk::<64>() else { return };
+    let head = *PageHeader::from_bytes(head);
+    let end = 64usize.saturating_add(head.used() as usize).min(page.len());
+    let sum = head.compute_checksum(&page[64..end]);
     page[56..64].copy_from_slice(&sum.to_le_bytes());
 }
 

@@ -149,6 +149,11 @@ impl PageHeader {
     pub fn as_bytes(&self) -> &[u8; PAGE_HEADER_LEN] {
         bytemuck::cast_ref(self)
     }
+    /// The header in `bytes`, read in place, without any check (see
+    /// [`super::PageRef::parse`] for a checked page).
+    pub fn from_bytes(bytes: &[u8; PAGE_HEADER_LEN]) -> &PageHeader {
+        bytemuck::cast_ref(bytes)
+    }
 
     /// The checksum this header should carry for the given event bytes, by its version:
     /// [`crate::hash::page_checksum`] (version 2) or [`crate::hash::page_checksum_v1`]

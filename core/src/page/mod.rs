@@ -145,9 +145,12 @@ impl core::error::Error for PageConfigError {}
 /// again by this crate) holds: the same bytes, or — for a version-1 `stored` page — the same
 /// bytes but for the version byte and the checksum, which are all that version 2 changed.
 pub fn same_page(rebuilt: &[u8], stored: &[u8]) -> bool {
-    if stored.get(4) == Some(&PAGE_VERSION_1) && rebuilt.len() == stored.len() && rebuilt.len() >= PAGE_HEADER_LEN {
-        rebuilt[..4] == stored[..4]
-            && rebuilt[5..56] == stored[5..56]
+    // Byte 4 is the version; the checksum field ends the header.
+    const VERSION_AT: usize = 4;
+    let v1 = stored.get(VERSION_AT) == Some(&PAGE_VERSION_1);
+    if v1 && rebuilt.len() == stored.len() && rebuilt.len() >= PAGE_HEADER_LEN {
+        rebuilt[..VERSION_AT] == stored[..VERSION_AT]
+            && rebuilt[VERSION_AT + 1..header::CHECKSUM_OFFSET] == stored[VERSION_AT + 1..header::CHECKSUM_OFFSET]
             && rebuilt[PAGE_HEADER_LEN..] == stored[PAGE_HEADER_LEN..]
     } else {
         rebuilt == stored
