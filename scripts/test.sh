@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 step "setup"
+df -h . "${TMPDIR:-/tmp}" || true
 bash scripts/setup.sh
 
 step "cargo fmt --check"
@@ -24,3 +25,7 @@ bash scripts/fuzz.sh 20
 
 step "browser: npm package, wasm-bindgen tests (Node, Chromium), JS and end-to-end tests"
 bash scripts/test-wasm.sh
+
+step "disk used"
+du -sh target 2>/dev/null || true
+df -h . "${TMPDIR:-/tmp}" || true
