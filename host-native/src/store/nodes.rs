@@ -51,9 +51,36 @@ pub(crate) fn height(pos: u64) -> u32 {
     }
 }
 
-/// Whether the node at `pos` is stored in the index (at a checkpoint).
-pub(crate) fn is_stored(pos: u64) -> bool {
-    height(pos) >= STORED_MIN_HEIGHT
+/// Positions of the stored nodes (those of height [`STORED_MIN_HEIGHT`] and more) among `base..end`, where `base` is the
+/// size of an MMR, in increasing order.
+///
+/// A checkpoint stores about one node in 32 of those made since the last one; walking only
+/// those, rather than testing each position's height, keeps it off the ingest's profile.
+/// Appending the leaf of index `j - 1` makes `j.trailing_zeros()` merges, of heights 1, 2, …,
+/// at the positions right after the leaf's; those of height [`STORED_MIN_HEIGHT`] and more
+/// come only when `j` is a multiple of [`BLOCK`].
+pub(crate) fn stored_positions(base: u64, end: u64) -> impl Iterator<Item = u64> {
+    let from = leaves_of_size(base);
+    let first = (from / BLOCK).saturating_add(1).saturating_mul(BLOCK);
+    let last = leaves_of_size(end);
+    (first..=last)
+        .step_by(BLOCK as usize)
+        .flat_map(|j| {
+            let leaf_pos = mmr_size(j - 1);
+            (STORED_MIN_HEIGHT..=j.trailing_zeros()).map(move |h| leaf_pos + u64::from(h))
+        })
+        .filter(move |&pos| pos >= base && pos < end)
+}
+
+/// The number of leaves of an MMR of `size` nodes; for a size no MMR has, the number of the
+/// smallest MMR larger than `size`.
+fn leaves_of_size(size: u64) -> u64 {
+    // `mmr_size(i) = 2i - popcount(i)` is increasing in `i`, with `i` within 64 of `size / 2`.
+    let mut i = size / 2;
+    while mmr_size(i) < size {
+        i += 1;
+    }
+    i
 }
 
 /// Index of the leftmost leaf under the node at `pos` of height `h`.
@@ -230,5 +257,32 @@ mod tests {
         }
         assert_eq!(height(u64::MAX), 63);
         assert_eq!(height(u64::MAX - 1), 63);
+    }
+
+    fn stored_naive(base: u64, end: u64) -> Vec<u64> {
+        (base..end).filter(|&p| height(p) >= STORED_MIN_HEIGHT).collect()
+    }
+
+    /// Every pair of MMR sizes up to 700 leaves (ten blocks and more), and sizes no MMR has.
+    #[test]
+    fn stored_positions_match_a_scan_of_heights() {
+        let sizes: Vec<u64> = (0..=700).map(mmr_size).collect();
+        for (a, &base) in sizes.iter().enumerate().step_by(7) {
+            for &end in &sizes[a..] {
+                assert_eq!(stored_positions(base, end).collect::<Vec<_>>(), stored_naive(base, end), "{base}..{end}");
+            }
+        }
+        for end in 0..2000 {
+            assert_eq!(stored_positions(0, end).collect::<Vec<_>>(), stored_naive(0, end), "0..{end}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Large MMRs (sizes near 2^40 and beyond), where a checkpoint spans many blocks.
+        #[test]
+        fn stored_positions_match_a_scan_far_out(from in 0u64..1 << 40, more in 0u64..3000) {
+            let (base, end) = (mmr_size(from), mmr_size(from + more));
+            proptest::prop_assert_eq!(stored_positions(base, end).collect::<Vec<_>>(), stored_naive(base, end));
+        }
     }
 }

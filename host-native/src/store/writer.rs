@@ -18,7 +18,7 @@ use xaeroflux_core::{Hash, SignedHead};
 
 use super::hasher::LeafHasher;
 use super::meta::{self, FeedRow, Loc, PageRow};
-use super::nodes::is_stored;
+use super::nodes::stored_positions;
 use super::space::{Space, other};
 use super::state::{CHECKED, FeedInner, FeedState, PageEntry, Shared, lock, read, write};
 use super::tail::{Tail, load_tail, write_tail};
@@ -691,10 +691,10 @@ impl Writer {
                     };
                     pages.insert((f.idx, t.page_no), r.encode().as_slice()).map_err(|e| ix(e.into()))?;
                 }
-                for (pos, node) in (inner.node_base..).zip(&inner.nodes) {
-                    if is_stored(pos) {
-                        nodes.insert((f.idx, pos), node.0.as_slice()).map_err(|e| ix(e.into()))?;
-                    }
+                let (base, end) = (inner.node_base, inner.node_base + inner.nodes.len() as u64);
+                for pos in stored_positions(base, end) {
+                    let node = inner.nodes.get((pos - base) as usize).ok_or_else(|| other("checkpoint", "MMR node"))?;
+                    nodes.insert((f.idx, pos), node.0.as_slice()).map_err(|e| ix(e.into()))?;
                 }
             }
             let log = read(&shared.runs);
