@@ -75,6 +75,25 @@ const CASES: &[Case] = &[
     Case { id: "ours-reopen", system: "ours", workload: Workload::Reopen, run: ours::reopen, child: true },
 ];
 
+/// The order of the cases (indices into `cases`) in round `round` (from 1): the workloads in
+/// their listed order (the read cases use what the batched ones wrote), and within each
+/// append workload the systems rotated by one per round, so that no system always runs first
+/// or last after the same neighbour (the disk's state after a case moves the next one's
+/// `fdatasync` latency).
+fn round_order(cases: &[&Case], round: u64) -> Vec<usize> {
+    let mut order = Vec::with_capacity(cases.len());
+    let mut start = 0;
+    while start < cases.len() {
+        let w = cases[start].workload;
+        let len = cases[start..].iter().take_while(|c| c.workload == w).count();
+        let shift =
+            if matches!(w, Workload::Batch | Workload::PerEvent) { ((round - 1) % len as u64) as usize } else { 0 };
+        order.extend((0..len).map(|k| start + (k + shift) % len));
+        start += len;
+    }
+    order
+}
+
 fn find(id: &str) -> Option<&'static Case> {
     CASES.iter().find(|c| c.id == id)
 }
@@ -128,7 +147,8 @@ fn parent(cfg: &Config) -> BenchResult<()> {
     let cases: Vec<&Case> = CASES.iter().filter(|c| wanted(c)).collect();
     let mut results: Vec<Result<Vec<Measured>, String>> = cases.iter().map(|_| Ok(Vec::new())).collect();
     for round in 1..=cfg.rounds {
-        for (case, slot) in cases.iter().zip(results.iter_mut()) {
+        for i in round_order(&cases, round) {
+            let (Some(case), Some(slot)) = (cases.get(i), results.get_mut(i)) else { continue };
             let Ok(done) = slot else { continue };
             eprintln!("round {round}/{}: {} ...", cfg.rounds, case.id);
             settle_disk();
