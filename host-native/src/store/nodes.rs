@@ -51,11 +51,12 @@ pub(crate) fn height(pos: u64) -> u32 {
     }
 }
 
-/// Positions of the stored nodes (those of height [`STORED_MIN_HEIGHT`] and more) among `base..end`, where `base` is the
-/// size of an MMR, in increasing order.
+/// Positions of the stored nodes (those of height [`STORED_MIN_HEIGHT`] and more) among
+/// `base..end`, where `base` is the size of an MMR, in increasing order.
 ///
-/// A checkpoint stores about one node in 32 of those made since the last one; walking only
-/// those, rather than testing each position's height, keeps it off the ingest's profile.
+/// A checkpoint stores about one node per 32 events made since the last one (one node in 64);
+/// walking only those, rather than testing each position's height, keeps it off the ingest's
+/// profile.
 /// Appending the leaf of index `j - 1` makes `j.trailing_zeros()` merges, of heights 1, 2, …,
 /// at the positions right after the leaf's; those of height [`STORED_MIN_HEIGHT`] and more
 /// come only when `j` is a multiple of [`BLOCK`].
