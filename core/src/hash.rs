@@ -44,17 +44,7 @@ impl Hash {
 
     /// Parses 64 hexadecimal characters (either case).
     pub fn from_hex(hex: &str) -> Option<Hash> {
-        let bytes = hex.as_bytes();
-        if bytes.len() != 64 {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (i, pair) in bytes.chunks_exact(2).enumerate() {
-            let hi = crate::hex::nibble(pair[0])?;
-            let lo = crate::hex::nibble(pair[1])?;
-            out[i] = (hi << 4) | lo;
-        }
-        Some(Hash(out))
+        crate::hex::decode_array(hex).map(Hash)
     }
 }
 

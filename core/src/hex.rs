@@ -16,7 +16,7 @@ pub fn encode(bytes: &[u8]) -> String {
 }
 
 /// The value of one hex digit (either case).
-pub(crate) fn nibble(c: u8) -> Option<u8> {
+fn nibble(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),
         b'a'..=b'f' => Some(c - b'a' + 10),
@@ -25,13 +25,32 @@ pub(crate) fn nibble(c: u8) -> Option<u8> {
     }
 }
 
+/// The byte of two hex digits.
+fn byte(pair: &[u8]) -> Option<u8> {
+    Some((nibble(*pair.first()?)? << 4) | nibble(*pair.get(1)?)?)
+}
+
 /// The bytes of a hex string (either case, surrounding whitespace ignored), or `None`.
 pub fn decode(s: &str) -> Option<Vec<u8>> {
     let s = s.trim().as_bytes();
     if !s.len().is_multiple_of(2) {
         return None;
     }
-    s.chunks_exact(2).map(|p| Some((nibble(p[0])? << 4) | nibble(p[1])?)).collect()
+    s.chunks_exact(2).map(byte).collect()
+}
+
+/// The `N` bytes of exactly `2 * N` hex digits (either case, no whitespace), or `None`;
+/// without allocating.
+pub fn decode_array<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let s = s.as_bytes();
+    if s.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+        *o = byte(pair)?;
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -48,5 +67,10 @@ mod tests {
         assert_eq!(decode(" 0a "), Some([10].to_vec()));
         assert_eq!(decode("0"), None);
         assert_eq!(decode("0g"), None);
+        assert_eq!(decode_array::<2>("0aFf"), Some([0x0a, 0xff]));
+        assert_eq!(decode_array::<2>("0aff0"), None);
+        assert_eq!(decode_array::<2>(" 0aff"), None);
+        assert_eq!(decode_array::<2>("0afg"), None);
+        assert_eq!(decode_array::<0>(""), Some([]));
     }
 }

@@ -6,9 +6,9 @@ use crate::error::ArgError;
 
 pub use xaeroflux_core::hex::{decode, encode};
 
-/// 32 bytes from exactly 64 hex characters.
+/// 32 bytes from exactly 64 hex characters (surrounding whitespace ignored).
 pub fn decode32(s: &str) -> Option<[u8; 32]> {
-    decode(s)?.try_into().ok()
+    xaeroflux_core::hex::decode_array(s.trim())
 }
 
 /// An author id from its hex form, or an [`ArgError`] naming the argument `name`.
