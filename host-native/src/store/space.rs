@@ -85,12 +85,16 @@ impl Space {
         self.io.write_at(seg, off, buf)
     }
 
-    /// Ends a commit's writes: the tail log records, then (synced first if `durable` or a page
-    /// had no durable record yet) the page writes they describe, into pages that hold
-    /// committed events (synced at the next checkpoint).
+    /// Ends a commit's writes: the tail log records, then the page writes they describe, into
+    /// pages that hold committed events (synced at the next checkpoint). Before those: if
+    /// `durable`, the records and the commit's other segment writes are made durable (at once,
+    /// see [`SegmentIo::sync_log_and`]); otherwise the records alone when a page had no
+    /// durable record yet.
     pub(crate) fn finish_writes(&mut self, shared: &Shared, durable: bool) -> Result<(), IoError> {
         self.log.flush(self.io.as_mut())?;
-        if durable || self.sync_log_first {
+        if durable {
+            self.sync_log_and_segments(shared)?;
+        } else if self.sync_log_first {
             self.sync_log(shared)?;
         }
         self.sync_log_first = false;
@@ -106,6 +110,20 @@ impl Space {
         self.deferred.clear();
         self.deferred_buf.clear();
         r
+    }
+
+    /// Makes the commit's log records and its segment writes (not the deferred ones) durable,
+    /// both at once where the I/O allows (see [`SegmentIo::sync_log_and`]).
+    fn sync_log_and_segments(&mut self, shared: &Shared) -> Result<(), IoError> {
+        if !self.log.unsynced {
+            return sync_segments(self.io.as_mut(), &mut self.dirty, shared);
+        }
+        self.io.sync_log_and(&self.dirty)?;
+        self.log.unsynced = false;
+        let n = 1 + self.dirty.len() as u64;
+        self.dirty.clear();
+        shared.counters.syncs.fetch_add(n, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Makes the tail log's written records durable, if any are not.
