@@ -32,11 +32,12 @@ build_flavor() {
     local bg="$dir/xaeroflux_wasm_bg.wasm" before
     before=$(stat -c %s "$bg")
     if command -v wasm-opt >/dev/null 2>&1; then
-        # The features rustc enables by default for wasm32-unknown-unknown. An old wasm-opt
-        # that cannot read the module leaves it as it is (it only makes it smaller).
+        # The features rustc enables by default for wasm32-unknown-unknown, and simd128
+        # (scripts/wasm-env.sh). An old wasm-opt that cannot read the module leaves it as it
+        # is (it only makes it smaller).
         if wasm-opt -Oz --strip-debug --strip-producers \
             --enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int \
-            --enable-sign-ext --enable-reference-types --enable-multivalue \
+            --enable-sign-ext --enable-reference-types --enable-multivalue --enable-simd \
             -o "$bg.opt" "$bg" 2>"$dir/wasm-opt.log"; then
             mv "$bg.opt" "$bg"
             echo "[build-npm] wasm-opt: $before -> $(stat -c %s "$bg") bytes" >&2

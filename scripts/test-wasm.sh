@@ -23,10 +23,10 @@ export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/tests/browser/webdriver.json"
 export WASM_BINDGEN_TEST_DRIVER_TIMEOUT=${WASM_BINDGEN_TEST_DRIVER_TIMEOUT:-30}
 
 step "wasm-bindgen tests under Node.js"
-wasm_cargo test --release -p xaeroflux-wasm --test api
+wasm_cargo test --release -p xaeroflux-wasm --test api --test lanes
 
 step "wasm-bindgen tests in headless Chromium"
-WASM_BINDGEN_USE_BROWSER=1 wasm_cargo test --release -p xaeroflux-wasm --test api --test indexeddb
+WASM_BINDGEN_USE_BROWSER=1 wasm_cargo test --release -p xaeroflux-wasm --test api --test indexeddb --test lanes
 
 step "the web demo server and the xf tool (for the end-to-end and interop tests)"
 # The dev profile: `cargo test --workspace` has built their dependencies already.

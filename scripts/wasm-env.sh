@@ -27,8 +27,10 @@ export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
 export CARGO_PROFILE_RELEASE_DEBUG=false
 
 # getrandom 0.3 on wasm32-unknown-unknown draws from the browser's crypto.getRandomValues
-# only when this cfg is set.
-XF_WASM_RUSTFLAGS='--cfg getrandom_backend="wasm_js"'
+# only when this cfg is set. simd128 (WebAssembly's 128-bit SIMD, in every current browser
+# engine and in Node >= 16.4) gives the leaf and Merkle node hashing its 4-lane backend
+# (xaeroflux-lanes); WebAssembly cannot detect it at run time, so it is chosen here.
+XF_WASM_RUSTFLAGS='--cfg getrandom_backend="wasm_js" -C target-feature=+simd128'
 
 # C code of dependencies (ring, in the iroh build) is compiled for wasm32 by clang, in
 # either mode.

@@ -22,6 +22,7 @@
 //! |---|---:|---|
 //! | AVX-512 (`avx512f`) | 16 | the CPU has it (feature `std`), or it is enabled at compile time |
 //! | AVX2 | 8 | the same, and AVX-512 is not available |
+//! | WebAssembly `simd128` | 4 | wasm32 builds with `-C target-feature=+simd128` (no run-time detection exists in wasm) |
 //! | portable | 1 | otherwise: `blake3::keyed_hash` per input |
 //!
 //! [`backend`] tells which one runs. The test suite checks every backend the CPU has against
@@ -45,8 +46,10 @@
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
 mod compress;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
@@ -59,7 +62,7 @@ pub const MAX_LANES: usize = 16;
 /// Groups of fewer inputs than this go through `blake3::keyed_hash` one by one: with so
 /// many lanes idle, a vector compression costs more than separate ones (measured by the
 /// `lanes` bench: 1 input in 16 lanes is 3× slower, 4 inputs break even).
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128")))]
 const MIN_GROUP: usize = 4;
 
 /// The implementation [`keyed_hash_many`] uses on this machine.
@@ -70,6 +73,8 @@ pub enum Backend {
     Avx512,
     /// 8 lanes of AVX2.
     Avx2,
+    /// 4 lanes of WebAssembly's 128-bit SIMD (wasm32 builds with `simd128` enabled).
+    Simd128,
     /// One input at a time through `blake3::keyed_hash`.
     Portable,
 }
@@ -80,6 +85,7 @@ impl Backend {
         match self {
             Backend::Avx512 => 16,
             Backend::Avx2 => 8,
+            Backend::Simd128 => 4,
             Backend::Portable => 1,
         }
     }
@@ -91,7 +97,11 @@ pub fn backend() -> Backend {
     {
         x86::detect()
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        Backend::Simd128
+    }
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
     {
         Backend::Portable
     }
@@ -112,6 +122,11 @@ pub fn keyed_hash_many_with(backend: Backend, key: &[u8; 32], inputs: &[&[u8]], 
     assert_eq!(inputs.len(), out.len(), "keyed_hash_many: one output per input");
     #[cfg(target_arch = "x86_64")]
     if x86::hash_many(backend, key, inputs, out) {
+        return;
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if backend == Backend::Simd128 {
+        wasm::hash_many(key, inputs, out);
         return;
     }
     let _ = backend;

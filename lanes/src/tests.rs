@@ -5,7 +5,7 @@ use proptest::prelude::*;
 
 use crate::{Backend, CHUNK_LEN, keyed_hash_many, keyed_hash_many_with};
 
-const ALL: [Backend; 3] = [Backend::Avx512, Backend::Avx2, Backend::Portable];
+const ALL: [Backend; 4] = [Backend::Avx512, Backend::Avx2, Backend::Simd128, Backend::Portable];
 
 fn input(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
