@@ -30,7 +30,11 @@ export CARGO_PROFILE_RELEASE_DEBUG=false
 # only when this cfg is set. simd128 (WebAssembly's 128-bit SIMD, in every current browser
 # engine and in Node >= 16.4) gives the leaf and Merkle node hashing its 4-lane backend
 # (xaeroflux-lanes); WebAssembly cannot detect it at run time, so it is chosen here.
-XF_WASM_RUSTFLAGS='--cfg getrandom_backend="wasm_js" -C target-feature=+simd128'
+# XF_WASM_SIMD=0 builds without it, for engines that lack WebAssembly SIMD.
+XF_WASM_RUSTFLAGS='--cfg getrandom_backend="wasm_js"'
+if [ "${XF_WASM_SIMD:-1}" != 0 ]; then
+    XF_WASM_RUSTFLAGS="$XF_WASM_RUSTFLAGS -C target-feature=+simd128"
+fi
 
 # C code of dependencies (ring, in the iroh build) is compiled for wasm32 by clang, in
 # either mode.
