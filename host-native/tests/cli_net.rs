@@ -52,6 +52,7 @@ fn serve_sync_watch_and_clean_stop() {
     let done = ok_json(&b, &["--json", "sync", &ticket, "--bind", "127.0.0.1:0", "--timeout", "60"]);
     assert_eq!(done[0]["synced"], true);
     assert_eq!(done[0]["received"], 3);
+    assert!(done[0]["bytes"].as_u64().is_some_and(|b| b > 0), "{done:?}");
     let log = ok_json(&b, &["--json", "log", "--author", &author]);
     let payloads: Vec<_> = log.iter().map(|e| e["payload"].as_str().unwrap()).collect();
     assert_eq!(payloads, ["one", "two", "three"]);

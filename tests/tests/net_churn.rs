@@ -51,6 +51,11 @@ fn peers_joining_and_leaving_leak_nothing() {
         drop(peer);
     }
     assert!(wait_until(|| hub.sync_status().unwrap().peers.is_empty()), "the hub closed every session");
+    // The node's byte totals keep the sessions that ended: four fresh peers took the hub's
+    // 200 events of 128 bytes each, and every peer sent an event back.
+    let st = hub.sync_status().unwrap();
+    assert!(st.bytes_out >= 4 * 200 * 128, "bytes sent over the ended sessions: {}", st.bytes_out);
+    assert!(st.bytes_in >= 8 * 8, "bytes received over the ended sessions: {}", st.bytes_in);
     let (t, s) = (settles(threads, thread_count), settles(sockets, socket_count));
     assert!(t <= threads, "threads after the churn: {t}, before: {threads}");
     assert!(s <= sockets, "sockets after the churn: {s}, before: {sockets}");

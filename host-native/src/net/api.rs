@@ -61,6 +61,7 @@ impl Core {
     /// The spaces joined and every open session with its progress.
     pub fn sync_status(&self) -> Result<SyncStatus, NetError> {
         let inner = self.net_slot().inner()?;
-        Ok(SyncStatus { node: inner.id, spaces: inner.spaces(), peers: inner.peer_statuses() })
+        let (bytes_in, bytes_out) = inner.total_bytes();
+        Ok(SyncStatus { node: inner.id, spaces: inner.spaces(), peers: inner.peer_statuses(), bytes_in, bytes_out })
     }
 }

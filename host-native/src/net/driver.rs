@@ -299,6 +299,11 @@ pub(crate) async fn run_session(
         let _ = stream.send.finish();
         let _ = tokio::time::timeout(Duration::from_millis(500), stream.send.stopped()).await;
     }
+    // The last reads and writes, for the node's totals (`SyncStatus::bytes_in`).
+    inner.update(id, |s| {
+        s.bytes_in = bytes_in;
+        s.bytes_out = bytes_out;
+    });
     inner.unregister(id);
     d.stream_ok
 }

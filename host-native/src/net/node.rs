@@ -171,6 +171,8 @@ struct State {
     /// Peers kept connected (from tickets), per space.
     kept: HashSet<(SpaceId, PeerId)>,
     conns: HashMap<PeerId, Connection>,
+    /// Stream bytes received and sent by sessions that have ended.
+    ended_bytes: (u64, u64),
 }
 
 /// Everything the tasks of one running sync share.
@@ -356,7 +358,18 @@ impl NetInner {
     }
 
     pub(crate) fn unregister(&self, id: u64) {
-        lock(&self.state).sessions.remove(&id);
+        let mut st = lock(&self.state);
+        if let Some(s) = st.sessions.remove(&id) {
+            st.ended_bytes.0 += s.status.bytes_in;
+            st.ended_bytes.1 += s.status.bytes_out;
+        }
+    }
+
+    /// Stream bytes received and sent over every session since sync started, the open ones
+    /// (as far as their drivers last reported) and those that ended.
+    pub(crate) fn total_bytes(&self) -> (u64, u64) {
+        let st = lock(&self.state);
+        st.sessions.values().fold(st.ended_bytes, |(i, o), s| (i + s.status.bytes_in, o + s.status.bytes_out))
     }
 
     pub(crate) fn control(&self, id: u64, c: Control) {

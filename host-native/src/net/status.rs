@@ -148,6 +148,12 @@ pub struct SyncStatus {
     pub spaces: Vec<SpaceId>,
     /// The open sessions.
     pub peers: Vec<PeerStatus>,
+    /// XSP stream bytes received over every session since sync started: the open ones and
+    /// those that ended (a session replaced by another, as when two nodes dial each other at
+    /// once, or one that failed).
+    pub bytes_in: u64,
+    /// XSP stream bytes sent, counted as [`bytes_in`](Self::bytes_in).
+    pub bytes_out: u64,
 }
 
 impl SyncStatus {

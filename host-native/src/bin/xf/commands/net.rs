@@ -244,13 +244,17 @@ pub fn sync(cli: &Cli, a: &SyncArgs, out: &mut Out) -> Result<(), CliError> {
     }
     let received = held(&core) - before;
     let secs = start.elapsed().as_secs_f64();
+    let bytes = core.sync_status().map_err(CliError::Net)?.bytes_in;
     let feeds = core.feeds();
     if cli.json {
         out.json(&json!({"synced": true, "space": ticket.space.to_string(), "peer": ticket.peer.to_string(),
-                         "received": received, "secs": secs, "feeds": feeds.iter().map(|f| json!({
+                         "received": received, "bytes": bytes, "secs": secs, "feeds": feeds.iter().map(|f| json!({
                              "author": author_hex(&f.author), "len": f.len, "local": f.local})).collect::<Vec<_>>()}))?;
     } else {
-        out.line(format!("synced with {} in {secs:.2} s: {received} events received", short(&ticket.peer.0)))?;
+        out.line(format!(
+            "synced with {} in {secs:.2} s: {received} events received ({bytes} bytes)",
+            short(&ticket.peer.0)
+        ))?;
         for f in feeds {
             let mine = if f.local { " (yours)" } else { "" };
             out.line(format!("  feed {}  {} events{mine}", author_hex(&f.author), f.len))?;
