@@ -161,7 +161,13 @@ struct SpaceEntry {
 pub(crate) struct SessionEntry {
     pub(crate) status: PeerStatus,
     pub(crate) control: mpsc::UnboundedSender<Control>,
+    /// When the session last received bytes (or started).
+    last_in: std::time::Instant,
 }
+
+/// An established session that received bytes this recently is alive: a session the peer
+/// opens meanwhile is a duplicate, not a replacement (see [`NetInner::admit_incoming`]).
+const ALIVE_WINDOW: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct State {
@@ -322,9 +328,13 @@ impl NetInner {
     /// Whether to run a session `peer` opened in `space` while this node opened one to it too.
     ///
     /// If ours is still in its handshake, both were opened at once: the one opened by the
-    /// node with the smaller id is kept (both sides decide alike). If ours is established, the
-    /// peer opening another one means it lost ours (it restarted, or the connection died
-    /// without our noticing yet): ours is stale, so it is closed and the new one runs.
+    /// node with the smaller id is kept (both sides decide alike). If ours is established and
+    /// received bytes within [`ALIVE_WINDOW`], the peer opened its own before it saw ours
+    /// (each dials the other when they find each other at once, and the other side registers
+    /// a session only once its HELLO is read): ours is kept, and the peer's is refused as a
+    /// duplicate, which it already is on the peer's side. Otherwise the peer opening another
+    /// one means it lost ours (it restarted, or the connection died without our noticing
+    /// yet): ours is stale, so it is closed and the new one runs.
     pub(crate) fn admit_incoming(&self, space: &SpaceId, peer: &PeerId) -> bool {
         let st = lock(&self.state);
         let ours: Vec<&SessionEntry> = st
@@ -334,6 +344,9 @@ impl NetInner {
             .collect();
         let racing = ours.iter().any(|s| !s.status.connected);
         if racing && self.id < *peer {
+            return false;
+        }
+        if ours.iter().any(|s| s.status.connected && s.last_in.elapsed() < ALIVE_WINDOW) {
             return false;
         }
         for s in ours {
@@ -347,13 +360,17 @@ impl NetInner {
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         let mut st = lock(&self.state);
         st.dialing.remove(&(status.space, status.peer));
-        st.sessions.insert(id, SessionEntry { status, control });
+        st.sessions.insert(id, SessionEntry { status, control, last_in: std::time::Instant::now() });
         id
     }
 
     pub(crate) fn update(&self, id: u64, f: impl FnOnce(&mut PeerStatus)) {
         if let Some(s) = lock(&self.state).sessions.get_mut(&id) {
+            let before = s.status.bytes_in;
             f(&mut s.status);
+            if s.status.bytes_in != before {
+                s.last_in = std::time::Instant::now();
+            }
         }
     }
 
