@@ -169,6 +169,17 @@ pub(crate) struct SessionEntry {
 /// opens meanwhile is a duplicate, not a replacement (see [`NetInner::admit_incoming`]).
 const ALIVE_WINDOW: Duration = Duration::from_secs(2);
 
+/// The rule of [`NetInner::admit_incoming`]: whether a session `peer` opened wins over the
+/// sessions this node (`me`) opened to it in the same space, given for each of those whether
+/// it is established and how long ago it last received bytes.
+fn incoming_wins(me: &PeerId, peer: &PeerId, ours: impl Iterator<Item = (bool, Duration)> + Clone) -> bool {
+    let racing = ours.clone().any(|(connected, _)| !connected);
+    if racing && me < peer {
+        return false;
+    }
+    !ours.into_iter().any(|(connected, quiet)| connected && quiet < ALIVE_WINDOW)
+}
+
 #[derive(Default)]
 struct State {
     spaces: HashMap<SpaceId, SpaceEntry>,
@@ -342,11 +353,7 @@ impl NetInner {
             .values()
             .filter(|s| s.status.space == *space && s.status.peer == *peer && s.status.initiator)
             .collect();
-        let racing = ours.iter().any(|s| !s.status.connected);
-        if racing && self.id < *peer {
-            return false;
-        }
-        if ours.iter().any(|s| s.status.connected && s.last_in.elapsed() < ALIVE_WINDOW) {
+        if !incoming_wins(&self.id, peer, ours.iter().map(|s| (s.status.connected, s.last_in.elapsed()))) {
             return false;
         }
         for s in ours {
@@ -510,5 +517,49 @@ impl NetInner {
     /// Every feed's author (to refresh a session that missed change notifications).
     pub(crate) fn all_authors(&self) -> Vec<AuthorId> {
         self.core.feeds().into_iter().map(|f| f.author).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: PeerId = PeerId([1; 32]);
+    const LARGE: PeerId = PeerId([2; 32]);
+
+    fn wins(me: PeerId, peer: PeerId, ours: &[(bool, u64)]) -> bool {
+        incoming_wins(&me, &peer, ours.iter().map(|&(c, ms)| (c, Duration::from_millis(ms))))
+    }
+
+    #[test]
+    fn without_a_session_of_ours_the_peer_s_runs() {
+        assert!(wins(SMALL, LARGE, &[]));
+        assert!(wins(LARGE, SMALL, &[]));
+    }
+
+    #[test]
+    fn two_sessions_opened_at_once_keep_the_smaller_id_s_on_both_sides() {
+        // Ours in its handshake: the node with the smaller id keeps its own, the other takes
+        // the peer's, so both keep the same session.
+        assert!(!wins(SMALL, LARGE, &[(false, 0)]));
+        assert!(wins(LARGE, SMALL, &[(false, 0)]));
+    }
+
+    #[test]
+    fn an_established_session_receiving_bytes_is_kept_whoever_is_smaller() {
+        for (me, peer) in [(SMALL, LARGE), (LARGE, SMALL)] {
+            assert!(!wins(me, peer, &[(true, 0)]));
+            assert!(!wins(me, peer, &[(true, 1_999)]));
+        }
+    }
+
+    #[test]
+    fn a_quiet_established_session_is_taken_for_stale_and_replaced() {
+        for (me, peer) in [(SMALL, LARGE), (LARGE, SMALL)] {
+            assert!(wins(me, peer, &[(true, 2_000)]));
+            assert!(wins(me, peer, &[(true, 60_000)]));
+        }
+        // One of ours alive is enough to refuse the peer's.
+        assert!(!wins(LARGE, SMALL, &[(true, 60_000), (true, 10)]));
     }
 }
