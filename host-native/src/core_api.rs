@@ -45,6 +45,7 @@ pub struct CoreBuilder {
     durability: Durability,
     io: Option<Box<dyn SegmentIo>>,
     hash_helper: bool,
+    checkpoint_pages: u32,
     #[cfg(feature = "net")]
     net: Option<crate::net::NetConfig>,
 }
@@ -78,6 +79,18 @@ impl CoreBuilder {
         self
     }
 
+    /// How many pages the writer seals between two index checkpoints (default 1 024; at least
+    /// 1). A checkpoint syncs the segments and commits the index durably (a few milliseconds);
+    /// between two, a crash leaves up to this many pages for the next open to check and take
+    /// back (16 MiB at the default page size), and the MMR nodes they add stay in memory. Fewer
+    /// pages: less work after a crash, slower ingest (at 256, batched appends took about 8 %
+    /// longer on the disks of our benchmarks). The tail log, a commit importing other feeds and
+    /// [`Core::checkpoint`] checkpoint too, whatever this says.
+    pub fn with_checkpoint_pages(mut self, n: u32) -> Self {
+        self.checkpoint_pages = n;
+        self
+    }
+
     #[cfg(test)]
     pub(crate) fn with_io(mut self, io: Box<dyn SegmentIo>) -> Self {
         self.io = Some(io);
@@ -107,6 +120,9 @@ impl CoreBuilder {
         if self.segment_pages == 0 {
             return Err(OpenError::Config("segment pages must be at least 1"));
         }
+        if self.checkpoint_pages == 0 {
+            return Err(OpenError::Config("checkpoint pages must be at least 1"));
+        }
         let path = path.as_ref().to_path_buf();
         let opts = Options {
             page_size: self.page_size,
@@ -114,6 +130,7 @@ impl CoreBuilder {
             durability: self.durability,
             io: self.io,
             hash_helper: self.hash_helper,
+            checkpoint_pages: u64::from(self.checkpoint_pages),
         };
         #[cfg(feature = "net")]
         let net = self.net;
@@ -269,6 +286,7 @@ impl Core {
             durability: Durability::EachAppend,
             io: None,
             hash_helper: true,
+            checkpoint_pages: crate::store::writer::CHECKPOINT_PAGES,
             #[cfg(feature = "net")]
             net: None,
         }

@@ -134,6 +134,7 @@ fn page_size_mismatch_and_bad_settings() {
     let e = Core::builder().with_page_size(8192).open(dir.path()).unwrap_err();
     assert!(matches!(e, OpenError::Config(_)), "{e:?}");
     assert!(matches!(Core::builder().with_segment_pages(0).open(dir.path()), Err(OpenError::Config(_))));
+    assert!(matches!(Core::builder().with_checkpoint_pages(0).open(dir.path()), Err(OpenError::Config(_))));
     let d2 = tempfile::tempdir().unwrap();
     assert!(matches!(Core::builder().with_page_size(100).open(d2.path()), Err(OpenError::Config(_))));
     assert_eq!(Core::open(dir.path()).unwrap().page_size(), 4096);

@@ -13,8 +13,10 @@ fn payload(i: u64) -> Vec<u8> {
     p
 }
 
+/// Small pages and frequent checkpoints, so that a few thousand events put MMR nodes in the
+/// index, in memory, and in neither (recomputed from the events).
 fn open(path: &std::path::Path) -> Core {
-    Core::builder().with_page_size(1024).with_segment_pages(64).open(path).unwrap()
+    Core::builder().with_page_size(1024).with_segment_pages(64).with_checkpoint_pages(256).open(path).unwrap()
 }
 
 /// Every inclusion proof and a spread of consistency proofs equal the reference's.
@@ -74,7 +76,7 @@ fn proofs_match_an_in_memory_mmr_before_and_after_reopen() {
 fn the_index_stays_small() {
     let dir = tempfile::tempdir().unwrap();
     let n = 40_000u64;
-    let core = Core::open(dir.path()).unwrap();
+    let core = Core::builder().with_checkpoint_pages(256).open(dir.path()).unwrap();
     for chunk in (0..n).collect::<Vec<_>>().chunks(2_000) {
         let p: Vec<Vec<u8>> = chunk.iter().map(|&i| payload(i)).collect();
         core.append_batch(p.iter().map(|v| v.as_slice())).unwrap();

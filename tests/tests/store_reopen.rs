@@ -11,7 +11,7 @@ use xaeroflux_core::{AuthorKey, Event, EventFlags};
 
 const PAGE: u32 = 1024;
 const SEGMENT_PAGES: u32 = 64;
-/// Pages the writer seals between two index checkpoints (`CHECKPOINT_PAGES` in the writer).
+/// Pages the writer seals between two index checkpoints (`with_checkpoint_pages`).
 const CHECKPOINT_PAGES: u64 = 256;
 const BATCH: u64 = 100;
 const CHILD_ENV: &str = "XF_REOPEN_CHILD";
@@ -23,7 +23,12 @@ fn payload(i: u64) -> Vec<u8> {
 }
 
 fn open(path: &std::path::Path) -> Core {
-    Core::builder().with_page_size(PAGE).with_segment_pages(SEGMENT_PAGES).open(path).unwrap()
+    Core::builder()
+        .with_page_size(PAGE)
+        .with_segment_pages(SEGMENT_PAGES)
+        .with_checkpoint_pages(CHECKPOINT_PAGES as u32)
+        .open(path)
+        .unwrap()
 }
 
 /// Appends events `from..to` in batches of [`BATCH`] (one durable commit each).

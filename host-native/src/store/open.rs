@@ -38,6 +38,8 @@ pub(crate) struct Options {
     pub durability: Durability,
     pub io: Option<Box<dyn SegmentIo>>,
     pub hash_helper: bool,
+    /// Pages sealed between two checkpoints.
+    pub checkpoint_pages: u64,
 }
 
 fn ix(op: &'static str) -> impl Fn(redb::Error) -> OpenError {
@@ -312,6 +314,7 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
         feeds: wfeeds,
         runs_ckpt,
         sealed_since_ckpt: 0,
+        checkpoint_pages: opts.checkpoint_pages,
         poisoned: false,
         stopped: false,
         scratch: Vec::new(),

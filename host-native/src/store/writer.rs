@@ -26,8 +26,14 @@ use super::wait::{SPIN, recv_spin};
 use crate::Durability;
 use crate::error::{AppendError, CorruptReason, ImportError, IoError, SyncError};
 
-/// Checkpoint (index commit) after this many pages were sealed since the last one.
-pub(crate) const CHECKPOINT_PAGES: u64 = 256;
+/// Checkpoint (index commit) after this many pages were sealed since the last one, by default
+/// (`CoreBuilder::with_checkpoint_pages`). Each
+/// checkpoint syncs the segments and commits redb durably: at 256 pages (one per ≈ 13 000
+/// events of 256 bytes) the batched ingest took about 8 % longer than at 1 024 (two A/B runs of
+/// six rounds, `docs/benchmarks.md`, seventh session); the price is the work a recovery after
+/// a crash may do (the pages since the checkpoint, 16 MiB at 16 KiB pages) and the MMR nodes
+/// held in memory until it (≈ 3 MiB more at 256-byte events).
+pub(crate) const CHECKPOINT_PAGES: u32 = 1024;
 
 /// Most appends committed together.
 const MAX_GROUP: usize = 256;
@@ -93,6 +99,8 @@ pub(crate) struct Writer {
     /// Number of runs already in the index (the last one may grow).
     pub runs_ckpt: u64,
     pub sealed_since_ckpt: u64,
+    /// Checkpoint after this many sealed pages.
+    pub checkpoint_pages: u64,
     pub poisoned: bool,
     /// The writer thread has stopped (shutdown): no commit may follow its last checkpoint.
     pub stopped: bool,
@@ -409,7 +417,7 @@ impl Writer {
                     let _ = reply.send(Ok(range));
                     self.shared.recycle(batch);
                 }
-                if self.sealed_since_ckpt >= CHECKPOINT_PAGES
+                if self.sealed_since_ckpt >= self.checkpoint_pages
                     && let Err(_e) = self.checkpoint()
                 {
                     self.poison();
