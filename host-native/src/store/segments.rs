@@ -137,20 +137,22 @@ impl SegmentIo for FileIo {
             return segs.iter().try_for_each(|&n| self.sync(n));
         }
         self.open_log()?;
+        // Handles of their own: opening one segment may close another in the cache of open
+        // files (`FileIo::file`).
+        let mut handles = Vec::with_capacity(segs.len());
         for &n in segs {
-            self.file(n)?;
+            let path = files::segment_path(&self.dir, n);
+            handles.push((n, self.file(n)?.try_clone().map_err(files::io("open segment", &path))?));
         }
-        let (dir, files) = (&self.dir, &self.files);
+        let dir = &self.dir;
         let log = self
             .log
             .as_ref()
             .ok_or_else(|| IoError::new("sync tail log", None, std::io::Error::other("tail log not open")))?;
         let (log_r, seg_r) = std::thread::scope(|scope| {
             let helper = scope.spawn(|| log.sync());
-            let seg_r = segs.iter().try_for_each(|&n| {
-                let f = files.get(&n).ok_or_else(|| std::io::Error::other("segment not open"));
-                f.and_then(File::sync_data)
-                    .map_err(|e| IoError::new("sync segment", Some(files::segment_path(dir, n)), e))
+            let seg_r = handles.iter().try_for_each(|(n, f)| {
+                f.sync_data().map_err(|e| IoError::new("sync segment", Some(files::segment_path(dir, *n)), e))
             });
             let log_r = helper.join().unwrap_or_else(|_| Err(std::io::Error::other("tail log sync thread panicked")));
             (log_r, seg_r)
@@ -265,6 +267,16 @@ mod tests {
             let bytes = std::fs::read(files::segment_path(dir.path(), n)).unwrap();
             assert_eq!(&bytes[..512], &[n as u8 + 1; 512][..], "segment {n}");
         }
+        // Four other segments open in the cache, then two of which the first is the oldest:
+        // opening the second must not lose the first.
+        let (dir2, created) = io_with(8);
+        drop(created);
+        let mut io2 = FileIo::new(dir2.path());
+        for n in 4..8 {
+            io2.write_at(n, 0, &[1; 8]).unwrap();
+        }
+        io2.log_write(0, &[7u8; 4096]).unwrap();
+        io2.sync_log_and(&[4, 1]).unwrap();
         // A segment that does not exist: the error says which file.
         let e = io.sync_log_and(&[0, 9]).unwrap_err();
         assert_eq!(e.op, "open segment");
