@@ -51,9 +51,9 @@
 //!   committed together. An import ([`Core::store_verified`]) also checkpoints the index.
 //! - **Recovery.** Pages are checksummed. On open, the local feed's last page and the slots
 //!   after the checkpoint are examined; valid pages continuing the feed are taken, and what
-//!   follows them is zeroed. The work is bounded by the checkpoint interval (1 024 pages by default,
-//!   `CoreBuilder::with_checkpoint_pages`) and
-//!   the segment size, never by the number of events.
+//!   follows them is zeroed. The work is bounded by the checkpoint interval (1 024 pages by
+//!   default, `CoreBuilder::with_checkpoint_pages`) and the segment size, never by the number
+//!   of events.
 //! - **Proofs.** The index keeps the MMR nodes of height 6 and more (about one per 32
 //!   events); a proof recomputes lower nodes from the events of one aligned block of 64.
 //! - **Memory.** The store keeps per feed its peaks, the MMR nodes made since the last

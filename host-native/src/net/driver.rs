@@ -299,12 +299,7 @@ pub(crate) async fn run_session(
         let _ = stream.send.finish();
         let _ = tokio::time::timeout(Duration::from_millis(500), stream.send.stopped()).await;
     }
-    // The last reads and writes, for the node's totals (`SyncStatus::bytes_in`).
-    inner.update(id, |s| {
-        s.bytes_in = bytes_in;
-        s.bytes_out = bytes_out;
-    });
-    inner.unregister(id);
+    inner.unregister(id, bytes_in, bytes_out);
     d.stream_ok
 }
 

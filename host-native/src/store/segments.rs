@@ -38,10 +38,6 @@ pub(crate) trait SegmentIo: Send {
     }
 }
 
-/// Most segments [`FileIo::sync_log_and`] syncs at once (it keeps this many files open, and
-/// a commit spans one segment, or two when it rolls over).
-const SYNC_AT_ONCE: usize = 3;
-
 /// Segment I/O with `pwrite` + `fdatasync` on preallocated files.
 pub(crate) struct FileIo {
     dir: PathBuf,
@@ -132,9 +128,8 @@ impl SegmentIo for FileIo {
     /// add no crash state: the kernel's write-back may already make new pages durable before
     /// the log's record.
     fn sync_log_and(&mut self, segs: &[u32]) -> Result<(), IoError> {
-        if segs.is_empty() || segs.len() > SYNC_AT_ONCE {
-            self.log_sync()?;
-            return segs.iter().try_for_each(|&n| self.sync(n));
+        if segs.is_empty() {
+            return self.log_sync();
         }
         self.open_log()?;
         // Handles of their own: opening one segment may close another in the cache of open
@@ -255,7 +250,7 @@ mod tests {
     #[test]
     fn sync_log_and_syncs_what_was_written_and_names_what_failed() {
         let (dir, mut io) = io_with(5);
-        // At once (one or two segments, as a commit has), and one after the other (more).
+        // One or two segments, as a commit has, more, and none.
         for segs in [&[0u32][..], &[1, 2], &[0, 1, 2, 3, 4], &[]] {
             for &n in segs {
                 io.write_at(n, 0, &[n as u8 + 1; 512]).unwrap();

@@ -27,12 +27,12 @@ use crate::Durability;
 use crate::error::{AppendError, CorruptReason, ImportError, IoError, SyncError};
 
 /// Checkpoint (index commit) after this many pages were sealed since the last one, by default
-/// (`CoreBuilder::with_checkpoint_pages`). Each
-/// checkpoint syncs the segments and commits redb durably: at 256 pages (one per ≈ 13 000
-/// events of 256 bytes) the batched ingest took about 8 % longer than at 1 024 (two A/B runs of
-/// six rounds, `docs/benchmarks.md`, seventh session); the price is the work a recovery after
-/// a crash may do (the pages since the checkpoint, 16 MiB at 16 KiB pages) and the MMR nodes
-/// held in memory until it (≈ 3 MiB more at 256-byte events).
+/// (`CoreBuilder::with_checkpoint_pages`). Each checkpoint syncs the segments and commits redb
+/// durably: at 256 pages (one per ≈ 13 000 events of 256 bytes) the batched ingest took about
+/// 8 % longer than at 1 024 (two A/B runs of six rounds, `docs/benchmarks.md`, seventh
+/// session); the price is the work a recovery after a crash may do (the pages since the
+/// checkpoint, 16 MiB at 16 KiB pages) and the MMR nodes held in memory until it (≈ 3 MiB more
+/// at 256-byte events).
 pub(crate) const CHECKPOINT_PAGES: u32 = 1024;
 
 /// Most appends committed together.
