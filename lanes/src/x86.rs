@@ -9,7 +9,7 @@ use core::arch::x86_64::*;
 
 use crate::Backend;
 use crate::MAX_LANES;
-use crate::compress::{Vector, hash_groups};
+use crate::compress::{BLOCK_LEN, Vector, hash_groups};
 
 #[derive(Clone, Copy)]
 struct Avx512(__m512i);
@@ -89,7 +89,14 @@ impl Vector for Avx2 {
     }
     #[inline(always)]
     unsafe fn ror16(self) -> Self {
-        Avx2(unsafe { _mm256_or_si256(_mm256_srli_epi32::<16>(self.0), _mm256_slli_epi32::<16>(self.0)) })
+        // Whole-byte rotations are one byte shuffle (as in BLAKE3's own AVX2 code).
+        let rotate = unsafe {
+            _mm256_set_epi8(
+                13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2, 13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0,
+                3, 2,
+            )
+        };
+        Avx2(unsafe { _mm256_shuffle_epi8(self.0, rotate) })
     }
     #[inline(always)]
     unsafe fn ror12(self) -> Self {
@@ -97,7 +104,13 @@ impl Vector for Avx2 {
     }
     #[inline(always)]
     unsafe fn ror8(self) -> Self {
-        Avx2(unsafe { _mm256_or_si256(_mm256_srli_epi32::<8>(self.0), _mm256_slli_epi32::<24>(self.0)) })
+        let rotate = unsafe {
+            _mm256_set_epi8(
+                12, 15, 14, 13, 8, 11, 10, 9, 4, 7, 6, 5, 0, 3, 2, 1, 12, 15, 14, 13, 8, 11, 10, 9, 4, 7, 6, 5, 0, 3,
+                2, 1,
+            )
+        };
+        Avx2(unsafe { _mm256_shuffle_epi8(self.0, rotate) })
     }
     #[inline(always)]
     unsafe fn ror7(self) -> Self {
@@ -106,6 +119,90 @@ impl Vector for Avx2 {
     #[inline(always)]
     unsafe fn select(mask: Self, a: Self, b: Self) -> Self {
         Avx2(unsafe { _mm256_or_si256(_mm256_and_si256(mask.0, a.0), _mm256_andnot_si256(mask.0, b.0)) })
+    }
+    #[inline(always)]
+    unsafe fn load_blocks(blocks: &[&[u8; BLOCK_LEN]; MAX_LANES]) -> [Self; 16] {
+        // Each lane's block as two 32-byte loads (words 0–7 and 8–15), then two 8 × 8
+        // transpositions of 32-bit words, as BLAKE3's own AVX2 `hash_many` does.
+        // SAFETY: each block is 64 readable bytes; the loads are unaligned.
+        unsafe {
+            let p = |l: usize| blocks[l].as_ptr();
+            let low = transpose8([
+                _mm256_loadu_si256(p(0).cast()),
+                _mm256_loadu_si256(p(1).cast()),
+                _mm256_loadu_si256(p(2).cast()),
+                _mm256_loadu_si256(p(3).cast()),
+                _mm256_loadu_si256(p(4).cast()),
+                _mm256_loadu_si256(p(5).cast()),
+                _mm256_loadu_si256(p(6).cast()),
+                _mm256_loadu_si256(p(7).cast()),
+            ]);
+            let high = transpose8([
+                _mm256_loadu_si256(p(0).add(32).cast()),
+                _mm256_loadu_si256(p(1).add(32).cast()),
+                _mm256_loadu_si256(p(2).add(32).cast()),
+                _mm256_loadu_si256(p(3).add(32).cast()),
+                _mm256_loadu_si256(p(4).add(32).cast()),
+                _mm256_loadu_si256(p(5).add(32).cast()),
+                _mm256_loadu_si256(p(6).add(32).cast()),
+                _mm256_loadu_si256(p(7).add(32).cast()),
+            ]);
+            [
+                Avx2(low[0]),
+                Avx2(low[1]),
+                Avx2(low[2]),
+                Avx2(low[3]),
+                Avx2(low[4]),
+                Avx2(low[5]),
+                Avx2(low[6]),
+                Avx2(low[7]),
+                Avx2(high[0]),
+                Avx2(high[1]),
+                Avx2(high[2]),
+                Avx2(high[3]),
+                Avx2(high[4]),
+                Avx2(high[5]),
+                Avx2(high[6]),
+                Avx2(high[7]),
+            ]
+        }
+    }
+}
+
+/// Transposes 8 rows of 8 32-bit words: word `w` of row `r` becomes word `r` of row `w`.
+#[inline(always)]
+unsafe fn transpose8(r: [__m256i; 8]) -> [__m256i; 8] {
+    // SAFETY: called only from functions compiled with AVX2 (`Vector`'s contract).
+    unsafe {
+        // 32-bit words of row pairs: (a0 b0 a1 b1 | a4 b4 a5 b5) and (a2 b2 a3 b3 | a6 b6 a7 b7).
+        let ab_lo = _mm256_unpacklo_epi32(r[0], r[1]);
+        let ab_hi = _mm256_unpackhi_epi32(r[0], r[1]);
+        let cd_lo = _mm256_unpacklo_epi32(r[2], r[3]);
+        let cd_hi = _mm256_unpackhi_epi32(r[2], r[3]);
+        let ef_lo = _mm256_unpacklo_epi32(r[4], r[5]);
+        let ef_hi = _mm256_unpackhi_epi32(r[4], r[5]);
+        let gh_lo = _mm256_unpacklo_epi32(r[6], r[7]);
+        let gh_hi = _mm256_unpackhi_epi32(r[6], r[7]);
+        // 64-bit pairs: words 0 and 4, 1 and 5, 2 and 6, 3 and 7 of four rows.
+        let abcd_04 = _mm256_unpacklo_epi64(ab_lo, cd_lo);
+        let abcd_15 = _mm256_unpackhi_epi64(ab_lo, cd_lo);
+        let abcd_26 = _mm256_unpacklo_epi64(ab_hi, cd_hi);
+        let abcd_37 = _mm256_unpackhi_epi64(ab_hi, cd_hi);
+        let efgh_04 = _mm256_unpacklo_epi64(ef_lo, gh_lo);
+        let efgh_15 = _mm256_unpackhi_epi64(ef_lo, gh_lo);
+        let efgh_26 = _mm256_unpacklo_epi64(ef_hi, gh_hi);
+        let efgh_37 = _mm256_unpackhi_epi64(ef_hi, gh_hi);
+        // 128-bit halves: the low halves give words 0–3, the high halves words 4–7.
+        [
+            _mm256_permute2x128_si256::<0x20>(abcd_04, efgh_04),
+            _mm256_permute2x128_si256::<0x20>(abcd_15, efgh_15),
+            _mm256_permute2x128_si256::<0x20>(abcd_26, efgh_26),
+            _mm256_permute2x128_si256::<0x20>(abcd_37, efgh_37),
+            _mm256_permute2x128_si256::<0x31>(abcd_04, efgh_04),
+            _mm256_permute2x128_si256::<0x31>(abcd_15, efgh_15),
+            _mm256_permute2x128_si256::<0x31>(abcd_26, efgh_26),
+            _mm256_permute2x128_si256::<0x31>(abcd_37, efgh_37),
+        ]
     }
 }
 
