@@ -96,3 +96,54 @@ fn sync_configuration_errors() {
     assert!(!t.addrs.is_empty() && t.addrs.iter().all(|a| a.ip().is_loopback()), "{:?}", t.addrs);
     assert_eq!(core.sync_status().unwrap().spaces, vec![space("y")]);
 }
+
+/// Two nodes that hold each other's ticket and join at the same moment both dial: one of the
+/// two sessions is kept (`docs/net.md`, "Who dials"), and it alone carries each catch-up, so
+/// no feed crosses the link twice. Three rounds with fresh nodes, each a new race.
+#[test]
+fn both_dial_at_once_and_one_session_carries_the_catch_up() {
+    const EVENTS: usize = 20_000;
+    const SIZE: usize = 256;
+    for round in 0..3u8 {
+        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let a = node_with(da.path(), &["iroh"]);
+        let b = node_with(db.path(), &["iroh"]);
+        append_n(&a, 1, EVENTS, SIZE);
+        append_n(&b, 2, EVENTS, SIZE);
+        let s = space(&format!("dial race {round}"));
+        let (ta, tb) = (a.ticket(s).unwrap(), b.ticket(s).unwrap());
+        let start = std::sync::Barrier::new(2);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                start.wait();
+                a.join_ticket(&tb).unwrap();
+            });
+            scope.spawn(|| {
+                start.wait();
+                b.join_ticket(&ta).unwrap();
+            });
+        });
+        assert!(wait_until(|| same_feeds(&a, &b)), "round {round}: both caught up");
+        let (ia, ib) = (a.node_id().unwrap(), b.node_id().unwrap());
+        let sessions = |c: &xaeroflux::Core, other| {
+            c.sync_status().unwrap().peers.iter().filter(|p| p.space == s && p.peer == other && p.connected).count()
+        };
+        assert!(
+            wait_until(|| sessions(&a, ib) == 1 && sessions(&b, ia) == 1),
+            "round {round}: one session each way: {:?} / {:?}",
+            a.sync_status().unwrap().peers,
+            b.sync_status().unwrap().peers
+        );
+        // Each node received the other's feed once: its payload plus the protocol's few
+        // percent, far below twice the payload.
+        let payload = (EVENTS * SIZE) as u64;
+        for (name, c) in [("A", &a), ("B", &b)] {
+            let got = c.sync_status().unwrap().bytes_in;
+            assert!(got >= payload && got < payload + payload / 4, "round {round}: {name} received {got} bytes");
+        }
+        let ev = a.append(a.new_event(b"after the race")).unwrap();
+        assert!(wait_until(|| b.feed_len(&a.author()) > ev.seq), "round {round}: live append A -> B");
+        let ev = b.append(b.new_event(b"after the race")).unwrap();
+        assert!(wait_until(|| a.feed_len(&b.author()) > ev.seq), "round {round}: live append B -> A");
+    }
+}
