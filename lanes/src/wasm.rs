@@ -12,7 +12,7 @@
 use core::arch::wasm32::*;
 
 use crate::MAX_LANES;
-use crate::compress::{BLOCK_LEN, Vector, hash_groups};
+use crate::compress::{Vector, hash_groups};
 
 #[derive(Clone, Copy)]
 struct Simd128(v128);
@@ -62,33 +62,6 @@ impl Vector for Simd128 {
     #[inline(always)]
     unsafe fn select(mask: Self, a: Self, b: Self) -> Self {
         Simd128(v128_bitselect(a.0, b.0, mask.0))
-    }
-    #[inline(always)]
-    unsafe fn load_blocks(blocks: &[&[u8; BLOCK_LEN]; MAX_LANES]) -> [Self; 16] {
-        // Each lane's block as four 16-byte loads, then four 4 × 4 transpositions of 32-bit
-        // words.
-        let mut m = [Simd128(u32x4_splat(0)); 16];
-        for q in 0..4 {
-            // SAFETY: each block is 64 readable bytes and `16 * q + 16 <= 64`; wasm loads
-            // need no alignment.
-            let (a, b, c, d) = unsafe {
-                (
-                    v128_load(blocks[0].as_ptr().add(16 * q).cast()),
-                    v128_load(blocks[1].as_ptr().add(16 * q).cast()),
-                    v128_load(blocks[2].as_ptr().add(16 * q).cast()),
-                    v128_load(blocks[3].as_ptr().add(16 * q).cast()),
-                )
-            };
-            let ab_lo = i32x4_shuffle::<0, 4, 1, 5>(a, b);
-            let ab_hi = i32x4_shuffle::<2, 6, 3, 7>(a, b);
-            let cd_lo = i32x4_shuffle::<0, 4, 1, 5>(c, d);
-            let cd_hi = i32x4_shuffle::<2, 6, 3, 7>(c, d);
-            m[4 * q] = Simd128(i64x2_shuffle::<0, 2>(ab_lo, cd_lo));
-            m[4 * q + 1] = Simd128(i64x2_shuffle::<1, 3>(ab_lo, cd_lo));
-            m[4 * q + 2] = Simd128(i64x2_shuffle::<0, 2>(ab_hi, cd_hi));
-            m[4 * q + 3] = Simd128(i64x2_shuffle::<1, 3>(ab_hi, cd_hi));
-        }
-        m
     }
 }
 
