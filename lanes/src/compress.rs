@@ -182,15 +182,7 @@ fn put_block(msg: &mut [[u32; MAX_LANES]; 16], lane: usize, block: &[u8]) {
 unsafe fn hash_group<V: Vector>(key: &[u8; 32], inputs: &[&[u8]], out: &mut [[u8; 32]]) {
     debug_assert!(inputs.len() <= V::LANES && inputs.len() == out.len());
     let n = inputs.len().min(V::LANES);
-    // Blocks per lane: 0 for lanes without an input and for inputs the lanes do not take.
-    let mut blocks = [0usize; MAX_LANES];
-    let mut max_blocks = 0;
-    for (lane, input) in inputs.iter().take(n).enumerate() {
-        if input.len() <= CHUNK_LEN {
-            blocks[lane] = input.len().div_ceil(BLOCK_LEN).max(1);
-            max_blocks = max_blocks.max(blocks[lane]);
-        }
-    }
+    let (blocks, max_blocks) = block_counts(&inputs[..n]);
     let mut msg = [[0u32; MAX_LANES]; 16];
     let mut block_len = [0u32; MAX_LANES];
     let mut flags = [0u32; MAX_LANES];
@@ -231,15 +223,7 @@ unsafe fn hash_group<V: Vector>(key: &[u8; 32], inputs: &[&[u8]], out: &mut [[u8
             c.store(words);
         }
     }
-    for (lane, (input, hash)) in inputs.iter().zip(out.iter_mut()).take(n).enumerate() {
-        if blocks[lane] == 0 {
-            *hash = *blake3::keyed_hash(key, input).as_bytes();
-            continue;
-        }
-        for (i, words) in cv_words.iter().enumerate() {
-            hash[4 * i..4 * i + 4].copy_from_slice(&words[lane].to_le_bytes());
-        }
-    }
+    write_hashes(key, inputs, &blocks, &cv_words, out);
 }
 
 /// [`hash_group`] for backends that load whole blocks ([`Vector::load_blocks`]): each lane's
@@ -252,15 +236,7 @@ unsafe fn hash_group<V: Vector>(key: &[u8; 32], inputs: &[&[u8]], out: &mut [[u8
 unsafe fn hash_group_whole_blocks<V: Vector>(key: &[u8; 32], inputs: &[&[u8]], out: &mut [[u8; 32]]) {
     debug_assert!(inputs.len() <= V::LANES && inputs.len() == out.len());
     let n = inputs.len().min(V::LANES);
-    // Blocks per lane: 0 for lanes without an input and for inputs the lanes do not take.
-    let mut blocks = [0usize; MAX_LANES];
-    let mut max_blocks = 0;
-    for (lane, input) in inputs.iter().take(n).enumerate() {
-        if input.len() <= CHUNK_LEN {
-            blocks[lane] = input.len().div_ceil(BLOCK_LEN).max(1);
-            max_blocks = max_blocks.max(blocks[lane]);
-        }
-    }
+    let (blocks, max_blocks) = block_counts(&inputs[..n]);
     let mut padded = [[0u8; BLOCK_LEN]; MAX_LANES];
     let mut block_len = [0u32; MAX_LANES];
     let mut flags = [0u32; MAX_LANES];
@@ -312,6 +288,21 @@ unsafe fn hash_group_whole_blocks<V: Vector>(key: &[u8; 32], inputs: &[&[u8]], o
         }
     }
     write_hashes(key, inputs, &blocks, &cv_words, out);
+}
+
+/// Blocks per lane (0 for inputs the lanes do not take: longer than a chunk) and the most
+/// of any lane; lanes past `inputs` have 0.
+#[inline(always)]
+fn block_counts(inputs: &[&[u8]]) -> ([usize; MAX_LANES], usize) {
+    let mut blocks = [0usize; MAX_LANES];
+    let mut max_blocks = 0;
+    for (lane, input) in inputs.iter().take(MAX_LANES).enumerate() {
+        if input.len() <= CHUNK_LEN {
+            blocks[lane] = input.len().div_ceil(BLOCK_LEN).max(1);
+            max_blocks = max_blocks.max(blocks[lane]);
+        }
+    }
+    (blocks, max_blocks)
 }
 
 /// The hashes of a group from its lanes' chaining values; inputs the lanes did not take
