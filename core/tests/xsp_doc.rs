@@ -40,6 +40,7 @@ fn worked_examples_match_the_document() {
         page_size: config.page_size(),
         limits: Limits::default(),
         idle_ms: 30_000,
+        incarnation: None,
     };
     assert_eq!(hello.capabilities, Capabilities::SYNC.union(Capabilities::LIVE));
     let mut want = Vec::new();

@@ -167,6 +167,7 @@ fn hello() -> Vec<u8> {
         page_size: 4096,
         limits: *c.limits(),
         idle_ms: 30_000,
+        incarnation: None,
     };
     let mut f = Vec::new();
     Message::Hello(h).encode(&mut f);

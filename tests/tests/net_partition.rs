@@ -126,3 +126,77 @@ fn killed_mid_transfer_resumes_without_refetching() {
         "only the rest was fetched: {got} bytes received for {rest} bytes of missing payload ({kept} of {N} kept)"
     );
 }
+
+const SERVE_DIR: &str = "XF_NET_TEST_SERVE_DIR";
+
+/// Runs in the child process (selected by the environment): serves a space, prints its
+/// ticket, then appends an event every 10 ms until it is killed.
+#[test]
+fn serving_child_entry() {
+    let Ok(dir) = std::env::var(SERVE_DIR) else { return };
+    let core = node_with(std::path::Path::new(&dir), &["iroh"]);
+    println!("{}", core.ticket(space("restart")).unwrap());
+    for i in 0u64.. {
+        core.append(core.new_event(&i.to_le_bytes())).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// A peer killed while this node's session with it was receiving its appends, and restarted
+/// at once, gets its new session admitted on its first dial: the new HELLO names another
+/// incarnation, so the old session, which still looks alive here, is known dead. (Without
+/// incarnations the new session was refused as a duplicate until the old one had been quiet
+/// for 2 s.)
+#[test]
+fn a_peer_restarted_at_once_is_admitted_on_its_first_dial() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["serving_child_entry", "--exact", "--nocapture", "--test-threads", "1"])
+        .env(SERVE_DIR, db.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ticket: Ticket = loop {
+        let line = lines.next().expect("the child printed its ticket").unwrap();
+        // The test harness prints the test's name on the same line first.
+        if let Some(Ok(t)) = line.split_whitespace().last().map(str::parse) {
+            break t;
+        }
+    };
+    // A keeps a session with B (A dialed it), which carries B's appends as they are made.
+    let a = node_with(da.path(), &["iroh"]);
+    a.join_ticket(&ticket).unwrap();
+    let mut b_author = None;
+    assert!(
+        wait_until(|| {
+            b_author = a.feeds().into_iter().map(|f| f.author).find(|x| *x != a.author());
+            b_author.is_some_and(|b| a.feed_len(&b) >= 20)
+        }),
+        "A receives B's live appends"
+    );
+    let b_author = b_author.unwrap();
+    let refused_before = a.sync_status().unwrap().duplicates_refused;
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    let killed_at = std::time::Instant::now();
+
+    // B restarts from its directory (same node key, same author) and dials A.
+    let b = node_with(db.path(), &["iroh"]);
+    assert_eq!(b.author(), b_author);
+    append_n(&a, 7, 50, 100);
+    b.join_ticket(&a.ticket(space("restart")).unwrap()).unwrap();
+    let marker = b.append(b.new_event(b"back")).unwrap();
+    assert!(wait_until(|| b.feed_len(&a.author()) == 50), "B fetched what A appended");
+    assert!(wait_until(|| a.feed_len(&b_author) > marker.seq), "A took B's append after the restart");
+    let took = killed_at.elapsed();
+    eprintln!("the restarted peer was back in sync {took:?} after it was killed");
+    let st = a.sync_status().unwrap();
+    assert_eq!(
+        st.duplicates_refused, refused_before,
+        "the restarted peer's session was refused as a duplicate of the dead one (back after {took:?})"
+    );
+    let b_id = b.node_id().unwrap();
+    let sessions_with_b = || a.sync_status().unwrap().peers.iter().filter(|p| p.peer == b_id).count();
+    assert!(wait_until(|| sessions_with_b() == 1), "the dead session was closed: {:?}", a.sync_status());
+}

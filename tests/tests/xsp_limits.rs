@@ -73,6 +73,7 @@ fn hello(space: [u8; 32], role: Role, limits: Limits) -> Hello {
         page_size: 16 * 1024,
         limits,
         idle_ms: 30_000,
+        incarnation: None,
     }
 }
 

@@ -167,6 +167,7 @@ pub struct Config {
     pub(crate) live: bool,
     pub(crate) chatter_burst: u32,
     pub(crate) chatter_per_sec: u32,
+    pub(crate) incarnation: Option<u64>,
 }
 
 impl Config {
@@ -183,6 +184,7 @@ impl Config {
             live: true,
             chatter_burst: 256,
             chatter_per_sec: 64,
+            incarnation: None,
         }
     }
     /// The page size of the local store (every replica of a space should use one size).
@@ -231,6 +233,19 @@ impl Config {
         self.chatter_burst = burst.max(1);
         self.chatter_per_sec = per_sec;
         self
+    }
+    /// The incarnation sent in HELLO (none by default): a number the host draws at random
+    /// each time it starts and gives every session of that run. A peer holding a session
+    /// with this host that learns a different incarnation from a new session knows the host
+    /// restarted and the old session is dead ([`Event::Connected`](super::Event::Connected)
+    /// reports the peer's).
+    pub fn with_incarnation(mut self, incarnation: u64) -> Config {
+        self.incarnation = Some(incarnation);
+        self
+    }
+    /// The incarnation sent in HELLO, if any.
+    pub fn incarnation(&self) -> Option<u64> {
+        self.incarnation
     }
     /// The space id.
     pub fn space(&self) -> &[u8; 32] {

@@ -193,6 +193,9 @@ pub enum Event {
         peer_page_size: u32,
         /// The peer's limits.
         peer_limits: Limits,
+        /// The peer's incarnation, if its HELLO carried one (see
+        /// [`Config::with_incarnation`](super::Config::with_incarnation)).
+        peer_incarnation: Option<u64>,
     },
     /// A signed head the peer announced (signature verified, no fork with what we hold).
     RemoteHead(SignedHead),

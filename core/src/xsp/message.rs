@@ -75,6 +75,16 @@ pub struct Hello {
     pub limits: Limits,
     /// The sender's idle timeout in milliseconds (0: none).
     pub idle_ms: u64,
+    /// The sender's incarnation (extension [`ext::INCARNATION`]), if it sent one: a number
+    /// drawn at random each time the sender starts, so that a peer can tell a session opened
+    /// by a restarted sender from a second one of the same run.
+    pub incarnation: Option<u64>,
+}
+
+/// HELLO extensions: the types of the entries after `idle_ms` (see `docs/xsp.md`).
+pub mod ext {
+    /// The sender's incarnation: 8 bytes, a little-endian u64.
+    pub const INCARNATION: u64 = 1;
 }
 
 /// The entries of a HEADS message, validated, iterated without allocation.
@@ -550,6 +560,11 @@ impl<'a> Message<'a> {
                 varint::push(out, u64::from(h.limits.max_feeds));
                 varint::push(out, u64::from(h.limits.max_requests));
                 varint::push(out, h.idle_ms);
+                if let Some(n) = h.incarnation {
+                    varint::push(out, ext::INCARNATION);
+                    varint::push(out, 8);
+                    out.extend_from_slice(&n.to_le_bytes());
+                }
             }
             Message::Heads(l) => {
                 out.push(ty::HEADS);
@@ -694,8 +709,7 @@ fn decode_hello(r: &mut Reader<'_>) -> Result<Hello, DecodeError> {
     let max_feeds = r.u32("hello.max_feeds")?;
     let max_requests = r.u32("hello.max_requests")?;
     let idle_ms = r.varint("hello.idle_ms")?;
-    // Extensions: ignored by version 1.
-    r.rest();
+    let incarnation = hello_extensions(r.rest());
     Ok(Hello {
         min_version,
         max_version,
@@ -705,5 +719,27 @@ fn decode_hello(r: &mut Reader<'_>) -> Result<Hello, DecodeError> {
         page_size,
         limits: Limits { max_frame, max_pages, max_bytes, max_feeds, max_requests },
         idle_ms,
+        incarnation,
     })
+}
+
+/// Reads the HELLO extensions after `idle_ms`: entries of `type varint, len varint, value`.
+/// Entries of unknown types are skipped; an entry that does not fit ends the list (what
+/// follows is ignored, as a version 1 receiver ignores all of it). Returns the incarnation.
+fn hello_extensions(mut bytes: &[u8]) -> Option<u64> {
+    let mut incarnation = None;
+    while !bytes.is_empty() {
+        let Ok((ty, a)) = varint::decode(bytes) else { break };
+        let Some(Ok((len, b))) = bytes.get(a..).map(varint::decode) else { break };
+        let Some(value) = usize::try_from(len).ok().and_then(|l| bytes.get(a + b..).and_then(|v| v.get(..l))) else {
+            break;
+        };
+        if ty == ext::INCARNATION
+            && let Ok(v) = <[u8; 8]>::try_from(value)
+        {
+            incarnation = Some(u64::from_le_bytes(v));
+        }
+        bytes = bytes.get(a + b + value.len()..).unwrap_or_default();
+    }
+    incarnation
 }

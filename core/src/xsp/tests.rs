@@ -20,6 +20,59 @@ fn round_trip(msg: &Message<'_>) {
     assert_eq!(&back, msg);
 }
 
+fn plain_hello() -> Hello {
+    Hello {
+        min_version: 1,
+        max_version: 1,
+        role: Role::Initiator,
+        capabilities: Capabilities::SYNC,
+        space: [3; 32],
+        page_size: 16384,
+        limits: Limits::default(),
+        idle_ms: 0,
+        incarnation: None,
+    }
+}
+
+/// A HELLO's encoding followed by `ext` as its extension bytes.
+fn hello_with_extensions(ext: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    Message::Hello(plain_hello()).encode(&mut out);
+    out.extend_from_slice(ext);
+    out
+}
+
+fn incarnation_of(frame: &[u8]) -> Option<u64> {
+    match Message::decode(frame) {
+        Ok(Message::Hello(h)) => h.incarnation,
+        other => panic!("not a HELLO: {other:?}"),
+    }
+}
+
+#[test]
+fn hello_extensions_skip_unknown_entries_and_ignore_what_does_not_fit() {
+    let n = 0x1122_3344_5566_7788u64.to_le_bytes();
+    let entry = |ty: u8, v: &[u8]| [&[ty, v.len() as u8][..], v].concat();
+    // The example of docs/xsp.md.
+    let mut named = Vec::new();
+    Message::Hello(Hello { incarnation: Some(0x0123_4567_89ab_cdef), ..plain_hello() }).encode(&mut named);
+    assert!(named.ends_with(&[0x01, 0x08, 0xef, 0xcd, 0xab, 0x89, 0x67, 0x45, 0x23, 0x01]));
+    assert_eq!(named.len(), hello_with_extensions(&[]).len() + 10);
+    // None, then the incarnation alone, then after an unknown entry (type 0x40, 3 bytes).
+    assert_eq!(incarnation_of(&hello_with_extensions(&[])), None);
+    assert_eq!(incarnation_of(&hello_with_extensions(&entry(1, &n))), Some(0x1122_3344_5566_7788));
+    let after_unknown = [entry(0x40, b"abc"), entry(1, &n)].concat();
+    assert_eq!(incarnation_of(&hello_with_extensions(&after_unknown)), Some(0x1122_3344_5566_7788));
+    // An incarnation of the wrong size is not one; a cut entry ends the list.
+    assert_eq!(incarnation_of(&hello_with_extensions(&entry(1, &n[..7]))), None);
+    assert_eq!(incarnation_of(&hello_with_extensions(&entry(1, &n)[..9])), None);
+    let cut_after = [entry(1, &n), alloc::vec![0x40, 9, 1]].concat();
+    assert_eq!(incarnation_of(&hello_with_extensions(&cut_after)), Some(0x1122_3344_5566_7788));
+    // A length that overflows or a bad varint is cut too.
+    let huge = [alloc::vec![0x40], alloc::vec![0xff; 9], alloc::vec![0x01]].concat();
+    assert_eq!(incarnation_of(&hello_with_extensions(&huge)), None);
+}
+
 #[test]
 fn every_message_round_trips() {
     let hello = Hello {
@@ -31,6 +84,7 @@ fn every_message_round_trips() {
         page_size: 4096,
         limits: Limits::default(),
         idle_ms: 1234,
+        incarnation: Some(0x0123_4567_89ab_cdef),
     };
     round_trip(&Message::Hello(hello));
     let mut hb = Vec::new();
@@ -128,6 +182,14 @@ proptest! {
         Message::Heads(HeadList::from_encoded(n, &b).unwrap()).encode(&mut out);
         match Message::decode(&out).unwrap() {
             Message::Heads(l) => prop_assert_eq!(l.iter().collect::<Vec<_>>(), hs),
+            other => prop_assert!(false, "{other:?}"),
+        }
+    }
+
+    #[test]
+    fn any_extension_bytes_leave_the_hello_valid(ext in proptest::collection::vec(any::<u8>(), 0..64)) {
+        match Message::decode(&hello_with_extensions(&ext)) {
+            Ok(Message::Hello(h)) => prop_assert_eq!(Hello { incarnation: None, ..h }, plain_hello()),
             other => prop_assert!(false, "{other:?}"),
         }
     }

@@ -62,6 +62,13 @@ impl Core {
     pub fn sync_status(&self) -> Result<SyncStatus, NetError> {
         let inner = self.net_slot().inner()?;
         let (bytes_in, bytes_out) = inner.total_bytes();
-        Ok(SyncStatus { node: inner.id, spaces: inner.spaces(), peers: inner.peer_statuses(), bytes_in, bytes_out })
+        Ok(SyncStatus {
+            node: inner.id,
+            spaces: inner.spaces(),
+            peers: inner.peer_statuses(),
+            bytes_in,
+            bytes_out,
+            duplicates_refused: inner.duplicates_refused(),
+        })
     }
 }

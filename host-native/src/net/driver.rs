@@ -64,7 +64,7 @@ pub(crate) async fn accept_stream(
         let mut buf = [0u8; 1024];
         loop {
             match hello_space(&first) {
-                Hello::Space(s) => return Some(s),
+                Hello::Space(s, incarnation) => return Some((s, incarnation)),
                 Hello::Invalid => return None,
                 Hello::Incomplete => {}
             }
@@ -79,8 +79,8 @@ pub(crate) async fn accept_stream(
     .flatten();
     let stream = Stream { conn, send, recv };
     match space {
-        Some(s) if inner.has_space(&s) => {
-            if inner.admit_incoming(&s, &peer) {
+        Some((s, incarnation)) if inner.has_space(&s) => {
+            if inner.admit_incoming(&s, &peer, incarnation) {
                 run_session(inner, s, peer, Role::Responder, stream, first).await;
             } else {
                 let mut stream = stream;
@@ -88,12 +88,13 @@ pub(crate) async fn accept_stream(
                 let _ = stream.recv.stop(VarInt::from_u32(DUPLICATE));
             }
         }
-        other => refuse(other, stream, &first).await,
+        other => refuse(other.map(|(s, _)| s), stream, &first).await,
     }
 }
 
 enum Hello {
-    Space(SpaceId),
+    /// The space, and the sender's incarnation if it named one.
+    Space(SpaceId, Option<u64>),
     Incomplete,
     Invalid,
 }
@@ -110,7 +111,7 @@ fn hello_space(bytes: &[u8]) -> Hello {
     match bytes.get(used..used + len) {
         None => Hello::Incomplete,
         Some(frame) => match Message::decode(frame) {
-            Ok(Message::Hello(h)) => Hello::Space(SpaceId(h.space)),
+            Ok(Message::Hello(h)) => Hello::Space(SpaceId(h.space), h.incarnation),
             _ => Hello::Invalid,
         },
     }
@@ -183,7 +184,7 @@ pub(crate) async fn run_session(
 ) -> bool {
     let idle = u64::try_from(inner.cfg.idle_timeout.as_micros()).unwrap_or(u64::MAX);
     let Ok(config) = Config::new(space.0).with_page_size(inner.core.page_size()) else { return true };
-    let config = config.with_idle_timeout_us(idle);
+    let config = config.with_idle_timeout_us(idle).with_incarnation(inner.incarnation);
     let clock = Instant::now();
     let now = move || u64::try_from(clock.elapsed().as_micros()).unwrap_or(u64::MAX);
     let source = CoreSource::new(inner.core.clone(), inner.forked.clone());
@@ -323,7 +324,8 @@ impl Driver {
     async fn on_event(&mut self, ev: Event, import_tx: Option<&mpsc::Sender<ImportJob>>) {
         let (space, peer) = (self.space, self.peer);
         match ev {
-            Event::Connected { .. } => {
+            Event::Connected { peer_incarnation, .. } => {
+                self.inner.set_peer_incarnation(self.id, peer_incarnation);
                 self.inner.update(self.id, |s| s.connected = true);
                 self.inner.emit(SyncEvent::PeerConnected { space, peer });
             }

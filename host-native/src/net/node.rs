@@ -163,21 +163,43 @@ pub(crate) struct SessionEntry {
     pub(crate) control: mpsc::UnboundedSender<Control>,
     /// When the session last received bytes (or started).
     last_in: std::time::Instant,
+    /// The incarnation the peer named in its HELLO, once read (if it named one).
+    peer_incarnation: Option<u64>,
 }
 
 /// An established session that received bytes this recently is alive: a session the peer
 /// opens meanwhile is a duplicate, not a replacement (see [`NetInner::admit_incoming`]).
 const ALIVE_WINDOW: Duration = Duration::from_secs(2);
 
-/// The rule of [`NetInner::admit_incoming`]: whether a session `peer` opened wins over the
-/// sessions this node (`me`) opened to it in the same space, given for each of those whether
-/// it is established and how long ago it last received bytes.
-fn incoming_wins(me: &PeerId, peer: &PeerId, ours: impl Iterator<Item = (bool, Duration)> + Clone) -> bool {
-    let racing = ours.clone().any(|(connected, _)| !connected);
-    if racing && me < peer {
+/// What [`NetInner::admit_incoming`] knows of one of the sessions this node opened to a peer.
+#[derive(Clone, Copy, Debug)]
+struct OursSeen {
+    /// Past its handshake (the peer's HELLO read).
+    connected: bool,
+    /// How long ago it last received bytes.
+    quiet: Duration,
+    /// The incarnation the peer gave in it, if it gave one.
+    incarnation: Option<u64>,
+}
+
+impl OursSeen {
+    /// Whether the peer has restarted since it answered this session: it names another
+    /// incarnation in the session it opens now, so this one is dead whatever its traffic.
+    fn stale(&self, incoming: Option<u64>) -> bool {
+        matches!((self.incarnation, incoming), (Some(a), Some(b)) if a != b)
+    }
+}
+
+/// The rule of [`NetInner::admit_incoming`]: whether a session `peer` opened (naming
+/// `incarnation` in its HELLO) wins over the sessions this node (`me`) opened to it in the
+/// same space. Sessions of ours the peer answered in another incarnation are dead and do not
+/// count.
+fn incoming_wins(me: &PeerId, peer: &PeerId, ours: &[OursSeen], incarnation: Option<u64>) -> bool {
+    let live = || ours.iter().filter(|s| !s.stale(incarnation));
+    if live().any(|s| !s.connected) && me < peer {
         return false;
     }
-    !ours.into_iter().any(|(connected, quiet)| connected && quiet < ALIVE_WINDOW)
+    !live().any(|s| s.connected && s.quiet < ALIVE_WINDOW)
 }
 
 #[derive(Default)]
@@ -190,6 +212,8 @@ struct State {
     conns: HashMap<PeerId, Connection>,
     /// Stream bytes received and sent by sessions that have ended.
     ended_bytes: (u64, u64),
+    /// Sessions peers opened that were refused as duplicates of ours.
+    duplicates_refused: u64,
 }
 
 /// Everything the tasks of one running sync share.
@@ -209,6 +233,9 @@ pub(crate) struct NetInner {
     state: Mutex<State>,
     pub(crate) handle: tokio::runtime::Handle,
     next_session: AtomicU64,
+    /// Drawn at random when sync starts and named in the HELLO of every session (see
+    /// [`NetInner::admit_incoming`]).
+    pub(crate) incarnation: u64,
 }
 
 /// Accepts XSP connections for the router.
@@ -232,6 +259,8 @@ impl NetInner {
         gossip_on: bool,
         handle: tokio::runtime::Handle,
     ) -> Result<Arc<NetInner>, NetError> {
+        let mut incarnation = [0u8; 8];
+        getrandom::fill(&mut incarnation).map_err(|_| NetError::Random)?;
         let lookup = MemoryLookup::new();
         let ep = endpoint::bind(&cfg, key, &lookup).await?;
         let gossip = gossip_on.then(|| Gossip::builder().spawn(ep.clone()));
@@ -251,6 +280,7 @@ impl NetInner {
             state: Mutex::default(),
             handle,
             next_session: AtomicU64::new(1),
+            incarnation: u64::from_le_bytes(incarnation),
         });
         let mut router = Router::builder(ep).accept(XSP_ALPN, XspHandler(Arc::downgrade(&inner)));
         if let Some(g) = gossip {
@@ -336,30 +366,59 @@ impl NetInner {
         st.sessions.values().any(|s| s.status.space == *space && s.status.peer == *peer)
     }
 
-    /// Whether to run a session `peer` opened in `space` while this node opened one to it too.
+    /// Whether to run a session `peer` opened in `space` (naming `incarnation` in its HELLO)
+    /// while this node opened one to it too.
     ///
-    /// If ours is still in its handshake, both were opened at once: the one opened by the
-    /// node with the smaller id is kept (both sides decide alike). If ours is established and
-    /// received bytes within [`ALIVE_WINDOW`], the peer opened its own before it saw ours
-    /// (each dials the other when they find each other at once, and the other side registers
-    /// a session only once its HELLO is read): ours is kept, and the peer's is refused as a
-    /// duplicate, which it already is on the peer's side. Otherwise the peer opening another
-    /// one means it lost ours (it restarted, or the connection died without our noticing
-    /// yet): ours is stale, so it is closed and the new one runs.
-    pub(crate) fn admit_incoming(&self, space: &SpaceId, peer: &PeerId) -> bool {
-        let st = lock(&self.state);
-        let ours: Vec<&SessionEntry> = st
+    /// A session of ours the peer answered in another incarnation is dead (the peer
+    /// restarted since): it is closed, and does not count against the new one. Of the
+    /// others: if ours is still in its handshake, both were opened at once, and the one opened
+    /// by the node with the smaller id is kept (both sides decide alike). If ours is
+    /// established and received bytes within [`ALIVE_WINDOW`], the peer opened its own before
+    /// it saw ours (each dials the other when they find each other at once, and the other
+    /// side registers a session only once its HELLO is read): ours is kept, and the peer's is
+    /// refused as a duplicate, which it already is on the peer's side. Otherwise the peer
+    /// opening another one means it lost ours (a peer that names no incarnation restarted, or
+    /// the connection died without our noticing yet): ours is stale, so it is closed and the
+    /// new one runs.
+    pub(crate) fn admit_incoming(&self, space: &SpaceId, peer: &PeerId, incarnation: Option<u64>) -> bool {
+        let mut st = lock(&self.state);
+        let ours: Vec<(&SessionEntry, OursSeen)> = st
             .sessions
             .values()
             .filter(|s| s.status.space == *space && s.status.peer == *peer && s.status.initiator)
+            .map(|s| {
+                let seen = OursSeen {
+                    connected: s.status.connected,
+                    quiet: s.last_in.elapsed(),
+                    incarnation: s.peer_incarnation,
+                };
+                (s, seen)
+            })
             .collect();
-        if !incoming_wins(&self.id, peer, ours.iter().map(|s| (s.status.connected, s.last_in.elapsed()))) {
-            return false;
+        let seen: Vec<OursSeen> = ours.iter().map(|(_, o)| *o).collect();
+        let admit = incoming_wins(&self.id, peer, &seen, incarnation);
+        for (s, o) in &ours {
+            if admit || o.stale(incarnation) {
+                let _ = s.control.send(Control::Close);
+            }
         }
-        for s in ours {
-            let _ = s.control.send(Control::Close);
+        drop(ours);
+        if !admit {
+            st.duplicates_refused += 1;
         }
-        true
+        admit
+    }
+
+    /// Sessions peers opened that [`admit_incoming`](Self::admit_incoming) refused.
+    pub(crate) fn duplicates_refused(&self) -> u64 {
+        lock(&self.state).duplicates_refused
+    }
+
+    /// Records the incarnation the peer named in session `id`'s HELLO.
+    pub(crate) fn set_peer_incarnation(&self, id: u64, incarnation: Option<u64>) {
+        if let Some(s) = lock(&self.state).sessions.get_mut(&id) {
+            s.peer_incarnation = incarnation;
+        }
     }
 
     /// Registers a new session; returns its id.
@@ -367,7 +426,8 @@ impl NetInner {
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         let mut st = lock(&self.state);
         st.dialing.remove(&(status.space, status.peer));
-        st.sessions.insert(id, SessionEntry { status, control, last_in: std::time::Instant::now() });
+        let entry = SessionEntry { status, control, last_in: std::time::Instant::now(), peer_incarnation: None };
+        st.sessions.insert(id, entry);
         id
     }
 
@@ -530,7 +590,37 @@ mod tests {
     const LARGE: PeerId = PeerId([2; 32]);
 
     fn wins(me: PeerId, peer: PeerId, ours: &[(bool, u64)]) -> bool {
-        incoming_wins(&me, &peer, ours.iter().map(|&(c, ms)| (c, Duration::from_millis(ms))))
+        let ours: Vec<OursSeen> = ours
+            .iter()
+            .map(|&(connected, ms)| OursSeen { connected, quiet: Duration::from_millis(ms), incarnation: None })
+            .collect();
+        incoming_wins(&me, &peer, &ours, None)
+    }
+
+    /// As [`wins`], with the incarnation the peer named in each of ours and in its new one.
+    fn wins_named(me: PeerId, peer: PeerId, ours: &[(bool, u64, Option<u64>)], incoming: Option<u64>) -> bool {
+        let ours: Vec<OursSeen> = ours
+            .iter()
+            .map(|&(connected, ms, incarnation)| OursSeen { connected, quiet: Duration::from_millis(ms), incarnation })
+            .collect();
+        incoming_wins(&me, &peer, &ours, incoming)
+    }
+
+    #[test]
+    fn a_restarted_peer_replaces_our_session_at_once_even_one_just_receiving_bytes() {
+        for (me, peer) in [(SMALL, LARGE), (LARGE, SMALL)] {
+            assert!(wins_named(me, peer, &[(true, 0, Some(1))], Some(2)), "another incarnation: ours is dead");
+            // The same incarnation is the same run: the rules without incarnations hold.
+            assert!(!wins_named(me, peer, &[(true, 0, Some(1))], Some(1)));
+            assert!(wins_named(me, peer, &[(true, 2_000, Some(1))], Some(1)));
+            // Not known on one side (an older peer, or ours still in its handshake): as before.
+            assert!(!wins_named(me, peer, &[(true, 0, None)], Some(2)));
+            assert!(!wins_named(me, peer, &[(true, 0, Some(1))], None));
+        }
+        // A dead session does not count; a live one of the same run still does.
+        assert!(!wins_named(LARGE, SMALL, &[(true, 0, Some(1)), (true, 5, Some(2))], Some(2)));
+        assert!(!wins_named(SMALL, LARGE, &[(true, 0, Some(1)), (false, 0, None)], Some(2)));
+        assert!(wins_named(LARGE, SMALL, &[(true, 0, Some(1)), (false, 0, None)], Some(2)));
     }
 
     #[test]

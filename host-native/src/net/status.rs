@@ -154,6 +154,10 @@ pub struct SyncStatus {
     pub bytes_in: u64,
     /// XSP stream bytes sent, counted as [`bytes_in`](Self::bytes_in).
     pub bytes_out: u64,
+    /// Sessions peers opened that this node refused because it already ran one with that
+    /// peer in that space (two nodes that dial each other at once keep one session; see
+    /// `docs/net.md`, "Who dials").
+    pub duplicates_refused: u64,
 }
 
 impl SyncStatus {

@@ -656,6 +656,7 @@ impl<S: FeedSource> Session<S> {
             peer_role: h.role,
             peer_page_size: h.page_size,
             peer_limits: h.limits,
+            peer_incarnation: h.incarnation,
         });
         if !caps.contains(Capabilities::SYNC) {
             self.announce.clear();

@@ -49,6 +49,7 @@ impl<S: FeedSource> Session<S> {
                 page_size: self.config.page_size,
                 limits: self.config.limits,
                 idle_ms: self.config.idle_timeout_us / 1000,
+                incarnation: self.config.incarnation,
             };
             self.emit(&Message::Hello(hello));
             return true;
