@@ -34,6 +34,12 @@ targets="${XF_FUZZ_TARGETS:-$(cargo +nightly fuzz list)}"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 for t in $targets; do
+    # Built first, so a target that does not compile is told apart from one that crashed.
+    if ! cargo +nightly fuzz build --release --target-dir "$target_dir" "$t" >"$out" 2>&1; then
+        tail -n 60 "$out" >&2
+        log "$t does not build"
+        exit 1
+    fi
     log "$t: ${secs} s"
     if ! cargo +nightly fuzz run --release --target-dir "$target_dir" "$t" -- \
         -max_total_time="$secs" -print_final_stats=1 >"$out" 2>&1; then

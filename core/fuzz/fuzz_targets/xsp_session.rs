@@ -49,6 +49,7 @@ fn prefixes() -> &'static [Vec<u8>; 3] {
             page_size: 4096,
             limits: *config().limits(),
             idle_ms: 30_000,
+            incarnation: Some(0x5a5a),
         };
         let mut h = Vec::new();
         wire(&Message::Hello(hello), &mut h);
