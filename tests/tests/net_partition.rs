@@ -111,13 +111,18 @@ fn killed_mid_transfer_resumes_without_refetching() {
     let t = std::time::Instant::now();
     b.join_ticket(&ticket).unwrap();
     assert!(wait_until(|| b.feed_len(&a.author()) == N as u64), "resumed to the end");
-    // A still holds the killed node's session until its idle timeout (20 s here); the restarted
-    // node (same node id) must not wait for that: A drops the stale session when B opens anew.
+    // A's session with the killed node would last until its idle timeout (20 s here); the
+    // restarted node (same node id) must not wait for that, and A closes the dead session as
+    // soon as the new one names another incarnation.
     assert!(
         t.elapsed() < std::time::Duration::from_secs(10),
         "resumed without waiting out the stale session: {:?}",
         t.elapsed()
     );
+    let b_id = b.node_id().unwrap();
+    let sessions_with_b = || a.sync_status().unwrap().peers.iter().filter(|p| p.peer == b_id).count();
+    assert!(wait_until(|| sessions_with_b() == 1), "A closed the dead session: {:?}", a.sync_status());
+    assert!(t.elapsed() < std::time::Duration::from_secs(10), "long before its idle timeout: {:?}", t.elapsed());
     assert_eq!(b.feed_head(&a.author()).unwrap(), a.head());
     // Every session's bytes since B's sync started, those that ended included.
     let got = b.sync_status().unwrap().bytes_in;

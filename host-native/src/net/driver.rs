@@ -34,6 +34,8 @@ const HELLO_MAX: usize = 4096 + varint::MAX_VARINT_LEN;
 const REFUSED: u32 = 1;
 /// Stream reset code when the peer opened a session we already have the other way round.
 const DUPLICATE: u32 = 2;
+/// Stream reset code for a session of an earlier incarnation of the peer.
+const GONE: u32 = 3;
 
 /// A session's stream and its connection.
 pub(crate) struct Stream {
@@ -47,6 +49,9 @@ pub(crate) struct Stream {
 pub(crate) enum Control {
     /// Close normally.
     Close,
+    /// The peer is gone (it restarted since it answered): stop at once, resetting the stream,
+    /// without waiting for the dead peer to take what is queued for it.
+    Abort,
 }
 
 /// Reads the peer's HELLO from a stream it opened, then runs a responder session in the
@@ -253,6 +258,13 @@ pub(crate) async fn run_session(
             }
             c = ctl_rx.recv() => match c {
                 Some(Control::Close) | None => session.close(),
+                Some(Control::Abort) => {
+                    session.close();
+                    let _ = stream.send.reset(VarInt::from_u32(GONE));
+                    let _ = stream.recv.stop(VarInt::from_u32(GONE));
+                    d.stream_ok = false;
+                    break;
+                }
             },
             r = changed.recv() => match r {
                 Ok(a) => {

@@ -370,7 +370,8 @@ impl NetInner {
     /// while this node opened one to it too.
     ///
     /// A session of ours the peer answered in another incarnation is dead (the peer
-    /// restarted since): it is closed, and does not count against the new one. Of the
+    /// restarted since): it is closed, and does not count against the new one; so is any
+    /// session the peer opened in another incarnation. Of the
     /// others: if ours is still in its handshake, both were opened at once, and the one opened
     /// by the node with the smaller id is kept (both sides decide alike). If ours is
     /// established and received bytes within [`ALIVE_WINDOW`], the peer opened its own before
@@ -398,11 +399,20 @@ impl NetInner {
         let seen: Vec<OursSeen> = ours.iter().map(|(_, o)| *o).collect();
         let admit = incoming_wins(&self.id, peer, &seen, incarnation);
         for (s, o) in &ours {
-            if admit || o.stale(incarnation) {
+            if o.stale(incarnation) {
+                let _ = s.control.send(Control::Abort);
+            } else if admit {
                 let _ = s.control.send(Control::Close);
             }
         }
         drop(ours);
+        // Sessions the peer opened in an earlier incarnation are dead too: closed now rather
+        // than at their idle timeout.
+        for s in st.sessions.values().filter(|s| s.status.space == *space && s.status.peer == *peer) {
+            if !s.status.initiator && matches!((s.peer_incarnation, incarnation), (Some(a), Some(b)) if a != b) {
+                let _ = s.control.send(Control::Abort);
+            }
+        }
         if !admit {
             st.duplicates_refused += 1;
         }
