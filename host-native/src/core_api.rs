@@ -21,6 +21,9 @@ use crate::store::state::{FeedInner, Shared, lock, read};
 use crate::store::wait::{SPIN, recv_spin};
 use crate::store::writer::{Batch, Import, Item, Request, SharedWriter, Writer};
 
+mod pipelined;
+pub use pipelined::PendingAppend;
+
 /// When an append is durable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -367,6 +370,17 @@ impl Core {
     /// Appends many events (kind 0, no flags) in one commit: one `fdatasync` for all.
     /// Returns their seqs.
     pub fn append_batch<'a>(&self, payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<Range<u64>, AppendError> {
+        let batch = self.batch_of(payloads)?;
+        if batch.items.is_empty() {
+            self.shared.recycle(batch);
+            let len = self.feed_len(&self.author());
+            return Ok(len..len);
+        }
+        self.send_append(batch).map(|(r, _)| r)
+    }
+
+    /// `payloads` as a batch of events (kind 0, no flags, one timestamp).
+    fn batch_of<'a>(&self, payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<Batch, AppendError> {
         let ts = now_us();
         let mut batch = self.shared.take_batch();
         for p in payloads {
@@ -379,12 +393,7 @@ impl Core {
             }
             batch.payload.extend_from_slice(p);
         }
-        if batch.items.is_empty() {
-            self.shared.recycle(batch);
-            let len = self.feed_len(&self.author());
-            return Ok(len..len);
-        }
-        self.send_append(batch).map(|(r, _)| r)
+        Ok(batch)
     }
 
     /// Appends prepared events in one commit (as [`Core::append_batch`], with kinds, flags and

@@ -68,6 +68,10 @@
 //!   appends that arrive while a commit runs queue up and are committed together by the
 //!   writer thread. Appends block until their commit is done (durable, or written under
 //!   [`Durability::GroupCommit`]).
+//! - [`Core::submit_batch`] pipelines batches from one thread: it returns once the batch is
+//!   written, its `fdatasync`s running while the caller prepares the next batch; the batch is
+//!   published, and [`PendingAppend::wait`] returns, once it is durable. At most one such
+//!   commit is in flight; submitting the next one, waiting, or any other write completes it.
 //! - Readers never wait for a commit: a feed's published length and page list are updated
 //!   under a short lock after each commit, and readers copy a page location under that lock
 //!   and read the mapped bytes without one. An iterator yields what was committed when it was
@@ -100,7 +104,7 @@ mod verify;
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
-pub use core_api::{Appended, Core, CoreBuilder, Durability, FeedInfo, NewEvent, Stats};
+pub use core_api::{Appended, Core, CoreBuilder, Durability, FeedInfo, NewEvent, PendingAppend, Stats};
 pub use error::{AppendError, CorruptReason, ImportError, IoError, OpenError, ProveError, ReadError, SyncError};
 pub use read::{Events, FeedRange};
 pub use store::files::FORMAT_VERSION;

@@ -1,7 +1,7 @@
-//! Crash safety: a child process appends and acknowledges each commit over a pipe; the parent
-//! kills it with SIGKILL at random moments, reopens the store, and checks that every
-//! acknowledged event is there and verifies, that nothing partial is returned, and that the
-//! MMR root equals a recomputation. The child resumes on the same store each round, so
+//! Crash safety: a child process appends (single events, batches, pipelined batches) and
+//! acknowledges each commit over a pipe; the parent kills it with SIGKILL at random moments,
+//! reopens the store, and checks that every acknowledged event is there and verifies, that
+//! nothing partial is returned, and that the MMR root equals a recomputation. The child resumes on the same store each round, so
 //! recovery is exercised on top of earlier recoveries.
 
 use std::io::{BufRead, BufReader, Write};
@@ -53,10 +53,21 @@ fn crash_child_entry() {
     let mut out = std::io::stdout().lock();
     loop {
         let len = core.feed_len(&me);
-        let end = if rng.next().is_multiple_of(3) {
+        let pick = rng.next() % 6;
+        let end = if pick < 2 {
             let k = 1 + rng.next() % 40;
             let payloads: Vec<Vec<u8>> = (len..len + k).map(payload).collect();
             core.append_batch(payloads.iter().map(|p| p.as_slice())).expect("append batch").end
+        } else if pick == 2 {
+            // Two pipelined batches: the second is written while the first one's syncs run.
+            let (k1, k2) = (1 + rng.next() % 40, 1 + rng.next() % 40);
+            let first: Vec<Vec<u8>> = (len..len + k1).map(payload).collect();
+            let second: Vec<Vec<u8>> = (len + k1..len + k1 + k2).map(payload).collect();
+            let p1 = core.submit_batch(first.iter().map(|p| p.as_slice())).expect("submit batch");
+            let p2 = core.submit_batch(second.iter().map(|p| p.as_slice())).expect("submit batch");
+            writeln!(out, "{}", p1.wait().expect("pipelined batch").end).expect("ack");
+            out.flush().expect("ack");
+            p2.wait().expect("pipelined batch").end
         } else {
             let a = core.append(core.new_event(&payload(len))).expect("append");
             a.seq + 1

@@ -1,5 +1,5 @@
 //! Property test: the store against a naive in-memory model, through random appends, batches,
-//! oversized events, imports of another feed, reopens and reads.
+//! pipelined batches, oversized events, imports of another feed, reopens and reads.
 
 use proptest::prelude::*;
 use xaeroflux::Core;
@@ -10,6 +10,8 @@ use xaeroflux_core::{AuthorKey, Event, EventFlags};
 enum Op {
     Append(usize),
     Batch(Vec<usize>),
+    /// Two batches through `submit_batch`, the second submitted before the first is waited for.
+    Pipelined(Vec<usize>, Vec<usize>),
     Import(usize),
     Reopen,
     Get(u64),
@@ -22,6 +24,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0usize..400).prop_map(Op::Append),
         1 => (1500usize..3000).prop_map(Op::Append),
         2 => prop::collection::vec(0usize..300, 1..30).prop_map(Op::Batch),
+        2 => (prop::collection::vec(0usize..300, 0..30), prop::collection::vec(0usize..300, 1..30))
+            .prop_map(|(a, b)| Op::Pipelined(a, b)),
         2 => (0usize..25).prop_map(Op::Import),
         1 => Just(Op::Reopen),
         3 => any::<u64>().prop_map(Op::Get),
@@ -74,6 +78,26 @@ proptest! {
                     prop_assert_eq!(r.start, m.local.len() as u64);
                     for (i, p) in ps.into_iter().enumerate() {
                         m.arrival.push((true, r.start + i as u64));
+                        m.local.push(p);
+                    }
+                }
+                Op::Pipelined(a, b) => {
+                    let mut batch = |lens: &[usize]| -> Vec<Vec<u8>> {
+                        lens.iter().map(|&l| { counter += 1; bytes(counter, l) }).collect()
+                    };
+                    let (pa, pb) = (batch(&a), batch(&b));
+                    let before = m.local.len() as u64;
+                    let first = core.submit_batch(pa.iter().map(|p| p.as_slice())).unwrap();
+                    let second = core.submit_batch(pb.iter().map(|p| p.as_slice())).unwrap();
+                    // The first is published once the second is submitted; the second only
+                    // once waited for, unless it took the sequential path (tail log full).
+                    let (na, nb) = (pa.len() as u64, pb.len() as u64);
+                    let seen = core.feed_len(&me);
+                    prop_assert!(seen == before + na || seen == before + na + nb, "{} {} {}", seen, na, nb);
+                    prop_assert_eq!(first.wait().unwrap(), before..before + na);
+                    prop_assert_eq!(second.wait().unwrap(), before + na..before + na + nb);
+                    for (i, p) in pa.into_iter().chain(pb).enumerate() {
+                        m.arrival.push((true, before + i as u64));
                         m.local.push(p);
                     }
                 }

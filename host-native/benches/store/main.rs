@@ -8,7 +8,8 @@
 //! (records of the per-event durable cases, default 20 000), `XF_BENCH_BATCH` (records per
 //! durable commit, default 1 000), `XF_BENCH_READS` (random point reads, default N),
 //! `XF_BENCH_DIR` (scratch directory, default `<target>/bench-store`; avoid a RAM disk),
-//! `XF_BENCH_ONLY` (comma-separated systems: floor,floor-fa,floor-hdr,redb,ours,hypercore;
+//! `XF_BENCH_ONLY` (comma-separated systems: floor,floor-fa,floor-hdr,redb,ours,ours-pipe,hypercore;
+//! ours-pipe is our batched ingest through `Core::submit_batch`, two batches in flight;
 //! floor-hdr is the per-event floor plus a 64-byte page-header rewrite per record), `XF_BENCH_KEEP=1`
 //! (keep the scratch files), `XF_BENCH_HYPERCORE=0` (skip Node), `XF_BENCH_ROUNDS` (run every
 //! case this many times, interleaved, and report the median: the disk is shared, default 1),
@@ -49,6 +50,7 @@ const CASES: &[Case] = &[
     },
     Case { id: "redb-batch", system: "redb", workload: Workload::Batch, run: redb_sys::batch, child: true },
     Case { id: "ours-batch", system: "ours", workload: Workload::Batch, run: ours::batch, child: true },
+    Case { id: "ourspipe-batch", system: "ours-pipe", workload: Workload::Batch, run: ours::pipelined, child: true },
     Case { id: "hypercore-batch", system: "hypercore", workload: Workload::Batch, run: hypercore::batch, child: false },
     Case { id: "floor-event", system: "floor", workload: Workload::PerEvent, run: floor::per_event, child: true },
     Case {

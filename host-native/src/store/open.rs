@@ -321,6 +321,7 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
         hasher: LeafHasher::new(opts.hash_helper),
         leaves: Vec::new(),
         pending: Default::default(),
+        inflight: None,
     };
     if dirty {
         writer.checkpoint()?;

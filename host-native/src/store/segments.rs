@@ -36,6 +36,54 @@ pub(crate) trait SegmentIo: Send {
         self.log_sync()?;
         segs.iter().try_for_each(|&n| self.sync(n))
     }
+    /// Starts what [`sync_log_and`](Self::sync_log_and) does (the log only if `log`), on
+    /// another thread where the I/O allows, so the caller can write the next commit
+    /// meanwhile; [`SyncInFlight::wait`] tells when it is done. Writes made after this call
+    /// may or may not be made durable by it. The default syncs before it returns.
+    fn start_sync(&mut self, segs: &[u32], log: bool) -> Result<SyncInFlight, IoError> {
+        if log {
+            self.sync_log_and(segs)?;
+        } else {
+            segs.iter().try_for_each(|&n| self.sync(n))?;
+        }
+        Ok(SyncInFlight::done())
+    }
+}
+
+/// Syncs started by [`SegmentIo::start_sync`].
+pub(crate) struct SyncInFlight(SyncJob);
+
+enum SyncJob {
+    Done,
+    Thread(std::thread::JoinHandle<Result<(), IoError>>),
+    /// Run when waited for (the power-cut simulation's syncs, made as late as they may be).
+    #[cfg(test)]
+    Later(Box<dyn FnOnce() -> Result<(), IoError> + Send>),
+}
+
+impl SyncInFlight {
+    /// Syncs already done.
+    pub(crate) fn done() -> Self {
+        SyncInFlight(SyncJob::Done)
+    }
+
+    /// Syncs made when [`wait`](Self::wait) is called.
+    #[cfg(test)]
+    pub(crate) fn later(f: impl FnOnce() -> Result<(), IoError> + Send + 'static) -> Self {
+        SyncInFlight(SyncJob::Later(Box::new(f)))
+    }
+
+    /// Waits until the syncs are done; their result.
+    pub(crate) fn wait(self) -> Result<(), IoError> {
+        match self.0 {
+            SyncJob::Done => Ok(()),
+            SyncJob::Thread(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(IoError::new("sync", None, std::io::Error::other("sync thread panicked")))),
+            #[cfg(test)]
+            SyncJob::Later(f) => f(),
+        }
+    }
 }
 
 /// Segment I/O with `pwrite` + `fdatasync` on preallocated files.
@@ -154,6 +202,48 @@ impl SegmentIo for FileIo {
         });
         log_r.map_err(|e| IoError::new("sync tail log", Some(dir.join(super::taillog::LOG_FILE)), e))?;
         seg_r
+    }
+
+    /// The syncs on a thread of their own, through handles of their own (duplicated file
+    /// descriptors: an `fdatasync` of any of them syncs the file); the log's at once with
+    /// the segments', as in [`sync_log_and`](SegmentIo::sync_log_and).
+    fn start_sync(&mut self, segs: &[u32], log: bool) -> Result<SyncInFlight, IoError> {
+        let mut handles = Vec::with_capacity(segs.len());
+        for &n in segs {
+            let path = files::segment_path(&self.dir, n);
+            handles.push((path.clone(), self.file(n)?.try_clone().map_err(files::io("open segment", &path))?));
+        }
+        let log = if log {
+            self.open_log()?;
+            let path = self.dir.join(super::taillog::LOG_FILE);
+            let f = self.log.as_ref().map(|l| l.duplicate());
+            let f = f.ok_or_else(|| IoError::new("sync tail log", None, std::io::Error::other("tail log not open")))?;
+            Some((path.clone(), f.map_err(files::io("open tail log", &path))?))
+        } else {
+            None
+        };
+        let t = std::thread::Builder::new()
+            .name("xaeroflux-sync".into())
+            .spawn(move || {
+                std::thread::scope(|scope| {
+                    let helper = log.as_ref().map(|(path, f)| {
+                        scope.spawn(move || {
+                            f.sync_data().map_err(|e| IoError::new("sync tail log", Some(path.clone()), e))
+                        })
+                    });
+                    let seg_r = handles.iter().try_for_each(|(path, f)| {
+                        f.sync_data().map_err(|e| IoError::new("sync segment", Some(path.clone()), e))
+                    });
+                    let log_r = helper.map_or(Ok(()), |h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(IoError::new("sync tail log", None, std::io::Error::other("panicked")))
+                        })
+                    });
+                    log_r.and(seg_r)
+                })
+            })
+            .map_err(|e| IoError::new("start sync thread", None, e))?;
+        Ok(SyncInFlight(SyncJob::Thread(t)))
     }
 
     fn extend(&mut self, n: u32, len: u64) -> Result<(), IoError> {

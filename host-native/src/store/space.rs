@@ -98,18 +98,41 @@ impl Space {
             self.sync_log(shared)?;
         }
         self.sync_log_first = false;
-        if !self.deferred.is_empty() {
-            self.unsynced_since.get_or_insert_with(Instant::now);
-        }
-        let r = self.deferred.iter().try_for_each(|(seg, off, range)| {
-            if !self.logged.contains(seg) {
-                self.logged.push(*seg);
-            }
-            self.io.write_at(*seg, *off, self.deferred_buf.get(range.clone()).unwrap_or_default())
-        });
+        let deferred = std::mem::take(&mut self.deferred);
+        let buf = std::mem::take(&mut self.deferred_buf);
+        let r = self.write_deferred(&deferred, &buf);
+        (self.deferred, self.deferred_buf) = (deferred, buf);
         self.deferred.clear();
         self.deferred_buf.clear();
         r
+    }
+
+    /// Makes the in-place page writes a commit deferred (`list`, their bytes in `buf`), once
+    /// the log records that describe them are durable; their segments are synced at the
+    /// next checkpoint.
+    pub(crate) fn write_deferred(
+        &mut self,
+        list: &[(u32, u64, std::ops::Range<usize>)],
+        buf: &[u8],
+    ) -> Result<(), IoError> {
+        if !list.is_empty() {
+            self.unsynced_since.get_or_insert_with(Instant::now);
+        }
+        list.iter().try_for_each(|(seg, off, range)| {
+            if !self.logged.contains(seg) {
+                self.logged.push(*seg);
+            }
+            self.io.write_at(*seg, *off, buf.get(range.clone()).unwrap_or_default())
+        })
+    }
+
+    /// Writes the commit's log records (not synced): the first half of
+    /// [`finish_writes`](Self::finish_writes), for a pipelined commit whose syncs and
+    /// deferred writes come later.
+    pub(crate) fn flush_log(&mut self) -> Result<(), IoError> {
+        self.log.flush(self.io.as_mut())?;
+        self.sync_log_first = false;
+        Ok(())
     }
 
     /// Makes the commit's log records and its segment writes (not the deferred ones) durable,

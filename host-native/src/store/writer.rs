@@ -26,6 +26,8 @@ use super::wait::{SPIN, recv_spin};
 use crate::Durability;
 use crate::error::{AppendError, CorruptReason, ImportError, IoError, SyncError};
 
+mod pipeline;
+
 /// Checkpoint (index commit) after this many pages were sealed since the last one, by default
 /// (`CoreBuilder::with_checkpoint_pages`). Each checkpoint syncs the segments and commits redb
 /// durably: at 256 pages (one per ≈ 13 000 events of 256 bytes) the batched ingest took about
@@ -111,6 +113,8 @@ pub(crate) struct Writer {
     pub(crate) pending: Pending,
     /// The leaf hashes of the events just packed, for one bulk MMR extension.
     pub(crate) leaves: Vec<Hash>,
+    /// A pipelined commit written, its syncs running (see [`pipeline`]).
+    pub(crate) inflight: Option<pipeline::InFlight>,
 }
 
 /// Whether a failed commit failed to make its writes durable (the writer then poisons: what
@@ -248,6 +252,7 @@ impl Writer {
 
     /// Handles a non-append request; returns whether to stop.
     fn handle(&mut self, req: Request) -> bool {
+        self.drain();
         match req {
             Request::Append(..) => false,
             Request::Import(imp, reply) => {
@@ -274,6 +279,7 @@ impl Writer {
     }
 
     fn sync_now(&mut self) -> Result<(), SyncError> {
+        self.drain();
         if self.poisoned {
             return Err(SyncError::Poisoned);
         }
@@ -356,6 +362,7 @@ impl Writer {
     }
 
     fn append_group(&mut self, group: &mut Vec<(Batch, AppendReply)>) {
+        self.drain();
         if self.poisoned {
             for (_, reply) in group.drain(..) {
                 let _ = reply.send(Err(AppendError::Poisoned));
@@ -382,7 +389,7 @@ impl Writer {
         let mut pending = std::mem::take(&mut self.pending);
         let mut ranges: Vec<(Range<u64>, Hash)> = Vec::with_capacity(group.len());
         let mut sealed = 0u64;
-        let r = self.append_inner(&feed, group, old_len, &mut peaks, &mut pending, &mut ranges, &mut sealed);
+        let r = self.append_inner(&feed, group, old_len, &mut peaks, &mut pending, &mut ranges, &mut sealed, false);
         match r {
             Err(e) => {
                 let sync_failed = is_sync_failure(&e);
@@ -436,6 +443,7 @@ impl Writer {
         pending: &mut Pending,
         ranges: &mut Vec<(Range<u64>, Hash)>,
         sealed: &mut u64,
+        pipelined: bool,
     ) -> Result<(), IoError> {
         let shared = self.shared.clone();
         let author = feed.author;
@@ -482,6 +490,9 @@ impl Writer {
         if let Some(tail) = wf.tail.as_mut() {
             let log_fresh = durable && self.space.dirty.is_empty();
             write_tail(&mut self.space, &shared, &mut self.scratch, tail, log_fresh)?;
+        }
+        if pipelined {
+            return self.space.flush_log();
         }
         self.space.finish_writes(&shared, durable)?;
         if durable {
@@ -657,6 +668,10 @@ impl Writer {
     /// Syncs the segments, then commits the index: feeds, new page rows, MMR nodes, arrival
     /// runs and the frontier. See "Checkpoints" in `docs/storage.md`.
     pub(crate) fn checkpoint(&mut self) -> Result<(), IoError> {
+        self.drain();
+        if self.poisoned {
+            return Err(other("checkpoint", "an earlier sync failed"));
+        }
         self.space.sync_all(&self.shared)?;
         let shared = self.shared.clone();
         // A feed whose last commit failed has no tail loaded; its published tail page still
