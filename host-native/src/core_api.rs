@@ -396,9 +396,8 @@ impl Core {
         Ok(batch)
     }
 
-    /// Appends prepared events in one commit (as [`Core::append_batch`], with kinds, flags and
-    /// timestamps).
-    pub fn append_events(&self, events: impl IntoIterator<Item = NewEvent>) -> Result<Range<u64>, AppendError> {
+    /// `events` as a batch (their kinds, flags and timestamps; now for those without one).
+    fn batch_of_events(&self, events: impl IntoIterator<Item = NewEvent>) -> Result<Batch, AppendError> {
         let ts = now_us();
         let mut batch = self.shared.take_batch();
         for ev in events {
@@ -411,6 +410,13 @@ impl Core {
             }
             batch.payload.extend_from_slice(&ev.payload);
         }
+        Ok(batch)
+    }
+
+    /// Appends prepared events in one commit (as [`Core::append_batch`], with kinds, flags and
+    /// timestamps).
+    pub fn append_events(&self, events: impl IntoIterator<Item = NewEvent>) -> Result<Range<u64>, AppendError> {
+        let batch = self.batch_of_events(events)?;
         if batch.items.is_empty() {
             self.shared.recycle(batch);
             let len = self.feed_len(&self.author());

@@ -139,6 +139,23 @@ fn pipelined_batches_mix_with_every_other_operation_across_reopens() {
 }
 
 #[test]
+fn submitted_events_keep_their_kinds_flags_and_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::open(dir.path()).unwrap();
+    let events = |r: std::ops::Range<u64>| {
+        r.map(|i| core.new_event(&payload(i)).kind(7).timestamp_us(1_000 + i)).collect::<Vec<_>>()
+    };
+    let first = core.submit_events(events(0..40)).unwrap();
+    let second = core.submit_events(events(40..90)).unwrap();
+    assert_eq!(first.wait().unwrap(), 0..40);
+    assert_eq!(second.wait().unwrap(), 40..90);
+    check(&core, 90);
+    for (i, ev) in core.iter_feed(&core.author()).unwrap().enumerate() {
+        assert_eq!((ev.kind(), ev.timestamp_us()), (7, 1_000 + i as u64));
+    }
+}
+
+#[test]
 fn under_group_commit_a_submitted_batch_is_an_ordinary_batch() {
     let dir = tempfile::tempdir().unwrap();
     let durability = Durability::GroupCommit { max_delay: std::time::Duration::from_millis(5) };

@@ -5,9 +5,10 @@ use std::ops::Range;
 use crossbeam_channel::{Receiver, bounded};
 use xaeroflux_core::Hash;
 
-use super::Core;
+use super::{Core, NewEvent};
 use crate::error::AppendError;
 use crate::store::state::lock;
+use crate::store::writer::Batch;
 
 impl Core {
     /// Appends many events (kind 0, no flags) in one commit, as [`append_batch`](Self::append_batch)
@@ -45,6 +46,18 @@ impl Core {
         payloads: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<PendingAppend<'_>, AppendError> {
         let batch = self.batch_of(payloads)?;
+        Ok(self.submit(batch))
+    }
+
+    /// Prepared events (kinds, flags, timestamps) in one pipelined commit: what
+    /// [`submit_batch`](Self::submit_batch) is to [`append_batch`](Self::append_batch), this is
+    /// to [`append_events`](Self::append_events).
+    pub fn submit_events(&self, events: impl IntoIterator<Item = NewEvent>) -> Result<PendingAppend<'_>, AppendError> {
+        let batch = self.batch_of_events(events)?;
+        Ok(self.submit(batch))
+    }
+
+    fn submit(&self, batch: Batch) -> PendingAppend<'_> {
         let (tx, rx) = bounded(1);
         if batch.items.is_empty() {
             self.shared.recycle(batch);
@@ -53,7 +66,7 @@ impl Core {
         } else {
             lock(&self.inline).submit(batch, tx);
         }
-        Ok(PendingAppend { core: self, rx: Some(rx) })
+        PendingAppend { core: self, rx: Some(rx) }
     }
 
     /// Completes the pipelined commit in flight, if any.
