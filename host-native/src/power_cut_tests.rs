@@ -210,14 +210,14 @@ fn check_local_feed(core: &Core, at_least: u64, ctx: &str) -> u64 {
     len
 }
 
-/// One run: appends (single events and batches) until the power goes after `calls` I/O
-/// calls, then checks the reopened store. Returns (acknowledged events, sectors rolled back).
-fn run(seed: u64, calls: u64, durability: Durability) -> (u64, usize) {
+/// A store's first life, up to `most` single appends, that ends cleanly (so the power cut
+/// also meets a checkpointed store); then the I/O for its second life, whose power goes after
+/// `calls` I/O calls. Returns the directory, the simulated disk, that I/O and the events
+/// appended.
+fn first_life(rng: &mut Rng, most: u64, calls: u64) -> (tempfile::TempDir, Arc<Mutex<Disk>>, PowerCutIo, u64) {
     let dir = tempfile::tempdir().unwrap();
     let disk = Arc::new(Mutex::new(Disk::default()));
-    let mut rng = Rng(seed | 1);
-    // A first life that ends cleanly, so the power cut also meets a checkpointed store.
-    let prefix = rng.below(40);
+    let prefix = rng.below(most);
     {
         let core = Core::builder().with_page_size(1024).with_segment_pages(8).open(dir.path()).unwrap();
         for i in 0..prefix {
@@ -226,6 +226,14 @@ fn run(seed: u64, calls: u64, durability: Durability) -> (u64, usize) {
     }
     let io = PowerCutIo { inner: FileIo::new(dir.path()), dir: dir.path().to_path_buf(), disk: disk.clone() };
     disk.lock().unwrap().calls_left = Some(calls);
+    (dir, disk, io, prefix)
+}
+
+/// One run: appends (single events and batches) until the power goes after `calls` I/O
+/// calls, then checks the reopened store. Returns (acknowledged events, sectors rolled back).
+fn run(seed: u64, calls: u64, durability: Durability) -> (u64, usize) {
+    let mut rng = Rng(seed | 1);
+    let (dir, disk, io, prefix) = first_life(&mut rng, 40, calls);
     let mut acked = prefix;
     let opened = Core::builder()
         .with_page_size(1024)
@@ -276,18 +284,8 @@ fn run(seed: u64, calls: u64, durability: Durability) -> (u64, usize) {
 /// the one before is waited for) between single appends and ordinary batches. A batch counts
 /// as acknowledged once its `wait` returned.
 fn run_pipelined(seed: u64, calls: u64) -> (u64, usize) {
-    let dir = tempfile::tempdir().unwrap();
-    let disk = Arc::new(Mutex::new(Disk::default()));
     let mut rng = Rng(seed | 1);
-    let prefix = rng.below(20);
-    {
-        let core = Core::builder().with_page_size(1024).with_segment_pages(8).open(dir.path()).unwrap();
-        for i in 0..prefix {
-            core.append(core.new_event(&payload(i))).unwrap();
-        }
-    }
-    let io = PowerCutIo { inner: FileIo::new(dir.path()), dir: dir.path().to_path_buf(), disk: disk.clone() };
-    disk.lock().unwrap().calls_left = Some(calls);
+    let (dir, disk, io, prefix) = first_life(&mut rng, 20, calls);
     let mut acked = prefix;
     let opened = Core::builder()
         .with_page_size(1024)
