@@ -29,7 +29,7 @@ use crate::args::{Cli, ExportArgs, ImportArgs};
 use crate::commands::read::feed_head;
 use crate::error::CliError;
 use crate::output::{Out, author_hex, event_json, hash_hex, hex};
-use crate::store::{open_existing, resolve_author};
+use crate::store::{Pipelined, open_existing, resolve_author};
 
 /// Why one import line was refused.
 #[derive(Debug)]
@@ -212,13 +212,13 @@ fn import_feed(
     Ok(FeedOutcome { author, stored: fresh.len() as u64, present, length: core.feed_len(&author) })
 }
 
-/// Appends the pending payload lines as one durable commit.
-fn flush(core: &Core, batch: &mut Vec<Vec<u8>>, appended: &mut u64) -> Result<(), CliError> {
+/// Appends the pending payload lines as one durable commit (pipelined: it completes while the
+/// next lines are read).
+fn flush(batches: &mut Pipelined<'_>, batch: &mut Vec<Vec<u8>>) -> Result<(), CliError> {
     if batch.is_empty() {
         return Ok(());
     }
-    let r = core.append_batch(batch.iter().map(Vec::as_slice)).map_err(|e| CliError::Append(*appended, e))?;
-    *appended += r.end - r.start;
+    batches.commit(batch)?;
     batch.clear();
     Ok(())
 }
@@ -259,7 +259,7 @@ pub fn import(cli: &Cli, a: &ImportArgs, out: &mut Out) -> Result<(), CliError> 
     let batch_max = a.batch.max(1);
     let mut g = Gathered::default();
     let mut batch: Vec<Vec<u8>> = Vec::new();
-    let mut appended = 0u64;
+    let mut batches = Pipelined::new(&core);
     for (i, line) in reader.lines().enumerate() {
         let line = line.map_err(|e| CliError::io(&name, e))?;
         pb.inc(line.len() as u64 + 1);
@@ -269,12 +269,13 @@ pub fn import(cli: &Cli, a: &ImportArgs, out: &mut Out) -> Result<(), CliError> 
         if let Some(payload) = parse_line(&line, &mut g).map_err(|e| CliError::Line(i as u64 + 1, e))? {
             batch.push(payload);
             if batch.len() >= batch_max {
-                flush(&core, &mut batch, &mut appended)?;
-                pb.set_message(format!("{appended} appended"));
+                flush(&mut batches, &mut batch)?;
+                pb.set_message(format!("{} appended", batches.stored));
             }
         }
     }
-    flush(&core, &mut batch, &mut appended)?;
+    flush(&mut batches, &mut batch)?;
+    let appended = batches.finish()?;
     pb.finish_and_clear();
     let mut outcomes = Vec::new();
     let mut authors: Vec<[u8; 32]> = g.heads.keys().chain(g.events.keys()).copied().collect();

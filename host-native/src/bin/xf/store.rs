@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use xaeroflux::Core;
+use xaeroflux::{Core, PendingAppend};
 use xaeroflux_core::AuthorId;
 
 use crate::error::CliError;
@@ -40,4 +40,44 @@ pub fn resolve_author(core: &Core, arg: Option<&str>) -> Result<AuthorId, CliErr
         }
     }
     found.ok_or_else(|| CliError::UnknownAuthor(arg.to_string()))
+}
+
+/// Commits batches pipelined ([`Core::submit_batch`]): a batch's `fdatasync` runs while the
+/// next one is read and written; `stored` counts the events known durable.
+pub struct Pipelined<'c> {
+    core: &'c Core,
+    in_flight: Option<PendingAppend<'c>>,
+    /// Events known durable so far.
+    pub stored: u64,
+}
+
+impl<'c> Pipelined<'c> {
+    /// Nothing in flight yet.
+    pub fn new(core: &'c Core) -> Self {
+        Pipelined { core, in_flight: None, stored: 0 }
+    }
+
+    /// Submits `payloads` as one commit, and waits for the one before.
+    pub fn commit(&mut self, payloads: &[Vec<u8>]) -> Result<(), CliError> {
+        let p =
+            self.core.submit_batch(payloads.iter().map(Vec::as_slice)).map_err(|e| CliError::Append(self.stored, e))?;
+        if let Some(before) = self.in_flight.replace(p) {
+            self.acknowledge(before)?;
+        }
+        Ok(())
+    }
+
+    fn acknowledge(&mut self, p: PendingAppend<'_>) -> Result<(), CliError> {
+        let range = p.wait().map_err(|e| CliError::Append(self.stored, e))?;
+        self.stored += range.end - range.start;
+        Ok(())
+    }
+
+    /// Waits for the last batch; the events stored in all.
+    pub fn finish(mut self) -> Result<u64, CliError> {
+        if let Some(p) = self.in_flight.take() {
+            self.acknowledge(p)?;
+        }
+        Ok(self.stored)
+    }
 }

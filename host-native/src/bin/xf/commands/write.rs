@@ -3,12 +3,12 @@
 use std::io::{self, BufRead};
 
 use serde_json::json;
-use xaeroflux::{Core, PendingAppend};
+use xaeroflux::Core;
 
 use crate::args::{AppendArgs, Cli, InitArgs};
 use crate::error::CliError;
 use crate::output::{Out, author_hex, hash_hex};
-use crate::store::open_existing;
+use crate::store::{Pipelined, open_existing};
 
 /// Stdin lines are appended in batches of at most this many events (one durable commit each),
 /// so an endless pipe never needs unbounded memory.
@@ -80,45 +80,12 @@ fn stdin_batches(mut flush: impl FnMut(&[Vec<u8>]) -> Result<(), CliError>) -> R
     Ok(())
 }
 
-/// Commits batches pipelined ([`Core::submit_batch`]): a batch's `fdatasync` runs while the
-/// next one is read and written; `stored` counts the events known durable.
-struct Pipelined<'c> {
-    core: &'c Core,
-    in_flight: Option<PendingAppend<'c>>,
-    stored: u64,
-}
-
-impl Pipelined<'_> {
-    fn commit(&mut self, payloads: &[Vec<u8>]) -> Result<(), CliError> {
-        let p =
-            self.core.submit_batch(payloads.iter().map(Vec::as_slice)).map_err(|e| CliError::Append(self.stored, e))?;
-        if let Some(before) = self.in_flight.replace(p) {
-            self.acknowledge(before)?;
-        }
-        Ok(())
-    }
-
-    fn acknowledge(&mut self, p: PendingAppend<'_>) -> Result<(), CliError> {
-        let range = p.wait().map_err(|e| CliError::Append(self.stored, e))?;
-        self.stored += range.end - range.start;
-        Ok(())
-    }
-
-    /// Waits for the last batch; the events stored in all.
-    fn finish(mut self) -> Result<u64, CliError> {
-        if let Some(p) = self.in_flight.take() {
-            self.acknowledge(p)?;
-        }
-        Ok(self.stored)
-    }
-}
-
 /// `xf append`: arguments, a file, or stdin lines; one durable commit per batch.
 pub fn append(cli: &Cli, a: &AppendArgs, out: &mut Out) -> Result<(), CliError> {
     let core = open_existing(&cli.store)?;
     let author = core.author();
     let first = core.feed_len(&author);
-    let mut batches = Pipelined { core: &core, in_flight: None, stored: 0 };
+    let mut batches = Pipelined::new(&core);
     if let Some(path) = &a.file {
         let data = std::fs::read(path).map_err(|e| CliError::io(path.display(), e))?;
         batches.commit(&[data])?;
