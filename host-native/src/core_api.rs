@@ -322,11 +322,18 @@ impl Core {
     }
 
     fn send_append(&self, batch: Batch) -> Result<(Range<u64>, Hash), AppendError> {
+        let r = self.commit(batch);
+        self.appended(r)
+    }
+
+    /// Commits `batch` (on this thread if the writer is idle, else through the writer thread)
+    /// and waits for it; the sync layer is not told.
+    fn commit(&self, batch: Batch) -> Result<(Range<u64>, Hash), AppendError> {
         if self.shared.poisoned.load(Ordering::Acquire) {
             return Err(AppendError::Poisoned);
         }
         let batch = match Writer::append_inline(&self.inline, &self.tx, batch) {
-            Ok(r) => return self.appended(r),
+            Ok(r) => return r,
             Err(batch) => batch,
         };
         let (rtx, rrx) = bounded(1);
@@ -336,7 +343,7 @@ impl Core {
             if self.last_reply_ns.load(Ordering::Relaxed) < SPIN.as_nanos() as u64 { SPIN } else { Duration::ZERO };
         let r = recv_spin(&rrx, spin).map_err(|_| AppendError::Closed)?;
         self.last_reply_ns.store(u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
-        self.appended(r)
+        r
     }
 
     /// Tells the sync layer about a successful append.

@@ -161,8 +161,15 @@ fn under_group_commit_a_submitted_batch_is_an_ordinary_batch() {
     let durability = Durability::GroupCommit { max_delay: std::time::Duration::from_millis(5) };
     let core = Core::builder().with_durability(durability).open(dir.path()).unwrap();
     let a = payloads(0..300);
+    let syncs = core.stats().syncs;
     let p = core.submit_batch(a.iter().map(Vec::as_slice)).unwrap();
     assert_eq!(core.feed_len(&core.author()), 300, "published as append_batch does");
     assert_eq!(p.wait().unwrap(), 0..300);
     check(&core, 300);
+    // And made durable within the delay, by the writer thread, with nothing else asked of it.
+    let t = std::time::Instant::now();
+    while core.stats().syncs == syncs && t.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(core.stats().syncs > syncs, "not synced after {:?}", t.elapsed());
 }

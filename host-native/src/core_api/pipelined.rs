@@ -19,8 +19,9 @@ impl Core {
     /// One commit is in flight at a time: submitting the next one first completes the one
     /// before (so its [`wait`](PendingAppend::wait) then returns at once). The pattern that
     /// keeps the disk busy while the CPU works is to submit batch *n*, then wait for batch
-    /// *n − 1*. Under [`Durability::GroupCommit`](crate::Durability::GroupCommit), and for
-    /// the commit that is due a checkpoint, this is the same as `append_batch`.
+    /// *n − 1*. Under [`Durability::GroupCommit`](crate::Durability::GroupCommit) this is
+    /// `append_batch` (it returns once the batch is written, and `wait` at once); so is the
+    /// commit that is due a checkpoint.
     ///
     /// ```
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -64,7 +65,14 @@ impl Core {
             let len = self.feed_len(&self.author());
             let _ = tx.send(Ok((len..len, Hash::default())));
         } else {
-            lock(&self.inline).submit(batch, tx);
+            let mut w = lock(&self.inline);
+            if w.pipelines() {
+                w.submit(batch, tx);
+            } else {
+                // Group commit: through the writer thread, which times the delayed sync.
+                drop(w);
+                let _ = tx.send(self.commit(batch));
+            }
         }
         PendingAppend { core: self, rx: Some(rx) }
     }

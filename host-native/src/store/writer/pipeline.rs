@@ -55,6 +55,12 @@ pub(crate) struct InFlight {
 }
 
 impl Writer {
+    /// Whether [`submit`](Self::submit) pipelines: under `EachAppend` only (under group
+    /// commit the writer thread must see every commit, to time the delayed sync).
+    pub(crate) fn pipelines(&self) -> bool {
+        self.durability == Durability::EachAppend
+    }
+
     /// Writes `batch` as a commit of its own and starts its syncs; `reply` gets its seqs once
     /// it is durable and published (see the module docs).
     pub(crate) fn submit(&mut self, batch: Batch, reply: AppendReply) {
@@ -64,7 +70,7 @@ impl Writer {
             self.shared.recycle(batch);
             return;
         }
-        let sequential = self.durability != Durability::EachAppend
+        let sequential = !self.pipelines()
             || !self.space.log.has_room(self.shared.config.page_size())
             || self.sealed_since_ckpt >= self.checkpoint_pages;
         if sequential {
