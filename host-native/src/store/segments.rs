@@ -136,6 +136,53 @@ impl FileIo {
     }
 }
 
+/// A file to sync, and its path for errors.
+type SyncHandle = (PathBuf, File);
+
+impl FileIo {
+    /// Handles of their own (duplicated descriptors: an `fdatasync` of any of them syncs the
+    /// file) of the tail log (if `log`) and of the segments `segs`, so that opening one
+    /// segment cannot close another in the cache of open files ([`FileIo::file`]), and so
+    /// that another thread may sync them.
+    fn sync_handles(&mut self, segs: &[u32], log: bool) -> Result<(Option<SyncHandle>, Vec<SyncHandle>), IoError> {
+        let log = if log {
+            self.open_log()?;
+            let path = self.dir.join(super::taillog::LOG_FILE);
+            let f = self.log.as_ref().map(|l| l.duplicate());
+            let f = f.ok_or_else(|| IoError::new("sync tail log", None, std::io::Error::other("tail log not open")))?;
+            Some((path.clone(), f.map_err(files::io("open tail log", &path))?))
+        } else {
+            None
+        };
+        let mut handles = Vec::with_capacity(segs.len());
+        for &n in segs {
+            let path = files::segment_path(&self.dir, n);
+            let f = self.file(n)?.try_clone().map_err(files::io("open segment", &path))?;
+            handles.push((path, f));
+        }
+        Ok((log, handles))
+    }
+}
+
+/// `fdatasync` of the log (on a scoped helper thread) at once with the segments' (two
+/// devices' flushes in flight at once instead of one after the other); the log's error first.
+fn sync_files(log: Option<&SyncHandle>, segs: &[SyncHandle]) -> Result<(), IoError> {
+    std::thread::scope(|scope| {
+        let helper = log.map(|(path, f)| {
+            scope.spawn(move || f.sync_data().map_err(|e| IoError::new("sync tail log", Some(path.clone()), e)))
+        });
+        let seg_r = segs
+            .iter()
+            .try_for_each(|(path, f)| f.sync_data().map_err(|e| IoError::new("sync segment", Some(path.clone()), e)));
+        let log_r = helper.map_or(Ok(()), |h| {
+            h.join().unwrap_or_else(|_| {
+                Err(IoError::new("sync tail log", None, std::io::Error::other("tail log sync thread panicked")))
+            })
+        });
+        log_r.and(seg_r)
+    })
+}
+
 impl SegmentIo for FileIo {
     fn create(&mut self, n: u32, len: u64) -> Result<(), IoError> {
         let f = files::create_segment(&self.dir, n, len)?;
@@ -179,69 +226,17 @@ impl SegmentIo for FileIo {
         if segs.is_empty() {
             return self.log_sync();
         }
-        self.open_log()?;
-        // Handles of their own: opening one segment may close another in the cache of open
-        // files (`FileIo::file`).
-        let mut handles = Vec::with_capacity(segs.len());
-        for &n in segs {
-            let path = files::segment_path(&self.dir, n);
-            handles.push((n, self.file(n)?.try_clone().map_err(files::io("open segment", &path))?));
-        }
-        let dir = &self.dir;
-        let log = self
-            .log
-            .as_ref()
-            .ok_or_else(|| IoError::new("sync tail log", None, std::io::Error::other("tail log not open")))?;
-        let (log_r, seg_r) = std::thread::scope(|scope| {
-            let helper = scope.spawn(|| log.sync());
-            let seg_r = handles.iter().try_for_each(|(n, f)| {
-                f.sync_data().map_err(|e| IoError::new("sync segment", Some(files::segment_path(dir, *n)), e))
-            });
-            let log_r = helper.join().unwrap_or_else(|_| Err(std::io::Error::other("tail log sync thread panicked")));
-            (log_r, seg_r)
-        });
-        log_r.map_err(|e| IoError::new("sync tail log", Some(dir.join(super::taillog::LOG_FILE)), e))?;
-        seg_r
+        let (log, segs) = self.sync_handles(segs, true)?;
+        sync_files(log.as_ref(), &segs)
     }
 
-    /// The syncs on a thread of their own, through handles of their own (duplicated file
-    /// descriptors: an `fdatasync` of any of them syncs the file); the log's at once with
-    /// the segments', as in [`sync_log_and`](SegmentIo::sync_log_and).
+    /// The syncs on a thread of their own, through the same handles of their own as
+    /// [`sync_log_and`](SegmentIo::sync_log_and), the log's at once with the segments'.
     fn start_sync(&mut self, segs: &[u32], log: bool) -> Result<SyncInFlight, IoError> {
-        let mut handles = Vec::with_capacity(segs.len());
-        for &n in segs {
-            let path = files::segment_path(&self.dir, n);
-            handles.push((path.clone(), self.file(n)?.try_clone().map_err(files::io("open segment", &path))?));
-        }
-        let log = if log {
-            self.open_log()?;
-            let path = self.dir.join(super::taillog::LOG_FILE);
-            let f = self.log.as_ref().map(|l| l.duplicate());
-            let f = f.ok_or_else(|| IoError::new("sync tail log", None, std::io::Error::other("tail log not open")))?;
-            Some((path.clone(), f.map_err(files::io("open tail log", &path))?))
-        } else {
-            None
-        };
+        let (log, segs) = self.sync_handles(segs, log)?;
         let t = std::thread::Builder::new()
             .name("xaeroflux-sync".into())
-            .spawn(move || {
-                std::thread::scope(|scope| {
-                    let helper = log.as_ref().map(|(path, f)| {
-                        scope.spawn(move || {
-                            f.sync_data().map_err(|e| IoError::new("sync tail log", Some(path.clone()), e))
-                        })
-                    });
-                    let seg_r = handles.iter().try_for_each(|(path, f)| {
-                        f.sync_data().map_err(|e| IoError::new("sync segment", Some(path.clone()), e))
-                    });
-                    let log_r = helper.map_or(Ok(()), |h| {
-                        h.join().unwrap_or_else(|_| {
-                            Err(IoError::new("sync tail log", None, std::io::Error::other("panicked")))
-                        })
-                    });
-                    log_r.and(seg_r)
-                })
-            })
+            .spawn(move || sync_files(log.as_ref(), &segs))
             .map_err(|e| IoError::new("start sync thread", None, e))?;
         Ok(SyncInFlight(SyncJob::Thread(t)))
     }
