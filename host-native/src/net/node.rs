@@ -182,11 +182,16 @@ struct OursSeen {
     incarnation: Option<u64>,
 }
 
+/// Whether a peer that named incarnation `known` in a session, and `incoming` in the session
+/// it opens now, has restarted since: the older session is then dead, whatever its traffic.
+fn restarted_since(known: Option<u64>, incoming: Option<u64>) -> bool {
+    matches!((known, incoming), (Some(a), Some(b)) if a != b)
+}
+
 impl OursSeen {
-    /// Whether the peer has restarted since it answered this session: it names another
-    /// incarnation in the session it opens now, so this one is dead whatever its traffic.
+    /// Whether the peer has restarted since it answered this session ([`restarted_since`]).
     fn stale(&self, incoming: Option<u64>) -> bool {
-        matches!((self.incarnation, incoming), (Some(a), Some(b)) if a != b)
+        restarted_since(self.incarnation, incoming)
     }
 }
 
@@ -409,7 +414,7 @@ impl NetInner {
         // Sessions the peer opened in an earlier incarnation are dead too: closed now rather
         // than at their idle timeout.
         for s in st.sessions.values().filter(|s| s.status.space == *space && s.status.peer == *peer) {
-            if !s.status.initiator && matches!((s.peer_incarnation, incarnation), (Some(a), Some(b)) if a != b) {
+            if !s.status.initiator && restarted_since(s.peer_incarnation, incarnation) {
                 let _ = s.control.send(Control::Abort);
             }
         }
