@@ -279,7 +279,6 @@ impl Writer {
     }
 
     fn sync_now(&mut self) -> Result<(), SyncError> {
-        self.drain();
         if self.poisoned {
             return Err(SyncError::Poisoned);
         }
@@ -361,6 +360,17 @@ impl Writer {
         }
     }
 
+    /// Forgets a commit that failed before it was published: its log records and deferred
+    /// writes, its slots and tail (see [`rollback`](Self::rollback)); `pending` is kept, empty,
+    /// for its capacity.
+    fn abandon_commit(&mut self, feed: &Arc<FeedState>, log_chain: u64, saved: (Loc, u32), mut pending: Pending) {
+        self.space.abandon_writes(log_chain);
+        self.rollback(feed, saved.0, saved.1);
+        pending.pages.clear();
+        pending.nodes.clear();
+        self.pending = pending;
+    }
+
     fn append_group(&mut self, group: &mut Vec<(Batch, AppendReply)>) {
         self.drain();
         if self.poisoned {
@@ -393,14 +403,10 @@ impl Writer {
         match r {
             Err(e) => {
                 let sync_failed = is_sync_failure(&e);
-                self.space.abandon_writes(log_chain);
-                self.rollback(&feed, saved.0, saved.1);
+                self.abandon_commit(&feed, log_chain, (saved.0, saved.1), pending);
                 if sync_failed {
                     self.poison();
                 }
-                pending.pages.clear();
-                pending.nodes.clear();
-                self.pending = pending;
                 let mut e = Some(e);
                 for (batch, reply) in group.drain(..) {
                     let err = match e.take() {

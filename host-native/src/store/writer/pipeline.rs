@@ -97,12 +97,7 @@ impl Writer {
         // The commit before completes first: published before this one, and before a rollback.
         self.drain();
         let fail = |w: &mut Writer, pending: Pending, err: AppendError, batch: Batch| {
-            w.space.abandon_writes(log_chain);
-            w.rollback(&feed, saved.0, saved.1);
-            let mut pending = pending;
-            pending.pages.clear();
-            pending.nodes.clear();
-            w.pending = pending;
+            w.abandon_commit(&feed, log_chain, saved, pending);
             let _ = reply.send(Err(err));
             w.shared.recycle(batch);
         };
