@@ -377,13 +377,22 @@ impl Core {
     /// Appends many events (kind 0, no flags) in one commit: one `fdatasync` for all.
     /// Returns their seqs.
     pub fn append_batch<'a>(&self, payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<Range<u64>, AppendError> {
-        let batch = self.batch_of(payloads)?;
+        self.append_prepared(self.batch_of(payloads)?)
+    }
+
+    /// Commits a batch made by `batch_of` or `batch_of_events` (nothing if it is empty).
+    fn append_prepared(&self, batch: Batch) -> Result<Range<u64>, AppendError> {
         if batch.items.is_empty() {
-            self.shared.recycle(batch);
-            let len = self.feed_len(&self.author());
-            return Ok(len..len);
+            return Ok(self.nothing_to_append(batch));
         }
         self.send_append(batch).map(|(r, _)| r)
+    }
+
+    /// An empty batch: recycled; the local feed's length, as an empty range of seqs.
+    fn nothing_to_append(&self, batch: Batch) -> Range<u64> {
+        self.shared.recycle(batch);
+        let len = self.feed_len(&self.author());
+        len..len
     }
 
     /// `payloads` as a batch of events (kind 0, no flags, one timestamp).
@@ -423,13 +432,7 @@ impl Core {
     /// Appends prepared events in one commit (as [`Core::append_batch`], with kinds, flags and
     /// timestamps).
     pub fn append_events(&self, events: impl IntoIterator<Item = NewEvent>) -> Result<Range<u64>, AppendError> {
-        let batch = self.batch_of_events(events)?;
-        if batch.items.is_empty() {
-            self.shared.recycle(batch);
-            let len = self.feed_len(&self.author());
-            return Ok(len..len);
-        }
-        self.send_append(batch).map(|(r, _)| r)
+        self.append_prepared(self.batch_of_events(events)?)
     }
 
     /// All events in local arrival order (the order this store committed them), borrowed from

@@ -61,9 +61,7 @@ impl Core {
     fn submit(&self, batch: Batch) -> PendingAppend<'_> {
         let (tx, rx) = bounded(1);
         if batch.items.is_empty() {
-            self.shared.recycle(batch);
-            let len = self.feed_len(&self.author());
-            let _ = tx.send(Ok((len..len, Hash::default())));
+            let _ = tx.send(Ok((self.nothing_to_append(batch), Hash::default())));
         } else {
             let mut w = lock(&self.inline);
             if w.pipelines() {
