@@ -52,32 +52,31 @@ pub fn pipelined(cfg: &Config) -> BenchResult<Measured> {
     let path = cfg.dir.join("ours-pipelined");
     fresh(&path)?;
     let core = Core::builder().open(&path)?;
-    let mut bufs = [vec![0u8; cfg.batch as usize * RECORD_LEN], vec![0u8; cfg.batch as usize * RECORD_LEN]];
+    // `submit_batch` copies the payloads into its batch: the buffer is free once it returns.
+    let mut buf = vec![0u8; cfg.batch as usize * RECORD_LEN];
+    let acknowledged = |p: xaeroflux::PendingAppend<'_>, want: std::ops::Range<u64>| -> BenchResult<()> {
+        let got = p.wait()?;
+        if got != want {
+            return Err(format!("submit_batch gave {got:?}, expected {want:?}").into());
+        }
+        Ok(())
+    };
     let start = Instant::now();
     let mut seq = 0u64;
     let mut in_flight = None;
-    let mut turn = 0;
     while seq < cfg.n {
         let k = cfg.batch.min(cfg.n - seq) as usize;
-        let buf = &mut bufs[turn];
-        turn ^= 1;
         for (i, rec) in buf[..k * RECORD_LEN].chunks_exact_mut(RECORD_LEN).enumerate() {
             fill_record(seq + i as u64, rec);
         }
         let pending = core.submit_batch(buf[..k * RECORD_LEN].chunks_exact(RECORD_LEN))?;
         if let Some((before, want)) = in_flight.replace((pending, seq..seq + k as u64)) {
-            let got = before.wait()?;
-            if got != want {
-                return Err(format!("submit_batch gave {got:?}, expected {want:?}").into());
-            }
+            acknowledged(before, want)?;
         }
         seq += k as u64;
     }
     if let Some((last, want)) = in_flight.take() {
-        let got = last.wait()?;
-        if got != want {
-            return Err(format!("submit_batch gave {got:?}, expected {want:?}").into());
-        }
+        acknowledged(last, want)?;
     }
     let m = Measured::since(start, cfg.n);
     drop(in_flight);
