@@ -73,11 +73,6 @@ impl LogFile {
         self.file.write_all_at(buf, off)
     }
 
-    /// A second handle of the file (its `fdatasync` syncs what this one wrote).
-    pub(crate) fn duplicate(&self) -> io::Result<File> {
-        self.file.try_clone()
-    }
-
     /// `fdatasync`: everything written is durable when it returns.
     pub(crate) fn sync(&self) -> io::Result<()> {
         self.file.sync_data()

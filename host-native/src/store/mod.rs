@@ -10,6 +10,7 @@ pub(crate) mod open;
 pub(crate) mod segments;
 pub(crate) mod space;
 pub(crate) mod state;
+pub(crate) mod syncer;
 pub(crate) mod tail;
 pub(crate) mod taillog;
 pub(crate) mod wait;

@@ -4,11 +4,13 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use memmap2::Mmap;
 
 use super::files;
+use super::logfile::LogFile;
+use super::syncer::{Started, SyncWorker};
 use crate::error::IoError;
 
 /// What the writer does to segment files. The real implementation is [`FileIo`]; tests wrap
@@ -27,6 +29,16 @@ pub(crate) trait SegmentIo: Send {
     fn log_prepare(&mut self, len: u64) -> Result<(), IoError>;
     /// Writes `buf` at byte `off` of the tail log.
     fn log_write(&mut self, off: u64, buf: &[u8]) -> Result<(), IoError>;
+    /// As [`log_write`](Self::log_write), but the write may be made as late as the next sync
+    /// of the log ([`log_sync`](Self::log_sync), [`sync_log_and`](Self::sync_log_and) or a
+    /// [`start_sync`](Self::start_sync) of the log, made before it returns or completes), or
+    /// the next other log call: for a commit whose log sync follows, so that its caller does
+    /// not wait for the write (a process killed before that sync may lose the write, as a
+    /// power cut may lose any unsynced one). Writes keep their call order. The default
+    /// writes at once.
+    fn log_write_before_sync(&mut self, off: u64, buf: &[u8]) -> Result<(), IoError> {
+        self.log_write(off, buf)
+    }
     /// Makes everything written to the tail log durable (`fdatasync`).
     fn log_sync(&mut self) -> Result<(), IoError>;
     /// Makes everything written to the tail log and to the segments `segs` durable: what
@@ -55,7 +67,11 @@ pub(crate) struct SyncInFlight(SyncJob);
 
 enum SyncJob {
     Done,
-    Thread(std::thread::JoinHandle<Result<(), IoError>>),
+    /// On [`SyncWorker`]s: the log's job and the segments' (either may be absent).
+    Workers {
+        log: Option<Started>,
+        segs: Option<Started>,
+    },
     /// Run when waited for (the power-cut simulation's syncs, made as late as they may be).
     #[cfg(test)]
     Later(Box<dyn FnOnce() -> Result<(), IoError> + Send>),
@@ -77,9 +93,11 @@ impl SyncInFlight {
     pub(crate) fn wait(self) -> Result<(), IoError> {
         match self.0 {
             SyncJob::Done => Ok(()),
-            SyncJob::Thread(t) => t
-                .join()
-                .unwrap_or_else(|_| Err(IoError::new("sync", None, std::io::Error::other("sync thread panicked")))),
+            SyncJob::Workers { log, segs } => {
+                let seg_r = segs.map_or(Ok(()), Started::wait);
+                let log_r = log.map_or(Ok(()), Started::wait);
+                log_r.and(seg_r)
+            }
             #[cfg(test)]
             SyncJob::Later(f) => f(),
         }
@@ -87,15 +105,36 @@ impl SyncInFlight {
 }
 
 /// Segment I/O with `pwrite` + `fdatasync` on preallocated files.
+///
+/// The tail log's writes of a commit whose log sync follows
+/// ([`SegmentIo::log_write_before_sync`]) are queued and made by the thread that syncs the
+/// log, just before its `fdatasync`: the log is written with `O_DIRECT`, so each write waits
+/// for the device, and a pipelined commit's caller no longer does; the log's write and flush
+/// run beside the segments' sync. The queue keeps the calls' order, and any other log call
+/// makes the queued writes first. The log's file is behind a mutex that the thread making
+/// its writes holds while it writes (and syncs).
 pub(crate) struct FileIo {
     dir: PathBuf,
     files: HashMap<u32, File>,
-    log: Option<super::logfile::LogFile>,
+    log: Option<Arc<Mutex<LogFile>>>,
+    /// Log writes not made yet: (offset, bytes), in call order.
+    log_queue: Vec<(u64, Vec<u8>)>,
+    /// Syncs the segments of a started sync.
+    seg_worker: SyncWorker,
+    /// Writes and syncs the log, beside the segments' syncs.
+    log_worker: SyncWorker,
 }
 
 impl FileIo {
     pub(crate) fn new(dir: &Path) -> Self {
-        FileIo { dir: dir.to_path_buf(), files: HashMap::new(), log: None }
+        FileIo {
+            dir: dir.to_path_buf(),
+            files: HashMap::new(),
+            log: None,
+            log_queue: Vec::new(),
+            seg_worker: SyncWorker::new("xaeroflux-sync"),
+            log_worker: SyncWorker::new("xaeroflux-logsync"),
+        }
     }
 
     fn file(&mut self, n: u32) -> Result<&File, IoError> {
@@ -113,47 +152,70 @@ impl FileIo {
         self.files.get(&n).ok_or_else(|| IoError::new("open segment", None, std::io::Error::other("lost")))
     }
 
-    /// Opens the tail log if it is not open yet.
-    fn open_log(&mut self) -> Result<(), IoError> {
-        if self.log.is_none() {
-            let path = self.dir.join(super::taillog::LOG_FILE);
-            let f = super::logfile::LogFile::open(&path).map_err(files::io("open tail log", &path))?;
-            self.log = Some(f);
+    /// The open tail log, opened if it is not open yet.
+    fn open_log(&mut self) -> Result<Arc<Mutex<LogFile>>, IoError> {
+        if let Some(log) = &self.log {
+            return Ok(Arc::clone(log));
         }
-        Ok(())
+        let path = self.dir.join(super::taillog::LOG_FILE);
+        let f = LogFile::open(&path).map_err(files::io("open tail log", &path))?;
+        let log = Arc::new(Mutex::new(f));
+        self.log = Some(Arc::clone(&log));
+        Ok(log)
     }
 
-    /// Runs `op` on the open tail log; the error names the file (built only on failure).
-    fn on_log(
-        &mut self,
-        what: &'static str,
-        op: impl FnOnce(&mut super::logfile::LogFile) -> std::io::Result<()>,
-    ) -> Result<(), IoError> {
-        self.open_log()?;
-        let lost = || std::io::Error::other("tail log not open");
-        let r = self.log.as_mut().map_or_else(|| Err(lost()), op);
-        r.map_err(|e| IoError::new(what, Some(self.dir.join(super::taillog::LOG_FILE)), e))
+    /// The tail log and its queued writes, for the thread that writes and syncs them.
+    fn log_job(&mut self) -> Result<LogJob, IoError> {
+        let file = self.open_log()?;
+        let path = self.dir.join(super::taillog::LOG_FILE);
+        Ok(LogJob { path, file, writes: std::mem::take(&mut self.log_queue) })
+    }
+}
+
+impl Drop for FileIo {
+    /// Makes the log writes still queued (not synced: they may or may not have reached the
+    /// disk, as after a crash, but a store reopened without a crash finds them as written).
+    fn drop(&mut self) {
+        if !self.log_queue.is_empty()
+            && let Ok(job) = self.log_job()
+        {
+            let _ = job.run(false);
+        }
     }
 }
 
 /// A file to sync, and its path for errors.
 type SyncHandle = (PathBuf, File);
 
+/// The tail log's queued writes, to make and then sync.
+struct LogJob {
+    path: PathBuf,
+    file: Arc<Mutex<LogFile>>,
+    writes: Vec<(u64, Vec<u8>)>,
+}
+
+impl LogJob {
+    /// Makes the queued writes, in order; then `fdatasync` if `sync`.
+    fn run(self, sync: bool) -> Result<(), IoError> {
+        // A thread that panicked holding the lock left no partial state the file cares about.
+        let mut log = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (off, buf) in &self.writes {
+            log.write_at(*off, buf).map_err(|e| IoError::new("write tail log", Some(self.path.clone()), e))?;
+        }
+        if sync {
+            log.sync().map_err(|e| IoError::new("sync tail log", Some(self.path.clone()), e))?;
+        }
+        Ok(())
+    }
+}
+
 impl FileIo {
-    /// Handles of their own (duplicated descriptors: an `fdatasync` of any of them syncs the
-    /// file) of the tail log (if `log`) and of the segments `segs`, so that opening one
+    /// The tail log's job (if `log`) and handles of their own (duplicated descriptors: an
+    /// `fdatasync` of any of them syncs the file) of the segments `segs`, so that opening one
     /// segment cannot close another in the cache of open files ([`FileIo::file`]), and so
     /// that another thread may sync them.
-    fn sync_handles(&mut self, segs: &[u32], log: bool) -> Result<(Option<SyncHandle>, Vec<SyncHandle>), IoError> {
-        let log = if log {
-            self.open_log()?;
-            let path = self.dir.join(super::taillog::LOG_FILE);
-            let f = self.log.as_ref().map(|l| l.duplicate());
-            let f = f.ok_or_else(|| IoError::new("sync tail log", None, std::io::Error::other("tail log not open")))?;
-            Some((path.clone(), f.map_err(files::io("open tail log", &path))?))
-        } else {
-            None
-        };
+    fn sync_handles(&mut self, segs: &[u32], log: bool) -> Result<(Option<LogJob>, Vec<SyncHandle>), IoError> {
+        let log = if log || !self.log_queue.is_empty() { Some(self.log_job()?) } else { None };
         let mut handles = Vec::with_capacity(segs.len());
         for &n in segs {
             let path = files::segment_path(&self.dir, n);
@@ -164,23 +226,18 @@ impl FileIo {
     }
 }
 
-/// `fdatasync` of the log (on a scoped helper thread) at once with the segments' (two
-/// devices' flushes in flight at once instead of one after the other); the log's error first.
-fn sync_files(log: Option<&SyncHandle>, segs: &[SyncHandle]) -> Result<(), IoError> {
-    std::thread::scope(|scope| {
-        let helper = log.map(|(path, f)| {
-            scope.spawn(move || f.sync_data().map_err(|e| IoError::new("sync tail log", Some(path.clone()), e)))
-        });
-        let seg_r = segs
-            .iter()
-            .try_for_each(|(path, f)| f.sync_data().map_err(|e| IoError::new("sync segment", Some(path.clone()), e)));
-        let log_r = helper.map_or(Ok(()), |h| {
-            h.join().unwrap_or_else(|_| {
-                Err(IoError::new("sync tail log", None, std::io::Error::other("tail log sync thread panicked")))
-            })
-        });
-        log_r.and(seg_r)
-    })
+/// `fdatasync` of each segment handle; the first error.
+fn sync_segments(segs: &[SyncHandle]) -> Result<(), IoError> {
+    segs.iter().try_for_each(|(path, f)| f.sync_data().map_err(|e| IoError::new("sync segment", Some(path.clone()), e)))
+}
+
+impl FileIo {
+    /// Hands the log's job (if any) to the log's worker: its writes and `fdatasync` run at
+    /// once with the segments' syncs (two files' flushes in flight instead of one after the
+    /// other).
+    fn start_log(&mut self, log: Option<LogJob>) -> Result<Option<Started>, IoError> {
+        log.map(|job| self.log_worker.start(Box::new(move || job.run(true)))).transpose()
+    }
 }
 
 impl SegmentIo for FileIo {
@@ -204,41 +261,60 @@ impl SegmentIo for FileIo {
     }
 
     fn log_prepare(&mut self, len: u64) -> Result<(), IoError> {
+        // Writes queued before come first, as their calls did.
+        if !self.log_queue.is_empty() {
+            self.log_job()?.run(false)?;
+        }
         files::prepare_log(&self.dir, len)?;
         self.log = None;
-        self.open_log()
+        self.open_log().map(drop)
     }
 
+    /// Makes the queued writes first, then this one.
     fn log_write(&mut self, off: u64, buf: &[u8]) -> Result<(), IoError> {
-        self.on_log("write tail log", |f| f.write_at(off, buf))
+        let job = self.log_job()?;
+        let (path, file) = (job.path.clone(), Arc::clone(&job.file));
+        job.run(false)?;
+        let mut log = file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        log.write_at(off, buf).map_err(|e| IoError::new("write tail log", Some(path), e))
+    }
+
+    /// Queues the write; the thread that syncs the log makes it (see [`FileIo`]).
+    fn log_write_before_sync(&mut self, off: u64, buf: &[u8]) -> Result<(), IoError> {
+        self.open_log()?;
+        self.log_queue.push((off, buf.to_vec()));
+        Ok(())
     }
 
     fn log_sync(&mut self) -> Result<(), IoError> {
-        self.on_log("sync tail log", |f| f.sync())
+        self.log_job()?.run(true)
     }
 
-    /// The log's `fdatasync` on a scoped helper thread while this thread makes the segments'
-    /// (two devices' flushes in flight at once instead of one after the other: the log's
-    /// cost is hidden behind the segments' on the disks of our benchmarks). The two orders
-    /// add no crash state: the kernel's write-back may already make new pages durable before
-    /// the log's record.
+    /// The log's queued writes and `fdatasync` on the log's worker while this thread makes
+    /// the segments' (two files' flushes in flight at once instead of one after the other:
+    /// the log's cost is hidden behind the segments' on the disks of our benchmarks). The two
+    /// orders add no crash state: the kernel's write-back may already make new pages durable
+    /// before the log's record.
     fn sync_log_and(&mut self, segs: &[u32]) -> Result<(), IoError> {
         if segs.is_empty() {
             return self.log_sync();
         }
         let (log, segs) = self.sync_handles(segs, true)?;
-        sync_files(log.as_ref(), &segs)
+        let log = self.start_log(log)?;
+        let seg_r = sync_segments(&segs);
+        let log_r = log.map_or(Ok(()), Started::wait);
+        log_r.and(seg_r)
     }
 
-    /// The syncs on a thread of their own, through the same handles of their own as
-    /// [`sync_log_and`](SegmentIo::sync_log_and), the log's at once with the segments'.
+    /// The syncs on the workers' threads (the segments' on one, the log's writes and sync on
+    /// the other, at once), through the same handles of their own as
+    /// [`sync_log_and`](SegmentIo::sync_log_and).
     fn start_sync(&mut self, segs: &[u32], log: bool) -> Result<SyncInFlight, IoError> {
         let (log, segs) = self.sync_handles(segs, log)?;
-        let t = std::thread::Builder::new()
-            .name("xaeroflux-sync".into())
-            .spawn(move || sync_files(log.as_ref(), &segs))
-            .map_err(|e| IoError::new("start sync thread", None, e))?;
-        Ok(SyncInFlight(SyncJob::Thread(t)))
+        let log = self.start_log(log)?;
+        let segs =
+            if segs.is_empty() { None } else { Some(self.seg_worker.start(Box::new(move || sync_segments(&segs)))?) };
+        Ok(SyncInFlight(SyncJob::Workers { log, segs }))
     }
 
     fn extend(&mut self, n: u32, len: u64) -> Result<(), IoError> {
@@ -330,6 +406,61 @@ mod tests {
         }
         io.log_prepare(1 << 16).unwrap();
         (dir, io)
+    }
+
+    fn log_bytes(dir: &Path) -> Vec<u8> {
+        std::fs::read(dir.join(super::super::taillog::LOG_FILE)).unwrap()
+    }
+
+    /// Queued log writes are made in call order (a later write over an earlier one wins) by
+    /// whichever comes first: a log sync, a started sync (with or without segments), the
+    /// sequential sync of the log and segments, a new log's preparation, or the drop.
+    #[test]
+    fn queued_log_writes_are_made_in_order_by_every_path() {
+        let block = |b: u8| vec![b; 4096];
+        type MakeWrites = fn(&mut FileIo);
+        let paths: [(&str, MakeWrites); 5] = [
+            ("log_sync", |io| io.log_sync().unwrap()),
+            ("start_sync log only", |io| io.start_sync(&[], true).unwrap().wait().unwrap()),
+            ("start_sync with segments", |io| io.start_sync(&[0, 1], true).unwrap().wait().unwrap()),
+            ("sync_log_and", |io| io.sync_log_and(&[1]).unwrap()),
+            ("drop", |io| {
+                let dir = io.dir.clone();
+                drop(std::mem::replace(io, FileIo::new(&dir)));
+            }),
+        ];
+        for (name, make) in paths {
+            let (dir, mut io) = io_with(2);
+            io.log_write_before_sync(0, &block(1)).unwrap();
+            io.log_write_before_sync(4096, &block(2)).unwrap();
+            io.log_write_before_sync(0, &block(3)).unwrap();
+            io.write_at(0, 0, &[9; 512]).unwrap();
+            make(&mut io);
+            let got = log_bytes(dir.path());
+            assert_eq!(&got[..4096], &block(3)[..], "{name}");
+            assert_eq!(&got[4096..8192], &block(2)[..], "{name}");
+        }
+        // A log's preparation comes after the writes queued before it: they reach the old
+        // log, which the preparation then keeps at least as long.
+        let (dir, mut io) = io_with(0);
+        io.log_write_before_sync(8192, &block(5)).unwrap();
+        io.log_prepare(1 << 16).unwrap();
+        assert_eq!(&log_bytes(dir.path())[8192..12288], &block(5)[..]);
+        // A plain write is made at once, after the queued ones (a later one over them wins).
+        io.log_write_before_sync(0, &block(6)).unwrap();
+        io.log_write_before_sync(4096, &block(7)).unwrap();
+        io.log_write(0, &block(8)).unwrap();
+        let got = log_bytes(dir.path());
+        assert_eq!((&got[..4096], &got[4096..8192]), (&block(8)[..], &block(7)[..]));
+        // Started syncs complete in order, each making its own writes only once handed over.
+        let (dir, mut io) = io_with(1);
+        let mut started = Vec::new();
+        for b in 1..=20u8 {
+            io.log_write_before_sync(0, &block(b)).unwrap();
+            started.push(io.start_sync(&[0], true).unwrap());
+        }
+        started.into_iter().for_each(|s| s.wait().unwrap());
+        assert_eq!(&log_bytes(dir.path())[..4096], &block(20)[..]);
     }
 
     #[test]

@@ -91,7 +91,7 @@ impl Space {
     /// see [`SegmentIo::sync_log_and`]); otherwise the records alone when a page had no
     /// durable record yet.
     pub(crate) fn finish_writes(&mut self, shared: &Shared, durable: bool) -> Result<(), IoError> {
-        self.log.flush(self.io.as_mut())?;
+        self.log.flush(self.io.as_mut(), durable || self.sync_log_first)?;
         if durable {
             self.sync_log_and_segments(shared)?;
         } else if self.sync_log_first {
@@ -130,7 +130,7 @@ impl Space {
     /// [`finish_writes`](Self::finish_writes), for a pipelined commit whose syncs and
     /// deferred writes come later.
     pub(crate) fn flush_log(&mut self) -> Result<(), IoError> {
-        self.log.flush(self.io.as_mut())?;
+        self.log.flush(self.io.as_mut(), true)?;
         self.sync_log_first = false;
         Ok(())
     }

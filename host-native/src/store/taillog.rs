@@ -173,7 +173,13 @@ impl TailLog {
     /// last block. Whole aligned blocks are what lets the log bypass the page cache
     /// (`O_DIRECT`, see `logfile`); where it cannot, a write of whole blocks still never makes
     /// the kernel read a block first, and the page cache holds the log in small folios.
-    pub(crate) fn flush(&mut self, io: &mut dyn SegmentIo) -> Result<(), IoError> {
+    ///
+    /// With `sync_follows` (the commit syncs the log next, before it is acknowledged), the
+    /// write may be made as late as that sync ([`SegmentIo::log_write_before_sync`]);
+    /// otherwise it is made at once, so that a killed process leaves it to the page cache
+    /// (group commit acknowledges written commits, and makes page writes that follow their
+    /// records before the log's sync).
+    pub(crate) fn flush(&mut self, io: &mut dyn SegmentIo, sync_follows: bool) -> Result<(), IoError> {
         if self.buf.is_empty() {
             return Ok(());
         }
@@ -185,7 +191,11 @@ impl TailLog {
         self.out.extend_from_slice(&self.buf);
         let used = self.out.len();
         self.out.resize((padded - start) as usize, 0);
-        io.log_write(start, &self.out)?;
+        if sync_follows {
+            io.log_write_before_sync(start, &self.out)?;
+        } else {
+            io.log_write(start, &self.out)?;
+        }
         let keep = (end % LOG_BLOCK) as usize;
         self.block.clear();
         self.block.extend_from_slice(&self.out[used - keep..used]);
@@ -396,7 +406,7 @@ mod tests {
         // Commit 1 fails after its record was written.
         let before = log.chain;
         log.add(&w(&a, 64));
-        log.flush(&mut io).unwrap();
+        log.flush(&mut io, false).unwrap();
         log.discard(before);
         // Commit 2 fails before its record was written: it is forgotten.
         let before = log.chain;
@@ -404,7 +414,7 @@ mod tests {
         log.discard(before);
         // Commit 3 succeeds.
         log.add(&w(&a, 664));
-        log.flush(&mut io).unwrap();
+        log.flush(&mut io, false).unwrap();
         io.log_sync().unwrap();
         let bytes = std::fs::read(dir.path().join(LOG_FILE)).unwrap();
         let (got, _, _) = scan(&bytes, 0, 16384);
@@ -466,7 +476,7 @@ mod tests {
                 log = reopened;
             }
             log.add(x);
-            log.flush(&mut io).unwrap();
+            log.flush(&mut io, false).unwrap();
         }
         io.log_sync().unwrap();
         assert!(
@@ -484,7 +494,7 @@ mod tests {
         // After a restart the next epoch starts at 0, over the old records.
         log.restart();
         log.add(&writes[3]);
-        log.flush(&mut io).unwrap();
+        log.flush(&mut io, false).unwrap();
         let bytes = std::fs::read(dir.path().join(LOG_FILE)).unwrap();
         assert_eq!(scan(&bytes, 1, 16384).0, vec![w(&payloads[3], 64)]);
         assert_eq!(io.writes.last(), Some(&(0, LOG_BLOCK as usize)));
