@@ -172,6 +172,41 @@ pub struct NewEvent {
     timestamp_us: Option<u64>,
 }
 
+/// What [`Core::batch_of`] takes: a bare payload, or a [`NewEvent`].
+pub(crate) trait BatchItem {
+    fn payload(&self) -> &[u8];
+    fn kind(&self) -> u16 {
+        0
+    }
+    fn flags(&self) -> EventFlags {
+        EventFlags::NONE
+    }
+    fn timestamp_us(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl BatchItem for &[u8] {
+    fn payload(&self) -> &[u8] {
+        self
+    }
+}
+
+impl BatchItem for NewEvent {
+    fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+    fn kind(&self) -> u16 {
+        self.kind
+    }
+    fn flags(&self) -> EventFlags {
+        self.flags
+    }
+    fn timestamp_us(&self) -> Option<u64> {
+        self.timestamp_us
+    }
+}
+
 impl NewEvent {
     /// Sets the application-defined kind (default 0).
     pub fn kind(mut self, kind: u16) -> Self {
@@ -380,7 +415,7 @@ impl Core {
         self.append_prepared(self.batch_of(payloads)?)
     }
 
-    /// Commits a batch made by `batch_of` or `batch_of_events` (nothing if it is empty).
+    /// Commits a batch made by `batch_of` (nothing if it is empty).
     fn append_prepared(&self, batch: Batch) -> Result<Range<u64>, AppendError> {
         if batch.items.is_empty() {
             return Ok(self.nothing_to_append(batch));
@@ -395,36 +430,21 @@ impl Core {
         len..len
     }
 
-    /// `payloads` as a batch of events (kind 0, no flags, one timestamp).
-    fn batch_of<'a>(&self, payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<Batch, AppendError> {
+    /// Payloads or events as a batch (their kinds, flags and timestamps; now for those without
+    /// one); an item that cannot be appended is the error and nothing is kept.
+    fn batch_of<T: BatchItem>(&self, items: impl IntoIterator<Item = T>) -> Result<Batch, AppendError> {
         let ts = now_us();
         let mut batch = self.shared.take_batch();
-        for p in payloads {
-            match Self::item(p.len(), 0, EventFlags::NONE, ts) {
+        for it in items {
+            let payload = it.payload();
+            match Self::item(payload.len(), it.kind(), it.flags(), it.timestamp_us().unwrap_or(ts)) {
                 Ok(item) => batch.items.push(item),
                 Err(e) => {
                     self.shared.recycle(batch);
                     return Err(e);
                 }
             }
-            batch.payload.extend_from_slice(p);
-        }
-        Ok(batch)
-    }
-
-    /// `events` as a batch (their kinds, flags and timestamps; now for those without one).
-    fn batch_of_events(&self, events: impl IntoIterator<Item = NewEvent>) -> Result<Batch, AppendError> {
-        let ts = now_us();
-        let mut batch = self.shared.take_batch();
-        for ev in events {
-            match Self::item(ev.payload.len(), ev.kind, ev.flags, ev.timestamp_us.unwrap_or(ts)) {
-                Ok(item) => batch.items.push(item),
-                Err(e) => {
-                    self.shared.recycle(batch);
-                    return Err(e);
-                }
-            }
-            batch.payload.extend_from_slice(&ev.payload);
+            batch.payload.extend_from_slice(payload);
         }
         Ok(batch)
     }
@@ -432,7 +452,7 @@ impl Core {
     /// Appends prepared events in one commit (as [`Core::append_batch`], with kinds, flags and
     /// timestamps).
     pub fn append_events(&self, events: impl IntoIterator<Item = NewEvent>) -> Result<Range<u64>, AppendError> {
-        self.append_prepared(self.batch_of_events(events)?)
+        self.append_prepared(self.batch_of(events)?)
     }
 
     /// All events in local arrival order (the order this store committed them), borrowed from

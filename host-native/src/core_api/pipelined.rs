@@ -54,7 +54,7 @@ impl Core {
     /// [`submit_batch`](Self::submit_batch) is to [`append_batch`](Self::append_batch), this is
     /// to [`append_events`](Self::append_events).
     pub fn submit_events(&self, events: impl IntoIterator<Item = NewEvent>) -> Result<PendingAppend<'_>, AppendError> {
-        let batch = self.batch_of_events(events)?;
+        let batch = self.batch_of(events)?;
         Ok(self.submit(batch))
     }
 
