@@ -588,11 +588,8 @@ impl Writer {
         let mut sealed = 0u64;
         let r = self.import_inner(&feed, &imp, &mut peaks, &mut pending, &mut sealed);
         if let Err(e) = r {
-            self.space.abandon_writes(log_chain);
-            self.rollback(&feed, saved.0, saved.1);
-            if existing_is_new(&self.shared, &feed) {
-                self.feeds.remove(&feed.idx);
-            }
+            self.abandon_commit(&feed, log_chain, saved, pending);
+            self.forget_if_new(&feed);
             if matches!(&e, ImportError::Io(io) if is_sync_failure(io)) {
                 self.poison();
             }
@@ -606,9 +603,7 @@ impl Writer {
             // The pages are written and the log record may be durable, but nothing is
             // published or checkpointed: the index still ends before them.
             self.rollback(&feed, saved.0, saved.1);
-            if existing_is_new(&self.shared, &feed) {
-                self.feeds.remove(&feed.idx);
-            }
+            self.forget_if_new(&feed);
             return Err(ImportError::LengthMismatch { head: imp.head.length, computed: peaks.leaves() });
         }
         if existing_is_new(&self.shared, &feed) {
@@ -628,6 +623,13 @@ impl Writer {
             return Err(ImportError::Io(e));
         }
         Ok(())
+    }
+
+    /// After a failed import: the writer's state of a feed the store did not have before.
+    fn forget_if_new(&mut self, feed: &Arc<FeedState>) {
+        if existing_is_new(&self.shared, feed) {
+            self.feeds.remove(&feed.idx);
+        }
     }
 
     fn import_inner(
