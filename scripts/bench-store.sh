@@ -23,23 +23,8 @@ if [ "${1:-}" = "--quick" ]; then
     export XF_BENCH_N_EVENT="${XF_BENCH_N_EVENT:-2000}"
 fi
 
-# Hypercore: install the pinned package (hypercore@11.37.1, package-lock.json) once; reinstall
-# only when the lock file changes.
-hc=bench/hypercore
-if [ "${XF_BENCH_HYPERCORE:-1}" != "0" ]; then
-    if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
-        want="$(sha256sum "$hc/package-lock.json" | cut -d' ' -f1)"
-        have="$(cat "$hc/node_modules/.xf-lock-sha256" 2>/dev/null || true)"
-        if [ "$want" != "$have" ] || [ ! -d "$hc/node_modules/hypercore" ]; then
-            log "npm ci in $hc (node $(node --version))"
-            (cd "$hc" && npm ci --no-audit --no-fund --loglevel=error >&2)
-            echo "$want" >"$hc/node_modules/.xf-lock-sha256"
-        fi
-    else
-        log "node/npm not found: the Hypercore row is skipped"
-        export XF_BENCH_HYPERCORE=0
-    fi
-fi
+# Hypercore, pinned, installed once (see the helper).
+source scripts/hypercore-install.sh
 
 log "cargo bench -p xaeroflux --bench store"
 cargo bench -p xaeroflux --bench store --no-run
