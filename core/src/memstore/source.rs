@@ -44,6 +44,10 @@ impl FeedSource for MemStore {
         self.feed(author)?.range_proof(leaves, start, end).ok()
     }
 
+    fn pending_head(&self, author: &AuthorId) -> Option<SignedHead> {
+        self.feed(author).filter(|f| !f.forked).and_then(|f| f.pending.as_ref()).map(|p| p.head)
+    }
+
     fn wants(&self, author: &AuthorId) -> bool {
         MemStore::wants(self, author)
     }

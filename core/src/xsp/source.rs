@@ -44,6 +44,16 @@ pub trait FeedSource {
     /// Proof that events `[start, end)` are in the feed's first `leaves` events.
     fn range_proof(&self, author: &AuthorId, leaves: u64, start: u64, end: u64) -> Option<RangeProof>;
 
+    /// The signed head that the events held past [`head`](Self::head) were verified against,
+    /// if the store keeps it: an interrupted sync leaves events past the latest complete head,
+    /// verified against a longer head of the peer (the memstore's pending head). The session
+    /// checks the peer's heads against it as against `head`, so a peer's head that contradicts
+    /// the events held is a fork, not a failed verification. Default: `None`.
+    fn pending_head(&self, author: &AuthorId) -> Option<SignedHead> {
+        let _ = author;
+        None
+    }
+
     /// Whether to fetch `author`'s feed when a peer announces it (default: every feed).
     fn wants(&self, author: &AuthorId) -> bool {
         let _ = author;
@@ -99,6 +109,10 @@ macro_rules! forward {
             fn range_proof(&self, author: &AuthorId, leaves: u64, start: u64, end: u64) -> Option<RangeProof> {
                 let $s = self;
                 $inner.range_proof(author, leaves, start, end)
+            }
+            fn pending_head(&self, author: &AuthorId) -> Option<SignedHead> {
+                let $s = self;
+                $inner.pending_head(author)
             }
             fn wants(&self, author: &AuthorId) -> bool {
                 let $s = self;

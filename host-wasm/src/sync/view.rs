@@ -112,6 +112,10 @@ impl FeedSource for View {
         }
     }
 
+    fn pending_head(&self, author: &AuthorId) -> Option<SignedHead> {
+        FeedSource::pending_head(&*self.0.mem.borrow(), author)
+    }
+
     fn wants(&self, author: &AuthorId) -> bool {
         self.0.mem.borrow().wants(author)
     }

@@ -86,16 +86,8 @@ impl<S: FeedSource> Session<S> {
             self.remote[r as usize].forked = true;
             return;
         }
-        if let Some(ours) = self.source.head(&author) {
-            if ours.length == head.length && ours.root != head.root {
-                return self.found_fork(ForkEvidence { first: ours, second: head, proof: None }, true);
-            }
-            if ours.length > head.length
-                && let Some(proof) = self.source.consistency_proof(&author, head.length, ours.length)
-                && proof.prefix_root(&ours.root).is_ok_and(|implied| implied != head.root)
-            {
-                return self.found_fork(ForkEvidence { first: head, second: ours, proof: Some(proof) }, true);
-            }
+        if let Some(evidence) = self.fork_with_ours(&head) {
+            return self.found_fork(evidence, true);
         }
         self.events.push_back(Event::RemoteHead(head));
         let rf = &mut self.remote[r as usize];
@@ -125,6 +117,26 @@ impl<S: FeedSource> Session<S> {
                 self.want_queue.push_back(r);
             }
         }
+    }
+
+    /// Evidence that the peer's `head` contradicts a signed head we hold: the complete head,
+    /// or the pending head the events held past it were verified against (a want from those
+    /// events could only fail to verify).
+    pub(super) fn fork_with_ours(&self, head: &SignedHead) -> Option<ForkEvidence> {
+        let author = head.author;
+        let ours = [self.source.head(&author), self.source.pending_head(&author)];
+        ours.into_iter().flatten().find_map(|ours| {
+            if ours.length == head.length && ours.root != head.root {
+                return Some(ForkEvidence { first: ours, second: *head, proof: None });
+            }
+            if ours.length > head.length
+                && let Some(proof) = self.source.consistency_proof(&author, head.length, ours.length)
+                && proof.prefix_root(&ours.root).is_ok_and(|implied| implied != head.root)
+            {
+                return Some(ForkEvidence { first: *head, second: ours, proof: Some(proof) });
+            }
+            None
+        })
     }
 
     /// Reports a fork, stops syncing the author, and tells the peer if we found it.
