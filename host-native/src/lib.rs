@@ -72,6 +72,10 @@
 //!   written, its `fdatasync`s running while the caller prepares the next batch; the batch is
 //!   published, and [`PendingAppend::wait`] returns, once it is durable. At most one such
 //!   commit is in flight; submitting the next one, waiting, or any other write completes it.
+//! - Besides the writer thread, a `Core` runs a leaf-hashing helper
+//!   ([`CoreBuilder::with_hash_helper`]) and two threads that make commits' `fdatasync`s (the
+//!   segments' and the tail log's, at once), started on first use. They end when the `Core` is
+//!   dropped.
 //! - Readers never wait for a commit: a feed's published length and page list are updated
 //!   under a short lock after each commit, and readers copy a page location under that lock
 //!   and read the mapped bytes without one. An iterator yields what was committed when it was
