@@ -157,30 +157,43 @@ impl FileIo {
         if let Some(log) = &self.log {
             return Ok(Arc::clone(log));
         }
-        let path = self.dir.join(super::taillog::LOG_FILE);
+        let path = self.log_path();
         let f = LogFile::open(&path).map_err(files::io("open tail log", &path))?;
         let log = Arc::new(Mutex::new(f));
         self.log = Some(Arc::clone(&log));
         Ok(log)
     }
 
+    fn log_path(&self) -> PathBuf {
+        self.dir.join(super::taillog::LOG_FILE)
+    }
+
     /// The tail log and its queued writes, for the thread that writes and syncs them.
     fn log_job(&mut self) -> Result<LogJob, IoError> {
         let file = self.open_log()?;
-        let path = self.dir.join(super::taillog::LOG_FILE);
-        Ok(LogJob { path, file, writes: std::mem::take(&mut self.log_queue) })
+        Ok(LogJob { path: self.log_path(), file, writes: std::mem::take(&mut self.log_queue) })
     }
+
+    /// Makes the queued log writes now, on this thread, without a sync.
+    fn make_queued_log_writes(&mut self) -> Result<(), IoError> {
+        if self.log_queue.is_empty() {
+            return Ok(());
+        }
+        self.log_job()?.run(false)
+    }
+}
+
+/// Locks the log file. A thread that panicked holding the lock left no partial state the
+/// file cares about.
+fn lock_log(file: &Mutex<LogFile>) -> std::sync::MutexGuard<'_, LogFile> {
+    file.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Drop for FileIo {
     /// Makes the log writes still queued (not synced: they may or may not have reached the
     /// disk, as after a crash, but a store reopened without a crash finds them as written).
     fn drop(&mut self) {
-        if !self.log_queue.is_empty()
-            && let Ok(job) = self.log_job()
-        {
-            let _ = job.run(false);
-        }
+        let _ = self.make_queued_log_writes();
     }
 }
 
@@ -197,8 +210,7 @@ struct LogJob {
 impl LogJob {
     /// Makes the queued writes, in order; then `fdatasync` if `sync`.
     fn run(self, sync: bool) -> Result<(), IoError> {
-        // A thread that panicked holding the lock left no partial state the file cares about.
-        let mut log = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut log = lock_log(&self.file);
         for (off, buf) in &self.writes {
             log.write_at(*off, buf).map_err(|e| IoError::new("write tail log", Some(self.path.clone()), e))?;
         }
@@ -262,9 +274,7 @@ impl SegmentIo for FileIo {
 
     fn log_prepare(&mut self, len: u64) -> Result<(), IoError> {
         // Writes queued before come first, as their calls did.
-        if !self.log_queue.is_empty() {
-            self.log_job()?.run(false)?;
-        }
+        self.make_queued_log_writes()?;
         files::prepare_log(&self.dir, len)?;
         self.log = None;
         self.open_log().map(drop)
@@ -272,11 +282,9 @@ impl SegmentIo for FileIo {
 
     /// Makes the queued writes first, then this one.
     fn log_write(&mut self, off: u64, buf: &[u8]) -> Result<(), IoError> {
-        let job = self.log_job()?;
-        let (path, file) = (job.path.clone(), Arc::clone(&job.file));
-        job.run(false)?;
-        let mut log = file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        log.write_at(off, buf).map_err(|e| IoError::new("write tail log", Some(path), e))
+        self.make_queued_log_writes()?;
+        let file = self.open_log()?;
+        lock_log(&file).write_at(off, buf).map_err(|e| IoError::new("write tail log", Some(self.log_path()), e))
     }
 
     /// Queues the write; the thread that syncs the log makes it (see [`FileIo`]).
