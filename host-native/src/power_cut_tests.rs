@@ -21,7 +21,7 @@ use xaeroflux_core::mmr::Mmr;
 use crate::store::files::segment_path;
 use crate::store::segments::{FileIo, SegmentIo, SyncInFlight};
 use crate::store::taillog::LOG_FILE;
-use crate::{Core, Durability};
+use crate::{Core, CoreBuilder, Durability};
 
 const SECTOR: u64 = 512;
 
@@ -154,6 +154,12 @@ impl SegmentIo for PowerCutIo {
     }
 }
 
+/// The stores of these runs: small pages and segments, so that a few hundred events fill
+/// pages and roll segments over.
+fn small_store() -> CoreBuilder {
+    Core::builder().with_page_size(1024).with_segment_pages(8)
+}
+
 /// A small deterministic generator (xorshift64*).
 struct Rng(u64);
 
@@ -219,7 +225,7 @@ fn first_life(rng: &mut Rng, most: u64, calls: u64) -> (tempfile::TempDir, Arc<M
     let disk = Arc::new(Mutex::new(Disk::default()));
     let prefix = rng.below(most);
     {
-        let core = Core::builder().with_page_size(1024).with_segment_pages(8).open(dir.path()).unwrap();
+        let core = small_store().open(dir.path()).unwrap();
         for i in 0..prefix {
             core.append(core.new_event(&payload(i))).unwrap();
         }
@@ -235,12 +241,7 @@ fn run(seed: u64, calls: u64, durability: Durability) -> (u64, usize) {
     let mut rng = Rng(seed | 1);
     let (dir, disk, io, prefix) = first_life(&mut rng, 40, calls);
     let mut acked = prefix;
-    let opened = Core::builder()
-        .with_page_size(1024)
-        .with_segment_pages(8)
-        .with_durability(durability)
-        .with_io(Box::new(io))
-        .open(dir.path());
+    let opened = small_store().with_durability(durability).with_io(Box::new(io)).open(dir.path());
     if let Ok(core) = opened {
         loop {
             let r = if rng.below(4) == 0 {
@@ -287,12 +288,7 @@ fn run_pipelined(seed: u64, calls: u64) -> (u64, usize) {
     let mut rng = Rng(seed | 1);
     let (dir, disk, io, prefix) = first_life(&mut rng, 20, calls);
     let mut acked = prefix;
-    let opened = Core::builder()
-        .with_page_size(1024)
-        .with_segment_pages(8)
-        .with_checkpoint_pages(4 + rng.below(12) as u32)
-        .with_io(Box::new(io))
-        .open(dir.path());
+    let opened = small_store().with_checkpoint_pages(4 + rng.below(12) as u32).with_io(Box::new(io)).open(dir.path());
     if let Ok(core) = opened {
         // The next seq to give a payload to (acknowledged or in flight).
         let mut next = acked;
@@ -433,7 +429,7 @@ fn run_imports(seed: u64, calls: u64) -> (u64, usize) {
     // A first life that imports a little and ends cleanly.
     let mut imported = 0;
     {
-        let core = Core::builder().with_page_size(1024).with_segment_pages(8).open(dir.path()).unwrap();
+        let core = small_store().open(dir.path()).unwrap();
         for _ in 0..rng.below(4) {
             imported = step(&core, &mut rng, imported).unwrap();
         }
@@ -441,8 +437,7 @@ fn run_imports(seed: u64, calls: u64) -> (u64, usize) {
     let io = PowerCutIo { inner: FileIo::new(dir.path()), dir: dir.path().to_path_buf(), disk: disk.clone() };
     disk.lock().unwrap().calls_left = Some(calls);
     let mut local = 0u64;
-    if let Ok(core) = Core::builder().with_page_size(1024).with_segment_pages(8).with_io(Box::new(io)).open(dir.path())
-    {
+    if let Ok(core) = small_store().with_io(Box::new(io)).open(dir.path()) {
         loop {
             if rng.below(3) == 0 {
                 match core.append(core.new_event(&payload(local))) {
