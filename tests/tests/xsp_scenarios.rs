@@ -260,21 +260,22 @@ fn a_shorter_head_confirms_events_held_past_the_own_head() {
     assert!(w.failures.is_empty(), "{:?}", w.failures);
 }
 
-#[test]
-fn events_held_past_the_head_and_a_peer_on_another_branch_are_a_fork() {
-    // Peer 1 holds the first events of X's feed past any complete head, verified against X's
-    // head of 100 events (the pending head an interrupted sync leaves). Peer 2 holds 100 events
-    // of another history of X, parting from it at seq 5, and a feed peer 1 lacks. A WANT from
-    // the events held could only fail to verify: the two heads of one length are a fork,
-    // reported on both sides, and the session goes on with the other feed.
+/// Peer 1 holds the first events of X's feed past any complete head, verified against X's
+/// head of 100 events (the pending head an interrupted sync leaves). Peer 2 holds `len` events
+/// of X's feed, the same history up to seq `parting` and another one from there (no fork if
+/// `parting >= len`), and a feed peer 1 lacks. Peer 2 connects to peer 1; the other feed must
+/// sync in every case, and X's pending head must be found forked exactly when the histories
+/// part before its length.
+fn held_past_the_head_and_a_peer_with(len: u64, parting: u64) {
     let small = xaeroflux_core::xsp::Limits { max_pages: 2, max_bytes: 64 * 1024, ..Default::default() };
     let mut w = world(9, 3, &live().with_limits(small).unwrap());
-    let history = |at: u64| (0..100).map(|i| vec![if i >= at { 0xee } else { i as u8 }; 3000]).collect();
-    let (good, evil) = (Origin::with_payloads(90, history(100)), Origin::with_payloads(90, history(5)));
+    let history = |n: u64, at: u64| (0..n).map(|i| vec![if i >= at { 0xee } else { i as u8 }; 3000]).collect();
+    let (good, theirs) =
+        (Origin::with_payloads(90, history(100, 100)), Origin::with_payloads(90, history(len, parting)));
     let other = Origin::new(91, 10, 80);
     let x = good.author();
     good.give(&mut w.peers[0].store.borrow_mut(), 100);
-    evil.give(&mut w.peers[2].store.borrow_mut(), 100);
+    theirs.give(&mut w.peers[2].store.borrow_mut(), len);
     other.give(&mut w.peers[2].store.borrow_mut(), 10);
     w.connect(0, 1, LAT, 0, 1 << 16);
     assert!(w.run_while(FOREVER, |w| w.peers[1].store.borrow().feed_len(&x) >= 30));
@@ -282,19 +283,51 @@ fn events_held_past_the_head_and_a_peer_on_another_branch_are_a_fork() {
     w.drop_conn(id);
     let held = w.peers[1].store.borrow().feed_len(&x);
     let pending = w.peers[1].store.borrow().pending_head(&x).map(|p| p.head);
-    assert!(held < 100 && w.peers[1].store.borrow().head(&x).is_none());
+    assert!(held < 50 && w.peers[1].store.borrow().head(&x).is_none());
     assert_eq!(pending, Some(good.head(100)));
 
     w.connect(2, 1, LAT, 0, 1 << 16);
-    let done = w.run_while(FOREVER, |w| lens(w, &other.author()) == [0, 10, 10] && check::quiet(w));
+    let forked = parting < 100.min(len);
+    let x_done = |w: &World| forked || w.peers[1].store.borrow().feed_len(&x) == len;
+    let done = w.run_while(FOREVER, |w| lens(w, &other.author()) == [0, 10, 10] && x_done(w) && check::quiet(w));
     assert!(done && w.failures.is_empty(), "{:?}", w.failures);
     assert!(w.connected(2, 1), "the session stays open");
+    if !forked {
+        assert!(w.peers.iter().all(|p| p.store.borrow().fork(&x).is_none()));
+        assert_eq!(w.peers[1].store.borrow().head(&x), Some(theirs.head(len)), "the sync completed");
+        return;
+    }
     for p in [1, 2] {
         let s = w.peers[p].store.borrow();
         let evidence = s.fork(&x).unwrap_or_else(|| panic!("peer {p} recorded the fork"));
         evidence.verify().unwrap();
-        assert_eq!((evidence.first, evidence.second), (good.head(100), evil.head(100)));
+        assert_eq!((evidence.first, evidence.second), (good.head(100), theirs.head(len)));
         assert!(seen(&w, p, |e| matches!(e, Event::Fork(_))) == 1, "peer {p} was told");
     }
-    assert_eq!(lens(&w, &x), [100, held, 100], "nothing of the forked feed moved");
+    assert_eq!(lens(&w, &x), [100, held, len], "nothing of the forked feed moved");
+}
+
+#[test]
+fn events_held_past_the_head_and_a_peer_on_another_branch_are_a_fork() {
+    // Heads of one length: the fork shows at once.
+    held_past_the_head_and_a_peer_with(100, 5);
+}
+
+#[test]
+fn a_longer_head_parting_before_the_events_held_is_a_fork() {
+    // The pages would fail to verify against the held events; the session asks the peer to
+    // prove its head extends the pending one first, and its proof shows the fork.
+    held_past_the_head_and_a_peer_with(150, 5);
+}
+
+#[test]
+fn a_longer_head_parting_after_the_events_held_is_a_fork() {
+    // The pages from the held events would verify against the peer's head; only the proof
+    // against the pending head shows that the feed forked between the two.
+    held_past_the_head_and_a_peer_with(150, 60);
+}
+
+#[test]
+fn a_longer_head_extending_the_pending_one_is_synced() {
+    held_past_the_head_and_a_peer_with(150, 150);
 }

@@ -1,6 +1,7 @@
 //! Heads, wants, credit, fork handling and the sync status.
 
 use super::*;
+use crate::Hash;
 use crate::mmr::ConsistencyProof;
 use crate::xsp::message::{Fork, HeadList, WantList};
 
@@ -110,12 +111,66 @@ impl<S: FeedSource> Session<S> {
                     self.events.push_back(Event::HeadConfirmed(head));
                 }
             }
-            let rf = &mut self.remote[r as usize];
+            let rf = &self.remote[r as usize];
             if rf.wanted && !rf.forked && rf.have < head.length && self.config.capabilities.contains(Capabilities::SYNC)
             {
+                self.want_or_check(r, head);
+            }
+        }
+    }
+
+    /// Queues the want of remote feed `r` (idle, behind its announced `head`). If we hold
+    /// events past our complete head, verified against a shorter pending head, the session
+    /// first asks the peer to prove that its head extends that pending head: the pages of a
+    /// want only prove the events the peer sends, and a fork after the events we hold would
+    /// go unnoticed (a fork before them would fail as `VERIFICATION`, blaming an honest peer).
+    fn want_or_check(&mut self, r: u32, head: SignedHead) {
+        let author = head.author;
+        let have = self.remote[r as usize].have;
+        let pending = self.source.pending_head(&author).filter(|p| p.length > have && p.length < head.length);
+        let room = self.peer.as_ref().is_some_and(|p| self.requests.len() < p.hello.limits.max_requests as usize);
+        let rf = &mut self.remote[r as usize];
+        match pending {
+            Some(p) if room => {
+                rf.want = WantState::Checking;
+                self.push_request(OurRequest::ForkCheck { feed: r, a: p.length });
+            }
+            // No room for another request (the application's fill the peer's limit): want at
+            // once, as a peer without the check would.
+            _ => {
                 rf.want = WantState::Queued;
                 self.want_queue.push_back(r);
             }
+        }
+    }
+
+    /// Our signed head of `author` of exactly `length` events: the complete one or the
+    /// pending one.
+    pub(super) fn our_head_of(&self, author: &AuthorId, length: u64) -> Option<SignedHead> {
+        [self.source.head(author), self.source.pending_head(author)].into_iter().flatten().find(|h| h.length == length)
+    }
+
+    /// The answer to a [`OurRequest::ForkCheck`] of remote feed `r`: `implied` is the root
+    /// at length `a` the peer's proof implies (`None` if it could not make one). A root other
+    /// than our head's of that length is a fork; otherwise the want goes out.
+    pub(super) fn fork_checked(&mut self, r: u32, a: u64, implied: Option<(Hash, ConsistencyProof)>) {
+        let author = self.remote_authors[r as usize];
+        let head = self.remote[r as usize].head;
+        self.remote[r as usize].want = WantState::Idle;
+        self.sync_dirty = true;
+        if self.remote[r as usize].forked {
+            return;
+        }
+        if let Some((root, proof)) = implied
+            && let Some(ours) = self.our_head_of(&author, a)
+            && ours.root != root
+        {
+            return self.found_fork(ForkEvidence { first: ours, second: head, proof: Some(proof) }, true);
+        }
+        let rf = &mut self.remote[r as usize];
+        if rf.wanted && rf.have < head.length {
+            rf.want = WantState::Queued;
+            self.want_queue.push_back(r);
         }
     }
 

@@ -45,7 +45,12 @@ enum Phase {
 enum WantState {
     Idle,
     Queued,
-    Active { live: bool },
+    /// Waiting for the consistency proof from our pending head to the peer's head (a
+    /// [`OurRequest::ForkCheck`]) before the want is queued.
+    Checking,
+    Active {
+        live: bool,
+    },
 }
 
 /// Where the stream of a feed's pages stands (receiver side).
@@ -88,8 +93,23 @@ struct LocalFeed {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OurRequest {
-    Range { feed: u32, mode: RangeMode },
-    Proof { feed: u32, kind: ProofKind, a: u64 },
+    Range {
+        feed: u32,
+        mode: RangeMode,
+    },
+    Proof {
+        feed: u32,
+        kind: ProofKind,
+        a: u64,
+    },
+    /// The session's own consistency request from the length `a` of our pending head, made
+    /// before wanting a longer head of the peer: the events held past our complete head were
+    /// verified against that pending head, and only the peer can prove whether its head
+    /// extends it. Answered like a `Proof`, but never reported to the application.
+    ForkCheck {
+        feed: u32,
+        a: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

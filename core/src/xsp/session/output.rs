@@ -101,6 +101,12 @@ impl<S: FeedSource> Session<S> {
                     OurRequest::Proof { feed, kind, a } => {
                         self.emit(&Message::ProofRequest(ProofRequest { id, feed: u64::from(feed), kind, a }))
                     }
+                    OurRequest::ForkCheck { feed, a } => self.emit(&Message::ProofRequest(ProofRequest {
+                        id,
+                        feed: u64::from(feed),
+                        kind: ProofKind::Consistency,
+                        a,
+                    })),
                 }
                 return true;
             }

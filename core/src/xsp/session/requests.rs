@@ -105,8 +105,10 @@ impl<S: FeedSource> Session<S> {
     }
 
     pub(super) fn on_proof_response(&mut self, resp: ProofResponse<'_>) {
-        let Some(&OurRequest::Proof { feed, kind, a }) = self.requests.get(&resp.id) else {
-            return self.fail(SessionError::UnknownRequest(resp.id));
+        let (feed, kind, a, check) = match self.requests.get(&resp.id) {
+            Some(&OurRequest::Proof { feed, kind, a }) => (feed, kind, a, false),
+            Some(&OurRequest::ForkCheck { feed, a }) => (feed, ProofKind::Consistency, a, true),
+            _ => return self.fail(SessionError::UnknownRequest(resp.id)),
         };
         if kind != resp.kind {
             return self.fail(SessionError::Unexpected("PROOF_RESPONSE of another kind than asked"));
@@ -126,6 +128,8 @@ impl<S: FeedSource> Session<S> {
             ProofKind::Consistency => a > head.length,
         };
         match resp.status {
+            ProofStatus::OutOfRange if out_of_range && check => return self.fork_checked(feed, a, None),
+            ProofStatus::Unavailable if !out_of_range && check => return self.fork_checked(feed, a, None),
             ProofStatus::OutOfRange if out_of_range => {
                 return self.events.push_back(Event::RequestFailed { id: resp.id, status: resp.status });
             }
@@ -169,8 +173,10 @@ impl<S: FeedSource> Session<S> {
                     Ok(r) => r,
                     Err(error) => return self.fail(SessionError::Verification { author, first_seq: a, error }),
                 };
-                if let Some(ours) = self.source.head(&author)
-                    && ours.length == a
+                if check {
+                    return self.fork_checked(feed, a, Some((old_root, proof)));
+                }
+                if let Some(ours) = self.our_head_of(&author, a)
                     && ours.root != old_root
                     && a < head.length
                 {
