@@ -8,7 +8,8 @@
 //! and the MMR proofs `InclusionProof`, `ConsistencyProof`, `RangeProof` `::decode`
 //! (+ `verify` / `prefix_root`).
 //!
-//! TODO(xsp): add the XSP message decoders here once `xaeroflux_core::xsp` has landed.
+//! The XSP decoders (frames, messages and the session reading them) have their own file,
+//! `xsp_no_panic.rs`, and the fuzz targets in `core/fuzz` cover both.
 
 use proptest::prelude::*;
 use xaeroflux_core::hash::{Hash, leaf_hash};
