@@ -9,27 +9,8 @@ use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 use xaeroflux_wasm::Store;
 
-fn get(v: &JsValue, k: &str) -> JsValue {
-    Reflect::get(v, &JsValue::from_str(k)).unwrap()
-}
-
-fn code_of(e: &JsValue) -> String {
-    assert_eq!(get(e, "name").as_string().as_deref(), Some("XaerofluxError"), "{e:?}");
-    assert!(e.is_instance_of::<js_sys::Error>());
-    get(e, "code").as_string().unwrap()
-}
-
-fn opts(pairs: &[(&str, JsValue)]) -> JsValue {
-    let o = js_sys::Object::new();
-    for (k, v) in pairs {
-        Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
-    }
-    o.into()
-}
-
-async fn append(store: &Store, payload: &str) -> JsValue {
-    JsFuture::from(store.append(JsValue::from_str(payload), None).unwrap()).await.unwrap()
-}
+mod common;
+use common::*;
 
 #[wasm_bindgen_test]
 async fn append_read_prove_verify() {
@@ -164,24 +145,6 @@ async fn secret_key_gives_a_known_author_and_subscriptions_fire() {
 )]
 extern "C" {
     fn sleep(ms: u32) -> js_sys::Promise;
-}
-
-type Slot = std::rc::Rc<std::cell::RefCell<Option<xaeroflux_wasm::SyncSession>>>;
-
-/// A `send` function that hands bytes to the session in `slot` (the other end) a moment
-/// later, as a real transport would.
-fn sender(slot: &Slot) -> js_sys::Function {
-    let slot = slot.clone();
-    let f = wasm_bindgen::closure::Closure::<dyn FnMut(Uint8Array)>::new(move |b: Uint8Array| {
-        let slot = slot.clone();
-        let bytes = b.to_vec();
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Some(s) = &*slot.borrow() {
-                s.receive(&bytes);
-            }
-        });
-    });
-    f.into_js_value().unchecked_into()
 }
 
 /// Connects two stores with a live session over an in-page pipe.

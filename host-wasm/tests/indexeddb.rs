@@ -2,11 +2,14 @@
 //! databases, replicas from sync, group commit.
 #![cfg(target_arch = "wasm32")]
 
-use js_sys::{Array, Reflect, Uint8Array};
+use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use xaeroflux_wasm::Store;
+
+mod common;
+use common::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -64,21 +67,8 @@ extern "C" {
     fn stored_format(name: &str) -> js_sys::Promise;
 }
 
-fn get(v: &JsValue, k: &str) -> JsValue {
-    Reflect::get(v, &JsValue::from_str(k)).unwrap()
-}
-
-fn code_of(e: &JsValue) -> String {
-    assert_eq!(get(e, "name").as_string().as_deref(), Some("XaerofluxError"), "{e:?}");
-    get(e, "code").as_string().unwrap()
-}
-
 async fn open(name: &str) -> Result<Store, JsValue> {
     Store::open_persistent(name.into(), JsValue::UNDEFINED).await
-}
-
-async fn append(store: &Store, payload: &str) -> JsValue {
-    JsFuture::from(store.append(JsValue::from_str(payload), None).unwrap()).await.unwrap()
 }
 
 async fn close(store: &Store) {
@@ -205,30 +195,6 @@ async fn a_damaged_database_is_refused_not_served() {
     let e = open(&name).await.err().unwrap();
     assert_eq!(code_of(&e), "CORRUPT");
     delete(&name).await;
-}
-
-type Slot = std::rc::Rc<std::cell::RefCell<Option<xaeroflux_wasm::SyncSession>>>;
-
-fn sender(slot: &Slot) -> js_sys::Function {
-    let slot = slot.clone();
-    let f = Closure::<dyn FnMut(Uint8Array)>::new(move |b: Uint8Array| {
-        let slot = slot.clone();
-        let bytes = b.to_vec();
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Some(s) = &*slot.borrow() {
-                s.receive(&bytes);
-            }
-        });
-    });
-    f.into_js_value().unchecked_into()
-}
-
-fn opts(pairs: &[(&str, JsValue)]) -> JsValue {
-    let o = js_sys::Object::new();
-    for (k, v) in pairs {
-        Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
-    }
-    o.into()
 }
 
 #[wasm_bindgen(inline_js = "export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }")]
