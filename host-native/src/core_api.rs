@@ -12,15 +12,16 @@ use xaeroflux_core::event::{EventFlags, MAX_PAYLOAD_LEN};
 use xaeroflux_core::mmr::{self, ConsistencyProof, InclusionProof, MmrPeaks};
 use xaeroflux_core::{AuthorId, EventRef, Hash, SignedHead};
 
-use crate::error::{AppendError, ImportError, IoError, OpenError, ProveError, ReadError, SyncError};
+use crate::error::{AppendError, IoError, OpenError, ProveError, ReadError, SyncError};
 use crate::read::{Events, FeedRange, Walker};
 use crate::store::nodes::NodeReader;
 use crate::store::open::{Options, open};
 use crate::store::segments::SegmentIo;
 use crate::store::state::{FeedInner, Shared, lock, read};
 use crate::store::wait::{SPIN, recv_spin};
-use crate::store::writer::{Batch, Import, Item, Request, SharedWriter, Writer};
+use crate::store::writer::{Batch, Item, Request, SharedWriter, Writer};
 
+mod import;
 mod pipelined;
 pub use pipelined::PendingAppend;
 
@@ -591,70 +592,6 @@ impl Core {
         self.with_nodes(author, len, |n| mmr::consistency_proof(n, old_len, len))
     }
 
-    /// Stores events of another author's feed that arrived with its signed head (the hook the
-    /// sync protocol uses). Checks, before storing anything: the head's signature; that the
-    /// events are the author's next ones; and, with [`mmr::verify_extension`], that they
-    /// extend the stored feed's MMR peaks exactly to the head's root and length. The events
-    /// and the head are then stored and made durable together.
-    pub fn store_verified(&self, head: &SignedHead, events: &[EventRef<'_>]) -> Result<(), ImportError> {
-        head.verify().map_err(ImportError::BadHead)?;
-        if head.author == self.author() {
-            return Err(ImportError::OwnFeed);
-        }
-        let (len, peaks) = match self.shared.feed(&head.author) {
-            Some(f) => {
-                let inner = read(&f.inner);
-                (inner.len, inner.peaks.clone())
-            }
-            None => (0, MmrPeaks::new()),
-        };
-        let mut leaves = Vec::with_capacity(events.len());
-        let mut bytes = 0usize;
-        for (index, ev) in events.iter().enumerate() {
-            if ev.author() != head.author {
-                return Err(ImportError::WrongAuthor { index });
-            }
-            let expected = len + index as u64;
-            if ev.seq() != expected {
-                return Err(ImportError::NotNext { expected, found: ev.seq() });
-            }
-            bytes += ev.encoded().len();
-        }
-        xaeroflux_core::hash::leaf_hashes(events.iter().map(EventRef::encoded), &mut leaves);
-        let computed = len + events.len() as u64;
-        if head.length != computed {
-            return Err(ImportError::LengthMismatch { head: head.length, computed });
-        }
-        if events.is_empty() {
-            if head.root != peaks.root() {
-                return Err(ImportError::NotAnExtension(mmr::ProofError::RootMismatch));
-            }
-        } else {
-            mmr::verify_extension(&peaks, &leaves, &head.root).map_err(ImportError::NotAnExtension)?;
-        }
-        let mut buf = Vec::with_capacity(bytes);
-        for ev in events {
-            buf.extend_from_slice(ev.encoded());
-        }
-        let (rtx, rrx) = bounded(1);
-        let imp = Import {
-            head: *head,
-            events: buf,
-            count: events.len(),
-            expect_len: len,
-            partial: None,
-            // Hashed above from these very bytes: the writer need not hash them again.
-            leaves,
-        };
-        self.tx.send(Request::Import(imp, rtx)).map_err(|_| ImportError::Closed)?;
-        let r = rrx.recv().map_err(|_| ImportError::Closed)?;
-        #[cfg(feature = "net")]
-        if r.is_ok() {
-            self.net.feed_changed(&head.author);
-        }
-        r
-    }
-
     fn call(&self, make: impl FnOnce(Sender<Result<(), SyncError>>) -> Request) -> Result<(), SyncError> {
         let (rtx, rrx) = bounded(1);
         self.tx.send(make(rtx)).map_err(|_| SyncError::Closed)?;
@@ -795,89 +732,6 @@ impl Core {
         end: u64,
     ) -> Result<mmr::RangeProof, ProveError> {
         self.with_nodes(author, leaves, |n| mmr::range_proof(n, leaves, start, end))
-    }
-
-    /// Stores a batch of another author's events that an XSP session verified
-    /// ([`xaeroflux_core::xsp::Event::Verified`]). As [`Core::store_batches`] with one batch.
-    pub fn store_batch(&self, batch: &xaeroflux_core::xsp::VerifiedBatch) -> Result<Range<u64>, ImportError> {
-        self.store_batches(std::slice::from_ref(batch))
-    }
-
-    /// Stores consecutive batches of one author's events that XSP sessions verified
-    /// ([`xaeroflux_core::xsp::Event::Verified`]) in one commit (one `fdatasync`, one index
-    /// checkpoint). Checked before anything is stored: that the events are the author's next
-    /// ones; the signature of the last batch's head; and that the last batch's MMR peaks are its
-    /// head's root (a batch that reaches its head) or lead to it by the batch's consistency proof
-    /// (a batch that ends before its head). The writer then extends the stored MMR with the
-    /// events' leaf hashes and stores nothing unless that gives exactly the last batch's peaks,
-    /// which binds every event of every batch to the signed head. If the last batch reaches its
-    /// head, that head is stored; otherwise the stored head is kept. Events below the stored
-    /// length (another session stored them first) are skipped. Returns the seqs stored.
-    pub fn store_batches(&self, batches: &[xaeroflux_core::xsp::VerifiedBatch]) -> Result<Range<u64>, ImportError> {
-        let Some(last) = batches.last() else { return Ok(0..0) };
-        let author = last.head.author;
-        if author == self.author() {
-            return Err(ImportError::OwnFeed);
-        }
-        let len = self.feed_len(&author);
-        let mut buf = Vec::with_capacity(batches.iter().map(|b| b.events.byte_len()).sum());
-        let mut leaves = Vec::with_capacity(batches.iter().map(|b| b.events.len()).sum());
-        let (mut end, mut count, mut final_batch) = (len, 0usize, None);
-        for batch in batches {
-            let batch_end = batch.end_seq();
-            if batch.head.author != author {
-                return Err(ImportError::WrongAuthor { index: count });
-            }
-            if batch_end <= end {
-                continue;
-            }
-            if batch.first_seq > end {
-                return Err(ImportError::NotNext { expected: end, found: batch.first_seq });
-            }
-            let skip = (end - batch.first_seq) as usize;
-            let all = batch.events.leaf_hashes();
-            let new_leaves = all.get(skip..).filter(|_| all.len() == batch.events.len());
-            leaves.extend_from_slice(new_leaves.ok_or(ImportError::BadEvent { index: count })?);
-            for (i, ev) in batch.events.iter().enumerate().skip(skip) {
-                let expected = batch.first_seq + i as u64;
-                if ev.author() != author {
-                    return Err(ImportError::WrongAuthor { index: count });
-                }
-                if ev.seq() != expected {
-                    return Err(ImportError::NotNext { expected, found: ev.seq() });
-                }
-                buf.extend_from_slice(ev.encoded());
-                count += 1;
-            }
-            if count != leaves.len() || batch.peaks.leaves() != batch_end {
-                return Err(ImportError::BadEvent { index: count });
-            }
-            end = batch_end;
-            final_batch = Some(batch);
-        }
-        let Some(batch) = final_batch else { return Ok(len..len) };
-        let head = &batch.head;
-        head.verify().map_err(ImportError::BadHead)?;
-        let partial = if end == head.length {
-            if batch.peaks.root() != head.root {
-                return Err(ImportError::NotAnExtension(mmr::ProofError::RootMismatch));
-            }
-            None
-        } else {
-            let proof = batch.proof.as_ref().filter(|p| p.old_leaves == end && p.new_leaves == head.length);
-            let proof = proof.ok_or(ImportError::LengthMismatch { head: head.length, computed: end })?;
-            proof.verify(&batch.peaks.root(), &head.root).map_err(ImportError::NotAnExtension)?;
-            Some(batch.peaks.clone())
-        };
-        let (rtx, rrx) = bounded(1);
-        // The leaf hashes were computed by the session from these very bytes (an `EventBlock`
-        // is only made by the core, with its hashes): the writer need not hash them again.
-        let imp = Import { head: *head, events: buf, count, expect_len: len, partial, leaves };
-        self.tx.send(Request::Import(imp, rtx)).map_err(|_| ImportError::Closed)?;
-        rrx.recv().map_err(|_| ImportError::Closed)??;
-        #[cfg(feature = "net")]
-        self.net.feed_changed(&author);
-        Ok(len..end)
     }
 
     /// A second handle on the same open store for the sync layer's threads: same state and

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use xaeroflux_core::mmr::Mmr;
+use xaeroflux_core::{Event, EventFlags, EventRef, SignedHead};
 
 use crate::store::files::segment_path;
 use crate::store::segments::{FileIo, SegmentIo, SyncInFlight};
@@ -375,7 +376,8 @@ fn every_acknowledged_append_survives_a_power_cut_at_any_call() {
 /// A longer sweep of the same check, run by hand after a change to the write path:
 /// `XF_POWER_CUT_SEEDS=500 cargo test -p xaeroflux --lib power_cut_sweep -- --ignored`
 /// (default 200 seeds, every cut point from 0 to 199 I/O calls in steps of 7; every third
-/// seed under group commit, and of the others every fourth with pipelined batches).
+/// seed under group commit, of the others every fourth with pipelined batches, and of the rest
+/// every fifth importing three feeds in groups).
 #[test]
 #[ignore = "long: run by hand after a change to the write path"]
 fn power_cut_sweep() {
@@ -385,6 +387,8 @@ fn power_cut_sweep() {
             run(seed * 1_000_003 + calls, calls, GROUP_COMMIT)
         } else if seed % 4 == 1 {
             run_pipelined(seed * 1_000_003 + calls, calls)
+        } else if seed % 5 == 2 {
+            run_imports(seed * 1_000_003 + calls, calls, 3)
         } else {
             run(seed * 1_000_003 + calls, calls, Durability::EachAppend)
         }
@@ -408,30 +412,73 @@ fn group_commit_keeps_a_whole_prefix_after_a_power_cut() {
     sweep(1..=20, cuts.into_iter(), |seed, calls| run(seed * 104_729 + calls, calls, GROUP_COMMIT));
 }
 
-/// Imports under power cuts: another author's events stored with `store_verified` in small
-/// steps, so each import extends that feed's tail page here (through the tail log), between
-/// single local appends. Returns (events imported with an acknowledgement, sectors rolled back).
-fn run_imports(seed: u64, calls: u64) -> (u64, usize) {
+/// Imports under power cuts: other authors' events stored in small steps, so each import
+/// extends that feed's tail page here (through the tail log), between single local appends.
+/// With one source feed each step is a `store_verified`; with more, each step imports the
+/// next events of every source feed in one group (`store_verified_group`: one index
+/// checkpoint for all). Returns (events imported with an acknowledgement, sectors rolled back).
+fn run_imports(seed: u64, calls: u64, sources: usize) -> (u64, usize) {
     let dir = tempfile::tempdir().unwrap();
-    let src_dir = tempfile::tempdir().unwrap();
-    let src = Core::builder().with_page_size(1024).open(src_dir.path()).unwrap();
-    let theirs = src.author();
+    let src_dirs: Vec<_> = (0..sources).map(|_| tempfile::tempdir().unwrap()).collect();
+    let srcs: Vec<Core> =
+        src_dirs.iter().map(|d| Core::builder().with_page_size(1024).open(d.path()).unwrap()).collect();
     let disk = Arc::new(Mutex::new(Disk::default()));
     let mut rng = Rng(seed | 1);
-    let step = |core: &Core, rng: &mut Rng, from: u64| -> Result<u64, crate::ImportError> {
-        let k = 1 + rng.below(12);
-        let batch: Vec<Vec<u8>> = (from..from + k).map(|i| payload(i + 10_000)).collect();
-        src.append_batch(batch.iter().map(|p| p.as_slice())).unwrap();
-        let head = src.head();
-        let events: Vec<_> = src.range(&theirs, from..head.length).unwrap().collect();
-        core.store_verified(&head, &events).map(|()| head.length)
+    // Feeds new to the store, imported whole in a group (the writer does not sync them
+    // alone): their events, and whether the import was acknowledged.
+    let mut fresh: Vec<(SignedHead, Vec<Vec<u8>>, bool)> = Vec::new();
+    // One step: the next 1–12 events of each source, acknowledged lengths in `imported`;
+    // in groups, now and then a new feed too.
+    let step = |core: &Core, rng: &mut Rng, imported: &mut [u64], fresh: &mut Vec<(SignedHead, Vec<Vec<u8>>, bool)>| {
+        let mut feeds = Vec::new();
+        for (src, &from) in srcs.iter().zip(imported.iter()) {
+            let k = 1 + rng.below(12);
+            let batch: Vec<Vec<u8>> = (from..from + k).map(|i| payload(i + 10_000)).collect();
+            src.append_batch(batch.iter().map(|p| p.as_slice())).unwrap();
+            let head = src.head();
+            feeds.push((head, src.range(&src.author(), from..head.length).unwrap().collect::<Vec<_>>()));
+        }
+        let new_feed = sources > 1 && rng.below(2) == 0;
+        if new_feed {
+            let key = xaeroflux_core::AuthorKey::from_secret_bytes(
+                &[rng.below(250) as u8 + 1, fresh.len() as u8, 7, 7].repeat(8).try_into().unwrap(),
+            );
+            let events: Vec<Vec<u8>> = (0..1 + rng.below(40))
+                .map(|s| {
+                    Event::new(key.author(), s, 1_000 + s, 0, EventFlags::NONE, &payload(s + 20_000)).encoded().to_vec()
+                })
+                .collect();
+            let mut mmr = Mmr::new();
+            for e in &events {
+                mmr.append(xaeroflux_core::hash::leaf_hash(e));
+            }
+            fresh.push((key.sign_head(events.len() as u64, mmr.root()), events, false));
+        }
+        let mut all = feeds.clone();
+        if let Some((head, events, _)) = fresh.last().filter(|_| new_feed) {
+            all.push((*head, events.iter().map(|e| EventRef::parse(e).unwrap()).collect()));
+        }
+        let results = match all.as_slice() {
+            [(head, events)] => vec![core.store_verified(head, events)],
+            _ => core.store_verified_group(&all),
+        };
+        let mut results = results.into_iter();
+        for ((len, (head, _)), r) in imported.iter_mut().zip(&feeds).zip(results.by_ref()) {
+            r?;
+            *len = head.length;
+        }
+        if let (Some(r), Some(f)) = (results.next(), fresh.last_mut()) {
+            r?;
+            f.2 = true;
+        }
+        Ok::<(), crate::ImportError>(())
     };
     // A first life that imports a little and ends cleanly.
-    let mut imported = 0;
+    let mut imported = vec![0u64; sources];
     {
         let core = small_store().open(dir.path()).unwrap();
         for _ in 0..rng.below(4) {
-            imported = step(&core, &mut rng, imported).unwrap();
+            step(&core, &mut rng, &mut imported, &mut fresh).unwrap();
         }
     }
     let io = PowerCutIo { inner: FileIo::new(dir.path()), dir: dir.path().to_path_buf(), disk: disk.clone() };
@@ -444,44 +491,62 @@ fn run_imports(seed: u64, calls: u64) -> (u64, usize) {
                     Ok(_) => local += 1,
                     Err(_) => break,
                 }
-            } else {
-                match step(&core, &mut rng, imported) {
-                    Ok(len) => imported = len,
-                    Err(_) => break,
-                }
+            } else if step(&core, &mut rng, &mut imported, &mut fresh).is_err() {
+                break;
             }
-            assert!(imported + local < 5_000, "the power never went");
+            assert!(imported.iter().sum::<u64>() + local < 5_000, "the power never went");
         }
         drop(core);
     }
     let lost = lose_unsynced(dir.path(), &disk, &mut rng);
 
     let core = Core::open(dir.path()).unwrap_or_else(|e| panic!("seed {seed}, {calls} calls: open failed: {e}"));
-    let len = core.feed_len(&theirs);
-    assert!(
-        len >= imported,
-        "seed {seed}, {calls} calls: {len} imported events after reopening, {imported} acknowledged"
-    );
-    let mut mmr = Mmr::new();
-    let mut n = 0u64;
-    for (ev, want) in core.range(&theirs, 0..len).unwrap().zip(src.range(&theirs, 0..len).unwrap()) {
-        assert_eq!(ev.encoded(), want.encoded(), "seed {seed}, {calls} calls: imported event {n}");
-        mmr.append(ev.leaf_hash());
-        n += 1;
+    for (src, &acked) in srcs.iter().zip(&imported) {
+        let theirs = src.author();
+        let len = core.feed_len(&theirs);
+        assert!(
+            len >= acked,
+            "seed {seed}, {calls} calls: {len} imported events after reopening, {acked} acknowledged"
+        );
+        let mut mmr = Mmr::new();
+        let mut n = 0u64;
+        for (ev, want) in core.range(&theirs, 0..len).unwrap().zip(src.range(&theirs, 0..len).unwrap()) {
+            assert_eq!(ev.encoded(), want.encoded(), "seed {seed}, {calls} calls: imported event {n}");
+            mmr.append(ev.leaf_hash());
+            n += 1;
+        }
+        assert_eq!(n, len);
+        if len > 0 {
+            assert_eq!(core.feed_peaks(&theirs).map(|p| p.root()), Some(mmr.root()), "seed {seed}, {calls} calls");
+        }
     }
-    assert_eq!(n, len);
-    if len > 0 {
-        assert_eq!(core.feed_peaks(&theirs).map(|p| p.root()), Some(mmr.root()), "seed {seed}, {calls} calls");
+    for (head, events, acked) in &fresh {
+        let len = core.feed_len(&head.author);
+        let ctx = format!("seed {seed}, {calls} calls: a new feed of {} events", events.len());
+        assert!(len == 0 || len == head.length, "{ctx}: {len} after reopening");
+        assert!(!acked || core.feed_head(&head.author) == Some(*head), "{ctx}: acknowledged, not there");
+        for (ev, want) in core.range(&head.author, 0..len).unwrap().zip(events) {
+            assert_eq!(ev.encoded(), want.as_slice(), "{ctx}");
+        }
     }
     check_local_feed(&core, local, &format!("seed {seed}, {calls} calls"));
-    (imported, lost)
+    (imported.iter().sum::<u64>() + fresh.iter().filter(|f| f.2).count() as u64, lost)
 }
 
 #[test]
 fn every_acknowledged_import_survives_a_power_cut_at_any_call() {
     let cuts = [0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89];
     let (rolled_back, max_imported) =
-        sweep(1..=20, cuts.into_iter(), |seed, calls| run_imports(seed * 15_485_863 + calls, calls));
+        sweep(1..=20, cuts.into_iter(), |seed, calls| run_imports(seed * 15_485_863 + calls, calls, 1));
     assert!(rolled_back > 50, "{rolled_back} sectors rolled back");
     assert!(max_imported > 40, "{max_imported}");
+}
+
+#[test]
+fn every_acknowledged_group_import_survives_a_power_cut_at_any_call() {
+    let cuts = [0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144];
+    let (rolled_back, max_imported) =
+        sweep(1..=12, cuts.into_iter(), |seed, calls| run_imports(seed * 32_452_843 + calls, calls, 3));
+    assert!(rolled_back > 50, "{rolled_back} sectors rolled back");
+    assert!(max_imported > 60, "{max_imported}");
 }

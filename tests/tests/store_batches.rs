@@ -14,8 +14,13 @@ const PAGE: u32 = 4096;
 /// The verified batches of a fresh replica syncing `n` events of 200 B from a MemStore, in
 /// small frames (so most batches end before the head and carry a consistency proof).
 fn batches(n: u64) -> (MemStore, Vec<VerifiedBatch>) {
+    batches_of(4, n)
+}
+
+/// As [`batches`], for the author of secret `[secret; 32]`.
+fn batches_of(secret: u8, n: u64) -> (MemStore, Vec<VerifiedBatch>) {
     let pages = PageConfig::new(PAGE).unwrap();
-    let mut src = MemStore::new(AuthorKey::from_secret_bytes(&[4; 32]), pages);
+    let mut src = MemStore::new(AuthorKey::from_secret_bytes(&[secret; 32]), pages);
     let payload = [7u8; 200];
     src.append_batch((0..n).map(|i| NewEvent::new(1_000 + i, &payload))).unwrap();
     let config = Config::new([1; 32]).with_page_size(PAGE).unwrap().with_live(false).with_target_frame(8 * 1024);
@@ -91,4 +96,60 @@ fn partial_and_complete_batches_are_stored_and_checked_again() {
     let core = Core::open(dir.path()).unwrap();
     assert_eq!(core.feed_len(&author), 400);
     assert_eq!(core.feed_head(&author), src.local_head());
+}
+
+#[test]
+fn runs_of_many_feeds_are_stored_with_one_checkpoint_each_checked_alone() {
+    let feeds: Vec<(MemStore, Vec<VerifiedBatch>)> = (10..40).map(|s| batches_of(s, 60 + u64::from(s))).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::builder().with_page_size(PAGE).open(dir.path()).unwrap();
+    let checkpoints = || core.stats().checkpoints;
+    let before = checkpoints();
+
+    // Every feed's batches as one run, but: feed 3's head forged (refused alone), feed 5 in two
+    // runs (the second committed after the first), and feed 7's run replayed (nothing new).
+    let mut forged = feeds[3].1.clone();
+    if let Some(last) = forged.last_mut() {
+        last.head.signature[0] ^= 1;
+    }
+    let split = feeds[5].1.len() / 2;
+    assert!(split > 0, "feed 5 came in several batches");
+    let mut runs: Vec<&[VerifiedBatch]> = Vec::new();
+    for (i, (_, list)) in feeds.iter().enumerate() {
+        match i {
+            3 => runs.push(&forged),
+            5 => runs.push(&list[..split]),
+            _ => runs.push(list),
+        }
+    }
+    runs.push(&feeds[5].1[split..]);
+    runs.push(&feeds[7].1);
+    let results = core.store_batch_runs(&runs);
+    assert_eq!(results.len(), runs.len());
+    for (i, r) in results.iter().enumerate() {
+        match i {
+            3 => assert!(matches!(r, Err(ImportError::BadHead(_))), "{r:?}"),
+            _ if i == feeds.len() + 1 => assert!(matches!(r, Ok(s) if s.is_empty()), "a replay stores nothing: {r:?}"),
+            _ => assert!(matches!(r, Ok(s) if !s.is_empty()), "run {i}: {r:?}"),
+        }
+    }
+    // Two writer requests (feed 5's second run waits for its first): two checkpoints, not one
+    // per feed.
+    assert_eq!(checkpoints() - before, 2, "one index checkpoint per group");
+    let check = |core: &Core| {
+        for (i, (src, _)) in feeds.iter().enumerate() {
+            let author = src.author().unwrap();
+            if i == 3 {
+                assert_eq!(core.feed_len(&author), 0, "the refused run stored nothing");
+                continue;
+            }
+            assert_eq!(core.feed_head(&author), src.local_head(), "feed {i}");
+            for (seq, ev) in core.iter_feed(&author).unwrap().enumerate() {
+                assert_eq!(ev.encoded(), src.get(&author, seq as u64).unwrap().encoded());
+            }
+        }
+    };
+    check(&core);
+    drop(core);
+    check(&Core::open(dir.path()).unwrap());
 }

@@ -26,6 +26,7 @@ use super::wait::{SPIN, recv_spin};
 use crate::Durability;
 use crate::error::{AppendError, CorruptReason, ImportError, IoError, SyncError};
 
+mod import;
 mod pipeline;
 
 /// Checkpoint (index commit) after this many pages were sealed since the last one, by default
@@ -79,6 +80,9 @@ pub(crate) type AppendReply = Sender<Result<(Range<u64>, Hash), AppendError>>;
 pub(crate) enum Request {
     Append(Batch, AppendReply),
     Import(Import, Sender<Result<(), ImportError>>),
+    /// Imports of distinct feeds, one index checkpoint after the last (see
+    /// [`Writer::import_group`]).
+    Imports(Vec<Import>, Sender<Vec<Result<(), ImportError>>>),
     Sync(Sender<Result<(), SyncError>>),
     Checkpoint(Sender<Result<(), SyncError>>),
     Shutdown(Sender<Result<(), SyncError>>),
@@ -256,8 +260,12 @@ impl Writer {
         match req {
             Request::Append(..) => false,
             Request::Import(imp, reply) => {
-                let r = if self.poisoned { Err(ImportError::Poisoned) } else { self.import(imp) };
+                let r = if self.poisoned { Err(ImportError::Poisoned) } else { self.import(imp, true) };
                 let _ = reply.send(r);
+                false
+            }
+            Request::Imports(imps, reply) => {
+                let _ = reply.send(self.import_group(imps));
                 false
             }
             Request::Sync(reply) => {
@@ -541,131 +549,6 @@ impl Writer {
             *lock(&self.shared.head_cache) = None;
         }
         Pending { pages, nodes }
-    }
-
-    fn import(&mut self, imp: Import) -> Result<(), ImportError> {
-        let author = imp.head.author;
-        let existing = self.shared.feed(&author);
-        let feed = match existing {
-            Some(f) => f,
-            None => {
-                if imp.expect_len != 0 {
-                    return Err(ImportError::Conflict);
-                }
-                let idx = u32::try_from(read(&self.shared.feeds).list.len())
-                    .map_err(|_| ImportError::Io(other("import", "too many feeds")))?;
-                Arc::new(FeedState {
-                    idx,
-                    author,
-                    local: false,
-                    inner: RwLock::new(FeedInner {
-                        len: 0,
-                        peaks: MmrPeaks::new(),
-                        pages_base: 0,
-                        pages: Vec::new(),
-                        node_base: 0,
-                        nodes: Vec::new(),
-                        head: None,
-                    }),
-                    write_lock: Default::default(),
-                })
-            }
-        };
-        let (old_len, mut peaks) = {
-            let inner = read(&feed.inner);
-            (inner.len, inner.peaks.clone())
-        };
-        if old_len != imp.expect_len {
-            return Err(ImportError::Conflict);
-        }
-        self.make_log_room().map_err(|e| {
-            self.poison();
-            ImportError::Io(e)
-        })?;
-        let log_chain = self.space.log.chain;
-        let saved = (self.space.next, self.space.seg_slots);
-        let mut pending = Pending::default();
-        let mut sealed = 0u64;
-        let r = self.import_inner(&feed, &imp, &mut peaks, &mut pending, &mut sealed);
-        if let Err(e) = r {
-            self.abandon_commit(&feed, log_chain, saved, pending);
-            self.forget_if_new(&feed);
-            if matches!(&e, ImportError::Io(io) if is_sync_failure(io)) {
-                self.poison();
-            }
-            return Err(e);
-        }
-        let (want_root, want_len) = match &imp.partial {
-            Some(p) => (p.root(), p.leaves()),
-            None => (imp.head.root, imp.head.length),
-        };
-        if peaks.root() != want_root || peaks.leaves() != want_len {
-            // The pages are written and the log record may be durable, but nothing is
-            // published or checkpointed: the index still ends before them.
-            self.rollback(&feed, saved.0, saved.1);
-            self.forget_if_new(&feed);
-            return Err(ImportError::LengthMismatch { head: imp.head.length, computed: peaks.leaves() });
-        }
-        if existing_is_new(&self.shared, &feed) {
-            let mut t = write(&self.shared.feeds);
-            t.by_author.insert(author, feed.clone());
-            t.list.push(feed.clone());
-        }
-        let new_len = peaks.leaves();
-        self.publish(&feed, new_len, peaks, pending, imp.partial.is_none().then_some(imp.head));
-        self.sealed_since_ckpt += sealed;
-        if let Some(wf) = self.feeds.get_mut(&feed.idx) {
-            wf.dirty = true;
-        }
-        self.shared.counters.commits.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = self.checkpoint() {
-            self.poison();
-            return Err(ImportError::Io(e));
-        }
-        Ok(())
-    }
-
-    /// After a failed import: the writer's state of a feed the store did not have before.
-    fn forget_if_new(&mut self, feed: &Arc<FeedState>) {
-        if existing_is_new(&self.shared, feed) {
-            self.feeds.remove(&feed.idx);
-        }
-    }
-
-    fn import_inner(
-        &mut self,
-        feed: &Arc<FeedState>,
-        imp: &Import,
-        peaks: &mut MmrPeaks,
-        pending: &mut Pending,
-        sealed: &mut u64,
-    ) -> Result<(), ImportError> {
-        let shared = self.shared.clone();
-        if !self.feeds.contains_key(&feed.idx) && read(&feed.inner).len == 0 {
-            let tail = Tail::empty(shared.config, feed.author);
-            self.feeds.insert(feed.idx, WFeed { feed: feed.clone(), tail: Some(tail), rows: Vec::new(), dirty: false });
-        }
-        let wf = wfeed(&shared, &mut self.feeds, feed)
-            .map_err(|_| ImportError::Io(other("import", "the feed's stored tail page is damaged")))?;
-        let _w = lock(&feed.write_lock);
-        let mut rest: &[u8] = &imp.events;
-        self.leaves.clear();
-        for index in 0..imp.count {
-            let (ev, used) =
-                EventRef::parse_prefix(rest, MAX_PAYLOAD_LEN).map_err(|_| ImportError::BadEvent { index })?;
-            rest = rest.get(used..).unwrap_or_default();
-            let leaf = imp.leaves.get(index).copied();
-            let leaf = Self::push(&mut self.space, &shared, &mut self.scratch, wf, ev, leaf, pending, sealed)
-                .map_err(ImportError::Io)?;
-            self.leaves.push(leaf);
-        }
-        Self::extend_mmr(peaks, pending, &self.leaves).map_err(ImportError::Io)?;
-        if let Some(tail) = wf.tail.as_mut() {
-            write_tail(&mut self.space, &shared, &mut self.scratch, tail, false).map_err(ImportError::Io)?;
-        }
-        self.space.finish_writes(&shared, true).map_err(ImportError::Io)?;
-        self.space.sync(&shared).map_err(ImportError::Io)?;
-        Ok(())
     }
 
     /// Checkpoints first if the tail log may not hold one more commit's record.
