@@ -27,7 +27,7 @@ pub(crate) enum ImportJob {
     Adopt { head: SignedHead },
 }
 
-/// Most verified batches stored in one commit.
+/// Most verified batches stored at once (one index checkpoint; one commit per feed).
 const MAX_COALESCE: usize = 64;
 
 pub(crate) fn spawn(inner: Arc<NetInner>, mut rx: mpsc::Receiver<ImportJob>) -> std::io::Result<JoinHandle<()>> {
@@ -35,7 +35,8 @@ pub(crate) fn spawn(inner: Arc<NetInner>, mut rx: mpsc::Receiver<ImportJob>) -> 
         let mut jobs = Vec::with_capacity(MAX_COALESCE);
         while let Some(job) = rx.blocking_recv() {
             jobs.push(job);
-            // Whatever queued up while the last commit ran is stored together.
+            // Whatever queued up while the last commit ran is stored together: each feed's
+            // run in a commit of its own, one index checkpoint for all (`store_batch_runs`).
             while jobs.len() < MAX_COALESCE {
                 match rx.try_recv() {
                     Ok(j) => jobs.push(j),
@@ -63,45 +64,45 @@ impl Run {
 }
 
 fn run(inner: &NetInner, jobs: &mut Vec<ImportJob>) {
-    let mut current: Option<Run> = None;
+    let mut runs: Vec<Run> = Vec::new();
     for job in jobs.drain(..) {
         match job {
-            ImportJob::Batch { batch, space, peer, session } => match current.as_mut() {
+            ImportJob::Batch { batch, space, peer, session } => match runs.last_mut() {
                 Some(r) if r.extends(&batch, session) => r.batches.push(*batch),
-                _ => {
-                    if let Some(r) = current.take() {
-                        store(inner, r);
-                    }
-                    current = Some(Run { batches: vec![*batch], space, peer, session });
-                }
+                _ => runs.push(Run { batches: vec![*batch], space, peer, session }),
             },
             ImportJob::Adopt { head } => {
-                if let Some(r) = current.take() {
-                    store(inner, r);
-                }
+                // In arrival order: what came before the adoption is stored first.
+                store(inner, &mut runs);
                 adopt(inner, head);
             }
         }
     }
-    if let Some(r) = current.take() {
-        store(inner, r);
-    }
+    store(inner, &mut runs);
 }
 
-fn store(inner: &NetInner, run: Run) {
-    let Some(author) = run.batches.first().map(VerifiedBatch::author) else { return };
-    let (space, peer, session) = (run.space, run.peer, run.session);
-    match inner.core.store_batches(&run.batches) {
-        Ok(seqs) if !seqs.is_empty() => {
-            let _ = inner.changed.send(author);
-            let n = seqs.end - seqs.start;
-            inner.update(session, |s| s.received_events += n);
-            inner.emit(SyncEvent::Received { space, peer, author, seqs });
-        }
-        Ok(_) => {}
-        Err(_) => {
-            inner.emit(SyncEvent::StoreFailed { space, peer, author });
-            inner.control(session, Control::Close);
+/// Stores `runs` (one index checkpoint for all of them) and tells the sessions.
+fn store(inner: &NetInner, runs: &mut Vec<Run>) {
+    if runs.is_empty() {
+        return;
+    }
+    let slices: Vec<&[VerifiedBatch]> = runs.iter().map(|r| r.batches.as_slice()).collect();
+    let results = inner.core.store_batch_runs(&slices);
+    for (run, result) in runs.drain(..).zip(results) {
+        let Some(author) = run.batches.first().map(VerifiedBatch::author) else { continue };
+        let (space, peer, session) = (run.space, run.peer, run.session);
+        match result {
+            Ok(seqs) if !seqs.is_empty() => {
+                let _ = inner.changed.send(author);
+                let n = seqs.end - seqs.start;
+                inner.update(session, |s| s.received_events += n);
+                inner.emit(SyncEvent::Received { space, peer, author, seqs });
+            }
+            Ok(_) => {}
+            Err(_) => {
+                inner.emit(SyncEvent::StoreFailed { space, peer, author });
+                inner.control(session, Control::Close);
+            }
         }
     }
 }
