@@ -16,6 +16,8 @@
 //!   bytes give the wire overhead.
 //! - **proto** (diagnostic): the same protocol over the same stream setting between two
 //!   in-memory stores (`memstore::MemStore`): verification included, no disk.
+//! - **many feeds**: a store holding `--feeds` feeds (default 1 000) of 10 events of 200 B
+//!   serves, a fresh store joins and stores them all (both in this process; see `feeds.rs`).
 //! - **hypercore**: hypercore@11.37.1 under Node (bench/hypercore/replicate.mjs): one process
 //!   holds N blocks of 256 B, the other replicates them over a TCP connection
 //!   (`core.replicate()` streams) until `download()` is done.
@@ -25,10 +27,11 @@
 //! the ratio of medians, the ratio to the raw iroh stream is given per round.
 //!
 //! Arguments: `--records N` (default 100 000), `--runs R` (default 3, the median is kept),
-//! `--only raw|sync|proto|hypercore` (repeatable), `--variants`. Environment: `XF_BENCH_HYPERCORE=0`
+//! `--only raw|sync|proto|feeds|hypercore` (repeatable), `--feeds N`, `--variants`. Environment: `XF_BENCH_HYPERCORE=0`
 //! skips Hypercore.
 
 mod child;
+mod feeds;
 mod hypercore;
 mod proto;
 mod raw;
@@ -41,6 +44,7 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 struct Args {
     records: usize,
+    feeds: u32,
     runs: usize,
     only: Vec<String>,
     variants: bool,
@@ -59,6 +63,7 @@ fn parse_args() -> Args {
     }
     Args {
         records: value("--records").and_then(|n| n.replace('_', "").parse().ok()).unwrap_or(100_000),
+        feeds: value("--feeds").and_then(|n| n.replace('_', "").parse().ok()).unwrap_or(1_000),
         runs: value("--runs").and_then(|n| n.parse().ok()).unwrap_or(3).max(1),
         only,
         variants: args.iter().any(|a| a == "--variants"),
@@ -96,6 +101,7 @@ fn main() -> Result<(), BoxError> {
     let mut extra: Vec<(String, Vec<Duration>, String)> = Vec::new();
     let mut ours = Vec::new();
     let mut proto_times = Vec::new();
+    let mut feeds_times = Vec::new();
     let mut sync_result: Option<sync::SyncResult> = None;
     for round in 0..a.runs {
         println!("round {}/{}", round + 1, a.runs);
@@ -125,6 +131,9 @@ fn main() -> Result<(), BoxError> {
         if on("proto") {
             proto_times.push(proto::run(a.records)?);
         }
+        if on("feeds") {
+            feeds_times.push(feeds::run(a.feeds)?);
+        }
     }
     let mut rows: Vec<(String, Duration, String)> = Vec::new();
     if on("raw") {
@@ -148,6 +157,18 @@ fn main() -> Result<(), BoxError> {
     println!("{:<32} {:>10} {:>10}  notes", "system", "time ms", "MB/s");
     for (name, d, note) in &rows {
         println!("{name:<32} {:>10.1} {:>10.1}  {note}", ms(*d), bytes as f64 / d.as_secs_f64() / 1e6);
+    }
+    if !feeds_times.is_empty() {
+        let d = median(feeds_times);
+        let events = u64::from(a.feeds) * feeds::EVENTS;
+        println!(
+            "many feeds: {} feeds x {} events of 200 B synced into a fresh store in {:.1} ms ({:.0} us per feed, {:.0} events/s; one process)",
+            a.feeds,
+            feeds::EVENTS,
+            ms(d),
+            d.as_secs_f64() * 1e6 / f64::from(a.feeds),
+            events as f64 / d.as_secs_f64(),
+        );
     }
     let find = |p: &str| rows.iter().find(|r| r.0.starts_with(p)).map(|r| r.1);
     if let Some(ours_median) = find("xaeroflux") {

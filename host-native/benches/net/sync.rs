@@ -25,7 +25,7 @@ pub(crate) struct SyncResult {
     pub latencies: Vec<Duration>,
 }
 
-fn open(dir: &Path) -> Result<Core, BoxError> {
+pub(crate) fn open(dir: &Path) -> Result<Core, BoxError> {
     let net = NetConfig::default().with_bind_addr("127.0.0.1:0".parse()?);
     Ok(Core::builder()
         .with_page_size(16 * 1024)

@@ -1,0 +1,126 @@
+//! Storing many small feeds that a sync verified: one run at a time (`Core::store_batches`,
+//! one index checkpoint each) against groups of runs (`Core::store_batch_runs`, one checkpoint
+//! per group, as the network sync's importer stores them), in the same run.
+//!
+//! `cargo bench -p xaeroflux --bench import` (`-- --feeds N --events N --group N --rounds N`).
+//! Each round stores the same verified batches into two fresh stores on the same disk
+//! (`target/import-bench`), alternating which goes first; the medians are printed with their
+//! ratio.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use xaeroflux::Core;
+use xaeroflux_core::AuthorKey;
+use xaeroflux_core::memstore::{MemStore, NewEvent};
+use xaeroflux_core::page::PageConfig;
+use xaeroflux_core::xsp::{Config, Event, Role, Session, VerifiedBatch};
+
+struct Args {
+    feeds: u32,
+    events: u64,
+    group: usize,
+    rounds: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args { feeds: 1000, events: 10, group: 64, rounds: 5 };
+    let argv: Vec<String> = std::env::args().collect();
+    let value = |name: &str| argv.iter().position(|x| x == name).and_then(|i| argv.get(i + 1)?.parse::<u64>().ok());
+    a.feeds = value("--feeds").map_or(a.feeds, |v| v as u32);
+    a.events = value("--events").unwrap_or(a.events);
+    a.group = value("--group").map_or(a.group, |v| v.max(1) as usize);
+    a.rounds = value("--rounds").map_or(a.rounds, |v| v.max(1) as usize);
+    a
+}
+
+/// The verified batches a fresh replica gets syncing `events` events of 200 B from the feed
+/// of author number `i`, through two real XSP sessions.
+fn verified(i: u32, events: u64) -> Vec<VerifiedBatch> {
+    let pages = PageConfig::default();
+    let mut secret = [7u8; 32];
+    secret[..4].copy_from_slice(&i.to_le_bytes());
+    let mut src = MemStore::new(AuthorKey::from_secret_bytes(&secret), pages);
+    let payload = [i as u8; 200];
+    src.append_batch((0..events).map(|s| NewEvent::new(1_000 + s, &payload))).expect("append to a MemStore");
+    let config = Config::new([1; 32]).with_live(false);
+    let mut a = Session::new(config.clone(), Role::Initiator, 0, src);
+    let mut b = Session::new(config, Role::Responder, 0, MemStore::replica(pages));
+    let (mut buf, mut out) = (vec![0u8; 1 << 16], Vec::new());
+    loop {
+        let mut moved = false;
+        while let Some(k) = a.poll_transmit(&mut buf) {
+            b.handle_input(1, &buf[..k]);
+            moved = true;
+        }
+        while let Some(k) = b.poll_transmit(&mut buf) {
+            a.handle_input(1, &buf[..k]);
+            moved = true;
+        }
+        while let Some(ev) = b.poll_event() {
+            if let Event::Verified(v) = ev {
+                out.push(v);
+            }
+        }
+        while a.poll_event().is_some() {}
+        if !moved {
+            return out;
+        }
+    }
+}
+
+fn store_one_by_one(core: &Core, feeds: &[Vec<VerifiedBatch>]) {
+    for f in feeds {
+        core.store_batches(f).expect("store a verified run");
+    }
+}
+
+fn store_grouped(core: &Core, feeds: &[Vec<VerifiedBatch>], group: usize) {
+    for chunk in feeds.chunks(group) {
+        let runs: Vec<&[VerifiedBatch]> = chunk.iter().map(Vec::as_slice).collect();
+        for r in core.store_batch_runs(&runs) {
+            r.expect("store a verified run");
+        }
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let a = args();
+    let feeds: Vec<Vec<VerifiedBatch>> = (0..a.feeds).map(|i| verified(i, a.events)).collect();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/import-bench");
+    let (mut single, mut grouped) = (Vec::new(), Vec::new());
+    for round in 0..a.rounds {
+        for which in [round % 2, 1 - round % 2] {
+            let _ = std::fs::remove_dir_all(&dir);
+            let core = Core::builder().open(&dir).expect("open a fresh store");
+            let start = Instant::now();
+            if which == 0 {
+                store_one_by_one(&core, &feeds);
+                single.push(start.elapsed());
+            } else {
+                store_grouped(&core, &feeds, a.group);
+                grouped.push(start.elapsed());
+            }
+            assert_eq!(core.stats().total_events, u64::from(a.feeds) * a.events, "everything stored");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let (s, g) = (median(single), median(grouped));
+    println!(
+        "{} feeds x {} events of 200 B, medians of {} rounds:\n  one run per call (store_batches):        {:>8.1} ms  ({:.0} us per feed)\n  groups of {:>3} runs (store_batch_runs):   {:>8.1} ms  ({:.0} us per feed)\n  grouped / one by one: {:.2}x the speed",
+        a.feeds,
+        a.events,
+        a.rounds,
+        s.as_secs_f64() * 1e3,
+        s.as_secs_f64() * 1e6 / f64::from(a.feeds),
+        a.group,
+        g.as_secs_f64() * 1e3,
+        g.as_secs_f64() * 1e6 / f64::from(a.feeds),
+        s.as_secs_f64() / g.as_secs_f64(),
+    );
+}
