@@ -131,6 +131,9 @@ fn main() -> Result<(), BoxError> {
         if on("proto") {
             proto_times.push(proto::run(a.records)?);
         }
+    }
+    // After the interleaved rounds: its two in-process nodes stay out of the others' rounds.
+    for _ in 0..a.runs {
         if on("feeds") {
             feeds_times.push(feeds::run(a.feeds)?);
         }
