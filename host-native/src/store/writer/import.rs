@@ -73,7 +73,8 @@ impl Writer {
         })?;
         let log_chain = self.space.log.chain;
         let saved = (self.space.next, self.space.seg_slots);
-        let mut pending = Pending::default();
+        // The writer's spare buffers, for their capacity (given back on success and failure).
+        let mut pending = std::mem::take(&mut self.pending);
         let mut sealed = 0u64;
         // In a group, a feed new to the store is not synced alone: its pages are all fresh
         // (no page holding committed events is rewritten), so nothing of it is needed before
@@ -97,6 +98,9 @@ impl Writer {
             // published or checkpointed: the index still ends before them.
             self.rollback(&feed, saved.0, saved.1);
             self.forget_if_new(&feed);
+            pending.pages.clear();
+            pending.nodes.clear();
+            self.pending = pending;
             return Err(ImportError::LengthMismatch { head: imp.head.length, computed: peaks.leaves() });
         }
         if existing_is_new(&self.shared, &feed) {
@@ -105,7 +109,7 @@ impl Writer {
             t.list.push(feed.clone());
         }
         let new_len = peaks.leaves();
-        self.publish(&feed, new_len, peaks, pending, imp.partial.is_none().then_some(imp.head));
+        self.pending = self.publish(&feed, new_len, peaks, pending, imp.partial.is_none().then_some(imp.head));
         self.sealed_since_ckpt += sealed;
         if let Some(wf) = self.feeds.get_mut(&feed.idx) {
             wf.dirty = true;
