@@ -35,7 +35,7 @@ use super::{AppendReply, Batch, Pending, Writer, is_sync_failure};
 use crate::Durability;
 use crate::error::AppendError;
 use crate::store::segments::SyncInFlight;
-use crate::store::state::read;
+use crate::store::state::{lock, read};
 
 /// A commit written, its syncs running.
 pub(crate) struct InFlight {
@@ -146,7 +146,12 @@ impl Writer {
     /// writes, publishes it and replies. A failure poisons the store.
     pub(crate) fn drain(&mut self) {
         let Some(f) = self.inflight.take() else { return };
-        let r = f.sync.wait().and_then(|()| self.space.write_deferred(&f.deferred, &f.deferred_buf));
+        let feed = self.shared.local.clone();
+        let r = f.sync.wait().and_then(|()| {
+            // In-place rewrites of the tail page: a reader checking that page waits for them.
+            let _w = lock(&feed.write_lock);
+            self.space.write_deferred(&f.deferred, &f.deferred_buf)
+        });
         if let Err(e) = r {
             self.poison();
             let _ = f.reply.send(Err(AppendError::Io(e)));
@@ -156,7 +161,6 @@ impl Writer {
         if self.space.log.chain == f.log_chain {
             self.space.log.unsynced = false;
         }
-        let feed = self.shared.local.clone();
         let spare = self.publish(&feed, f.new_len, f.peaks, f.pending, None);
         if self.pending.pages.capacity() < spare.pages.capacity() {
             self.pending = spare;
