@@ -153,3 +153,37 @@ fn runs_of_many_feeds_are_stored_with_one_checkpoint_each_checked_alone() {
     drop(core);
     check(&Core::open(dir.path()).unwrap());
 }
+
+#[test]
+fn runs_of_known_feeds_in_one_group_rewrite_their_tail_pages_and_survive_a_reopen() {
+    // Each feed in several batches: the first ones stored in one call, the rest in another,
+    // which extends every feed's tail page in place (one sync of the log for all of them).
+    let feeds: Vec<(MemStore, Vec<VerifiedBatch>)> = (50..70).map(|s| batches_of(s, 150 + u64::from(s))).collect();
+    assert!(feeds.iter().all(|(_, l)| l.len() > 2), "several batches per feed");
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::builder().with_page_size(PAGE).open(dir.path()).unwrap();
+    let first: Vec<&[VerifiedBatch]> = feeds.iter().map(|(_, l)| &l[..1]).collect();
+    let rest: Vec<&[VerifiedBatch]> = feeds.iter().map(|(_, l)| &l[1..]).collect();
+    for r in core.store_batch_runs(&first) {
+        assert!(matches!(&r, Ok(s) if !s.is_empty()), "{r:?}");
+    }
+    let (syncs, checkpoints) = (core.stats().syncs, core.stats().checkpoints);
+    let results = core.store_batch_runs(&rest);
+    for (r, (_, list)) in results.iter().zip(&feeds) {
+        assert_eq!(r.as_ref().ok(), Some(&(list[0].end_seq()..list.last().unwrap().end_seq())));
+    }
+    assert_eq!(core.stats().checkpoints - checkpoints, 1, "one index checkpoint");
+    assert!(core.stats().syncs - syncs < 10, "a few syncs for 20 feeds, not one each");
+    let check = |core: &Core| {
+        for (src, _) in &feeds {
+            let author = src.author().unwrap();
+            assert_eq!(core.feed_head(&author), src.local_head());
+            for (seq, ev) in core.iter_feed(&author).unwrap().enumerate() {
+                assert_eq!(ev.encoded(), src.get(&author, seq as u64).unwrap().encoded());
+            }
+        }
+    };
+    check(&core);
+    drop(core);
+    check(&Core::open(dir.path()).unwrap());
+}

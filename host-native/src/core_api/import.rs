@@ -146,19 +146,18 @@ impl Core {
         Ok(seqs)
     }
 
-    /// Stores several runs of verified batches, each checked and stored as
-    /// [`Core::store_batches`] would, with one index checkpoint for all of them instead of one
-    /// each. Each run's events are synced before the next run is written, as alone, except
-    /// those of a feed new to the store (all fresh pages), which the checkpoint syncs; the
-    /// index commit follows the last run, and only then does this return, so whatever it
-    /// reports stored is durable. The network sync stores what its sessions verified this way,
-    /// many feeds at once: with 1 000 feeds of 10 events, groups of 64 runs stored 7.9× as
-    /// fast as one run per call on the machine of `docs/benchmarks.md`
-    /// (`cargo bench -p xaeroflux --bench import`).
+    /// Stores several runs of verified batches, each checked as [`Core::store_batches`]
+    /// checks it, in one commit: every run is written, then one durable sync covers them
+    /// all, they are published, and one index checkpoint follows. Only then does this return,
+    /// so whatever it reports stored is durable and indexed, as a commit of its own would be.
+    /// The network sync stores what its sessions verified this way, many feeds at once. With
+    /// 1 000 new feeds of 10 events, groups of 64 runs stored 7.3–7.9× as fast as one run per
+    /// call on the machine of `docs/benchmarks.md` (`cargo bench -p xaeroflux --bench import`).
     ///
-    /// A run of an author that an earlier run of the same call also stores is committed after
-    /// it. Returns each run's result, in order; if the final checkpoint fails, every run stored
-    /// since the last checkpoint fails with it (the store is then poisoned).
+    /// A run that fails its checks, or fails while written, is refused alone. A run of an
+    /// author that an earlier run of the same call also stores is committed after it. Returns
+    /// each run's result, in order; if the sync or the checkpoint fails, every run not yet
+    /// indexed fails with it (the store is then poisoned).
     pub fn store_batch_runs(&self, runs: &[&[VerifiedBatch]]) -> Vec<Result<Range<u64>, ImportError>> {
         let mut results: Vec<Result<Range<u64>, ImportError>> = Vec::with_capacity(runs.len());
         let mut group: Vec<(usize, Import, Range<u64>)> = Vec::new();

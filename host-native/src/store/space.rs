@@ -42,6 +42,15 @@ pub(crate) struct Space {
     pub unsynced_since: Option<Instant>,
 }
 
+/// See [`Space::mark`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WriteMark {
+    log: (usize, u64),
+    deferred: usize,
+    deferred_buf: usize,
+    sync_log_first: bool,
+}
+
 impl Space {
     pub(crate) fn alloc(&mut self, shared: &Shared, span: u16) -> Result<Loc, IoError> {
         let span = u32::from(span);
@@ -160,6 +169,26 @@ impl Space {
     }
 
     /// Forgets what a failed commit left to write.
+    /// Where the commit's pending records and deferred writes stand, for
+    /// [`abandon_to`](Self::abandon_to).
+    pub(crate) fn mark(&self) -> WriteMark {
+        WriteMark {
+            log: self.log.mark(),
+            deferred: self.deferred.len(),
+            deferred_buf: self.deferred_buf.len(),
+            sync_log_first: self.sync_log_first,
+        }
+    }
+
+    /// Forgets the records and deferred writes added since `mark` (a failed member of a group
+    /// of imports), keeping those before it.
+    pub(crate) fn abandon_to(&mut self, mark: WriteMark) {
+        self.log.discard_to(mark.log);
+        self.deferred.truncate(mark.deferred);
+        self.deferred_buf.truncate(mark.deferred_buf);
+        self.sync_log_first = mark.sync_log_first;
+    }
+
     pub(crate) fn abandon_writes(&mut self, chain_before: u64) {
         self.log.discard(chain_before);
         self.deferred.clear();

@@ -215,6 +215,21 @@ impl TailLog {
         }
     }
 
+    /// Where the records not yet written stand (their length and the chain), for
+    /// [`discard_to`](Self::discard_to).
+    pub(crate) fn mark(&self) -> (usize, u64) {
+        (self.buf.len(), self.chain)
+    }
+
+    /// Forgets the records added since `mark`, if none was written since (as
+    /// [`discard`](Self::discard) does for a whole commit): the records before it stay.
+    pub(crate) fn discard_to(&mut self, mark: (usize, u64)) {
+        if self.buf.len() >= mark.0 {
+            self.buf.truncate(mark.0);
+            self.chain = mark.1;
+        }
+    }
+
     /// After a checkpoint committed epoch `epoch + 1`: start again at the beginning.
     pub(crate) fn restart(&mut self) {
         self.epoch += 1;

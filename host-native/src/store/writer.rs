@@ -260,7 +260,7 @@ impl Writer {
         match req {
             Request::Append(..) => false,
             Request::Import(imp, reply) => {
-                let r = if self.poisoned { Err(ImportError::Poisoned) } else { self.import(imp, true) };
+                let r = self.import_group(vec![imp]).pop().unwrap_or(Err(ImportError::Poisoned));
                 let _ = reply.send(r);
                 false
             }

@@ -7,17 +7,54 @@
 
 use super::*;
 
+/// A member of a group of imports: written (pages, log records, deferred in-place writes)
+/// but neither synced nor published.
+struct Staged {
+    feed: Arc<FeedState>,
+    peaks: MmrPeaks,
+    pending: Pending,
+    sealed: u64,
+    /// The head to store (`None` for a batch that ends before its head).
+    head: Option<SignedHead>,
+}
+
 impl Writer {
-    /// Imports of distinct feeds, each written, synced and published as [`import`]
-    /// (Self::import) does alone (but for a feed new to the store, which the checkpoint
-    /// syncs), then one index checkpoint for all (the caller is answered after it, so an
-    /// import is acknowledged only once durable and indexed, as alone). If the checkpoint
-    /// fails, every import published since the last one fails too: the store is poisoned.
+    /// Imports of distinct feeds (checked by their callers) in one commit: each is written
+    /// in turn (its new pages, its tail page's log record and in-place rewrite, deferred);
+    /// then one durable sync of the log and the segments, the in-place writes, and every
+    /// import is published; then one index checkpoint. The caller is answered after it, so
+    /// an import is acknowledged only once durable and indexed, as a commit of its own would
+    /// be. An import that fails while written (a damaged tail page, a write error, events
+    /// that do not give the expected peaks) is forgotten alone. If the log may not hold one
+    /// more record, what is written so far is committed first and the log checkpointed. A
+    /// failed sync or checkpoint fails every import not yet indexed, and poisons the store.
     pub(super) fn import_group(&mut self, imps: Vec<Import>) -> Vec<Result<(), ImportError>> {
-        let mut results: Vec<Result<(), ImportError>> = imps
-            .into_iter()
-            .map(|imp| if self.poisoned { Err(ImportError::Poisoned) } else { self.import(imp, false) })
-            .collect();
+        let page_size = self.shared.config.page_size();
+        let mut results: Vec<Result<(), ImportError>> = Vec::with_capacity(imps.len());
+        let mut staged: Vec<(usize, Staged)> = Vec::new();
+        for imp in imps {
+            if !self.poisoned && !self.space.log.has_room(page_size) {
+                self.commit_staged(&mut staged, &mut results);
+                if let Err(e) = self.make_log_room() {
+                    self.poison();
+                    results.push(Err(ImportError::Io(e)));
+                    continue;
+                }
+            }
+            if self.poisoned {
+                results.push(Err(ImportError::Poisoned));
+                continue;
+            }
+            let new_feeds = staged.iter().filter(|(_, s)| existing_is_new(&self.shared, &s.feed)).count();
+            match self.stage(imp, new_feeds) {
+                Ok(s) => {
+                    staged.push((results.len(), s));
+                    results.push(Ok(()));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        self.commit_staged(&mut staged, &mut results);
         if results.iter().any(Result::is_ok)
             && let Err(e) = self.checkpoint()
         {
@@ -30,18 +67,17 @@ impl Writer {
         results
     }
 
-    /// Imports `imp` (checked by the caller): writes its pages, syncs, publishes, and with
-    /// `checkpoint` commits the index (a group of imports commits it once, after the last).
-    pub(super) fn import(&mut self, imp: Import, checkpoint: bool) -> Result<(), ImportError> {
+    /// Writes one import of a group (see [`import_group`](Self::import_group)); `new_feeds`
+    /// feeds new to the store are staged before it (each gets its own index).
+    fn stage(&mut self, imp: Import, new_feeds: usize) -> Result<Staged, ImportError> {
         let author = imp.head.author;
-        let existing = self.shared.feed(&author);
-        let feed = match existing {
+        let feed = match self.shared.feed(&author) {
             Some(f) => f,
             None => {
                 if imp.expect_len != 0 {
                     return Err(ImportError::Conflict);
                 }
-                let idx = u32::try_from(read(&self.shared.feeds).list.len())
+                let idx = u32::try_from(read(&self.shared.feeds).list.len() + new_feeds)
                     .map_err(|_| ImportError::Io(other("import", "too many feeds")))?;
                 Arc::new(FeedState {
                     idx,
@@ -67,59 +103,69 @@ impl Writer {
         if old_len != imp.expect_len {
             return Err(ImportError::Conflict);
         }
-        self.make_log_room().map_err(|e| {
-            self.poison();
-            ImportError::Io(e)
-        })?;
-        let log_chain = self.space.log.chain;
+        let mark = self.space.mark();
         let saved = (self.space.next, self.space.seg_slots);
-        // The writer's spare buffers, for their capacity (given back on success and failure).
-        let mut pending = std::mem::take(&mut self.pending);
+        let mut pending = Pending::default();
         let mut sealed = 0u64;
-        // In a group, a feed new to the store is not synced alone: its pages are all fresh
-        // (no page holding committed events is rewritten), so nothing of it is needed before
-        // the group's checkpoint, which syncs everything before committing the index.
-        let sync = checkpoint || old_len != 0;
-        let r = self.import_inner(&feed, &imp, &mut peaks, &mut pending, &mut sealed, sync);
-        if let Err(e) = r {
-            self.abandon_commit(&feed, log_chain, saved, pending);
-            self.forget_if_new(&feed);
-            if matches!(&e, ImportError::Io(io) if is_sync_failure(io)) {
-                self.poison();
+        let r = self.import_inner(&feed, &imp, &mut peaks, &mut pending, &mut sealed).and_then(|()| {
+            let (want_root, want_len) = match &imp.partial {
+                Some(p) => (p.root(), p.leaves()),
+                None => (imp.head.root, imp.head.length),
+            };
+            if peaks.root() != want_root || peaks.leaves() != want_len {
+                return Err(ImportError::LengthMismatch { head: imp.head.length, computed: peaks.leaves() });
             }
-            return Err(e);
-        }
-        let (want_root, want_len) = match &imp.partial {
-            Some(p) => (p.root(), p.leaves()),
-            None => (imp.head.root, imp.head.length),
-        };
-        if peaks.root() != want_root || peaks.leaves() != want_len {
-            // The pages are written and the log record may be durable, but nothing is
-            // published or checkpointed: the index still ends before them.
+            Ok(())
+        });
+        if let Err(e) = r {
+            // Nothing of it is synced or published: its records and in-place writes are
+            // dropped, and its slots handed out again (it is the latest thing written).
+            self.space.abandon_to(mark);
             self.rollback(&feed, saved.0, saved.1);
             self.forget_if_new(&feed);
-            pending.pages.clear();
-            pending.nodes.clear();
-            self.pending = pending;
-            return Err(ImportError::LengthMismatch { head: imp.head.length, computed: peaks.leaves() });
+            return Err(e);
         }
-        if existing_is_new(&self.shared, &feed) {
-            let mut t = write(&self.shared.feeds);
-            t.by_author.insert(author, feed.clone());
-            t.list.push(feed.clone());
+        Ok(Staged { feed, peaks, pending, sealed, head: imp.partial.is_none().then_some(imp.head) })
+    }
+
+    /// Makes the staged imports durable (their records, then their in-place writes, under
+    /// each feed's write lock so that no reader checks a half-rewritten page) and publishes
+    /// them, in order. A failure fails them all and poisons the store.
+    fn commit_staged(&mut self, staged: &mut Vec<(usize, Staged)>, results: &mut [Result<(), ImportError>]) {
+        if staged.is_empty() {
+            return;
         }
-        let new_len = peaks.leaves();
-        self.pending = self.publish(&feed, new_len, peaks, pending, imp.partial.is_none().then_some(imp.head));
-        self.sealed_since_ckpt += sealed;
-        if let Some(wf) = self.feeds.get_mut(&feed.idx) {
-            wf.dirty = true;
-        }
-        self.shared.counters.commits.fetch_add(1, Ordering::Relaxed);
-        if checkpoint && let Err(e) = self.checkpoint() {
+        let shared = self.shared.clone();
+        let r = {
+            let _locks: Vec<_> = staged.iter().map(|(_, s)| lock(&s.feed.write_lock)).collect();
+            self.space.finish_writes(&shared, true).and_then(|()| self.space.sync(&shared))
+        };
+        if let Err(e) = r {
             self.poison();
-            return Err(ImportError::Io(e));
+            let mut e = Some(e);
+            for (i, s) in staged.drain(..) {
+                results[i] = Err(e.take().map_or(ImportError::Poisoned, ImportError::Io));
+                self.forget_if_new(&s.feed);
+            }
+            return;
         }
-        Ok(())
+        for (_, s) in staged.drain(..) {
+            if existing_is_new(&self.shared, &s.feed) {
+                let mut t = write(&self.shared.feeds);
+                t.by_author.insert(s.feed.author, s.feed.clone());
+                t.list.push(s.feed.clone());
+            }
+            let new_len = s.peaks.leaves();
+            let spare = self.publish(&s.feed, new_len, s.peaks, s.pending, s.head);
+            if self.pending.pages.capacity() < spare.pages.capacity() {
+                self.pending = spare;
+            }
+            self.sealed_since_ckpt += s.sealed;
+            if let Some(wf) = self.feeds.get_mut(&s.feed.idx) {
+                wf.dirty = true;
+            }
+            self.shared.counters.commits.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// After a failed import: the writer's state of a feed the store did not have before.
@@ -136,7 +182,6 @@ impl Writer {
         peaks: &mut MmrPeaks,
         pending: &mut Pending,
         sealed: &mut u64,
-        sync: bool,
     ) -> Result<(), ImportError> {
         let shared = self.shared.clone();
         if !self.feeds.contains_key(&feed.idx) && read(&feed.inner).len == 0 {
@@ -160,10 +205,6 @@ impl Writer {
         Self::extend_mmr(peaks, pending, &self.leaves).map_err(ImportError::Io)?;
         if let Some(tail) = wf.tail.as_mut() {
             write_tail(&mut self.space, &shared, &mut self.scratch, tail, false).map_err(ImportError::Io)?;
-        }
-        self.space.finish_writes(&shared, sync).map_err(ImportError::Io)?;
-        if sync {
-            self.space.sync(&shared).map_err(ImportError::Io)?;
         }
         Ok(())
     }
