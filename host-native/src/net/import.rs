@@ -27,7 +27,7 @@ pub(crate) enum ImportJob {
     Adopt { head: SignedHead },
 }
 
-/// Most verified batches stored at once (one index checkpoint; one commit per feed).
+/// Most verified batches stored at once (one commit of the store).
 const MAX_COALESCE: usize = 64;
 
 pub(crate) fn spawn(inner: Arc<NetInner>, mut rx: mpsc::Receiver<ImportJob>) -> std::io::Result<JoinHandle<()>> {
@@ -35,8 +35,8 @@ pub(crate) fn spawn(inner: Arc<NetInner>, mut rx: mpsc::Receiver<ImportJob>) -> 
         let mut jobs = Vec::with_capacity(MAX_COALESCE);
         while let Some(job) = rx.blocking_recv() {
             jobs.push(job);
-            // Whatever queued up while the last commit ran is stored together: each feed's
-            // run in a commit of its own, one index checkpoint for all (`store_batch_runs`).
+            // Whatever queued up while the last commit ran is stored together, in one commit
+            // (`store_batch_runs`: one sync and one index checkpoint for all the feeds).
             while jobs.len() < MAX_COALESCE {
                 match rx.try_recv() {
                     Ok(j) => jobs.push(j),
@@ -81,7 +81,7 @@ fn run(inner: &NetInner, jobs: &mut Vec<ImportJob>) {
     store(inner, &mut runs);
 }
 
-/// Stores `runs` (one index checkpoint for all of them) and tells the sessions.
+/// Stores `runs` (one commit for all of them) and tells the sessions.
 fn store(inner: &NetInner, runs: &mut Vec<Run>) {
     if runs.is_empty() {
         return;

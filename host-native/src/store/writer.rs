@@ -80,8 +80,7 @@ pub(crate) type AppendReply = Sender<Result<(Range<u64>, Hash), AppendError>>;
 pub(crate) enum Request {
     Append(Batch, AppendReply),
     Import(Import, Sender<Result<(), ImportError>>),
-    /// Imports of distinct feeds, one index checkpoint after the last (see
-    /// [`Writer::import_group`]).
+    /// Imports of distinct feeds, committed as one (see [`Writer::import_group`]).
     Imports(Vec<Import>, Sender<Vec<Result<(), ImportError>>>),
     Sync(Sender<Result<(), SyncError>>),
     Checkpoint(Sender<Result<(), SyncError>>),
