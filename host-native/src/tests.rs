@@ -1,4 +1,5 @@
-//! Failure injection: a full disk and failing syncs, through the writer's I/O trait.
+//! Failure injection (a full disk, failing syncs, through the writer's I/O trait) and other
+//! edge cases of the writer.
 
 use std::io;
 use std::sync::Arc;
@@ -285,4 +286,28 @@ fn one_event_commits_sync_only_the_tail_log() {
     assert!(faults.segment_syncs.load(Ordering::SeqCst) > seg0);
     drop(core);
     verify_reopened(dir.path(), n + 40);
+}
+
+#[test]
+fn a_feed_twice_in_one_group_is_committed_once_then_refused_as_a_conflict() {
+    // Callers send a group's feeds once each; if one came twice, its second import must not
+    // be written over the first's unpublished state (two feed records for one author).
+    let dir = tempfile::tempdir().unwrap();
+    let src_dir = tempfile::tempdir().unwrap();
+    let src = Core::open(src_dir.path()).unwrap();
+    src.append_batch((0..5u64).map(payload).collect::<Vec<_>>().iter().map(Vec::as_slice)).unwrap();
+    let head = src.head();
+    let events: Vec<_> = src.range(&src.author(), 0..5).unwrap().collect();
+    let core = Core::open(dir.path()).unwrap();
+    let feeds = vec![(head, events.clone()), (head, events)];
+    let results = core.store_verified_group(&feeds);
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    assert!(matches!(results[1], Err(crate::ImportError::Conflict)), "{:?}", results[1]);
+    let check = |core: &Core| {
+        assert_eq!(core.feeds().len(), 2, "the local feed and the imported one, once");
+        assert_eq!(core.feed_head(&src.author()), Some(head));
+    };
+    check(&core);
+    drop(core);
+    check(&Core::open(dir.path()).unwrap());
 }

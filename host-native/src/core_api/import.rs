@@ -156,8 +156,8 @@ impl Core {
     ///
     /// A run that fails its checks, or fails while written, is refused alone. A run of an
     /// author that an earlier run of the same call also stores is committed after it. Returns
-    /// each run's result, in order; if the sync or the checkpoint fails, every run not yet
-    /// indexed fails with it (the store is then poisoned).
+    /// each run's result, in order; if the sync or the checkpoint fails, every run not refused
+    /// before fails with it (the store is then poisoned).
     pub fn store_batch_runs(&self, runs: &[&[VerifiedBatch]]) -> Vec<Result<Range<u64>, ImportError>> {
         let mut results: Vec<Result<Range<u64>, ImportError>> = Vec::with_capacity(runs.len());
         let mut group: Vec<(usize, Import, Range<u64>)> = Vec::new();

@@ -27,13 +27,17 @@ impl Writer {
     /// be. An import that fails while written (a damaged tail page, a write error, events
     /// that do not give the expected peaks) is forgotten alone. If the log may not hold one
     /// more record, what is written so far is committed first and the log checkpointed. A
-    /// failed sync or checkpoint fails every import not yet indexed, and poisons the store.
+    /// failed sync or checkpoint fails every import of the group not refused before, and
+    /// poisons the store.
     pub(super) fn import_group(&mut self, imps: Vec<Import>) -> Vec<Result<(), ImportError>> {
         let page_size = self.shared.config.page_size();
         let mut results: Vec<Result<(), ImportError>> = Vec::with_capacity(imps.len());
         let mut staged: Vec<(usize, Staged)> = Vec::new();
         for imp in imps {
-            if !self.poisoned && !self.space.log.has_room(page_size) {
+            // A feed staged already (callers send distinct feeds; this keeps it safe if not):
+            // its first import is committed before the next is written over its state.
+            let again = staged.iter().any(|(_, s)| s.feed.author == imp.head.author);
+            if !self.poisoned && (again || !self.space.log.has_room(page_size)) {
                 self.commit_staged(&mut staged, &mut results);
                 if let Err(e) = self.make_log_room() {
                     self.poison();
