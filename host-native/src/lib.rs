@@ -48,7 +48,9 @@
 //!   `(author, seq) → location` lookup is a binary search over the feed's dense page list.
 //! - **Commits.** An append writes the new event bytes, then the page header, then (under
 //!   [`Durability::EachAppend`]) calls `fdatasync` once. Appends queued by several threads are
-//!   committed together. An import ([`Core::store_verified`]) also checkpoints the index.
+//!   committed together. An import ([`Core::store_verified`], [`Core::store_batches`]) also
+//!   checkpoints the index; [`Core::store_batch_runs`] imports many feeds in one commit
+//!   (one sync, one checkpoint), as the network sync does.
 //! - **Recovery.** Pages are checksummed. On open, the local feed's last page and the slots
 //!   after the checkpoint are examined; valid pages continuing the feed are taken, and what
 //!   follows them is zeroed. The work is bounded by the checkpoint interval (1 024 pages by
