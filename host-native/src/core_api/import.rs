@@ -21,14 +21,7 @@ impl Core {
     /// and the head are then stored and made durable together.
     pub fn store_verified(&self, head: &SignedHead, events: &[EventRef<'_>]) -> Result<(), ImportError> {
         let imp = self.prepare_verified(head, events)?;
-        let (rtx, rrx) = bounded(1);
-        self.tx.send(Request::Import(imp, rtx)).map_err(|_| ImportError::Closed)?;
-        let r = rrx.recv().map_err(|_| ImportError::Closed)?;
-        #[cfg(feature = "net")]
-        if r.is_ok() {
-            self.net.feed_changed(&head.author);
-        }
-        r
+        self.commit_imports(vec![imp]).pop().unwrap_or(Err(ImportError::Closed))
     }
 
     /// As [`Core::store_verified`] for each feed of `feeds` (distinct authors), with one index
@@ -49,12 +42,7 @@ impl Core {
                 Err(e) => results.push(Err(e)),
             }
         }
-        let (rtx, rrx) = bounded(1);
-        let mut replies = match self.tx.send(Request::Imports(imports, rtx)) {
-            Ok(()) => rrx.recv().unwrap_or_default(),
-            Err(_) => Vec::new(),
-        }
-        .into_iter();
+        let mut replies = self.commit_imports(imports).into_iter();
         for r in results.iter_mut().filter(|r| r.is_ok()) {
             *r = replies.next().unwrap_or(Err(ImportError::Closed));
         }
@@ -131,19 +119,7 @@ impl Core {
     /// head, that head is stored; otherwise the stored head is kept. Events below the stored
     /// length (another session stored them first) are skipped. Returns the seqs stored.
     pub fn store_batches(&self, batches: &[VerifiedBatch]) -> Result<Range<u64>, ImportError> {
-        let Some((imp, seqs)) = self.prepare_batches(batches)? else {
-            return Ok(batches.last().map_or(0..0, |b| {
-                let len = self.feed_len(&b.head.author);
-                len..len
-            }));
-        };
-        let author = imp.head.author;
-        let (rtx, rrx) = bounded(1);
-        self.tx.send(Request::Import(imp, rtx)).map_err(|_| ImportError::Closed)?;
-        rrx.recv().map_err(|_| ImportError::Closed)??;
-        #[cfg(feature = "net")]
-        self.net.feed_changed(&author);
-        Ok(seqs)
+        self.store_batch_runs(&[batches]).pop().unwrap_or(Ok(0..0))
     }
 
     /// Stores several runs of verified batches, each checked as [`Core::store_batches`]
@@ -186,33 +162,34 @@ impl Core {
         group: &mut Vec<(usize, Import, Range<u64>)>,
         results: &mut [Result<Range<u64>, ImportError>],
     ) {
-        if group.is_empty() {
-            return;
+        let (places, imports): (Vec<_>, Vec<_>) = group.drain(..).map(|(i, imp, seqs)| ((i, seqs), imp)).unzip();
+        for ((i, seqs), r) in places.into_iter().zip(self.commit_imports(imports)) {
+            results[i] = r.map(|()| seqs);
         }
-        let mut places = Vec::with_capacity(group.len());
-        let mut imports = Vec::with_capacity(group.len());
-        for (i, imp, seqs) in group.drain(..) {
-            places.push((i, imp.head.author, seqs));
-            imports.push(imp);
+    }
+
+    /// Sends `imports` (checked, of distinct feeds) to the writer as one commit and returns
+    /// each one's result, in order; tells the sync which feeds grew.
+    fn commit_imports(&self, imports: Vec<Import>) -> Vec<Result<(), ImportError>> {
+        let n = imports.len();
+        if n == 0 {
+            return Vec::new();
         }
+        #[cfg(feature = "net")]
+        let authors: Vec<_> = imports.iter().map(|imp| imp.head.author).collect();
         let (rtx, rrx) = bounded(1);
-        let replies = match self.tx.send(Request::Imports(imports, rtx)) {
-            Ok(()) => rrx.recv().ok(),
-            Err(_) => None,
+        let mut replies = match self.tx.send(Request::Imports(imports, rtx)) {
+            Ok(()) => rrx.recv().unwrap_or_default(),
+            Err(_) => Vec::new(),
         };
-        let mut replies = replies.map(Vec::into_iter);
-        for (i, author, seqs) in places {
-            results[i] = match replies.as_mut().and_then(Iterator::next) {
-                Some(Ok(())) => {
-                    #[cfg(feature = "net")]
-                    self.net.feed_changed(&author);
-                    let _ = author;
-                    Ok(seqs)
-                }
-                Some(Err(e)) => Err(e),
-                None => Err(ImportError::Closed),
-            };
+        replies.resize_with(n, || Err(ImportError::Closed));
+        #[cfg(feature = "net")]
+        for (author, r) in authors.iter().zip(&replies) {
+            if r.is_ok() {
+                self.net.feed_changed(author);
+            }
         }
+        replies
     }
 
     /// Checks `batches` (see [`Core::store_batches`]) and makes the writer's request: `None`

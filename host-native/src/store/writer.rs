@@ -79,7 +79,6 @@ pub(crate) type AppendReply = Sender<Result<(Range<u64>, Hash), AppendError>>;
 
 pub(crate) enum Request {
     Append(Batch, AppendReply),
-    Import(Import, Sender<Result<(), ImportError>>),
     /// Imports of distinct feeds, committed as one (see [`Writer::import_group`]).
     Imports(Vec<Import>, Sender<Vec<Result<(), ImportError>>>),
     Sync(Sender<Result<(), SyncError>>),
@@ -258,11 +257,6 @@ impl Writer {
         self.drain();
         match req {
             Request::Append(..) => false,
-            Request::Import(imp, reply) => {
-                let r = self.import_group(vec![imp]).pop().unwrap_or(Err(ImportError::Poisoned));
-                let _ = reply.send(r);
-                false
-            }
             Request::Imports(imps, reply) => {
                 let _ = reply.send(self.import_group(imps));
                 false
