@@ -294,7 +294,7 @@ pub struct Stats {
 /// Every method takes `&self`: share a `Core` between threads with an `Arc`. Reads run
 /// concurrently with each other and with the writer thread.
 pub struct Core {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     tx: Sender<Request>,
     /// The writer's state, for appends committed on the caller's thread when the writer is
     /// idle (see `Writer::append_inline`).

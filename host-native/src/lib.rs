@@ -95,6 +95,7 @@
 
 mod core_api;
 mod error;
+mod integrity;
 #[cfg(feature = "net")]
 pub mod net;
 #[cfg(test)]
@@ -112,6 +113,7 @@ struct ReadmeDoctests;
 
 pub use core_api::{Appended, Core, CoreBuilder, Durability, FeedInfo, NewEvent, PendingAppend, Stats};
 pub use error::{AppendError, CorruptReason, ImportError, IoError, OpenError, ProveError, ReadError, SyncError};
+pub use integrity::{CheckError, CheckProgress, HeadProblem, IntegrityProblem, IntegrityReport};
 pub use read::{Events, FeedRange};
 pub use store::files::FORMAT_VERSION;
 pub use verify::{VerifyError, verify_consistency, verify_event};

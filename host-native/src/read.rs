@@ -149,6 +149,21 @@ impl<'a> Events<'a> {
         Events { shared, run: 0, runs_end: runs.len(), last_end, cur: None, buf: Vec::new(), buf_start: 0 }
     }
 
+    /// Number of arrival runs this iterator walks.
+    pub(crate) fn runs_len(&self) -> u64 {
+        self.runs_end
+    }
+
+    /// Run `i` (below [`Events::runs_len`]) as this iterator walks it: the last one ends where
+    /// it ended when the iterator was made.
+    pub(crate) fn run(&mut self, i: u64) -> Result<Run, ReadError> {
+        let mut r = self.run_at(i)?;
+        if i + 1 == self.runs_end {
+            r.end = r.end.min(self.last_end);
+        }
+        Ok(r)
+    }
+
     /// Run `i` (below `runs_end`): from memory, or from the index.
     fn run_at(&mut self, i: u64) -> Result<Run, ReadError> {
         if let Some(r) = read(&self.shared.runs).get(i) {
@@ -189,13 +204,13 @@ impl<'a> Iterator for Events<'a> {
             if self.run >= self.runs_end {
                 return None;
             }
-            let found = self.run_at(self.run).and_then(|r| {
+            let found = self.run(self.run).and_then(|r| {
                 let feed = self.shared.feed_by_idx(r.feed).ok_or_else(|| {
                     ReadError::Io(IoError::new("read arrival runs", None, std::io::Error::other("unknown feed")))
                 })?;
                 Ok((r, feed))
             });
-            let (mut r, feed) = match found {
+            let (r, feed) = match found {
                 Ok(x) => x,
                 Err(e) => {
                     self.run = self.runs_end;
@@ -203,9 +218,6 @@ impl<'a> Iterator for Events<'a> {
                 }
             };
             self.run += 1;
-            if self.run == self.runs_end {
-                r.end = r.end.min(self.last_end);
-            }
             self.cur = Some(Walker::new(self.shared, feed, r.start, r.end));
         }
     }

@@ -319,3 +319,41 @@ fn long_import_shows_a_progress_bar_on_a_terminal() {
     assert_success(&out, &["import (pipe)"]);
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn check_passes_a_sound_store_and_lists_a_damaged_page() {
+    use std::os::unix::fs::FileExt;
+    let env = Env::new();
+    env.ok(&["init", "--page-size", "1024", "--segment-pages", "8"]);
+    let lines: String = (0..400).map(|i| format!("event number {i} with some text\n")).collect();
+    assert_success(&env.xf(&["append"], lines.as_bytes()), &["append"]);
+    let text = env.ok(&["check"]);
+    assert_eq!(text.trim(), format!("checked 1 feed, {} pages, 400 events: ok", text_pages(&text)));
+    let report = env.json(&["check"]);
+    assert_eq!((report["ok"].as_bool(), report["events"].as_u64()), (Some(true), Some(400)));
+
+    // Flip one byte in the second page of the first segment.
+    let seg = env.store().join("segments").join("00000000.seg");
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(&seg).expect("segment");
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, 1024 + 500).expect("read");
+    f.write_all_at(&[b[0] ^ 1], 1024 + 500).expect("write");
+    drop(f);
+    let out = env.xf(&["check"], b"");
+    assert_one_line_error(&out, 1, "the store has 1 problem");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.lines().next().is_some_and(|l| l.starts_with("damaged page: feed ")), "{stdout}");
+    assert!(stdout.trim_end().ends_with("events: DAMAGED"), "{stdout}");
+    let out = env.xf(&["--json", "check"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["problems"][0]["kind"], "damaged_events");
+    let seqs = &report["problems"][0]["seqs"];
+    assert!(seqs[0].as_u64() < seqs[1].as_u64(), "{seqs}");
+}
+
+/// The page count in `xf check`'s summary line.
+fn text_pages(text: &str) -> u64 {
+    text.split(" pages").next().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok()).expect("a page count")
+}

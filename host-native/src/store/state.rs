@@ -113,7 +113,7 @@ impl FeedInner {
     }
 
     /// Seq one past the last event of loaded page `i`.
-    fn page_end(&self, i: usize) -> u64 {
+    pub(crate) fn page_end(&self, i: usize) -> u64 {
         self.pages.get(i + 1).map_or(self.len, |p| p.first_seq)
     }
 }

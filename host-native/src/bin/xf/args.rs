@@ -54,6 +54,9 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Print store statistics.
     Stats,
+    /// Check the whole store: every page's checksum, the index, each feed's MMR root and the
+    /// nodes proofs use, the stored signed heads. Lists what is wrong and exits 1 if anything is.
+    Check,
     /// Import NDJSON: an `xf export` (verified against its signed heads), or lines of
     /// {"payload": "..."} appended as new events of your feed.
     Import(ImportArgs),

@@ -54,6 +54,10 @@ pub enum CliError {
     Io(String, io::Error),
     /// Writing to stdout failed.
     Stdout(io::Error),
+    /// The integrity check could not run to its end.
+    Check(xaeroflux::CheckError),
+    /// The integrity check found this many problems (listed on stdout).
+    Damaged(usize),
     /// Stdout was closed by the reader (`xf log | head`): not an error, exit quietly.
     BrokenPipe,
     /// Sync failed.
@@ -111,6 +115,9 @@ impl fmt::Display for CliError {
             Self::Line(n, e) => write!(f, "import line {n}: {e}"),
             Self::Io(what, e) => write!(f, "{what}: {e}"),
             Self::Stdout(e) => write!(f, "cannot write to stdout: {e}"),
+            Self::Check(e) => write!(f, "{e}"),
+            Self::Damaged(1) => f.write_str("the store has 1 problem (listed above)"),
+            Self::Damaged(n) => write!(f, "the store has {n} problems (listed above)"),
             Self::BrokenPipe => f.write_str("stdout closed"),
             #[cfg(feature = "net")]
             Self::Net(e) => write!(f, "sync: {e}"),

@@ -39,6 +39,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Root(a) => commands::read::root(cli, a, &mut out)?,
         Command::Head(a) => commands::read::head(cli, a, &mut out)?,
         Command::Stats => commands::read::stats(cli, &mut out)?,
+        Command::Check => commands::check::check(cli, &mut out)?,
         Command::Prove(a) => commands::proof::prove(cli, a, &mut out)?,
         Command::Verify(a) => commands::proof::verify(cli, a, &mut out)?,
         Command::Import(a) => ndjson::import(cli, a, &mut out)?,

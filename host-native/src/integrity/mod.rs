@@ -1,0 +1,509 @@
+//! A full integrity check of a store: [`Core::check_integrity`] (and `xf check`).
+//!
+//! Reads see a damaged page only when they reach it, and a page that was checked once is not
+//! checked again while the store is open. This check reads everything again, from the files,
+//! and recomputes what the store keeps about it:
+//!
+//! 1. **Pages.** Every page of every feed is parsed from its mapped bytes (checksum, encoding,
+//!    author, consecutive seqs from where the page index says it starts).
+//! 2. **Page rows.** Where the index holds a page's row (written at checkpoints), its page
+//!    tree root must be the root over the page's first `count` events.
+//! 3. **MMR.** The feed's MMR is rebuilt from the events' leaf hashes. Its root must be the
+//!    stored one; every node the index keeps for proofs (heights ≥ 6) must be the rebuilt one.
+//! 4. **Signed heads.** A peer's head that the store holds must carry a valid signature, and
+//!    its root must be the rebuilt root at its length.
+//! 5. **Arrival order.** The runs behind [`Core::iter_events`] must cover every feed's events
+//!    once, in order.
+//!
+//! Problems go into the [`IntegrityReport`]; only a failure to read the index ends the check
+//! early ([`CheckError`]). Once a page of a feed is damaged, that feed's MMR is not rebuilt
+//! further (its leaves are unknown), so its later nodes and root are not checked.
+//!
+//! The check may run while the store is written: it checks each feed up to the length it
+//! had when the check reached it.
+
+use core::fmt;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use redb::ReadableDatabase as _;
+use xaeroflux_core::event::{EventRef, MAX_PAYLOAD_LEN};
+use xaeroflux_core::hash::leaf_hashes_into;
+use xaeroflux_core::head::HeadError;
+use xaeroflux_core::mmr::{MmrPeaks, NodeStore as _};
+use xaeroflux_core::page::{PAGE_HEADER_LEN, PageRef, page_tree_root};
+use xaeroflux_core::{AuthorId, Hash, SignedHead};
+
+use crate::Core;
+use crate::error::{CorruptReason, IoError, ReadError};
+use crate::read::Events;
+use crate::store::check::check_tail;
+use crate::store::meta::{self, PageRow};
+use crate::store::nodes::{NodeReader, STORED_MIN_HEIGHT, height};
+use crate::store::state::{FeedState, Shared, lock, read};
+
+/// How far a check has got, given to the callback of [`Core::check_integrity_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckProgress {
+    /// Events checked so far.
+    pub events_checked: u64,
+    /// Events the check will read (the feeds' lengths when it started).
+    pub events_total: u64,
+}
+
+/// What [`Core::check_integrity`] read and found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct IntegrityReport {
+    /// Feeds checked.
+    pub feeds: u64,
+    /// Pages read.
+    pub pages: u64,
+    /// Events read and hashed.
+    pub events: u64,
+    /// Everything found wrong, in the order found; empty for a sound store.
+    pub problems: Vec<IntegrityProblem>,
+}
+
+impl IntegrityReport {
+    /// Whether nothing was found wrong.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// One thing [`Core::check_integrity`] found wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IntegrityProblem {
+    /// Events that cannot be read: their page is damaged, missing or not where the index says.
+    DamagedEvents {
+        /// The feed.
+        author: AuthorId,
+        /// The events lost with the page.
+        seqs: Range<u64>,
+        /// What is wrong with it.
+        reason: CorruptReason,
+    },
+    /// A page's row in the index does not match the page (its root, or where it starts).
+    PageRow {
+        /// The feed.
+        author: AuthorId,
+        /// The page's number in its feed.
+        page_no: u64,
+    },
+    /// The MMR root rebuilt from the events is not the stored one.
+    Root {
+        /// The feed.
+        author: AuthorId,
+        /// Its length.
+        len: u64,
+        /// The stored root.
+        stored: Hash,
+        /// The root rebuilt from the events.
+        rebuilt: Hash,
+    },
+    /// An MMR node kept for proofs is missing or differs from the rebuilt one.
+    Node {
+        /// The feed.
+        author: AuthorId,
+        /// The node's position (post-order, from 0).
+        pos: u64,
+    },
+    /// A stored signed head of the feed does not hold.
+    Head {
+        /// The feed.
+        author: AuthorId,
+        /// Why.
+        why: HeadProblem,
+    },
+    /// The arrival runs (the order of [`Core::iter_events`]) skip or repeat events of a feed.
+    ArrivalOrder {
+        /// The feed.
+        author: AuthorId,
+        /// The seq the next run of the feed should have started at.
+        expected: u64,
+        /// The run found instead (`expected..expected` for events no run covers).
+        found: Range<u64>,
+    },
+    /// An arrival run names a feed the store does not have.
+    UnknownFeedInArrivals {
+        /// The run's number.
+        run: u64,
+    },
+}
+
+/// Why a stored signed head does not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeadProblem {
+    /// Its signature or key is not valid.
+    Signature(HeadError),
+    /// It names another author than the feed's.
+    Author(AuthorId),
+    /// Its root is not the root rebuilt from the feed's first `length` events.
+    Root {
+        /// The head's length.
+        length: u64,
+    },
+}
+
+impl fmt::Display for HeadProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Signature(e) => write!(f, "{e}"),
+            Self::Author(a) => write!(f, "it is signed by {a}"),
+            Self::Root { length } => write!(f, "its root is not the root of the first {length} events"),
+        }
+    }
+}
+
+impl fmt::Display for IntegrityProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::DamagedEvents { author, seqs, reason } => {
+                write!(f, "damaged page: feed {author} events {}..{}: {reason}", seqs.start, seqs.end)
+            }
+            Self::PageRow { author, page_no } => {
+                write!(f, "index row of page {page_no} of feed {author} does not match the page")
+            }
+            Self::Root { author, len, stored, rebuilt } => {
+                write!(f, "feed {author}: stored root {stored} is not the root {rebuilt} of its {len} events")
+            }
+            Self::Node { author, pos } => {
+                write!(f, "feed {author}: stored MMR node {pos} is missing or wrong (proofs through it fail)")
+            }
+            Self::Head { author, why } => write!(f, "feed {author}: stored signed head: {why}"),
+            Self::ArrivalOrder { author, expected, found } => write!(
+                f,
+                "arrival order: feed {author} continues at event {expected}, but its next run is {}..{}",
+                found.start, found.end
+            ),
+            Self::UnknownFeedInArrivals { run } => write!(f, "arrival run {run} names a feed the store does not have"),
+        }
+    }
+}
+
+/// Why an integrity check could not run to its end.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CheckError {
+    /// Reading the index failed.
+    Io(IoError),
+    /// Reading the arrival runs failed.
+    Read(ReadError),
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(e) => write!(f, "integrity check failed: {e}"),
+            Self::Read(e) => write!(f, "integrity check failed: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for CheckError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Io(e) => Some(e),
+            Self::Read(e) => Some(e),
+        }
+    }
+}
+
+/// Events between two progress callbacks (at page boundaries).
+const PROGRESS_EVERY: u64 = 1 << 16;
+
+impl Core {
+    /// Reads the whole store again and checks it (see [`IntegrityReport`] and the `check`
+    /// module's rules): every page's checksum and encoding, the index's page rows, each feed's
+    /// MMR root and stored nodes rebuilt from the events, the stored signed heads, and the
+    /// arrival order. It may run while the store is written.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let core = xaeroflux::Core::open(dir.path().join("s"))?;
+    /// core.append_batch([&b"one"[..], b"two"])?;
+    /// let report = core.check_integrity()?;
+    /// assert!(report.is_ok(), "{:?}", report.problems);
+    /// assert_eq!(report.events, 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn check_integrity(&self) -> Result<IntegrityReport, CheckError> {
+        self.check_integrity_with(|_| {})
+    }
+
+    /// [`Core::check_integrity`], calling `progress` as it goes (every 65 536 events or so,
+    /// and once at the end): for a progress bar.
+    pub fn check_integrity_with(&self, mut progress: impl FnMut(CheckProgress)) -> Result<IntegrityReport, CheckError> {
+        let shared = &self.shared;
+        let mut feeds: Vec<Arc<FeedState>> = read(&shared.feeds).list.clone();
+        feeds.sort_by_key(|f| !f.local);
+        let mut p = CheckProgress { events_checked: 0, events_total: 0 };
+        p.events_total = feeds.iter().map(|f| read(&f.inner).len).sum();
+        let mut report = IntegrityReport::default();
+        let mut reported = 0;
+        for feed in &feeds {
+            FeedCheck::new(shared, feed).run(&mut report, &mut |n| {
+                p.events_checked += n;
+                if p.events_checked - reported >= PROGRESS_EVERY {
+                    reported = p.events_checked;
+                    progress(p);
+                }
+            })?;
+            report.feeds += 1;
+        }
+        check_arrivals(shared, &feeds, &mut report)?;
+        progress(p);
+        Ok(report)
+    }
+}
+
+/// The check of one feed, up to the length it had when the check started.
+struct FeedCheck<'a> {
+    shared: &'a Shared,
+    feed: &'a Arc<FeedState>,
+    len: u64,
+    stored_root: Hash,
+    head: Option<SignedHead>,
+    /// The rebuilt MMR, while every page so far was sound.
+    peaks: Option<MmrPeaks>,
+    /// The rebuilt root at the head's length, once reached.
+    root_at_head: Option<Hash>,
+    leaves: Vec<Hash>,
+}
+
+impl<'a> FeedCheck<'a> {
+    fn new(shared: &'a Shared, feed: &'a Arc<FeedState>) -> Self {
+        let inner = read(&feed.inner);
+        FeedCheck {
+            shared,
+            feed,
+            len: inner.len,
+            stored_root: inner.peaks.root(),
+            head: inner.head,
+            peaks: Some(MmrPeaks::default()),
+            root_at_head: None,
+            leaves: Vec::new(),
+        }
+    }
+
+    fn run(mut self, report: &mut IntegrityReport, progress: &mut dyn FnMut(u64)) -> Result<(), CheckError> {
+        let author = self.feed.author;
+        self.shared.ensure_pages(self.feed).map_err(CheckError::Io)?;
+        let rows = self.page_rows()?;
+        let nodes = NodeReader::new(self.shared, self.feed.clone(), self.len);
+        if self.head.is_some_and(|h| h.length == 0) {
+            self.root_at_head = Some(MmrPeaks::default().root());
+        }
+        let mut seq = 0;
+        let mut page_no: u64 = 0;
+        while seq < self.len {
+            let entry = {
+                let inner = read(&self.feed.inner);
+                let i = page_no.checked_sub(inner.pages_base).and_then(|i| usize::try_from(i).ok());
+                let last = page_no + 1 == inner.page_count();
+                i.and_then(|i| Some((inner.pages.get(i)?, inner.page_end(i))))
+                    .map(|(p, end)| (p.first_seq, p.loc, p.span, end, last))
+            };
+            let Some((first_seq, loc, span, end, last)) = entry else {
+                let reason = CorruptReason::Truncated { segment: u32::MAX, offset: 0 };
+                report.problems.push(IntegrityProblem::DamagedEvents { author, seqs: seq..self.len, reason });
+                self.peaks = None;
+                break;
+            };
+            let end = end.min(self.len);
+            if first_seq != seq {
+                let reason =
+                    CorruptReason::Truncated { segment: loc.seg, offset: u64::from(loc.slot) * self.shared.page_size };
+                report.problems.push(IntegrityProblem::DamagedEvents {
+                    author,
+                    seqs: seq..first_seq.max(seq + 1),
+                    reason,
+                });
+                self.peaks = None;
+                seq = first_seq.max(seq + 1);
+                continue;
+            }
+            report.pages += 1;
+            match self.read_page(loc, span, first_seq, end, last) {
+                Ok(()) => {
+                    if let Some(row) = rows.get(&page_no)
+                        && !row_matches(row, first_seq, &self.leaves)
+                    {
+                        report.problems.push(IntegrityProblem::PageRow { author, page_no });
+                    }
+                    self.extend_mmr(seq, &nodes, report);
+                }
+                Err(reason) => {
+                    report.problems.push(IntegrityProblem::DamagedEvents { author, seqs: seq..end, reason });
+                    self.peaks = None;
+                }
+            }
+            report.events += end - seq;
+            progress(end - seq);
+            seq = end;
+            page_no += 1;
+        }
+        if let Some(peaks) = &self.peaks {
+            let rebuilt = peaks.root();
+            if rebuilt != self.stored_root {
+                report.problems.push(IntegrityProblem::Root {
+                    author,
+                    len: self.len,
+                    stored: self.stored_root,
+                    rebuilt,
+                });
+            }
+        }
+        self.check_head(report);
+        Ok(())
+    }
+
+    /// The feed's page rows in the index, by page number.
+    fn page_rows(&self) -> Result<HashMap<u64, PageRow>, CheckError> {
+        let ix = |e: redb::Error| CheckError::Io(IoError::index("read page index", e));
+        let txn = self.shared.db.begin_read().map_err(|e| ix(e.into()))?;
+        let table = txn.open_table(meta::PAGES).map_err(|e| ix(e.into()))?;
+        let mut rows = HashMap::new();
+        for item in table.range((self.feed.idx, 0)..=(self.feed.idx, u64::MAX)).map_err(|e| ix(e.into()))? {
+            let (k, v) = item.map_err(|e| ix(e.into()))?;
+            let row = PageRow::decode(v.value()).ok_or_else(|| {
+                CheckError::Io(IoError::new("read page index", None, std::io::Error::other("malformed page row")))
+            })?;
+            rows.insert(k.value().1, row);
+        }
+        Ok(rows)
+    }
+
+    /// Checks the page afresh and hashes the leaves of its events `first_seq..end` into
+    /// `self.leaves`. The feed's last page may hold the leftovers of an interrupted write past
+    /// its used bytes, which recovery tolerates (see `store::check`).
+    fn read_page(
+        &mut self,
+        loc: meta::Loc,
+        span: u16,
+        first_seq: u64,
+        end: u64,
+        last: bool,
+    ) -> Result<(), CorruptReason> {
+        let bytes = self.shared.page_bytes(loc, span)?;
+        // The writer rewrites a feed's tail page in place under this lock.
+        let _w = lock(&self.feed.write_lock);
+        let header = if last {
+            check_tail(bytes, &self.shared.config).map_err(CorruptReason::Page)?.0
+        } else {
+            *PageRef::parse(bytes, &self.shared.config).map_err(CorruptReason::Page)?.header()
+        };
+        let misplaced =
+            CorruptReason::Truncated { segment: loc.seg, offset: u64::from(loc.slot) * self.shared.page_size };
+        let want = end - first_seq;
+        if header.author() != self.feed.author || header.first_seq() != first_seq || u64::from(header.count()) < want {
+            return Err(misplaced);
+        }
+        let mut events: Vec<&[u8]> = Vec::with_capacity(want as usize);
+        let mut rest = bytes.get(PAGE_HEADER_LEN..).unwrap_or_default();
+        while (events.len() as u64) < want {
+            let (ev, used) = EventRef::parse_prefix(rest, MAX_PAYLOAD_LEN).map_err(|_| misplaced.clone())?;
+            events.push(ev.encoded());
+            rest = rest.get(used..).unwrap_or_default();
+        }
+        self.leaves.clear();
+        self.leaves.resize(events.len(), Hash::ZERO);
+        leaf_hashes_into(&events, &mut self.leaves);
+        Ok(())
+    }
+
+    /// Extends the rebuilt MMR by the page's leaves (events from `seq`), comparing every node
+    /// the index keeps, and takes the root at the head's length when passing it.
+    fn extend_mmr(&mut self, seq: u64, nodes: &NodeReader<'_>, report: &mut IntegrityReport) {
+        let Some(peaks) = self.peaks.as_mut() else { return };
+        let author = self.feed.author;
+        let mut wrong = Vec::new();
+        let mut check = |pos: u64, h: &Hash| {
+            if height(pos) >= STORED_MIN_HEIGHT && nodes.node(pos).as_ref() != Some(h) {
+                wrong.push(pos);
+            }
+        };
+        let n = self.leaves.len() as u64;
+        let at_head = self.head.map(|h| h.length).filter(|&l| l > seq && l <= seq + n);
+        let split = at_head.map_or(self.leaves.len(), |l| (l - seq) as usize);
+        let (before, after) = self.leaves.split_at(split);
+        // The leaves of a feed shorter than 2^63 events: the MMR cannot overflow.
+        let _ = peaks.extend_with(before, &mut check);
+        if at_head.is_some() {
+            self.root_at_head = Some(peaks.root());
+            let _ = peaks.extend_with(after, &mut check);
+        }
+        report.problems.extend(wrong.into_iter().map(|pos| IntegrityProblem::Node { author, pos }));
+    }
+
+    fn check_head(&self, report: &mut IntegrityReport) {
+        let Some(head) = self.head else { return };
+        let author = self.feed.author;
+        let mut problem = |why| report.problems.push(IntegrityProblem::Head { author, why });
+        if head.author != author {
+            problem(HeadProblem::Author(head.author));
+        } else if let Err(e) = head.verify() {
+            problem(HeadProblem::Signature(e));
+        } else if let Some(root) = self.root_at_head
+            && root != head.root
+        {
+            problem(HeadProblem::Root { length: head.length });
+        }
+    }
+}
+
+/// Whether an index row agrees with the page it names: same first seq, and its root is the
+/// page tree root over the page's first `count` events (a tail page's row may be older than
+/// its last events).
+fn row_matches(row: &PageRow, first_seq: u64, leaves: &[Hash]) -> bool {
+    let count = row.count as usize;
+    row.first_seq == first_seq && leaves.get(..count).is_some_and(|l| page_tree_root(l) == row.root)
+}
+
+/// The arrival runs cover each feed's events once, in order, up to its length.
+fn check_arrivals(shared: &Shared, feeds: &[Arc<FeedState>], report: &mut IntegrityReport) -> Result<(), CheckError> {
+    let lens_before: Vec<u64> = feeds.iter().map(|f| read(&f.inner).len).collect();
+    let mut events = Events::new(shared);
+    let mut next: HashMap<u32, u64> = HashMap::new();
+    for i in 0..events.runs_len() {
+        let run = events.run(i).map_err(CheckError::Read)?;
+        let at = next.entry(run.feed).or_insert(0);
+        let Some(feed) = shared.feed_by_idx(run.feed) else {
+            report.problems.push(IntegrityProblem::UnknownFeedInArrivals { run: i });
+            continue;
+        };
+        if run.start != *at || run.end <= run.start {
+            report.problems.push(IntegrityProblem::ArrivalOrder {
+                author: feed.author,
+                expected: *at,
+                found: run.start..run.end,
+            });
+        }
+        *at = (*at).max(run.end);
+    }
+    // Only a store not written meanwhile must have every event in a run.
+    let lens_after: Vec<u64> = feeds.iter().map(|f| read(&f.inner).len).collect();
+    if lens_before == lens_after {
+        for (f, len) in feeds.iter().zip(lens_before) {
+            let covered = next.get(&f.idx).copied().unwrap_or(0);
+            if covered != len {
+                report.problems.push(IntegrityProblem::ArrivalOrder {
+                    author: f.author,
+                    expected: covered,
+                    found: covered..covered,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
