@@ -106,8 +106,9 @@ run prove 1 -o "$WORK/proof2.json" >/dev/null
 printf '\033[2m$ xf verify proof2.json --head head2.hex\033[0m\n'
 "$XF" verify "$WORK/proof2.json" --head "$WORK/head2.hex"
 
-bold "9. Statistics"
+bold "9. Statistics, and a full integrity check (every page, the index, the MMR)"
 run stats
+run check
 
 bold "Done"
 say "Every event is in its author's signed, append-only feed; any one of them can be proven"

@@ -56,6 +56,9 @@
 //!   follows them is zeroed. The work is bounded by the checkpoint interval (1 024 pages by
 //!   default, `CoreBuilder::with_checkpoint_pages`) and the segment size, never by the number
 //!   of events.
+//! - **Integrity check.** [`Core::check_integrity`] reads every page again and rebuilds each
+//!   feed's MMR to check the index, the stored proof nodes and signed heads; it reports each
+//!   problem ([`IntegrityProblem`]) and runs while the store is written (`xf check`).
 //! - **Proofs.** The index keeps the MMR nodes of height 6 and more (about one per 32
 //!   events); a proof recomputes lower nodes from the events of one aligned block of 64.
 //! - **Memory.** The store keeps per feed its peaks, the MMR nodes made since the last
