@@ -296,7 +296,7 @@ impl<'a> FeedCheck<'a> {
     fn run(mut self, report: &mut IntegrityReport, progress: &mut dyn FnMut(u64)) -> Result<(), CheckError> {
         let author = self.feed.author;
         self.shared.ensure_pages(self.feed).map_err(CheckError::Io)?;
-        let rows = self.page_rows()?;
+        let mut rows = self.page_rows()?;
         let nodes = NodeReader::new(self.shared, self.feed.clone(), self.len);
         if self.head.is_some_and(|h| h.length == 0) {
             self.root_at_head = Some(MmrPeaks::default().root());
@@ -333,8 +333,8 @@ impl<'a> FeedCheck<'a> {
             report.pages += 1;
             match self.read_page(loc, span, first_seq, end, last) {
                 Ok(()) => {
-                    if let Some(row) = rows.get(&page_no)
-                        && !row_matches(row, first_seq, &self.leaves)
+                    if let Some(row) = rows.get(page_no)?
+                        && !row_matches(&row, first_seq, &self.leaves)
                     {
                         report.problems.push(IntegrityProblem::PageRow { author, page_no });
                     }
@@ -365,20 +365,13 @@ impl<'a> FeedCheck<'a> {
         Ok(())
     }
 
-    /// The feed's page rows in the index, by page number.
-    fn page_rows(&self) -> Result<HashMap<u64, PageRow>, CheckError> {
-        let ix = |e: redb::Error| CheckError::Io(IoError::index("read page index", e));
-        let txn = self.shared.db.begin_read().map_err(|e| ix(e.into()))?;
-        let table = txn.open_table(meta::PAGES).map_err(|e| ix(e.into()))?;
-        let mut rows = HashMap::new();
-        for item in table.range((self.feed.idx, 0)..=(self.feed.idx, u64::MAX)).map_err(|e| ix(e.into()))? {
-            let (k, v) = item.map_err(|e| ix(e.into()))?;
-            let row = PageRow::decode(v.value()).ok_or_else(|| {
-                CheckError::Io(IoError::new("read page index", None, std::io::Error::other("malformed page row")))
-            })?;
-            rows.insert(k.value().1, row);
-        }
-        Ok(rows)
+    /// The feed's page rows in the index, in page order (read as the check goes, so memory
+    /// stays flat however many pages the feed has).
+    fn page_rows(&self) -> Result<PageRows, CheckError> {
+        let txn = self.shared.db.begin_read().map_err(|e| index_error(e.into()))?;
+        let table = txn.open_table(meta::PAGES).map_err(|e| index_error(e.into()))?;
+        let range = table.range((self.feed.idx, 0)..=(self.feed.idx, u64::MAX)).map_err(|e| index_error(e.into()))?;
+        Ok(PageRows { range, next: None })
     }
 
     /// Checks the page afresh and hashes the leaves of its events `first_seq..end` into
@@ -455,6 +448,39 @@ impl<'a> FeedCheck<'a> {
             && root != head.root
         {
             problem(HeadProblem::Root { length: head.length });
+        }
+    }
+}
+
+fn index_error(e: redb::Error) -> CheckError {
+    CheckError::Io(IoError::index("read page index", e))
+}
+
+/// A feed's page rows, read in page order.
+struct PageRows {
+    range: redb::Range<'static, (u32, u64), &'static [u8]>,
+    /// The next row, already read: its page number and the row.
+    next: Option<(u64, PageRow)>,
+}
+
+impl PageRows {
+    /// The row of page `page_no`, if the index has one (called with increasing numbers).
+    fn get(&mut self, page_no: u64) -> Result<Option<PageRow>, CheckError> {
+        loop {
+            match self.next {
+                Some((no, row)) if no == page_no => return Ok(Some(row)),
+                Some((no, _)) if no > page_no => return Ok(None),
+                _ => {}
+            }
+            let Some(item) = self.range.next() else {
+                self.next = None;
+                return Ok(None);
+            };
+            let (k, v) = item.map_err(|e| index_error(e.into()))?;
+            let row = PageRow::decode(v.value()).ok_or_else(|| {
+                CheckError::Io(IoError::new("read page index", None, std::io::Error::other("malformed page row")))
+            })?;
+            self.next = Some((k.value().1, row));
         }
     }
 }
