@@ -75,6 +75,8 @@ const CASES: &[Case] = &[
     Case { id: "ours-get", system: "ours", workload: Workload::Get, run: ours::get, child: true },
     Case { id: "ours-prove", system: "ours", workload: Workload::Prove, run: ours::prove, child: true },
     Case { id: "ours-reopen", system: "ours", workload: Workload::Reopen, run: ours::reopen, child: true },
+    Case { id: "redb-check", system: "redb", workload: Workload::Check, run: redb_sys::check, child: true },
+    Case { id: "ours-check", system: "ours", workload: Workload::Check, run: ours::check, child: true },
 ];
 
 /// The order of the cases (indices into `cases`) in round `round` (from 1): the workloads in

@@ -138,6 +138,21 @@ pub fn scan(cfg: &Config) -> BenchResult<Measured> {
     Ok(m)
 }
 
+/// `Core::check_integrity` of the store the batched ingest left (after one untimed run, so
+/// both systems are checked from the page cache): every page parsed and checksummed, every
+/// leaf hashed, the MMR rebuilt and compared with its stored nodes and root.
+pub fn check(cfg: &Config) -> BenchResult<Measured> {
+    let core = Core::builder().open(batch_store(cfg))?;
+    core.check_integrity()?;
+    let start = Instant::now();
+    let report = core.check_integrity()?;
+    let m = Measured::since(start, report.events);
+    if !report.is_ok() || report.events != cfg.n {
+        return Err(format!("check of {} events found {:?}", report.events, report.problems.first()).into());
+    }
+    Ok(m)
+}
+
 /// `cfg.reads` random `get(author, seq)` (after one untimed warm-up scan).
 pub fn get(cfg: &Config) -> BenchResult<Measured> {
     let core = Core::builder().open(batch_store(cfg))?;

@@ -85,6 +85,20 @@ pub fn scan(cfg: &Config) -> BenchResult<Measured> {
     Ok(m)
 }
 
+/// `Database::check_integrity` of the database the batched ingest left (after one untimed
+/// run; redb checks its B-tree pages' structure and checksums).
+pub fn check(cfg: &Config) -> BenchResult<Measured> {
+    let mut db = Database::open(batch_db(cfg))?;
+    db.check_integrity()?;
+    let start = Instant::now();
+    let sound = db.check_integrity()?;
+    let m = Measured::since(start, cfg.n);
+    if !sound {
+        return Err("redb had to repair its database".into());
+    }
+    Ok(m)
+}
+
 /// `cfg.reads` random point reads by `(feed, seq)` (after one untimed warm-up scan).
 pub fn get(cfg: &Config) -> BenchResult<Measured> {
     let db = Database::open(batch_db(cfg))?;

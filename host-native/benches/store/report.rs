@@ -20,6 +20,8 @@ pub enum Workload {
     Prove,
     /// Opening the store the batched ingest left (one operation, shown in milliseconds).
     Reopen,
+    /// The whole store checked (ours: `Core::check_integrity`; redb: `Database::check_integrity`).
+    Check,
 }
 
 impl Workload {
@@ -31,6 +33,7 @@ impl Workload {
             Workload::Get => "random get",
             Workload::Prove => "inclusion proof",
             Workload::Reopen => "reopen",
+            Workload::Check => "integrity check",
         }
     }
 }

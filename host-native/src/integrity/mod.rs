@@ -275,7 +275,115 @@ struct FeedCheck<'a> {
     peaks: Option<MmrPeaks>,
     /// The rebuilt root at the head's length, once reached.
     root_at_head: Option<Hash>,
+}
+
+/// Pages read per round: their checks and leaf hashes (most of the work) are split between the
+/// calling thread and a helper; the MMR is then extended in order.
+const CHUNK_PAGES: usize = 256;
+
+/// Rounds with fewer pages are read by the calling thread alone.
+const PARALLEL_MIN_PAGES: usize = 8;
+
+/// A page to read: where it is and the events it must hold.
+#[derive(Clone, Copy)]
+struct PageJob {
+    page_no: u64,
+    loc: meta::Loc,
+    span: u16,
+    first_seq: u64,
+    /// One past the last event to take from it.
+    end: u64,
+    /// The feed's last page (checked as a tail page).
+    last: bool,
+}
+
+/// One step of a round, in seq order.
+enum Step {
+    Read(PageJob),
+    /// Events no page holds (a damaged page list).
+    Damaged(IntegrityProblem),
+}
+
+/// Where the walk of a feed's page list stands.
+struct Plan {
+    seq: u64,
+    page_no: u64,
+    steps: Vec<Step>,
+    /// The page list ended before the feed did.
+    ended: bool,
+}
+
+/// The leaf hashes of some of a round's pages, back to back, and each page's outcome.
+#[derive(Default)]
+struct Hashed {
     leaves: Vec<Hash>,
+    results: Vec<Result<Range<usize>, CorruptReason>>,
+}
+
+/// Reads the pages of `steps` (the first half on this thread, the rest on a helper) into
+/// `halves`.
+fn hash_pages(shared: &Shared, feed: &FeedState, steps: &[Step], halves: &mut [Hashed; 2]) {
+    let jobs: Vec<&PageJob> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Read(j) => Some(j),
+            Step::Damaged(_) => None,
+        })
+        .collect();
+    let read_all = |jobs: &[&PageJob], out: &mut Hashed| {
+        out.leaves.clear();
+        out.results.clear();
+        for job in jobs {
+            let r = read_page(shared, feed, job, &mut out.leaves);
+            out.results.push(r);
+        }
+    };
+    let [first, second] = halves;
+    if jobs.len() < PARALLEL_MIN_PAGES {
+        read_all(&jobs, first);
+        read_all(&[], second);
+        return;
+    }
+    let (a, b) = jobs.split_at(jobs.len() / 2);
+    let helped = std::thread::scope(|s| {
+        let helper = s.spawn(|| read_all(b, second));
+        read_all(a, first);
+        helper.join().is_ok()
+    });
+    if !helped {
+        // Unreachable (reading a page does not panic); those pages count as unread.
+        second.results.clear();
+    }
+}
+
+/// Checks a page afresh and appends the leaf hashes of its events `first_seq..end` to
+/// `leaves`; returns where they are. The feed's last page may hold the leftovers of an
+/// interrupted write past its used bytes, which recovery tolerates (see `store::check`).
+fn read_page(shared: &Shared, feed: &FeedState, job: &PageJob, leaves: &mut Vec<Hash>) -> Result<Range<usize>, CorruptReason> {
+    let bytes = shared.page_bytes(job.loc, job.span)?;
+    // The writer rewrites a feed's tail page in place under this lock.
+    let _w = lock(&feed.write_lock);
+    let header = if job.last {
+        check_tail(bytes, &shared.config).map_err(CorruptReason::Page)?.0
+    } else {
+        *PageRef::parse(bytes, &shared.config).map_err(CorruptReason::Page)?.header()
+    };
+    let misplaced = CorruptReason::Truncated { segment: job.loc.seg, offset: u64::from(job.loc.slot) * shared.page_size };
+    let want = job.end - job.first_seq;
+    if header.author() != feed.author || header.first_seq() != job.first_seq || u64::from(header.count()) < want {
+        return Err(misplaced);
+    }
+    let mut events: Vec<&[u8]> = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
+    let mut rest = bytes.get(PAGE_HEADER_LEN..).unwrap_or_default();
+    while (events.len() as u64) < want {
+        let (ev, used) = EventRef::parse_prefix(rest, MAX_PAYLOAD_LEN).map_err(|_| misplaced.clone())?;
+        events.push(ev.encoded());
+        rest = rest.get(used..).unwrap_or_default();
+    }
+    let start = leaves.len();
+    leaves.resize(start + events.len(), Hash::ZERO);
+    leaf_hashes_into(&events, &mut leaves[start..]);
+    Ok(start..leaves.len())
 }
 
 impl<'a> FeedCheck<'a> {
@@ -289,7 +397,6 @@ impl<'a> FeedCheck<'a> {
             head: inner.head,
             peaks: Some(MmrPeaks::default()),
             root_at_head: None,
-            leaves: Vec::new(),
         }
     }
 
@@ -301,54 +408,44 @@ impl<'a> FeedCheck<'a> {
         if self.head.is_some_and(|h| h.length == 0) {
             self.root_at_head = Some(MmrPeaks::default().root());
         }
-        let mut seq = 0;
-        let mut page_no: u64 = 0;
-        while seq < self.len {
-            let entry = {
-                let inner = read(&self.feed.inner);
-                let i = page_no.checked_sub(inner.pages_base).and_then(|i| usize::try_from(i).ok());
-                let last = page_no + 1 == inner.page_count();
-                i.and_then(|i| Some((inner.pages.get(i)?, inner.page_end(i))))
-                    .map(|(p, end)| (p.first_seq, p.loc, p.span, end, last))
-            };
-            let Some((first_seq, loc, span, end, last)) = entry else {
-                let reason = CorruptReason::Truncated { segment: u32::MAX, offset: 0 };
-                report.problems.push(IntegrityProblem::DamagedEvents { author, seqs: seq..self.len, reason });
-                self.peaks = None;
-                break;
-            };
-            let end = end.min(self.len);
-            if first_seq != seq {
-                let reason =
-                    CorruptReason::Truncated { segment: loc.seg, offset: u64::from(loc.slot) * self.shared.page_size };
-                report.problems.push(IntegrityProblem::DamagedEvents {
-                    author,
-                    seqs: seq..first_seq.max(seq + 1),
-                    reason,
-                });
-                self.peaks = None;
-                seq = first_seq.max(seq + 1);
-                continue;
-            }
-            report.pages += 1;
-            match self.read_page(loc, span, first_seq, end, last) {
-                Ok(()) => {
-                    if let Some(row) = rows.get(page_no)?
-                        && !row_matches(&row, first_seq, &self.leaves)
-                    {
-                        report.problems.push(IntegrityProblem::PageRow { author, page_no });
+        let mut plan = Plan { seq: 0, page_no: 0, steps: Vec::with_capacity(CHUNK_PAGES), ended: false };
+        let mut halves = [Hashed::default(), Hashed::default()];
+        while plan.seq < self.len && !plan.ended {
+            self.plan_chunk(&mut plan);
+            hash_pages(self.shared, self.feed, &plan.steps, &mut halves);
+            let [first, second] = &halves;
+            let mut hashed = first.results.iter().map(|r| (r, first)).chain(second.results.iter().map(|r| (r, second)));
+            for step in &plan.steps {
+                let job = match step {
+                    Step::Damaged(problem) => {
+                        report.problems.push(problem.clone());
+                        self.peaks = None;
+                        continue;
                     }
-                    self.extend_mmr(seq, &nodes, report);
+                    Step::Read(job) => job,
+                };
+                let Some((result, half)) = hashed.next() else { break };
+                let n = job.end - job.first_seq;
+                report.pages += 1;
+                match result {
+                    Ok(range) => {
+                        let leaves = half.leaves.get(range.clone()).unwrap_or_default();
+                        if let Some(row) = rows.get(job.page_no)?
+                            && !row_matches(&row, job.first_seq, leaves)
+                        {
+                            report.problems.push(IntegrityProblem::PageRow { author, page_no: job.page_no });
+                        }
+                        self.extend_mmr(job.first_seq, leaves, &nodes, report);
+                    }
+                    Err(reason) => {
+                        let seqs = job.first_seq..job.end;
+                        report.problems.push(IntegrityProblem::DamagedEvents { author, seqs, reason: reason.clone() });
+                        self.peaks = None;
+                    }
                 }
-                Err(reason) => {
-                    report.problems.push(IntegrityProblem::DamagedEvents { author, seqs: seq..end, reason });
-                    self.peaks = None;
-                }
+                report.events += n;
+                progress(n);
             }
-            report.events += end - seq;
-            progress(end - seq);
-            seq = end;
-            page_no += 1;
         }
         if let Some(peaks) = &self.peaks {
             let rebuilt = peaks.root();
@@ -365,6 +462,51 @@ impl<'a> FeedCheck<'a> {
         Ok(())
     }
 
+    /// The next [`CHUNK_PAGES`] pages from the page list, and the gaps and overlaps found in
+    /// the list on the way.
+    fn plan_chunk(&self, plan: &mut Plan) {
+        let author = self.feed.author;
+        plan.steps.clear();
+        let mut reads = 0;
+        while plan.seq < self.len && reads < CHUNK_PAGES {
+            let (seq, page_no) = (plan.seq, plan.page_no);
+            let entry = {
+                let inner = read(&self.feed.inner);
+                let i = page_no.checked_sub(inner.pages_base).and_then(|i| usize::try_from(i).ok());
+                let last = page_no + 1 == inner.page_count();
+                i.and_then(|i| Some((inner.pages.get(i)?, inner.page_end(i))))
+                    .map(|(p, end)| (p.first_seq, p.loc, p.span, end, last))
+            };
+            let Some((first_seq, loc, span, end, last)) = entry else {
+                let reason = CorruptReason::Truncated { segment: u32::MAX, offset: 0 };
+                plan.steps.push(Step::Damaged(IntegrityProblem::DamagedEvents { author, seqs: seq..self.len, reason }));
+                plan.ended = true;
+                return;
+            };
+            let end = end.min(self.len);
+            let misplaced =
+                || CorruptReason::Truncated { segment: loc.seg, offset: u64::from(loc.slot) * self.shared.page_size };
+            if first_seq > seq {
+                // A gap in the page list: no page holds these events.
+                let seqs = seq..first_seq;
+                plan.steps.push(Step::Damaged(IntegrityProblem::DamagedEvents { author, seqs, reason: misplaced() }));
+                plan.seq = first_seq;
+                continue;
+            }
+            plan.page_no += 1;
+            if first_seq < seq || end <= first_seq {
+                // The page list overlaps itself or has an empty page: a damaged index.
+                let seqs = first_seq..end.max(first_seq + 1);
+                plan.steps.push(Step::Damaged(IntegrityProblem::DamagedEvents { author, seqs, reason: misplaced() }));
+                plan.seq = seq.max(end);
+                continue;
+            }
+            plan.steps.push(Step::Read(PageJob { page_no, loc, span, first_seq, end, last }));
+            reads += 1;
+            plan.seq = end;
+        }
+    }
+
     /// The feed's page rows in the index, in page order (read as the check goes, so memory
     /// stays flat however many pages the feed has).
     fn page_rows(&self) -> Result<PageRows, CheckError> {
@@ -374,47 +516,9 @@ impl<'a> FeedCheck<'a> {
         Ok(PageRows { range, next: None })
     }
 
-    /// Checks the page afresh and hashes the leaves of its events `first_seq..end` into
-    /// `self.leaves`. The feed's last page may hold the leftovers of an interrupted write past
-    /// its used bytes, which recovery tolerates (see `store::check`).
-    fn read_page(
-        &mut self,
-        loc: meta::Loc,
-        span: u16,
-        first_seq: u64,
-        end: u64,
-        last: bool,
-    ) -> Result<(), CorruptReason> {
-        let bytes = self.shared.page_bytes(loc, span)?;
-        // The writer rewrites a feed's tail page in place under this lock.
-        let _w = lock(&self.feed.write_lock);
-        let header = if last {
-            check_tail(bytes, &self.shared.config).map_err(CorruptReason::Page)?.0
-        } else {
-            *PageRef::parse(bytes, &self.shared.config).map_err(CorruptReason::Page)?.header()
-        };
-        let misplaced =
-            CorruptReason::Truncated { segment: loc.seg, offset: u64::from(loc.slot) * self.shared.page_size };
-        let want = end - first_seq;
-        if header.author() != self.feed.author || header.first_seq() != first_seq || u64::from(header.count()) < want {
-            return Err(misplaced);
-        }
-        let mut events: Vec<&[u8]> = Vec::with_capacity(want as usize);
-        let mut rest = bytes.get(PAGE_HEADER_LEN..).unwrap_or_default();
-        while (events.len() as u64) < want {
-            let (ev, used) = EventRef::parse_prefix(rest, MAX_PAYLOAD_LEN).map_err(|_| misplaced.clone())?;
-            events.push(ev.encoded());
-            rest = rest.get(used..).unwrap_or_default();
-        }
-        self.leaves.clear();
-        self.leaves.resize(events.len(), Hash::ZERO);
-        leaf_hashes_into(&events, &mut self.leaves);
-        Ok(())
-    }
-
     /// Extends the rebuilt MMR by the page's leaves (events from `seq`), comparing every node
     /// the index keeps, and takes the root at the head's length when passing it.
-    fn extend_mmr(&mut self, seq: u64, nodes: &NodeReader<'_>, report: &mut IntegrityReport) {
+    fn extend_mmr(&mut self, seq: u64, leaves: &[Hash], nodes: &NodeReader<'_>, report: &mut IntegrityReport) {
         let Some(peaks) = self.peaks.as_mut() else { return };
         let author = self.feed.author;
         let mut wrong = Vec::new();
@@ -423,10 +527,10 @@ impl<'a> FeedCheck<'a> {
                 wrong.push(pos);
             }
         };
-        let n = self.leaves.len() as u64;
+        let n = leaves.len() as u64;
         let at_head = self.head.map(|h| h.length).filter(|&l| l > seq && l <= seq + n);
-        let split = at_head.map_or(self.leaves.len(), |l| (l - seq) as usize);
-        let (before, after) = self.leaves.split_at(split);
+        let split = at_head.map_or(leaves.len(), |l| (l - seq) as usize);
+        let (before, after) = leaves.split_at(split);
         // The leaves of a feed shorter than 2^63 events: the MMR cannot overflow.
         let _ = peaks.extend_with(before, &mut check);
         if at_head.is_some() {

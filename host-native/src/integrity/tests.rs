@@ -161,3 +161,32 @@ fn arrival_runs_that_skip_events_are_found() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_page_index_that_disagrees_with_the_pages_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s");
+    make(&path);
+    let (local, _) = feed_numbers(&path);
+    let mut old = None;
+    // Page 3 of the local feed is said to start one event later than it does.
+    damage(&path, meta::PAGES, (local, 3), |v| {
+        let mut row = PageRow::decode(v).unwrap();
+        old = Some(row.first_seq);
+        row.first_seq += 1;
+        v.copy_from_slice(&row.encode());
+    });
+    let start = old.unwrap();
+    let p = problems(&path);
+    let damaged: Vec<_> = p
+        .iter()
+        .map(|p| match p {
+            IntegrityProblem::DamagedEvents { seqs, .. } => seqs.clone(),
+            other => panic!("{other}"),
+        })
+        .collect();
+    // Page 2 is said to end one event later than it does, page 3 to start one later.
+    assert_eq!(damaged.len(), 2, "{p:?}");
+    assert!(damaged[0].start < start && damaged[0].end == start + 1, "{p:?}");
+    assert!(damaged[1].start == start + 1 && damaged[1].end > start + 1, "{p:?}");
+}
