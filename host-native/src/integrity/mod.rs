@@ -361,8 +361,9 @@ fn hash_pages(shared: &Shared, feed: &FeedState, steps: &[Step], halves: &mut [H
 /// interrupted write past its used bytes, which recovery tolerates (see `store::check`).
 fn read_page(shared: &Shared, feed: &FeedState, job: &PageJob, leaves: &mut Vec<Hash>) -> Result<Range<usize>, CorruptReason> {
     let bytes = shared.page_bytes(job.loc, job.span)?;
-    // The writer rewrites a feed's tail page in place under this lock.
-    let _w = lock(&feed.write_lock);
+    // The writer rewrites a feed's tail page in place under this lock. A page that was not the
+    // tail when the round was planned is sealed and never written again.
+    let _w = job.last.then(|| lock(&feed.write_lock));
     let header = if job.last {
         check_tail(bytes, &shared.config).map_err(CorruptReason::Page)?.0
     } else {
