@@ -359,7 +359,12 @@ fn hash_pages(shared: &Shared, feed: &FeedState, steps: &[Step], halves: &mut [H
 /// Checks a page afresh and appends the leaf hashes of its events `first_seq..end` to
 /// `leaves`; returns where they are. The feed's last page may hold the leftovers of an
 /// interrupted write past its used bytes, which recovery tolerates (see `store::check`).
-fn read_page(shared: &Shared, feed: &FeedState, job: &PageJob, leaves: &mut Vec<Hash>) -> Result<Range<usize>, CorruptReason> {
+fn read_page(
+    shared: &Shared,
+    feed: &FeedState,
+    job: &PageJob,
+    leaves: &mut Vec<Hash>,
+) -> Result<Range<usize>, CorruptReason> {
     let bytes = shared.page_bytes(job.loc, job.span)?;
     // The writer rewrites a feed's tail page in place under this lock. A page that was not the
     // tail when the round was planned is sealed and never written again.
@@ -369,7 +374,8 @@ fn read_page(shared: &Shared, feed: &FeedState, job: &PageJob, leaves: &mut Vec<
     } else {
         *PageRef::parse(bytes, &shared.config).map_err(CorruptReason::Page)?.header()
     };
-    let misplaced = CorruptReason::Truncated { segment: job.loc.seg, offset: u64::from(job.loc.slot) * shared.page_size };
+    let misplaced =
+        CorruptReason::Truncated { segment: job.loc.seg, offset: u64::from(job.loc.slot) * shared.page_size };
     let want = job.end - job.first_seq;
     if header.author() != feed.author || header.first_seq() != job.first_seq || u64::from(header.count()) < want {
         return Err(misplaced);
