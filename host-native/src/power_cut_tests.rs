@@ -199,6 +199,13 @@ fn lose_unsynced(dir: &Path, disk: &Mutex<Disk>, rng: &mut Rng) -> usize {
     lost
 }
 
+/// The recovered store passes the full integrity check: pages, index rows, MMR nodes and
+/// roots, heads and arrival runs all agree.
+fn assert_sound(core: &Core, ctx: &str) {
+    let report = core.check_integrity().unwrap_or_else(|e| panic!("{ctx}: integrity check failed: {e}"));
+    assert!(report.is_ok(), "{ctx}: the recovered store has problems: {:?}", report.problems);
+}
+
 /// Checks the reopened local feed: at least `at_least` events, each `payload(seq)`, and an
 /// MMR root equal to a recomputation. Returns its length.
 fn check_local_feed(core: &Core, at_least: u64, ctx: &str) -> u64 {
@@ -276,6 +283,7 @@ fn run(seed: u64, calls: u64, durability: Durability) -> (u64, usize) {
     let lost = lose_unsynced(dir.path(), &disk, &mut rng);
 
     let core = Core::open(dir.path()).unwrap_or_else(|e| panic!("seed {seed}, {calls} calls: open failed: {e}"));
+    assert_sound(&core, &format!("seed {seed}, {calls} calls"));
     let len = check_local_feed(&core, durable_floor, &format!("seed {seed}, {calls} calls"));
     // And the store goes on.
     core.append(core.new_event(&payload(len))).unwrap();
@@ -338,6 +346,7 @@ fn run_pipelined(seed: u64, calls: u64) -> (u64, usize) {
     let lost = lose_unsynced(dir.path(), &disk, &mut rng);
 
     let core = Core::open(dir.path()).unwrap_or_else(|e| panic!("seed {seed}, {calls} calls: open failed: {e}"));
+    assert_sound(&core, &format!("seed {seed}, {calls} calls"));
     let len = check_local_feed(&core, acked, &format!("pipelined, seed {seed}, {calls} calls"));
     core.append(core.new_event(&payload(len))).unwrap();
     (acked, lost)
@@ -501,6 +510,7 @@ fn run_imports(seed: u64, calls: u64, sources: usize) -> (u64, usize) {
     let lost = lose_unsynced(dir.path(), &disk, &mut rng);
 
     let core = Core::open(dir.path()).unwrap_or_else(|e| panic!("seed {seed}, {calls} calls: open failed: {e}"));
+    assert_sound(&core, &format!("seed {seed}, {calls} calls"));
     for (src, &acked) in srcs.iter().zip(&imported) {
         let theirs = src.author();
         let len = core.feed_len(&theirs);

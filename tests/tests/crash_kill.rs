@@ -80,6 +80,8 @@ fn crash_child_entry() {
 fn check(path: &std::path::Path, acked: u64) -> (u64, u64) {
     let core = open(path, false);
     let recovered = core.stats().recovered_events;
+    let report = core.check_integrity().expect("integrity check runs");
+    assert!(report.is_ok(), "the recovered store has problems: {:?}", report.problems);
     let me = core.author();
     let len = core.feed_len(&me);
     assert!(len >= acked, "acknowledged {acked} events but only {len} survived");
