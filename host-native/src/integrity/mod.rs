@@ -31,7 +31,7 @@ use redb::ReadableDatabase as _;
 use xaeroflux_core::event::{EventRef, MAX_PAYLOAD_LEN};
 use xaeroflux_core::hash::leaf_hashes_into;
 use xaeroflux_core::head::HeadError;
-use xaeroflux_core::mmr::{MmrPeaks, NodeStore as _};
+use xaeroflux_core::mmr::{MmrPeaks, NodeStore as _, mmr_size};
 use xaeroflux_core::page::{PAGE_HEADER_LEN, PageRef, page_tree_root};
 use xaeroflux_core::{AuthorId, Hash, SignedHead};
 
@@ -40,7 +40,7 @@ use crate::error::{CorruptReason, IoError, ReadError};
 use crate::read::Events;
 use crate::store::check::check_tail;
 use crate::store::meta::{self, PageRow};
-use crate::store::nodes::{NodeReader, STORED_MIN_HEIGHT, height};
+use crate::store::nodes::{NodeReader, stored_positions};
 use crate::store::state::{FeedState, Shared, lock, read};
 
 /// How far a check has got, given to the callback of [`Core::check_integrity_with`].
@@ -278,7 +278,7 @@ struct FeedCheck<'a> {
 }
 
 /// Pages read per round: their checks and leaf hashes (most of the work) are split between the
-/// calling thread and a helper; the MMR is then extended in order.
+/// calling thread and a helper, while the calling thread extends the MMR by the round before.
 const CHUNK_PAGES: usize = 256;
 
 /// Rounds with fewer pages are read by the calling thread alone.
@@ -305,10 +305,9 @@ enum Step {
 }
 
 /// Where the walk of a feed's page list stands.
-struct Plan {
+struct Walk {
     seq: u64,
     page_no: u64,
-    steps: Vec<Step>,
     /// The page list ended before the feed did.
     ended: bool,
 }
@@ -320,9 +319,15 @@ struct Hashed {
     results: Vec<Result<Range<usize>, CorruptReason>>,
 }
 
-/// Reads the pages of `steps` (the first half on this thread, the rest on a helper) into
-/// `halves`.
-fn hash_pages(shared: &Shared, feed: &FeedState, steps: &[Step], halves: &mut [Hashed; 2]) {
+/// Reads the pages of `steps` into `hashed` (a quarter on this thread, the rest on a helper;
+/// all here for a few pages), and runs `meanwhile` on this thread once its share is read.
+fn hash_pages<R>(
+    shared: &Shared,
+    feed: &FeedState,
+    steps: &[Step],
+    hashed: &mut [Hashed; 2],
+    meanwhile: impl FnOnce() -> R,
+) -> R {
     let jobs: Vec<&PageJob> = steps
         .iter()
         .filter_map(|s| match s {
@@ -338,22 +343,24 @@ fn hash_pages(shared: &Shared, feed: &FeedState, steps: &[Step], halves: &mut [H
             out.results.push(r);
         }
     };
-    let [first, second] = halves;
+    let [first, second] = hashed;
     if jobs.len() < PARALLEL_MIN_PAGES {
         read_all(&jobs, first);
         read_all(&[], second);
-        return;
+        return meanwhile();
     }
-    let (a, b) = jobs.split_at(jobs.len() / 2);
-    let helped = std::thread::scope(|s| {
-        let helper = s.spawn(|| read_all(b, second));
-        read_all(a, first);
-        helper.join().is_ok()
+    let (mine, theirs) = jobs.split_at(jobs.len() / 4);
+    let (helped, r) = std::thread::scope(|s| {
+        let helper = s.spawn(|| read_all(theirs, second));
+        read_all(mine, first);
+        let r = meanwhile();
+        (helper.join().is_ok(), r)
     });
     if !helped {
         // Unreachable (reading a page does not panic); those pages count as unread.
         second.results.clear();
     }
+    r
 }
 
 /// Checks a page afresh and appends the leaf hashes of its events `first_seq..end` to
@@ -409,50 +416,31 @@ impl<'a> FeedCheck<'a> {
 
     fn run(mut self, report: &mut IntegrityReport, progress: &mut dyn FnMut(u64)) -> Result<(), CheckError> {
         let author = self.feed.author;
-        self.shared.ensure_pages(self.feed).map_err(CheckError::Io)?;
+        let (shared, feed) = (self.shared, self.feed);
+        shared.ensure_pages(feed).map_err(CheckError::Io)?;
         let mut rows = self.page_rows()?;
-        let nodes = NodeReader::new(self.shared, self.feed.clone(), self.len);
+        let nodes = NodeReader::new(shared, feed.clone(), self.len);
         if self.head.is_some_and(|h| h.length == 0) {
             self.root_at_head = Some(MmrPeaks::default().root());
         }
-        let mut plan = Plan { seq: 0, page_no: 0, steps: Vec::with_capacity(CHUNK_PAGES), ended: false };
-        let mut halves = [Hashed::default(), Hashed::default()];
-        while plan.seq < self.len && !plan.ended {
-            self.plan_chunk(&mut plan);
-            hash_pages(self.shared, self.feed, &plan.steps, &mut halves);
-            let [first, second] = &halves;
-            let mut hashed = first.results.iter().map(|r| (r, first)).chain(second.results.iter().map(|r| (r, second)));
-            for step in &plan.steps {
-                let job = match step {
-                    Step::Damaged(problem) => {
-                        report.problems.push(problem.clone());
-                        self.peaks = None;
-                        continue;
-                    }
-                    Step::Read(job) => job,
-                };
-                let Some((result, half)) = hashed.next() else { break };
-                let n = job.end - job.first_seq;
-                report.pages += 1;
-                match result {
-                    Ok(range) => {
-                        let leaves = half.leaves.get(range.clone()).unwrap_or_default();
-                        if let Some(row) = rows.get(job.page_no)?
-                            && !row_matches(&row, job.first_seq, leaves)
-                        {
-                            report.problems.push(IntegrityProblem::PageRow { author, page_no: job.page_no });
-                        }
-                        self.extend_mmr(job.first_seq, leaves, &nodes, report);
-                    }
-                    Err(reason) => {
-                        let seqs = job.first_seq..job.end;
-                        report.problems.push(IntegrityProblem::DamagedEvents { author, seqs, reason: reason.clone() });
-                        self.peaks = None;
-                    }
-                }
-                report.events += n;
-                progress(n);
+        // Round k's pages are folded into the MMR on this thread while round k + 1's are read
+        // and hashed (a quarter here, the rest on a helper).
+        let mut walk = Walk { seq: 0, page_no: 0, ended: false };
+        let (mut steps, mut next_steps) = (Vec::with_capacity(CHUNK_PAGES), Vec::with_capacity(CHUNK_PAGES));
+        let (mut hashed, mut next_hashed) =
+            ([Hashed::default(), Hashed::default()], [Hashed::default(), Hashed::default()]);
+        self.plan_chunk(&mut walk, &mut steps);
+        hash_pages(shared, feed, &steps, &mut hashed, || ());
+        while !steps.is_empty() {
+            next_steps.clear();
+            if walk.seq < self.len && !walk.ended {
+                self.plan_chunk(&mut walk, &mut next_steps);
             }
+            hash_pages(shared, feed, &next_steps, &mut next_hashed, || {
+                self.fold(&steps, &hashed, &mut rows, &nodes, report, progress)
+            })?;
+            std::mem::swap(&mut steps, &mut next_steps);
+            std::mem::swap(&mut hashed, &mut next_hashed);
         }
         if let Some(peaks) = &self.peaks {
             let rebuilt = peaks.root();
@@ -469,11 +457,59 @@ impl<'a> FeedCheck<'a> {
         Ok(())
     }
 
+    /// Takes one round's pages, in order: their outcome, their index rows, and their leaves
+    /// into the MMR.
+    fn fold(
+        &mut self,
+        steps: &[Step],
+        hashed: &[Hashed; 2],
+        rows: &mut PageRows,
+        nodes: &NodeReader<'_>,
+        report: &mut IntegrityReport,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), CheckError> {
+        let author = self.feed.author;
+        let [first, second] = hashed;
+        let mut outcomes = first.results.iter().map(|r| (r, first)).chain(second.results.iter().map(|r| (r, second)));
+        for step in steps {
+            let job = match step {
+                Step::Damaged(problem) => {
+                    report.problems.push(problem.clone());
+                    self.peaks = None;
+                    continue;
+                }
+                Step::Read(job) => job,
+            };
+            let Some((result, half)) = outcomes.next() else { break };
+            let n = job.end - job.first_seq;
+            report.pages += 1;
+            match result {
+                Ok(range) => {
+                    let leaves = half.leaves.get(range.clone()).unwrap_or_default();
+                    if let Some(row) = rows.get(job.page_no)?
+                        && !row_matches(&row, job.first_seq, leaves)
+                    {
+                        report.problems.push(IntegrityProblem::PageRow { author, page_no: job.page_no });
+                    }
+                    self.extend_mmr(job.first_seq, leaves, nodes, report);
+                }
+                Err(reason) => {
+                    let seqs = job.first_seq..job.end;
+                    report.problems.push(IntegrityProblem::DamagedEvents { author, seqs, reason: reason.clone() });
+                    self.peaks = None;
+                }
+            }
+            report.events += n;
+            progress(n);
+        }
+        Ok(())
+    }
+
     /// The next [`CHUNK_PAGES`] pages from the page list, and the gaps and overlaps found in
     /// the list on the way.
-    fn plan_chunk(&self, plan: &mut Plan) {
+    fn plan_chunk(&self, plan: &mut Walk, steps: &mut Vec<Step>) {
         let author = self.feed.author;
-        plan.steps.clear();
+        steps.clear();
         let mut reads = 0;
         while plan.seq < self.len && reads < CHUNK_PAGES {
             let (seq, page_no) = (plan.seq, plan.page_no);
@@ -486,7 +522,7 @@ impl<'a> FeedCheck<'a> {
             };
             let Some((first_seq, loc, span, end, last)) = entry else {
                 let reason = CorruptReason::Truncated { segment: u32::MAX, offset: 0 };
-                plan.steps.push(Step::Damaged(IntegrityProblem::DamagedEvents { author, seqs: seq..self.len, reason }));
+                steps.push(Step::Damaged(IntegrityProblem::DamagedEvents { author, seqs: seq..self.len, reason }));
                 plan.ended = true;
                 return;
             };
@@ -496,7 +532,7 @@ impl<'a> FeedCheck<'a> {
             if first_seq > seq {
                 // A gap in the page list: no page holds these events.
                 let seqs = seq..first_seq;
-                plan.steps.push(Step::Damaged(IntegrityProblem::DamagedEvents { author, seqs, reason: misplaced() }));
+                steps.push(Step::Damaged(IntegrityProblem::DamagedEvents { author, seqs, reason: misplaced() }));
                 plan.seq = first_seq;
                 continue;
             }
@@ -504,11 +540,11 @@ impl<'a> FeedCheck<'a> {
             if first_seq < seq || end <= first_seq {
                 // The page list overlaps itself or has an empty page: a damaged index.
                 let seqs = first_seq..end.max(first_seq + 1);
-                plan.steps.push(Step::Damaged(IntegrityProblem::DamagedEvents { author, seqs, reason: misplaced() }));
+                steps.push(Step::Damaged(IntegrityProblem::DamagedEvents { author, seqs, reason: misplaced() }));
                 plan.seq = seq.max(end);
                 continue;
             }
-            plan.steps.push(Step::Read(PageJob { page_no, loc, span, first_seq, end, last }));
+            steps.push(Step::Read(PageJob { page_no, loc, span, first_seq, end, last }));
             reads += 1;
             plan.seq = end;
         }
@@ -528,9 +564,13 @@ impl<'a> FeedCheck<'a> {
     fn extend_mmr(&mut self, seq: u64, leaves: &[Hash], nodes: &NodeReader<'_>, report: &mut IntegrityReport) {
         let Some(peaks) = self.peaks.as_mut() else { return };
         let author = self.feed.author;
+        // The new nodes the index keeps (height >= 6): about one per 32 leaves, so they are
+        // listed up front rather than each new node's height worked out.
+        let before_size = mmr_size(peaks.leaves());
+        let stored: Vec<u64> = stored_positions(before_size, mmr_size(peaks.leaves() + leaves.len() as u64)).collect();
         let mut wrong = Vec::new();
         let mut check = |pos: u64, h: &Hash| {
-            if height(pos) >= STORED_MIN_HEIGHT && nodes.node(pos).as_ref() != Some(h) {
+            if stored.binary_search(&pos).is_ok() && nodes.node(pos).as_ref() != Some(h) {
                 wrong.push(pos);
             }
         };
