@@ -1,21 +1,18 @@
 //! Torn and corrupted writes are detected by checksums: a clear error for the damaged range,
 //! everything else still readable, nothing silently wrong.
 
+mod store_files;
+
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use store_files::{PAGE, page_seqs, seg};
 use xaeroflux::{Core, CorruptReason, OpenError, ReadError};
 use xaeroflux_core::mmr::Mmr;
 
-const PAGE: u64 = 1024;
-
 fn payload(i: u64) -> Vec<u8> {
     format!("{i:06} {}", "p".repeat((i % 50) as usize)).into_bytes()
-}
-
-fn seg(path: &Path, n: u32) -> PathBuf {
-    path.join("segments").join(format!("{n:08}.seg"))
 }
 
 /// A closed store of `n` events in 1 KiB pages, 8 pages per segment.
@@ -27,16 +24,6 @@ fn make(n: u64) -> (tempfile::TempDir, PathBuf) {
     core.append_batch(payloads.iter().map(|p| p.as_slice())).unwrap();
     core.close().unwrap();
     (dir, path)
-}
-
-/// Seqs held by the page at slot `slot` of segment `n` (from its header).
-fn page_seqs(path: &Path, n: u32, slot: u64) -> std::ops::Range<u64> {
-    let f = std::fs::File::open(seg(path, n)).unwrap();
-    let mut h = [0u8; 64];
-    f.read_exact_at(&mut h, slot * PAGE).unwrap();
-    let count = u32::from_le_bytes(h[8..12].try_into().unwrap()) as u64;
-    let first = u64::from_le_bytes(h[16..24].try_into().unwrap());
-    first..first + count
 }
 
 /// Every event reads back except those in `damaged`, which give `Corrupt` for exactly that range.

@@ -2,22 +2,19 @@
 //! damaged page is reported with exactly its events, even after reads had checked it; the
 //! check runs while the store is written.
 
+mod store_files;
+
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use store_files::{PAGE, page_seqs, seg};
 use xaeroflux::{Core, CorruptReason, IntegrityProblem};
 use xaeroflux_core::mmr::Mmr;
 use xaeroflux_core::{AuthorKey, Event, EventFlags};
 
-const PAGE: u64 = 1024;
-
 fn payload(i: u64) -> Vec<u8> {
     format!("{i:06} {}", "q".repeat((i % 70) as usize)).into_bytes()
-}
-
-fn seg(path: &Path, n: u32) -> PathBuf {
-    path.join("segments").join(format!("{n:08}.seg"))
 }
 
 fn open(path: &Path) -> Core {
@@ -78,16 +75,6 @@ fn a_sound_store_passes_before_and_after_a_reopen() {
         assert!(core.check_integrity().unwrap().is_ok());
         drop(core);
     }
-}
-
-/// Seqs held by the page at slot `slot` of segment `n` (from its header).
-fn page_seqs(path: &Path, n: u32, slot: u64) -> std::ops::Range<u64> {
-    let f = std::fs::File::open(seg(path, n)).unwrap();
-    let mut h = [0u8; 64];
-    f.read_exact_at(&mut h, slot * PAGE).unwrap();
-    let count = u32::from_le_bytes(h[8..12].try_into().unwrap()) as u64;
-    let first = u64::from_le_bytes(h[16..24].try_into().unwrap());
-    first..first + count
 }
 
 #[test]
