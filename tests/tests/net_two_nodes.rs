@@ -31,6 +31,11 @@ fn catch_up_then_live_both_ways() {
         assert!(wait_until(|| a.feed_len(&b.author()) > ev.seq), "B's append {i} reached A");
     }
     assert!(wait_until(|| same_feeds(&a, &b)));
+    // What sync stored (page rows, proof nodes, the peer's head, arrival runs) checks out.
+    for core in [&a, &b] {
+        let report = core.check_integrity().unwrap();
+        assert!(report.is_ok() && report.feeds == 2, "{report:?}");
+    }
     let status = b.sync_status().unwrap();
     assert_eq!(status.spaces, vec![space]);
     assert!(status.peers.iter().any(|p| p.peer == a.node_id().unwrap() && p.behind == 0));

@@ -137,6 +137,8 @@ fn runs_of_many_feeds_are_stored_with_one_checkpoint_each_checked_alone() {
     // per feed.
     assert_eq!(checkpoints() - before, 2, "one index checkpoint per group");
     let check = |core: &Core| {
+        let report = core.check_integrity().unwrap();
+        assert!(report.is_ok(), "{:?}", report.problems);
         for (i, (src, _)) in feeds.iter().enumerate() {
             let author = src.author().unwrap();
             if i == 3 {
@@ -175,6 +177,8 @@ fn runs_of_known_feeds_in_one_group_rewrite_their_tail_pages_and_survive_a_reope
     assert_eq!(core.stats().checkpoints - checkpoints, 1, "one index checkpoint");
     assert!(core.stats().syncs - syncs < 10, "a few syncs for 20 feeds, not one each");
     let check = |core: &Core| {
+        let report = core.check_integrity().unwrap();
+        assert!(report.is_ok(), "{:?}", report.problems);
         for (src, _) in &feeds {
             let author = src.author().unwrap();
             assert_eq!(core.feed_head(&author), src.local_head());
