@@ -155,6 +155,10 @@ proptest! {
             let order: Vec<(bool, u64)> =
                 core.iter_events().map(|e| e.unwrap()).map(|e| (e.author() == me, e.seq())).collect();
             prop_assert_eq!(&order, &m.arrival);
+            // And everything the store derives (page rows, proof nodes, roots, heads, runs).
+            let report = core.check_integrity().unwrap();
+            prop_assert!(report.is_ok(), "{:?}", report.problems);
+            prop_assert_eq!(report.events, (m.local.len() + m.other.len()) as u64);
         }
         let mut mmr = Mmr::new();
         for (i, ev) in core.iter_feed(&me).unwrap().enumerate() {
