@@ -11,31 +11,9 @@ use std::rc::Rc;
 use xaeroflux_core::AuthorKey;
 use xaeroflux_core::memstore::{MemStore, NewEvent};
 use xaeroflux_core::page::PageConfig;
-use xaeroflux_core::xsp::{Config, Event, Role, Session};
+use xaeroflux_core::xsp::{Config, Event, Pair, Role, Session};
 
 type Store = Rc<RefCell<MemStore>>;
-
-/// Moves bytes both ways until neither side has anything to send; returns every event.
-fn pump(a: &mut Session<Store>, b: &mut Session<Store>, now: u64) -> (Vec<Event>, Vec<Event>) {
-    let mut buf = vec![0u8; 1 << 16];
-    let (mut ea, mut eb) = (Vec::new(), Vec::new());
-    loop {
-        let mut moved = false;
-        while let Some(n) = a.poll_transmit(&mut buf) {
-            b.handle_input(now, &buf[..n]);
-            moved = true;
-        }
-        while let Some(n) = b.poll_transmit(&mut buf) {
-            a.handle_input(now, &buf[..n]);
-            moved = true;
-        }
-        ea.extend(std::iter::from_fn(|| a.poll_event()));
-        eb.extend(std::iter::from_fn(|| b.poll_event()));
-        if !moved {
-            return (ea, eb);
-        }
-    }
-}
 
 #[test]
 fn storing_after_synced_then_feed_updated_stays_synced_without_traffic() {
@@ -47,22 +25,21 @@ fn storing_after_synced_then_feed_updated_stays_synced_without_traffic() {
     let (holder, fetcher): (Store, Store) =
         (Rc::new(RefCell::new(src)), Rc::new(RefCell::new(MemStore::replica(pages))));
     let config = Config::new([5; 32]).with_page_size(4096).unwrap();
-    let mut a = Session::new(config.clone(), Role::Initiator, 0, holder.clone());
-    let mut b = Session::new(config, Role::Responder, 0, fetcher.clone());
+    let mut pair = Pair::new(
+        Session::new(config.clone(), Role::Initiator, 0, holder),
+        Session::new(config, Role::Responder, 0, fetcher.clone()),
+    );
 
     // The fetcher takes the verified batch but stores it only later, like a store writer.
-    let (_, eb) = pump(&mut a, &mut b, 1);
+    let eb = pair.drive().b;
     let batch = eb.iter().find_map(|e| if let Event::Verified(v) = e { Some(v.clone()) } else { None }).unwrap();
-    assert!(eb.contains(&Event::Synced) && b.is_synced());
+    assert!(eb.contains(&Event::Synced) && pair.b.is_synced());
 
     fetcher.borrow_mut().store_batch(&batch).unwrap();
-    b.feed_updated(&author);
-    let mut buf = vec![0u8; 1 << 16];
+    pair.b.feed_updated(&author);
     // Nothing needs to go to the peer (it announced this very head) …
-    while let Some(n) = b.poll_transmit(&mut buf) {
-        a.handle_input(2, &buf[..n]);
-    }
+    assert_eq!(pair.drive().bytes, [0, 0]);
     // … and, with no further traffic, the fetcher is synced again.
-    assert!(b.is_synced(), "synced again after storing, without waiting for the peer");
+    assert!(pair.b.is_synced(), "synced again after storing, without waiting for the peer");
     assert_eq!(fetcher.borrow().feeds().into_iter().find(|f| f.author == author).map(|f| f.len), Some(5));
 }

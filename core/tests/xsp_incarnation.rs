@@ -7,7 +7,7 @@ use std::rc::Rc;
 use xaeroflux_core::AuthorKey;
 use xaeroflux_core::memstore::MemStore;
 use xaeroflux_core::page::PageConfig;
-use xaeroflux_core::xsp::{Config, Event, Role, Session};
+use xaeroflux_core::xsp::{Config, Event, Pair, Role, Session};
 
 type Store = Rc<RefCell<MemStore>>;
 
@@ -18,23 +18,20 @@ fn store() -> Store {
 
 /// The peer incarnation each side reports once both HELLOs crossed.
 fn reported(a_config: Config, b_config: Config) -> (Option<u64>, Option<u64>) {
-    let mut a = Session::new(a_config, Role::Initiator, 0, store());
-    let mut b = Session::new(b_config, Role::Responder, 0, store());
-    let mut buf = vec![0u8; 1 << 16];
-    for _ in 0..4 {
-        while let Some(n) = a.poll_transmit(&mut buf) {
-            b.handle_input(1, &buf[..n]);
-        }
-        while let Some(n) = b.poll_transmit(&mut buf) {
-            a.handle_input(1, &buf[..n]);
-        }
-    }
-    let peer = |s: &mut Session<Store>| {
-        std::iter::from_fn(|| s.poll_event())
-            .find_map(|e| if let Event::Connected { peer_incarnation, .. } = e { Some(peer_incarnation) } else { None })
+    let mut pair = Pair::new(
+        Session::new(a_config, Role::Initiator, 0, store()),
+        Session::new(b_config, Role::Responder, 0, store()),
+    );
+    let exchange = pair.drive();
+    let peer = |events: &[Event]| {
+        events
+            .iter()
+            .find_map(
+                |e| if let Event::Connected { peer_incarnation, .. } = e { Some(*peer_incarnation) } else { None },
+            )
             .expect("connected")
     };
-    (peer(&mut a), peer(&mut b))
+    (peer(&exchange.a), peer(&exchange.b))
 }
 
 #[test]

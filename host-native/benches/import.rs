@@ -16,7 +16,7 @@ use xaeroflux::Core;
 use xaeroflux_core::AuthorKey;
 use xaeroflux_core::memstore::{MemStore, NewEvent};
 use xaeroflux_core::page::PageConfig;
-use xaeroflux_core::xsp::{Config, Event, Role, Session, VerifiedBatch};
+use xaeroflux_core::xsp::{Config, Event, Pair, Role, Session, VerifiedBatch};
 
 struct Args {
     feeds: u32,
@@ -52,29 +52,13 @@ fn verified(i: u32, events: u64, frame: usize) -> Vec<VerifiedBatch> {
     let payload = [i as u8; 200];
     src.append_batch((0..events).map(|s| NewEvent::new(1_000 + s, &payload))).expect("append to a MemStore");
     let config = Config::new([1; 32]).with_live(false).with_target_frame(frame);
-    let mut a = Session::new(config.clone(), Role::Initiator, 0, src);
-    let mut b = Session::new(config, Role::Responder, 0, MemStore::replica(pages));
-    let (mut buf, mut out) = (vec![0u8; 1 << 16], Vec::new());
-    loop {
-        let mut moved = false;
-        while let Some(k) = a.poll_transmit(&mut buf) {
-            b.handle_input(1, &buf[..k]);
-            moved = true;
-        }
-        while let Some(k) = b.poll_transmit(&mut buf) {
-            a.handle_input(1, &buf[..k]);
-            moved = true;
-        }
-        while let Some(ev) = b.poll_event() {
-            if let Event::Verified(v) = ev {
-                out.push(v);
-            }
-        }
-        while a.poll_event().is_some() {}
-        if !moved {
-            return out;
-        }
-    }
+    let mut pair = Pair::new(
+        Session::new(config.clone(), Role::Initiator, 0, src),
+        Session::new(config, Role::Responder, 0, MemStore::replica(pages)),
+    );
+    let exchange = pair.drive();
+    assert!(exchange.quiet, "the sessions go quiet");
+    exchange.b.into_iter().filter_map(|e| if let Event::Verified(v) = e { Some(v) } else { None }).collect()
 }
 
 fn store_one_by_one(core: &Core, feeds: &[&[VerifiedBatch]]) {

@@ -6,7 +6,7 @@
 use xaeroflux::{Core, ImportError};
 use xaeroflux_core::memstore::{MemStore, NewEvent};
 use xaeroflux_core::page::PageConfig;
-use xaeroflux_core::xsp::{Config, Event, Role, Session, VerifiedBatch};
+use xaeroflux_core::xsp::{Config, Event, Pair, Role, Session, VerifiedBatch};
 use xaeroflux_core::{AuthorKey, Hash};
 
 const PAGE: u32 = 4096;
@@ -24,29 +24,13 @@ fn batches_of(secret: u8, n: u64) -> (MemStore, Vec<VerifiedBatch>) {
     let payload = [7u8; 200];
     src.append_batch((0..n).map(|i| NewEvent::new(1_000 + i, &payload))).unwrap();
     let config = Config::new([1; 32]).with_page_size(PAGE).unwrap().with_live(false).with_target_frame(8 * 1024);
-    let mut a = Session::new(config.clone(), Role::Initiator, 0, src.clone());
-    let mut b = Session::new(config, Role::Responder, 0, MemStore::replica(pages));
-    let (mut buf, mut out) = (vec![0u8; 1 << 16], Vec::new());
-    for _ in 0..10_000 {
-        let mut moved = false;
-        while let Some(k) = a.poll_transmit(&mut buf) {
-            b.handle_input(1, &buf[..k]);
-            moved = true;
-        }
-        while let Some(k) = b.poll_transmit(&mut buf) {
-            a.handle_input(1, &buf[..k]);
-            moved = true;
-        }
-        while let Some(ev) = b.poll_event() {
-            if let Event::Verified(v) = ev {
-                out.push(v);
-            }
-        }
-        while a.poll_event().is_some() {}
-        if !moved {
-            break;
-        }
-    }
+    let mut pair = Pair::new(
+        Session::new(config.clone(), Role::Initiator, 0, src.clone()),
+        Session::new(config, Role::Responder, 0, MemStore::replica(pages)),
+    );
+    let exchange = pair.drive();
+    assert!(exchange.quiet);
+    let out = exchange.b.into_iter().filter_map(|e| if let Event::Verified(v) = e { Some(v) } else { None }).collect();
     (src, out)
 }
 

@@ -81,6 +81,9 @@
 //! assert_eq!(b.source().head(&alice), a.source().local_head());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! That loop, with a simulated clock for the timeouts, is [`Pair`]: two sessions back to back
+//! in memory, which tests and benchmarks drive instead of writing it again.
 
 pub(crate) mod codec;
 mod config;
@@ -89,6 +92,7 @@ mod event;
 mod fork;
 pub mod frame;
 pub mod message;
+pub mod pair;
 mod session;
 mod source;
 pub mod varint;
@@ -103,5 +107,6 @@ pub use error::{ErrorCode, PageFault, RequestError, SessionError};
 pub use event::{BatchPage, Closed, Event, EventBlock, VerifiedBatch, VerifiedProof, VerifiedRange};
 pub use fork::{ForkEvidence, ForkEvidenceError};
 pub use message::{Message, ProofKind, ProofStatus, RangeMode};
+pub use pair::Pair;
 pub use session::{Micros, Session};
 pub use source::FeedSource;
