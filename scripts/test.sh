@@ -10,9 +10,13 @@ bash scripts/setup.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path core/fuzz/Cargo.toml -- --check
 
 step "cargo clippy (-D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
+# The fuzz crate is a workspace of its own (cargo-fuzz's layout): linted on its own, into a
+# target directory of its own so that it does not rebuild the nightly fuzz builds' artifacts.
+CARGO_TARGET_DIR=target/fuzz-clippy cargo clippy --manifest-path core/fuzz/Cargo.toml --all-targets -- -D warnings
 
 step "no_std build of xaeroflux-core (thumbv7em-none-eabihf, build-std=core,alloc)"
 bash scripts/check-no-std.sh
