@@ -3,7 +3,8 @@
 //! feed. The honest node rejects both (reported as `SyncEvent::Rejected`), stores nothing
 //! that does not verify, and still converges with the honest author. On gossip, it announces
 //! forged heads (and garbage): reported as `SyncEvent::BadAnnouncement`, and no session is
-//! opened for them.
+//! opened for them. A peer that accepts streams and never answers is given up after the
+//! handshake window and redialled.
 
 mod net_common;
 
@@ -267,4 +268,91 @@ fn forged_gossip_announcements_are_reported_and_ignored() {
     assert_eq!(bad, 2, "both bad announcements were reported");
     assert_eq!(b.feed_len(&a.author()), 0, "nothing fetched for a forged head");
     assert!(b.sync_status().unwrap().peers.is_empty(), "no session was opened for it");
+}
+
+/// Every stream the honest node opened to the silent peer: when it opened, and when the
+/// honest node gave it up.
+type Streams = std::sync::Arc<std::sync::Mutex<Vec<(Instant, Option<Instant>)>>>;
+
+/// A node that accepts XSP streams and never answers, until `stop` is dropped: sends its id
+/// and addresses on `ready`, then records every stream in `streams`.
+fn silent_peer(
+    ready: std::sync::mpsc::Sender<(EndpointId, Vec<std::net::SocketAddr>)>,
+    streams: Streams,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    rt.block_on(async move {
+        let ep = Endpoint::builder(presets::Minimal)
+            .relay_mode(RelayMode::Disabled)
+            .clear_ip_transports()
+            .bind_addr("127.0.0.1:0")
+            .unwrap()
+            .alpns(vec![XSP_ALPN.to_vec()])
+            .bind()
+            .await
+            .unwrap();
+        ready.send((ep.id(), ep.bound_sockets())).unwrap();
+        let accept = async {
+            while let Some(incoming) = ep.accept().await {
+                let Ok(conn) = incoming.await else { continue };
+                let streams = streams.clone();
+                tokio::spawn(async move {
+                    while let Ok((send, mut recv)) = conn.accept_bi().await {
+                        let i = {
+                            let mut s = streams.lock().unwrap();
+                            s.push((Instant::now(), None));
+                            s.len() - 1
+                        };
+                        let streams = streams.clone();
+                        tokio::spawn(async move {
+                            let mut buf = [0u8; 4096];
+                            while let Ok(Some(_)) = recv.read(&mut buf).await {}
+                            streams.lock().unwrap()[i].1 = Some(Instant::now());
+                            drop(send);
+                        });
+                    }
+                });
+            }
+        };
+        tokio::select! {
+            _ = accept => {}
+            _ = stop => {}
+        }
+        ep.close().await;
+    });
+}
+
+#[test]
+fn a_peer_that_never_answers_our_hello_is_given_up_after_the_handshake_window_and_redialled() {
+    let dir = tempfile::tempdir().unwrap();
+    let honest = node_with(dir.path(), &["iroh"]);
+    let streams = Streams::default();
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let (stop, stop_rx) = tokio::sync::oneshot::channel();
+    let server = {
+        let streams = streams.clone();
+        std::thread::spawn(move || silent_peer(ready_tx, streams, stop_rx))
+    };
+    let (id, addrs) = ready.recv().unwrap();
+    let ticket =
+        Ticket { space: space("silent peer"), peer: xaeroflux::net::PeerId(*id.as_bytes()), addrs, relay: None };
+    honest.join_ticket(&ticket).unwrap();
+    let end = Instant::now() + Duration::from_secs(25);
+    while streams.lock().unwrap().len() < 2 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let seen = streams.lock().unwrap().clone();
+    assert!(seen.len() >= 2, "redialled after giving the silent session up ({} streams)", seen.len());
+    let (opened, ended) = seen[0];
+    let ended = ended.expect("the first stream was given up");
+    let waited = ended.duration_since(opened);
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(15),
+        "given up after the 10 s handshake window, not at the idle timeout ({waited:?})"
+    );
+    assert!(seen[1].0 >= ended, "the second stream came after the first was given up");
+    drop(honest);
+    let _ = stop.send(());
+    server.join().unwrap();
 }

@@ -27,7 +27,7 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Bytes taken from the session at a time.
 const WRITE_CHUNK: usize = 256 * 1024;
 /// Time a peer has to send its HELLO on a new stream.
-const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest first frame (the HELLO limit of `docs/xsp.md`), plus its length prefix.
 const HELLO_MAX: usize = 4096 + varint::MAX_VARINT_LEN;
 /// Stream reset code when the peer is refused.
@@ -89,8 +89,7 @@ pub(crate) async fn accept_stream(
                 run_session(inner, s, peer, Role::Responder, stream, first).await;
             } else {
                 let mut stream = stream;
-                let _ = stream.send.reset(VarInt::from_u32(DUPLICATE));
-                let _ = stream.recv.stop(VarInt::from_u32(DUPLICATE));
+                reset(&mut stream, DUPLICATE);
             }
         }
         other => refuse(other.map(|(s, _)| s), stream, &first).await,
@@ -210,7 +209,9 @@ pub(crate) async fn run_session(
     let mut changed = inner.changed.subscribe();
     let mut shutdown = inner.shutdown.subscribe();
     let import_tx = inner.import_tx.lock().ok().and_then(|t| t.clone());
-    let mut d = Driver { inner: inner.clone(), id, space, peer, behind: None, stream_ok: true };
+    let mut d = Driver { inner: inner.clone(), id, space, peer, behind: None, stream_ok: true, connected: false };
+    // A peer that has not answered our HELLO by then is gone (`admission::HANDSHAKE_WINDOW`).
+    let handshake_by = tokio::time::Instant::now() + HELLO_TIMEOUT;
     if !initial.is_empty() {
         session.handle_input(now(), &initial);
     }
@@ -249,6 +250,7 @@ pub(crate) async fn run_session(
         });
         let deadline =
             session.poll_timeout().map(|us| tokio::time::Instant::from_std(clock + Duration::from_micros(us)));
+        let handshake = (!d.connected && !session.is_closed()).then_some(handshake_by);
         tokio::select! {
             r = shutdown.changed(), if !closing => {
                 closing = true;
@@ -260,12 +262,19 @@ pub(crate) async fn run_session(
                 Some(Control::Close) | None => session.close(),
                 Some(Control::Abort) => {
                     session.close();
-                    let _ = stream.send.reset(VarInt::from_u32(GONE));
-                    let _ = stream.recv.stop(VarInt::from_u32(GONE));
+                    reset(&mut stream, GONE);
                     d.stream_ok = false;
                     break;
                 }
             },
+            _ = sleep_until(handshake), if handshake.is_some() => {
+                // The peer never answered our HELLO: it went to a process that is gone, over a
+                // connection that died unnoticed, which is then not reused.
+                session.close();
+                reset(&mut stream, GONE);
+                d.stream_ok = false;
+                break;
+            }
             r = changed.recv() => match r {
                 Ok(a) => {
                     session.feed_updated(&a);
@@ -316,6 +325,12 @@ pub(crate) async fn run_session(
     d.stream_ok
 }
 
+/// Resets both directions of `stream` with `code`.
+fn reset(stream: &mut Stream, code: u32) {
+    let _ = stream.send.reset(VarInt::from_u32(code));
+    let _ = stream.recv.stop(VarInt::from_u32(code));
+}
+
 async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -330,6 +345,8 @@ struct Driver {
     peer: PeerId,
     behind: Option<u64>,
     stream_ok: bool,
+    /// The peer's HELLO was read.
+    connected: bool,
 }
 
 impl Driver {
@@ -337,6 +354,7 @@ impl Driver {
         let (space, peer) = (self.space, self.peer);
         match ev {
             Event::Connected { peer_incarnation, .. } => {
+                self.connected = true;
                 self.inner.set_peer_incarnation(self.id, peer_incarnation);
                 self.inner.update(self.id, |s| s.connected = true);
                 self.inner.emit(SyncEvent::PeerConnected { space, peer });

@@ -51,6 +51,9 @@
 //!
 //! The byte layouts of tickets and gossip announcements are in `docs/net.md`.
 
+mod admission;
+#[cfg(test)]
+mod admission_sim;
 mod api;
 mod config;
 mod driver;

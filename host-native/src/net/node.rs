@@ -22,6 +22,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use xaeroflux_core::AuthorId;
 use xaeroflux_core::xsp::Role;
 
+use super::admission::{self, Existing};
 use super::config::{NetConfig, NetError};
 use super::driver::{self, Control, Stream};
 use super::endpoint::{self, XSP_ALPN};
@@ -41,6 +42,14 @@ const IMPORT_QUEUE: usize = 64;
 const CLOSE_BUDGET: Duration = Duration::from_millis(300);
 /// Feed-change notifications a session may fall behind before it re-reads every feed.
 const CHANGE_QUEUE: usize = 1024;
+/// How often a kept peer's task looks again while a session with it is open or being opened.
+pub(crate) const KEEP_POLL: Duration = Duration::from_millis(500);
+/// The first wait before redialing a kept peer; it doubles with each short session.
+pub(crate) const REDIAL_FIRST: Duration = Duration::from_millis(250);
+/// The longest wait before redialing a kept peer.
+pub(crate) const REDIAL_MAX: Duration = Duration::from_secs(10);
+/// A session that ran longer than this resets the redial wait to [`REDIAL_FIRST`].
+pub(crate) const REDIAL_RESET_AFTER: Duration = Duration::from_secs(5);
 
 /// The slot in [`Core`] that holds the running sync, if any.
 #[derive(Default)]
@@ -165,46 +174,6 @@ pub(crate) struct SessionEntry {
     last_in: std::time::Instant,
     /// The incarnation the peer named in its HELLO, once read (if it named one).
     peer_incarnation: Option<u64>,
-}
-
-/// An established session that received bytes this recently is alive: a session the peer
-/// opens meanwhile is a duplicate, not a replacement (see [`NetInner::admit_incoming`]).
-const ALIVE_WINDOW: Duration = Duration::from_secs(2);
-
-/// What [`NetInner::admit_incoming`] knows of one of the sessions this node opened to a peer.
-#[derive(Clone, Copy, Debug)]
-struct OursSeen {
-    /// Past its handshake (the peer's HELLO read).
-    connected: bool,
-    /// How long ago it last received bytes.
-    quiet: Duration,
-    /// The incarnation the peer gave in it, if it gave one.
-    incarnation: Option<u64>,
-}
-
-/// Whether a peer that named incarnation `known` in a session, and `incoming` in the session
-/// it opens now, has restarted since: the older session is then dead, whatever its traffic.
-fn restarted_since(known: Option<u64>, incoming: Option<u64>) -> bool {
-    matches!((known, incoming), (Some(a), Some(b)) if a != b)
-}
-
-impl OursSeen {
-    /// Whether the peer has restarted since it answered this session ([`restarted_since`]).
-    fn stale(&self, incoming: Option<u64>) -> bool {
-        restarted_since(self.incarnation, incoming)
-    }
-}
-
-/// The rule of [`NetInner::admit_incoming`]: whether a session `peer` opened (naming
-/// `incarnation` in its HELLO) wins over the sessions this node (`me`) opened to it in the
-/// same space. Sessions of ours the peer answered in another incarnation are dead and do not
-/// count.
-fn incoming_wins(me: &PeerId, peer: &PeerId, ours: &[OursSeen], incarnation: Option<u64>) -> bool {
-    let live = || ours.iter().filter(|s| !s.stale(incarnation));
-    if live().any(|s| !s.connected) && me < peer {
-        return false;
-    }
-    !live().any(|s| s.connected && s.quiet < ALIVE_WINDOW)
 }
 
 #[derive(Default)]
@@ -371,57 +340,34 @@ impl NetInner {
         st.sessions.values().any(|s| s.status.space == *space && s.status.peer == *peer)
     }
 
-    /// Whether to run a session `peer` opened in `space` (naming `incarnation` in its HELLO)
-    /// while this node opened one to it too.
-    ///
-    /// A session of ours the peer answered in another incarnation is dead (the peer
-    /// restarted since): it is closed, and does not count against the new one; so is any
-    /// session the peer opened in another incarnation. Of the
-    /// others: if ours is still in its handshake, both were opened at once, and the one opened
-    /// by the node with the smaller id is kept (both sides decide alike). If ours is
-    /// established and received bytes within [`ALIVE_WINDOW`], the peer opened its own before
-    /// it saw ours (each dials the other when they find each other at once, and the other
-    /// side registers a session only once its HELLO is read): ours is kept, and the peer's is
-    /// refused as a duplicate, which it already is on the peer's side. Otherwise the peer
-    /// opening another one means it lost ours (a peer that names no incarnation restarted, or
-    /// the connection died without our noticing yet): ours is stale, so it is closed and the
-    /// new one runs.
+    /// Whether to run a session `peer` opened in `space` (naming `incarnation` in its HELLO),
+    /// by the rule of [`admission::admit`]; ends the existing sessions the rule says to end.
     pub(crate) fn admit_incoming(&self, space: &SpaceId, peer: &PeerId, incarnation: Option<u64>) -> bool {
         let mut st = lock(&self.state);
-        let ours: Vec<(&SessionEntry, OursSeen)> = st
-            .sessions
-            .values()
-            .filter(|s| s.status.space == *space && s.status.peer == *peer && s.status.initiator)
-            .map(|s| {
-                let seen = OursSeen {
-                    connected: s.status.connected,
-                    quiet: s.last_in.elapsed(),
-                    incarnation: s.peer_incarnation,
-                };
-                (s, seen)
+        let sessions: Vec<&SessionEntry> =
+            st.sessions.values().filter(|s| s.status.space == *space && s.status.peer == *peer).collect();
+        let existing: Vec<Existing> = sessions
+            .iter()
+            .map(|s| Existing {
+                initiator: s.status.initiator,
+                connected: s.status.connected,
+                quiet: s.last_in.elapsed(),
+                peer_incarnation: s.peer_incarnation,
             })
             .collect();
-        let seen: Vec<OursSeen> = ours.iter().map(|(_, o)| *o).collect();
-        let admit = incoming_wins(&self.id, peer, &seen, incarnation);
-        for (s, o) in &ours {
-            if o.stale(incarnation) {
-                let _ = s.control.send(Control::Abort);
-            } else if admit {
-                let _ = s.control.send(Control::Close);
+        let verdict = admission::admit(&self.id, peer, &existing, incarnation);
+        for (i, control) in
+            verdict.abort.iter().map(|&i| (i, Control::Abort)).chain(verdict.close.iter().map(|&i| (i, Control::Close)))
+        {
+            if let Some(s) = sessions.get(i) {
+                let _ = s.control.send(control);
             }
         }
-        drop(ours);
-        // Sessions the peer opened in an earlier incarnation are dead too: closed now rather
-        // than at their idle timeout.
-        for s in st.sessions.values().filter(|s| s.status.space == *space && s.status.peer == *peer) {
-            if !s.status.initiator && restarted_since(s.peer_incarnation, incarnation) {
-                let _ = s.control.send(Control::Abort);
-            }
-        }
-        if !admit {
+        drop(sessions);
+        if !verdict.admit {
             st.duplicates_refused += 1;
         }
-        admit
+        verdict.admit
     }
 
     /// Sessions peers opened that [`admit_incoming`](Self::admit_incoming) refused.
@@ -566,21 +512,21 @@ impl NetInner {
     /// backoff (250 ms doubling to 10 s) whenever there is none.
     async fn keep_peer(self: Arc<Self>, space: SpaceId, peer: PeerId, mut stop: watch::Receiver<bool>) {
         let mut shutdown = self.shutdown.subscribe();
-        let mut backoff = Duration::from_millis(250);
+        let mut backoff = REDIAL_FIRST;
         loop {
             if *stop.borrow() || self.is_stopping() {
                 return;
             }
             let wait = if self.has_session(&space, &peer) || lock(&self.state).dialing.contains(&(space, peer)) {
-                Duration::from_millis(500)
+                KEEP_POLL
             } else {
                 let started = tokio::time::Instant::now();
                 let ran = self.dial(space, peer).await;
-                if ran && started.elapsed() > Duration::from_secs(5) {
-                    backoff = Duration::from_millis(250);
+                if ran && started.elapsed() > REDIAL_RESET_AFTER {
+                    backoff = REDIAL_FIRST;
                 }
                 let w = backoff;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
+                backoff = (backoff * 2).min(REDIAL_MAX);
                 w
             };
             tokio::select! {
@@ -594,79 +540,5 @@ impl NetInner {
     /// Every feed's author (to refresh a session that missed change notifications).
     pub(crate) fn all_authors(&self) -> Vec<AuthorId> {
         self.core.feeds().into_iter().map(|f| f.author).collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SMALL: PeerId = PeerId([1; 32]);
-    const LARGE: PeerId = PeerId([2; 32]);
-
-    fn wins(me: PeerId, peer: PeerId, ours: &[(bool, u64)]) -> bool {
-        let ours: Vec<OursSeen> = ours
-            .iter()
-            .map(|&(connected, ms)| OursSeen { connected, quiet: Duration::from_millis(ms), incarnation: None })
-            .collect();
-        incoming_wins(&me, &peer, &ours, None)
-    }
-
-    /// As [`wins`], with the incarnation the peer named in each of ours and in its new one.
-    fn wins_named(me: PeerId, peer: PeerId, ours: &[(bool, u64, Option<u64>)], incoming: Option<u64>) -> bool {
-        let ours: Vec<OursSeen> = ours
-            .iter()
-            .map(|&(connected, ms, incarnation)| OursSeen { connected, quiet: Duration::from_millis(ms), incarnation })
-            .collect();
-        incoming_wins(&me, &peer, &ours, incoming)
-    }
-
-    #[test]
-    fn a_restarted_peer_replaces_our_session_at_once_even_one_just_receiving_bytes() {
-        for (me, peer) in [(SMALL, LARGE), (LARGE, SMALL)] {
-            assert!(wins_named(me, peer, &[(true, 0, Some(1))], Some(2)), "another incarnation: ours is dead");
-            // The same incarnation is the same run: the rules without incarnations hold.
-            assert!(!wins_named(me, peer, &[(true, 0, Some(1))], Some(1)));
-            assert!(wins_named(me, peer, &[(true, 2_000, Some(1))], Some(1)));
-            // Not known on one side (an older peer, or ours still in its handshake): as before.
-            assert!(!wins_named(me, peer, &[(true, 0, None)], Some(2)));
-            assert!(!wins_named(me, peer, &[(true, 0, Some(1))], None));
-        }
-        // A dead session does not count; a live one of the same run still does.
-        assert!(!wins_named(LARGE, SMALL, &[(true, 0, Some(1)), (true, 5, Some(2))], Some(2)));
-        assert!(!wins_named(SMALL, LARGE, &[(true, 0, Some(1)), (false, 0, None)], Some(2)));
-        assert!(wins_named(LARGE, SMALL, &[(true, 0, Some(1)), (false, 0, None)], Some(2)));
-    }
-
-    #[test]
-    fn without_a_session_of_ours_the_peer_s_runs() {
-        assert!(wins(SMALL, LARGE, &[]));
-        assert!(wins(LARGE, SMALL, &[]));
-    }
-
-    #[test]
-    fn two_sessions_opened_at_once_keep_the_smaller_id_s_on_both_sides() {
-        // Ours in its handshake: the node with the smaller id keeps its own, the other takes
-        // the peer's, so both keep the same session.
-        assert!(!wins(SMALL, LARGE, &[(false, 0)]));
-        assert!(wins(LARGE, SMALL, &[(false, 0)]));
-    }
-
-    #[test]
-    fn an_established_session_receiving_bytes_is_kept_whoever_is_smaller() {
-        for (me, peer) in [(SMALL, LARGE), (LARGE, SMALL)] {
-            assert!(!wins(me, peer, &[(true, 0)]));
-            assert!(!wins(me, peer, &[(true, 1_999)]));
-        }
-    }
-
-    #[test]
-    fn a_quiet_established_session_is_taken_for_stale_and_replaced() {
-        for (me, peer) in [(SMALL, LARGE), (LARGE, SMALL)] {
-            assert!(wins(me, peer, &[(true, 2_000)]));
-            assert!(wins(me, peer, &[(true, 60_000)]));
-        }
-        // One of ours alive is enough to refuse the peer's.
-        assert!(!wins(LARGE, SMALL, &[(true, 60_000), (true, 10)]));
     }
 }
