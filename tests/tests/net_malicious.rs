@@ -109,19 +109,25 @@ fn copy_feed(core: &Core) -> MemStore {
     m
 }
 
+/// An iroh endpoint on 127.0.0.1 (no relay, no discovery) accepting `alpns`.
+async fn loopback_endpoint(alpns: Vec<Vec<u8>>) -> Endpoint {
+    Endpoint::builder(presets::Minimal)
+        .relay_mode(RelayMode::Disabled)
+        .clear_ip_transports()
+        .bind_addr("127.0.0.1:0")
+        .unwrap()
+        .alpns(alpns)
+        .bind()
+        .await
+        .unwrap()
+}
+
 /// Connects to the ticket's node as an XSP initiator serving `source`, until the session
 /// closes or `limit` passes.
 fn run_evil(ticket: &Ticket, source: Evil, limit: Duration) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async move {
-        let ep = Endpoint::builder(presets::Minimal)
-            .relay_mode(RelayMode::Disabled)
-            .clear_ip_transports()
-            .bind_addr("127.0.0.1:0")
-            .unwrap()
-            .bind()
-            .await
-            .unwrap();
+        let ep = loopback_endpoint(Vec::new()).await;
         let id = EndpointId::from_bytes(&ticket.peer.0).unwrap();
         let addr = ticket.addrs.iter().fold(EndpointAddr::new(id), |a, s| a.with_ip_addr(*s));
         let conn = ep.connect(addr, XSP_ALPN).await.unwrap();
@@ -237,14 +243,7 @@ fn forged_gossip_announcements_are_reported_and_ignored() {
         let lookup = iroh::address_lookup::memory::MemoryLookup::new();
         let b_id = EndpointId::from_bytes(&b_ticket.peer.0).unwrap();
         lookup.add_endpoint_info(b_ticket.addrs.iter().fold(EndpointAddr::new(b_id), |x, s| x.with_ip_addr(*s)));
-        let ep = Endpoint::builder(presets::Minimal)
-            .relay_mode(RelayMode::Disabled)
-            .clear_ip_transports()
-            .bind_addr("127.0.0.1:0")
-            .unwrap()
-            .bind()
-            .await
-            .unwrap();
+        let ep = loopback_endpoint(Vec::new()).await;
         ep.address_lookup().unwrap().add(lookup);
         let gossip = iroh_gossip::Gossip::builder().spawn(ep.clone());
         let router = iroh::protocol::Router::builder(ep.clone()).accept(iroh_gossip::ALPN, gossip.clone()).spawn();
@@ -283,15 +282,7 @@ fn silent_peer(
 ) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     rt.block_on(async move {
-        let ep = Endpoint::builder(presets::Minimal)
-            .relay_mode(RelayMode::Disabled)
-            .clear_ip_transports()
-            .bind_addr("127.0.0.1:0")
-            .unwrap()
-            .alpns(vec![XSP_ALPN.to_vec()])
-            .bind()
-            .await
-            .unwrap();
+        let ep = loopback_endpoint(vec![XSP_ALPN.to_vec()]).await;
         ready.send((ep.id(), ep.bound_sockets())).unwrap();
         let accept = async {
             while let Some(incoming) = ep.accept().await {
