@@ -209,7 +209,7 @@ pub(crate) async fn run_session(
     let mut changed = inner.changed.subscribe();
     let mut shutdown = inner.shutdown.subscribe();
     let import_tx = inner.import_tx.lock().ok().and_then(|t| t.clone());
-    let mut d = Driver { inner: inner.clone(), id, space, peer, behind: None, stream_ok: true, connected: false };
+    let mut d = Driver { inner: inner.clone(), id, space, peer, behind: None, stream_ok: true };
     // A peer that has not answered our HELLO by then is gone (`admission::HANDSHAKE_WINDOW`).
     let handshake_by = tokio::time::Instant::now() + HELLO_TIMEOUT;
     if !initial.is_empty() {
@@ -250,7 +250,8 @@ pub(crate) async fn run_session(
         });
         let deadline =
             session.poll_timeout().map(|us| tokio::time::Instant::from_std(clock + Duration::from_micros(us)));
-        let handshake = (!d.connected && !session.is_closed()).then_some(handshake_by);
+        // Capabilities are known once the peer's HELLO was read.
+        let handshake = (session.capabilities().is_none() && !session.is_closed()).then_some(handshake_by);
         tokio::select! {
             r = shutdown.changed(), if !closing => {
                 closing = true;
@@ -345,8 +346,6 @@ struct Driver {
     peer: PeerId,
     behind: Option<u64>,
     stream_ok: bool,
-    /// The peer's HELLO was read.
-    connected: bool,
 }
 
 impl Driver {
@@ -354,7 +353,6 @@ impl Driver {
         let (space, peer) = (self.space, self.peer);
         match ev {
             Event::Connected { peer_incarnation, .. } => {
-                self.connected = true;
                 self.inner.set_peer_incarnation(self.id, peer_incarnation);
                 self.inner.update(self.id, |s| s.connected = true);
                 self.inner.emit(SyncEvent::PeerConnected { space, peer });
