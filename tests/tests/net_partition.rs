@@ -206,3 +206,91 @@ fn a_peer_restarted_at_once_is_admitted_on_its_first_dial() {
     let sessions_with_b = || a.sync_status().unwrap().peers.iter().filter(|p| p.peer == b_id).count();
     assert!(wait_until(|| sessions_with_b() == 1), "the dead session was closed: {:?}", a.sync_status());
 }
+
+const SERVE_PORT: &str = "XF_NET_TEST_SERVE_PORT";
+
+/// Runs in the child process (selected by the environment): serves a space on a fixed
+/// loopback port, prints its ticket, then appends an event every 10 ms until it is killed.
+/// It dials no one.
+#[test]
+fn fixed_port_serving_child_entry() {
+    let (Ok(dir), Ok(port)) = (std::env::var(SERVE_DIR), std::env::var(SERVE_PORT)) else { return };
+    let cfg = config().with_bind_addr(format!("127.0.0.1:{port}").parse().unwrap());
+    let core = xaeroflux::Core::builder()
+        .with_page_size(16 * 1024)
+        .with_sync_backends(&["iroh", "iroh-gossip"])
+        .with_net_config(cfg)
+        .open(std::path::Path::new(&dir))
+        .unwrap();
+    println!("{}", core.ticket(space("silent")).unwrap());
+    for i in 0u64.. {
+        core.append(core.new_event(&i.to_le_bytes())).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn spawn_fixed_port_server(dir: &std::path::Path, port: u16) -> (std::process::Child, Ticket) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["fixed_port_serving_child_entry", "--exact", "--nocapture", "--test-threads", "1"])
+        .env(SERVE_DIR, dir)
+        .env(SERVE_PORT, port.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ticket: Ticket = loop {
+        let line = lines.next().expect("the child printed its ticket").unwrap();
+        if let Some(Ok(t)) = line.split_whitespace().last().map(str::parse) {
+            break t;
+        }
+    };
+    (child, ticket)
+}
+
+/// A server killed and restarted at the same address, which dials no one back: the node that
+/// kept it connected ends its dead session at its idle timeout (4 s here) and redials over a
+/// new connection, not over the dead one, which QUIC keeps until its own idle timeout (30 s),
+/// so the redial would wait out the handshake window (10 s) there first.
+#[test]
+fn a_server_restarted_silently_at_the_same_address_is_redialled_before_the_idle_timeout() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (mut server, ticket) = spawn_fixed_port_server(db.path(), port);
+    let idle = std::time::Duration::from_secs(4);
+    let a = xaeroflux::Core::builder()
+        .with_sync_backends(&["iroh", "iroh-gossip"])
+        .with_net_config(config().with_idle_timeout(idle))
+        .open(da.path())
+        .unwrap();
+    a.join_ticket(&ticket).unwrap();
+    let mut b_author = None;
+    assert!(
+        wait_until(|| {
+            b_author = a.feeds().into_iter().map(|f| f.author).find(|x| *x != a.author());
+            b_author.is_some_and(|b| a.feed_len(&b) >= 20)
+        }),
+        "A receives the server's live appends"
+    );
+    let b_author = b_author.unwrap();
+    let events = a.subscribe().unwrap();
+    unsafe { libc::kill(server.id() as i32, libc::SIGKILL) };
+    let _ = server.wait();
+    let killed_at = std::time::Instant::now();
+    std::thread::spawn(move || {
+        for ev in events {
+            if !matches!(ev, SyncEvent::Received { .. } | SyncEvent::Progress { .. }) {
+                eprintln!("{:?} {ev:?}", killed_at.elapsed());
+            }
+        }
+    });
+    let len_at_kill = a.feed_len(&b_author);
+
+    let (mut server, _) = spawn_fixed_port_server(db.path(), port);
+    let back = wait_until(|| a.feed_len(&b_author) > len_at_kill + 20);
+    let took = killed_at.elapsed();
+    unsafe { libc::kill(server.id() as i32, libc::SIGKILL) };
+    let _ = server.wait();
+    assert!(back, "A receives the restarted server's appends");
+    eprintln!("A was back in sync with the silently restarted server {took:?} after it was killed");
+    assert!(took < idle + std::time::Duration::from_secs(5), "redialled over a new connection at once: {took:?}");
+}

@@ -32,7 +32,7 @@ impl Default for NetConfig {
             relay_url: None,
             segmentation_offload: true,
             threads: 2,
-            idle_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(10),
             announce_interval: Duration::from_secs(10),
             spaces: Vec::new(),
         }
@@ -84,8 +84,10 @@ impl NetConfig {
         self
     }
 
-    /// An XSP session closes after this long without hearing from the peer (default 30 s);
-    /// keep-alives go out at half the peer's period.
+    /// An XSP session closes after this long without hearing from the peer (default 10 s, the
+    /// time an acceptor waits for a HELLO); keep-alives go out at half the peer's period. This
+    /// is how soon a peer that vanished without a word (killed, unplugged, or restarted and not
+    /// dialing back) is noticed and, if it is kept, redialled over a new connection.
     pub fn with_idle_timeout(mut self, d: Duration) -> Self {
         self.idle_timeout = d;
         self

@@ -86,7 +86,10 @@ pub(crate) async fn accept_stream(
     match space {
         Some((s, incarnation)) if inner.has_space(&s) => {
             if inner.admit_incoming(&s, &peer, incarnation) {
-                run_session(inner, s, peer, Role::Responder, stream, first).await;
+                let conn = stream.conn.clone();
+                if !run_session(inner.clone(), s, peer, Role::Responder, stream, first).await {
+                    inner.forget_conn(&peer, &conn);
+                }
             } else {
                 let mut stream = stream;
                 reset(&mut stream, DUPLICATE);
@@ -176,8 +179,8 @@ fn peer_fault(e: &SessionError) -> bool {
     !matches!(e, SessionError::Internal(_) | SessionError::Timeout | SessionError::Peer { .. })
 }
 
-/// Runs one session until it ends. Returns false if the stream failed (the connection is
-/// then not reused).
+/// Runs one session until it ends. Returns false if the stream failed or the peer fell silent
+/// for the idle timeout (the connection is then not reused: it may have died unnoticed).
 pub(crate) async fn run_session(
     inner: Arc<NetInner>,
     space: SpaceId,
@@ -381,6 +384,12 @@ impl Driver {
                 self.inner.emit(SyncEvent::Synced { space, peer });
             }
             Event::Closed(c) => {
+                if !c.by_peer && matches!(c.error, Some(SessionError::Timeout)) {
+                    // Nothing, not even a keep-alive, came for the idle timeout: the peer is
+                    // gone, or its process restarted and QUIC has not noticed yet (it will
+                    // only at its own idle timeout). A redial must not go over this connection.
+                    self.stream_ok = false;
+                }
                 if let Some(e) = c.error.as_ref().filter(|e| !c.by_peer && peer_fault(e)) {
                     self.inner.emit(SyncEvent::Rejected { space, peer, error: e.clone() });
                 }

@@ -429,7 +429,8 @@ impl NetInner {
         self.hub.emit(ev);
     }
 
-    fn forget_conn(&self, peer: &PeerId, conn: &Connection) {
+    /// Stops reusing `conn` for new sessions with `peer` (if it is the cached one).
+    pub(crate) fn forget_conn(&self, peer: &PeerId, conn: &Connection) {
         let mut st = lock(&self.state);
         if st.conns.get(peer).is_some_and(|c| c.stable_id() == conn.stable_id()) {
             st.conns.remove(peer);
