@@ -10,8 +10,8 @@ mod net_common;
 
 use std::time::{Duration, Instant};
 
-use iroh::endpoint::presets;
-use iroh::{Endpoint, EndpointAddr, EndpointId, RelayMode};
+use iroh::{EndpointAddr, EndpointId};
+use net_common::outsider::{announcement, gossip_from_outsider, loopback_endpoint};
 use net_common::*;
 use xaeroflux::Core;
 use xaeroflux::net::{SyncEvent, Ticket, XSP_ALPN};
@@ -109,19 +109,6 @@ fn copy_feed(core: &Core) -> MemStore {
     m
 }
 
-/// An iroh endpoint on 127.0.0.1 (no relay, no discovery) accepting `alpns`.
-async fn loopback_endpoint(alpns: Vec<Vec<u8>>) -> Endpoint {
-    Endpoint::builder(presets::Minimal)
-        .relay_mode(RelayMode::Disabled)
-        .clear_ip_transports()
-        .bind_addr("127.0.0.1:0")
-        .unwrap()
-        .alpns(alpns)
-        .bind()
-        .await
-        .unwrap()
-}
-
 /// Connects to the ticket's node as an XSP initiator serving `source`, until the session
 /// closes or `limit` passes.
 fn run_evil(ticket: &Ticket, source: Evil, limit: Duration) {
@@ -207,26 +194,16 @@ fn forged_heads_and_tampered_pages_are_rejected_and_honest_nodes_converge() {
     assert!(wait_until(|| b.feed_len(&a.author()) > ev.seq));
 }
 
-/// An announcement as `docs/net.md` lays it out: version 1, origin, no address, one head.
-fn announcement(origin: &[u8; 32], head: &SignedHead) -> Vec<u8> {
-    let mut m = vec![1u8];
-    m.extend_from_slice(origin);
-    m.extend_from_slice(&[0, 0]); // no direct address, no relay
-    m.push(1); // one head
-    m.extend_from_slice(&head.author.0);
-    let mut len = head.length;
-    loop {
-        let b = (len & 0x7f) as u8;
-        len >>= 7;
-        if len == 0 {
-            m.push(b);
-            break;
+/// Waits for `n` `BadAnnouncement` reports on `events`; returns how many came.
+fn bad_announcements(events: &xaeroflux::net::Subscription, n: usize) -> usize {
+    let mut bad = 0;
+    let end = Instant::now() + PATIENCE;
+    while bad < n && Instant::now() < end {
+        if let Some(SyncEvent::BadAnnouncement { .. }) = events.recv_timeout(Duration::from_millis(100)) {
+            bad += 1;
         }
-        m.push(b | 0x80);
     }
-    m.extend_from_slice(&head.root.0);
-    m.extend_from_slice(&head.signature);
-    m
+    bad
 }
 
 #[test]
@@ -238,35 +215,44 @@ fn forged_gossip_announcements_are_reported_and_ignored() {
     append_n(&a, 1, 100, 64);
     let b_ticket = b.ticket(space).unwrap();
     let events = b.subscribe().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    rt.block_on(async {
-        let lookup = iroh::address_lookup::memory::MemoryLookup::new();
-        let b_id = EndpointId::from_bytes(&b_ticket.peer.0).unwrap();
-        lookup.add_endpoint_info(b_ticket.addrs.iter().fold(EndpointAddr::new(b_id), |x, s| x.with_ip_addr(*s)));
-        let ep = loopback_endpoint(Vec::new()).await;
-        ep.address_lookup().unwrap().add(lookup);
-        let gossip = iroh_gossip::Gossip::builder().spawn(ep.clone());
-        let router = iroh::protocol::Router::builder(ep.clone()).accept(iroh_gossip::ALPN, gossip.clone()).spawn();
-        let topic = iroh_gossip::TopicId::from_bytes(space.gossip_topic());
-        let mut sub = gossip.subscribe_and_join(topic, vec![b_id]).await.unwrap();
-        // A's real head with a flipped signature bit, claiming to come from the evil node.
+    gossip_from_outsider(&b_ticket, |ep| {
+        // A's real head with a flipped signature bit, in an announcement the evil node signed.
         let mut forged = a.head();
         forged.signature[0] ^= 1;
-        sub.broadcast(announcement(ep.id().as_bytes(), &forged).into()).await.unwrap();
-        sub.broadcast(b"not an announcement".to_vec().into()).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        router.shutdown().await.unwrap();
+        let topic = space.gossip_topic();
+        vec![announcement(ep.id().as_bytes(), 1, &forged, &topic, ep.secret_key()), b"not an announcement".to_vec()]
     });
-    let mut bad = 0;
-    let end = Instant::now() + PATIENCE;
-    while bad < 2 && Instant::now() < end {
-        if let Some(SyncEvent::BadAnnouncement { .. }) = events.recv_timeout(Duration::from_millis(100)) {
-            bad += 1;
-        }
-    }
-    assert_eq!(bad, 2, "both bad announcements were reported");
+    assert_eq!(bad_announcements(&events, 2), 2, "both bad announcements were reported");
     assert_eq!(b.feed_len(&a.author()), 0, "nothing fetched for a forged head");
     assert!(b.sync_status().unwrap().peers.is_empty(), "no session was opened for it");
+}
+
+/// An announcement claiming to come from another node, in a later incarnation, would make
+/// its receivers end their sessions with that node as dead: it is refused, since only the
+/// origin's node key can sign for the origin, and the sessions go on.
+#[test]
+fn an_announcement_for_another_node_is_refused_and_its_sessions_go_on() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let space = space("impersonation");
+    let a = node(da.path());
+    let b = node(db.path());
+    append_n(&a, 1, 100, 64);
+    b.join_ticket(&a.ticket(space).unwrap()).unwrap();
+    assert!(wait_until(|| same_feeds(&a, &b)), "A and B sync");
+    let a_id = a.node_id().unwrap();
+    let events = b.subscribe().unwrap();
+    gossip_from_outsider(&b.ticket(space).unwrap(), |ep| {
+        let topic = space.gossip_topic();
+        vec![announcement(&a_id.0, u64::MAX, &a.head(), &topic, ep.secret_key())]
+    });
+    assert_eq!(bad_announcements(&events, 1), 1, "the impersonation was reported");
+    let st = b.sync_status().unwrap();
+    assert!(st.peers.iter().any(|p| p.peer == a_id && p.connected), "B's session with A goes on: {st:?}");
+    let disconnected = std::iter::from_fn(|| events.try_recv())
+        .any(|e| matches!(e, SyncEvent::PeerDisconnected { peer, .. } if peer == a_id));
+    assert!(!disconnected, "B's session with A was not ended");
+    let ev = a.append(a.new_event(b"still live")).unwrap();
+    assert!(wait_until(|| b.feed_len(&a.author()) > ev.seq), "and still carries A's appends");
 }
 
 /// Every stream the honest node opened to the silent peer: when it opened, and when the

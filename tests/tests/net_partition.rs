@@ -7,6 +7,7 @@ mod net_common;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+use net_common::outsider::{announcement, gossip_from_outsider};
 use net_common::*;
 use xaeroflux::net::{SyncEvent, Ticket};
 
@@ -208,12 +209,13 @@ fn a_peer_restarted_at_once_is_admitted_on_its_first_dial() {
 }
 
 const SERVE_PORT: &str = "XF_NET_TEST_SERVE_PORT";
+const SERVE_JOIN: &str = "XF_NET_TEST_SERVE_JOIN";
 
-/// Runs in the child process (selected by the environment): serves a space on a fixed
-/// loopback port, prints its ticket, then appends an event every 10 ms until it is killed.
-/// It dials no one.
+/// Runs in the child process (selected by the environment): serves a space (with gossip) on
+/// the given loopback port, prints its ticket, joins the ticket it was given if any (else it
+/// dials no one), then appends an event every 10 ms until it is killed.
 #[test]
-fn fixed_port_serving_child_entry() {
+fn gossiping_serving_child_entry() {
     let (Ok(dir), Ok(port)) = (std::env::var(SERVE_DIR), std::env::var(SERVE_PORT)) else { return };
     let cfg = config().with_bind_addr(format!("127.0.0.1:{port}").parse().unwrap());
     let core = xaeroflux::Core::builder()
@@ -223,20 +225,26 @@ fn fixed_port_serving_child_entry() {
         .open(std::path::Path::new(&dir))
         .unwrap();
     println!("{}", core.ticket(space("silent")).unwrap());
+    if let Ok(t) = std::env::var(SERVE_JOIN) {
+        core.join_ticket(&t.parse::<Ticket>().unwrap()).unwrap();
+    }
     for i in 0u64.. {
         core.append(core.new_event(&i.to_le_bytes())).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 
-fn spawn_fixed_port_server(dir: &std::path::Path, port: u16) -> (std::process::Child, Ticket) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["fixed_port_serving_child_entry", "--exact", "--nocapture", "--test-threads", "1"])
+/// Starts [`gossiping_serving_child_entry`] on `port` (0: any), joining `join` if given.
+fn spawn_server(dir: &std::path::Path, port: u16, join: Option<&Ticket>) -> (std::process::Child, Ticket) {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["gossiping_serving_child_entry", "--exact", "--nocapture", "--test-threads", "1"])
         .env(SERVE_DIR, dir)
         .env(SERVE_PORT, port.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stdout(Stdio::piped());
+    if let Some(t) = join {
+        cmd.env(SERVE_JOIN, t.to_string());
+    }
+    let mut child = cmd.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let ticket: Ticket = loop {
         let line = lines.next().expect("the child printed its ticket").unwrap();
@@ -255,7 +263,7 @@ fn spawn_fixed_port_server(dir: &std::path::Path, port: u16) -> (std::process::C
 fn a_server_restarted_silently_at_the_same_address_is_redialled_before_the_idle_timeout() {
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (mut server, ticket) = spawn_fixed_port_server(db.path(), port);
+    let (mut server, ticket) = spawn_server(db.path(), port, None);
     let idle = std::time::Duration::from_secs(4);
     let a = xaeroflux::Core::builder()
         .with_sync_backends(&["iroh", "iroh-gossip"])
@@ -285,7 +293,7 @@ fn a_server_restarted_silently_at_the_same_address_is_redialled_before_the_idle_
     });
     let len_at_kill = a.feed_len(&b_author);
 
-    let (mut server, _) = spawn_fixed_port_server(db.path(), port);
+    let (mut server, _) = spawn_server(db.path(), port, None);
     let back = wait_until(|| a.feed_len(&b_author) > len_at_kill + 20);
     let took = killed_at.elapsed();
     unsafe { libc::kill(server.id() as i32, libc::SIGKILL) };
@@ -293,4 +301,68 @@ fn a_server_restarted_silently_at_the_same_address_is_redialled_before_the_idle_
     assert!(back, "A receives the restarted server's appends");
     eprintln!("A was back in sync with the silently restarted server {took:?} after it was killed");
     assert!(took < idle + std::time::Duration::from_secs(5), "redialled over a new connection at once: {took:?}");
+}
+
+/// A server killed and restarted at the same address, which dials no one back, while an
+/// announcement of the server's, signed with its node key and naming its new incarnation,
+/// reaches the node that kept it (relayed by a peer of that node's, as gossip does): that node
+/// ends its dead session and redials at once, long before the idle timeout (20 s here).
+///
+/// The relaying peer is an outsider endpoint that signs with the server's key (read from its
+/// directory), rather than the restarted server itself: iroh-gossip 0.101 does not always take
+/// a restarted peer back as a neighbour while other nodes still hold a neighbour request to
+/// its old process, so the server's own announcements may not get out for a while.
+#[test]
+fn a_restarted_peer_heard_of_through_gossip_is_redialled_before_the_idle_timeout() {
+    let (da, ds) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (mut server, ticket) = spawn_server(ds.path(), port, None);
+    let s_id = ticket.peer;
+    let a = node(da.path());
+    a.join_ticket(&ticket).unwrap();
+    let mut s_author = None;
+    assert!(
+        wait_until(|| {
+            s_author = a.feeds().into_iter().map(|f| f.author).find(|x| *x != a.author());
+            s_author.is_some_and(|s| a.feed_len(&s) >= 20)
+        }),
+        "A receives the server's live appends"
+    );
+    let events = a.subscribe().unwrap();
+    unsafe { libc::kill(server.id() as i32, libc::SIGKILL) };
+    let _ = server.wait();
+    let killed_at = std::time::Instant::now();
+    let (mut server, _) = spawn_server(ds.path(), port, None);
+    let restarted_at = killed_at.elapsed();
+
+    // The server's announcement of its head, in an incarnation later than the one A's session
+    // learned (its start time in µs), reaches A.
+    let key: [u8; 32] = std::fs::read(ds.path().join("net.key")).unwrap().try_into().unwrap();
+    let key = iroh::SecretKey::from_bytes(&key);
+    let incarnation = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64;
+    let head = a.feed_head(&s_author.unwrap()).unwrap();
+    let a_ticket = a.ticket(space("silent")).unwrap();
+    let topic = a_ticket.space.gossip_topic();
+    gossip_from_outsider(&a_ticket, |_| vec![announcement(&s_id.0, incarnation, &head, &topic, &key)]);
+
+    let mut reconnected = None;
+    while reconnected.is_none() && killed_at.elapsed() < PATIENCE {
+        match events.recv_timeout(std::time::Duration::from_millis(100)) {
+            Some(SyncEvent::PeerConnected { peer, .. }) if peer == s_id => reconnected = Some(killed_at.elapsed()),
+            Some(SyncEvent::PeerDisconnected { peer, code, .. }) if peer == s_id => {
+                eprintln!("{:?}: A's session with the server ended ({code:?})", killed_at.elapsed())
+            }
+            _ => {}
+        }
+    }
+    let sessions = a.sync_status().unwrap().peers.iter().filter(|p| p.peer == s_id).count();
+    let s_len = a.feed_len(&s_author.unwrap());
+    let caught_up = wait_until(|| a.feed_len(&s_author.unwrap()) > s_len + 20);
+    unsafe { libc::kill(server.id() as i32, libc::SIGKILL) };
+    let _ = server.wait();
+    let took = reconnected.expect("A connected to the restarted server");
+    eprintln!("restarted {restarted_at:?} after the kill; A had a session with it {took:?} after the kill");
+    assert!(took < std::time::Duration::from_secs(8), "redialled long before the idle timeout: {took:?}");
+    assert_eq!(sessions, 1, "the dead session is gone");
+    assert!(caught_up, "A receives the restarted server's appends");
 }

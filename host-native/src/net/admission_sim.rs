@@ -18,9 +18,16 @@
 //! - *Traffic*: each connected end sends bytes now and then (data or a keep-alive, at most
 //!   half the idle time apart), so the other end's last-received time moves.
 //! - *Ends*: an end that received nothing for the idle time times out; a stream can break
-//!   at one end; a node can restart at once (new incarnation, every session of the old one
-//!   gone without a word, its HELLOs to the old process lost: the dialer's session then waits
-//!   for its idle timeout, as on a dead QUIC connection).
+//!   at one end; a node can restart at once (a later incarnation, every session of the old
+//!   one gone without a word, its HELLOs to the old process lost: the dialer's session then
+//!   waits for its idle timeout, as on a dead QUIC connection).
+//! - *Announcements* (`gossip.rs`, [`NetInner::peer_restarted`]): the restarted node's signed
+//!   announcement, naming its new incarnation, reaches some of the others (gossip may not get
+//!   through); a node that hears it ends its sessions that learned an earlier incarnation and
+//!   dials again. A delayed announcement of the old incarnation may arrive after that, and
+//!   must change nothing.
+//!
+//! [`NetInner::peer_restarted`]: super::node::NetInner::peer_restarted
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -107,6 +114,8 @@ enum Ev {
     Tick,
     /// A node restarts at once.
     Restart(usize),
+    /// `to` hears an announcement of `from`'s, naming incarnation `inc`.
+    Announce { to: usize, from: usize, inc: u64 },
     /// The stream of one of `node`'s sessions breaks at its end.
     Break(usize),
 }
@@ -123,6 +132,10 @@ struct Stats {
     aborted: u64,
     timed_out: u64,
     lost_hellos: u64,
+    /// Sessions ended on hearing a later incarnation announced.
+    announced_dead: u64,
+    /// Announcements of an incarnation earlier than one a session learned (delayed ones).
+    stale_announcements: u64,
 }
 
 impl Stats {
@@ -133,6 +146,8 @@ impl Stats {
         self.aborted += o.aborted;
         self.timed_out += o.timed_out;
         self.lost_hellos += o.lost_hellos;
+        self.announced_dead += o.announced_dead;
+        self.stale_announcements += o.stale_announcements;
     }
 }
 
@@ -332,17 +347,49 @@ impl Sim {
                 self.at(100, Ev::Tick);
             }
             Ev::Restart(n) => {
+                let (old, later) = (self.nodes[n].incarnation, 1 + self.rng.below(1_000_000));
                 let node = &mut self.nodes[n];
-                node.incarnation = self.rng.next();
+                node.incarnation = old + later;
                 node.ends.clear();
                 node.dialing.clear();
                 let inc = node.incarnation;
                 let peers: Vec<usize> = node.keeps.keys().copied().collect();
+                for m in (0..self.nodes.len()).filter(|&m| m != n) {
+                    if self.rng.chance(60) {
+                        let t = self.latency() + self.rng.below(2_000);
+                        self.at(t, Ev::Announce { to: m, from: n, inc });
+                    }
+                    if self.rng.chance(30) {
+                        let t = self.latency() + self.rng.below(3_000);
+                        self.at(t, Ev::Announce { to: m, from: n, inc: old });
+                    }
+                }
                 for p in peers {
                     self.nodes[n].keeps.insert(p, Keep { awaiting: None, backoff: ms(REDIAL_FIRST) });
                     let boot = 5 + self.rng.below(50);
                     self.at(boot, Ev::KeepLook(n, p, inc));
                 }
+            }
+            Ev::Announce { to, from, inc } => {
+                let dead: Vec<u64> = self.nodes[to]
+                    .ends
+                    .iter()
+                    .filter(|(_, e)| e.peer == from && e.peer_incarnation.is_some_and(|i| i < inc))
+                    .map(|(&id, _)| id)
+                    .collect();
+                let newer_known =
+                    self.nodes[to].ends.values().any(|e| e.peer == from && e.peer_incarnation.is_some_and(|i| i > inc));
+                if newer_known {
+                    self.stats.stale_announcements += 1;
+                }
+                if dead.is_empty() {
+                    return;
+                }
+                self.stats.announced_dead += dead.len() as u64;
+                for id in dead {
+                    self.end(to, id, false);
+                }
+                self.dial(to, from, false);
             }
             Ev::Break(n) => {
                 let ids: Vec<u64> = self.nodes[n].ends.keys().copied().collect();
@@ -388,7 +435,7 @@ fn run(seed: u64, rule: Rule) -> Result<(Ms, Stats), String> {
             id[31] = i as u8;
             Node {
                 id: PeerId(id),
-                incarnation: rng.next(),
+                incarnation: rng.next() >> 8,
                 ends: BTreeMap::new(),
                 dialing: Vec::new(),
                 keeps: BTreeMap::new(),
@@ -487,7 +534,14 @@ fn every_kept_pair_ends_with_exactly_one_session_under_simultaneous_dials_restar
     // Every case of the rule and of the model came up.
     let s = all;
     assert!(
-        s.admitted > 0 && s.refused > 0 && s.closed > 0 && s.aborted > 0 && s.timed_out > 0 && s.lost_hellos > 0,
+        s.admitted > 0
+            && s.refused > 0
+            && s.closed > 0
+            && s.aborted > 0
+            && s.timed_out > 0
+            && s.lost_hellos > 0
+            && s.announced_dead > 0
+            && s.stale_announcements > 0,
         "{s:?}"
     );
     // Settling takes at most a dead dial's idle timeout plus the longest redial wait.

@@ -208,11 +208,11 @@ pub(crate) async fn run_session(
         bytes_in: initial.len() as u64,
         bytes_out: 0,
     };
-    let id = inner.register(status, ctl_tx);
+    let id = inner.register(status, ctl_tx, &stream.conn);
     let mut changed = inner.changed.subscribe();
     let mut shutdown = inner.shutdown.subscribe();
     let import_tx = inner.import_tx.lock().ok().and_then(|t| t.clone());
-    let mut d = Driver { inner: inner.clone(), id, space, peer, behind: None, stream_ok: true };
+    let mut d = Driver { inner: inner.clone(), id, space, peer, behind: None, stream_ok: true, peer_silent: false };
     // A peer that has not answered our HELLO by then is gone (`admission::HANDSHAKE_WINDOW`).
     let handshake_by = tokio::time::Instant::now() + HELLO_TIMEOUT;
     if !initial.is_empty() {
@@ -325,6 +325,13 @@ pub(crate) async fn run_session(
         let _ = stream.send.finish();
         let _ = tokio::time::timeout(Duration::from_millis(500), stream.send.stopped()).await;
     }
+    if d.peer_silent {
+        // The connection is dead too (every session on it hears the peer's keep-alives):
+        // close it rather than let QUIC hold it until its own idle timeout, and make the next
+        // session with the peer open a new one.
+        stream.conn.close(VarInt::from_u32(GONE), b"peer silent");
+        inner.forget_conns(&peer);
+    }
     inner.unregister(id, bytes_in, bytes_out);
     d.stream_ok
 }
@@ -349,6 +356,8 @@ struct Driver {
     peer: PeerId,
     behind: Option<u64>,
     stream_ok: bool,
+    /// The session ended because the peer sent nothing for the idle timeout.
+    peer_silent: bool,
 }
 
 impl Driver {
@@ -389,6 +398,7 @@ impl Driver {
                     // gone, or its process restarted and QUIC has not noticed yet (it will
                     // only at its own idle timeout). A redial must not go over this connection.
                     self.stream_ok = false;
+                    self.peer_silent = true;
                 }
                 if let Some(e) = c.error.as_ref().filter(|e| !c.by_peer && peer_fault(e)) {
                     self.inner.emit(SyncEvent::Rejected { space, peer, error: e.clone() });

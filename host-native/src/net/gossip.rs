@@ -12,21 +12,32 @@
 //! introduced it left, say) it rejoins the topic through them, so a space stays connected
 //! however the random membership of the gossip layer turned out.
 //!
+//! An announcement also names its origin's incarnation and is signed with the origin's node
+//! key, so no one else can speak for the origin: a node that hears a later incarnation of a
+//! peer than its session with that peer learned knows the session is dead, even if the
+//! restarted peer never dials it ([`NetInner::peer_restarted`]).
+//!
 //! Announcement (at most 4096 bytes, the gossip message limit):
 //!
 //! ```text
-//! version  u8      1
-//! origin   [32]    id of the node that holds the feeds (may differ from the relaying one)
-//! addrs            the origin's direct addresses and relay, as in a ticket (docs/net.md)
-//! count    varint  1 ..= 20
+//! version      u8      2
+//! origin       [32]    id of the node that holds the feeds (may differ from the relaying one)
+//! incarnation  u64 LE  the origin's incarnation (its start time in µs; later runs name more)
+//! addrs                the origin's direct addresses and relay, as in a ticket (docs/net.md)
+//! count        varint  1 ..= 20
 //! count × signed head, encoded as a HEADS entry of docs/xsp.md (author, length, root, signature)
+//! signature    [64]    ed25519 by the origin's node key over
+//!                      SIGNING_CONTEXT ‖ gossip topic ‖ every byte above
 //! ```
+//!
+//! [`NetInner::peer_restarted`]: super::node::NetInner::peer_restarted
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use iroh::{PublicKey, SecretKey, Signature};
 use iroh_gossip::TopicId;
 use iroh_gossip::api::{Event as GossipEvent, GossipSender};
 use n0_future::StreamExt as _;
@@ -40,7 +51,11 @@ use super::node::NetInner;
 use super::status::SyncEvent;
 use super::ticket::{PeerId, SpaceId, decode_addrs, encode_addrs};
 
-const ANNOUNCE_VERSION: u8 = 1;
+const ANNOUNCE_VERSION: u8 = 2;
+/// What an announcement's signature covers first, so it cannot stand for any other message.
+const SIGNING_CONTEXT: &[u8] = b"xaeroflux 2026 gossip announcement";
+/// Bytes of the signature that ends an announcement.
+const SIGNATURE_LEN: usize = 64;
 /// Heads per announcement (each is at most 138 bytes; the address block at most 562).
 pub(crate) const MAX_HEADS: usize = 20;
 /// Origins remembered per space, to rejoin through when no neighbour is left.
@@ -54,43 +69,63 @@ pub(crate) fn topic(space: &SpaceId) -> TopicId {
     TopicId::from_bytes(space.gossip_topic())
 }
 
-/// Where the origin of an announcement is.
+/// Who announces, and where it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Origin {
     pub(crate) peer: PeerId,
+    pub(crate) incarnation: u64,
     pub(crate) addrs: Vec<SocketAddr>,
     pub(crate) relay: Option<String>,
 }
 
-/// Encodes announcements of `heads` from `origin`, at most [`MAX_HEADS`] per message.
-pub(crate) fn encode(origin: &Origin, heads: &[SignedHead]) -> Vec<Vec<u8>> {
+/// The bytes an announcement's signature covers: the context, the topic, then `body`.
+fn signed_bytes(topic: &TopicId, body: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(SIGNING_CONTEXT.len() + 32 + body.len());
+    m.extend_from_slice(SIGNING_CONTEXT);
+    m.extend_from_slice(topic.as_bytes());
+    m.extend_from_slice(body);
+    m
+}
+
+/// Encodes announcements of `heads` from `origin` on `topic`, at most [`MAX_HEADS`] per
+/// message, each signed with `key` (the origin's node key).
+pub(crate) fn encode(origin: &Origin, heads: &[SignedHead], topic: &TopicId, key: &SecretKey) -> Vec<Vec<u8>> {
     heads
         .chunks(MAX_HEADS)
         .map(|chunk| {
-            let mut out = Vec::with_capacity(600 + chunk.len() * 138);
+            let mut out = Vec::with_capacity(700 + chunk.len() * 138);
             out.push(ANNOUNCE_VERSION);
             out.extend_from_slice(&origin.peer.0);
+            out.extend_from_slice(&origin.incarnation.to_le_bytes());
             encode_addrs(&origin.addrs, origin.relay.as_deref(), &mut out);
             varint::push(&mut out, chunk.len() as u64);
             HeadList::encode_entries(chunk, &mut out);
+            let signature = key.sign(&signed_bytes(topic, &out));
+            out.extend_from_slice(&signature.to_bytes());
             out
         })
         .collect()
 }
 
-/// Decodes an announcement: its origin and heads (signatures not checked yet).
-pub(crate) fn decode(msg: &[u8]) -> Option<(Origin, Vec<SignedHead>)> {
-    let (&version, rest) = msg.split_first()?;
+/// Decodes an announcement heard on `topic`: its origin and heads, if it decodes and its
+/// origin signed it (the heads' own signatures are not checked yet).
+pub(crate) fn decode(msg: &[u8], topic: &TopicId) -> Option<(Origin, Vec<SignedHead>)> {
+    let body = msg.get(..msg.len().checked_sub(SIGNATURE_LEN)?)?;
+    let signature: &[u8; SIGNATURE_LEN] = msg.get(body.len()..)?.try_into().ok()?;
+    let (&version, rest) = body.split_first()?;
     if version != ANNOUNCE_VERSION {
         return None;
     }
     let peer = PeerId(rest.get(..32)?.try_into().ok()?);
-    let mut rest = rest.get(32..)?;
+    let incarnation = u64::from_le_bytes(rest.get(32..40)?.try_into().ok()?);
+    let mut rest = rest.get(40..)?;
     let (addrs, relay) = decode_addrs(&mut rest).ok()?;
     let (count, used) = varint::decode(rest).ok()?;
     let count = usize::try_from(count).ok().filter(|c| (1..=MAX_HEADS).contains(c))?;
     let list = HeadList::from_encoded(count, rest.get(used..)?).ok()?;
-    Some((Origin { peer, addrs, relay }, list.iter().collect()))
+    let key = PublicKey::from_bytes(&peer.0).ok()?;
+    key.verify(&signed_bytes(topic, body), &Signature::from_bytes(signature)).ok()?;
+    Some((Origin { peer, incarnation, addrs, relay }, list.iter().collect()))
 }
 
 /// The gossip loop of one space, until it is left or sync stops.
@@ -166,7 +201,7 @@ pub(crate) async fn run_space(
             }
             _ = sleep_until(due), if due.is_some() => {
                 due = None;
-                announce(&inner, &sender, std::mem::take(&mut pending)).await;
+                announce(&inner, &space, &sender, std::mem::take(&mut pending)).await;
             }
         }
     }
@@ -213,7 +248,7 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-async fn announce(inner: &NetInner, sender: &GossipSender, authors: BTreeSet<AuthorId>) {
+async fn announce(inner: &NetInner, space: &SpaceId, sender: &GossipSender, authors: BTreeSet<AuthorId>) {
     let forked = inner.forked.read().map(|f| f.clone()).unwrap_or_default();
     let heads: Vec<SignedHead> = authors
         .iter()
@@ -222,16 +257,17 @@ async fn announce(inner: &NetInner, sender: &GossipSender, authors: BTreeSet<Aut
         .filter(|h| h.length > 0)
         .collect();
     let (addrs, relay) = endpoint::own_addrs(&inner.endpoint);
-    let origin = Origin { peer: inner.id, addrs, relay };
-    for msg in encode(&origin, &heads) {
+    let origin = Origin { peer: inner.id, incarnation: inner.incarnation, addrs, relay };
+    for msg in encode(&origin, &heads, &topic(space), inner.endpoint.secret_key()) {
         let _ = sender.broadcast(msg.into()).await;
     }
 }
 
-/// Checks an announcement, remembers how to reach its origin, and starts catching up with
-/// the origin if it has more. Returns the origin of a valid announcement.
+/// Checks an announcement, remembers how to reach its origin, redials the origin at once if
+/// it restarted since our sessions with it began, and starts catching up with the origin if
+/// it has more. Returns the origin of a valid announcement.
 fn on_announcement(inner: &Arc<NetInner>, space: SpaceId, from: PeerId, msg: &[u8]) -> Option<PeerId> {
-    let Some((origin, heads)) = decode(msg) else {
+    let Some((origin, heads)) = decode(msg, &topic(&space)) else {
         inner.emit(SyncEvent::BadAnnouncement { space, from });
         return None;
     };
@@ -244,6 +280,9 @@ fn on_announcement(inner: &Arc<NetInner>, space: SpaceId, from: PeerId, msg: &[u
         && let Some(id) = endpoint::endpoint_id(&origin_id)
     {
         endpoint::add_peer_addrs(&inner.lookup, id, &origin.addrs, origin.relay.as_deref());
+        for s in inner.peer_restarted(&origin_id, origin.incarnation) {
+            inner.ensure_session(s, origin_id);
+        }
     }
     let me = inner.core.author();
     let forked = inner.forked.read().map(|f| f.clone()).unwrap_or_default();
@@ -263,45 +302,93 @@ mod tests {
     use proptest::prelude::*;
     use xaeroflux_core::AuthorKey;
 
+    const TOPIC: TopicId = TopicId::from_bytes([7; 32]);
+
+    fn node_key() -> SecretKey {
+        SecretKey::from_bytes(&[5; 32])
+    }
+
+    fn origin() -> Origin {
+        Origin {
+            peer: PeerId(*node_key().public().as_bytes()),
+            incarnation: 1_764_979_200_000_000,
+            addrs: vec!["127.0.0.1:9".parse().unwrap(), "[::1]:10".parse().unwrap()],
+            relay: Some("http://127.0.0.1:3340".into()),
+        }
+    }
+
+    fn heads(n: u64) -> Vec<SignedHead> {
+        (0..n)
+            .map(|i| {
+                AuthorKey::from_secret_bytes(&[i as u8 + 1; 32])
+                    .sign_head(i * 1000, xaeroflux_core::Hash([i as u8; 32]))
+            })
+            .collect()
+    }
+
     proptest! {
         #[test]
         fn random_announcements_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
-            let _ = decode(&bytes);
+            let _ = decode(&bytes, &TOPIC);
             let mut m = vec![ANNOUNCE_VERSION];
             m.extend_from_slice(&bytes);
-            let _ = decode(&m);
+            let _ = decode(&m, &TOPIC);
+        }
+
+        /// Any flipped bit of a signed announcement makes it refused.
+        #[test]
+        fn a_flipped_bit_anywhere_is_refused(bit in 0usize..8 * 1024) {
+            let m = &encode(&origin(), &heads(3), &TOPIC, &node_key())[0];
+            let mut bad = m.clone();
+            let bit = bit % (8 * m.len());
+            bad[bit / 8] ^= 1 << (bit % 8);
+            prop_assert!(decode(&bad, &TOPIC).is_none());
         }
     }
 
     #[test]
     fn announcements_round_trip_in_chunks_and_reject_garbage() {
-        let heads: Vec<SignedHead> = (0..60u64)
-            .map(|i| {
-                AuthorKey::from_secret_bytes(&[i as u8 + 1; 32])
-                    .sign_head(i * 1000, xaeroflux_core::Hash([i as u8; 32]))
-            })
-            .collect();
-        let origin = Origin {
-            peer: PeerId([9; 32]),
-            addrs: vec!["127.0.0.1:9".parse().unwrap(), "[::1]:10".parse().unwrap()],
-            relay: Some("http://127.0.0.1:3340".into()),
-        };
-        let msgs = encode(&origin, &heads);
+        let heads = heads(60);
+        let origin = origin();
+        let msgs = encode(&origin, &heads, &TOPIC, &node_key());
         assert_eq!(msgs.len(), 3);
         assert!(msgs.iter().all(|m| m.len() <= 4096));
-        let back: Vec<SignedHead> = msgs.iter().flat_map(|m| decode(m).unwrap().1).collect();
+        let back: Vec<SignedHead> = msgs.iter().flat_map(|m| decode(m, &TOPIC).unwrap().1).collect();
         assert_eq!(back, heads);
-        assert_eq!(decode(&msgs[0]).unwrap().0, origin);
+        assert_eq!(decode(&msgs[0], &TOPIC).unwrap().0, origin);
         let m = &msgs[0];
         for cut in 0..m.len() {
-            assert!(decode(&m[..cut]).is_none(), "cut at {cut}");
+            assert!(decode(&m[..cut], &TOPIC).is_none(), "cut at {cut}");
         }
         let mut bad = m.clone();
-        bad[0] = 2;
-        assert!(decode(&bad).is_none());
+        bad[0] = 1;
+        assert!(decode(&bad, &TOPIC).is_none(), "another version");
         let mut extra = m.clone();
         extra.push(0);
-        assert!(decode(&extra).is_none());
+        assert!(decode(&extra, &TOPIC).is_none(), "a byte after the signature");
         assert_ne!(topic(&SpaceId([1; 32])), topic(&SpaceId([2; 32])));
+    }
+
+    #[test]
+    fn only_the_origin_can_sign_an_announcement_for_one_topic() {
+        let m = &encode(&origin(), &heads(2), &TOPIC, &node_key())[0];
+        // Heard on another topic (replayed into another space): refused.
+        assert!(decode(m, &TopicId::from_bytes([8; 32])).is_none());
+        // Another node claiming to be the origin: its signature does not verify.
+        let forged = &encode(&origin(), &heads(2), &TOPIC, &SecretKey::from_bytes(&[6; 32]))[0];
+        assert!(decode(forged, &TOPIC).is_none());
+        // The largest announcement still fits the gossip message limit.
+        let full = Origin {
+            addrs: (0..16).map(|i| format!("[::1]:{i}").parse().unwrap()).collect(),
+            relay: Some("x".repeat(255)),
+            ..origin()
+        };
+        let long_heads: Vec<SignedHead> = heads(MAX_HEADS as u64)
+            .into_iter()
+            .map(|h| AuthorKey::from_secret_bytes(&[9; 32]).sign_head(u64::MAX >> 1, h.root))
+            .collect();
+        let m = &encode(&full, &long_heads, &TOPIC, &node_key())[0];
+        assert!(m.len() <= 4096, "{} bytes", m.len());
+        assert_eq!(decode(m, &TOPIC).unwrap().0, full);
     }
 }

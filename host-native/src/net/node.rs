@@ -51,6 +51,20 @@ pub(crate) const REDIAL_MAX: Duration = Duration::from_secs(10);
 /// A session that ran longer than this resets the redial wait to [`REDIAL_FIRST`].
 pub(crate) const REDIAL_RESET_AFTER: Duration = Duration::from_secs(5);
 
+/// This run's incarnation ([`NetInner::incarnation`]).
+fn incarnation_now() -> Result<u64, NetError> {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    match since_epoch.ok().and_then(|d| u64::try_from(d.as_micros()).ok()) {
+        Some(us) => Ok(us),
+        // A clock before 1970: any number still tells runs apart in HELLOs.
+        None => {
+            let mut n = [0u8; 8];
+            getrandom::fill(&mut n).map_err(|_| NetError::Random)?;
+            Ok(u64::from_le_bytes(n))
+        }
+    }
+}
+
 /// The slot in [`Core`] that holds the running sync, if any.
 #[derive(Default)]
 pub(crate) struct NetSlot(Mutex<Option<Net>>);
@@ -174,6 +188,25 @@ pub(crate) struct SessionEntry {
     last_in: std::time::Instant,
     /// The incarnation the peer named in its HELLO, once read (if it named one).
     peer_incarnation: Option<u64>,
+    /// The connection it runs on (`Connection::stable_id`).
+    conn: usize,
+}
+
+/// A connection kept for new sessions with a peer.
+struct CachedConn {
+    conn: Connection,
+    /// The incarnation the peer named in a session over it, once one connected.
+    incarnation: Option<u64>,
+}
+
+impl CachedConn {
+    fn new(conn: Connection) -> Self {
+        CachedConn { conn, incarnation: None }
+    }
+
+    fn is(&self, stable_id: usize) -> bool {
+        self.conn.stable_id() == stable_id
+    }
 }
 
 #[derive(Default)]
@@ -183,7 +216,8 @@ struct State {
     dialing: HashSet<(SpaceId, PeerId)>,
     /// Peers kept connected (from tickets), per space.
     kept: HashSet<(SpaceId, PeerId)>,
-    conns: HashMap<PeerId, Connection>,
+    /// The connection new sessions with a peer go over (the last one made, whoever dialed).
+    conns: HashMap<PeerId, CachedConn>,
     /// Stream bytes received and sent by sessions that have ended.
     ended_bytes: (u64, u64),
     /// Sessions peers opened that were refused as duplicates of ours.
@@ -207,8 +241,10 @@ pub(crate) struct NetInner {
     state: Mutex<State>,
     pub(crate) handle: tokio::runtime::Handle,
     next_session: AtomicU64,
-    /// Drawn at random when sync starts and named in the HELLO of every session (see
-    /// [`NetInner::admit_incoming`]).
+    /// This run's incarnation: the time sync started, in microseconds since the Unix epoch, so
+    /// a later run names a larger one (unless the clock went back). Named in the HELLO of every
+    /// session (see [`NetInner::admit_incoming`]) and in every gossip announcement (see
+    /// [`NetInner::peer_restarted`]).
     pub(crate) incarnation: u64,
 }
 
@@ -233,8 +269,7 @@ impl NetInner {
         gossip_on: bool,
         handle: tokio::runtime::Handle,
     ) -> Result<Arc<NetInner>, NetError> {
-        let mut incarnation = [0u8; 8];
-        getrandom::fill(&mut incarnation).map_err(|_| NetError::Random)?;
+        let incarnation = incarnation_now()?;
         let lookup = MemoryLookup::new();
         let ep = endpoint::bind(&cfg, key, &lookup).await?;
         let gossip = gossip_on.then(|| Gossip::builder().spawn(ep.clone()));
@@ -254,7 +289,7 @@ impl NetInner {
             state: Mutex::default(),
             handle,
             next_session: AtomicU64::new(1),
-            incarnation: u64::from_le_bytes(incarnation),
+            incarnation,
         });
         let mut router = Router::builder(ep).accept(XSP_ALPN, XspHandler(Arc::downgrade(&inner)));
         if let Some(g) = gossip {
@@ -375,19 +410,67 @@ impl NetInner {
         lock(&self.state).duplicates_refused
     }
 
-    /// Records the incarnation the peer named in session `id`'s HELLO.
+    /// Records the incarnation the peer named in session `id`'s HELLO (for the session, and
+    /// for its connection if that is the cached one).
     pub(crate) fn set_peer_incarnation(&self, id: u64, incarnation: Option<u64>) {
-        if let Some(s) = lock(&self.state).sessions.get_mut(&id) {
-            s.peer_incarnation = incarnation;
+        let mut st = lock(&self.state);
+        let Some(s) = st.sessions.get_mut(&id) else { return };
+        s.peer_incarnation = incarnation;
+        let (peer, conn) = (s.status.peer, s.conn);
+        if let Some(c) = st.conns.get_mut(&peer).filter(|c| c.is(conn)) {
+            c.incarnation = incarnation;
         }
     }
 
-    /// Registers a new session; returns its id.
-    pub(crate) fn register(&self, status: PeerStatus, control: mpsc::UnboundedSender<Control>) -> u64 {
+    /// Learns from a signed announcement that `peer` runs in `incarnation` now. Sessions with
+    /// it that learned an earlier incarnation are dead (the peer restarted since, and may
+    /// never dial back): they are aborted and forgotten at once, and their connection is not
+    /// reused. Returns the spaces of those sessions, to be dialed again.
+    pub(crate) fn peer_restarted(&self, peer: &PeerId, incarnation: u64) -> Vec<SpaceId> {
+        let mut st = lock(&self.state);
+        let dead: Vec<u64> = st
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.status.peer == *peer && s.peer_incarnation.is_some_and(|i| i < incarnation))
+            .map(|(&id, _)| id)
+            .collect();
+        let mut spaces = Vec::new();
+        for id in dead {
+            let Some(s) = st.sessions.remove(&id) else { continue };
+            let _ = s.control.send(Control::Abort);
+            st.ended_bytes.0 += s.status.bytes_in;
+            st.ended_bytes.1 += s.status.bytes_out;
+            spaces.push(s.status.space);
+        }
+        // The cached connection goes too unless a session over it named this incarnation or a
+        // later one: it may not be the one a dead session used (both nodes dial, and each
+        // keeps the last connection made), and one no session connected over yet may lead to
+        // the old process as well. At worst the next session makes one connection more.
+        let restarted = !spaces.is_empty();
+        let stale = |c: &CachedConn| c.incarnation.map_or(restarted, |i| i < incarnation);
+        if st.conns.get(peer).is_some_and(stale) {
+            st.conns.remove(peer);
+        }
+        spaces
+    }
+
+    /// Registers a new session running on `conn`; returns its id.
+    pub(crate) fn register(
+        &self,
+        status: PeerStatus,
+        control: mpsc::UnboundedSender<Control>,
+        conn: &Connection,
+    ) -> u64 {
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         let mut st = lock(&self.state);
         st.dialing.remove(&(status.space, status.peer));
-        let entry = SessionEntry { status, control, last_in: std::time::Instant::now(), peer_incarnation: None };
+        let entry = SessionEntry {
+            status,
+            control,
+            last_in: std::time::Instant::now(),
+            peer_incarnation: None,
+            conn: conn.stable_id(),
+        };
         st.sessions.insert(id, entry);
         id
     }
@@ -432,9 +515,16 @@ impl NetInner {
     /// Stops reusing `conn` for new sessions with `peer` (if it is the cached one).
     pub(crate) fn forget_conn(&self, peer: &PeerId, conn: &Connection) {
         let mut st = lock(&self.state);
-        if st.conns.get(peer).is_some_and(|c| c.stable_id() == conn.stable_id()) {
+        if st.conns.get(peer).is_some_and(|c| c.is(conn.stable_id())) {
             st.conns.remove(peer);
         }
+    }
+
+    /// Stops reusing any connection with `peer` for new sessions: it fell silent (a session
+    /// heard nothing from it for the idle timeout), so whichever connection is cached may be
+    /// as dead as that session's. A live peer's sessions on it go on; new ones get a new one.
+    pub(crate) fn forget_conns(&self, peer: &PeerId) {
+        lock(&self.state).conns.remove(peer);
     }
 
     /// Caches a connection with a peer (whoever dialed) and accepts the streams the peer opens
@@ -442,7 +532,7 @@ impl NetInner {
     /// arrive on connections this node dialed as well as on those it accepted.
     async fn serve_conn(self: Arc<Self>, conn: Connection) {
         let peer = endpoint::peer_id(conn.remote_id());
-        lock(&self.state).conns.insert(peer, conn.clone());
+        lock(&self.state).conns.insert(peer, CachedConn::new(conn.clone()));
         while let Ok((send, recv)) = conn.accept_bi().await {
             let (inner, conn) = (self.clone(), conn.clone());
             self.handle.spawn(async move { driver::accept_stream(inner, peer, conn, send, recv).await });
@@ -452,15 +542,15 @@ impl NetInner {
 
     /// A live connection to `peer`: the cached one, or a new one.
     async fn connection(self: &Arc<Self>, peer: &PeerId) -> Option<Connection> {
-        if let Some(c) = lock(&self.state).conns.get(peer).filter(|c| c.close_reason().is_none()) {
-            return Some(c.clone());
+        if let Some(c) = lock(&self.state).conns.get(peer).filter(|c| c.conn.close_reason().is_none()) {
+            return Some(c.conn.clone());
         }
         let id = endpoint::endpoint_id(peer)?;
         let conn = tokio::time::timeout(CONNECT_TIMEOUT, self.endpoint.connect(EndpointAddr::new(id), XSP_ALPN))
             .await
             .ok()?
             .ok()?;
-        lock(&self.state).conns.insert(*peer, conn.clone());
+        lock(&self.state).conns.insert(*peer, CachedConn::new(conn.clone()));
         self.handle.spawn(self.clone().serve_conn(conn.clone()));
         Some(conn)
     }

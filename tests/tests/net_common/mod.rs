@@ -2,6 +2,8 @@
 //! deadline, and counting this process's threads and sockets.
 #![allow(dead_code)]
 
+pub mod outsider;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,78 @@
+//! An outsider on the network tests' loopback: an iroh endpoint of its own, announcements
+//! written by hand as `docs/net.md` lays them out, and gossip sent from that endpoint.
+
+use std::time::Duration;
+
+use iroh::endpoint::presets;
+use iroh::{Endpoint, EndpointAddr, EndpointId, RelayMode};
+use xaeroflux::net::Ticket;
+use xaeroflux_core::SignedHead;
+
+/// An iroh endpoint on 127.0.0.1 (no relay, no discovery) accepting `alpns`.
+pub async fn loopback_endpoint(alpns: Vec<Vec<u8>>) -> Endpoint {
+    Endpoint::builder(presets::Minimal)
+        .relay_mode(RelayMode::Disabled)
+        .clear_ip_transports()
+        .bind_addr("127.0.0.1:0")
+        .unwrap()
+        .alpns(alpns)
+        .bind()
+        .await
+        .unwrap()
+}
+
+/// An announcement as `docs/net.md` lays it out: version 2, `origin`, `incarnation`, no
+/// address, one head, signed with `key` over the context, the topic and the body.
+pub fn announcement(
+    origin: &[u8; 32],
+    incarnation: u64,
+    head: &SignedHead,
+    topic: &[u8; 32],
+    key: &iroh::SecretKey,
+) -> Vec<u8> {
+    let mut m = vec![2u8];
+    m.extend_from_slice(origin);
+    m.extend_from_slice(&incarnation.to_le_bytes());
+    m.extend_from_slice(&[0, 0]); // no direct address, no relay
+    m.push(1); // one head
+    m.extend_from_slice(&head.author.0);
+    let mut len = head.length;
+    loop {
+        let b = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            m.push(b);
+            break;
+        }
+        m.push(b | 0x80);
+    }
+    m.extend_from_slice(&head.root.0);
+    m.extend_from_slice(&head.signature);
+    let mut signed = b"xaeroflux 2026 gossip announcement".to_vec();
+    signed.extend_from_slice(topic);
+    signed.extend_from_slice(&m);
+    m.extend_from_slice(&key.sign(&signed).to_bytes());
+    m
+}
+
+/// Joins `space`'s gossip topic through node `to` (a ticket of it) with an endpoint of its
+/// own, broadcasts `messages(own endpoint)`, and leaves.
+pub fn gossip_from_outsider(to: &Ticket, messages: impl FnOnce(&Endpoint) -> Vec<Vec<u8>>) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    rt.block_on(async {
+        let lookup = iroh::address_lookup::memory::MemoryLookup::new();
+        let to_id = EndpointId::from_bytes(&to.peer.0).unwrap();
+        lookup.add_endpoint_info(to.addrs.iter().fold(EndpointAddr::new(to_id), |x, s| x.with_ip_addr(*s)));
+        let ep = loopback_endpoint(Vec::new()).await;
+        ep.address_lookup().unwrap().add(lookup);
+        let gossip = iroh_gossip::Gossip::builder().spawn(ep.clone());
+        let router = iroh::protocol::Router::builder(ep.clone()).accept(iroh_gossip::ALPN, gossip.clone()).spawn();
+        let topic = iroh_gossip::TopicId::from_bytes(to.space.gossip_topic());
+        let mut sub = gossip.subscribe_and_join(topic, vec![to_id]).await.unwrap();
+        for m in messages(&ep) {
+            sub.broadcast(m.into()).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        router.shutdown().await.unwrap();
+    });
+}
