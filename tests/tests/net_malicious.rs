@@ -220,7 +220,10 @@ fn forged_gossip_announcements_are_reported_and_ignored() {
         let mut forged = a.head();
         forged.signature[0] ^= 1;
         let topic = space.gossip_topic();
-        vec![announcement(ep.id().as_bytes(), 1, &forged, &topic, ep.secret_key()), b"not an announcement".to_vec()]
+        vec![
+            announcement(ep.id().as_bytes(), 1, &[], &forged, &topic, ep.secret_key()),
+            b"not an announcement".to_vec(),
+        ]
     });
     assert_eq!(bad_announcements(&events, 2), 2, "both bad announcements were reported");
     assert_eq!(b.feed_len(&a.author()), 0, "nothing fetched for a forged head");
@@ -243,7 +246,7 @@ fn an_announcement_for_another_node_is_refused_and_its_sessions_go_on() {
     let events = b.subscribe().unwrap();
     gossip_from_outsider(&b.ticket(space).unwrap(), |ep| {
         let topic = space.gossip_topic();
-        vec![announcement(&a_id.0, u64::MAX, &a.head(), &topic, ep.secret_key())]
+        vec![announcement(&a_id.0, u64::MAX, &[], &a.head(), &topic, ep.secret_key())]
     });
     assert_eq!(bad_announcements(&events, 1), 1, "the impersonation was reported");
     let st = b.sync_status().unwrap();

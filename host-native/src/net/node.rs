@@ -188,8 +188,8 @@ pub(crate) struct SessionEntry {
     last_in: std::time::Instant,
     /// The incarnation the peer named in its HELLO, once read (if it named one).
     peer_incarnation: Option<u64>,
-    /// The connection it runs on (`Connection::stable_id`).
-    conn: usize,
+    /// The connection it runs on.
+    conn: Connection,
 }
 
 /// A connection kept for new sessions with a peer.
@@ -416,7 +416,7 @@ impl NetInner {
         let mut st = lock(&self.state);
         let Some(s) = st.sessions.get_mut(&id) else { return };
         s.peer_incarnation = incarnation;
-        let (peer, conn) = (s.status.peer, s.conn);
+        let (peer, conn) = (s.status.peer, s.conn.stable_id());
         if let Some(c) = st.conns.get_mut(&peer).filter(|c| c.is(conn)) {
             c.incarnation = incarnation;
         }
@@ -438,6 +438,9 @@ impl NetInner {
         for id in dead {
             let Some(s) = st.sessions.remove(&id) else { continue };
             let _ = s.control.send(Control::Abort);
+            // Dead too (it led to the old process): closed rather than held until QUIC's idle
+            // timeout.
+            s.conn.close(0u32.into(), b"peer restarted");
             st.ended_bytes.0 += s.status.bytes_in;
             st.ended_bytes.1 += s.status.bytes_out;
             spaces.push(s.status.space);
@@ -469,7 +472,7 @@ impl NetInner {
             control,
             last_in: std::time::Instant::now(),
             peer_incarnation: None,
-            conn: conn.stable_id(),
+            conn: conn.clone(),
         };
         st.sessions.insert(id, entry);
         id

@@ -21,11 +21,12 @@ pub async fn loopback_endpoint(alpns: Vec<Vec<u8>>) -> Endpoint {
         .unwrap()
 }
 
-/// An announcement as `docs/net.md` lays it out: version 2, `origin`, `incarnation`, no
-/// address, one head, signed with `key` over the context, the topic and the body.
+/// An announcement as `docs/net.md` lays it out: version 2, `origin`, `incarnation`, `addrs`,
+/// no relay, one head, signed with `key` over the context, the topic and the body.
 pub fn announcement(
     origin: &[u8; 32],
     incarnation: u64,
+    addrs: &[std::net::SocketAddr],
     head: &SignedHead,
     topic: &[u8; 32],
     key: &iroh::SecretKey,
@@ -33,7 +34,21 @@ pub fn announcement(
     let mut m = vec![2u8];
     m.extend_from_slice(origin);
     m.extend_from_slice(&incarnation.to_le_bytes());
-    m.extend_from_slice(&[0, 0]); // no direct address, no relay
+    m.push(addrs.len() as u8);
+    for a in addrs {
+        match a.ip() {
+            std::net::IpAddr::V4(ip) => {
+                m.push(4);
+                m.extend_from_slice(&ip.octets());
+            }
+            std::net::IpAddr::V6(ip) => {
+                m.push(6);
+                m.extend_from_slice(&ip.octets());
+            }
+        }
+        m.extend_from_slice(&a.port().to_le_bytes());
+    }
+    m.push(0); // no relay
     m.push(1); // one head
     m.extend_from_slice(&head.author.0);
     let mut len = head.length;
