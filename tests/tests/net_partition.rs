@@ -371,3 +371,31 @@ fn a_restarted_peer_heard_of_through_gossip_is_redialled_before_the_idle_timeout
     assert_eq!(sessions, 1, "the dead session is gone");
     assert!(caught_up, "A receives the restarted server's appends");
 }
+
+/// A node that met a peer in a space (here through its ticket) and restarts with the space
+/// joined by its id alone, no ticket, rejoins the space's gossip through the peers its book
+/// (`net.peers`) remembers, and catches up with what was appended while it was away.
+#[test]
+fn a_node_restarted_with_its_space_by_id_alone_rejoins_through_the_peers_it_met() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let space = space("book");
+    let a = node(da.path());
+    append_n(&a, 1, 200, 100);
+    let b = node(db.path());
+    b.join_ticket(&a.ticket(space).unwrap()).unwrap();
+    assert!(wait_until(|| same_feeds(&a, &b)), "B syncs through A's ticket");
+    drop(b);
+    assert!(db.path().join("net.peers").exists(), "the book was saved when sync stopped");
+
+    append_n(&a, 2, 300, 100);
+    let b = xaeroflux::Core::builder()
+        .with_page_size(16 * 1024)
+        .with_sync_backends(&["iroh", "iroh-gossip"])
+        .with_net_config(config().with_space(space))
+        .open(db.path())
+        .unwrap();
+    assert!(wait_until(|| same_feeds(&a, &b)), "B caught up without a ticket");
+    assert_eq!(b.feed_len(&a.author()), 500);
+    let ev = a.append(a.new_event(b"live again")).unwrap();
+    assert!(wait_until(|| b.feed_len(&a.author()) > ev.seq), "and receives A's live appends");
+}

@@ -3,6 +3,7 @@
 
 use super::config::NetError;
 use super::endpoint;
+use super::peer_book::PeerEntry;
 use super::status::{Subscription, SyncStatus};
 use super::ticket::{PeerId, SpaceId, Ticket};
 use crate::Core;
@@ -15,7 +16,9 @@ impl Core {
 
     /// Joins `space`: serves the store's feeds to the space's peers and fetches theirs, and
     /// (with the `"iroh-gossip"` backend) announces heads on the space's gossip topic.
-    /// Idempotent.
+    /// Idempotent. The topic is joined through the peers this store met in the space before
+    /// (its peer book, `net.peers`, kept across restarts), so a space joined once through a
+    /// ticket can be joined again by its id alone.
     pub fn join_space(&self, space: SpaceId) -> Result<(), NetError> {
         let inner = self.net_slot().inner()?;
         inner.join_space(space, Vec::new());
@@ -30,6 +33,8 @@ impl Core {
             if let Some(id) = endpoint::endpoint_id(&ticket.peer) {
                 endpoint::add_peer_addrs(&inner.lookup, id, &ticket.addrs, ticket.relay.as_deref());
             }
+            let entry = PeerEntry { peer: ticket.peer, addrs: ticket.addrs.clone(), relay: ticket.relay.clone() };
+            inner.met(ticket.space, entry);
             inner.join_space(ticket.space, vec![ticket.peer]);
         } else {
             inner.join_space(ticket.space, Vec::new());

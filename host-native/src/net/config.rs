@@ -99,7 +99,8 @@ impl NetConfig {
         self
     }
 
-    /// Spaces to join as soon as sync starts (more with [`Core::join_space`](crate::Core::join_space)).
+    /// Spaces to join as soon as sync starts (more with [`Core::join_space`](crate::Core::join_space)),
+    /// through the peers met in them before (see `join_space`).
     pub fn with_space(mut self, space: SpaceId) -> Self {
         if !self.spaces.contains(&space) {
             self.spaces.push(space);

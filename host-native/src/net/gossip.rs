@@ -48,6 +48,7 @@ use xaeroflux_core::{AuthorId, SignedHead};
 
 use super::endpoint;
 use super::node::NetInner;
+use super::peer_book::PeerEntry;
 use super::status::SyncEvent;
 use super::ticket::{PeerId, SpaceId, decode_addrs, encode_addrs};
 
@@ -193,6 +194,8 @@ pub(crate) async fn run_space(
                 due.get_or_insert_with(|| tokio::time::Instant::now() + DEBOUNCE);
             }
             _ = tick.tick() => {
+                let saving = inner.clone();
+                drop(tokio::task::spawn_blocking(move || saving.save_book()));
                 pending.insert(inner.core.author());
                 due.get_or_insert_with(tokio::time::Instant::now);
                 if neighbours.is_empty() {
@@ -280,6 +283,7 @@ fn on_announcement(inner: &Arc<NetInner>, space: SpaceId, from: PeerId, msg: &[u
         && let Some(id) = endpoint::endpoint_id(&origin_id)
     {
         endpoint::add_peer_addrs(&inner.lookup, id, &origin.addrs, origin.relay.as_deref());
+        inner.met(space, PeerEntry { peer: origin_id, addrs: origin.addrs.clone(), relay: origin.relay.clone() });
         for s in inner.peer_restarted(&origin_id, origin.incarnation) {
             inner.ensure_session(s, origin_id);
         }

@@ -42,7 +42,8 @@
 //! - **Gossip.** One topic per space (a key derived from the space id). Nodes announce the
 //!   signed heads of their feeds as they change; a node that hears of a longer head than it
 //!   holds opens a session with the announcing node. Nodes also keep sessions with their gossip
-//!   neighbours.
+//!   neighbours. Each store remembers the peers it met per space (`net.peers`) and rejoins a
+//!   space's topic through them after a restart.
 //! - **Threads.** A private tokio runtime (2 workers by default, named `xaeroflux-net`) and the
 //!   importer thread. The public API never blocks on the network. Dropping or closing the
 //!   [`Core`](crate::Core) stops them all and closes every socket.
@@ -62,6 +63,7 @@ mod gossip;
 mod import;
 mod key;
 mod node;
+mod peer_book;
 mod source;
 mod status;
 mod ticket;

@@ -27,6 +27,7 @@ use super::config::{NetConfig, NetError};
 use super::driver::{self, Control, Stream};
 use super::endpoint::{self, XSP_ALPN};
 use super::import::{self, ImportJob};
+use super::peer_book::{PeerBook, PeerEntry};
 use super::status::{Hub, PeerStatus, SyncEvent};
 use super::ticket::{PeerId, SpaceId};
 use super::{gossip, key};
@@ -96,6 +97,7 @@ pub(crate) fn start(core: &Core, cfg: NetConfig) -> Result<(), NetError> {
         return Ok(());
     }
     let key = key::load_or_create(core.path())?;
+    let book = PeerBook::load(core.path());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.threads)
         .max_blocking_threads(4)
@@ -108,7 +110,7 @@ pub(crate) fn start(core: &Core, cfg: NetConfig) -> Result<(), NetError> {
     let handle = rt.handle().clone();
     let (tx, rx) = std::sync::mpsc::channel();
     rt.spawn(async move {
-        let _ = tx.send(NetInner::bind(sibling, cfg, key, gossip_on, handle).await);
+        let _ = tx.send(NetInner::bind(sibling, cfg, key, book, gossip_on, handle).await);
     });
     let inner = match rx.recv() {
         Ok(Ok(inner)) => inner,
@@ -169,6 +171,7 @@ impl Drop for Net {
         if let Some(t) = self.importer.take() {
             let _ = t.join();
         }
+        inner.save_book();
         inner.hub.close();
     }
 }
@@ -241,6 +244,8 @@ pub(crate) struct NetInner {
     state: Mutex<State>,
     pub(crate) handle: tokio::runtime::Handle,
     next_session: AtomicU64,
+    /// The peers met per space, kept in the store directory.
+    book: Mutex<PeerBook>,
     /// This run's incarnation: the time sync started, in microseconds since the Unix epoch, so
     /// a later run names a larger one (unless the clock went back). Named in the HELLO of every
     /// session (see [`NetInner::admit_incoming`]) and in every gossip announcement (see
@@ -266,6 +271,7 @@ impl NetInner {
         core: Arc<Core>,
         cfg: NetConfig,
         key: [u8; 32],
+        book: PeerBook,
         gossip_on: bool,
         handle: tokio::runtime::Handle,
     ) -> Result<Arc<NetInner>, NetError> {
@@ -289,6 +295,7 @@ impl NetInner {
             state: Mutex::default(),
             handle,
             next_session: AtomicU64::new(1),
+            book: Mutex::new(book),
             incarnation,
         });
         let mut router = Router::builder(ep).accept(XSP_ALPN, XspHandler(Arc::downgrade(&inner)));
@@ -303,7 +310,25 @@ impl NetInner {
         *self.shutdown.borrow()
     }
 
+    /// Records that `entry` can be reached in `space` (for the peer book).
+    pub(crate) fn met(&self, space: SpaceId, entry: PeerEntry) {
+        if entry.peer != self.id && (!entry.addrs.is_empty() || entry.relay.is_some()) {
+            lock(&self.book).saw(space, entry);
+        }
+    }
+
+    /// Saves the peer book if it changed (a cache: a failure only means fewer peers to rejoin
+    /// through after a restart).
+    pub(crate) fn save_book(&self) {
+        let mut book = lock(&self.book);
+        if book.is_dirty() {
+            let _ = book.save(self.core.path());
+        }
+    }
+
     /// Joins `space` (idempotent): starts its gossip loop, and keeps sessions with `peers`.
+    /// The gossip topic is joined through `peers` and through the peers the book remembers
+    /// meeting in the space.
     pub(crate) fn join_space(self: &Arc<Self>, space: SpaceId, peers: Vec<PeerId>) {
         let mut st = lock(&self.state);
         let (stop, joined_before) = match st.spaces.entry(space) {
@@ -315,7 +340,14 @@ impl NetInner {
         drop(st);
         match joined_before {
             None if self.gossip.is_some() => {
-                let (inner, bootstrap, stop) = (self.clone(), peers.clone(), stop.clone());
+                let mut bootstrap = peers.clone();
+                for e in lock(&self.book).peers(&space) {
+                    if let Some(id) = endpoint::endpoint_id(&e.peer).filter(|_| !bootstrap.contains(&e.peer)) {
+                        endpoint::add_peer_addrs(&self.lookup, id, &e.addrs, e.relay.as_deref());
+                        bootstrap.push(e.peer);
+                    }
+                }
+                let (inner, stop) = (self.clone(), stop.clone());
                 self.handle.spawn(async move { gossip::run_space(inner, space, bootstrap, stop).await });
             }
             Some(Some(g)) if !peers.is_empty() => {
