@@ -43,6 +43,35 @@ fn stop_append_on_both_sides_restart_converge() {
     assert_eq!(c.feed_len(&a.author()), 800);
 }
 
+/// Reads the ticket a child process prints (after the test harness's name on its line).
+fn read_ticket(child: &mut std::process::Child) -> Ticket {
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("the child printed its ticket").unwrap();
+        if let Some(Ok(t)) = line.split_whitespace().last().map(str::parse) {
+            return t;
+        }
+    }
+}
+
+/// Kills a child process at once (SIGKILL), as a crash or a power cut would end it.
+fn kill(child: &mut std::process::Child) {
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+}
+
+/// Waits until `a` holds at least 20 events of another author (a child appending live);
+/// returns that author.
+fn live_author(a: &xaeroflux::Core) -> xaeroflux_core::AuthorId {
+    let mut other = None;
+    let live = wait_until(|| {
+        other = a.feeds().into_iter().map(|f| f.author).find(|x| *x != a.author());
+        other.is_some_and(|b| a.feed_len(&b) >= 20)
+    });
+    assert!(live, "A receives the other node's live appends");
+    other.unwrap()
+}
+
 const CHILD_DIR: &str = "XF_NET_TEST_CHILD_DIR";
 const CHILD_TICKET: &str = "XF_NET_TEST_CHILD_TICKET";
 const CHILD_AUTHOR: &str = "XF_NET_TEST_CHILD_AUTHOR";
@@ -95,8 +124,7 @@ fn killed_mid_transfer_resumes_without_refetching() {
             }
         }
     }
-    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-    let _ = child.wait();
+    kill(&mut child);
     assert!(seen > 0 && seen < N as u64, "killed mid-transfer (at {seen} of {N})");
 
     // Reopen: everything it acknowledged as stored is there and verifies.
@@ -163,29 +191,13 @@ fn a_peer_restarted_at_once_is_admitted_on_its_first_dial() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let ticket: Ticket = loop {
-        let line = lines.next().expect("the child printed its ticket").unwrap();
-        // The test harness prints the test's name on the same line first.
-        if let Some(Ok(t)) = line.split_whitespace().last().map(str::parse) {
-            break t;
-        }
-    };
+    let ticket = read_ticket(&mut child);
     // A keeps a session with B (A dialed it), which carries B's appends as they are made.
     let a = node_with(da.path(), &["iroh"]);
     a.join_ticket(&ticket).unwrap();
-    let mut b_author = None;
-    assert!(
-        wait_until(|| {
-            b_author = a.feeds().into_iter().map(|f| f.author).find(|x| *x != a.author());
-            b_author.is_some_and(|b| a.feed_len(&b) >= 20)
-        }),
-        "A receives B's live appends"
-    );
-    let b_author = b_author.unwrap();
+    let b_author = live_author(&a);
     let refused_before = a.sync_status().unwrap().duplicates_refused;
-    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-    let _ = child.wait();
+    kill(&mut child);
     let killed_at = std::time::Instant::now();
 
     // B restarts from its directory (same node key, same author) and dials A.
@@ -245,13 +257,7 @@ fn spawn_server(dir: &std::path::Path, port: u16, join: Option<&Ticket>) -> (std
         cmd.env(SERVE_JOIN, t.to_string());
     }
     let mut child = cmd.spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let ticket: Ticket = loop {
-        let line = lines.next().expect("the child printed its ticket").unwrap();
-        if let Some(Ok(t)) = line.split_whitespace().last().map(str::parse) {
-            break t;
-        }
-    };
+    let ticket = read_ticket(&mut child);
     (child, ticket)
 }
 
@@ -271,18 +277,9 @@ fn a_server_restarted_silently_at_the_same_address_is_redialled_before_the_idle_
         .open(da.path())
         .unwrap();
     a.join_ticket(&ticket).unwrap();
-    let mut b_author = None;
-    assert!(
-        wait_until(|| {
-            b_author = a.feeds().into_iter().map(|f| f.author).find(|x| *x != a.author());
-            b_author.is_some_and(|b| a.feed_len(&b) >= 20)
-        }),
-        "A receives the server's live appends"
-    );
-    let b_author = b_author.unwrap();
+    let b_author = live_author(&a);
     let events = a.subscribe().unwrap();
-    unsafe { libc::kill(server.id() as i32, libc::SIGKILL) };
-    let _ = server.wait();
+    kill(&mut server);
     let killed_at = std::time::Instant::now();
     std::thread::spawn(move || {
         for ev in events {
@@ -296,8 +293,7 @@ fn a_server_restarted_silently_at_the_same_address_is_redialled_before_the_idle_
     let (mut server, _) = spawn_server(db.path(), port, None);
     let back = wait_until(|| a.feed_len(&b_author) > len_at_kill + 20);
     let took = killed_at.elapsed();
-    unsafe { libc::kill(server.id() as i32, libc::SIGKILL) };
-    let _ = server.wait();
+    kill(&mut server);
     assert!(back, "A receives the restarted server's appends");
     eprintln!("A was back in sync with the silently restarted server {took:?} after it was killed");
     assert!(took < idle + std::time::Duration::from_secs(5), "redialled over a new connection at once: {took:?}");
@@ -323,17 +319,9 @@ fn a_restarted_peer_heard_of_through_gossip_is_redialled_before_the_idle_timeout
     let s_id = ticket.peer;
     let a = node(da.path());
     a.join_ticket(&ticket).unwrap();
-    let mut s_author = None;
-    assert!(
-        wait_until(|| {
-            s_author = a.feeds().into_iter().map(|f| f.author).find(|x| *x != a.author());
-            s_author.is_some_and(|s| a.feed_len(&s) >= 20)
-        }),
-        "A receives the server's live appends"
-    );
+    let s_author = live_author(&a);
     let events = a.subscribe().unwrap();
-    unsafe { libc::kill(server.id() as i32, libc::SIGKILL) };
-    let _ = server.wait();
+    kill(&mut server);
     let killed_at = std::time::Instant::now();
     let (mut server, new_ticket) = spawn_server(ds.path(), port, None);
     let restarted_at = killed_at.elapsed();
@@ -343,7 +331,7 @@ fn a_restarted_peer_heard_of_through_gossip_is_redialled_before_the_idle_timeout
     let key: [u8; 32] = std::fs::read(ds.path().join("net.key")).unwrap().try_into().unwrap();
     let key = iroh::SecretKey::from_bytes(&key);
     let incarnation = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64;
-    let head = a.feed_head(&s_author.unwrap()).unwrap();
+    let head = a.feed_head(&s_author).unwrap();
     let a_ticket = a.ticket(space("silent")).unwrap();
     let topic = a_ticket.space.gossip_topic();
     gossip_from_outsider(&a_ticket, |_| {
@@ -361,10 +349,9 @@ fn a_restarted_peer_heard_of_through_gossip_is_redialled_before_the_idle_timeout
         }
     }
     let sessions = a.sync_status().unwrap().peers.iter().filter(|p| p.peer == s_id).count();
-    let s_len = a.feed_len(&s_author.unwrap());
-    let caught_up = wait_until(|| a.feed_len(&s_author.unwrap()) > s_len + 20);
-    unsafe { libc::kill(server.id() as i32, libc::SIGKILL) };
-    let _ = server.wait();
+    let s_len = a.feed_len(&s_author);
+    let caught_up = wait_until(|| a.feed_len(&s_author) > s_len + 20);
+    kill(&mut server);
     let took = reconnected.expect("A connected to the restarted server");
     eprintln!("restarted {restarted_at:?} after the kill; A had a session with it {took:?} after the kill");
     assert!(took < std::time::Duration::from_secs(8), "redialled long before the idle timeout: {took:?}");
