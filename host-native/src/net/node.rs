@@ -27,7 +27,7 @@ use super::config::{NetConfig, NetError};
 use super::driver::{self, Control, Stream};
 use super::endpoint::{self, XSP_ALPN};
 use super::import::{self, ImportJob};
-use super::peer_book::{PeerBook, PeerEntry};
+use super::peer_book::{self, PeerBook, PeerEntry};
 use super::status::{Hub, PeerStatus, SyncEvent};
 use super::ticket::{PeerId, SpaceId};
 use super::{gossip, key};
@@ -246,6 +246,8 @@ pub(crate) struct NetInner {
     next_session: AtomicU64,
     /// The peers met per space, kept in the store directory.
     book: Mutex<PeerBook>,
+    /// Held while the book is written.
+    book_save: Mutex<()>,
     /// This run's incarnation: the time sync started, in microseconds since the Unix epoch, so
     /// a later run names a larger one (unless the clock went back). Named in the HELLO of every
     /// session (see [`NetInner::admit_incoming`]) and in every gossip announcement (see
@@ -296,6 +298,7 @@ impl NetInner {
             handle,
             next_session: AtomicU64::new(1),
             book: Mutex::new(book),
+            book_save: Mutex::new(()),
             incarnation,
         });
         let mut router = Router::builder(ep).accept(XSP_ALPN, XspHandler(Arc::downgrade(&inner)));
@@ -320,9 +323,12 @@ impl NetInner {
     /// Saves the peer book if it changed (a cache: a failure only means fewer peers to rejoin
     /// through after a restart).
     pub(crate) fn save_book(&self) {
-        let mut book = lock(&self.book);
-        if book.is_dirty() {
-            let _ = book.save(self.core.path());
+        // Written outside the book's lock, so announcements are not held up by the disk; one
+        // save at a time, so the last changes taken are the last written.
+        let _one_at_a_time = lock(&self.book_save);
+        let Some(bytes) = lock(&self.book).take_changes() else { return };
+        if peer_book::write_file(self.core.path(), &bytes).is_err() {
+            lock(&self.book).keep_changed();
         }
     }
 

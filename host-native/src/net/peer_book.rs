@@ -90,6 +90,7 @@ impl PeerBook {
     }
 
     /// Whether something changed since the book was loaded or saved.
+    #[cfg(test)]
     pub(crate) fn is_dirty(&self) -> bool {
         self.dirty
     }
@@ -156,19 +157,34 @@ impl PeerBook {
         fs::read(dir.join(PEERS_FILE)).ok().and_then(|b| PeerBook::decode(&b)).unwrap_or_default()
     }
 
-    /// Saves the book to the store at `dir` (a temporary file, synced, renamed into place)
-    /// and marks it unchanged.
-    pub(crate) fn save(&mut self, dir: &Path) -> std::io::Result<()> {
-        let tmp = dir.join("net.peers.tmp");
-        {
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(&self.encode())?;
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, dir.join(PEERS_FILE))?;
-        self.dirty = false;
-        Ok(())
+    /// The file's bytes if the book changed since it was loaded or last taken, marking it
+    /// unchanged (see [`PeerBook::keep_changed`] for a save that failed).
+    pub(crate) fn take_changes(&mut self) -> Option<Vec<u8>> {
+        std::mem::take(&mut self.dirty).then(|| self.encode())
     }
+
+    /// Marks the book changed again (its save failed).
+    pub(crate) fn keep_changed(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Saves the book to the store at `dir` and marks it unchanged.
+    #[cfg(test)]
+    pub(crate) fn save(&mut self, dir: &Path) -> std::io::Result<()> {
+        self.dirty = false;
+        write_file(dir, &self.encode())
+    }
+}
+
+/// Writes a book's bytes to the store at `dir`: a temporary file, synced, renamed into place.
+pub(crate) fn write_file(dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = dir.join("net.peers.tmp");
+    {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, dir.join(PEERS_FILE))
 }
 
 fn take<'a>(r: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
