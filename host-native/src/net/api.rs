@@ -30,9 +30,6 @@ impl Core {
     pub fn join_ticket(&self, ticket: &Ticket) -> Result<(), NetError> {
         let inner = self.net_slot().inner()?;
         if ticket.peer != inner.id {
-            if let Some(id) = endpoint::endpoint_id(&ticket.peer) {
-                endpoint::add_peer_addrs(&inner.lookup, id, &ticket.addrs, ticket.relay.as_deref());
-            }
             let entry = PeerEntry { peer: ticket.peer, addrs: ticket.addrs.clone(), relay: ticket.relay.clone() };
             inner.met(ticket.space, entry);
             inner.join_space(ticket.space, vec![ticket.peer]);

@@ -279,11 +279,8 @@ fn on_announcement(inner: &Arc<NetInner>, space: SpaceId, from: PeerId, msg: &[u
         return None;
     }
     let origin_id = origin.peer;
-    if origin_id != inner.id
-        && let Some(id) = endpoint::endpoint_id(&origin_id)
-    {
-        endpoint::add_peer_addrs(&inner.lookup, id, &origin.addrs, origin.relay.as_deref());
-        inner.met(space, PeerEntry { peer: origin_id, addrs: origin.addrs.clone(), relay: origin.relay.clone() });
+    if origin_id != inner.id {
+        inner.met(space, PeerEntry { peer: origin_id, addrs: origin.addrs, relay: origin.relay });
         for s in inner.peer_restarted(&origin_id, origin.incarnation) {
             inner.ensure_session(s, origin_id);
         }

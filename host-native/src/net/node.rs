@@ -313,9 +313,16 @@ impl NetInner {
         *self.shutdown.borrow()
     }
 
-    /// Records that `entry` can be reached in `space` (for the peer book).
+    /// Learns how to reach `entry.peer`, met in `space` (from a ticket or a signed
+    /// announcement): for dialing now (the address lookup) and after a restart (the book).
     pub(crate) fn met(&self, space: SpaceId, entry: PeerEntry) {
-        if entry.peer != self.id && (!entry.addrs.is_empty() || entry.relay.is_some()) {
+        if entry.peer == self.id {
+            return;
+        }
+        if let Some(id) = endpoint::endpoint_id(&entry.peer) {
+            endpoint::add_peer_addrs(&self.lookup, id, &entry.addrs, entry.relay.as_deref());
+        }
+        if !entry.addrs.is_empty() || entry.relay.is_some() {
             lock(&self.book).saw(space, entry);
         }
     }

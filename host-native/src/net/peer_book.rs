@@ -29,7 +29,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use super::ticket::{PeerId, SpaceId, decode_addrs, encode_addrs};
+use super::ticket::{PeerId, SpaceId, decode_addrs, encode_addrs, take};
 
 /// Name of the file in the store directory.
 pub(crate) const PEERS_FILE: &str = "net.peers";
@@ -124,23 +124,23 @@ impl PeerBook {
             return None;
         }
         let mut r = body.strip_prefix(MAGIC)?;
-        if take(&mut r, 1)? != [VERSION] {
+        if take(&mut r, 1).ok()? != [VERSION] {
             return None;
         }
-        let n_spaces = u16::from_le_bytes(take(&mut r, 2)?.try_into().ok()?);
+        let n_spaces = u16::from_le_bytes(take(&mut r, 2).ok()?.try_into().ok()?);
         if usize::from(n_spaces) > MAX_SPACES {
             return None;
         }
         let mut book = PeerBook::default();
         for _ in 0..n_spaces {
-            let space = SpaceId(take(&mut r, 32)?.try_into().ok()?);
-            let n = take(&mut r, 1)?[0];
+            let space = SpaceId(take(&mut r, 32).ok()?.try_into().ok()?);
+            let n = take(&mut r, 1).ok()?[0];
             if n == 0 || usize::from(n) > MAX_PER_SPACE {
                 return None;
             }
             let mut list = Vec::with_capacity(usize::from(n));
             for _ in 0..n {
-                let peer = PeerId(take(&mut r, 32)?.try_into().ok()?);
+                let peer = PeerId(take(&mut r, 32).ok()?.try_into().ok()?);
                 let (addrs, relay) = decode_addrs(&mut r).ok()?;
                 list.push(PeerEntry { peer, addrs, relay });
             }
@@ -185,12 +185,6 @@ pub(crate) fn write_file(dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
         f.sync_all()?;
     }
     fs::rename(&tmp, dir.join(PEERS_FILE))
-}
-
-fn take<'a>(r: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-    let (head, rest) = (r.get(..n)?, r.get(n..)?);
-    *r = rest;
-    Some(head)
 }
 
 #[cfg(test)]

@@ -270,7 +270,8 @@ pub(crate) fn decode_addrs(r: &mut &[u8]) -> Result<(Vec<SocketAddr>, Option<Str
     Ok((addrs, relay))
 }
 
-fn take<'a>(r: &mut &'a [u8], n: usize) -> Result<&'a [u8], TicketError> {
+/// Takes the next `n` bytes of `r`, advancing it.
+pub(crate) fn take<'a>(r: &mut &'a [u8], n: usize) -> Result<&'a [u8], TicketError> {
     if r.len() < n {
         return Err(TicketError::Truncated);
     }
