@@ -386,3 +386,62 @@ fn a_node_restarted_with_its_space_by_id_alone_rejoins_through_the_peers_it_met(
     let ev = a.append(a.new_event(b"live again")).unwrap();
     assert!(wait_until(|| b.feed_len(&a.author()) > ev.seq), "and receives A's live appends");
 }
+
+/// The loopback port a ticket names.
+fn ticket_port(t: &Ticket) -> u16 {
+    t.addrs.iter().find(|a| a.ip().is_loopback()).expect("a loopback address").port()
+}
+
+/// A node restarted from its directory binds the port it had, so a ticket handed out before the
+/// restart still reaches it: B joins with A's old ticket after A restarted, and catches up.
+#[test]
+fn a_ticket_handed_out_before_a_restart_still_reaches_the_node() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node(da.path());
+    append_n(&a, 4, 300, 64);
+    let old_ticket = a.ticket(space("kept port")).unwrap();
+    let a_author = a.author();
+    a.close().unwrap();
+
+    let a = node(da.path());
+    assert_eq!(ticket_port(&a.ticket(space("kept port")).unwrap()), ticket_port(&old_ticket), "A kept its port");
+    a.join_space(space("kept port")).unwrap();
+    let b = node(db.path());
+    b.join_ticket(&old_ticket).unwrap();
+    assert!(wait_until(|| b.feed_len(&a_author) == 300), "B reached A through the old ticket");
+    assert!(wait_until(|| same_feeds(&a, &b)));
+}
+
+/// A remembered port that another program took meanwhile is not an error: the node binds a free
+/// port, remembers that one, and binds it again at its next start. `with_port_kept(false)`
+/// remembers nothing.
+#[test]
+fn a_remembered_port_taken_meanwhile_gives_way_to_a_free_one() {
+    let da = tempfile::tempdir().unwrap();
+    let port_of = |core: &xaeroflux::Core| ticket_port(&core.ticket(space("taken port")).unwrap());
+    let a = node(da.path());
+    let first = port_of(&a);
+    a.close().unwrap();
+
+    let squatter = std::net::UdpSocket::bind(("127.0.0.1", first)).unwrap();
+    let a = node(da.path());
+    let second = port_of(&a);
+    assert_ne!(second, first, "the taken port is not shared");
+    a.close().unwrap();
+    drop(squatter);
+    let a = node(da.path());
+    assert_eq!(port_of(&a), second, "the port bound instead is the one remembered");
+    a.close().unwrap();
+
+    let fresh = tempfile::tempdir().unwrap();
+    let unkept = || {
+        xaeroflux::Core::builder()
+            .with_sync_backends(&["iroh"])
+            .with_net_config(config().with_port_kept(false))
+            .open(fresh.path())
+            .unwrap()
+    };
+    unkept().close().unwrap();
+    assert!(!fresh.path().join("net.port").exists(), "nothing remembered when the port is not kept");
+    assert!(da.path().join("net.port").exists());
+}

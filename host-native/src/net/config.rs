@@ -16,6 +16,7 @@ use super::ticket::SpaceId;
 pub struct NetConfig {
     pub(crate) backends: Option<Vec<String>>,
     pub(crate) bind: SocketAddr,
+    pub(crate) keep_port: bool,
     pub(crate) relay_url: Option<String>,
     pub(crate) segmentation_offload: bool,
     pub(crate) threads: usize,
@@ -29,6 +30,7 @@ impl Default for NetConfig {
         NetConfig {
             backends: None,
             bind: SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0),
+            keep_port: true,
             relay_url: None,
             segmentation_offload: true,
             threads: 2,
@@ -55,10 +57,22 @@ impl NetConfig {
         self
     }
 
-    /// The UDP address to bind (default `0.0.0.0:0`: every IPv4 interface, a free port). Use
-    /// `127.0.0.1:0` to stay on this machine.
+    /// The UDP address to bind (default `0.0.0.0:0`: every IPv4 interface). Use
+    /// `127.0.0.1:0` to stay on this machine. With port 0 the node binds the port it had the
+    /// last time it ran, if that one is free, and a free port otherwise (see
+    /// [`with_port_kept`](Self::with_port_kept)).
     pub fn with_bind_addr(mut self, addr: SocketAddr) -> Self {
         self.bind = addr;
+        self
+    }
+
+    /// Whether a bind address with port 0 means "the port of the last run, if free" (`true`,
+    /// the default) or a new free port at every start (`false`). Kept, the port is remembered
+    /// in `net.port` in the store directory, so the tickets this node handed out and the
+    /// addresses its peers learned still reach it after a restart; a port taken by another
+    /// program meanwhile is not an error, the node binds a free one and remembers that.
+    pub fn with_port_kept(mut self, keep: bool) -> Self {
+        self.keep_port = keep;
         self
     }
 

@@ -29,9 +29,14 @@ pub fn quic_transport_config(cfg: &NetConfig) -> QuicTransportConfig {
         .build()
 }
 
-/// Binds the endpoint. No DNS or discovery service is used: peers are found through the
-/// memory lookup (filled from tickets) and through gossip.
-pub(crate) async fn bind(cfg: &NetConfig, key: [u8; 32], lookup: &MemoryLookup) -> Result<Endpoint, NetError> {
+/// Binds the endpoint at `addr`, with the settings of `cfg`. No DNS or discovery service is
+/// used: peers are found through the memory lookup (filled from tickets) and through gossip.
+pub(crate) async fn bind(
+    cfg: &NetConfig,
+    addr: SocketAddr,
+    key: [u8; 32],
+    lookup: &MemoryLookup,
+) -> Result<Endpoint, NetError> {
     let relay_mode = match &cfg.relay_url {
         None => RelayMode::Disabled,
         Some(u) => {
@@ -43,7 +48,7 @@ pub(crate) async fn bind(cfg: &NetConfig, key: [u8; 32], lookup: &MemoryLookup) 
         .secret_key(SecretKey::from_bytes(&key))
         .relay_mode(relay_mode)
         .clear_ip_transports()
-        .bind_addr(cfg.bind)
+        .bind_addr(addr)
         .map_err(|e| NetError::Endpoint(Box::new(e)))?
         .transport_config(quic_transport_config(cfg))
         .bind()

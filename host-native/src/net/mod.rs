@@ -64,6 +64,7 @@ mod import;
 mod key;
 mod node;
 mod peer_book;
+mod port;
 mod source;
 mod status;
 mod ticket;

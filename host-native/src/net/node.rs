@@ -8,6 +8,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::thread::JoinHandle;
@@ -30,7 +31,7 @@ use super::import::{self, ImportJob};
 use super::peer_book::{self, PeerBook, PeerEntry};
 use super::status::{Hub, PeerStatus, SyncEvent};
 use super::ticket::{PeerId, SpaceId};
-use super::{gossip, key};
+use super::{gossip, key, port};
 use crate::Core;
 use crate::store::state::lock;
 
@@ -98,6 +99,8 @@ pub(crate) fn start(core: &Core, cfg: NetConfig) -> Result<(), NetError> {
     }
     let key = key::load_or_create(core.path())?;
     let book = PeerBook::load(core.path());
+    let keep_port = cfg.keep_port && cfg.bind.port() == 0;
+    let last_port = if keep_port { port::load(core.path()) } else { None };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.threads)
         .max_blocking_threads(4)
@@ -110,13 +113,20 @@ pub(crate) fn start(core: &Core, cfg: NetConfig) -> Result<(), NetError> {
     let handle = rt.handle().clone();
     let (tx, rx) = std::sync::mpsc::channel();
     rt.spawn(async move {
-        let _ = tx.send(NetInner::bind(sibling, cfg, key, book, gossip_on, handle).await);
+        let _ = tx.send(NetInner::bind(sibling, cfg, key, last_port, book, gossip_on, handle).await);
     });
     let inner = match rx.recv() {
         Ok(Ok(inner)) => inner,
         Ok(Err(e)) => return Err(e),
         Err(_) => return Err(NetError::Stopped),
     };
+    if keep_port {
+        let bound = inner.endpoint.bound_sockets().into_iter().find(|a| a.is_ipv4() == inner.cfg.bind.is_ipv4());
+        if let Some(bound) = bound.filter(|b| Some(b.port()) != last_port) {
+            // A cache, like the peer book: without it the next run only binds another port.
+            let _ = port::save(core.path(), bound.port());
+        }
+    }
     let (import_tx, import_rx) = mpsc::channel(IMPORT_QUEUE);
     *lock(&inner.import_tx) = Some(import_tx);
     let importer = import::spawn(inner.clone(), import_rx)
@@ -273,13 +283,21 @@ impl NetInner {
         core: Arc<Core>,
         cfg: NetConfig,
         key: [u8; 32],
+        last_port: Option<u16>,
         book: PeerBook,
         gossip_on: bool,
         handle: tokio::runtime::Handle,
     ) -> Result<Arc<NetInner>, NetError> {
         let incarnation = incarnation_now()?;
         let lookup = MemoryLookup::new();
-        let ep = endpoint::bind(&cfg, key, &lookup).await?;
+        let ep = match last_port {
+            Some(port) => match endpoint::bind(&cfg, SocketAddr::new(cfg.bind.ip(), port), key, &lookup).await {
+                Ok(ep) => ep,
+                // Taken by another program meanwhile: a free port (remembered instead).
+                Err(_) => endpoint::bind(&cfg, cfg.bind, key, &lookup).await?,
+            },
+            None => endpoint::bind(&cfg, cfg.bind, key, &lookup).await?,
+        };
         let gossip = gossip_on.then(|| Gossip::builder().spawn(ep.clone()));
         let inner = Arc::new(NetInner {
             id: endpoint::peer_id(ep.id()),

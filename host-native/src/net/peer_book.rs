@@ -25,7 +25,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -178,13 +177,7 @@ impl PeerBook {
 
 /// Writes a book's bytes to the store at `dir`: a temporary file, synced, renamed into place.
 pub(crate) fn write_file(dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = dir.join("net.peers.tmp");
-    {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, dir.join(PEERS_FILE))
+    super::key::replace_file(dir, PEERS_FILE, bytes)
 }
 
 #[cfg(test)]

@@ -197,9 +197,13 @@ pub struct ExportArgs {
 #[cfg(feature = "net")]
 #[derive(Args, Debug)]
 pub struct NetArgs {
-    /// UDP address to listen on (`127.0.0.1:0` to stay on this machine).
+    /// UDP address to listen on (`127.0.0.1:0` to stay on this machine). With port 0 the
+    /// store binds the port it had last time if it is free, so its tickets stay valid.
     #[arg(long, default_value = "0.0.0.0:0", value_name = "ADDR")]
     pub bind: std::net::SocketAddr,
+    /// With port 0, bind a new free port instead of the one this store had last time.
+    #[arg(long)]
+    pub fresh_port: bool,
     /// An iroh relay server to use (for example a local `iroh-relay`).
     #[arg(long, value_name = "URL")]
     pub relay: Option<String>,

@@ -46,7 +46,7 @@ fn open_syncing(cli: &Cli, a: &NetArgs) -> Result<Core, CliError> {
     if !cli.store.exists() {
         return Err(CliError::NoStore(cli.store.clone()));
     }
-    let mut cfg = NetConfig::default().with_bind_addr(a.bind);
+    let mut cfg = NetConfig::default().with_bind_addr(a.bind).with_port_kept(!a.fresh_port);
     if let Some(r) = &a.relay {
         cfg = cfg.with_relay_url(r.clone());
     }
