@@ -345,6 +345,11 @@ impl NetInner {
         }
     }
 
+    /// Whether the peer book changed since it was last saved.
+    pub(crate) fn book_changed(&self) -> bool {
+        lock(&self.book).is_dirty()
+    }
+
     /// Saves the peer book if it changed (a cache: a failure only means fewer peers to rejoin
     /// through after a restart).
     pub(crate) fn save_book(&self) {

@@ -89,7 +89,6 @@ impl PeerBook {
     }
 
     /// Whether something changed since the book was loaded or saved.
-    #[cfg(test)]
     pub(crate) fn is_dirty(&self) -> bool {
         self.dirty
     }
