@@ -445,3 +445,31 @@ fn a_remembered_port_taken_meanwhile_gives_way_to_a_free_one() {
     assert!(!fresh.path().join("net.port").exists(), "nothing remembered when the port is not kept");
     assert!(da.path().join("net.port").exists());
 }
+
+/// A node killed (SIGKILL) and restarted at another port, with its space joined by id alone,
+/// while the peers it met there do not keep it (it joined A's ticket; C joined A's): it dials
+/// its way back into the space through its peer book, and both peers receive its new appends
+/// (C through A), long before any idle timeout (20 s here) could end the dead sessions.
+#[test]
+fn a_killed_node_restarted_at_another_port_by_space_id_is_back_through_its_book() {
+    let (da, dc, ds) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node(da.path());
+    let c = node(dc.path());
+    let a_ticket = a.ticket(space("silent")).unwrap();
+    c.join_ticket(&a_ticket).unwrap();
+    let free_port = || std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (first_port, second_port) = (free_port(), free_port());
+    let (mut server, _) = spawn_server(ds.path(), first_port, Some(&a_ticket));
+    let s_author = live_author(&a);
+    assert!(wait_until(|| c.feed_len(&s_author) >= 20), "C receives the node's appends through A");
+    kill(&mut server);
+    let killed_at = std::time::Instant::now();
+    let len_at_kill = a.feed_len(&s_author).max(c.feed_len(&s_author));
+    let (mut server, _) = spawn_server(ds.path(), second_port, None);
+    let back = wait_until(|| a.feed_len(&s_author) > len_at_kill + 20 && c.feed_len(&s_author) > len_at_kill + 20);
+    let took = killed_at.elapsed();
+    kill(&mut server);
+    assert!(back, "A and C receive the restarted node's appends");
+    eprintln!("A and C received the restarted node's appends {took:?} after the kill");
+    assert!(took < std::time::Duration::from_secs(10), "back through its book, not an idle timeout: {took:?}");
+}

@@ -33,6 +33,12 @@ impl Core {
             let entry = PeerEntry { peer: ticket.peer, addrs: ticket.addrs.clone(), relay: ticket.relay.clone() };
             inner.met(ticket.space, entry);
             inner.join_space(ticket.space, vec![ticket.peer]);
+            // In the book at once, not at the next announcement tick: a process killed soon
+            // after still finds the space's peer after its restart.
+            if inner.book_changed() {
+                let saving = inner.clone();
+                drop(inner.handle.spawn_blocking(move || saving.save_book()));
+            }
         } else {
             inner.join_space(ticket.space, Vec::new());
         }
