@@ -21,6 +21,7 @@ use crate::store::state::{FeedInner, Shared, lock, read};
 use crate::store::wait::{SPIN, recv_spin};
 use crate::store::writer::{Batch, Item, Request, SharedWriter, Writer};
 
+mod forks;
 mod import;
 mod pipelined;
 pub use pipelined::PendingAppend;
@@ -250,6 +251,8 @@ pub struct FeedInfo {
     pub root: Hash,
     /// Whether this is the store's own feed.
     pub local: bool,
+    /// Whether fork evidence against the author is recorded ([`Core::record_fork`]).
+    pub forked: bool,
 }
 
 /// Counters and sizes, for monitoring and tests.
@@ -527,11 +530,13 @@ impl Core {
     /// The feeds held, the local one first.
     pub fn feeds(&self) -> Vec<FeedInfo> {
         let list: Vec<_> = read(&self.shared.feeds).list.clone();
+        let forks = read(&self.shared.forks);
         let mut out: Vec<FeedInfo> = list
             .iter()
             .map(|f| {
                 let inner = read(&f.inner);
-                FeedInfo { author: f.author, len: inner.len, root: root_of(&inner), local: f.local }
+                let forked = forks.contains_key(&f.author);
+                FeedInfo { author: f.author, len: inner.len, root: root_of(&inner), local: f.local, forked }
             })
             .collect();
         out.sort_by_key(|f| !f.local);

@@ -339,6 +339,9 @@ pub enum ImportError {
     },
     /// Another import of the same feed was stored first; fetch the new state and retry.
     Conflict,
+    /// Fork evidence against the head's author is recorded ([`Core::record_fork`](crate::Core::record_fork)):
+    /// the store takes no more of that feed.
+    Forked,
     /// An event's encoding is invalid.
     BadEvent {
         /// Index of the event in the batch.
@@ -364,6 +367,7 @@ impl fmt::Display for ImportError {
                 write!(f, "signed head length {head} != stored length plus events ({computed})")
             }
             Self::Conflict => f.write_str("the feed changed while importing; retry"),
+            Self::Forked => f.write_str("refused: the author forked (fork evidence is recorded for this feed)"),
             Self::BadEvent { index } => write!(f, "event {index} is not a valid encoded event"),
             Self::Io(e) => write!(f, "import failed: {e}"),
             Self::Poisoned => f.write_str("an earlier sync failed: reopen the store before writing"),
@@ -408,6 +412,38 @@ impl core::error::Error for SyncError {
         match self {
             Self::Io(e) => Some(e),
             _ => None,
+        }
+    }
+}
+
+/// Why fork evidence was not recorded ([`Core::record_fork`](crate::Core::record_fork)).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RecordForkError {
+    /// The evidence does not prove a fork.
+    BadEvidence(xaeroflux_core::xsp::ForkEvidenceError),
+    /// Writing the index failed; nothing was recorded.
+    Io(IoError),
+    /// An earlier sync failed; reopen the store.
+    Poisoned,
+}
+
+impl fmt::Display for RecordForkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadEvidence(e) => write!(f, "fork evidence refused: {e}"),
+            Self::Io(e) => write!(f, "recording fork evidence failed: {e}"),
+            Self::Poisoned => f.write_str("an earlier sync failed: reopen the store before writing"),
+        }
+    }
+}
+
+impl core::error::Error for RecordForkError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::BadEvidence(e) => Some(e),
+            Self::Io(e) => Some(e),
+            Self::Poisoned => None,
         }
     }
 }

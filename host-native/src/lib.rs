@@ -115,7 +115,9 @@ mod verify;
 struct ReadmeDoctests;
 
 pub use core_api::{Appended, Core, CoreBuilder, Durability, FeedInfo, NewEvent, PendingAppend, Stats};
-pub use error::{AppendError, CorruptReason, ImportError, IoError, OpenError, ProveError, ReadError, SyncError};
+pub use error::{
+    AppendError, CorruptReason, ImportError, IoError, OpenError, ProveError, ReadError, RecordForkError, SyncError,
+};
 pub use integrity::{CheckError, CheckProgress, HeadProblem, IntegrityProblem, IntegrityReport};
 pub use read::{Events, FeedRange};
 pub use store::files::FORMAT_VERSION;

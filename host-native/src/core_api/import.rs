@@ -56,6 +56,9 @@ impl Core {
         if head.author == self.author() {
             return Err(ImportError::OwnFeed);
         }
+        if self.is_forked(&head.author) {
+            return Err(ImportError::Forked);
+        }
         let (len, peaks) = match self.shared.feed(&head.author) {
             Some(f) => {
                 let inner = read(&f.inner);
@@ -199,6 +202,9 @@ impl Core {
         let author = last.head.author;
         if author == self.author() {
             return Err(ImportError::OwnFeed);
+        }
+        if self.is_forked(&author) {
+            return Err(ImportError::Forked);
         }
         let len = self.feed_len(&author);
         let mut buf = Vec::with_capacity(batches.iter().map(|b| b.events.byte_len()).sum());

@@ -133,6 +133,12 @@ pub enum IntegrityProblem {
         /// The run's number.
         run: u64,
     },
+    /// Fork evidence recorded against `author` does not prove a fork (`None`: a row of the
+    /// fork table does not decode).
+    ForkEvidence {
+        /// The author it names.
+        author: Option<AuthorId>,
+    },
 }
 
 /// Why a stored signed head does not hold.
@@ -182,6 +188,10 @@ impl fmt::Display for IntegrityProblem {
                 found.start, found.end
             ),
             Self::UnknownFeedInArrivals { run } => write!(f, "arrival run {run} names a feed the store does not have"),
+            Self::ForkEvidence { author: Some(a) } => {
+                write!(f, "the fork evidence recorded against {a} proves no fork")
+            }
+            Self::ForkEvidence { author: None } => f.write_str("a row of the fork table does not decode"),
         }
     }
 }
@@ -259,6 +269,7 @@ impl Core {
             report.feeds += 1;
         }
         check_arrivals(shared, &feeds, &mut report)?;
+        check_forks(shared, &mut report)?;
         progress(p);
         Ok(report)
     }
@@ -678,6 +689,25 @@ fn check_arrivals(shared: &Shared, feeds: &[Arc<FeedState>], report: &mut Integr
                 });
             }
         }
+    }
+    Ok(())
+}
+
+/// Every fork evidence row, as stored, decodes and proves a fork.
+fn check_forks(shared: &Shared, report: &mut IntegrityReport) -> Result<(), CheckError> {
+    let rtx = shared.db.begin_read().map_err(|e| CheckError::Io(IoError::index("read index", e)))?;
+    match crate::store::forks::load(&rtx) {
+        Ok(forks) => {
+            for (author, e) in forks {
+                if e.verify().is_err() {
+                    report.problems.push(IntegrityProblem::ForkEvidence { author: Some(author) });
+                }
+            }
+        }
+        Err(crate::store::forks::LoadError::Malformed) => {
+            report.problems.push(IntegrityProblem::ForkEvidence { author: None })
+        }
+        Err(crate::store::forks::LoadError::Index(e)) => return Err(CheckError::Io(IoError::index("read index", e))),
     }
     Ok(())
 }

@@ -190,3 +190,30 @@ fn a_page_index_that_disagrees_with_the_pages_is_found() {
     assert!(damaged[0].start < start && damaged[0].end == start + 1, "{p:?}");
     assert!(damaged[1].start == start + 1 && damaged[1].end > start + 1, "{p:?}");
 }
+
+#[test]
+fn fork_evidence_that_no_longer_proves_a_fork_is_found_and_an_undecodable_row_refuses_the_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = AuthorKey::from_secret_bytes(&[8; 32]);
+    let author = key.author();
+    {
+        let core = open(dir.path());
+        let (first, second) =
+            (key.sign_head(2, xaeroflux_core::Hash([1; 32])), key.sign_head(2, xaeroflux_core::Hash([2; 32])));
+        assert!(core.record_fork(&xaeroflux_core::xsp::ForkEvidence { first, second, proof: None }).unwrap());
+        assert!(core.check_integrity().unwrap().is_ok());
+        core.close().unwrap();
+    }
+    // The first head's root, changed: its signature no longer holds.
+    let row: &'static [u8] = Box::leak(Box::new(*author.as_bytes()));
+    damage(dir.path(), meta::FORKS, row, |v| v[1 + 40] ^= 1);
+    {
+        let core = open(dir.path());
+        let report = core.check_integrity().unwrap();
+        assert_eq!(report.problems, vec![IntegrityProblem::ForkEvidence { author: Some(author) }]);
+        core.close().unwrap();
+    }
+    damage(dir.path(), meta::FORKS, row, |v| v.truncate(20));
+    let Err(e) = Core::builder().open(dir.path()) else { panic!("a row that does not decode refuses the open") };
+    assert!(matches!(e, crate::OpenError::Corrupt { .. }), "{e}");
+}

@@ -4,6 +4,7 @@
 use redb::TableDefinition;
 use xaeroflux_core::head::SIGNED_HEAD_LEN;
 use xaeroflux_core::mmr::MmrPeaks;
+use xaeroflux_core::xsp::ForkEvidence;
 use xaeroflux_core::{AuthorId, Hash, SignedHead};
 
 /// Settings and the checkpoint: name → value bytes.
@@ -17,6 +18,9 @@ pub(crate) const PAGES: TableDefinition<(u32, u64), &[u8]> = TableDefinition::ne
 pub(crate) const NODES: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("mmr_nodes");
 /// Arrival runs: run number → [`Run`].
 pub(crate) const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("arrivals");
+/// Fork evidence: author (32 bytes) → [`encode_fork_row`]. Absent from stores that never
+/// recorded a fork (it is created by the first record), which read as having none.
+pub(crate) const FORKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("forks");
 
 pub(crate) const K_FORMAT: &str = "format_version";
 pub(crate) const K_PAGE_SIZE: &str = "page_size";
@@ -175,5 +179,26 @@ impl Run {
             return None;
         }
         Some(Run { feed: u32_at(b, 0)?, start: u64_at(b, 4)?, end: u64_at(b, 12)? })
+    }
+}
+
+const FORK_ROW_VERSION: u8 = 1;
+
+/// A fork table value: version (1), then the evidence as a FORK message body
+/// ([`ForkEvidence::encode`]: both signed heads, then the consistency proof as `bytes`).
+pub(crate) fn encode_fork_row(e: &ForkEvidence) -> Vec<u8> {
+    let body = e.encode();
+    let mut b = Vec::with_capacity(1 + body.len());
+    b.push(FORK_ROW_VERSION);
+    b.extend_from_slice(&body);
+    b
+}
+
+/// Decodes [`encode_fork_row`]'s bytes (not verified: the evidence was when it was recorded,
+/// and the integrity check verifies it again).
+pub(crate) fn decode_fork_row(b: &[u8]) -> Option<ForkEvidence> {
+    match b.split_first()? {
+        (&FORK_ROW_VERSION, body) => ForkEvidence::decode(body).ok(),
+        _ => None,
     }
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod check;
 pub(crate) mod files;
+pub(crate) mod forks;
 pub(crate) mod hasher;
 pub(crate) mod logfile;
 pub(crate) mod meta;

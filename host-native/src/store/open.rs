@@ -19,6 +19,7 @@ use xaeroflux_core::{AuthorKey, Hash};
 
 use super::check::check_tail;
 use super::files::{self, DirState, FORMAT_VERSION};
+use super::forks;
 use super::hasher::LeafHasher;
 use super::meta::{self, FeedRow, Loc, PageRow, Run};
 use super::segments::{FileIo, Mapped, SegmentIo, SegmentMaps};
@@ -232,6 +233,11 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
         runs.mem.push(Run::decode(v.value()).ok_or(corrupt("malformed arrival run"))?);
     }
     let runs_ckpt = runs.len();
+    let forks = forks::load(&rtx).map_err(|e| match e {
+        forks::LoadError::Index(e) => ix("read index")(e),
+        forks::LoadError::Malformed => corrupt("malformed fork evidence row"),
+    })?;
+    rows += forks.len() as u64;
     drop((feeds_t, pages_t, runs_t, rtx));
     if format < FORMAT_VERSION || marker < FORMAT_VERSION {
         upgrade(path, &db, format)?;
@@ -283,6 +289,7 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
         counters: Counters::default(),
         head_cache: Mutex::new(None),
         batch_pool: Mutex::new(Vec::new()),
+        forks: RwLock::new(forks),
     });
     shared.counters.recovered_events.store(recovered, Ordering::Relaxed);
     shared.counters.open_index_rows.store(rows, Ordering::Relaxed);

@@ -210,6 +210,8 @@ pub(crate) struct Shared {
     pub head_cache: Mutex<Option<SignedHead>>,
     /// Batch buffers the writer is done with, for the next appends (see [`Shared::recycle`]).
     pub batch_pool: Mutex<Vec<Batch>>,
+    /// Fork evidence recorded, per author (see [`super::forks`]).
+    pub forks: RwLock<super::forks::Forks>,
 }
 
 /// Batch buffers kept for reuse, and the largest payload capacity kept.
