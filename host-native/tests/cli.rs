@@ -357,3 +357,35 @@ fn check_passes_a_sound_store_and_lists_a_damaged_page() {
 fn text_pages(text: &str) -> u64 {
     text.split(" pages").next().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok()).expect("a page count")
 }
+
+#[test]
+fn stats_marks_a_forked_feed_and_prints_its_evidence() {
+    use xaeroflux::xaeroflux_core::xsp::ForkEvidence;
+    use xaeroflux::xaeroflux_core::{AuthorKey, Hash};
+    let env = Env::new();
+    env.ok(&["init"]);
+    let key = AuthorKey::from_secret_bytes(&[3; 32]);
+    let evidence =
+        ForkEvidence { first: key.sign_head(2, Hash([1; 32])), second: key.sign_head(2, Hash([2; 32])), proof: None };
+    {
+        let core = xaeroflux::Core::builder().open(env.store()).unwrap();
+        assert!(core.record_fork(&evidence).unwrap());
+        core.close().unwrap();
+    }
+    let text = env.ok(&["stats"]);
+    assert!(
+        text.contains(&format!("fork       {} signed two histories", hex_of_bytes(key.author().as_bytes()))),
+        "{text}"
+    );
+    let v = env.json(&["stats"]);
+    let forks = v["forks"].as_array().expect("a forks list");
+    assert_eq!(forks.len(), 1);
+    let printed = forks[0]["evidence"].as_str().unwrap();
+    let decoded = ForkEvidence::decode(&hex::decode(printed).unwrap()).unwrap();
+    assert_eq!(decoded, evidence, "the evidence printed is the evidence recorded, checkable by anyone");
+    assert!(decoded.verify().is_ok());
+}
+
+fn hex_of_bytes(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

@@ -336,3 +336,77 @@ fn a_peer_that_never_answers_our_hello_is_given_up_after_the_handshake_window_an
     let _ = stop.send(());
     server.join().unwrap();
 }
+
+/// Copies a store directory (as a backup restored elsewhere would be), without its network
+/// identity, so the copy is another node with the same author key.
+fn copy_store(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("net.") {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_store(&entry.path(), &to.join(&name));
+        } else {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// An author who appends two different histories from two copies of one store (an
+/// equivocation, as a restored backup appending again would make): a node that meets both
+/// reports the fork and records the evidence, and after a restart it still holds the evidence
+/// and fetches no more of that feed, while the session with the author's node goes on.
+#[test]
+fn an_author_who_forks_is_recorded_and_stays_stopped_after_a_restart() {
+    let (dx, dy, da) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    {
+        let x = Core::builder().with_page_size(PAGE).open(dx.path()).unwrap();
+        append_n(&x, 1, 5, 64);
+        x.close().unwrap();
+    }
+    let dy = dy.path().join("copy");
+    copy_store(dx.path(), &dy);
+    let x = node(dx.path());
+    let y = node(&dy);
+    let mallory = x.author();
+    assert_eq!(y.author(), mallory);
+    append_n(&x, 2, 5, 64);
+    append_n(&y, 3, 5, 64);
+    assert_ne!(x.head().root, y.head().root, "two histories of one length");
+
+    let space = space("fork");
+    let a = node(da.path());
+    let events = a.subscribe().unwrap();
+    a.join_ticket(&x.ticket(space).unwrap()).unwrap();
+    assert!(wait_until(|| a.feed_len(&mallory) == 10), "A holds X's history");
+    a.join_ticket(&y.ticket(space).unwrap()).unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    let mut reported = None;
+    while reported.is_none() && Instant::now() < deadline {
+        if let Some(SyncEvent::Fork { evidence, .. }) = events.recv_timeout(Duration::from_millis(100)) {
+            reported = Some(evidence);
+        }
+    }
+    let evidence = reported.expect("A reports the fork");
+    assert_eq!(evidence.author(), mallory);
+    assert!(wait_until(|| a.is_forked(&mallory)), "and records it in its store");
+    drop(y);
+    a.close().unwrap();
+
+    let a = node(da.path());
+    assert_eq!(a.forks(), vec![*evidence], "the evidence is kept across the restart");
+    assert!(a.feeds().iter().any(|f| f.author == mallory && f.forked));
+    append_n(&x, 4, 3, 64);
+    a.join_ticket(&x.ticket(space).unwrap()).unwrap();
+    let x_id = x.node_id().unwrap();
+    assert!(
+        wait_until(|| a.sync_status().unwrap().peers.iter().any(|p| p.peer == x_id && p.connected && p.synced)),
+        "A's session with X runs and settles"
+    );
+    assert_eq!(a.feed_len(&mallory), 10, "nothing more of the forked feed is fetched");
+    let report = a.check_integrity().unwrap();
+    assert!(report.is_ok(), "{report:?}");
+}

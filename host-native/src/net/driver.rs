@@ -386,6 +386,10 @@ impl Driver {
                 if let Ok(mut f) = self.inner.forked.write() {
                     f.insert(evidence.author());
                 }
+                // Kept in the store, so a restart does not fetch the feed again (a failure
+                // leaves the store poisoned, which its next write reports).
+                let (core, e) = (self.inner.core.clone(), evidence.clone());
+                drop(tokio::task::spawn_blocking(move || core.record_fork(&e)));
                 self.inner.emit(SyncEvent::Fork { space, evidence: Box::new(evidence) });
             }
             Event::Synced => {

@@ -18,6 +18,7 @@ use super::driver::Control;
 use super::node::NetInner;
 use super::status::SyncEvent;
 use super::ticket::{PeerId, SpaceId};
+use crate::error::ImportError;
 
 /// Work for the importer.
 pub(crate) enum ImportJob {
@@ -99,6 +100,9 @@ fn store(inner: &NetInner, runs: &mut Vec<Run>) {
                 inner.emit(SyncEvent::Received { space, peer, author, seqs });
             }
             Ok(_) => {}
+            // Fork evidence against the author was recorded after the session verified these
+            // events: the feed is no longer taken, and the session goes on with the others.
+            Err(ImportError::Forked) => {}
             Err(_) => {
                 inner.emit(SyncEvent::StoreFailed { space, peer, author });
                 inner.control(session, Control::Close);

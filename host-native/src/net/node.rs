@@ -289,6 +289,7 @@ impl NetInner {
         handle: tokio::runtime::Handle,
     ) -> Result<Arc<NetInner>, NetError> {
         let incarnation = incarnation_now()?;
+        let forked = core.forks().iter().map(|e| e.author()).collect();
         let lookup = MemoryLookup::new();
         let ep = match last_port {
             Some(port) => match endpoint::bind(&cfg, SocketAddr::new(cfg.bind.ip(), port), key, &lookup).await {
@@ -311,7 +312,7 @@ impl NetInner {
             changed: broadcast::channel(CHANGE_QUEUE).0,
             shutdown: watch::channel(false).0,
             import_tx: Mutex::new(None),
-            forked: Arc::default(),
+            forked: Arc::new(RwLock::new(forked)),
             state: Mutex::default(),
             handle,
             next_session: AtomicU64::new(1),

@@ -70,6 +70,7 @@ fn problem_json(p: &IntegrityProblem) -> serde_json::Value {
         IntegrityProblem::Head { author, .. } => ("signed_head", Some(author), None),
         IntegrityProblem::ArrivalOrder { author, .. } => ("arrival_order", Some(author), None),
         IntegrityProblem::UnknownFeedInArrivals { .. } => ("arrival_order", None, None),
+        IntegrityProblem::ForkEvidence { author } => ("fork_evidence", author.as_ref(), None),
         _ => ("other", None, None),
     };
     json!({

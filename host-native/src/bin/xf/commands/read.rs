@@ -157,7 +157,17 @@ pub fn stats(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
         let feeds: Vec<_> = feeds
             .iter()
             .map(|f| {
-                json!({ "author": author_hex(&f.author), "length": f.len, "root": hash_hex(&f.root), "local": f.local })
+                json!({ "author": author_hex(&f.author), "length": f.len, "root": hash_hex(&f.root), "local": f.local,
+                        "forked": f.forked })
+            })
+            .collect();
+        let forks: Vec<_> = core
+            .forks()
+            .iter()
+            .map(|e| {
+                let head = |h: &SignedHead| json!({ "length": h.length, "root": hash_hex(&h.root) });
+                json!({ "author": author_hex(&e.author()), "first": head(&e.first), "second": head(&e.second),
+                        "evidence": hex(&e.encode()) })
             })
             .collect();
         return out.json(&json!({
@@ -170,6 +180,7 @@ pub fn stats(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
             "recovered_events": s.recovered_events,
             "repaired_bytes": s.repaired_bytes,
             "feeds": feeds,
+            "forks": forks,
         }));
     }
     out.line(format!("store      {}", cli.store.display()))?;
@@ -186,7 +197,18 @@ pub fn stats(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
     out.line(format!("feeds      {}", feeds.len()))?;
     for f in &feeds {
         let mine = if f.local { "  (yours)" } else { "" };
-        out.line(format!("  {}  {} events  root {}{mine}", author_hex(&f.author), f.len, hash_hex(&f.root)))?;
+        let forked = if f.forked { "  FORKED" } else { "" };
+        out.line(format!("  {}  {} events  root {}{mine}{forked}", author_hex(&f.author), f.len, hash_hex(&f.root)))?;
+    }
+    for e in core.forks() {
+        out.line(format!(
+            "fork       {} signed two histories: {} events root {} / {} events root {} (--json prints the evidence)",
+            author_hex(&e.author()),
+            e.first.length,
+            hash_hex(&e.first.root),
+            e.second.length,
+            hash_hex(&e.second.root)
+        ))?;
     }
     Ok(())
 }
