@@ -11,12 +11,14 @@ bash scripts/setup.sh
 step "cargo fmt --check"
 cargo fmt --all -- --check
 cargo fmt --manifest-path core/fuzz/Cargo.toml -- --check
+cargo fmt --manifest-path host-native/fuzz/Cargo.toml -- --check
 
 step "cargo clippy (-D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
-# The fuzz crate is a workspace of its own (cargo-fuzz's layout): linted on its own, into a
-# target directory of its own so that it does not rebuild the nightly fuzz builds' artifacts.
+# The fuzz crates are workspaces of their own (cargo-fuzz's layout): linted on their own, into
+# a target directory of their own so that they do not rebuild the nightly fuzz builds' artifacts.
 CARGO_TARGET_DIR=target/fuzz-clippy cargo clippy --manifest-path core/fuzz/Cargo.toml --all-targets -- -D warnings
+CARGO_TARGET_DIR=target/fuzz-clippy cargo clippy --manifest-path host-native/fuzz/Cargo.toml --all-targets -- -D warnings
 
 step "no_std build of xaeroflux-core (thumbv7em-none-eabihf, build-std=core,alloc)"
 bash scripts/check-no-std.sh
@@ -24,7 +26,7 @@ bash scripts/check-no-std.sh
 step "cargo test"
 cargo test --workspace
 
-step "fuzz: every fuzz target of xaeroflux-core for 20 s (scripts/fuzz.sh)"
+step "fuzz: every fuzz target (the core's, then tickets and announcements) for 20 s (scripts/fuzz.sh)"
 bash scripts/fuzz.sh 20
 
 step "browser: npm package, wasm-bindgen tests (Node, Chromium), JS and end-to-end tests"

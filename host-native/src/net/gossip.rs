@@ -52,7 +52,7 @@ use super::peer_book::PeerEntry;
 use super::status::SyncEvent;
 use super::ticket::{PeerId, SpaceId, decode_addrs, encode_addrs};
 
-const ANNOUNCE_VERSION: u8 = 2;
+pub(crate) const ANNOUNCE_VERSION: u8 = 2;
 /// What an announcement's signature covers first, so it cannot stand for any other message.
 const SIGNING_CONTEXT: &[u8] = b"xaeroflux 2026 gossip announcement";
 /// Bytes of the signature that ends an announcement.
@@ -101,11 +101,18 @@ pub(crate) fn encode(origin: &Origin, heads: &[SignedHead], topic: &TopicId, key
             encode_addrs(&origin.addrs, origin.relay.as_deref(), &mut out);
             varint::push(&mut out, chunk.len() as u64);
             HeadList::encode_entries(chunk, &mut out);
-            let signature = key.sign(&signed_bytes(topic, &out));
-            out.extend_from_slice(&signature.to_bytes());
-            out
+            sign(&out, topic, key)
         })
         .collect()
+}
+
+/// An announcement made of `body`: the body, then `key`'s signature over it on `topic`.
+pub(crate) fn sign(body: &[u8], topic: &TopicId, key: &SecretKey) -> Vec<u8> {
+    let signature = key.sign(&signed_bytes(topic, body));
+    let mut out = Vec::with_capacity(body.len() + SIGNATURE_LEN);
+    out.extend_from_slice(body);
+    out.extend_from_slice(&signature.to_bytes());
+    out
 }
 
 /// Decodes an announcement heard on `topic`: its origin and heads, if it decodes and its

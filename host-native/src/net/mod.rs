@@ -59,6 +59,8 @@ mod api;
 mod config;
 mod driver;
 mod endpoint;
+#[doc(hidden)]
+pub mod fuzzing;
 mod gossip;
 mod import;
 mod key;
