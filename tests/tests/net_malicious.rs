@@ -410,3 +410,43 @@ fn an_author_who_forks_is_recorded_and_stays_stopped_after_a_restart() {
     let report = a.check_integrity().unwrap();
     assert!(report.is_ok(), "{report:?}");
 }
+
+/// Fork evidence the application records while sync runs (say, evidence a friend sent) stops
+/// the running sync from fetching the feed at once, not only after a restart.
+#[test]
+fn fork_evidence_recorded_by_the_application_stops_the_running_sync_of_that_feed() {
+    let (dx, dy, da) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    {
+        let x = Core::builder().with_page_size(PAGE).open(dx.path()).unwrap();
+        append_n(&x, 1, 5, 64);
+        x.close().unwrap();
+    }
+    let dy = dy.path().join("copy");
+    copy_store(dx.path(), &dy);
+    let y = Core::builder().with_page_size(PAGE).open(&dy).unwrap();
+    append_n(&y, 3, 5, 64);
+    let x = node(dx.path());
+    append_n(&x, 2, 5, 64);
+    let mallory = x.author();
+
+    let a = node(da.path());
+    a.join_ticket(&x.ticket(space("recorded fork")).unwrap()).unwrap();
+    assert!(wait_until(|| a.feed_len(&mallory) == 10), "A holds X's history");
+    let evidence = xaeroflux_core::xsp::ForkEvidence { first: x.head(), second: y.head(), proof: None };
+    assert!(a.record_fork(&evidence).unwrap());
+
+    append_n(&x, 4, 3, 64);
+    let (x_id, x_len) = (x.node_id().unwrap(), x.feed_len(&mallory));
+    assert_eq!(x_len, 13);
+    // A's session with X hears of the longer head (announced at once), and must not want it.
+    assert!(
+        wait_until(|| a.sync_status().unwrap().peers.iter().any(|p| p.peer == x_id && p.connected && p.synced)),
+        "A's session with X settles"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(a.feed_len(&mallory), 10, "nothing more of the forked feed is stored");
+    let status = a.sync_status().unwrap();
+    let with_x = status.peers.iter().find(|p| p.peer == x_id).expect("the session with X");
+    assert_eq!(with_x.behind, 0, "the forked feed's longer head is not counted as wanted: {with_x:?}");
+    assert_eq!(with_x.received_events, 10, "nor fetched");
+}

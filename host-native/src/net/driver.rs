@@ -383,9 +383,7 @@ impl Driver {
                 }
             }
             Event::Fork(evidence) => {
-                if let Ok(mut f) = self.inner.forked.write() {
-                    f.insert(evidence.author());
-                }
+                self.inner.forked.found(evidence.author());
                 // Kept in the store, so a restart does not fetch the feed again (a failure
                 // leaves the store poisoned, which its next write reports).
                 let (core, e) = (self.inner.core.clone(), evidence.clone());
@@ -417,10 +415,9 @@ impl Driver {
     fn progress(&mut self, session: &Session<CoreSource>) {
         let core = &self.inner.core;
         let me = core.author();
-        let forked = self.inner.forked.read().map(|f| f.clone()).unwrap_or_default();
         let behind: u64 = session
             .remote_heads()
-            .filter(|h| h.author != me && !forked.contains(&h.author))
+            .filter(|h| h.author != me && !self.inner.forked.contains(&h.author))
             .map(|h| h.length.saturating_sub(core.feed_len(&h.author)))
             .sum();
         self.inner.update(self.id, |s| s.behind = behind);

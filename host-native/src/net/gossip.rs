@@ -261,10 +261,9 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 }
 
 async fn announce(inner: &NetInner, space: &SpaceId, sender: &GossipSender, authors: BTreeSet<AuthorId>) {
-    let forked = inner.forked.read().map(|f| f.clone()).unwrap_or_default();
     let heads: Vec<SignedHead> = authors
         .iter()
-        .filter(|a| !forked.contains(a))
+        .filter(|a| !inner.forked.contains(a))
         .filter_map(|a| inner.core.feed_head(a))
         .filter(|h| h.length > 0)
         .collect();
@@ -295,10 +294,9 @@ fn on_announcement(inner: &Arc<NetInner>, space: SpaceId, from: PeerId, msg: &[u
         }
     }
     let me = inner.core.author();
-    let forked = inner.forked.read().map(|f| f.clone()).unwrap_or_default();
     let newer = heads
         .iter()
-        .any(|h| h.author != me && !forked.contains(&h.author) && h.length > inner.core.feed_len(&h.author));
+        .any(|h| h.author != me && !inner.forked.contains(&h.author) && h.length > inner.core.feed_len(&h.author));
     if newer {
         let peer = if origin_id == inner.id { from } else { origin_id };
         inner.ensure_session(space, peer);

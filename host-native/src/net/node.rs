@@ -10,7 +10,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -29,6 +29,7 @@ use super::driver::{self, Control, Stream};
 use super::endpoint::{self, XSP_ALPN};
 use super::import::{self, ImportJob};
 use super::peer_book::{self, PeerBook, PeerEntry};
+use super::source::Forked;
 use super::status::{Hub, PeerStatus, SyncEvent};
 use super::ticket::{PeerId, SpaceId};
 use super::{gossip, key, port};
@@ -250,7 +251,7 @@ pub(crate) struct NetInner {
     pub(crate) changed: broadcast::Sender<AuthorId>,
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) import_tx: Mutex<Option<mpsc::Sender<ImportJob>>>,
-    pub(crate) forked: Arc<RwLock<HashSet<AuthorId>>>,
+    pub(crate) forked: Forked,
     state: Mutex<State>,
     pub(crate) handle: tokio::runtime::Handle,
     next_session: AtomicU64,
@@ -289,7 +290,7 @@ impl NetInner {
         handle: tokio::runtime::Handle,
     ) -> Result<Arc<NetInner>, NetError> {
         let incarnation = incarnation_now()?;
-        let forked = core.forks().iter().map(|e| e.author()).collect();
+        let forked = Forked::new(core.clone());
         let lookup = MemoryLookup::new();
         let ep = match last_port {
             Some(port) => match endpoint::bind(&cfg, SocketAddr::new(cfg.bind.ip(), port), key, &lookup).await {
@@ -312,7 +313,7 @@ impl NetInner {
             changed: broadcast::channel(CHANGE_QUEUE).0,
             shutdown: watch::channel(false).0,
             import_tx: Mutex::new(None),
-            forked: Arc::new(RwLock::new(forked)),
+            forked,
             state: Mutex::default(),
             handle,
             next_session: AtomicU64::new(1),

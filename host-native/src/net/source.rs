@@ -17,20 +17,44 @@ use crate::store::state::read;
 /// pages come from the memory maps, proofs from the MMR nodes, and nothing is cached here.
 pub(crate) struct CoreSource {
     core: Arc<Core>,
-    forked: Arc<RwLock<HashSet<AuthorId>>>,
+    forked: Forked,
 }
 
 impl CoreSource {
-    pub(crate) fn new(core: Arc<Core>, forked: Arc<RwLock<HashSet<AuthorId>>>) -> Self {
+    pub(crate) fn new(core: Arc<Core>, forked: Forked) -> Self {
         CoreSource { core, forked }
+    }
+}
+
+/// The authors this node knows to have forked: found by one of its sessions in this run
+/// (known at once, while the evidence is being recorded), or recorded in the store (by a
+/// session, by the application with [`Core::record_fork`], or in an earlier run). Their feeds
+/// are neither fetched nor served nor announced.
+#[derive(Clone)]
+pub(crate) struct Forked {
+    found: Arc<RwLock<HashSet<AuthorId>>>,
+    core: Arc<Core>,
+}
+
+impl Forked {
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        Forked { found: Arc::default(), core }
+    }
+
+    /// Notes that a session found `author` forked.
+    pub(crate) fn found(&self, author: AuthorId) {
+        self.found.write().unwrap_or_else(|p| p.into_inner()).insert(author);
+    }
+
+    pub(crate) fn contains(&self, author: &AuthorId) -> bool {
+        read(&self.found).contains(author) || self.core.is_forked(author)
     }
 }
 
 impl FeedSource for CoreSource {
     fn for_each_head(&self, f: &mut dyn FnMut(&SignedHead)) {
-        let forked = read(&self.forked);
         for info in self.core.feeds() {
-            if forked.contains(&info.author) {
+            if info.forked || self.forked.contains(&info.author) {
                 continue;
             }
             if let Some(h) = self.core.feed_head(&info.author) {
@@ -75,6 +99,6 @@ impl FeedSource for CoreSource {
     }
 
     fn wants(&self, author: &AuthorId) -> bool {
-        *author != self.core.author() && !read(&self.forked).contains(author)
+        *author != self.core.author() && !self.forked.contains(author)
     }
 }
