@@ -57,10 +57,13 @@ fn peers_met_through_gossip_sync_after_the_introducer_leaves() {
     b.join_ticket(&a.ticket(space).unwrap()).unwrap();
     c.join_ticket(&b.ticket(space).unwrap()).unwrap();
     assert!(wait_until(|| c.feed_len(&a.author()) == 100), "C got A's feed through B");
-    // C hears A's announcements (with A's addresses) through B; give that an announce period.
+    // C hears A's announcements (with A's addresses) through B, and keeps A in its peer book
+    // (`net.peers`, which stores node ids as they are): wait for that, rather than for a fixed
+    // time, which a loaded machine can overrun (it did once in CI with 500 ms).
     let a_id = a.node_id().unwrap();
     let c_id = c.node_id().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    let c_knows_a = || std::fs::read(dc.path().join("net.peers")).is_ok_and(|b| b.windows(32).any(|w| w == a_id.0));
+    assert!(wait_until(c_knows_a), "C learnt through gossip how to reach A");
     let c_events = c.subscribe().unwrap();
     drop(b);
     for i in 0..5u64 {
