@@ -355,6 +355,22 @@ fn copy_store(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// Two stores of one author, at `x` and `y`, with 10 events each: the first 5 the same, the
+/// last 5 different (`y` is a copy of `x` made after the first 5, as a restored backup
+/// appending again would be). Both closed.
+fn two_histories(x: &std::path::Path, y: &std::path::Path) {
+    let open = |dir: &std::path::Path| Core::builder().with_page_size(PAGE).open(dir).unwrap();
+    let store = open(x);
+    append_n(&store, 1, 5, 64);
+    store.close().unwrap();
+    copy_store(x, y);
+    for (dir, tag) in [(x, 2), (y, 3)] {
+        let store = open(dir);
+        append_n(&store, tag, 5, 64);
+        store.close().unwrap();
+    }
+}
+
 /// An author who appends two different histories from two copies of one store (an
 /// equivocation, as a restored backup appending again would make): a node that meets both
 /// reports the fork and records the evidence, and after a restart it still holds the evidence
@@ -362,19 +378,12 @@ fn copy_store(from: &std::path::Path, to: &std::path::Path) {
 #[test]
 fn an_author_who_forks_is_recorded_and_stays_stopped_after_a_restart() {
     let (dx, dy, da) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    {
-        let x = Core::builder().with_page_size(PAGE).open(dx.path()).unwrap();
-        append_n(&x, 1, 5, 64);
-        x.close().unwrap();
-    }
     let dy = dy.path().join("copy");
-    copy_store(dx.path(), &dy);
+    two_histories(dx.path(), &dy);
     let x = node(dx.path());
     let y = node(&dy);
     let mallory = x.author();
     assert_eq!(y.author(), mallory);
-    append_n(&x, 2, 5, 64);
-    append_n(&y, 3, 5, 64);
     assert_ne!(x.head().root, y.head().root, "two histories of one length");
 
     let space = space("fork");
@@ -416,17 +425,10 @@ fn an_author_who_forks_is_recorded_and_stays_stopped_after_a_restart() {
 #[test]
 fn fork_evidence_recorded_by_the_application_stops_the_running_sync_of_that_feed() {
     let (dx, dy, da) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    {
-        let x = Core::builder().with_page_size(PAGE).open(dx.path()).unwrap();
-        append_n(&x, 1, 5, 64);
-        x.close().unwrap();
-    }
     let dy = dy.path().join("copy");
-    copy_store(dx.path(), &dy);
+    two_histories(dx.path(), &dy);
     let y = Core::builder().with_page_size(PAGE).open(&dy).unwrap();
-    append_n(&y, 3, 5, 64);
     let x = node(dx.path());
-    append_n(&x, 2, 5, 64);
     let mallory = x.author();
 
     let a = node(da.path());
