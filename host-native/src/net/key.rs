@@ -7,7 +7,6 @@
 //! either no key or a whole one.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use super::NetError;
@@ -28,29 +27,8 @@ pub(crate) fn load_or_create(dir: &Path) -> Result<[u8; 32], NetError> {
     }
     let mut key = [0u8; 32];
     getrandom::fill(&mut key).map_err(|_| NetError::Random)?;
-    replace_file(dir, KEY_FILE, &key).map_err(|source| NetError::Io { op: "write net.key", source })?;
+    super::replace_file(dir, KEY_FILE, &key).map_err(|source| NetError::Io { op: "write net.key", source })?;
     Ok(key)
-}
-
-/// Writes `bytes` as the file `name` in `dir` so that a crash leaves either the old file or
-/// the whole new one: a temporary file (mode 0600), synced, renamed into place, the directory
-/// synced.
-pub(crate) fn replace_file(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = dir.join(format!("{name}.tmp"));
-    {
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, dir.join(name))?;
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]

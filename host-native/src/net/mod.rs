@@ -78,3 +78,26 @@ pub use endpoint::quic_transport_config;
 pub(crate) use node::{NetSlot, start};
 pub use status::{PeerStatus, Subscription, SyncEvent, SyncStatus};
 pub use ticket::{MAX_TICKET_ADDRS, PeerId, SpaceId, TICKET_PREFIX, Ticket, TicketError};
+
+/// Writes `bytes` as the file `name` in `dir` so that a crash leaves either the old file or
+/// the whole new one: a temporary file (mode 0600), synced, renamed into place, the directory
+/// synced.
+pub(crate) fn replace_file(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::fs;
+    use std::io::Write as _;
+    let tmp = dir.join(format!("{name}.tmp"));
+    {
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, dir.join(name))?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}

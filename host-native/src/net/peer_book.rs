@@ -176,7 +176,7 @@ impl PeerBook {
 
 /// Writes a book's bytes to the store at `dir`: a temporary file, synced, renamed into place.
 pub(crate) fn write_file(dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    super::key::replace_file(dir, PEERS_FILE, bytes)
+    super::replace_file(dir, PEERS_FILE, bytes)
 }
 
 #[cfg(test)]

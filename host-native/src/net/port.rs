@@ -58,7 +58,7 @@ pub(crate) fn load(dir: &Path) -> Option<u16> {
 
 /// Remembers `port` in the store at `dir` (a temporary file, synced, renamed into place).
 pub(crate) fn save(dir: &Path, port: u16) -> std::io::Result<()> {
-    super::key::replace_file(dir, PORT_FILE, &encode(port))
+    super::replace_file(dir, PORT_FILE, &encode(port))
 }
 
 #[cfg(test)]
