@@ -68,6 +68,9 @@ fn incarnation_now() -> Result<u64, NetError> {
     }
 }
 
+/// Peers of the book dialed at once when a space is joined (the most recently met).
+const BOOK_DIALS: usize = 4;
+
 /// The slot in [`Core`] that holds the running sync, if any.
 #[derive(Default)]
 pub(crate) struct NetSlot(Mutex<Option<Net>>);
@@ -366,7 +369,7 @@ impl NetInner {
 
     /// Joins `space` (idempotent): starts its gossip loop, and keeps sessions with `peers`.
     /// The gossip topic is joined through `peers` and through the peers the book remembers
-    /// meeting in the space.
+    /// meeting in the space, the latest [`BOOK_DIALS`] of which are dialed at once.
     pub(crate) fn join_space(self: &Arc<Self>, space: SpaceId, peers: Vec<PeerId>) {
         let mut st = lock(&self.state);
         let (stop, joined_before) = match st.spaces.entry(space) {
@@ -376,15 +379,25 @@ impl NetInner {
             }
         };
         drop(st);
+        let mut bootstrap = peers.clone();
+        if joined_before.is_none() {
+            // The peers met in this space before (most recent first): how to reach them, and
+            // a session with the latest few at once. This node may have restarted at another
+            // address, which they cannot know yet; dialing them itself, it does not wait for
+            // them to learn it (a dial of theirs would go to the old address until their
+            // connections to the old process die, up to QUIC's idle timeout of 30 s).
+            for e in lock(&self.book).peers(&space) {
+                if let Some(id) = endpoint::endpoint_id(&e.peer).filter(|_| !bootstrap.contains(&e.peer)) {
+                    endpoint::add_peer_addrs(&self.lookup, id, &e.addrs, e.relay.as_deref());
+                    bootstrap.push(e.peer);
+                }
+            }
+            for peer in bootstrap.iter().filter(|p| !peers.contains(p)).take(BOOK_DIALS) {
+                self.ensure_session(space, *peer);
+            }
+        }
         match joined_before {
             None if self.gossip.is_some() => {
-                let mut bootstrap = peers.clone();
-                for e in lock(&self.book).peers(&space) {
-                    if let Some(id) = endpoint::endpoint_id(&e.peer).filter(|_| !bootstrap.contains(&e.peer)) {
-                        endpoint::add_peer_addrs(&self.lookup, id, &e.addrs, e.relay.as_deref());
-                        bootstrap.push(e.peer);
-                    }
-                }
                 let (inner, stop) = (self.clone(), stop.clone());
                 self.handle.spawn(async move { gossip::run_space(inner, space, bootstrap, stop).await });
             }
