@@ -11,7 +11,7 @@ use xaeroflux_core::AuthorId;
 use xaeroflux_core::xsp::ForkEvidence;
 
 use super::meta;
-use super::state::{Shared, write};
+use super::state::{Shared, read, write};
 use crate::error::IoError;
 
 /// The evidence recorded per author.
@@ -48,20 +48,24 @@ pub(crate) fn load(rtx: &redb::ReadTransaction) -> Result<Forks, LoadError> {
 /// recorded already; returns whether it was new.
 pub(crate) fn record(shared: &Shared, evidence: &ForkEvidence) -> Result<bool, IoError> {
     let author = evidence.author();
-    // Held across the transaction: two records of one author store one row, the first.
-    let mut forks = write(&shared.forks);
-    if forks.contains_key(&author) {
+    if read(&shared.forks).contains_key(&author) {
         return Ok(false);
     }
+    // The table decides, under redb's one-writer-at-a-time lock: of two records of one author,
+    // the second finds the first's row and stores nothing. The in-memory map is not held
+    // across the commit, so the imports and announcements that read it do not wait for it.
     let ix = |e: redb::Error| IoError::index("record fork evidence", e);
     let txn = shared.db.begin_write().map_err(|e| ix(e.into()))?;
     {
         let mut table = txn.open_table(meta::FORKS).map_err(|e| ix(e.into()))?;
+        if table.get(author.as_bytes().as_slice()).map_err(|e| ix(e.into()))?.is_some() {
+            return Ok(false);
+        }
         table
             .insert(author.as_bytes().as_slice(), meta::encode_fork_row(evidence).as_slice())
             .map_err(|e| ix(e.into()))?;
     }
     txn.commit().map_err(|e| ix(e.into()))?;
-    forks.insert(author, evidence.clone());
+    write(&shared.forks).insert(author, evidence.clone());
     Ok(true)
 }
