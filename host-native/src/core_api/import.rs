@@ -6,7 +6,7 @@ use std::ops::Range;
 use crossbeam_channel::bounded;
 use xaeroflux_core::mmr::{self, MmrPeaks};
 use xaeroflux_core::xsp::VerifiedBatch;
-use xaeroflux_core::{EventRef, SignedHead};
+use xaeroflux_core::{AuthorId, EventRef, SignedHead};
 
 use super::Core;
 use crate::error::ImportError;
@@ -53,12 +53,7 @@ impl Core {
     /// writer's request.
     fn prepare_verified(&self, head: &SignedHead, events: &[EventRef<'_>]) -> Result<Import, ImportError> {
         head.verify().map_err(ImportError::BadHead)?;
-        if head.author == self.author() {
-            return Err(ImportError::OwnFeed);
-        }
-        if self.is_forked(&head.author) {
-            return Err(ImportError::Forked);
-        }
+        self.takes_feed_of(&head.author)?;
         let (len, peaks) = match self.shared.feed(&head.author) {
             Some(f) => {
                 let inner = read(&f.inner);
@@ -195,17 +190,24 @@ impl Core {
         replies
     }
 
+    /// Whether the store takes events of `author`'s feed from elsewhere: not of its own feed,
+    /// not of a forked author's.
+    fn takes_feed_of(&self, author: &AuthorId) -> Result<(), ImportError> {
+        if *author == self.author() {
+            return Err(ImportError::OwnFeed);
+        }
+        if self.is_forked(author) {
+            return Err(ImportError::Forked);
+        }
+        Ok(())
+    }
+
     /// Checks `batches` (see [`Core::store_batches`]) and makes the writer's request: `None`
     /// if the store holds all their events already.
     fn prepare_batches(&self, batches: &[VerifiedBatch]) -> Result<Option<(Import, Range<u64>)>, ImportError> {
         let Some(last) = batches.last() else { return Ok(None) };
         let author = last.head.author;
-        if author == self.author() {
-            return Err(ImportError::OwnFeed);
-        }
-        if self.is_forked(&author) {
-            return Err(ImportError::Forked);
-        }
+        self.takes_feed_of(&author)?;
         let len = self.feed_len(&author);
         let mut buf = Vec::with_capacity(batches.iter().map(|b| b.events.byte_len()).sum());
         let mut leaves = Vec::with_capacity(batches.iter().map(|b| b.events.len()).sum());
