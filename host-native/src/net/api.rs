@@ -35,10 +35,7 @@ impl Core {
             inner.join_space(ticket.space, vec![ticket.peer]);
             // In the book at once, not at the next announcement tick: a process killed soon
             // after still finds the space's peer after its restart.
-            if inner.book_changed() {
-                let saving = inner.clone();
-                drop(inner.handle.spawn_blocking(move || saving.save_book()));
-            }
+            inner.save_book_soon();
         } else {
             inner.join_space(ticket.space, Vec::new());
         }

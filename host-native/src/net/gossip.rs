@@ -201,10 +201,7 @@ pub(crate) async fn run_space(
                 due.get_or_insert_with(|| tokio::time::Instant::now() + DEBOUNCE);
             }
             _ = tick.tick() => {
-                if inner.book_changed() {
-                    let saving = inner.clone();
-                    drop(tokio::task::spawn_blocking(move || saving.save_book()));
-                }
+                inner.save_book_soon();
                 pending.insert(inner.core.author());
                 due.get_or_insert_with(tokio::time::Instant::now);
                 if neighbours.is_empty() {

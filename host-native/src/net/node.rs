@@ -350,9 +350,12 @@ impl NetInner {
         }
     }
 
-    /// Whether the peer book changed since it was last saved.
-    pub(crate) fn book_changed(&self) -> bool {
-        lock(&self.book).is_dirty()
+    /// Saves the peer book, if it changed, on a blocking thread (not holding up the caller).
+    pub(crate) fn save_book_soon(self: &Arc<Self>) {
+        if lock(&self.book).is_dirty() {
+            let saving = self.clone();
+            drop(self.handle.spawn_blocking(move || saving.save_book()));
+        }
     }
 
     /// Saves the peer book if it changed (a cache: a failure only means fewer peers to rejoin
@@ -379,27 +382,29 @@ impl NetInner {
             }
         };
         drop(st);
-        let mut bootstrap = peers.clone();
-        if joined_before.is_none() {
-            // The peers met in this space before (most recent first): how to reach them, and
-            // a session with the latest few at once. This node may have restarted at another
-            // address, which they cannot know yet; dialing them itself, it does not wait for
-            // them to learn it (a dial of theirs would go to the old address until their
-            // connections to the old process die, up to QUIC's idle timeout of 30 s).
-            for e in lock(&self.book).peers(&space) {
-                if let Some(id) = endpoint::endpoint_id(&e.peer).filter(|_| !bootstrap.contains(&e.peer)) {
-                    endpoint::add_peer_addrs(&self.lookup, id, &e.addrs, e.relay.as_deref());
-                    bootstrap.push(e.peer);
-                }
-            }
-            for peer in bootstrap.iter().filter(|p| !peers.contains(p)).take(BOOK_DIALS) {
-                self.ensure_session(space, *peer);
-            }
-        }
         match joined_before {
-            None if self.gossip.is_some() => {
-                let (inner, stop) = (self.clone(), stop.clone());
-                self.handle.spawn(async move { gossip::run_space(inner, space, bootstrap, stop).await });
+            None => {
+                // The peers met in this space before (most recent first): how to reach them,
+                // and a session with the latest few at once. This node may have restarted at
+                // another address, which they cannot know yet; dialing them itself, it does not
+                // wait for them to learn it (a dial of theirs would go to the old address until
+                // their connections to the old process die, up to QUIC's idle timeout of 30 s).
+                let book_peers = lock(&self.book).peers(&space);
+                let mut met = Vec::new();
+                for e in book_peers.into_iter().filter(|e| !peers.contains(&e.peer)) {
+                    if let Some(id) = endpoint::endpoint_id(&e.peer) {
+                        endpoint::add_peer_addrs(&self.lookup, id, &e.addrs, e.relay.as_deref());
+                        met.push(e.peer);
+                    }
+                }
+                for peer in met.iter().take(BOOK_DIALS) {
+                    self.ensure_session(space, *peer);
+                }
+                if self.gossip.is_some() {
+                    let bootstrap = [peers.as_slice(), &met].concat();
+                    let (inner, stop) = (self.clone(), stop.clone());
+                    self.handle.spawn(async move { gossip::run_space(inner, space, bootstrap, stop).await });
+                }
             }
             Some(Some(g)) if !peers.is_empty() => {
                 let ids: Vec<_> = peers.iter().filter_map(endpoint::endpoint_id).collect();

@@ -54,7 +54,7 @@ impl Forked {
 impl FeedSource for CoreSource {
     fn for_each_head(&self, f: &mut dyn FnMut(&SignedHead)) {
         for info in self.core.feeds() {
-            if info.forked || self.forked.contains(&info.author) {
+            if self.forked.contains(&info.author) {
                 continue;
             }
             if let Some(h) = self.core.feed_head(&info.author) {
