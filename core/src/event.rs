@@ -21,6 +21,7 @@ use core::fmt;
 
 use crate::AuthorId;
 use crate::hash::{Hash, leaf_hash};
+use crate::sealed::{OpenError, SpaceSecret};
 
 /// The event format version this crate writes and reads.
 pub const EVENT_VERSION: u8 = 1;
@@ -302,6 +303,16 @@ impl<'a> EventRef<'a> {
     pub fn to_owned(&self) -> Event {
         Event { bytes: self.encoded.to_vec() }
     }
+    /// The plaintext of an `ENCRYPTED` event's sealed payload, opened with the space's
+    /// secret ([`crate::sealed`]); [`OpenError::NotEncrypted`] for an event without the flag.
+    pub fn decrypt(&self, secret: &SpaceSecret) -> Result<Vec<u8>, OpenError> {
+        if !self.flags().contains(EventFlags::ENCRYPTED) {
+            return Err(OpenError::NotEncrypted);
+        }
+        let mut out = Vec::new();
+        crate::sealed::open(secret, &self.author(), self.payload, &mut out)?;
+        Ok(out)
+    }
 }
 
 impl fmt::Debug for EventRef<'_> {
@@ -383,6 +394,10 @@ impl Event {
     /// quickstart uses (`event.data()`).
     pub fn data(&self) -> &[u8] {
         self.payload()
+    }
+    /// The plaintext of an `ENCRYPTED` event's sealed payload: see [`EventRef::decrypt`].
+    pub fn decrypt(&self, secret: &SpaceSecret) -> Result<Vec<u8>, OpenError> {
+        self.as_ref().decrypt(secret)
     }
     /// Position in the author's feed.
     pub fn seq(&self) -> u64 {

@@ -19,6 +19,10 @@
 //!   so page *k* of a feed is the same bytes on every replica; each page has its own Merkle
 //!   tree for page proofs.
 //!
+//! - A space may have a **secret**: events flagged `ENCRYPTED` then carry a sealed payload
+//!   ([`sealed`]), XChaCha20-Poly1305 under a key derived from it, that peers without the
+//!   secret store, verify and forward but cannot read.
+//!
 //! Hashing ([`hash`]) is blake3 in keyed mode with one key per domain, so leaves, MMR
 //! nodes, MMR roots, page nodes and page roots can never be confused.
 //!
@@ -48,6 +52,7 @@ pub mod memstore;
 pub mod mmr;
 pub mod page;
 pub mod proof_file;
+pub mod sealed;
 pub mod xsp;
 
 pub use event::{Event, EventFlags, EventHeader, EventRef};
