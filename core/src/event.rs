@@ -21,7 +21,7 @@ use core::fmt;
 
 use crate::AuthorId;
 use crate::hash::{Hash, leaf_hash};
-use crate::sealed::{OpenError, SpaceSecret};
+use crate::sealed::{DecryptError, SpaceSecret};
 
 /// The event format version this crate writes and reads.
 pub const EVENT_VERSION: u8 = 1;
@@ -304,10 +304,10 @@ impl<'a> EventRef<'a> {
         Event { bytes: self.encoded.to_vec() }
     }
     /// The plaintext of an `ENCRYPTED` event's sealed payload, opened with the space's
-    /// secret ([`crate::sealed`]); [`OpenError::NotEncrypted`] for an event without the flag.
-    pub fn decrypt(&self, secret: &SpaceSecret) -> Result<Vec<u8>, OpenError> {
+    /// secret ([`crate::sealed`]); [`DecryptError::NotEncrypted`] for an event without the flag.
+    pub fn decrypt(&self, secret: &SpaceSecret) -> Result<Vec<u8>, DecryptError> {
         if !self.flags().contains(EventFlags::ENCRYPTED) {
-            return Err(OpenError::NotEncrypted);
+            return Err(DecryptError::NotEncrypted);
         }
         let mut out = Vec::new();
         crate::sealed::open(secret, &self.author(), self.payload, &mut out)?;
@@ -396,7 +396,7 @@ impl Event {
         self.payload()
     }
     /// The plaintext of an `ENCRYPTED` event's sealed payload: see [`EventRef::decrypt`].
-    pub fn decrypt(&self, secret: &SpaceSecret) -> Result<Vec<u8>, OpenError> {
+    pub fn decrypt(&self, secret: &SpaceSecret) -> Result<Vec<u8>, DecryptError> {
         self.as_ref().decrypt(secret)
     }
     /// Position in the author's feed.

@@ -15,7 +15,7 @@
 //!
 //! ```
 //! use xaeroflux_core::AuthorId;
-//! use xaeroflux_core::sealed::{self, OpenError, SpaceSecret};
+//! use xaeroflux_core::sealed::{self, DecryptError, SpaceSecret};
 //!
 //! let secret = SpaceSecret::from_bytes([7; 32]);
 //! let author = AuthorId([1; 32]);
@@ -29,8 +29,8 @@
 //!
 //! // Another secret, or another author, does not open it.
 //! let other = SpaceSecret::from_bytes([8; 32]);
-//! assert!(matches!(sealed::open(&other, &author, &sealed_bytes, &mut plain), Err(OpenError::OtherSecret { .. })));
-//! assert_eq!(sealed::open(&secret, &AuthorId([2; 32]), &sealed_bytes, &mut plain), Err(OpenError::Tampered));
+//! assert!(matches!(sealed::open(&other, &author, &sealed_bytes, &mut plain), Err(DecryptError::OtherSecret { .. })));
+//! assert_eq!(sealed::open(&secret, &AuthorId([2; 32]), &sealed_bytes, &mut plain), Err(DecryptError::Tampered));
 //! ```
 
 use alloc::vec::Vec;
@@ -129,7 +129,7 @@ impl fmt::Debug for SpaceSecret {
 /// Why a sealed payload does not open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum OpenError {
+pub enum DecryptError {
     /// Shorter than a sealed payload of an empty plaintext (45 bytes).
     TooShort {
         /// The payload's length.
@@ -151,7 +151,7 @@ pub enum OpenError {
     NotEncrypted,
 }
 
-impl fmt::Display for OpenError {
+impl fmt::Display for DecryptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TooShort { len } => write!(f, "a sealed payload is at least {OVERHEAD} bytes, this one {len}"),
@@ -167,7 +167,7 @@ impl fmt::Display for OpenError {
     }
 }
 
-impl core::error::Error for OpenError {}
+impl core::error::Error for DecryptError {}
 
 /// The length of the sealed payload of a `plaintext_len`-byte plaintext.
 pub const fn sealed_len(plaintext_len: usize) -> usize {
@@ -224,17 +224,17 @@ struct Parts<'a> {
 }
 
 /// The parts of a sealed payload whose header checks out for `secret`.
-fn split<'a>(secret: &SpaceSecret, sealed: &'a [u8]) -> Result<Parts<'a>, OpenError> {
+fn split<'a>(secret: &SpaceSecret, sealed: &'a [u8]) -> Result<Parts<'a>, DecryptError> {
     if sealed.len() < OVERHEAD {
-        return Err(OpenError::TooShort { len: sealed.len() });
+        return Err(DecryptError::TooShort { len: sealed.len() });
     }
     if sealed[0] != SEAL_VERSION {
-        return Err(OpenError::UnknownVersion(sealed[0]));
+        return Err(DecryptError::UnknownVersion(sealed[0]));
     }
     let mut key_id = [0; KEY_ID_LEN];
     key_id.copy_from_slice(&sealed[1..1 + KEY_ID_LEN]);
     if key_id != secret.keys.id {
-        return Err(OpenError::OtherSecret { key_id });
+        return Err(DecryptError::OtherSecret { key_id });
     }
     let (head, rest) = sealed.split_at(HEADER_LEN);
     let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
@@ -243,12 +243,12 @@ fn split<'a>(secret: &SpaceSecret, sealed: &'a [u8]) -> Result<Parts<'a>, OpenEr
 
 /// Opens a sealed payload of an event of `author` with `secret`, appending the plaintext to
 /// `out`. On an error `out` is as it was.
-pub fn open(secret: &SpaceSecret, author: &AuthorId, sealed: &[u8], out: &mut Vec<u8>) -> Result<(), OpenError> {
+pub fn open(secret: &SpaceSecret, author: &AuthorId, sealed: &[u8], out: &mut Vec<u8>) -> Result<(), DecryptError> {
     let Parts { head, ciphertext, tag } = split(secret, sealed)?;
     let aad = associated_data(author, head);
     let mut nonce = [0u8; NONCE_LEN];
     nonce.copy_from_slice(&head[1 + KEY_ID_LEN..]);
-    let tag = Tag::try_from(tag).map_err(|_| OpenError::Tampered)?;
+    let tag = Tag::try_from(tag).map_err(|_| DecryptError::Tampered)?;
     let start = out.len();
     out.extend_from_slice(ciphertext);
     let cipher = XChaCha20Poly1305::new(&secret.keys.payload.into());
@@ -258,7 +258,7 @@ pub fn open(secret: &SpaceSecret, author: &AuthorId, sealed: &[u8], out: &mut Ve
             // Leave nothing of an unauthenticated message behind.
             out[start..].zeroize();
             out.truncate(start);
-            Err(OpenError::Tampered)
+            Err(DecryptError::Tampered)
         }
     }
 }
@@ -302,13 +302,13 @@ mod tests {
         let mut sealed = Vec::new();
         seal(&secret, &author, b"x", &[0; 24], &mut sealed);
         let mut out = Vec::new();
-        assert_eq!(open(&secret, &author, &sealed[..OVERHEAD - 1], &mut out), Err(OpenError::TooShort { len: 44 }));
+        assert_eq!(open(&secret, &author, &sealed[..OVERHEAD - 1], &mut out), Err(DecryptError::TooShort { len: 44 }));
         let mut v2 = sealed.clone();
         v2[0] = 2;
-        assert_eq!(open(&secret, &author, &v2, &mut out), Err(OpenError::UnknownVersion(2)));
+        assert_eq!(open(&secret, &author, &v2, &mut out), Err(DecryptError::UnknownVersion(2)));
         let mut other_id = sealed.clone();
         other_id[1] ^= 1;
-        assert!(matches!(open(&secret, &author, &other_id, &mut out), Err(OpenError::OtherSecret { .. })));
+        assert!(matches!(open(&secret, &author, &other_id, &mut out), Err(DecryptError::OtherSecret { .. })));
         assert!(out.is_empty());
     }
 

@@ -3,7 +3,7 @@
 //! that names what is wrong.
 
 use proptest::prelude::*;
-use xaeroflux_core::sealed::{self, OVERHEAD, OpenError, SpaceSecret};
+use xaeroflux_core::sealed::{self, OVERHEAD, DecryptError, SpaceSecret};
 use xaeroflux_core::{AuthorId, Event, EventFlags};
 
 fn sealed_of(secret: &[u8; 32], author: &[u8; 32], plain: &[u8], random: &[u8; 24]) -> Vec<u8> {
@@ -51,9 +51,9 @@ proptest! {
         let err = sealed::open(&SpaceSecret::from_bytes(secret), &AuthorId(author), &bytes, &mut out).unwrap_err();
         prop_assert_eq!(out, vec![9]);
         match at {
-            0 => prop_assert_eq!(err, OpenError::UnknownVersion(1 ^ (1 << bit))),
-            1..=4 => prop_assert!(matches!(err, OpenError::OtherSecret { .. }), "{:?}", err),
-            _ => prop_assert_eq!(err, OpenError::Tampered),
+            0 => prop_assert_eq!(err, DecryptError::UnknownVersion(1 ^ (1 << bit))),
+            1..=4 => prop_assert!(matches!(err, DecryptError::OtherSecret { .. }), "{:?}", err),
+            _ => prop_assert_eq!(err, DecryptError::Tampered),
         }
     }
 
@@ -70,13 +70,13 @@ proptest! {
         let short = &bytes[..bytes.len() - cut];
         let err = sealed::open(&key, &author, short, &mut Vec::new()).unwrap_err();
         if short.len() < OVERHEAD {
-            prop_assert_eq!(err, OpenError::TooShort { len: short.len() });
+            prop_assert_eq!(err, DecryptError::TooShort { len: short.len() });
         } else {
-            prop_assert_eq!(err, OpenError::Tampered);
+            prop_assert_eq!(err, DecryptError::Tampered);
         }
         let mut long = bytes.clone();
         long.extend_from_slice(&extra);
-        prop_assert_eq!(sealed::open(&key, &author, &long, &mut Vec::new()), Err(OpenError::Tampered));
+        prop_assert_eq!(sealed::open(&key, &author, &long, &mut Vec::new()), Err(DecryptError::Tampered));
     }
 
     #[test]
@@ -90,12 +90,12 @@ proptest! {
         prop_assume!(secret != other_secret && author != other_author);
         let bytes = sealed_of(&secret, &author, &plain, &[0; 24]);
         let key = SpaceSecret::from_bytes(secret);
-        prop_assert_eq!(sealed::open(&key, &AuthorId(other_author), &bytes, &mut Vec::new()), Err(OpenError::Tampered));
+        prop_assert_eq!(sealed::open(&key, &AuthorId(other_author), &bytes, &mut Vec::new()), Err(DecryptError::Tampered));
         let other = SpaceSecret::from_bytes(other_secret);
         let err = sealed::open(&other, &AuthorId(author), &bytes, &mut Vec::new()).unwrap_err();
         // A 4-byte key id collides once in 2^32 pairs of secrets; the tag catches that one.
-        let named_its_key = matches!(err, OpenError::OtherSecret { key_id } if key_id == key.key_id());
-        prop_assert!(named_its_key || err == OpenError::Tampered, "{:?}", err);
+        let named_its_key = matches!(err, DecryptError::OtherSecret { key_id } if key_id == key.key_id());
+        prop_assert!(named_its_key || err == DecryptError::Tampered, "{:?}", err);
         prop_assert!(key != other);
     }
 
@@ -123,8 +123,8 @@ fn an_encrypted_event_decrypts_and_a_plain_one_says_so() {
     assert_eq!(ev.as_ref().decrypt(&secret).unwrap(), b"only members read this");
     // The same bytes without the flag are not a sealed payload as far as readers go.
     let plain = Event::new(author, 0, 1, 0, EventFlags::NONE, &payload);
-    assert_eq!(plain.decrypt(&secret), Err(OpenError::NotEncrypted));
+    assert_eq!(plain.decrypt(&secret), Err(DecryptError::NotEncrypted));
     // Copied into another author's event, it does not open.
     let stolen = Event::new(AuthorId([10; 32]), 0, 1, 0, EventFlags::ENCRYPTED, &payload);
-    assert_eq!(stolen.decrypt(&secret), Err(OpenError::Tampered));
+    assert_eq!(stolen.decrypt(&secret), Err(DecryptError::Tampered));
 }

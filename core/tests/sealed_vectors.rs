@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 use xaeroflux_core::AuthorId;
-use xaeroflux_core::sealed::{self, OpenError, SpaceSecret};
+use xaeroflux_core::sealed::{self, DecryptError, SpaceSecret};
 
 const VECTORS: &str = include_str!("vectors/sealed_payload.json");
 
@@ -46,10 +46,10 @@ fn sealing_gives_the_independent_implementations_bytes_and_they_open() {
 
         let mut other_author = author;
         other_author.0[0] ^= 1;
-        assert_eq!(sealed::open(&secret, &other_author, &expected, &mut Vec::new()), Err(OpenError::Tampered));
+        assert_eq!(sealed::open(&secret, &other_author, &expected, &mut Vec::new()), Err(DecryptError::Tampered));
         let mut bad_tag = expected.clone();
         *bad_tag.last_mut().expect("never empty") ^= 0x80;
-        assert_eq!(sealed::open(&secret, &author, &bad_tag, &mut Vec::new()), Err(OpenError::Tampered));
+        assert_eq!(sealed::open(&secret, &author, &bad_tag, &mut Vec::new()), Err(DecryptError::Tampered));
     }
     // Every boundary the generator promises.
     for n in [0, 1, 15, 16, 17, 63, 64, 65, 255, 256, 1023, 1024, 1025, 4097, 16384] {

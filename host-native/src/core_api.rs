@@ -11,8 +11,10 @@ use crossbeam_channel::{Sender, bounded};
 use xaeroflux_core::event::{EventFlags, MAX_PAYLOAD_LEN};
 use xaeroflux_core::mmr::{self, ConsistencyProof, InclusionProof, MmrPeaks};
 use xaeroflux_core::{AuthorId, EventRef, Hash, SignedHead};
+use xaeroflux_core::sealed::{self, SpaceSecret};
 
 use crate::error::{AppendError, IoError, OpenError, ProveError, ReadError, SyncError};
+use crate::secret::EncryptError;
 use crate::read::{Events, FeedRange, Walker};
 use crate::store::nodes::NodeReader;
 use crate::store::open::{Options, open};
@@ -168,6 +170,7 @@ impl CoreBuilder {
 /// An event to append to the local feed. Made by [`Core::new_event`].
 #[derive(Clone, Debug)]
 pub struct NewEvent {
+    author: AuthorId,
     payload: Vec<u8>,
     kind: u16,
     flags: EventFlags,
@@ -225,9 +228,42 @@ impl NewEvent {
         self.timestamp_us = Some(us);
         self
     }
-    /// The payload.
+    /// The payload (sealed, after [`NewEvent::encrypt`]).
     pub fn payload(&self) -> &[u8] {
         &self.payload
+    }
+    /// Encrypts the payload for the members of a space: seals it with `secret` (XChaCha20-
+    /// Poly1305, bound to the local author; see [`crate::secret`]) and sets
+    /// [`EventFlags::ENCRYPTED`]. Call it after [`NewEvent::flags`], which replaces the flags.
+    /// Members read the event with [`EventRef::decrypt`](crate::EventRef::decrypt); everyone
+    /// else stores, verifies and syncs it without reading it.
+    ///
+    /// ```
+    /// use xaeroflux::{Core, new_space_secret};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let core = Core::builder().open(dir.path())?;
+    /// let secret = new_space_secret()?;
+    /// core.append(core.new_event(b"for members only").kind(7).encrypt(&secret)?)?;
+    /// let ev = core.get(&core.author(), 0)?.expect("just appended");
+    /// assert_ne!(ev.payload(), b"for members only");
+    /// assert_eq!(ev.decrypt(&secret)?, b"for members only");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn encrypt(mut self, secret: &SpaceSecret) -> Result<NewEvent, EncryptError> {
+        if self.flags.contains(EventFlags::ENCRYPTED) {
+            return Err(EncryptError::AlreadyEncrypted);
+        }
+        if self.payload.len() > sealed::MAX_PLAINTEXT_LEN {
+            return Err(EncryptError::TooLarge { len: self.payload.len(), max: sealed::MAX_PLAINTEXT_LEN });
+        }
+        let random = crate::secret::seal_randomness().map_err(|_| EncryptError::Random)?;
+        let mut sealed_payload = Vec::with_capacity(sealed::sealed_len(self.payload.len()));
+        sealed::seal(secret, &self.author, &self.payload, &random, &mut sealed_payload);
+        self.payload.fill(0);
+        self.payload = sealed_payload;
+        self.flags = self.flags.union(EventFlags::ENCRYPTED);
+        Ok(self)
     }
 }
 
@@ -357,7 +393,7 @@ impl Core {
     /// A new event of the local author with this payload (kind 0, no flags, timestamped at
     /// append). Nothing is stored until [`Core::append`].
     pub fn new_event(&self, payload: &[u8]) -> NewEvent {
-        NewEvent { payload: payload.to_vec(), kind: 0, flags: EventFlags::NONE, timestamp_us: None }
+        NewEvent { author: self.author(), payload: payload.to_vec(), kind: 0, flags: EventFlags::NONE, timestamp_us: None }
     }
 
     fn send_append(&self, batch: Batch) -> Result<(Range<u64>, Hash), AppendError> {

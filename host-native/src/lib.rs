@@ -104,6 +104,7 @@ pub mod net;
 #[cfg(test)]
 mod power_cut_tests;
 mod read;
+pub mod secret;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -120,8 +121,12 @@ pub use error::{
 };
 pub use integrity::{CheckError, CheckProgress, HeadProblem, IntegrityProblem, IntegrityReport};
 pub use read::{Events, FeedRange};
+pub use secret::{
+    EncryptError, ParseSecretError, RandomError, new_space_secret, parse_space_secret, space_secret_hex,
+};
 pub use store::files::FORMAT_VERSION;
 pub use verify::{VerifyError, verify_consistency, verify_event};
 pub use xaeroflux_core;
 pub use xaeroflux_core::mmr::{ConsistencyProof, InclusionProof, MmrPeaks};
+pub use xaeroflux_core::sealed::{DecryptError, SpaceSecret};
 pub use xaeroflux_core::{AuthorId, Event, EventFlags, EventRef, Hash, SignedHead};

@@ -79,3 +79,42 @@ fn peers_met_through_gossip_sync_after_the_introducer_leaves() {
     let sessions = |n: &Core, other| n.sync_status().unwrap().peers.iter().any(|p| p.peer == other && p.connected);
     assert!(sessions(&a, c_id) || sessions(&c, a_id), "A and C have a session of their own");
 }
+
+/// A space's encrypted events cross a relay that lacks the secret: the relay stores, verifies
+/// and serves them (its integrity check passes), but cannot read them; a member who reaches
+/// the author's feed only through the relay reads every one.
+#[test]
+fn encrypted_events_cross_a_relay_that_cannot_read_them() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (author, relay) = (node(dirs[0].path()), node(dirs[1].path()));
+    let secret = xaeroflux::new_space_secret().unwrap();
+    let texts: Vec<String> = (0..300).map(|i| format!("member message {i}")).collect();
+    let sealed: Vec<_> =
+        texts.iter().map(|t| author.new_event(t.as_bytes()).kind(3).encrypt(&secret).unwrap()).collect();
+    author.append_events(sealed).unwrap();
+    let space = space("sealed");
+    relay.join_ticket(&author.ticket(space).unwrap()).unwrap();
+    assert!(wait_until(|| relay.feed_len(&author.author()) == 300), "the relay holds the feed");
+    let id = author.author();
+    let head = author.head();
+    drop(author);
+
+    let other = xaeroflux::new_space_secret().unwrap();
+    for ev in relay.iter_feed(&id).unwrap() {
+        assert!(ev.flags().contains(xaeroflux::EventFlags::ENCRYPTED));
+        assert!(!ev.payload().windows(14).any(|w| w == b"member message"), "the relay sees no plaintext");
+        assert!(matches!(ev.decrypt(&other), Err(xaeroflux::DecryptError::OtherSecret { .. })));
+    }
+    assert!(relay.check_integrity().unwrap().is_ok());
+
+    let member = node(dirs[2].path());
+    member.join_ticket(&relay.ticket(space).unwrap()).unwrap();
+    assert!(wait_until(|| member.feed_len(&id) == 300), "the member got the feed through the relay");
+    assert_eq!(member.feed_head(&id).unwrap(), head);
+    let read: Vec<String> = member
+        .iter_feed(&id)
+        .unwrap()
+        .map(|ev| String::from_utf8(ev.decrypt(&secret).unwrap()).unwrap())
+        .collect();
+    assert_eq!(read, texts);
+}

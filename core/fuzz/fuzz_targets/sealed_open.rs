@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use xaeroflux_core::AuthorId;
-use xaeroflux_core::sealed::{self, OpenError, SpaceSecret};
+use xaeroflux_core::sealed::{self, DecryptError, SpaceSecret};
 
 fuzz_target!(|data: &[u8]| {
     let secret = SpaceSecret::from_bytes([0x42; 32]);
@@ -38,8 +38,8 @@ fuzz_target!(|data: &[u8]| {
     let err = sealed::open(&secret, &author, &sealed_bytes, &mut again).expect_err("a changed payload does not open");
     assert!(again.is_empty());
     match at {
-        0 => assert!(matches!(err, OpenError::UnknownVersion(_))),
-        1..=4 => assert!(matches!(err, OpenError::OtherSecret { .. })),
-        _ => assert_eq!(err, OpenError::Tampered),
+        0 => assert!(matches!(err, DecryptError::UnknownVersion(_))),
+        1..=4 => assert!(matches!(err, DecryptError::OtherSecret { .. })),
+        _ => assert_eq!(err, DecryptError::Tampered),
     }
 });

@@ -1,0 +1,152 @@
+//! Space secrets on the host: drawing a new one, and its text form (64 hex digits).
+//!
+//! A [`SpaceSecret`] encrypts the payloads of a space's events end to end (see
+//! [`xaeroflux_core::sealed`] and "Sealed payloads" in `docs/formats.md`): members append
+//! with [`NewEvent::encrypt`](crate::NewEvent::encrypt) and read with
+//! [`EventRef::decrypt`](crate::EventRef::decrypt); peers without it store, verify and sync
+//! such events like any other, but cannot read them. The secret never travels with the sync:
+//! the application hands it to the members (its text form is meant for that).
+//!
+//! ```
+//! use xaeroflux::{new_space_secret, parse_space_secret, space_secret_hex};
+//!
+//! let secret = new_space_secret()?;
+//! let text = space_secret_hex(&secret);
+//! assert_eq!(text.len(), 64);
+//! assert_eq!(parse_space_secret(&text)?, secret);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use core::fmt;
+
+use xaeroflux_core::sealed::SpaceSecret;
+
+/// The OS random number generator failed (no secret, nonce or key was made).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RandomError;
+
+impl fmt::Display for RandomError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the operating system's random number generator failed")
+    }
+}
+
+impl std::error::Error for RandomError {}
+
+/// Why a text is not a space secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseSecretError {
+    /// Not 64 hex digits (after surrounding white space is trimmed).
+    WrongLength {
+        /// How many characters there were.
+        chars: usize,
+    },
+    /// A character that is not a hex digit.
+    NotHex {
+        /// Its position (in characters, after trimming).
+        at: usize,
+    },
+}
+
+impl fmt::Display for ParseSecretError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::WrongLength { chars } => write!(f, "a space secret is 64 hex digits, not {chars} characters"),
+            Self::NotHex { at } => write!(f, "a space secret is hex digits only (character {at} is not one)"),
+        }
+    }
+}
+
+impl std::error::Error for ParseSecretError {}
+
+/// Why [`NewEvent::encrypt`](crate::NewEvent::encrypt) did not encrypt a payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EncryptError {
+    /// The plaintext is longer than a sealed payload can hold in one event.
+    TooLarge {
+        /// The plaintext's length.
+        len: usize,
+        /// The longest plaintext that can be sealed ([`xaeroflux_core::sealed::MAX_PLAINTEXT_LEN`]).
+        max: usize,
+    },
+    /// The event is already encrypted.
+    AlreadyEncrypted,
+    /// The OS random number generator failed.
+    Random,
+}
+
+impl fmt::Display for EncryptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLarge { len, max } => write!(f, "a payload of {len} bytes is too large to encrypt (at most {max})"),
+            Self::AlreadyEncrypted => f.write_str("the event is already encrypted"),
+            Self::Random => RandomError.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for EncryptError {}
+
+/// 24 bytes from the OS random number generator, for sealing one payload.
+pub(crate) fn seal_randomness() -> Result<[u8; 24], RandomError> {
+    let mut random = [0u8; 24];
+    getrandom::fill(&mut random).map_err(|_| RandomError)?;
+    Ok(random)
+}
+
+/// A new space secret from the OS random number generator.
+pub fn new_space_secret() -> Result<SpaceSecret, RandomError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|_| RandomError)?;
+    let secret = SpaceSecret::from_bytes(bytes);
+    bytes.fill(0);
+    Ok(secret)
+}
+
+/// The text form of a secret: 64 lowercase hex digits.
+pub fn space_secret_hex(secret: &SpaceSecret) -> String {
+    xaeroflux_core::hex::encode(secret.as_bytes())
+}
+
+/// Reads the text form of a secret (64 hex digits, either case; white space around them, such
+/// as a file's last newline, is ignored).
+pub fn parse_space_secret(text: &str) -> Result<SpaceSecret, ParseSecretError> {
+    let text = text.trim();
+    let chars = text.chars().count();
+    if let Some(at) = text.chars().position(|c| !c.is_ascii_hexdigit()) {
+        return Err(ParseSecretError::NotHex { at });
+    }
+    if chars != 64 {
+        return Err(ParseSecretError::WrongLength { chars });
+    }
+    let mut bytes = [0u8; 32];
+    for (i, pair) in text.as_bytes().chunks(2).enumerate() {
+        let digit = |c: u8| (c as char).to_digit(16).map_or(0, |d| d as u8);
+        bytes[i] = digit(pair[0]) << 4 | digit(pair[1]);
+    }
+    let secret = SpaceSecret::from_bytes(bytes);
+    bytes.fill(0);
+    Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_form_round_trips_and_bad_texts_say_why() {
+        let secret = new_space_secret().unwrap();
+        let text = space_secret_hex(&secret);
+        assert_eq!(parse_space_secret(&format!("  {}\n", text.to_uppercase())).unwrap(), secret);
+        assert_ne!(new_space_secret().unwrap(), secret);
+        assert_eq!(parse_space_secret("abc"), Err(ParseSecretError::WrongLength { chars: 3 }));
+        assert_eq!(parse_space_secret(&"a".repeat(66)), Err(ParseSecretError::WrongLength { chars: 66 }));
+        let mut bad = text.clone();
+        bad.replace_range(10..11, "g");
+        assert_eq!(parse_space_secret(&bad), Err(ParseSecretError::NotHex { at: 10 }));
+        assert_eq!(parse_space_secret(&"é".repeat(32)), Err(ParseSecretError::NotHex { at: 0 }));
+    }
+}
