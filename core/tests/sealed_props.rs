@@ -3,7 +3,7 @@
 //! that names what is wrong.
 
 use proptest::prelude::*;
-use xaeroflux_core::sealed::{self, OVERHEAD, DecryptError, SpaceSecret};
+use xaeroflux_core::sealed::{self, DecryptError, OVERHEAD, SpaceSecret};
 use xaeroflux_core::{AuthorId, Event, EventFlags};
 
 fn sealed_of(secret: &[u8; 32], author: &[u8; 32], plain: &[u8], random: &[u8; 24]) -> Vec<u8> {

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Sender, bounded};
 use xaeroflux_core::event::{EventFlags, MAX_PAYLOAD_LEN};
 use xaeroflux_core::mmr::{self, ConsistencyProof, InclusionProof, MmrPeaks};
-use xaeroflux_core::{AuthorId, EventRef, Hash, SignedHead};
 use xaeroflux_core::sealed::{self, SpaceSecret};
+use xaeroflux_core::{AuthorId, EventRef, Hash, SignedHead};
 
 use crate::error::{AppendError, IoError, OpenError, ProveError, ReadError, SyncError};
-use crate::secret::EncryptError;
 use crate::read::{Events, FeedRange, Walker};
+use crate::secret::EncryptError;
 use crate::store::nodes::NodeReader;
 use crate::store::open::{Options, open};
 use crate::store::segments::SegmentIo;
@@ -393,7 +393,13 @@ impl Core {
     /// A new event of the local author with this payload (kind 0, no flags, timestamped at
     /// append). Nothing is stored until [`Core::append`].
     pub fn new_event(&self, payload: &[u8]) -> NewEvent {
-        NewEvent { author: self.author(), payload: payload.to_vec(), kind: 0, flags: EventFlags::NONE, timestamp_us: None }
+        NewEvent {
+            author: self.author(),
+            payload: payload.to_vec(),
+            kind: 0,
+            flags: EventFlags::NONE,
+            timestamp_us: None,
+        }
     }
 
     fn send_append(&self, batch: Batch) -> Result<(Range<u64>, Hash), AppendError> {

@@ -81,7 +81,9 @@ pub enum EncryptError {
 impl fmt::Display for EncryptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::TooLarge { len, max } => write!(f, "a payload of {len} bytes is too large to encrypt (at most {max})"),
+            Self::TooLarge { len, max } => {
+                write!(f, "a payload of {len} bytes is too large to encrypt (at most {max})")
+            }
             Self::AlreadyEncrypted => f.write_str("the event is already encrypted"),
             Self::Random => RandomError.fmt(f),
         }

@@ -48,7 +48,7 @@ impl Env {
 
 fn run(store: Option<&Path>, args: &[&str], stdin: &[u8]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xf"));
-    cmd.env_remove("XF_STORE");
+    cmd.env_remove("XF_STORE").env_remove("XF_SECRET_FILE");
     if let Some(s) = store {
         cmd.arg("--store").arg(s);
     }
@@ -388,4 +388,62 @@ fn stats_marks_a_forked_feed_and_prints_its_evidence() {
 
 fn hex_of_bytes(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// `xf secret new` makes a private secret file; `--secret-file` encrypts appends, and `log`
+/// and `show` open them; without it (or with another secret) they stay sealed; an export
+/// carries them sealed, and the store that imports it reads them with the secret.
+#[test]
+fn events_appended_with_a_secret_are_read_only_with_it() {
+    let env = Env::new();
+    env.ok(&["init"]);
+    let key = env.path("space.key");
+    let key_arg = key.to_str().expect("utf-8 path");
+    let made = env.json(&["secret", "new", "-o", key_arg]);
+    assert_eq!(made["key_id"].as_str().map(str::len), Some(8));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).expect("secret file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the secret file is private");
+    }
+    assert_one_line_error(&env.xf(&["secret", "new", "-o", key_arg], b""), 1, "exists");
+
+    env.ok(&["append", "in the clear"]);
+    let appended = env.json(&["--secret-file", key_arg, "append", "members only", "also secret"]);
+    assert_eq!(appended["encrypted"], true);
+
+    let sealed_log = env.ok(&["log"]);
+    assert!(sealed_log.contains("in the clear") && !sealed_log.contains("members only"), "{sealed_log}");
+    assert_eq!(sealed_log.matches("<encrypted, key id").count(), 2, "{sealed_log}");
+    let open_log = env.ok(&["--secret-file", key_arg, "log"]);
+    assert!(
+        open_log.contains("[encrypted] members only") && open_log.contains("[encrypted] also secret"),
+        "{open_log}"
+    );
+
+    let shown = env.json(&["--secret-file", key_arg, "show", "1"]);
+    assert_eq!((shown["encrypted"].as_bool(), shown["plaintext"].as_str()), (Some(true), Some("members only")));
+    assert_ne!(shown["payload_hex"], hex_of("members only"));
+    let raw = env.xf(&["--secret-file", key_arg, "show", "--raw", "2"], b"");
+    assert_eq!(raw.stdout, b"also secret");
+
+    let other = env.path("other.key");
+    env.ok(&["secret", "new", "-o", other.to_str().expect("utf-8 path")]);
+    let wrong = env.ok(&["--secret-file", other.to_str().expect("utf-8 path"), "log"]);
+    assert_eq!(wrong.matches("<encrypted with another secret").count(), 2, "{wrong}");
+    let bad = env.path("bad.key");
+    std::fs::write(&bad, "not a secret\n").expect("write");
+    assert_one_line_error(&env.xf(&["--secret-file", bad.to_str().expect("utf-8 path"), "log"], b""), 1, "hex");
+
+    // Exported sealed, imported verified elsewhere, read there with the secret.
+    let export = env.path("feed.ndjson");
+    env.ok(&["export", "-o", export.to_str().expect("utf-8 path")]);
+    assert!(!std::fs::read_to_string(&export).expect("export").contains("members only"));
+    let other_env = Env::new();
+    other_env.ok(&["init"]);
+    other_env.ok(&["import", export.to_str().expect("utf-8 path")]);
+    let author = appended["author"].as_str().expect("author");
+    let read = other_env.ok(&["--secret-file", key_arg, "log", "--author", author]);
+    assert!(read.contains("[encrypted] members only"), "{read}");
 }

@@ -111,10 +111,7 @@ fn encrypted_events_cross_a_relay_that_cannot_read_them() {
     member.join_ticket(&relay.ticket(space).unwrap()).unwrap();
     assert!(wait_until(|| member.feed_len(&id) == 300), "the member got the feed through the relay");
     assert_eq!(member.feed_head(&id).unwrap(), head);
-    let read: Vec<String> = member
-        .iter_feed(&id)
-        .unwrap()
-        .map(|ev| String::from_utf8(ev.decrypt(&secret).unwrap()).unwrap())
-        .collect();
+    let read: Vec<String> =
+        member.iter_feed(&id).unwrap().map(|ev| String::from_utf8(ev.decrypt(&secret).unwrap()).unwrap()).collect();
     assert_eq!(read, texts);
 }

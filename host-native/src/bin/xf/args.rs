@@ -27,6 +27,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// A space secret file (`xf secret new` makes one): `append` encrypts the events with it,
+    /// and `log` and `show` show the plaintext of the encrypted events it opens.
+    #[arg(long, global = true, env = "XF_SECRET_FILE", hide_env_values = true, value_name = "PATH")]
+    pub secret_file: Option<PathBuf>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -44,6 +49,9 @@ pub enum Command {
     Log(LogArgs),
     /// Show one event in full.
     Show(ShowArgs),
+    /// Make a space secret, to encrypt events end to end (see --secret-file).
+    #[command(subcommand)]
+    Secret(SecretCommand),
     /// Print a feed's MMR root and length.
     Root(FeedArgs),
     /// Print a feed's signed head (author, length, root, signature).
@@ -75,6 +83,19 @@ pub enum Command {
     /// Sync spaces and tickets, printing every event and the progress (events behind per peer).
     #[cfg(feature = "net")]
     Watch(WatchArgs),
+}
+
+/// `xf secret …`.
+#[derive(Subcommand, Debug)]
+pub enum SecretCommand {
+    /// Draw a new space secret from the OS's random number generator and print it (64 hex
+    /// digits), or write it to a new file readable only by you. Hand it to the members of the
+    /// space out of band: peers without it store and sync their events but cannot read them.
+    New {
+        /// Write the secret to this new file (mode 0600) instead of stdout.
+        #[arg(long, short = 'o', value_name = "PATH")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `xf init`.

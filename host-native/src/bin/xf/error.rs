@@ -58,6 +58,12 @@ pub enum CliError {
     Check(xaeroflux::CheckError),
     /// The integrity check found this many problems (listed on stdout).
     Damaged(usize),
+    /// `--secret-file` does not hold a space secret.
+    Secret(PathBuf, xaeroflux::ParseSecretError),
+    /// An event could not be encrypted.
+    Encrypt(xaeroflux::EncryptError),
+    /// The OS random number generator failed.
+    Random,
     /// Stdout was closed by the reader (`xf log | head`): not an error, exit quietly.
     BrokenPipe,
     /// Sync failed.
@@ -115,6 +121,9 @@ impl fmt::Display for CliError {
             Self::Line(n, e) => write!(f, "import line {n}: {e}"),
             Self::Io(what, e) => write!(f, "{what}: {e}"),
             Self::Stdout(e) => write!(f, "cannot write to stdout: {e}"),
+            Self::Secret(p, e) => write!(f, "--secret-file {}: {e}", p.display()),
+            Self::Encrypt(e) => write!(f, "cannot encrypt: {e}"),
+            Self::Random => f.write_str("the operating system's random number generator failed"),
             Self::Check(e) => write!(f, "{e}"),
             Self::Damaged(1) => f.write_str("the store has 1 problem (listed above)"),
             Self::Damaged(n) => write!(f, "the store has {n} problems (listed above)"),

@@ -6,6 +6,8 @@
 //! xf log | show 1 | root | head   read
 //! xf prove 1 -o p.json            an inclusion proof of event #1 with the signed head
 //! xf verify p.json [--root R | --head H]   check it, with no store at all
+//! xf secret new -o s.key          a space secret; --secret-file s.key encrypts appends
+//!                                 and decrypts what log and show print
 //! xf stats | export | import      inspect, dump and load NDJSON
 //! xf serve | join T | sync T | watch   sync over the network (feature `net`)
 //! ```
@@ -36,6 +38,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Append(a) => commands::write::append(cli, a, &mut out)?,
         Command::Log(a) => commands::read::log(cli, a, &mut out)?,
         Command::Show(a) => commands::read::show(cli, a, &mut out)?,
+        Command::Secret(c) => commands::secret::run(cli, c, &mut out)?,
         Command::Root(a) => commands::read::root(cli, a, &mut out)?,
         Command::Head(a) => commands::read::head(cli, a, &mut out)?,
         Command::Stats => commands::read::stats(cli, &mut out)?,

@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use std::io::{self, BufWriter, Stdout, Write};
 
 use serde::Serialize;
+use xaeroflux::{DecryptError, EventFlags, SpaceSecret};
+use xaeroflux_core::sealed::key_id_of;
 use xaeroflux_core::{AuthorId, EventRef, Hash};
 
 use crate::error::CliError;
@@ -115,9 +117,53 @@ pub fn preview(payload: &[u8], max: usize) -> String {
     }
 }
 
+/// What a reader holding `secret` (or none) sees of an event's payload.
+pub enum Shown<'a> {
+    /// Not encrypted: the payload itself.
+    Plain(&'a [u8]),
+    /// Encrypted, and opened with the secret.
+    Opened(Vec<u8>),
+    /// Encrypted, not opened: without a secret (`None`), or why it did not open.
+    Sealed(Option<DecryptError>),
+}
+
+impl<'a> Shown<'a> {
+    /// What `secret` shows of `ev`.
+    pub fn of(ev: &EventRef<'a>, secret: Option<&SpaceSecret>) -> Shown<'a> {
+        if !ev.flags().contains(EventFlags::ENCRYPTED) {
+            return Shown::Plain(ev.payload());
+        }
+        match secret.map(|s| ev.decrypt(s)) {
+            None => Shown::Sealed(None),
+            Some(Ok(plain)) => Shown::Opened(plain),
+            Some(Err(e)) => Shown::Sealed(Some(e)),
+        }
+    }
+
+    /// A one-line preview (see [`preview`]); encrypted payloads say so.
+    pub fn preview(&self, ev: &EventRef<'_>, max: usize) -> String {
+        match self {
+            Shown::Plain(p) => preview(p, max),
+            Shown::Opened(p) => format!("[encrypted] {}", preview(p, max)),
+            Shown::Sealed(why) => {
+                let id = key_id_of(ev.payload()).map_or_else(|| "?".to_string(), |id| hex(&id));
+                match why {
+                    None => format!("<encrypted, key id {id}, {} bytes>", ev.payload().len()),
+                    Some(DecryptError::OtherSecret { .. }) => {
+                        format!("<encrypted with another secret, key id {id}, {} bytes>", ev.payload().len())
+                    }
+                    Some(e) => format!("<encrypted, key id {id}, not opened: {e}>"),
+                }
+            }
+        }
+    }
+}
+
 /// The JSON form of an event (fields in this order). `payload` is the text when the payload
 /// is UTF-8, else null; `payload_hex` is always there; `encoded` (the exact event bytes, what
-/// `import` reads) only where asked for; `type` only in exports.
+/// `import` reads) only where asked for; `type` only in exports. For an encrypted event read
+/// with a secret: `plaintext` (text or null) and `plaintext_hex` once opened, or
+/// `decrypt_error`.
 #[derive(Serialize)]
 pub struct EventJson<'a> {
     /// `"event"` in an export line.
@@ -129,18 +175,26 @@ pub struct EventJson<'a> {
     time: String,
     kind: u16,
     flags: u8,
+    encrypted: bool,
     payload_len: usize,
     leaf: String,
     payload: Option<&'a str>,
     payload_hex: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    plaintext: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plaintext_hex: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decrypt_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     encoded: Option<String>,
 }
 
-/// The JSON form of `ev`, with its encoded bytes when `with_encoded`.
-pub fn event_json<'a>(ev: &EventRef<'a>, with_encoded: bool) -> EventJson<'a> {
+/// The JSON form of `ev`, with its encoded bytes when `with_encoded`, opened with `secret`
+/// when it is encrypted and one is given.
+pub fn event_json<'a>(ev: &EventRef<'a>, with_encoded: bool, secret: Option<&SpaceSecret>) -> EventJson<'a> {
     let payload = ev.payload();
-    EventJson {
+    let mut json = EventJson {
         line_type: None,
         author: author_hex(&ev.author()),
         seq: ev.seq(),
@@ -148,12 +202,27 @@ pub fn event_json<'a>(ev: &EventRef<'a>, with_encoded: bool) -> EventJson<'a> {
         time: utc(ev.timestamp_us()),
         kind: ev.kind(),
         flags: ev.flags().0,
+        encrypted: ev.flags().contains(EventFlags::ENCRYPTED),
         payload_len: payload.len(),
         leaf: hash_hex(&ev.leaf_hash()),
         payload: std::str::from_utf8(payload).ok(),
         payload_hex: hex(payload),
+        plaintext: None,
+        plaintext_hex: None,
+        decrypt_error: None,
         encoded: with_encoded.then(|| hex(ev.encoded())),
+    };
+    if secret.is_some() {
+        match Shown::of(ev, secret) {
+            Shown::Plain(_) | Shown::Sealed(None) => {}
+            Shown::Opened(plain) => {
+                json.plaintext_hex = Some(hex(&plain));
+                json.plaintext = Some(String::from_utf8(plain).ok());
+            }
+            Shown::Sealed(Some(e)) => json.decrypt_error = Some(e.to_string()),
+        }
     }
+    json
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use xaeroflux::{Core, PendingAppend};
+use xaeroflux::{Core, PendingAppend, SpaceSecret};
 use xaeroflux_core::AuthorId;
 
 use crate::error::CliError;
@@ -43,9 +43,11 @@ pub fn resolve_author(core: &Core, arg: Option<&str>) -> Result<AuthorId, CliErr
 }
 
 /// Commits batches pipelined ([`Core::submit_batch`]): a batch's `fdatasync` runs while the
-/// next one is read and written; `stored` counts the events known durable.
+/// next one is read and written; `stored` counts the events known durable. With a secret,
+/// every payload is encrypted with it first.
 pub struct Pipelined<'c> {
     core: &'c Core,
+    secret: Option<SpaceSecret>,
     in_flight: Option<PendingAppend<'c>>,
     /// Events known durable so far.
     pub stored: u64,
@@ -53,14 +55,24 @@ pub struct Pipelined<'c> {
 
 impl<'c> Pipelined<'c> {
     /// Nothing in flight yet.
-    pub fn new(core: &'c Core) -> Self {
-        Pipelined { core, in_flight: None, stored: 0 }
+    pub fn new(core: &'c Core, secret: Option<SpaceSecret>) -> Self {
+        Pipelined { core, secret, in_flight: None, stored: 0 }
     }
 
     /// Submits `payloads` as one commit, and waits for the one before.
     pub fn commit(&mut self, payloads: &[Vec<u8>]) -> Result<(), CliError> {
-        let p =
-            self.core.submit_batch(payloads.iter().map(Vec::as_slice)).map_err(|e| CliError::Append(self.stored, e))?;
+        let submitted = match &self.secret {
+            None => self.core.submit_batch(payloads.iter().map(Vec::as_slice)),
+            Some(secret) => {
+                let events = payloads
+                    .iter()
+                    .map(|p| self.core.new_event(p).encrypt(secret))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(CliError::Encrypt)?;
+                self.core.submit_events(events)
+            }
+        };
+        let p = submitted.map_err(|e| CliError::Append(self.stored, e))?;
         if let Some(before) = self.in_flight.replace(p) {
             self.acknowledge(before)?;
         }

@@ -5,4 +5,5 @@ pub mod check;
 pub mod net;
 pub mod proof;
 pub mod read;
+pub mod secret;
 pub mod write;

@@ -92,7 +92,7 @@ fn print_event(cli: &Cli, core: &Core, ev: &SyncEvent, out: &mut Out) -> Result<
         }
         SyncEvent::Synced { space, peer } => {
             if !cli.json {
-                return out.line(format!("synced      with peer {} in space {}", short(&space.0), short(&peer.0)));
+                return out.line(format!("synced      with peer {} in space {}", short(&peer.0), short(&space.0)));
             }
             json!({"event": "synced", "space": space.to_string(), "peer": peer.to_string()})
         }

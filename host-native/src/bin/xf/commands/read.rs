@@ -1,12 +1,13 @@
 //! `xf log`, `show`, `root`, `head` and `stats`.
 
 use serde_json::json;
-use xaeroflux::Core;
+use xaeroflux::{Core, SpaceSecret};
 use xaeroflux_core::{AuthorId, EventRef, SignedHead};
 
 use crate::args::{Cli, FeedArgs, HeadArgs, LogArgs, ShowArgs};
+use crate::commands::secret;
 use crate::error::CliError;
-use crate::output::{Out, author_hex, author_short, event_json, hash_hex, hex, preview, utc};
+use crate::output::{Out, Shown, author_hex, author_short, event_json, hash_hex, hex, utc};
 use crate::store::{open_existing, resolve_author};
 
 /// The signed head of a feed: the store's own for the local author, the stored one otherwise.
@@ -17,19 +18,21 @@ pub fn feed_head(core: &Core, author: &AuthorId) -> Result<SignedHead, CliError>
     core.feed_head(author).ok_or_else(|| CliError::UnknownAuthor(author_hex(author)))
 }
 
-fn log_line(ev: &EventRef<'_>) -> String {
+fn log_line(ev: &EventRef<'_>, secret: Option<&SpaceSecret>) -> String {
     let kind = if ev.kind() == 0 { String::new() } else { format!("[kind {}] ", ev.kind()) };
     format!(
         "#{:<6} {}  {}  {kind}{}",
         ev.seq(),
         author_short(&ev.author()),
         utc(ev.timestamp_us()),
-        preview(ev.payload(), 80)
+        Shown::of(ev, secret).preview(ev, 80)
     )
 }
 
 /// `xf log`.
 pub fn log(cli: &Cli, a: &LogArgs, out: &mut Out) -> Result<(), CliError> {
+    let secret = secret::load(cli)?;
+    let secret = secret.as_ref();
     let core = open_existing(&cli.store)?;
     let limit = a.limit.unwrap_or(u64::MAX);
     let mut shown = 0u64;
@@ -39,9 +42,9 @@ pub fn log(cli: &Cli, a: &LogArgs, out: &mut Out) -> Result<(), CliError> {
         }
         shown += 1;
         if cli.json {
-            out.json(&event_json(&ev, false))?
+            out.json(&event_json(&ev, false, secret))?
         } else {
-            out.line(log_line(&ev))?
+            out.line(log_line(&ev, secret))?
         }
         Ok(true)
     };
@@ -72,28 +75,55 @@ pub fn log(cli: &Cli, a: &LogArgs, out: &mut Out) -> Result<(), CliError> {
 
 /// `xf show`.
 pub fn show(cli: &Cli, a: &ShowArgs, out: &mut Out) -> Result<(), CliError> {
+    let secret = secret::load(cli)?;
     let core = open_existing(&cli.store)?;
     let author = resolve_author(&core, a.feed.author.as_deref())?;
     let ev = core
         .get(&author, a.seq)
         .map_err(CliError::Read)?
         .ok_or_else(|| CliError::NoSuchEvent(author, a.seq, core.feed_len(&author)))?;
+    let shown = Shown::of(&ev, secret.as_ref());
     if a.raw {
-        return out.bytes(ev.payload());
+        // The plaintext when the secret opens the event, else the stored bytes.
+        return match &shown {
+            Shown::Opened(plain) => out.bytes(plain),
+            _ => out.bytes(ev.payload()),
+        };
     }
     if cli.json {
-        return out.json(&event_json(&ev, true));
+        return out.json(&event_json(&ev, true, secret.as_ref()));
     }
     out.line(format!("event #{} of feed {}", ev.seq(), author_hex(&ev.author())))?;
     out.line(format!("time     {} ({} µs)", utc(ev.timestamp_us()), ev.timestamp_us()))?;
     out.line(format!("kind     {}", ev.kind()))?;
     out.line(format!("flags    {:#04x}", ev.flags().0))?;
     out.line(format!("leaf     {}", hash_hex(&ev.leaf_hash())))?;
-    out.line(format!("payload  {} bytes", ev.payload().len()))?;
-    match std::str::from_utf8(ev.payload()) {
+    match shown {
+        Shown::Plain(payload) => {
+            out.line(format!("payload  {} bytes", payload.len()))?;
+            payload_lines(payload, out)
+        }
+        Shown::Opened(plain) => {
+            out.line(format!(
+                "payload  {} bytes, encrypted; opened with the secret: {} bytes",
+                ev.payload().len(),
+                plain.len()
+            ))?;
+            payload_lines(&plain, out)
+        }
+        sealed @ Shown::Sealed(_) => {
+            out.line(format!("payload  {} bytes", ev.payload().len()))?;
+            out.line(sealed.preview(&ev, 0))
+        }
+    }
+}
+
+/// A payload as text, or as hex lines of 32 bytes.
+fn payload_lines(payload: &[u8], out: &mut Out) -> Result<(), CliError> {
+    match std::str::from_utf8(payload) {
         Ok(text) => out.line(text),
         Err(_) => {
-            for chunk in ev.payload().chunks(32) {
+            for chunk in payload.chunks(32) {
                 out.line(hex(chunk))?;
             }
             Ok(())

@@ -82,10 +82,11 @@ fn stdin_batches(mut flush: impl FnMut(&[Vec<u8>]) -> Result<(), CliError>) -> R
 
 /// `xf append`: arguments, a file, or stdin lines; one durable commit per batch.
 pub fn append(cli: &Cli, a: &AppendArgs, out: &mut Out) -> Result<(), CliError> {
+    let secret = crate::commands::secret::load(cli)?;
     let core = open_existing(&cli.store)?;
     let author = core.author();
     let first = core.feed_len(&author);
-    let mut batches = Pipelined::new(&core);
+    let mut batches = Pipelined::new(&core, secret);
     if let Some(path) = &a.file {
         let data = std::fs::read(path).map_err(|e| CliError::io(path.display(), e))?;
         batches.commit(&[data])?;
@@ -102,14 +103,16 @@ pub fn append(cli: &Cli, a: &AppendArgs, out: &mut Out) -> Result<(), CliError> 
             "author": author_hex(&author),
             "first_seq": first,
             "count": stored,
+            "encrypted": cli.secret_file.is_some(),
             "length": head.length,
             "root": hash_hex(&head.root),
         }));
     }
+    let sealed = if cli.secret_file.is_some() { " (encrypted)" } else { "" };
     match stored {
         0 => out.line("nothing to append (no non-empty input lines)")?,
-        1 => out.line(format!("appended event #{first}"))?,
-        n => out.line(format!("appended {n} events #{first}..#{}", first + n - 1))?,
+        1 => out.line(format!("appended event #{first}{sealed}"))?,
+        n => out.line(format!("appended {n} events #{first}..#{}{sealed}", first + n - 1))?,
     }
     out.line(format!("length  {}", head.length))?;
     out.line(format!("root    {}", hash_hex(&head.root)))
