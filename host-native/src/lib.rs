@@ -63,6 +63,10 @@
 //!   events); a proof recomputes lower nodes from the events of one aligned block of 64.
 //! - **Memory.** The store keeps per feed its peaks, the MMR nodes made since the last
 //!   checkpoint, and a 16-byte entry per page.
+//! - **Encrypted events.** With a [`SpaceSecret`] ([`secret`]), [`NewEvent::encrypt`] seals a
+//!   payload end to end and [`EventRef::decrypt`] opens it; the store, its proofs and the
+//!   sync handle the sealed bytes like any other, so peers without the secret relay them
+//!   without reading them.
 //!
 //! ## Call rules and concurrency
 //!
