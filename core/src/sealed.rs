@@ -36,7 +36,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use chacha20poly1305::aead::{AeadInOut, KeyInit};
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use zeroize::Zeroize;
 
@@ -209,7 +209,7 @@ pub fn seal(secret: &SpaceSecret, author: &AuthorId, plaintext: &[u8], random: &
     let cipher = XChaCha20Poly1305::new(&secret.keys.payload.into());
     let body = &mut out[start + HEADER_LEN..];
     // The only error is a message longer than XChaCha allows (256 GiB), far above the assert.
-    let tag = match cipher.encrypt_inout_detached(&XNonce::from(nonce), &aad, body.into()) {
+    let tag = match cipher.encrypt_in_place_detached(&XNonce::from(nonce), &aad, body) {
         Ok(tag) => tag,
         Err(_) => unreachable!("XChaCha20-Poly1305 takes any message under 256 GiB"),
     };
@@ -248,11 +248,11 @@ pub fn open(secret: &SpaceSecret, author: &AuthorId, sealed: &[u8], out: &mut Ve
     let aad = associated_data(author, head);
     let mut nonce = [0u8; NONCE_LEN];
     nonce.copy_from_slice(&head[1 + KEY_ID_LEN..]);
-    let tag = Tag::try_from(tag).map_err(|_| DecryptError::Tampered)?;
+    let tag = Tag::from_slice(tag);
     let start = out.len();
     out.extend_from_slice(ciphertext);
     let cipher = XChaCha20Poly1305::new(&secret.keys.payload.into());
-    match cipher.decrypt_inout_detached(&XNonce::from(nonce), &aad, (&mut out[start..]).into(), &tag) {
+    match cipher.decrypt_in_place_detached(&XNonce::from(nonce), &aad, &mut out[start..], tag) {
         Ok(()) => Ok(()),
         Err(_) => {
             // Leave nothing of an unauthenticated message behind.
