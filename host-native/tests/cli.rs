@@ -446,4 +446,11 @@ fn events_appended_with_a_secret_are_read_only_with_it() {
     let author = appended["author"].as_str().expect("author");
     let read = other_env.ok(&["--secret-file", key_arg, "log", "--author", author]);
     assert!(read.contains("[encrypted] members only"), "{read}");
+
+    // New events from NDJSON payload lines are encrypted too.
+    let lines = env.path("new.ndjson");
+    std::fs::write(&lines, "{\"payload\": \"imported secret\"}\n").expect("write");
+    env.ok(&["--secret-file", key_arg, "import", lines.to_str().expect("utf-8 path")]);
+    assert!(!env.ok(&["log"]).contains("imported secret"));
+    assert!(env.ok(&["--secret-file", key_arg, "log"]).contains("[encrypted] imported secret"));
 }
