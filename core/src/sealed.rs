@@ -89,6 +89,27 @@ impl SpaceSecret {
         SpaceSecret { bytes, keys: Keys { payload, nonce, id } }
     }
 
+    /// The secret of its text form, 64 hex digits (either case; white space around them, such
+    /// as a file's last newline, is ignored).
+    pub fn from_hex(text: &str) -> Result<SpaceSecret, ParseSecretError> {
+        let text = text.trim();
+        if let Some(at) = text.chars().position(|c| !c.is_ascii_hexdigit()) {
+            return Err(ParseSecretError::NotHex { at });
+        }
+        // Only ASCII is left: characters are bytes.
+        if text.len() != 64 {
+            return Err(ParseSecretError::WrongLength { chars: text.len() });
+        }
+        let mut bytes = [0u8; 32];
+        for (b, pair) in bytes.iter_mut().zip(text.as_bytes().chunks(2)) {
+            let digit = |c: u8| (c as char).to_digit(16).map_or(0, |d| d as u8);
+            *b = (digit(pair[0]) << 4) | digit(pair[1]);
+        }
+        let secret = SpaceSecret::from_bytes(bytes);
+        bytes.zeroize();
+        Ok(secret)
+    }
+
     /// The secret's bytes, to hand to another member.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.bytes
@@ -125,6 +146,33 @@ impl fmt::Debug for SpaceSecret {
         write!(f, "SpaceSecret {{ key_id: {:02x}{:02x}{:02x}{:02x}, .. }}", id[0], id[1], id[2], id[3])
     }
 }
+
+/// Why a text is not a space secret ([`SpaceSecret::from_hex`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseSecretError {
+    /// Not 64 characters (after surrounding white space is trimmed).
+    WrongLength {
+        /// How many characters there were.
+        chars: usize,
+    },
+    /// A character that is not a hex digit.
+    NotHex {
+        /// Its position (in characters, after trimming).
+        at: usize,
+    },
+}
+
+impl fmt::Display for ParseSecretError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::WrongLength { chars } => write!(f, "a space secret is 64 hex digits, not {chars} characters"),
+            Self::NotHex { at } => write!(f, "a space secret is hex digits only (character {at} is not one)"),
+        }
+    }
+}
+
+impl core::error::Error for ParseSecretError {}
 
 /// Why a sealed payload does not open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,6 +358,19 @@ mod tests {
         other_id[1] ^= 1;
         assert!(matches!(open(&secret, &author, &other_id, &mut out), Err(DecryptError::OtherSecret { .. })));
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn the_text_form_reads_either_case_and_says_what_is_wrong() {
+        let secret = SpaceSecret::from_bytes([0xAB; 32]);
+        let text = "ab".repeat(32);
+        assert_eq!(SpaceSecret::from_hex(&alloc::format!("  {}\n", text.to_uppercase())), Ok(secret));
+        assert_eq!(SpaceSecret::from_hex("abc"), Err(ParseSecretError::WrongLength { chars: 3 }));
+        assert_eq!(SpaceSecret::from_hex(&"a".repeat(66)), Err(ParseSecretError::WrongLength { chars: 66 }));
+        let mut bad = text.clone();
+        bad.replace_range(10..11, "g");
+        assert_eq!(SpaceSecret::from_hex(&bad), Err(ParseSecretError::NotHex { at: 10 }));
+        assert_eq!(SpaceSecret::from_hex(&"é".repeat(32)), Err(ParseSecretError::NotHex { at: 0 }));
     }
 
     #[test]
