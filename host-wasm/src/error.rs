@@ -52,6 +52,9 @@ pub enum ErrorCode {
     Unsupported,
     /// Sync with a peer failed (connection, protocol).
     Sync,
+    /// An encrypted event's payload does not open with the secret given: the event is not
+    /// encrypted, was sealed with another secret, or was altered.
+    Decrypt,
 }
 
 impl ErrorCode {
@@ -70,11 +73,12 @@ impl ErrorCode {
             Self::Closed => "CLOSED",
             Self::Unsupported => "UNSUPPORTED",
             Self::Sync => "SYNC",
+            Self::Decrypt => "DECRYPT",
         }
     }
 
     /// Every code, for the type definitions and tests.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         Self::InvalidArgument,
         Self::PayloadTooLarge,
         Self::Malformed,
@@ -87,6 +91,7 @@ impl ErrorCode {
         Self::Closed,
         Self::Unsupported,
         Self::Sync,
+        Self::Decrypt,
     ];
 }
 

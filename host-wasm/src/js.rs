@@ -2,7 +2,7 @@
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
-use xaeroflux_core::{EventRef, SignedHead};
+use xaeroflux_core::{EventFlags, EventRef, SignedHead};
 
 use crate::error::ArgError;
 use crate::hex;
@@ -115,11 +115,12 @@ pub fn prop_num(obj: &JsValue, key: &'static str) -> Result<Option<f64>, ArgErro
     }
 }
 
-/// The JavaScript form of an event (`StoredEvent` in the type definitions).
+/// The JavaScript form of an event (`StoredEvent` in the type definitions). An encrypted
+/// event has no `text`: its payload is sealed bytes, whatever they happen to spell.
 pub fn event(ev: &EventRef<'_>) -> JsValue {
     let text = match core::str::from_utf8(ev.payload()) {
-        Ok(s) => JsValue::from_str(s),
-        Err(_) => JsValue::NULL,
+        Ok(s) if !ev.flags().contains(EventFlags::ENCRYPTED) => JsValue::from_str(s),
+        _ => JsValue::NULL,
     };
     Obj::new()
         .set("author", hex::encode(ev.author().as_bytes()))

@@ -42,13 +42,20 @@ extern "C" {
 
 /// 32 bytes from `crypto.getRandomValues`, or `None` where there is no Web Crypto.
 pub fn random32() -> Option<[u8; 32]> {
-    let v = xf_random_bytes(32);
+    random_array()
+}
+
+/// `N` bytes from `crypto.getRandomValues`, or `None` where there is no Web Crypto.
+pub fn random_array<const N: usize>() -> Option<[u8; N]> {
+    let v = xf_random_bytes(N as u32);
     let a = v.dyn_ref::<js_sys::Uint8Array>()?;
-    let mut out = [0u8; 32];
-    if a.length() != 32 {
+    let mut out = [0u8; N];
+    if a.length() as usize != N {
         return None;
     }
     a.copy_to(&mut out);
+    // The copy JavaScript holds may be a secret's bytes: overwrite it.
+    a.fill(0, 0, N as u32);
     Some(out)
 }
 

@@ -19,7 +19,8 @@ export type ErrorCode =
   | "LOCKED"
   | "CLOSED"
   | "UNSUPPORTED"
-  | "SYNC";
+  | "SYNC"
+  | "DECRYPT";
 
 /** Every error this package throws: a real `Error` with a stable `code`. */
 export interface XaerofluxError extends Error {
@@ -39,9 +40,9 @@ export interface StoredEvent {
   kind: number;
   /** Flag bits (1: encrypted payload, 2: CRDT operation). */
   flags: number;
-  /** The payload bytes. */
+  /** The payload bytes (for an encrypted event, the sealed bytes: see `decryptEvent`). */
   payload: Uint8Array;
-  /** The payload as text, or `null` when it is not valid UTF-8. */
+  /** The payload as text, or `null` when it is not valid UTF-8 or the event is encrypted. */
   text: string | null;
   /** The event's leaf hash (hex): what the Merkle trees commit to. */
   leafHash: string;
@@ -133,6 +134,15 @@ export interface AppendOptions {
   kind?: number;
   /** Flag bits (default 0). */
   flags?: number;
+  /**
+   * Encrypt the payloads with this space secret (64 hex characters or 32 bytes, e.g. from
+   * `generateSpaceSecret()`; not the author's `secretKey`). Each payload is sealed with
+   * XChaCha20-Poly1305 for the members of the space and the event gets flag bit 0
+   * (`ENCRYPTED`), besides any `flags`. Peers without the secret still store, verify and
+   * sync the event; members read it with `decryptEvent(event, secret)`. A plaintext may be
+   * at most 16 MiB − 45 bytes.
+   */
+  secret?: string | Uint8Array;
 }
 
 /** Options of `list`. */
@@ -209,3 +219,20 @@ export type SyncEvent =
   | { type: "transportError"; error: unknown }
   | { type: "closed"; code: string; byPeer: boolean; reason: string | undefined };
 "#;
+
+#[cfg(test)]
+mod tests {
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn the_error_code_type_lists_every_code() {
+        // The macro consumes `TYPES`: read it from the source.
+        let source = include_str!("types.rs");
+        let union = &source[source.find("export type ErrorCode").unwrap()..];
+        let union = &union[..union.find(';').unwrap()];
+        for c in ErrorCode::ALL {
+            assert!(union.contains(&format!("\"{c}\"")), "{c} is missing from the ErrorCode type");
+        }
+        assert_eq!(union.matches('|').count(), ErrorCode::ALL.len());
+    }
+}

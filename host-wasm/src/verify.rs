@@ -69,7 +69,7 @@ pub(crate) fn proof_object(event: &EventRef<'_>, p: &InclusionProof, head: &Sign
 #[wasm_bindgen(js_name = verifyProof, unchecked_return_type = "VerifiedProof")]
 pub fn verify_proof(
     #[wasm_bindgen(unchecked_param_type = "ProofFile | string")] proof: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options: Option<JsValue>,
+    #[wasm_bindgen(unchecked_optional_param_type = "VerifyOptions")] options: Option<JsValue>,
 ) -> Result<JsValue, JsValue> {
     let fields = proof_fields(&proof)?;
     let file = proof::decode(&fields.as_core()).map_err(|e| e.to_js())?;

@@ -194,3 +194,269 @@ async fn stores_sync_live_and_relay_feeds() {
     xaeroflux_wasm::verify_proof(proof, Some(opts(&[("author", a.author().into())]))).unwrap();
     assert_eq!(c.event_count(), 52.0);
 }
+
+// Encrypted events: `append(payload, { secret })`, `decryptEvent`, space secrets.
+
+fn bytes_of(ev: &JsValue, key: &str) -> Vec<u8> {
+    get(ev, key).unchecked_into::<Uint8Array>().to_vec()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+/// Appends with options and waits for the receipt (or the rejection).
+async fn append_with(store: &Store, payload: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+    JsFuture::from(store.append(payload, Some(options))?).await
+}
+
+#[wasm_bindgen_test]
+async fn append_with_a_secret_seals_and_decrypt_event_opens() {
+    let secret = xaeroflux_wasm::generate_space_secret().unwrap();
+    let store = Store::open_in_memory(None).unwrap();
+    let plain = "meet at noon";
+    let options = opts(&[("secret", secret.clone().into()), ("kind", 7.into()), ("flags", 2.into())]);
+    let ev = append_with(&store, plain.into(), options).await.unwrap();
+    let sealed = bytes_of(&ev, "payload");
+    assert_eq!(sealed.len(), plain.len() + 45, "version, key id, nonce and tag");
+    assert!(!sealed.windows(plain.len()).any(|w| w == plain.as_bytes()), "the plaintext is not stored");
+    assert_eq!(get(&ev, "flags").as_f64(), Some(3.0), "ENCRYPTED (1) besides the flags given (2)");
+    assert_eq!(get(&ev, "kind").as_f64(), Some(7.0));
+    assert!(get(&ev, "text").is_null(), "an encrypted event has no text");
+    let key_id = xaeroflux_wasm::space_secret_key_id(secret.clone().into()).unwrap();
+    assert_eq!(xaeroflux_core_hex(&sealed[1..5]), key_id, "the payload carries the secret's key id");
+
+    let opened = xaeroflux_wasm::decrypt_event(ev.clone(), secret.clone().into()).unwrap();
+    assert_eq!(opened.to_vec(), plain.as_bytes());
+    // The event as read back, and with the secret in upper case.
+    let back = store.get(0.0, None).unwrap();
+    let opened = xaeroflux_wasm::decrypt_event(back, secret.to_uppercase().into()).unwrap();
+    assert_eq!(opened.to_vec(), plain.as_bytes());
+    // The same plaintext sealed twice gives different bytes (fresh randomness each time).
+    let again = append_with(&store, plain.into(), opts(&[("secret", secret.clone().into())])).await.unwrap();
+    assert_ne!(bytes_of(&again, "payload"), sealed);
+    assert_eq!(get(&again, "flags").as_f64(), Some(1.0));
+    // Proofs cover the sealed bytes like any other payload.
+    let proof = store.prove(0.0, None).unwrap();
+    let verified = xaeroflux_wasm::verify_proof(proof, Some(opts(&[("author", store.author().into())]))).unwrap();
+    let event = get(&verified, "event");
+    assert_eq!(xaeroflux_wasm::decrypt_event(event, secret.into()).unwrap().to_vec(), plain.as_bytes());
+}
+
+/// Lower-case hex of bytes.
+fn xaeroflux_core_hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[wasm_bindgen_test]
+async fn append_batch_with_a_secret_as_bytes() {
+    let secret_bytes: Vec<u8> = (1..=32).collect();
+    let secret = Uint8Array::from(&secret_bytes[..]);
+    let store = Store::open_in_memory(None).unwrap();
+    let raw = Uint8Array::from(&[0u8, 159, 146, 150][..]);
+    let batch = Array::of3(&"one".into(), &"".into(), &raw);
+    let options = opts(&[("secret", secret.clone().into())]);
+    let out = JsFuture::from(store.append_batch(batch.into(), Some(options)).unwrap()).await.unwrap();
+    let out: Array = out.unchecked_into();
+    assert_eq!(out.length(), 3);
+    let want: [&[u8]; 3] = [b"one", b"", &[0, 159, 146, 150]];
+    for (i, plain) in want.iter().enumerate() {
+        let ev = out.get(i as u32);
+        assert_eq!(get(&ev, "flags").as_f64(), Some(1.0));
+        assert_eq!(bytes_of(&ev, "payload").len(), plain.len() + 45);
+        // Opened with either form of the secret.
+        assert_eq!(xaeroflux_wasm::decrypt_event(ev.clone(), secret.clone().into()).unwrap().to_vec(), *plain);
+        let hex = xaeroflux_core_hex(&secret_bytes);
+        assert_eq!(xaeroflux_wasm::decrypt_event(ev, hex.into()).unwrap().to_vec(), *plain);
+    }
+    assert_eq!(store.length(), 3.0);
+}
+
+#[wasm_bindgen_test]
+async fn what_does_not_open_is_a_decrypt_error() {
+    let secret = xaeroflux_wasm::generate_space_secret().unwrap();
+    let other = xaeroflux_wasm::generate_space_secret().unwrap();
+    let store = Store::open_in_memory(None).unwrap();
+    let ev = append_with(&store, "secret plans".into(), opts(&[("secret", secret.clone().into())])).await.unwrap();
+
+    // Another secret: the message names the key id the payload carries.
+    let e = xaeroflux_wasm::decrypt_event(ev.clone(), other.into()).unwrap_err();
+    assert_eq!(code_of(&e), "DECRYPT");
+    let msg = get(&e, "message").as_string().unwrap();
+    let key_id = xaeroflux_wasm::space_secret_key_id(secret.clone().into()).unwrap();
+    assert_eq!(msg, format!("sealed with another secret (key id {key_id})"));
+
+    // An event that is not encrypted.
+    let plain = append(&store, "in the clear").await;
+    let e = xaeroflux_wasm::decrypt_event(plain, secret.clone().into()).unwrap_err();
+    assert_eq!(code_of(&e), "DECRYPT");
+    assert_eq!(get(&e, "message").as_string().as_deref(), Some("the event is not encrypted"));
+
+    // A changed byte of the ciphertext, or the payload under another author.
+    let copy = js_sys::Object::assign(&js_sys::Object::new(), ev.unchecked_ref());
+    let mut bytes = bytes_of(&ev, "payload");
+    bytes[30] ^= 1;
+    Reflect::set(&copy, &"payload".into(), &Uint8Array::from(&bytes[..])).unwrap();
+    let e = xaeroflux_wasm::decrypt_event(copy.clone().into(), secret.clone().into()).unwrap_err();
+    assert_eq!(code_of(&e), "DECRYPT");
+    assert!(get(&e, "message").as_string().unwrap().contains("does not authenticate"));
+    Reflect::set(&copy, &"payload".into(), &get(&ev, "payload")).unwrap();
+    Reflect::set(&copy, &"author".into(), &"ab".repeat(32).into()).unwrap();
+    assert_eq!(
+        code_of(&xaeroflux_wasm::decrypt_event(copy.clone().into(), secret.clone().into()).unwrap_err()),
+        "DECRYPT"
+    );
+
+    // Too short to be a sealed payload.
+    Reflect::set(&copy, &"author".into(), &get(&ev, "author")).unwrap();
+    Reflect::set(&copy, &"payload".into(), &Uint8Array::from(&[1u8, 2, 3][..])).unwrap();
+    let e = xaeroflux_wasm::decrypt_event(copy.into(), secret.into()).unwrap_err();
+    assert_eq!(code_of(&e), "DECRYPT");
+    assert_eq!(get(&e, "message").as_string().as_deref(), Some("a sealed payload is at least 45 bytes, this one 3"));
+}
+
+#[wasm_bindgen_test]
+async fn bad_secrets_and_oversized_plaintexts_are_refused() {
+    let store = Store::open_in_memory(None).unwrap();
+    let good = "07".repeat(32);
+    let bad: [(JsValue, &str); 5] = [
+        ("abc".into(), "a space secret is 64 hex characters, not 3"),
+        (format!("{}zz", "0".repeat(62)).into(), "hex digits only (character 62 is not one)"),
+        (Uint8Array::new_with_length(31).into(), "a space secret is 32 bytes, not 31"),
+        (JsValue::from(42), "expected a space secret: 64 hex characters or a Uint8Array of 32 bytes"),
+        (js_sys::ArrayBuffer::new(32).into(), "expected a space secret"),
+    ];
+    for (secret, why) in bad {
+        let e = store.append("x".into(), Some(opts(&[("secret", secret.clone())]))).unwrap_err();
+        assert_eq!(code_of(&e), "INVALID_ARGUMENT");
+        let msg = get(&e, "message").as_string().unwrap();
+        assert!(msg.starts_with("invalid argument `secret`: ") && msg.contains(why), "{msg}");
+        let batch = Array::of1(&"x".into());
+        let e = store.append_batch(batch.into(), Some(opts(&[("secret", secret.clone())]))).unwrap_err();
+        assert_eq!(code_of(&e), "INVALID_ARGUMENT");
+        assert_eq!(code_of(&xaeroflux_wasm::space_secret_key_id(secret.clone()).unwrap_err()), "INVALID_ARGUMENT");
+        let ev = opts(&[
+            ("author", "ab".repeat(32).into()),
+            ("flags", 1.into()),
+            ("payload", Uint8Array::new_with_length(50).into()),
+        ]);
+        assert_eq!(code_of(&xaeroflux_wasm::decrypt_event(ev, secret).unwrap_err()), "INVALID_ARGUMENT");
+    }
+    // Events that are not events.
+    for ev in [
+        JsValue::from("event"),
+        opts(&[("flags", 1.into())]),
+        opts(&[("author", "ab".repeat(32).into()), ("flags", 1.into())]),
+    ] {
+        assert_eq!(code_of(&xaeroflux_wasm::decrypt_event(ev, good.clone().into()).unwrap_err()), "INVALID_ARGUMENT");
+    }
+    assert_eq!(store.length(), 0.0);
+
+    // 16 MiB − 45 bytes is the most a sealed payload holds; nothing is stored past it.
+    let big = Uint8Array::new_with_length(16 * 1024 * 1024 - 44);
+    let e = append_with(&store, big.into(), opts(&[("secret", good.clone().into())])).await.unwrap_err();
+    assert_eq!(code_of(&e), "PAYLOAD_TOO_LARGE");
+    let msg = get(&e, "message").as_string().unwrap();
+    assert!(msg.contains("16777172 bytes is too large to encrypt (at most 16777171)"), "{msg}");
+    let batch = Array::of2(&"small".into(), &Uint8Array::new_with_length(16 * 1024 * 1024 - 44));
+    let e = JsFuture::from(store.append_batch(batch.into(), Some(opts(&[("secret", good.into())]))).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&e), "PAYLOAD_TOO_LARGE");
+    assert_eq!(store.length(), 0.0);
+}
+
+#[wasm_bindgen_test]
+fn space_secrets_and_key_ids() {
+    let a = xaeroflux_wasm::generate_space_secret().unwrap();
+    let b = xaeroflux_wasm::generate_space_secret().unwrap();
+    for s in [&a, &b] {
+        assert_eq!(s.len(), 64);
+        assert!(s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)), "{s}");
+    }
+    assert_ne!(a, b);
+    let id = xaeroflux_wasm::space_secret_key_id(a.clone().into()).unwrap();
+    assert_eq!(id.len(), 8);
+    assert!(id.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{id}");
+    let bytes = Uint8Array::from(&unhex(&a)[..]);
+    assert_eq!(xaeroflux_wasm::space_secret_key_id(bytes.into()).unwrap(), id);
+    assert_eq!(xaeroflux_wasm::space_secret_key_id(format!(" {}\n", a.to_uppercase()).into()).unwrap(), id);
+    assert_ne!(xaeroflux_wasm::space_secret_key_id(b.into()).unwrap(), id);
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export function hide_web_crypto() {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, "crypto");
+  Object.defineProperty(globalThis, "crypto", { value: undefined, configurable: true, writable: true });
+  return saved;
+}
+export function restore_web_crypto(saved) {
+  if (saved) Object.defineProperty(globalThis, "crypto", saved); else delete globalThis.crypto;
+}
+"#)]
+extern "C" {
+    fn hide_web_crypto() -> JsValue;
+    fn restore_web_crypto(saved: JsValue);
+}
+
+#[wasm_bindgen_test]
+async fn without_web_crypto_there_are_no_secrets_and_no_encrypted_appends() {
+    let store = Store::open_in_memory(None).unwrap();
+    let saved = hide_web_crypto();
+    let made = xaeroflux_wasm::generate_space_secret();
+    let appended = append_with(&store, "x".into(), opts(&[("secret", "07".repeat(32).into())])).await;
+    restore_web_crypto(saved);
+    let e = made.unwrap_err();
+    assert_eq!(code_of(&e), "UNSUPPORTED");
+    assert!(get(&e, "message").as_string().unwrap().contains("crypto.getRandomValues"));
+    let e = appended.unwrap_err();
+    assert_eq!(code_of(&e), "UNSUPPORTED");
+    assert_eq!(store.length(), 0.0);
+    // Back to normal.
+    assert_eq!(xaeroflux_wasm::generate_space_secret().unwrap().len(), 64);
+    append_with(&store, "x".into(), opts(&[("secret", "07".repeat(32).into())])).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn encrypted_events_sync_to_peers_without_the_secret() {
+    let secret = xaeroflux_wasm::generate_space_secret().unwrap();
+    let a = Store::open_in_memory(None).unwrap();
+    let relay = Store::open_in_memory(None).unwrap();
+    append_with(&a, "members only".into(), opts(&[("secret", secret.clone().into())])).await.unwrap();
+    let _link = connect(&a, &relay);
+    let aa = Some(a.author());
+    wait_for("the relay to get a's event", || !relay.get(0.0, aa.clone()).unwrap().is_undefined()).await;
+    let ev = relay.get(0.0, aa.clone()).unwrap();
+    assert_eq!(get(&ev, "flags").as_f64(), Some(1.0));
+    assert!(get(&ev, "text").is_null());
+    assert_eq!(xaeroflux_wasm::decrypt_event(ev, secret.into()).unwrap().to_vec(), b"members only");
+}
+
+/// core/tests/vectors/sealed_payload.json: sealed by an independent implementation (PyNaCl).
+const SEALED_VECTORS: &str = include_str!("../../core/tests/vectors/sealed_payload.json");
+
+#[wasm_bindgen_test]
+fn sealed_payload_vectors_open() {
+    let doc = js_sys::JSON::parse(SEALED_VECTORS).unwrap();
+    let cases: Array = get(&doc, "cases").unchecked_into();
+    assert!(cases.length() >= 10);
+    for (i, case) in cases.iter().enumerate() {
+        let field = |k: &str| get(&case, k).as_string().unwrap();
+        let (secret, author) = (field("secret"), field("author"));
+        assert_eq!(xaeroflux_wasm::space_secret_key_id(secret.clone().into()).unwrap(), field("key_id"), "case {i}");
+        let bytes = Uint8Array::from(&unhex(&secret)[..]);
+        assert_eq!(xaeroflux_wasm::space_secret_key_id(bytes.clone().into()).unwrap(), field("key_id"), "case {i}");
+        // As a decoded event would give it (the fields decryptEvent does not read are ignored).
+        let ev = opts(&[
+            ("author", author.into()),
+            ("seq", 0.into()),
+            ("timestamp", 0.into()),
+            ("kind", 0.into()),
+            ("flags", 1.into()),
+            ("payload", Uint8Array::from(&unhex(&field("sealed"))[..]).into()),
+        ]);
+        let plain = xaeroflux_wasm::decrypt_event(ev.clone(), secret.into()).unwrap();
+        assert_eq!(xaeroflux_core_hex(&plain.to_vec()), field("plaintext"), "case {i}");
+        assert_eq!(xaeroflux_wasm::decrypt_event(ev, bytes.into()).unwrap().to_vec(), plain.to_vec(), "case {i}");
+    }
+}

@@ -48,16 +48,25 @@ test("the browser example runs verbatim in Chromium", async () => {
   }
 });
 
-test("the Node.js example runs verbatim", () => {
-  const code = example("Usage (Node.js)");
+/** Runs the README's example under `section` with Node, the package linked in; its stdout. */
+function runExample(section) {
+  const code = example(section);
   const dir = mkdtempSync(join(tmpdir(), "xf-readme-"));
   try {
     mkdirSync(join(dir, "node_modules"));
     symlinkSync(pkg, join(dir, "node_modules", "xaeroflux-wasm"), "dir");
     writeFileSync(join(dir, "example.mjs"), code);
-    const out = execFileSync(process.execPath, ["example.mjs"], { cwd: dir, encoding: "utf8", timeout: 20_000 });
-    assert.equal(out.trim(), "from a");
+    return execFileSync(process.execPath, ["example.mjs"], { cwd: dir, encoding: "utf8", timeout: 20_000 });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test("the Node.js example runs verbatim", () => {
+  assert.equal(runExample("Usage (Node.js)").trim(), "from a");
+});
+
+test("the encrypted events example runs verbatim", () => {
+  const out = runExample("Encrypted events");
+  assert.deepEqual(out.trim().split("\n"), ["1 null 57", "meet at noon", "true", "DECRYPT"]);
 });

@@ -1,5 +1,6 @@
-// The core's test vectors (core/tests/vectors.json, made by an independent reference
-// implementation) checked from JavaScript through the npm package, under Node.js.
+// The core's test vectors (core/tests/vectors.json and core/tests/vectors/sealed_payload.json,
+// made by independent reference implementations) checked from JavaScript through the npm
+// package, under Node.js.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import { repo, requirePackage } from "./lib/paths.mjs";
 
 const xf = await import(pathToFileURL(join(requirePackage(), "node.js")).href);
 const vectors = JSON.parse(readFileSync(join(repo, "core", "tests", "vectors.json"), "utf8"));
+const sealed = JSON.parse(readFileSync(join(repo, "core", "tests", "vectors", "sealed_payload.json"), "utf8"));
 const hex = (b) => Buffer.from(b).toString("hex");
 const unhex = (s) => new Uint8Array(Buffer.from(s, "hex"));
 
@@ -91,5 +93,22 @@ test("signed heads decode and verify; any flipped bit does not", () => {
       bad[i] ^= 1;
       assert.throws(() => xf.verifyHead(bad), (e) => xf.isXaerofluxError(e) && e.code === "BAD_SIGNATURE");
     }
+  }
+});
+
+test("sealed payloads (libsodium) open with decryptEvent, and key ids match", () => {
+  assert.ok(sealed.cases.length >= 10);
+  for (const [i, v] of sealed.cases.entries()) {
+    assert.equal(xf.spaceSecretKeyId(v.secret), v.key_id, `case ${i}`);
+    assert.equal(xf.spaceSecretKeyId(unhex(v.secret)), v.key_id, `case ${i}`);
+    // A whole event, encoded and decoded, as a peer would receive it.
+    const encoded = xf.encodeEvent({ author: v.author, seq: i, timestamp: 1, kind: 3, flags: 1, payload: unhex(v.sealed) });
+    const ev = xf.decodeEvent(encoded);
+    assert.equal(hex(xf.decryptEvent(ev, v.secret)), v.plaintext, `case ${i}`);
+    assert.equal(hex(xf.decryptEvent(ev, unhex(v.secret))), v.plaintext, `case ${i}`);
+    // The same bytes without the flag, or under another author, do not open.
+    assert.throws(() => xf.decryptEvent({ ...ev, flags: 0 }, v.secret), (e) => e.code === "DECRYPT");
+    const other = v.author === "ab".repeat(32) ? "cd".repeat(32) : "ab".repeat(32);
+    assert.throws(() => xf.decryptEvent({ ...ev, author: other }, v.secret), (e) => e.code === "DECRYPT");
   }
 });

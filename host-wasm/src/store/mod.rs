@@ -18,6 +18,7 @@ use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use xaeroflux_core::memstore::{AppendError, NewEvent, ProveError};
 use xaeroflux_core::page::PageConfig;
+use xaeroflux_core::sealed::SpaceSecret;
 use xaeroflux_core::{AuthorId, EventFlags};
 
 #[cfg(test)]
@@ -77,6 +78,14 @@ fn parse_options(options: &JsValue) -> Result<Options, JsValue> {
     Ok(Options { page, secret, strict })
 }
 
+/// What `append` and `appendBatch` were asked to do besides storing the payloads.
+struct AppendOptions {
+    kind: u16,
+    flags: u8,
+    /// Seal every payload with this space secret and set `ENCRYPTED`.
+    secret: Option<SpaceSecret>,
+}
+
 /// A Xaeroflux store: the local author's feed and replicas of other feeds, persisted in
 /// IndexedDB (or only in memory), with Merkle proofs for every event.
 #[wasm_bindgen]
@@ -116,8 +125,16 @@ impl Store {
         arr.iter().map(|p| js::payload_bytes(&p, "payloads").map_err(arg)).collect()
     }
 
-    async fn append_many(inner: Rc<Inner>, payloads: Vec<Vec<u8>>, kind: u16, flags: u8) -> Result<JsValue, JsValue> {
+    async fn append_many(inner: Rc<Inner>, payloads: Vec<Vec<u8>>, opts: AppendOptions) -> Result<JsValue, JsValue> {
         inner.check_open()?;
+        let AppendOptions { kind, mut flags, secret } = opts;
+        let payloads = match secret {
+            Some(secret) => {
+                flags |= EventFlags::ENCRYPTED.0;
+                crate::secret::seal_all(&secret, &inner.author, &payloads).map_err(|e| e.to_js())?
+            }
+            None => payloads,
+        };
         let ts = platform::now_us();
         let seqs = {
             let mut mem = inner.mem.borrow_mut();
@@ -131,6 +148,15 @@ impl Store {
         inner::commit(&inner).await?;
         let mem = inner.mem.borrow();
         Ok(js::array(mem.range(&inner.author, seqs).map(|e| js::event(&e))).into())
+    }
+
+    /// The options of `append` and `appendBatch` (`AppendOptions`).
+    fn append_options(options: Option<JsValue>) -> Result<AppendOptions, JsValue> {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
+        let (kind, flags) = Self::kind_flags(&options)?;
+        let secret =
+            prop(&options, "secret").map(|s| crate::secret::secret_arg(&s)).transpose().map_err(|e| e.to_js())?;
+        Ok(AppendOptions { kind, flags, secret })
     }
 
     fn kind_flags(options: &JsValue) -> Result<(u16, u8), JsValue> {
@@ -185,7 +211,7 @@ impl Store {
     #[wasm_bindgen(unchecked_return_type = "Promise<Store>")]
     pub fn open(
         name: String,
-        #[wasm_bindgen(unchecked_param_type = "StoreOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "StoreOptions")] options: Option<JsValue>,
     ) -> Result<js_sys::Promise, JsValue> {
         let options = parse_options(&options.unwrap_or(JsValue::UNDEFINED))?;
         Ok(wasm_bindgen_futures::future_to_promise(
@@ -196,7 +222,7 @@ impl Store {
     /// A store that lives only in memory (Node.js, tests, throwaway sessions).
     #[wasm_bindgen(js_name = openInMemory)]
     pub fn open_in_memory(
-        #[wasm_bindgen(unchecked_param_type = "StoreOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "StoreOptions")] options: Option<JsValue>,
     ) -> Result<Store, JsValue> {
         let options = parse_options(&options.unwrap_or(JsValue::UNDEFINED))?;
         let key = open::new_key(&options).map_err(|e| e.to_js())?;
@@ -271,34 +297,39 @@ impl Store {
 
     /// Appends one event (a string is stored as UTF-8) to the local feed. Resolves with the
     /// stored event once it is committed.
+    ///
+    /// With `options.secret` (a space secret: 64 hex characters or 32 bytes, see
+    /// `generateSpaceSecret`) the payload is encrypted for the members of the space and the
+    /// event has the `ENCRYPTED` flag (bit 0); read it back with `decryptEvent`.
     #[wasm_bindgen(unchecked_return_type = "Promise<StoredEvent>")]
     pub fn append(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | ArrayBuffer")] payload: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "AppendOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "AppendOptions")] options: Option<JsValue>,
     ) -> Result<js_sys::Promise, JsValue> {
         self.inner.check_open()?;
         let bytes = js::payload_bytes(&payload, "payload").map_err(arg)?;
-        let (kind, flags) = Self::kind_flags(&options.unwrap_or(JsValue::UNDEFINED))?;
+        let opts = Self::append_options(options)?;
         let inner = self.inner.clone();
         Ok(wasm_bindgen_futures::future_to_promise(async move {
-            let all = Self::append_many(inner, vec![bytes], kind, flags).await?;
+            let all = Self::append_many(inner, vec![bytes], opts).await?;
             Ok(all.unchecked_into::<Array>().get(0))
         }))
     }
 
-    /// Appends several events at once (all or none, one signed head, one commit).
+    /// Appends several events at once (all or none, one signed head, one commit). With
+    /// `options.secret`, every payload is encrypted, as with `append`.
     #[wasm_bindgen(js_name = appendBatch, unchecked_return_type = "Promise<StoredEvent[]>")]
     pub fn append_batch(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Array<string | Uint8Array | ArrayBuffer>")] payloads: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "AppendOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "AppendOptions")] options: Option<JsValue>,
     ) -> Result<js_sys::Promise, JsValue> {
         self.inner.check_open()?;
         let bytes = Self::payloads(&payloads)?;
-        let (kind, flags) = Self::kind_flags(&options.unwrap_or(JsValue::UNDEFINED))?;
+        let opts = Self::append_options(options)?;
         let inner = self.inner.clone();
-        Ok(wasm_bindgen_futures::future_to_promise(Self::append_many(inner, bytes, kind, flags)))
+        Ok(wasm_bindgen_futures::future_to_promise(Self::append_many(inner, bytes, opts)))
     }
 
     /// Event `seq` of `author`'s feed (default: the local author), or `undefined`.
@@ -326,7 +357,7 @@ impl Store {
     #[wasm_bindgen(unchecked_return_type = "StoredEvent[]")]
     pub fn list(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "ListOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "ListOptions")] options: Option<JsValue>,
     ) -> Result<Array, JsValue> {
         self.inner.check_open()?;
         let options = options.unwrap_or(JsValue::UNDEFINED);
