@@ -130,6 +130,39 @@ test("an event of tab B shows in tab A within 2 s", async () => {
   assert.ok(inA <= LIVE_MS, `${inA} ms`);
 });
 
+test("an encrypted event is read in both tabs and relayed, unread, by the native peer", async () => {
+  // Tab A makes the space secret; tab B, of the same browser, shares it (localStorage).
+  await tabA.bringToFront();
+  await tabA.click("#secret-new");
+  const keyId = await tabA.textContent("#secret-id");
+  assert.match(keyId, /^[0-9a-f]{8}$/);
+  await tabB.waitForFunction((id) => document.getElementById("secret-id").textContent === id, keyId, { timeout: 5_000 });
+  assert.equal(await tabA.isChecked("#encrypt"), true);
+
+  const text = `for members only ${Math.random().toString(36).slice(2)}`;
+  const started = await appendIn(tabA, text);
+  await timeUntilShown(tabB, text, started);
+  const mine = await tabA.evaluate(() => window.xfDemo.store.get(window.xfDemo.store.length - 1));
+  assert.equal(mine.flags & 1, 1, "stored with the ENCRYPTED flag");
+  assert.equal(mine.text, null);
+
+  // The native peer has no secret: it stores and verifies the event but holds no plaintext.
+  const author = await tabA.evaluate(() => window.xfDemo.store.author);
+  while (Date.now() - started < 10_000) {
+    const r = await fetch(`${base}/api/native/events?offset=0&limit=100000`).then((x) => x.json());
+    const got = r.events.find((e) => e.author === author && e.seq === mine.seq);
+    if (got) {
+      assert.equal(got.flags & 1, 1);
+      assert.equal(got.text, null);
+      assert.ok(!r.events.some((e) => e.text === text), "the native peer never sees the plaintext");
+      await tabA.click("#encrypt"); // the next tests append in the clear
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error("the native peer never got the encrypted event");
+});
+
 test("a tab keeps its store across a reload", async () => {
   const before = await tabA.evaluate(() => ({
     author: window.xfDemo.store.author,

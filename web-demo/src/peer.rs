@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use xaeroflux::Core;
 use xaeroflux::net::{NetConfig, PeerId, SpaceId};
+use xaeroflux::{Core, EventFlags};
 
 /// The running native peer.
 pub struct NativePeer {
@@ -86,7 +86,10 @@ impl NativePeer {
                     "author": hex(e.author().as_bytes()),
                     "seq": e.seq(),
                     "timestamp": e.timestamp_us(),
-                    "text": std::str::from_utf8(e.payload()).ok(),
+                    "flags": e.flags().0,
+                    // The native peer holds no space secret: an encrypted event's payload is
+                    // sealed bytes to it, never text.
+                    "text": (!e.flags().contains(EventFlags::ENCRYPTED)).then(|| std::str::from_utf8(e.payload()).ok()).flatten(),
                 })
             })
             .collect();

@@ -1,7 +1,14 @@
 // The Xaeroflux web demo: a store in this tab (IndexedDB), synced live with the other tabs
 // of this browser (tabs.js) and with the demo server's native peer over an iroh relay
 // (native.js), with a timeline, a composer and a proof inspector.
-import init, { Store, isXaerofluxError, verifyProof } from "/pkg/net/xaeroflux_wasm.js";
+import init, {
+  Store,
+  decryptEvent,
+  generateSpaceSecret,
+  isXaerofluxError,
+  spaceSecretKeyId,
+  verifyProof,
+} from "/pkg/net/xaeroflux_wasm.js";
 import { TabMesh } from "/tabs.js";
 import { connectNative } from "/native.js";
 
@@ -147,7 +154,23 @@ function eventRow(ev, fresh) {
   }
   const text = document.createElement("div");
   text.className = "event-text";
-  if (ev.text !== null) {
+  if (ev.flags & ENCRYPTED) {
+    const opened = openSealed(ev);
+    const lock = document.createElement("span");
+    lock.className = `lock ${opened === null ? "sealed" : "opened"}`;
+    lock.textContent = opened === null ? "encrypted" : "decrypted";
+    lock.title =
+      opened === null
+        ? "Sealed with a space secret this browser does not hold: stored, verified and relayed, but unreadable"
+        : "Sealed with this browser's space secret: peers without it cannot read it";
+    meta.append(lock);
+    if (opened === null) {
+      text.classList.add("binary");
+      text.textContent = `${ev.payload.length} sealed bytes (key id ${sealedKeyId(ev)})`;
+    } else {
+      text.textContent = opened;
+    }
+  } else if (ev.text !== null) {
     text.textContent = ev.text;
   } else {
     text.classList.add("binary");
@@ -202,6 +225,59 @@ store.subscribe((c) => {
   refreshStats();
 });
 
+// ---- the space secret (shared by the tabs of this browser through localStorage) ----
+
+const ENCRYPTED = 1;
+const SECRET_KEY = "xaeroflux-demo-space-secret";
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+function secret() {
+  return localStorage.getItem(SECRET_KEY);
+}
+
+function showSecret() {
+  const s = secret();
+  $("secret-id").textContent = s ? spaceSecretKeyId(s) : "none";
+  $("encrypt").disabled = !s;
+  if (!s) $("encrypt").checked = false;
+}
+
+/** The text of an encrypted event if this browser's secret opens it, else `null`. */
+function openSealed(ev) {
+  const s = secret();
+  if (!s) return null;
+  try {
+    const bytes = decryptEvent(ev, s);
+    try {
+      return decoder.decode(bytes);
+    } catch {
+      return `${bytes.length} bytes (binary)`;
+    }
+  } catch (err) {
+    if (isXaerofluxError(err) && err.code === "DECRYPT") return null;
+    throw err;
+  }
+}
+
+/** The key id a sealed payload carries (bytes 1..5). */
+function sealedKeyId(ev) {
+  return Array.from(ev.payload.slice(1, 5), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+$("secret-new").addEventListener("click", () => {
+  localStorage.setItem(SECRET_KEY, generateSpaceSecret());
+  showSecret();
+  $("encrypt").checked = true;
+  renderAll();
+});
+// Another tab made a new secret: read the timeline with it.
+window.addEventListener("storage", (e) => {
+  if (e.key !== SECRET_KEY) return;
+  showSecret();
+  renderAll();
+});
+showSecret();
+
 // ---- composing ----
 
 $("composer-form").addEventListener("submit", async (e) => {
@@ -212,7 +288,9 @@ $("composer-form").addEventListener("submit", async (e) => {
   $("composer-error").hidden = true;
   $("append").disabled = true;
   try {
-    await store.append(text, { kind: Number($("kind").value) || 0 });
+    const options = { kind: Number($("kind").value) || 0 };
+    const s = secret();
+    await store.append(text, $("encrypt").checked && s ? { ...options, secret: s } : options);
     $("composer").value = "";
   } catch (err) {
     $("composer-error").textContent = isXaerofluxError(err) ? `${err.code}: ${err.message}` : String(err);
