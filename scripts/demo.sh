@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job of Xaeroflux in one minute, on a fresh machine with nothing but the repo and
 # a Rust toolchain: build the `xf` tool, create a store, append events, read them back, prove
-# one event and verify the proof (with no store), then show that a tampered proof fails.
+# one event and verify the proof (with no store), show that a tampered proof fails, and seal
+# an event with a space secret.
 #
 #   bash scripts/demo.sh           # uses a temporary directory, removed at the end
 #   KEEP=1 bash scripts/demo.sh    # keep it, to look around afterwards
@@ -106,7 +107,22 @@ run prove 1 -o "$WORK/proof2.json" >/dev/null
 printf '\033[2m$ xf verify proof2.json --head head2.hex\033[0m\n'
 "$XF" verify "$WORK/proof2.json" --head "$WORK/head2.hex"
 
-bold "9. Statistics, and a full integrity check (every page, the index, the MMR)"
+bold "9. Encrypted events: sealed with a space secret only the space's members hold"
+run secret new -o "$WORK/space.key"
+run --secret-file "$WORK/space.key" append "alice: the door code is 4711"
+SEQ=$(( $("$XF" --store "$STORE" root | awk '$1 == "length" { print $2 }') - 1 ))
+say ""
+say "Without the secret (a relay, a peer outside the space), the event is sealed bytes:"
+run log --author "$("$XF" --store "$STORE" root | awk '$1 == "author" { print substr($2, 1, 8) }')" --from "$SEQ"
+if "$XF" --store "$STORE" log | grep -q "door code"; then
+    say "demo error: the plaintext of an encrypted event shows without the secret" >&2
+    exit 1
+fi
+say ""
+say "With it:"
+run --secret-file "$WORK/space.key" show "$SEQ"
+
+bold "10. Statistics, and a full integrity check (every page, the index, the MMR)"
 run stats
 run check
 
