@@ -430,8 +430,19 @@ fn events_appended_with_a_secret_are_read_only_with_it() {
 
     let other = env.path("other.key");
     env.ok(&["secret", "new", "-o", other.to_str().expect("utf-8 path")]);
-    let wrong = env.ok(&["--secret-file", other.to_str().expect("utf-8 path"), "log"]);
+    let other_arg = other.to_str().expect("utf-8 path");
+    let wrong = env.ok(&["--secret-file", other_arg, "log"]);
     assert_eq!(wrong.matches("<encrypted with another secret").count(), 2, "{wrong}");
+
+    // A space that changed its secret: each event opens with the secret whose key id it
+    // carries; new events are sealed with one secret only.
+    env.ok(&["--secret-file", other_arg, "append", "after the change"]);
+    let both = env.ok(&["--secret-file", other_arg, "--secret-file", key_arg, "log"]);
+    for text in ["members only", "also secret", "after the change"] {
+        assert!(both.contains(&format!("[encrypted] {text}")), "{both}");
+    }
+    let two = env.xf(&["--secret-file", other_arg, "--secret-file", key_arg, "append", "x"], b"");
+    assert_one_line_error(&two, 1, "one --secret-file");
     let bad = env.path("bad.key");
     std::fs::write(&bad, "not a secret\n").expect("write");
     assert_one_line_error(&env.xf(&["--secret-file", bad.to_str().expect("utf-8 path"), "log"], b""), 1, "hex");

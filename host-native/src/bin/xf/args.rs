@@ -27,10 +27,12 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
-    /// A space secret file (`xf secret new` makes one): `append` encrypts the events with it,
-    /// and `log` and `show` show the plaintext of the encrypted events it opens.
+    /// A space secret file (`xf secret new` makes one): `append` and `import` encrypt new
+    /// events with it, and `log` and `show` show the plaintext of the encrypted events it
+    /// opens. Give it several times to read with several secrets (a space that changed its
+    /// secret); each event is opened with the one whose key id it carries.
     #[arg(long, global = true, env = "XF_SECRET_FILE", hide_env_values = true, value_name = "PATH")]
-    pub secret_file: Option<PathBuf>,
+    pub secret_file: Vec<PathBuf>,
 
     /// What to do.
     #[command(subcommand)]

@@ -60,6 +60,8 @@ pub enum CliError {
     Damaged(usize),
     /// `--secret-file` does not hold a space secret.
     Secret(PathBuf, xaeroflux::ParseSecretError),
+    /// New events are sealed with one secret, and this many were given.
+    SealWithOne(usize),
     /// An event could not be encrypted.
     Encrypt(xaeroflux::EncryptError),
     /// The OS random number generator failed.
@@ -122,6 +124,9 @@ impl fmt::Display for CliError {
             Self::Io(what, e) => write!(f, "{what}: {e}"),
             Self::Stdout(e) => write!(f, "cannot write to stdout: {e}"),
             Self::Secret(p, e) => write!(f, "--secret-file {}: {e}", p.display()),
+            Self::SealWithOne(n) => {
+                write!(f, "new events are encrypted with one secret: give one --secret-file, not {n}")
+            }
             Self::Encrypt(e) => write!(f, "cannot encrypt: {e}"),
             Self::Random => f.write_str("the operating system's random number generator failed"),
             Self::Check(e) => write!(f, "{e}"),

@@ -113,7 +113,7 @@ pub fn export(cli: &Cli, a: &ExportArgs, out: &mut Out) -> Result<(), CliError> 
         writeln!(sink, "{}", to_json(&line)?).map_err(werr)?;
         feeds += 1;
         for ev in core.range(&author, 0..head.length).map_err(CliError::Read)? {
-            let mut v = event_json(&ev, true, None);
+            let mut v = event_json(&ev, true, &[]);
             v.line_type = Some("event");
             writeln!(sink, "{}", to_json(&v)?).map_err(werr)?;
             events += 1;
@@ -259,7 +259,7 @@ pub fn import(cli: &Cli, a: &ImportArgs, out: &mut Out) -> Result<(), CliError> 
     let batch_max = a.batch.max(1);
     let mut g = Gathered::default();
     let mut batch: Vec<Vec<u8>> = Vec::new();
-    let mut batches = Pipelined::new(&core, crate::commands::secret::load(cli)?);
+    let mut batches = Pipelined::new(&core, crate::commands::secret::load_for_sealing(cli)?);
     for (i, line) in reader.lines().enumerate() {
         let line = line.map_err(|e| CliError::io(&name, e))?;
         pb.inc(line.len() as u64 + 1);

@@ -128,11 +128,14 @@ pub enum Shown<'a> {
 }
 
 impl<'a> Shown<'a> {
-    /// What `secret` shows of `ev`.
-    pub fn of(ev: &EventRef<'a>, secret: Option<&SpaceSecret>) -> Shown<'a> {
+    /// What a reader holding `secrets` sees of `ev`: an encrypted event is opened with the
+    /// secret whose key id it carries (or tried with the first, for the error).
+    pub fn of(ev: &EventRef<'a>, secrets: &[SpaceSecret]) -> Shown<'a> {
         if !ev.flags().contains(EventFlags::ENCRYPTED) {
             return Shown::Plain(ev.payload());
         }
+        let id = key_id_of(ev.payload());
+        let secret = secrets.iter().find(|s| Some(s.key_id()) == id).or(secrets.first());
         match secret.map(|s| ev.decrypt(s)) {
             None => Shown::Sealed(None),
             Some(Ok(plain)) => Shown::Opened(plain),
@@ -190,9 +193,9 @@ pub struct EventJson<'a> {
     encoded: Option<String>,
 }
 
-/// The JSON form of `ev`, with its encoded bytes when `with_encoded`, opened with `secret`
-/// when it is encrypted and one is given.
-pub fn event_json<'a>(ev: &EventRef<'a>, with_encoded: bool, secret: Option<&SpaceSecret>) -> EventJson<'a> {
+/// The JSON form of `ev`, with its encoded bytes when `with_encoded`, opened with one of
+/// `secrets` when it is encrypted and any are given.
+pub fn event_json<'a>(ev: &EventRef<'a>, with_encoded: bool, secrets: &[SpaceSecret]) -> EventJson<'a> {
     let payload = ev.payload();
     let mut json = EventJson {
         line_type: None,
@@ -212,8 +215,8 @@ pub fn event_json<'a>(ev: &EventRef<'a>, with_encoded: bool, secret: Option<&Spa
         decrypt_error: None,
         encoded: with_encoded.then(|| hex(ev.encoded())),
     };
-    if secret.is_some() {
-        match Shown::of(ev, secret) {
+    if !secrets.is_empty() {
+        match Shown::of(ev, secrets) {
             Shown::Plain(_) | Shown::Sealed(None) => {}
             Shown::Opened(plain) => {
                 json.plaintext_hex = Some(hex(&plain));

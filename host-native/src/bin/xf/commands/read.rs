@@ -18,21 +18,20 @@ pub fn feed_head(core: &Core, author: &AuthorId) -> Result<SignedHead, CliError>
     core.feed_head(author).ok_or_else(|| CliError::UnknownAuthor(author_hex(author)))
 }
 
-fn log_line(ev: &EventRef<'_>, secret: Option<&SpaceSecret>) -> String {
+fn log_line(ev: &EventRef<'_>, secrets: &[SpaceSecret]) -> String {
     let kind = if ev.kind() == 0 { String::new() } else { format!("[kind {}] ", ev.kind()) };
     format!(
         "#{:<6} {}  {}  {kind}{}",
         ev.seq(),
         author_short(&ev.author()),
         utc(ev.timestamp_us()),
-        Shown::of(ev, secret).preview(ev, 80)
+        Shown::of(ev, secrets).preview(ev, 80)
     )
 }
 
 /// `xf log`.
 pub fn log(cli: &Cli, a: &LogArgs, out: &mut Out) -> Result<(), CliError> {
-    let secret = secret::load(cli)?;
-    let secret = secret.as_ref();
+    let secrets = secret::load(cli)?;
     let core = open_existing(&cli.store)?;
     let limit = a.limit.unwrap_or(u64::MAX);
     let mut shown = 0u64;
@@ -42,9 +41,9 @@ pub fn log(cli: &Cli, a: &LogArgs, out: &mut Out) -> Result<(), CliError> {
         }
         shown += 1;
         if cli.json {
-            out.json(&event_json(&ev, false, secret))?
+            out.json(&event_json(&ev, false, &secrets))?
         } else {
-            out.line(log_line(&ev, secret))?
+            out.line(log_line(&ev, &secrets))?
         }
         Ok(true)
     };
@@ -75,14 +74,14 @@ pub fn log(cli: &Cli, a: &LogArgs, out: &mut Out) -> Result<(), CliError> {
 
 /// `xf show`.
 pub fn show(cli: &Cli, a: &ShowArgs, out: &mut Out) -> Result<(), CliError> {
-    let secret = secret::load(cli)?;
+    let secrets = secret::load(cli)?;
     let core = open_existing(&cli.store)?;
     let author = resolve_author(&core, a.feed.author.as_deref())?;
     let ev = core
         .get(&author, a.seq)
         .map_err(CliError::Read)?
         .ok_or_else(|| CliError::NoSuchEvent(author, a.seq, core.feed_len(&author)))?;
-    let shown = Shown::of(&ev, secret.as_ref());
+    let shown = Shown::of(&ev, &secrets);
     if a.raw {
         // The plaintext when the secret opens the event, else the stored bytes.
         return match &shown {
@@ -91,7 +90,7 @@ pub fn show(cli: &Cli, a: &ShowArgs, out: &mut Out) -> Result<(), CliError> {
         };
     }
     if cli.json {
-        return out.json(&event_json(&ev, true, secret.as_ref()));
+        return out.json(&event_json(&ev, true, &secrets));
     }
     out.line(format!("event #{} of feed {}", ev.seq(), author_hex(&ev.author())))?;
     out.line(format!("time     {} ({} µs)", utc(ev.timestamp_us()), ev.timestamp_us()))?;

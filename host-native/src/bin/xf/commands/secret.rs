@@ -45,11 +45,23 @@ fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// The secret of `--secret-file`, if given.
-pub fn load(cli: &Cli) -> Result<Option<SpaceSecret>, CliError> {
-    let Some(path) = &cli.secret_file else {
-        return Ok(None);
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path.display(), e))?;
-    parse_space_secret(&text).map(Some).map_err(|e| CliError::Secret(path.clone(), e))
+/// The secrets of every `--secret-file`, in order.
+pub fn load(cli: &Cli) -> Result<Vec<SpaceSecret>, CliError> {
+    cli.secret_file
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path.display(), e))?;
+            parse_space_secret(&text).map_err(|e| CliError::Secret(path.clone(), e))
+        })
+        .collect()
+}
+
+/// The one secret new events are sealed with, if any: sealing with one of several would be a
+/// guess.
+pub fn load_for_sealing(cli: &Cli) -> Result<Option<SpaceSecret>, CliError> {
+    let mut secrets = load(cli)?;
+    match secrets.len() {
+        0 | 1 => Ok(secrets.pop()),
+        n => Err(CliError::SealWithOne(n)),
+    }
 }

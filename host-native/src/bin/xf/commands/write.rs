@@ -82,7 +82,7 @@ fn stdin_batches(mut flush: impl FnMut(&[Vec<u8>]) -> Result<(), CliError>) -> R
 
 /// `xf append`: arguments, a file, or stdin lines; one durable commit per batch.
 pub fn append(cli: &Cli, a: &AppendArgs, out: &mut Out) -> Result<(), CliError> {
-    let secret = crate::commands::secret::load(cli)?;
+    let secret = crate::commands::secret::load_for_sealing(cli)?;
     let core = open_existing(&cli.store)?;
     let author = core.author();
     let first = core.feed_len(&author);
@@ -103,12 +103,12 @@ pub fn append(cli: &Cli, a: &AppendArgs, out: &mut Out) -> Result<(), CliError> 
             "author": author_hex(&author),
             "first_seq": first,
             "count": stored,
-            "encrypted": cli.secret_file.is_some(),
+            "encrypted": !cli.secret_file.is_empty(),
             "length": head.length,
             "root": hash_hex(&head.root),
         }));
     }
-    let sealed = if cli.secret_file.is_some() { " (encrypted)" } else { "" };
+    let sealed = if cli.secret_file.is_empty() { "" } else { " (encrypted)" };
     match stored {
         0 => out.line("nothing to append (no non-empty input lines)")?,
         1 => out.line(format!("appended event #{first}{sealed}"))?,
