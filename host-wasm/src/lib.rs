@@ -56,7 +56,7 @@ mod verify;
 pub use error::{ErrorCode, JsError};
 #[cfg(feature = "iroh")]
 pub use net::{ConnectError, Connection, XSP_ALPN};
-pub use secret::{EncryptError, SecretError, decrypt_event, generate_space_secret, space_secret_key_id};
+pub use secret::{EncryptError, SecretError, decrypt_event, event_key_id, generate_space_secret, space_secret_key_id};
 pub use store::{OpenError, Store, Subscription};
 pub use sync::SyncSession;
 pub use verify::{

@@ -175,6 +175,31 @@ pub fn seal_all(secret: &SpaceSecret, author: &AuthorId, payloads: &[Vec<u8>]) -
         .collect()
 }
 
+/// The author (when `with_author`; else the zero id), flags and payload of an event object.
+fn event_parts(event: &JsValue, with_author: bool) -> Result<(AuthorId, u8, Vec<u8>), JsValue> {
+    let arg = |e: ArgError| e.to_js();
+    if !event.is_object() {
+        return Err(arg(ArgError { name: "event", expected: "an event object ({ author, flags, payload })" }));
+    }
+    let author = if with_author {
+        let author = prop_str(event, "author")
+            .map_err(arg)?
+            .ok_or(arg(ArgError { name: "author", expected: "an author id: 64 hex characters" }))?;
+        hex::author(&author, "author").map_err(arg)?
+    } else {
+        AuthorId([0; 32])
+    };
+    let flags = prop_num(event, "flags").map_err(arg)?.unwrap_or(0.0);
+    let flags = u8::try_from(crate::js::index(flags, "flags").map_err(arg)?)
+        .map_err(|_| arg(ArgError { name: "flags", expected: "an integer in 0..=255" }))?;
+    let payload = match prop(event, "payload") {
+        Some(p) if p.is_instance_of::<Uint8Array>() => p.unchecked_into::<Uint8Array>().to_vec(),
+        Some(p) if p.is_instance_of::<js_sys::ArrayBuffer>() => Uint8Array::new(&p).to_vec(),
+        _ => return Err(arg(ArgError { name: "payload", expected: "a Uint8Array" })),
+    };
+    Ok((author, flags, payload))
+}
+
 /// A new space secret: 32 bytes from `crypto.getRandomValues`, as 64 lowercase hex
 /// characters. Give it to the members of a space (out of band: it never travels with sync),
 /// and append with `{ secret }` to encrypt events for them. Throws `UNSUPPORTED` where there
@@ -198,6 +223,20 @@ pub fn space_secret_key_id(
     Ok(hex::encode(&secret.key_id()))
 }
 
+/// The key id an encrypted event's payload carries (8 hex characters: compare it with
+/// `spaceSecretKeyId` to pick the secret that opens it), or `undefined` for an event that is
+/// not encrypted or whose payload is not a sealed payload of a known version.
+#[wasm_bindgen(js_name = eventKeyId, unchecked_return_type = "string | undefined")]
+pub fn event_key_id(
+    #[wasm_bindgen(unchecked_param_type = "StoredEvent | DecodedEvent")] event: JsValue,
+) -> Result<JsValue, JsValue> {
+    let (_, flags, payload) = event_parts(&event, false)?;
+    if !EventFlags(flags).contains(EventFlags::ENCRYPTED) {
+        return Ok(JsValue::UNDEFINED);
+    }
+    Ok(sealed::key_id_of(&payload).map_or(JsValue::UNDEFINED, |id| hex::encode(&id).into()))
+}
+
 /// The plaintext of an encrypted event (one appended with `{ secret }`, here or by a native
 /// peer): opens `event.payload`, sealed for `event.author`, with the space secret (64 hex
 /// characters or 32 bytes). Throws `DECRYPT` when the event is not encrypted (flag bit 0),
@@ -208,23 +247,8 @@ pub fn decrypt_event(
     #[wasm_bindgen(unchecked_param_type = "StoredEvent | DecodedEvent")] event: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] secret: JsValue,
 ) -> Result<Uint8Array, JsValue> {
-    let arg = |e: ArgError| e.to_js();
     let secret = secret_arg(&secret).map_err(|e| e.to_js())?;
-    if !event.is_object() {
-        return Err(arg(ArgError { name: "event", expected: "an event object ({ author, flags, payload })" }));
-    }
-    let author = prop_str(&event, "author")
-        .map_err(arg)?
-        .ok_or(arg(ArgError { name: "author", expected: "an author id: 64 hex characters" }))?;
-    let author = hex::author(&author, "author").map_err(arg)?;
-    let flags = prop_num(&event, "flags").map_err(arg)?.unwrap_or(0.0);
-    let flags = u8::try_from(crate::js::index(flags, "flags").map_err(arg)?)
-        .map_err(|_| arg(ArgError { name: "flags", expected: "an integer in 0..=255" }))?;
-    let payload = match prop(&event, "payload") {
-        Some(p) if p.is_instance_of::<Uint8Array>() => p.unchecked_into::<Uint8Array>().to_vec(),
-        Some(p) if p.is_instance_of::<js_sys::ArrayBuffer>() => Uint8Array::new(&p).to_vec(),
-        _ => return Err(arg(ArgError { name: "payload", expected: "a Uint8Array" })),
-    };
+    let (author, flags, payload) = event_parts(&event, true)?;
     if !EventFlags(flags).contains(EventFlags::ENCRYPTED) {
         return Err(Undecryptable(DecryptError::NotEncrypted).to_js());
     }

@@ -225,6 +225,7 @@ async fn append_with_a_secret_seals_and_decrypt_event_opens() {
     assert!(get(&ev, "text").is_null(), "an encrypted event has no text");
     let key_id = xaeroflux_wasm::space_secret_key_id(secret.clone().into()).unwrap();
     assert_eq!(xaeroflux_core_hex(&sealed[1..5]), key_id, "the payload carries the secret's key id");
+    assert_eq!(xaeroflux_wasm::event_key_id(ev.clone()).unwrap().as_string(), Some(key_id.clone()));
 
     let opened = xaeroflux_wasm::decrypt_event(ev.clone(), secret.clone().into()).unwrap();
     assert_eq!(opened.to_vec(), plain.as_bytes());
@@ -236,6 +237,9 @@ async fn append_with_a_secret_seals_and_decrypt_event_opens() {
     let again = append_with(&store, plain.into(), opts(&[("secret", secret.clone().into())])).await.unwrap();
     assert_ne!(bytes_of(&again, "payload"), sealed);
     assert_eq!(get(&again, "flags").as_f64(), Some(1.0));
+    // A plain event carries no key id.
+    let plain_ev = append_with(&store, plain.into(), opts(&[])).await.unwrap();
+    assert!(xaeroflux_wasm::event_key_id(plain_ev).unwrap().is_undefined());
     // Proofs cover the sealed bytes like any other payload.
     let proof = store.prove(0.0, None).unwrap();
     let verified = xaeroflux_wasm::verify_proof(proof, Some(opts(&[("author", store.author().into())]))).unwrap();

@@ -4,6 +4,7 @@
 import init, {
   Store,
   decryptEvent,
+  eventKeyId,
   generateSpaceSecret,
   isXaerofluxError,
   spaceSecretKeyId,
@@ -166,7 +167,7 @@ function eventRow(ev, fresh) {
     meta.append(lock);
     if (opened === null) {
       text.classList.add("binary");
-      text.textContent = `${ev.payload.length} sealed bytes (key id ${sealedKeyId(ev)})`;
+      text.textContent = `${ev.payload.length} sealed bytes (key id ${eventKeyId(ev) ?? "?"})`;
     } else {
       text.textContent = opened;
     }
@@ -257,11 +258,6 @@ function openSealed(ev) {
     if (isXaerofluxError(err) && err.code === "DECRYPT") return null;
     throw err;
   }
-}
-
-/** The key id a sealed payload carries (bytes 1..5). */
-function sealedKeyId(ev) {
-  return Array.from(ev.payload.slice(1, 5), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 $("secret-new").addEventListener("click", () => {
