@@ -427,6 +427,13 @@ fn events_appended_with_a_secret_are_read_only_with_it() {
     assert_ne!(shown["payload_hex"], hex_of("members only"));
     let raw = env.xf(&["--secret-file", key_arg, "show", "--raw", "2"], b"");
     assert_eq!(raw.stdout, b"also secret");
+    // A proof of an encrypted event verifies for anyone; only a member reads the payload.
+    let proof = env.path("sealed-proof.json");
+    env.ok(&["prove", "1", "-o", proof.to_str().expect("utf-8 path")]);
+    let verified = env.ok(&["verify", proof.to_str().expect("utf-8 path")]);
+    assert!(verified.contains("proof VALID") && verified.contains("<encrypted, key id"), "{verified}");
+    let verified = env.ok(&["--secret-file", key_arg, "verify", proof.to_str().expect("utf-8 path")]);
+    assert!(verified.contains("[encrypted] members only"), "{verified}");
 
     let other = env.path("other.key");
     env.ok(&["secret", "new", "-o", other.to_str().expect("utf-8 path")]);

@@ -10,7 +10,7 @@ use xaeroflux_core::{Hash, SignedHead};
 use crate::args::{Cli, ProveArgs, VerifyArgs};
 use crate::commands::read::feed_head;
 use crate::error::CliError;
-use crate::output::{Out, author_hex, hash_hex, preview};
+use crate::output::{Out, Shown, author_hex, hash_hex};
 use crate::proof_file::{self, Anchor, Trust};
 use crate::store::{open_existing, resolve_author};
 
@@ -85,6 +85,9 @@ fn parse_head(arg: &str) -> Result<SignedHead, CliError> {
 
 /// `xf verify`: needs no store.
 pub fn verify(cli: &Cli, a: &VerifyArgs, out: &mut Out) -> Result<(), CliError> {
+    // A member (with --secret-file) sees what an encrypted event says; anyone else, that it
+    // is sealed.
+    let secrets = crate::commands::secret::load(cli)?;
     let bytes = read_input(&a.proof)?;
     let text = String::from_utf8_lossy(&bytes);
     let file = proof_file::decode(&text).map_err(CliError::ProofFile)?;
@@ -123,5 +126,5 @@ pub fn verify(cli: &Cli, a: &VerifyArgs, out: &mut Out) -> Result<(), CliError> 
         file.proof.leaves
     ))?;
     out.line(format!("root     {} (trusted: {trusted})", hash_hex(&root)))?;
-    out.line(format!("payload  {}", preview(ev.payload(), 120)))
+    out.line(format!("payload  {}", Shown::of(&ev, &secrets).preview(&ev, 120)))
 }
