@@ -436,13 +436,18 @@ impl Core {
         r
     }
 
-    fn item(payload_len: usize, kind: u16, flags: EventFlags, ts: u64) -> Result<Item, AppendError> {
-        let len = u32::try_from(payload_len)
+    fn item(payload: &[u8], kind: u16, flags: EventFlags, ts: u64) -> Result<Item, AppendError> {
+        let len = u32::try_from(payload.len())
             .ok()
             .filter(|&l| l <= MAX_PAYLOAD_LEN)
-            .ok_or(AppendError::TooLarge { len: payload_len, limit: MAX_PAYLOAD_LEN })?;
+            .ok_or(AppendError::TooLarge { len: payload.len(), limit: MAX_PAYLOAD_LEN })?;
         if flags.0 & !EventFlags::KNOWN != 0 {
             return Err(AppendError::ReservedFlags(flags.0 & !EventFlags::KNOWN));
+        }
+        // The flag alone encrypts nothing: an ENCRYPTED event must carry a sealed payload
+        // (`NewEvent::encrypt` makes one), or the plaintext would go out marked as sealed.
+        if flags.contains(EventFlags::ENCRYPTED) && sealed::key_id_of(payload).is_none() {
+            return Err(AppendError::NotSealed);
         }
         Ok(Item { len, kind, flags: flags.0, ts })
     }
@@ -450,7 +455,7 @@ impl Core {
     /// Appends one event to the local feed; durable before it returns under
     /// [`Durability::EachAppend`].
     pub fn append(&self, ev: NewEvent) -> Result<Appended, AppendError> {
-        let item = Self::item(ev.payload.len(), ev.kind, ev.flags, ev.timestamp_us.unwrap_or_else(now_us))?;
+        let item = Self::item(&ev.payload, ev.kind, ev.flags, ev.timestamp_us.unwrap_or_else(now_us))?;
         let (range, leaf) = self.send_append(Batch { payload: ev.payload, items: vec![item] })?;
         Ok(Appended { seq: range.start, leaf })
     }
@@ -483,7 +488,7 @@ impl Core {
         let mut batch = self.shared.take_batch();
         for it in items {
             let payload = it.payload();
-            match Self::item(payload.len(), it.kind(), it.flags(), it.timestamp_us().unwrap_or(ts)) {
+            match Self::item(payload, it.kind(), it.flags(), it.timestamp_us().unwrap_or(ts)) {
                 Ok(item) => batch.items.push(item),
                 Err(e) => {
                     self.shared.recycle(batch);

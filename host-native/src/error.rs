@@ -153,6 +153,9 @@ pub enum AppendError {
     },
     /// Reserved event flag bits were set.
     ReservedFlags(u8),
+    /// The event is flagged `ENCRYPTED` but its payload is not a sealed payload: the flag
+    /// alone encrypts nothing (use [`NewEvent::encrypt`](crate::NewEvent::encrypt)).
+    NotSealed,
     /// Writing or syncing failed (a full disk among others: see [`IoError::is_disk_full`]).
     /// Everything acknowledged before is intact; after a failed sync the store refuses further
     /// writes until it is reopened.
@@ -168,6 +171,9 @@ impl fmt::Display for AppendError {
         match self {
             Self::TooLarge { len, limit } => write!(f, "payload of {len} bytes is over the {limit}-byte limit"),
             Self::ReservedFlags(b) => write!(f, "reserved event flag bits set: {b:#04x}"),
+            Self::NotSealed => {
+                f.write_str("the event is flagged ENCRYPTED but its payload is not sealed (use NewEvent::encrypt)")
+            }
             Self::Io(e) => write!(f, "append failed: {e}"),
             Self::Poisoned => f.write_str("an earlier sync failed: reopen the store before writing"),
             Self::Closed => f.write_str("the store is closed"),

@@ -98,6 +98,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_encrypted_flag_alone_is_refused_and_encrypt_is_not_repeated() {
+        use crate::{AppendError, Core, EventFlags};
+        let dir = tempfile::tempdir().unwrap();
+        let core = Core::builder().open(dir.path()).unwrap();
+        let flagged = core.new_event(b"I thought this was secret").flags(EventFlags::ENCRYPTED);
+        assert!(matches!(core.append(flagged.clone()), Err(AppendError::NotSealed)));
+        assert!(matches!(core.append_events([flagged]), Err(AppendError::NotSealed)));
+        assert_eq!(core.feed_len(&core.author()), 0, "nothing stored");
+        let secret = new_space_secret().unwrap();
+        let sealed = core.new_event(b"secret for real").encrypt(&secret).unwrap();
+        assert_eq!(sealed.clone().encrypt(&secret).unwrap_err(), EncryptError::AlreadyEncrypted);
+        core.append(sealed).unwrap();
+        let ev = core.get(&core.author(), 0).unwrap().unwrap();
+        assert_eq!(ev.decrypt(&secret).unwrap(), b"secret for real");
+    }
+
+    #[test]
     fn the_text_form_round_trips() {
         let secret = new_space_secret().unwrap();
         let text = space_secret_hex(&secret);

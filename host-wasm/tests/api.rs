@@ -237,6 +237,9 @@ async fn append_with_a_secret_seals_and_decrypt_event_opens() {
     let again = append_with(&store, plain.into(), opts(&[("secret", secret.clone().into())])).await.unwrap();
     assert_ne!(bytes_of(&again, "payload"), sealed);
     assert_eq!(get(&again, "flags").as_f64(), Some(1.0));
+    // The ENCRYPTED flag alone would store the plaintext marked as sealed: refused.
+    let flagged = store.append("not sealed".into(), Some(opts(&[("flags", 1.into())])));
+    assert_eq!(code_of(&flagged.unwrap_err()), "INVALID_ARGUMENT");
     // A plain event carries no key id.
     let plain_ev = append_with(&store, plain.into(), opts(&[])).await.unwrap();
     assert!(xaeroflux_wasm::event_key_id(plain_ev).unwrap().is_undefined());

@@ -156,6 +156,13 @@ impl Store {
         let (kind, flags) = Self::kind_flags(&options)?;
         let secret =
             prop(&options, "secret").map(|s| crate::secret::secret_arg(&s)).transpose().map_err(|e| e.to_js())?;
+        // The flag alone encrypts nothing: the plaintext would go out marked as sealed.
+        if secret.is_none() && EventFlags(flags).contains(EventFlags::ENCRYPTED) {
+            return Err(arg(ArgError {
+                name: "flags",
+                expected: "no ENCRYPTED bit (1) without a secret: append with { secret } to encrypt",
+            }));
+        }
         Ok(AppendOptions { kind, flags, secret })
     }
 
