@@ -37,7 +37,7 @@ fn main() {
         let mut out = Vec::with_capacity(sealed::sealed_len(size));
         let seal = best(5, ops, || {
             out.clear();
-            sealed::seal(&secret, &author, black_box(&plain), &[1; 24], &mut out);
+            sealed::seal(&secret, &author, black_box(&plain), &[1; 24], &mut out).expect("seals");
             black_box(&out);
         });
         let sealed_bytes = out.clone();

@@ -20,7 +20,7 @@
 //! let secret = SpaceSecret::from_bytes([7; 32]);
 //! let author = AuthorId([1; 32]);
 //! let mut sealed_bytes = Vec::new();
-//! sealed::seal(&secret, &author, b"meet at noon", &[9; 24], &mut sealed_bytes);
+//! sealed::seal(&secret, &author, b"meet at noon", &[9; 24], &mut sealed_bytes).unwrap();
 //! assert_eq!(sealed_bytes.len(), b"meet at noon".len() + sealed::OVERHEAD);
 //!
 //! let mut plain = Vec::new();
@@ -174,6 +174,30 @@ impl fmt::Display for ParseSecretError {
 
 impl core::error::Error for ParseSecretError {}
 
+/// Why a plaintext was not sealed ([`seal`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SealError {
+    /// The plaintext is longer than [`MAX_PLAINTEXT_LEN`]: its sealed payload would not fit
+    /// in an event.
+    TooLong {
+        /// The plaintext's length.
+        len: usize,
+    },
+}
+
+impl fmt::Display for SealError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLong { len } => {
+                write!(f, "a payload of {len} bytes is too large to encrypt (at most {MAX_PLAINTEXT_LEN})")
+            }
+        }
+    }
+}
+
+impl core::error::Error for SealError {}
+
 /// Why a sealed payload does not open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -232,14 +256,18 @@ fn associated_data(author: &AuthorId, head: &[u8]) -> [u8; 32 + 1 + KEY_ID_LEN] 
 
 /// Seals `plaintext` for an event of `author` with `secret`, appending the sealed payload
 /// ([`sealed_len`] bytes) to `out`. `random` must be 24 bytes from a random number generator
-/// (see the module docs for why a bad one does limited harm).
-///
-/// # Panics
-///
-/// If `plaintext` is longer than [`MAX_PLAINTEXT_LEN`] (the caller checks lengths it takes
-/// from outside; the host APIs refuse such payloads with an error).
-pub fn seal(secret: &SpaceSecret, author: &AuthorId, plaintext: &[u8], random: &[u8; 24], out: &mut Vec<u8>) {
-    assert!(plaintext.len() <= MAX_PLAINTEXT_LEN, "plaintext of {} bytes is too long to seal", plaintext.len());
+/// (see the module docs for why a bad one does limited harm). A plaintext longer than
+/// [`MAX_PLAINTEXT_LEN`] is refused, and `out` is left as it was.
+pub fn seal(
+    secret: &SpaceSecret,
+    author: &AuthorId,
+    plaintext: &[u8],
+    random: &[u8; 24],
+    out: &mut Vec<u8>,
+) -> Result<(), SealError> {
+    if plaintext.len() > MAX_PLAINTEXT_LEN {
+        return Err(SealError::TooLong { len: plaintext.len() });
+    }
     let mut nonce_hasher = blake3::Hasher::new_keyed(&secret.keys.nonce);
     nonce_hasher.update(random);
     nonce_hasher.update(&author.0);
@@ -256,12 +284,14 @@ pub fn seal(secret: &SpaceSecret, author: &AuthorId, plaintext: &[u8], random: &
     let aad = associated_data(author, &out[start..]);
     let cipher = XChaCha20Poly1305::new(&secret.keys.payload.into());
     let body = &mut out[start + HEADER_LEN..];
-    // The only error is a message longer than XChaCha allows (256 GiB), far above the assert.
+    // The only error is a message longer than XChaCha allows (256 GiB), far above the limit
+    // checked first.
     let tag = match cipher.encrypt_in_place_detached(&XNonce::from(nonce), &aad, body) {
         Ok(tag) => tag,
         Err(_) => unreachable!("XChaCha20-Poly1305 takes any message under 256 GiB"),
     };
     out.extend_from_slice(&tag);
+    Ok(())
 }
 
 /// A sealed payload's parts: version and key id with the nonce, ciphertext, tag.
@@ -334,7 +364,7 @@ mod tests {
         for n in [0usize, 1, 15, 16, 17, 63, 64, 65, 255, 256, 4096, 16_384] {
             let plain: Vec<u8> = (0..n).map(|i| (i * 7 + n) as u8).collect();
             let mut sealed = Vec::new();
-            seal(&secret, &author, &plain, &[n as u8; 24], &mut sealed);
+            seal(&secret, &author, &plain, &[n as u8; 24], &mut sealed).unwrap();
             assert_eq!(sealed.len(), sealed_len(n));
             assert_eq!(key_id_of(&sealed), Some(secret.key_id()));
             let mut out = vec![0xAA];
@@ -348,7 +378,7 @@ mod tests {
         let secret = SpaceSecret::from_bytes([3; 32]);
         let author = AuthorId([4; 32]);
         let mut sealed = Vec::new();
-        seal(&secret, &author, b"x", &[0; 24], &mut sealed);
+        seal(&secret, &author, b"x", &[0; 24], &mut sealed).unwrap();
         let mut out = Vec::new();
         assert_eq!(open(&secret, &author, &sealed[..OVERHEAD - 1], &mut out), Err(DecryptError::TooShort { len: 44 }));
         let mut v2 = sealed.clone();
@@ -371,6 +401,23 @@ mod tests {
         bad.replace_range(10..11, "g");
         assert_eq!(SpaceSecret::from_hex(&bad), Err(ParseSecretError::NotHex { at: 10 }));
         assert_eq!(SpaceSecret::from_hex(&"é".repeat(32)), Err(ParseSecretError::NotHex { at: 0 }));
+    }
+
+    #[test]
+    fn a_plaintext_too_long_for_an_event_is_refused() {
+        let secret = SpaceSecret::from_bytes([3; 32]);
+        let author = AuthorId([4; 32]);
+        let mut out = vec![7];
+        let longest = vec![0u8; MAX_PLAINTEXT_LEN];
+        seal(&secret, &author, &longest, &[0; 24], &mut out).unwrap();
+        assert_eq!(out.len() - 1, MAX_PAYLOAD_LEN as usize, "the longest fills an event exactly");
+        out.truncate(1);
+        let too_long = vec![0u8; MAX_PLAINTEXT_LEN + 1];
+        assert_eq!(
+            seal(&secret, &author, &too_long, &[0; 24], &mut out),
+            Err(SealError::TooLong { len: too_long.len() })
+        );
+        assert_eq!(out, [7]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use xaeroflux_core::{AuthorId, Event, EventFlags};
 
 fn sealed_of(secret: &[u8; 32], author: &[u8; 32], plain: &[u8], random: &[u8; 24]) -> Vec<u8> {
     let mut out = Vec::new();
-    sealed::seal(&SpaceSecret::from_bytes(*secret), &AuthorId(*author), plain, random, &mut out);
+    sealed::seal(&SpaceSecret::from_bytes(*secret), &AuthorId(*author), plain, random, &mut out).unwrap();
     out
 }
 
@@ -23,7 +23,7 @@ proptest! {
     ) {
         let key = SpaceSecret::from_bytes(secret);
         let mut sealed_bytes = prefix.clone();
-        sealed::seal(&key, &AuthorId(author), &plain, &random, &mut sealed_bytes);
+        sealed::seal(&key, &AuthorId(author), &plain, &random, &mut sealed_bytes).unwrap();
         prop_assert_eq!(&sealed_bytes[..prefix.len()], &prefix[..]);
         let body = &sealed_bytes[prefix.len()..];
         prop_assert_eq!(body.len(), plain.len() + OVERHEAD);
@@ -117,7 +117,7 @@ fn an_encrypted_event_decrypts_and_a_plain_one_says_so() {
     let secret = SpaceSecret::from_bytes([8; 32]);
     let author = AuthorId([9; 32]);
     let mut payload = Vec::new();
-    sealed::seal(&secret, &author, b"only members read this", &[1; 24], &mut payload);
+    sealed::seal(&secret, &author, b"only members read this", &[1; 24], &mut payload).unwrap();
     let ev = Event::new(author, 0, 1, 0, EventFlags::ENCRYPTED, &payload);
     assert_eq!(ev.decrypt(&secret).unwrap(), b"only members read this");
     assert_eq!(ev.as_ref().decrypt(&secret).unwrap(), b"only members read this");

@@ -37,7 +37,7 @@ fn sealing_gives_the_independent_implementations_bytes_and_they_open() {
         assert_eq!(&expected[5..29], &bytes(case, "nonce")[..], "case {i}: the vector's own nonce field");
 
         let mut sealed_bytes = Vec::new();
-        sealed::seal(&secret, &author, &plain, &array(case, "random"), &mut sealed_bytes);
+        sealed::seal(&secret, &author, &plain, &array(case, "random"), &mut sealed_bytes).unwrap();
         assert_eq!(hex::encode(&sealed_bytes), hex::encode(&expected), "case {i}: sealed bytes");
 
         let mut out = Vec::new();

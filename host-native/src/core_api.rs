@@ -254,12 +254,9 @@ impl NewEvent {
         if self.flags.contains(EventFlags::ENCRYPTED) {
             return Err(EncryptError::AlreadyEncrypted);
         }
-        if self.payload.len() > sealed::MAX_PLAINTEXT_LEN {
-            return Err(EncryptError::TooLarge { len: self.payload.len(), max: sealed::MAX_PLAINTEXT_LEN });
-        }
-        let random = crate::secret::seal_randomness().map_err(|_| EncryptError::Random)?;
+        let random = crate::secret::os_random::<24>().map_err(|_| EncryptError::Random)?;
         let mut sealed_payload = Vec::with_capacity(sealed::sealed_len(self.payload.len()));
-        sealed::seal(secret, &self.author, &self.payload, &random, &mut sealed_payload);
+        sealed::seal(secret, &self.author, &self.payload, &random, &mut sealed_payload).map_err(EncryptError::Seal)?;
         self.payload.fill(0);
         self.payload = sealed_payload;
         self.flags = self.flags.union(EventFlags::ENCRYPTED);

@@ -125,7 +125,9 @@ pub use error::{
 };
 pub use integrity::{CheckError, CheckProgress, HeadProblem, IntegrityProblem, IntegrityReport};
 pub use read::{Events, FeedRange};
-pub use secret::{EncryptError, ParseSecretError, RandomError, new_space_secret, parse_space_secret, space_secret_hex};
+pub use secret::{
+    EncryptError, ParseSecretError, RandomError, SealError, new_space_secret, parse_space_secret, space_secret_hex,
+};
 pub use store::files::FORMAT_VERSION;
 pub use verify::{VerifyError, verify_consistency, verify_event};
 pub use xaeroflux_core;

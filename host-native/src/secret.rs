@@ -19,8 +19,8 @@
 
 use core::fmt;
 
-pub use xaeroflux_core::sealed::ParseSecretError;
 use xaeroflux_core::sealed::SpaceSecret;
+pub use xaeroflux_core::sealed::{ParseSecretError, SealError};
 
 /// The OS random number generator failed (no secret, nonce or key was made).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,13 +39,9 @@ impl std::error::Error for RandomError {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EncryptError {
-    /// The plaintext is longer than a sealed payload can hold in one event.
-    TooLarge {
-        /// The plaintext's length.
-        len: usize,
-        /// The longest plaintext that can be sealed ([`xaeroflux_core::sealed::MAX_PLAINTEXT_LEN`]).
-        max: usize,
-    },
+    /// The core refused to seal the plaintext: it is longer than a sealed payload can hold in
+    /// one event ([`xaeroflux_core::sealed::MAX_PLAINTEXT_LEN`]).
+    Seal(SealError),
     /// The event is already encrypted.
     AlreadyEncrypted,
     /// The OS random number generator failed.
@@ -55,28 +51,33 @@ pub enum EncryptError {
 impl fmt::Display for EncryptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::TooLarge { len, max } => {
-                write!(f, "a payload of {len} bytes is too large to encrypt (at most {max})")
-            }
+            Self::Seal(e) => e.fmt(f),
             Self::AlreadyEncrypted => f.write_str("the event is already encrypted"),
             Self::Random => RandomError.fmt(f),
         }
     }
 }
 
-impl std::error::Error for EncryptError {}
+impl std::error::Error for EncryptError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Seal(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
-/// 24 bytes from the OS random number generator, for sealing one payload.
-pub(crate) fn seal_randomness() -> Result<[u8; 24], RandomError> {
-    let mut random = [0u8; 24];
-    getrandom::fill(&mut random).map_err(|_| RandomError)?;
-    Ok(random)
+/// `N` bytes from the OS random number generator (a new secret, or the randomness that
+/// sealing one payload takes).
+pub(crate) fn os_random<const N: usize>() -> Result<[u8; N], RandomError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|_| RandomError)?;
+    Ok(bytes)
 }
 
 /// A new space secret from the OS random number generator.
 pub fn new_space_secret() -> Result<SpaceSecret, RandomError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|_| RandomError)?;
+    let mut bytes = os_random::<32>()?;
     let secret = SpaceSecret::from_bytes(bytes);
     bytes.fill(0);
     Ok(secret)

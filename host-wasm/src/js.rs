@@ -115,6 +115,13 @@ pub fn prop_num(obj: &JsValue, key: &'static str) -> Result<Option<f64>, ArgErro
     }
 }
 
+/// The optional `flags` property of an event or of append options: an integer in 0..=255,
+/// 0 when absent.
+pub fn prop_flags(obj: &JsValue) -> Result<u8, ArgError> {
+    let flags = prop_num(obj, "flags")?.unwrap_or(0.0);
+    u8::try_from(index(flags, "flags")?).map_err(|_| ArgError { name: "flags", expected: "an integer in 0..=255" })
+}
+
 /// The JavaScript form of an event (`StoredEvent` in the type definitions). An encrypted
 /// event has no `text`: its payload is sealed bytes, whatever they happen to spell.
 pub fn event(ev: &EventRef<'_>) -> JsValue {

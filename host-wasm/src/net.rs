@@ -140,7 +140,7 @@ impl Store {
             })?),
         };
         let (config, _) = sync::config(&self.inner, &options)?;
-        let secret = crate::platform::random32()
+        let secret = crate::platform::random_array::<32>()
             .ok_or_else(|| ConnectError::Bind(String::from("no crypto.getRandomValues")).to_js())?;
         let inner = self.inner.clone();
         Ok(wasm_bindgen_futures::future_to_promise(async move {

@@ -40,11 +40,6 @@ extern "C" {
     fn xf_monotonic_ms() -> f64;
 }
 
-/// 32 bytes from `crypto.getRandomValues`, or `None` where there is no Web Crypto.
-pub fn random32() -> Option<[u8; 32]> {
-    random_array()
-}
-
 /// `N` bytes from `crypto.getRandomValues`, or `None` where there is no Web Crypto.
 pub fn random_array<const N: usize>() -> Option<[u8; N]> {
     let v = xf_random_bytes(N as u32);

@@ -19,12 +19,12 @@ use core::fmt;
 
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
-use xaeroflux_core::sealed::{self, DecryptError, ParseSecretError, SpaceSecret};
+use xaeroflux_core::sealed::{self, DecryptError, ParseSecretError, SealError, SpaceSecret};
 use xaeroflux_core::{AuthorId, EventFlags};
 
 use crate::error::{ArgError, ErrorCode, JsError};
 use crate::hex;
-use crate::js::{prop, prop_num, prop_str};
+use crate::js::{prop, prop_str};
 use crate::platform;
 
 /// Why an argument is not a space secret (`INVALID_ARGUMENT`).
@@ -72,12 +72,9 @@ impl JsError for SecretError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EncryptError {
-    /// The plaintext is longer than a sealed payload can hold in one event
-    /// (`PAYLOAD_TOO_LARGE`).
-    TooLarge {
-        /// The plaintext's length.
-        len: usize,
-    },
+    /// The core refused to seal the plaintext: it is longer than a sealed payload can hold in
+    /// one event (`PAYLOAD_TOO_LARGE`).
+    Seal(SealError),
     /// No `crypto.getRandomValues` to draw the sealing randomness from (`UNSUPPORTED`).
     NoRandomness,
 }
@@ -85,9 +82,7 @@ pub enum EncryptError {
 impl fmt::Display for EncryptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::TooLarge { len } => {
-                write!(f, "a payload of {len} bytes is too large to encrypt (at most {})", sealed::MAX_PLAINTEXT_LEN)
-            }
+            Self::Seal(e) => e.fmt(f),
             Self::NoRandomness => f.write_str("no crypto.getRandomValues to encrypt with"),
         }
     }
@@ -96,7 +91,7 @@ impl fmt::Display for EncryptError {
 impl JsError for EncryptError {
     fn code(&self) -> ErrorCode {
         match self {
-            Self::TooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::Seal(_) => ErrorCode::PayloadTooLarge,
             Self::NoRandomness => ErrorCode::Unsupported,
         }
     }
@@ -159,45 +154,46 @@ pub fn secret_arg(value: &JsValue) -> Result<SpaceSecret, SecretError> {
 }
 
 /// Seals every payload for events of `author` with `secret`, each with 24 fresh bytes from
-/// `crypto.getRandomValues`. All or none: the first payload too large to seal is an error.
+/// `crypto.getRandomValues`. All or none: the first payload that does not seal is the error.
 pub fn seal_all(secret: &SpaceSecret, author: &AuthorId, payloads: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, EncryptError> {
-    if let Some(p) = payloads.iter().find(|p| p.len() > sealed::MAX_PLAINTEXT_LEN) {
-        return Err(EncryptError::TooLarge { len: p.len() });
-    }
     payloads
         .iter()
         .map(|p| {
             let random = platform::random_array::<24>().ok_or(EncryptError::NoRandomness)?;
             let mut out = Vec::with_capacity(sealed::sealed_len(p.len()));
-            sealed::seal(secret, author, p, &random, &mut out);
+            sealed::seal(secret, author, p, &random, &mut out).map_err(EncryptError::Seal)?;
             Ok(out)
         })
         .collect()
 }
 
-/// The author (when `with_author`; else the zero id), flags and payload of an event object.
-fn event_parts(event: &JsValue, with_author: bool) -> Result<(AuthorId, u8, Vec<u8>), JsValue> {
-    let arg = |e: ArgError| e.to_js();
-    if !event.is_object() {
-        return Err(arg(ArgError { name: "event", expected: "an event object ({ author, flags, payload })" }));
+/// Refuses anything but an object as an event.
+fn require_event_object(event: &JsValue) -> Result<(), JsValue> {
+    if event.is_object() {
+        return Ok(());
     }
-    let author = if with_author {
-        let author = prop_str(event, "author")
-            .map_err(arg)?
-            .ok_or(arg(ArgError { name: "author", expected: "an author id: 64 hex characters" }))?;
-        hex::author(&author, "author").map_err(arg)?
-    } else {
-        AuthorId([0; 32])
-    };
-    let flags = prop_num(event, "flags").map_err(arg)?.unwrap_or(0.0);
-    let flags = u8::try_from(crate::js::index(flags, "flags").map_err(arg)?)
-        .map_err(|_| arg(ArgError { name: "flags", expected: "an integer in 0..=255" }))?;
+    Err(ArgError { name: "event", expected: "an event object ({ author, flags, payload })" }.to_js())
+}
+
+/// The flags and payload of an event object (what says whether, and what, it seals).
+fn event_flags_payload(event: &JsValue) -> Result<(u8, Vec<u8>), JsValue> {
+    let arg = |e: ArgError| e.to_js();
+    let flags = crate::js::prop_flags(event).map_err(arg)?;
     let payload = match prop(event, "payload") {
         Some(p) if p.is_instance_of::<Uint8Array>() => p.unchecked_into::<Uint8Array>().to_vec(),
         Some(p) if p.is_instance_of::<js_sys::ArrayBuffer>() => Uint8Array::new(&p).to_vec(),
         _ => return Err(arg(ArgError { name: "payload", expected: "a Uint8Array" })),
     };
-    Ok((author, flags, payload))
+    Ok((flags, payload))
+}
+
+/// The author of an event object (the one its payload is sealed for).
+fn event_author(event: &JsValue) -> Result<AuthorId, JsValue> {
+    let arg = |e: ArgError| e.to_js();
+    let author = prop_str(event, "author")
+        .map_err(arg)?
+        .ok_or(arg(ArgError { name: "author", expected: "an author id: 64 hex characters" }))?;
+    hex::author(&author, "author").map_err(arg)
 }
 
 /// A new space secret: 32 bytes from `crypto.getRandomValues`, as 64 lowercase hex
@@ -206,7 +202,7 @@ fn event_parts(event: &JsValue, with_author: bool) -> Result<(AuthorId, u8, Vec<
 /// is no Web Crypto.
 #[wasm_bindgen(js_name = generateSpaceSecret)]
 pub fn generate_space_secret() -> Result<String, JsValue> {
-    let mut bytes = platform::random32().ok_or_else(|| NoRandomness.to_js())?;
+    let mut bytes = platform::random_array::<32>().ok_or_else(|| NoRandomness.to_js())?;
     let text = hex::encode(&bytes);
     bytes.fill(0);
     Ok(text)
@@ -230,7 +226,8 @@ pub fn space_secret_key_id(
 pub fn event_key_id(
     #[wasm_bindgen(unchecked_param_type = "StoredEvent | DecodedEvent")] event: JsValue,
 ) -> Result<JsValue, JsValue> {
-    let (_, flags, payload) = event_parts(&event, false)?;
+    require_event_object(&event)?;
+    let (flags, payload) = event_flags_payload(&event)?;
     if !EventFlags(flags).contains(EventFlags::ENCRYPTED) {
         return Ok(JsValue::UNDEFINED);
     }
@@ -248,7 +245,9 @@ pub fn decrypt_event(
     #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] secret: JsValue,
 ) -> Result<Uint8Array, JsValue> {
     let secret = secret_arg(&secret).map_err(|e| e.to_js())?;
-    let (author, flags, payload) = event_parts(&event, true)?;
+    require_event_object(&event)?;
+    let author = event_author(&event)?;
+    let (flags, payload) = event_flags_payload(&event)?;
     if !EventFlags(flags).contains(EventFlags::ENCRYPTED) {
         return Err(Undecryptable(DecryptError::NotEncrypted).to_js());
     }
@@ -281,7 +280,7 @@ mod tests {
 
     #[test]
     fn error_codes() {
-        assert_eq!(EncryptError::TooLarge { len: 1 << 24 }.code(), ErrorCode::PayloadTooLarge);
+        assert_eq!(EncryptError::Seal(SealError::TooLong { len: 1 << 24 }).code(), ErrorCode::PayloadTooLarge);
         assert_eq!(EncryptError::NoRandomness.code(), ErrorCode::Unsupported);
         let e = Undecryptable(DecryptError::NotEncrypted);
         assert_eq!((e.code(), e.to_string()), (ErrorCode::Decrypt, DecryptError::NotEncrypted.to_string()));

@@ -168,12 +168,9 @@ impl Store {
 
     fn kind_flags(options: &JsValue) -> Result<(u16, u8), JsValue> {
         let kind = prop_num(options, "kind").map_err(arg)?.unwrap_or(0.0);
-        let flags = prop_num(options, "flags").map_err(arg)?.unwrap_or(0.0);
         let kind = u16::try_from(js::index(kind, "kind").map_err(arg)?)
             .map_err(|_| arg(ArgError { name: "kind", expected: "an integer in 0..=65535" }))?;
-        let flags = u8::try_from(js::index(flags, "flags").map_err(arg)?)
-            .map_err(|_| arg(ArgError { name: "flags", expected: "an integer in 0..=255" }))?;
-        Ok((kind, flags))
+        Ok((kind, js::prop_flags(options).map_err(arg)?))
     }
 }
 

@@ -111,7 +111,7 @@ pub struct Options {
 pub fn new_key(options: &Options) -> Result<AuthorKey, OpenError> {
     let secret = match options.secret {
         Some(s) => s,
-        None => platform::random32().ok_or(OpenError::NoRandomness)?,
+        None => platform::random_array::<32>().ok_or(OpenError::NoRandomness)?,
     };
     Ok(AuthorKey::from_secret_bytes(&secret))
 }

@@ -65,7 +65,7 @@ pub enum CliError {
     /// An event could not be encrypted.
     Encrypt(xaeroflux::EncryptError),
     /// The OS random number generator failed.
-    Random,
+    Random(xaeroflux::RandomError),
     /// Stdout was closed by the reader (`xf log | head`): not an error, exit quietly.
     BrokenPipe,
     /// Sync failed.
@@ -128,7 +128,7 @@ impl fmt::Display for CliError {
                 write!(f, "new events are encrypted with one secret: give one --secret-file, not {n}")
             }
             Self::Encrypt(e) => write!(f, "cannot encrypt: {e}"),
-            Self::Random => f.write_str("the operating system's random number generator failed"),
+            Self::Random(e) => write!(f, "{e}"),
             Self::Check(e) => write!(f, "{e}"),
             Self::Damaged(1) => f.write_str("the store has 1 problem (listed above)"),
             Self::Damaged(n) => write!(f, "the store has {n} problems (listed above)"),

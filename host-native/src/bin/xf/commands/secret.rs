@@ -19,7 +19,7 @@ pub fn run(cli: &Cli, c: &SecretCommand, out: &mut Out) -> Result<(), CliError> 
 
 /// `xf secret new`: prints a new secret, or writes it to a new file readable only by the user.
 fn new(cli: &Cli, path: Option<&Path>, out: &mut Out) -> Result<(), CliError> {
-    let secret = new_space_secret().map_err(|_| CliError::Random)?;
+    let secret = new_space_secret().map_err(CliError::Random)?;
     let text = space_secret_hex(&secret);
     let key_id = hex(&secret.key_id());
     let Some(path) = path else {
