@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iroh::endpoint::{Connection, RecvStream, SendStream, VarInt};
+use iroh::endpoint::VarInt;
 use tokio::sync::{broadcast, mpsc};
 use xaeroflux_core::AuthorId;
 use xaeroflux_core::xsp::message::Message;
@@ -20,6 +20,7 @@ use super::import::ImportJob;
 use super::node::NetInner;
 use super::source::CoreSource;
 use super::status::{PeerStatus, SyncEvent};
+use super::stream::Stream;
 use super::ticket::{PeerId, SpaceId};
 
 /// Bytes read from the stream at a time.
@@ -37,13 +38,6 @@ const DUPLICATE: u32 = 2;
 /// Stream reset code for a session of an earlier incarnation of the peer.
 const GONE: u32 = 3;
 
-/// A session's stream and its connection.
-pub(crate) struct Stream {
-    pub(crate) conn: Connection,
-    pub(crate) send: SendStream,
-    pub(crate) recv: RecvStream,
-}
-
 /// What other tasks ask of a running session.
 #[derive(Debug)]
 pub(crate) enum Control {
@@ -57,13 +51,7 @@ pub(crate) enum Control {
 /// Reads the peer's HELLO from a stream it opened, then runs a responder session in the
 /// space it names, or refuses the stream with the precise XSP error if that space is not
 /// joined or the first frame is not a HELLO.
-pub(crate) async fn accept_stream(
-    inner: Arc<NetInner>,
-    peer: PeerId,
-    conn: Connection,
-    send: SendStream,
-    mut recv: RecvStream,
-) {
+pub(crate) async fn accept_stream(inner: Arc<NetInner>, peer: PeerId, mut stream: Stream) {
     let mut first = Vec::with_capacity(512);
     let space = tokio::time::timeout(HELLO_TIMEOUT, async {
         let mut buf = [0u8; 1024];
@@ -73,7 +61,7 @@ pub(crate) async fn accept_stream(
                 Hello::Invalid => return None,
                 Hello::Incomplete => {}
             }
-            match recv.read(&mut buf).await {
+            match stream.recv.read(&mut buf).await {
                 Ok(Some(n)) => first.extend_from_slice(&buf[..n]),
                 _ => return None,
             }
@@ -82,17 +70,17 @@ pub(crate) async fn accept_stream(
     .await
     .ok()
     .flatten();
-    let stream = Stream { conn, send, recv };
     match space {
         Some((s, incarnation)) if inner.has_space(&s) => {
             if inner.admit_incoming(&s, &peer, incarnation) {
                 let conn = stream.conn.clone();
                 if !run_session(inner.clone(), s, peer, Role::Responder, stream, first).await {
-                    inner.forget_conn(&peer, &conn);
+                    if let Some(conn) = conn {
+                        inner.forget_conn(&peer, &conn);
+                    }
                 }
             } else {
-                let mut stream = stream;
-                reset(&mut stream, DUPLICATE);
+                stream.reset(DUPLICATE);
             }
         }
         other => refuse(other.map(|(s, _)| s), stream, &first).await,
@@ -141,9 +129,8 @@ async fn refuse(space: Option<SpaceId>, mut stream: Stream, first: &[u8]) {
             break;
         }
     }
-    let _ = stream.send.finish();
-    let _ = stream.recv.stop(VarInt::from_u32(REFUSED));
-    let _ = tokio::time::timeout(Duration::from_secs(1), stream.send.stopped()).await;
+    stream.recv.stop(REFUSED);
+    stream.send.finish(Duration::from_secs(1)).await;
 }
 
 /// A source with no feeds, for refusals.
@@ -208,7 +195,7 @@ pub(crate) async fn run_session(
         bytes_in: initial.len() as u64,
         bytes_out: 0,
     };
-    let id = inner.register(status, ctl_tx, &stream.conn);
+    let id = inner.register(status, ctl_tx, stream.conn.as_ref());
     let mut changed = inner.changed.subscribe();
     let mut shutdown = inner.shutdown.subscribe();
     let import_tx = inner.import_tx.lock().ok().and_then(|t| t.clone());
@@ -266,7 +253,7 @@ pub(crate) async fn run_session(
                 Some(Control::Close) | None => session.close(),
                 Some(Control::Abort) => {
                     session.close();
-                    reset(&mut stream, GONE);
+                    stream.reset(GONE);
                     d.stream_ok = false;
                     break;
                 }
@@ -275,7 +262,7 @@ pub(crate) async fn run_session(
                 // The peer never answered our HELLO: it went to a process that is gone, over a
                 // connection that died unnoticed, which is then not reused.
                 session.close();
-                reset(&mut stream, GONE);
+                stream.reset(GONE);
                 d.stream_ok = false;
                 break;
             }
@@ -322,24 +309,19 @@ pub(crate) async fn run_session(
         d.on_event(ev, import_tx.as_ref()).await;
     }
     if d.stream_ok {
-        let _ = stream.send.finish();
-        let _ = tokio::time::timeout(Duration::from_millis(500), stream.send.stopped()).await;
+        stream.send.finish(Duration::from_millis(500)).await;
     }
     if d.peer_silent {
         // The connection is dead too (every session on it hears the peer's keep-alives):
         // close it rather than let QUIC hold it until its own idle timeout, and make the next
         // session with the peer open a new one.
-        stream.conn.close(VarInt::from_u32(GONE), b"peer silent");
+        if let Some(conn) = &stream.conn {
+            conn.close(VarInt::from_u32(GONE), b"peer silent");
+        }
         inner.forget_conns(&peer);
     }
     inner.unregister(id, bytes_in, bytes_out);
     d.stream_ok
-}
-
-/// Resets both directions of `stream` with `code`.
-fn reset(stream: &mut Stream, code: u32) {
-    let _ = stream.send.reset(VarInt::from_u32(code));
-    let _ = stream.recv.stop(VarInt::from_u32(code));
 }
 
 async fn sleep_until(at: Option<tokio::time::Instant>) {

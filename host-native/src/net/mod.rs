@@ -69,6 +69,7 @@ mod peer_book;
 mod port;
 mod source;
 mod status;
+mod stream;
 mod ticket;
 
 pub use config::{NetConfig, NetError};

@@ -25,12 +25,13 @@ use xaeroflux_core::xsp::Role;
 
 use super::admission::{self, Existing};
 use super::config::{NetConfig, NetError};
-use super::driver::{self, Control, Stream};
+use super::driver::{self, Control};
 use super::endpoint::{self, XSP_ALPN};
 use super::import::{self, ImportJob};
 use super::peer_book::{self, PeerBook, PeerEntry};
 use super::source::Forked;
 use super::status::{Hub, PeerStatus, SyncEvent};
+use super::stream::Stream;
 use super::ticket::{PeerId, SpaceId};
 use super::{gossip, key, port};
 use crate::Core;
@@ -205,8 +206,8 @@ pub(crate) struct SessionEntry {
     last_in: std::time::Instant,
     /// The incarnation the peer named in its HELLO, once read (if it named one).
     peer_incarnation: Option<u64>,
-    /// The connection it runs on.
-    conn: Connection,
+    /// The QUIC connection it runs on (None over another transport).
+    conn: Option<Connection>,
 }
 
 /// A connection kept for new sessions with a peer.
@@ -504,7 +505,8 @@ impl NetInner {
         let mut st = lock(&self.state);
         let Some(s) = st.sessions.get_mut(&id) else { return };
         s.peer_incarnation = incarnation;
-        let (peer, conn) = (s.status.peer, s.conn.stable_id());
+        let Some(conn) = s.conn.as_ref().map(Connection::stable_id) else { return };
+        let peer = s.status.peer;
         if let Some(c) = st.conns.get_mut(&peer).filter(|c| c.is(conn)) {
             c.incarnation = incarnation;
         }
@@ -528,7 +530,9 @@ impl NetInner {
             let _ = s.control.send(Control::Abort);
             // Dead too (it led to the old process): closed rather than held until QUIC's idle
             // timeout.
-            s.conn.close(0u32.into(), b"peer restarted");
+            if let Some(conn) = &s.conn {
+                conn.close(0u32.into(), b"peer restarted");
+            }
             st.ended_bytes.0 += s.status.bytes_in;
             st.ended_bytes.1 += s.status.bytes_out;
             spaces.push(s.status.space);
@@ -545,12 +549,12 @@ impl NetInner {
         spaces
     }
 
-    /// Registers a new session running on `conn`; returns its id.
+    /// Registers a new session running on `conn` (if over QUIC); returns its id.
     pub(crate) fn register(
         &self,
         status: PeerStatus,
         control: mpsc::UnboundedSender<Control>,
-        conn: &Connection,
+        conn: Option<&Connection>,
     ) -> u64 {
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         let mut st = lock(&self.state);
@@ -560,7 +564,7 @@ impl NetInner {
             control,
             last_in: std::time::Instant::now(),
             peer_incarnation: None,
-            conn: conn.clone(),
+            conn: conn.cloned(),
         };
         st.sessions.insert(id, entry);
         id
@@ -626,7 +630,8 @@ impl NetInner {
         lock(&self.state).conns.insert(peer, CachedConn::new(conn.clone()));
         while let Ok((send, recv)) = conn.accept_bi().await {
             let (inner, conn) = (self.clone(), conn.clone());
-            self.handle.spawn(async move { driver::accept_stream(inner, peer, conn, send, recv).await });
+            let stream = Stream::quic(conn, send, recv);
+            self.handle.spawn(async move { driver::accept_stream(inner, peer, stream).await });
         }
         self.forget_conn(&peer, &conn);
     }
@@ -669,7 +674,7 @@ impl NetInner {
         lock(&self.state).dialing.insert((space, peer));
         let stream = match self.connection(&peer).await {
             Some(conn) => match conn.open_bi().await {
-                Ok((send, recv)) => Some(Stream { conn, send, recv }),
+                Ok((send, recv)) => Some(Stream::quic(conn, send, recv)),
                 Err(_) => {
                     self.forget_conn(&peer, &conn);
                     None
@@ -684,7 +689,7 @@ impl NetInner {
         };
         let conn = stream.conn.clone();
         let ok = driver::run_session(self.clone(), space, peer, Role::Initiator, stream, Vec::new()).await;
-        if !ok {
+        if let Some(conn) = conn.filter(|_| !ok) {
             self.forget_conn(&peer, &conn);
         }
         true
