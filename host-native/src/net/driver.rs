@@ -74,10 +74,9 @@ pub(crate) async fn accept_stream(inner: Arc<NetInner>, peer: PeerId, mut stream
         Some((s, incarnation)) if inner.has_space(&s) => {
             if inner.admit_incoming(&s, &peer, incarnation) {
                 let conn = stream.conn.clone();
-                if !run_session(inner.clone(), s, peer, Role::Responder, stream, first).await {
-                    if let Some(conn) = conn {
-                        inner.forget_conn(&peer, &conn);
-                    }
+                let ok = run_session(inner.clone(), s, peer, Role::Responder, stream, first).await;
+                if let Some(conn) = conn.filter(|_| !ok) {
+                    inner.forget_conn(&peer, &conn);
                 }
             } else {
                 stream.reset(DUPLICATE);
