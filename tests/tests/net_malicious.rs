@@ -315,8 +315,13 @@ fn a_peer_that_never_answers_our_hello_is_given_up_after_the_handshake_window_an
         std::thread::spawn(move || silent_peer(ready_tx, streams, stop_rx))
     };
     let (id, addrs) = ready.recv().unwrap();
-    let ticket =
-        Ticket { space: space("silent peer"), peer: xaeroflux::net::PeerId(*id.as_bytes()), addrs, relay: None };
+    let ticket = Ticket {
+        space: space("silent peer"),
+        peer: xaeroflux::net::PeerId(*id.as_bytes()),
+        addrs,
+        relay: None,
+        onion: None,
+    };
     honest.join_ticket(&ticket).unwrap();
     let end = Instant::now() + Duration::from_secs(25);
     while streams.lock().unwrap().len() < 2 && Instant::now() < end {

@@ -3,12 +3,13 @@
 //! A ticket is `xfs1` followed by the lowercase RFC 4648 base32 (no padding) of:
 //!
 //! ```text
-//! version   u8        1
+//! version   u8        1, or 2 when an onion service follows
 //! space     [32]      the space id
 //! peer      [32]      the node's id (its iroh endpoint public key)
 //! n_addrs   u8        direct addresses that follow (at most 16)
 //! n_addrs × family u8 (4 or 6)  ip [4 or 16]  port u16 (little-endian)
 //! relay_len u8        0 = no relay; else that many bytes of a relay URL (UTF-8)
+//! onion     [32]      version 2 only: the node's onion service (its ed25519 identity key)
 //! ```
 //!
 //! Nothing may follow. `docs/net.md` has the same layout with an example.
@@ -17,11 +18,15 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
+use super::onion::OnionAddress;
+
 /// The prefix of every ticket string (format version 1).
 pub const TICKET_PREFIX: &str = "xfs1";
 /// Most direct addresses a ticket carries.
 pub const MAX_TICKET_ADDRS: usize = 16;
 const TICKET_VERSION: u8 = 1;
+/// The version of a ticket that names an onion service.
+const TICKET_VERSION_ONION: u8 = 2;
 
 /// A space: a set of feeds that sync together, named by 32 bytes.
 ///
@@ -108,7 +113,8 @@ hex_id!(SpaceId);
 hex_id!(PeerId);
 
 /// Everything another node needs to join a space and reach this node: the space, the
-/// node's id, its direct addresses and (optionally) its relay.
+/// node's id, its direct addresses, (optionally) its relay, and (with the `"tor"` backend)
+/// its onion service.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ticket {
     /// The space to join.
@@ -119,6 +125,8 @@ pub struct Ticket {
     pub addrs: Vec<SocketAddr>,
     /// Its relay URL, if it uses one (at most 255 bytes).
     pub relay: Option<String>,
+    /// Its onion service, if it runs the `"tor"` backend.
+    pub onion: Option<OnionAddress>,
 }
 
 /// Why a ticket (or a hex id) was refused.
@@ -167,10 +175,13 @@ impl Ticket {
     /// The binary form (`docs/net.md`, "Ticket format").
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(67 + 19 * self.addrs.len() + 64);
-        out.push(TICKET_VERSION);
+        out.push(if self.onion.is_some() { TICKET_VERSION_ONION } else { TICKET_VERSION });
         out.extend_from_slice(&self.space.0);
         out.extend_from_slice(&self.peer.0);
         encode_addrs(&self.addrs, self.relay.as_deref(), &mut out);
+        if let Some(onion) = &self.onion {
+            out.extend_from_slice(&onion.0);
+        }
         out
     }
 
@@ -178,7 +189,7 @@ impl Ticket {
     pub fn from_bytes(bytes: &[u8]) -> Result<Ticket, TicketError> {
         let mut r = bytes;
         let version = take(&mut r, 1)?[0];
-        if version != TICKET_VERSION {
+        if version != TICKET_VERSION && version != TICKET_VERSION_ONION {
             return Err(TicketError::Version(version));
         }
         let space = SpaceId(arr(take(&mut r, 32)?));
@@ -209,10 +220,12 @@ impl Ticket {
             let b = take(&mut r, usize::from(relay_len))?;
             Some(std::str::from_utf8(b).map_err(|_| TicketError::RelayUtf8)?.to_string())
         };
+        let onion = (version == TICKET_VERSION_ONION).then(|| take(&mut r, 32).map(|k| OnionAddress(arr(k))));
+        let onion = onion.transpose()?;
         if !r.is_empty() {
             return Err(TicketError::Trailing);
         }
-        Ok(Ticket { space, peer, addrs, relay })
+        Ok(Ticket { space, peer, addrs, relay, onion })
     }
 }
 
@@ -302,12 +315,12 @@ impl FromStr for Ticket {
 }
 
 /// Lowercase RFC 4648 base32 without padding.
-mod base32 {
+pub(crate) mod base32 {
     use super::TicketError;
 
     const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
-    pub(super) fn encode(bytes: &[u8]) -> String {
+    pub(crate) fn encode(bytes: &[u8]) -> String {
         let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
         let (mut acc, mut bits) = (0u32, 0u32);
         for &b in bytes {
@@ -325,7 +338,7 @@ mod base32 {
         out
     }
 
-    pub(super) fn decode(s: &str) -> Result<Vec<u8>, TicketError> {
+    pub(crate) fn decode(s: &str) -> Result<Vec<u8>, TicketError> {
         let mut out = Vec::with_capacity(s.len() * 5 / 8);
         let (mut acc, mut bits) = (0u32, 0u32);
         for c in s.bytes() {
@@ -370,8 +383,9 @@ mod tests {
             peer in any::<[u8; 32]>(),
             addrs in proptest::collection::vec(addr(), 0..=MAX_TICKET_ADDRS),
             relay in proptest::option::of("[a-z:/.0-9]{1,255}"),
+            onion in proptest::option::of(any::<[u8; 32]>()),
         ) {
-            let t = Ticket { space: SpaceId(space), peer: PeerId(peer), addrs, relay };
+            let t = Ticket { space: SpaceId(space), peer: PeerId(peer), addrs, relay, onion: onion.map(OnionAddress) };
             prop_assert_eq!(t.to_string().parse::<Ticket>().unwrap(), t.clone());
             prop_assert_eq!(Ticket::from_bytes(&t.to_bytes()).unwrap(), t);
         }
@@ -411,6 +425,7 @@ mod tests {
             peer: PeerId([7; 32]),
             addrs: vec!["127.0.0.1:4433".parse().unwrap(), "[::1]:9".parse().unwrap()],
             relay: Some("http://127.0.0.1:3340".into()),
+            onion: None,
         };
         let s = t.to_string();
         assert!(s.starts_with(TICKET_PREFIX));
@@ -423,9 +438,17 @@ mod tests {
         let mut extra = bytes.clone();
         extra.push(0);
         assert_eq!(Ticket::from_bytes(&extra), Err(TicketError::Trailing));
+        let mut v3 = bytes.clone();
+        v3[0] = 3;
+        assert_eq!(Ticket::from_bytes(&v3), Err(TicketError::Version(3)));
+        // Version 2 needs the 32 bytes of an onion service after the relay.
         let mut v2 = bytes.clone();
         v2[0] = 2;
-        assert_eq!(Ticket::from_bytes(&v2), Err(TicketError::Version(2)));
+        assert_eq!(Ticket::from_bytes(&v2), Err(TicketError::Truncated));
+        v2.extend_from_slice(&[9; 32]);
+        let with_onion = Ticket { onion: Some(OnionAddress([9; 32])), ..t.clone() };
+        assert_eq!(Ticket::from_bytes(&v2), Ok(with_onion.clone()));
+        assert_eq!(with_onion.to_bytes(), v2);
         assert_eq!("xyz".parse::<Ticket>(), Err(TicketError::Prefix));
     }
 
@@ -437,6 +460,7 @@ mod tests {
             peer: PeerId([7; 32]),
             addrs: vec!["127.0.0.1:4433".parse().unwrap()],
             relay: None,
+            onion: None,
         };
         let b = t.to_bytes();
         assert_eq!(b.len(), 74);
