@@ -79,3 +79,19 @@ fn serve_sync_watch_and_clean_stop() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("xf: error: bad ticket") && err.trim_end().lines().count() == 1, "{err}");
 }
+
+/// `--tor` in a build without the feature `tor` is a one-line error that names the feature;
+/// `--tor-only` with gossip options is refused by the parser.
+#[test]
+#[cfg(not(feature = "tor"))]
+fn tor_without_the_feature_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    ok_json(&a, &["--json", "init"]);
+    let out = xf(&a, &["serve", "--tor", "--bind", "127.0.0.1:0", "--for", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("feature \"tor\"") && err.trim_end().lines().count() == 1, "{err}");
+    let out = xf(&a, &["serve", "--tor-only", "--no-gossip"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -3,6 +3,7 @@
 
 use super::config::NetError;
 use super::endpoint;
+use super::onion::OnionAddress;
 use super::peer_book::PeerEntry;
 use super::status::{Subscription, SyncStatus};
 use super::ticket::{PeerId, SpaceId, Ticket};
@@ -26,9 +27,16 @@ impl Core {
     }
 
     /// Joins the ticket's space and keeps a session with the node that made it (redialled
-    /// with backoff whenever it drops, until the space is left).
+    /// with backoff whenever it drops, until the space is left). A ticket that names an onion
+    /// service is dialled over Tor when this store runs the `"tor"` backend; one that names
+    /// nothing else needs it ([`NetError::TorNotRunning`]).
     pub fn join_ticket(&self, ticket: &Ticket) -> Result<(), NetError> {
         let inner = self.net_slot().inner()?;
+        match ticket.onion {
+            Some(onion) if inner.backends.tor => inner.learn_onion(ticket.peer, onion),
+            Some(_) if ticket.addrs.is_empty() && ticket.relay.is_none() => return Err(NetError::TorNotRunning),
+            _ => {}
+        }
         if ticket.peer != inner.id {
             let entry = PeerEntry { peer: ticket.peer, addrs: ticket.addrs.clone(), relay: ticket.relay.clone() };
             inner.met(ticket.space, entry);
@@ -49,12 +57,19 @@ impl Core {
 
     /// A ticket for `space` (joined first if it was not): another node passes it to
     /// [`Core::join_ticket`] (or `xf join`) to join the space through this node. Its string
-    /// form (`to_string()`) starts with `xfs1`.
+    /// form (`to_string()`) starts with `xfs1`. With the `"tor"` backend it names this
+    /// store's onion service; with Tor alone, nothing else (no address of this machine).
     pub fn ticket(&self, space: SpaceId) -> Result<Ticket, NetError> {
         let inner = self.net_slot().inner()?;
         inner.join_space(space, Vec::new());
-        let (addrs, relay) = endpoint::own_addrs(&inner.endpoint);
-        Ok(Ticket { space, peer: inner.id, addrs, relay })
+        let (addrs, relay) =
+            if inner.backends.iroh { endpoint::own_addrs(&inner.endpoint) } else { (Vec::new(), None) };
+        Ok(Ticket { space, peer: inner.id, addrs, relay, onion: inner.onion() })
+    }
+
+    /// This store's onion service (`<56 characters>.onion`), if it runs the `"tor"` backend.
+    pub fn onion_address(&self) -> Result<Option<OnionAddress>, NetError> {
+        Ok(self.net_slot().inner()?.onion())
     }
 
     /// Subscribes to sync events (new events stored, peers, progress, rejections). See

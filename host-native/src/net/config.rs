@@ -23,6 +23,7 @@ pub struct NetConfig {
     pub(crate) idle_timeout: Duration,
     pub(crate) announce_interval: Duration,
     pub(crate) spaces: Vec<SpaceId>,
+    pub(crate) tor_config: Option<PathBuf>,
 }
 
 impl Default for NetConfig {
@@ -37,13 +38,20 @@ impl Default for NetConfig {
             idle_timeout: Duration::from_secs(10),
             announce_interval: Duration::from_secs(10),
             spaces: Vec::new(),
+            tor_config: None,
         }
     }
 }
 
 impl NetConfig {
-    /// The backends to run: `"iroh"` (XSP sessions over QUIC streams; needed by the others)
-    /// and `"iroh-gossip"` (signed heads announced on a gossip topic per space).
+    /// The backends to run: `"iroh"` (XSP sessions over QUIC streams), `"iroh-gossip"`
+    /// (signed heads announced on a gossip topic per space; needs `"iroh"`) and `"tor"` (XSP
+    /// sessions over Tor, to and from this store's onion service; feature `tor`).
+    ///
+    /// `"tor"` alone keeps the node off the open network: no UDP socket but on `127.0.0.1`,
+    /// no relay, no gossip, and tickets that name only the onion service. With `"iroh"` as
+    /// well, peers are reached both ways (a ticket carries the direct addresses and the onion
+    /// address, and a peer is dialled over Tor when its ticket names an onion service).
     pub fn with_backends(mut self, backends: &[&str]) -> Self {
         self.backends = Some(backends.iter().map(|b| b.to_string()).collect());
         self
@@ -122,20 +130,56 @@ impl NetConfig {
         self
     }
 
-    /// Which backends run: `(iroh, gossip)`.
-    pub(crate) fn parse_backends(&self) -> Result<(bool, bool), NetError> {
-        let (mut iroh, mut gossip) = (false, false);
+    /// An arti configuration file (TOML, the format of arti's `arti.toml`) for the `"tor"`
+    /// backend: to use bridges, a private Tor network (its authorities and fallback
+    /// directories), other timeouts. Its `storage` directories are ignored: the Tor state and
+    /// cache live in the store directory (`tor/state`, `tor/cache`), so a store keeps its
+    /// onion address.
+    pub fn with_tor_config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tor_config = Some(path.into());
+        self
+    }
+
+    /// This config with the endpoint on `127.0.0.1` only, no relay and no remembered port (a
+    /// node running Tor alone).
+    pub(crate) fn loopback_only(mut self) -> Self {
+        self.bind = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0);
+        self.keep_port = false;
+        self.relay_url = None;
+        self
+    }
+
+    /// Which backends run.
+    pub(crate) fn parse_backends(&self) -> Result<Backends, NetError> {
+        let mut on = Backends::default();
         for b in self.backends.iter().flatten() {
             match b.as_str() {
-                "iroh" => iroh = true,
-                "iroh-gossip" => gossip = true,
+                "iroh" => on.iroh = true,
+                "iroh-gossip" => on.gossip = true,
+                "tor" if cfg!(feature = "tor") => on.tor = true,
+                "tor" => return Err(NetError::BackendNotBuilt("tor")),
                 _ => return Err(NetError::UnknownBackend(b.clone())),
             }
         }
-        if gossip && !iroh {
+        if on.gossip && !on.iroh {
             return Err(NetError::GossipNeedsIroh);
         }
-        Ok((iroh, gossip))
+        Ok(on)
+    }
+}
+
+/// The backends a config turns on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Backends {
+    pub(crate) iroh: bool,
+    pub(crate) gossip: bool,
+    pub(crate) tor: bool,
+}
+
+impl Backends {
+    /// Whether sync runs at all.
+    pub(crate) fn any(self) -> bool {
+        self.iroh || self.tor
     }
 }
 
@@ -146,8 +190,21 @@ pub enum NetError {
     /// The store was opened without sync backends
     /// ([`CoreBuilder::with_sync_backends`](crate::CoreBuilder::with_sync_backends)).
     NotRunning,
-    /// A backend name other than `"iroh"` or `"iroh-gossip"`.
+    /// A backend name other than `"iroh"`, `"iroh-gossip"` or `"tor"`.
     UnknownBackend(String),
+    /// A backend this build was compiled without (`"tor"` needs the crate feature `tor`).
+    BackendNotBuilt(&'static str),
+    /// The Tor configuration file could not be read or does not parse.
+    BadTorConfig {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The Tor client or the onion service failed to start.
+    Tor(Box<dyn std::error::Error + Send + Sync>),
+    /// A ticket names only an onion service, and the `"tor"` backend is not running.
+    TorNotRunning,
     /// `"iroh-gossip"` was asked for without `"iroh"`.
     GossipNeedsIroh,
     /// The network key file `net.key` in the store directory is damaged.
@@ -180,7 +237,15 @@ impl fmt::Display for NetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NotRunning => f.write_str("sync is not running (open the store with sync backends)"),
-            Self::UnknownBackend(b) => write!(f, "unknown sync backend {b:?} (known: \"iroh\", \"iroh-gossip\")"),
+            Self::UnknownBackend(b) => {
+                write!(f, "unknown sync backend {b:?} (known: \"iroh\", \"iroh-gossip\", \"tor\")")
+            }
+            Self::BackendNotBuilt(b) => write!(f, "the {b:?} backend needs xaeroflux built with the feature {b:?}"),
+            Self::BadTorConfig { path, reason } => write!(f, "Tor configuration file {}: {reason}", path.display()),
+            Self::Tor(e) => write!(f, "Tor: {e}"),
+            Self::TorNotRunning => {
+                f.write_str("the ticket names only an onion service: open the store with the \"tor\" backend")
+            }
             Self::GossipNeedsIroh => f.write_str("the \"iroh-gossip\" backend needs the \"iroh\" backend"),
             Self::BadKeyFile { path, reason } => write!(f, "network key file {}: {reason}", path.display()),
             Self::Io { op, source } => write!(f, "{op}: {source}"),
@@ -197,7 +262,7 @@ impl std::error::Error for NetError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Io { source, .. } => Some(source),
-            Self::Endpoint(e) => Some(e.as_ref()),
+            Self::Endpoint(e) | Self::Tor(e) => Some(e.as_ref()),
             _ => None,
         }
     }

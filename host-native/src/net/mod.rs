@@ -65,20 +65,26 @@ mod gossip;
 mod import;
 mod key;
 mod node;
+mod onion;
 mod peer_book;
 mod port;
 mod source;
 mod status;
 mod stream;
 mod ticket;
+#[cfg(feature = "tor")]
+mod tor;
 
 pub use config::{NetConfig, NetError};
 pub use endpoint::XSP_ALPN;
 #[doc(hidden)]
 pub use endpoint::quic_transport_config;
 pub(crate) use node::{NetSlot, start};
+pub use onion::{OnionAddress, OnionAddressError};
 pub use status::{PeerStatus, Subscription, SyncEvent, SyncStatus};
 pub use ticket::{MAX_TICKET_ADDRS, PeerId, SpaceId, TICKET_PREFIX, Ticket, TicketError};
+#[cfg(feature = "tor")]
+pub use tor::XSP_ONION_PORT;
 
 /// Writes `bytes` as the file `name` in `dir` so that a crash leaves either the old file or
 /// the whole new one: a temporary file (mode 0600), synced, renamed into place, the directory

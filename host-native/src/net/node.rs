@@ -24,10 +24,11 @@ use xaeroflux_core::AuthorId;
 use xaeroflux_core::xsp::Role;
 
 use super::admission::{self, Existing};
-use super::config::{NetConfig, NetError};
+use super::config::{Backends, NetConfig, NetError};
 use super::driver::{self, Control};
 use super::endpoint::{self, XSP_ALPN};
 use super::import::{self, ImportJob};
+use super::onion::OnionAddress;
 use super::peer_book::{self, PeerBook, PeerEntry};
 use super::source::Forked;
 use super::status::{Hub, PeerStatus, SyncEvent};
@@ -98,10 +99,13 @@ impl NetSlot {
 
 /// Starts the sync of `core` (called by `CoreBuilder::open`).
 pub(crate) fn start(core: &Core, cfg: NetConfig) -> Result<(), NetError> {
-    let (iroh_on, gossip_on) = cfg.parse_backends()?;
-    if !iroh_on {
+    let on = cfg.parse_backends()?;
+    if !on.any() {
         return Ok(());
     }
+    // Tor alone: the endpoint (which carries nothing but this node's own loopback traffic)
+    // stays off every other interface.
+    let cfg = if on.iroh { cfg } else { cfg.loopback_only() };
     let key = key::load_or_create(core.path())?;
     let book = PeerBook::load(core.path());
     let keep_port = cfg.keep_port && cfg.bind.port() == 0;
@@ -118,7 +122,7 @@ pub(crate) fn start(core: &Core, cfg: NetConfig) -> Result<(), NetError> {
     let handle = rt.handle().clone();
     let (tx, rx) = std::sync::mpsc::channel();
     rt.spawn(async move {
-        let _ = tx.send(NetInner::bind(sibling, cfg, key, last_port, book, gossip_on, handle).await);
+        let _ = tx.send(NetInner::bind(sibling, cfg, key, last_port, book, on, handle).await);
     });
     let inner = match rx.recv() {
         Ok(Ok(inner)) => inner,
@@ -240,6 +244,8 @@ struct State {
     ended_bytes: (u64, u64),
     /// Sessions peers opened that were refused as duplicates of ours.
     duplicates_refused: u64,
+    /// The onion services of peers (from their tickets), dialled over Tor.
+    onions: HashMap<PeerId, OnionAddress>,
 }
 
 /// Everything the tasks of one running sync share.
@@ -268,6 +274,11 @@ pub(crate) struct NetInner {
     /// session (see [`NetInner::admit_incoming`]) and in every gossip announcement (see
     /// [`NetInner::peer_restarted`]).
     pub(crate) incarnation: u64,
+    /// The backends running.
+    pub(crate) backends: Backends,
+    /// The Tor client and onion service (backend `"tor"`).
+    #[cfg(feature = "tor")]
+    pub(crate) tor: std::sync::OnceLock<super::tor::TorTransport>,
 }
 
 /// Accepts XSP connections for the router.
@@ -290,7 +301,7 @@ impl NetInner {
         key: [u8; 32],
         last_port: Option<u16>,
         book: PeerBook,
-        gossip_on: bool,
+        backends: Backends,
         handle: tokio::runtime::Handle,
     ) -> Result<Arc<NetInner>, NetError> {
         let incarnation = incarnation_now()?;
@@ -304,7 +315,7 @@ impl NetInner {
             },
             None => endpoint::bind(&cfg, cfg.bind, key, &lookup).await?,
         };
-        let gossip = gossip_on.then(|| Gossip::builder().spawn(ep.clone()));
+        let gossip = backends.gossip.then(|| Gossip::builder().spawn(ep.clone()));
         let inner = Arc::new(NetInner {
             id: endpoint::peer_id(ep.id()),
             core,
@@ -324,13 +335,48 @@ impl NetInner {
             book: Mutex::new(book),
             book_save: Mutex::new(()),
             incarnation,
+            backends,
+            #[cfg(feature = "tor")]
+            tor: std::sync::OnceLock::new(),
         });
         let mut router = Router::builder(ep).accept(XSP_ALPN, XspHandler(Arc::downgrade(&inner)));
         if let Some(g) = gossip {
             router = router.accept(iroh_gossip::ALPN, g);
         }
         let _ = inner.router.set(router.spawn());
+        #[cfg(feature = "tor")]
+        if backends.tor {
+            let (tor, starting) = super::tor::TorTransport::start(inner.core.path(), &inner.cfg).await?;
+            let _ = inner.tor.set(tor);
+            inner.handle.spawn(super::tor::run(inner.clone(), starting));
+        }
         Ok(inner)
+    }
+
+    /// This node's onion service, if the `"tor"` backend runs.
+    pub(crate) fn onion(&self) -> Option<OnionAddress> {
+        #[cfg(feature = "tor")]
+        if let Some(tor) = self.tor.get() {
+            return Some(tor.onion);
+        }
+        None
+    }
+
+    /// Remembers that `peer` is reached at `onion` (dialled over Tor from now on).
+    pub(crate) fn learn_onion(&self, peer: PeerId, onion: OnionAddress) {
+        lock(&self.state).onions.insert(peer, onion);
+    }
+
+    /// A Tor stream to `peer`, if it has an onion service and Tor runs here; `None` if not.
+    /// `Some(None)` when dialling over Tor failed.
+    async fn tor_stream(&self, peer: &PeerId) -> Option<Option<Stream>> {
+        let onion = lock(&self.state).onions.get(peer).copied()?;
+        #[cfg(feature = "tor")]
+        if let Some(tor) = self.tor.get() {
+            return Some(tor.connect(&onion).await);
+        }
+        let _ = onion;
+        None
     }
 
     pub(crate) fn is_stopping(&self) -> bool {
@@ -672,15 +718,9 @@ impl NetInner {
     /// Dials `peer` and runs a session in `space` until it ends. Returns whether it started.
     async fn dial(self: &Arc<Self>, space: SpaceId, peer: PeerId) -> bool {
         lock(&self.state).dialing.insert((space, peer));
-        let stream = match self.connection(&peer).await {
-            Some(conn) => match conn.open_bi().await {
-                Ok((send, recv)) => Some(Stream::quic(conn, send, recv)),
-                Err(_) => {
-                    self.forget_conn(&peer, &conn);
-                    None
-                }
-            },
-            None => None,
+        let stream = match self.tor_stream(&peer).await {
+            Some(over_tor) => over_tor,
+            None => self.quic_stream(&peer).await,
         };
         let Some(stream) = stream else {
             lock(&self.state).dialing.remove(&(space, peer));
@@ -693,6 +733,20 @@ impl NetInner {
             self.forget_conn(&peer, &conn);
         }
         true
+    }
+
+    /// A new QUIC stream to `peer`, over the cached connection or a new one.
+    async fn quic_stream(self: &Arc<Self>, peer: &PeerId) -> Option<Stream> {
+        match self.connection(peer).await {
+            Some(conn) => match conn.open_bi().await {
+                Ok((send, recv)) => Some(Stream::quic(conn, send, recv)),
+                Err(_) => {
+                    self.forget_conn(peer, &conn);
+                    None
+                }
+            },
+            None => None,
+        }
     }
 
     /// Keeps a session with `peer` in `space` open while the space is joined: redials with

@@ -27,7 +27,7 @@ impl Stream {
     }
 
     /// Any other reliable ordered byte stream, split in its two halves.
-    #[allow(dead_code)] // used by the Tor transport (feature `tor`)
+    #[cfg_attr(not(feature = "tor"), allow(dead_code))]
     pub(crate) fn bytes<S>(stream: S) -> Stream
     where
         S: AsyncRead + AsyncWrite + Send + 'static,

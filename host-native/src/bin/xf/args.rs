@@ -233,6 +233,17 @@ pub struct NetArgs {
     /// Do not announce heads on iroh-gossip (sessions only with the nodes named).
     #[arg(long)]
     pub no_gossip: bool,
+    /// Sync over Tor as well: run an onion service (tickets name it) and dial the peers whose
+    /// tickets name one over Tor. Needs xf built with the feature `tor`.
+    #[arg(long)]
+    pub tor: bool,
+    /// Sync over Tor only: no gossip, no relay, and no address of this machine in tickets.
+    #[arg(long, conflicts_with_all = ["tor", "relay", "no_gossip"])]
+    pub tor_only: bool,
+    /// An arti configuration file (TOML, arti's format) for Tor: bridges, or a private Tor
+    /// network's authorities and fallback directories.
+    #[arg(long, value_name = "PATH")]
+    pub tor_config: Option<PathBuf>,
     /// Stop after this many seconds (default: run until interrupted).
     #[arg(long = "for", value_name = "SECS")]
     pub duration: Option<u64>,

@@ -50,9 +50,21 @@ fn open_syncing(cli: &Cli, a: &NetArgs) -> Result<Core, CliError> {
     if let Some(r) = &a.relay {
         cfg = cfg.with_relay_url(r.clone());
     }
-    let backends: &[&str] = if a.no_gossip { &["iroh"] } else { &["iroh", "iroh-gossip"] };
+    if let Some(p) = &a.tor_config {
+        cfg = cfg.with_tor_config_file(p);
+    }
+    let mut backends = Vec::new();
+    if !a.tor_only {
+        backends.push("iroh");
+        if !a.no_gossip {
+            backends.push("iroh-gossip");
+        }
+    }
+    if a.tor || a.tor_only {
+        backends.push("tor");
+    }
     Core::builder()
-        .with_sync_backends(backends)
+        .with_sync_backends(&backends)
         .with_net_config(cfg)
         .open(&cli.store)
         .map_err(|e| CliError::Open(cli.store.clone(), e))
@@ -166,10 +178,14 @@ fn run_loop(cli: &Cli, core: &Core, events: &Subscription, limit: Option<u64>, o
 fn print_ticket(cli: &Cli, ticket: &Ticket, out: &mut Out) -> Result<(), CliError> {
     if cli.json {
         out.json(&json!({"event": "ticket", "ticket": ticket.to_string(), "space": ticket.space.to_string(),
-                         "node": ticket.peer.to_string(), "addrs": ticket.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>()}))?;
+                         "node": ticket.peer.to_string(), "addrs": ticket.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                         "onion": ticket.onion.map(|o| o.to_string())}))?;
     } else {
         out.line(format!("ticket for space {}:", ticket.space))?;
         out.line(ticket.to_string())?;
+        if let Some(onion) = &ticket.onion {
+            out.line(format!("onion service: {onion}"))?;
+        }
     }
     out.flush()
 }

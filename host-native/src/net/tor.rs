@@ -1,0 +1,270 @@
+//! The Tor transport (backend `"tor"`, feature `tor`): XSP sessions over Tor streams, to and
+//! from this store's onion service, with arti (the Tor Project's Rust Tor).
+//!
+//! - **The onion service.** Each store runs one onion service (nickname `xaeroflux`) whose
+//!   identity key arti keeps in the store directory (`tor/state/keystore`), so a store keeps
+//!   its onion address across restarts. XSP is served on the service's port
+//!   [`XSP_ONION_PORT`]; streams to any other port are refused.
+//! - **Dialling.** A peer whose ticket names an onion service is dialled over Tor
+//!   (`<onion>:XSP_ONION_PORT`); the session then runs exactly as over QUIC. A session over
+//!   Tor is one Tor stream; nothing but the space's events and heads crosses it, and the
+//!   onion service authenticates the side that was dialled.
+//! - **Anonymity.** The side that dials stays anonymous: the service does not learn who
+//!   dialled, so an incoming session is known by a random peer id of its own.
+//! - **Tor state.** arti's state (guards, keys) and directory cache live in `tor/` in the
+//!   store directory. A configuration file in arti's format
+//!   ([`NetConfig::with_tor_config_file`](super::NetConfig::with_tor_config_file)) can point
+//!   it at bridges or at a private Tor network; the storage directories it names are ignored.
+
+use std::path::Path;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arti_client::config::TorClientConfig;
+use arti_client::config::onion_service::OnionServiceConfigBuilder;
+use arti_client::{DataStream, TorClient};
+use n0_future::{Stream as FutureStream, StreamExt as _};
+use tokio::sync::watch;
+use tor_cell::relaycell::msg::{Connected, End, EndReason};
+use tor_config::sources::{ConfigurationSource, ConfigurationSources, MustRead};
+use tor_hsservice::{RendRequest, RunningOnionService, handle_rend_requests};
+use tor_proto::stream::IncomingStreamRequest;
+use tor_rtcompat::PreferredRuntime;
+
+use super::config::{NetConfig, NetError};
+use super::driver;
+use super::node::NetInner;
+use super::onion::OnionAddress;
+use super::stream::Stream;
+use super::ticket::PeerId;
+
+/// The onion service port XSP is served on.
+pub const XSP_ONION_PORT: u16 = 7946;
+/// The nickname of the store's onion service (names its keys in arti's keystore).
+const NICKNAME: &str = "xaeroflux";
+/// Longest a dial over Tor may take: the first one to an onion service fetches its
+/// descriptor, then builds circuits to an introduction point and a rendezvous point.
+pub(crate) const TOR_CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The running Tor client and onion service of a node.
+pub(crate) struct TorTransport {
+    client: Arc<TorClient<PreferredRuntime>>,
+    /// This node's onion service.
+    pub(crate) onion: OnionAddress,
+    /// Becomes true once the client has bootstrapped and the service runs.
+    ready: watch::Receiver<bool>,
+}
+
+/// The incoming rendezvous requests of the onion service.
+type RendRequests = std::pin::Pin<Box<dyn FutureStream<Item = RendRequest> + Send>>;
+
+impl TorTransport {
+    /// Creates the Tor client and learns the store's onion address (generating its key the
+    /// first time). Does not wait for the network: [`run`] bootstraps the client, then runs
+    /// the onion service. Must run inside the node's tokio runtime.
+    pub(crate) async fn start(store_dir: &Path, cfg: &NetConfig) -> Result<(TorTransport, Starting), NetError> {
+        // arti's TLS (rustls) needs a process-wide crypto provider; one installed before
+        // (by the application) is kept.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = client_config(store_dir, cfg.tor_config.as_deref())?;
+        let runtime = PreferredRuntime::current().map_err(tor_error)?;
+        let client =
+            TorClient::with_runtime(runtime).config(config).create_unbootstrapped_async().await.map_err(tor_error)?;
+        // Launched here only for its address (arti generates and keeps the key on the first
+        // launch), and stopped at once: a service launched before the client has a directory
+        // publishes descriptors that clients do not find (seen on a private network), so
+        // `run` launches it again once bootstrapped.
+        let (service, _) = launch(&client)?;
+        let onion = service
+            .onion_address()
+            .map(|id| OnionAddress(id.into()))
+            .ok_or_else(|| NetError::Tor("the onion service has no identity key".into()))?;
+        drop(service);
+        let (ready_tx, ready) = watch::channel(false);
+        Ok((TorTransport { client: client.clone(), onion, ready }, Starting { client, ready: ready_tx }))
+    }
+
+    /// Opens a Tor stream to the XSP port of `onion` (waiting for the client to bootstrap).
+    pub(crate) async fn connect(&self, onion: &OnionAddress) -> Option<Stream> {
+        let target = (onion.to_string(), XSP_ONION_PORT);
+        let mut ready = self.ready.clone();
+        let connect = async {
+            ready.wait_for(|r| *r).await.ok()?;
+            self.client.connect(target).await.ok()
+        };
+        let stream = tokio::time::timeout(TOR_CONNECT_TIMEOUT, connect).await.ok().flatten()?;
+        Some(Stream::bytes(stream))
+    }
+}
+
+/// What [`run`] needs to finish starting Tor.
+pub(crate) struct Starting {
+    client: Arc<TorClient<PreferredRuntime>>,
+    ready: watch::Sender<bool>,
+}
+
+fn tor_error(e: impl std::error::Error + Send + Sync + 'static) -> NetError {
+    NetError::Tor(Box::new(e))
+}
+
+/// Launches the store's onion service on `client`.
+fn launch(client: &TorClient<PreferredRuntime>) -> Result<(Arc<RunningOnionService>, RendRequests), NetError> {
+    let nickname = NICKNAME.parse().map_err(tor_error)?;
+    let config = OnionServiceConfigBuilder::default().nickname(nickname).build().map_err(tor_error)?;
+    let (service, requests) = client
+        .launch_onion_service(config)
+        .map_err(tor_error)?
+        .ok_or_else(|| NetError::Tor("the onion service is disabled in the Tor configuration".into()))?;
+    Ok((service, Box::pin(requests)))
+}
+
+/// Bootstraps the Tor client (retrying while the network is out of reach), launches the onion
+/// service, then serves it until the node stops.
+pub(crate) async fn run(inner: Arc<NetInner>, starting: Starting) {
+    let mut shutdown = inner.shutdown.subscribe();
+    let mut wait = Duration::from_millis(250);
+    let (service, requests) = loop {
+        let attempt = async {
+            starting.client.bootstrap().await.map_err(tor_error)?;
+            launch(&starting.client)
+        };
+        tokio::select! {
+            // An error: not bootstrapped yet, or the first launch's service not yet gone.
+            r = attempt => if let Ok(launched) = r {
+                break launched;
+            },
+            _ = shutdown.changed() => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+        wait = (wait * 2).min(Duration::from_secs(30));
+    };
+    let _ = starting.ready.send(true);
+    serve(inner, service, requests).await;
+}
+
+/// Serves the onion service: every Tor stream to [`XSP_ONION_PORT`] becomes a responder
+/// session (under a random peer id: the dialling side is anonymous); other ports are refused.
+/// Runs until the node stops (the service stops with it).
+async fn serve(inner: Arc<NetInner>, _service: Arc<RunningOnionService>, requests: RendRequests) {
+    let mut streams = pin!(handle_rend_requests(requests));
+    let mut shutdown = inner.shutdown.subscribe();
+    loop {
+        let request = tokio::select! {
+            r = streams.next() => r,
+            _ = shutdown.changed() => None,
+        };
+        let Some(request) = request else { return };
+        let xsp = matches!(request.request(), IncomingStreamRequest::Begin(b) if b.port() == XSP_ONION_PORT);
+        let inner = inner.clone();
+        inner.handle.clone().spawn(async move {
+            if !xsp {
+                let _ = request.reject(End::new_with_reason(EndReason::EXITPOLICY)).await;
+                return;
+            }
+            if let Ok(stream) = request.accept(Connected::new_empty()).await {
+                accept(inner, stream).await;
+            }
+        });
+    }
+}
+
+async fn accept(inner: Arc<NetInner>, stream: DataStream) {
+    let Ok(id) = crate::secret::os_random::<32>() else { return };
+    driver::accept_stream(inner, PeerId(id), Stream::bytes(stream)).await;
+}
+
+/// The arti configuration: the file's settings (if any), with the storage directories in the
+/// store directory.
+fn client_config(store_dir: &Path, file: Option<&Path>) -> Result<TorClientConfig, NetError> {
+    let tor_dir = store_dir.join("tor");
+    let mut sources = ConfigurationSources::new_empty();
+    if let Some(file) = file {
+        if !file.is_file() {
+            let reason = "no such file".to_string();
+            return Err(NetError::BadTorConfig { path: file.to_path_buf(), reason });
+        }
+        sources.push_source(ConfigurationSource::from_path(file), MustRead::MustRead);
+    }
+    let bad = |reason: String| NetError::BadTorConfig {
+        path: file.map_or_else(|| tor_dir.clone(), Path::to_path_buf),
+        reason,
+    };
+    let storage = storage_toml(&tor_dir.join("state"), &tor_dir.join("cache")).ok_or_else(|| {
+        let reason = "the store directory's path is not UTF-8, which arti's configuration needs".to_string();
+        NetError::BadTorConfig { path: tor_dir.clone(), reason }
+    })?;
+    sources.push_source(ConfigurationSource::from_verbatim(storage), MustRead::MustRead);
+    let tree = sources.load().map_err(|e| bad(e.to_string()))?;
+    tor_config::resolve::<TorClientConfig>(&tree).map_err(|e| bad(e.to_string()))
+}
+
+/// The `[storage]` table naming `state` and `cache` literally (no `${VAR}` expansion).
+fn storage_toml(state: &Path, cache: &Path) -> Option<String> {
+    let lit = |p: &Path| -> Option<String> { Some(toml_string(p.to_str()?)) };
+    Some(format!(
+        "[storage]\nstate_dir = {{ literal = {} }}\ncache_dir = {{ literal = {} }}\n",
+        lit(state)?,
+        lit(cache)?
+    ))
+}
+
+/// `s` as a TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_paths_are_taken_literally() {
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join("a \"quoted\" ${HOME} \\ dir\u{7}");
+        let text = storage_toml(&odd.join("state"), &odd.join("cache")).expect("UTF-8 paths");
+        let table: toml::Table = text.parse().expect("valid TOML");
+        let literal = |k: &str| table["storage"][k]["literal"].as_str().map(str::to_owned);
+        assert_eq!(literal("state_dir"), odd.join("state").to_str().map(str::to_owned));
+        assert_eq!(literal("cache_dir"), odd.join("cache").to_str().map(str::to_owned));
+        client_config(&odd, None).expect("the configuration resolves");
+    }
+
+    #[test]
+    fn a_missing_config_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.toml");
+        match client_config(dir.path(), Some(&missing)) {
+            Err(NetError::BadTorConfig { path, .. }) => assert_eq!(path, missing),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "[tor_network\nnot toml").unwrap();
+        assert!(matches!(client_config(dir.path(), Some(&bad)), Err(NetError::BadTorConfig { .. })));
+    }
+
+    /// Our onion address codec agrees with arti's (an independent implementation).
+    #[test]
+    fn onion_addresses_agree_with_arti() {
+        use proptest::prelude::*;
+        proptest!(|(key in any::<[u8; 32]>())| {
+            let ours = OnionAddress(key).to_string();
+            let theirs: tor_hsservice::HsId = ours.parse().expect("arti parses our address");
+            prop_assert_eq!(<[u8; 32]>::from(theirs), key);
+        });
+    }
+}

@@ -1,0 +1,146 @@
+//! Sync over Tor (backend `"tor"`, feature `tor`), on a private Tor network that runs on
+//! 127.0.0.1: three directory authorities and three relays of C tor, started by
+//! `scripts/tor-testnet.sh` (which `scripts/setup.sh` installs tor for). Nothing leaves the
+//! machine; the stores run arti, pointed at that network by the configuration file the script
+//! writes.
+
+mod net_common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use net_common::*;
+use xaeroflux::Core;
+use xaeroflux::net::{NetConfig, NetError, SyncEvent, Ticket};
+
+/// Longest a step over Tor may take: the first session publishes an onion service descriptor
+/// and builds circuits to introduction and rendezvous points, on a network whose consensus
+/// is minutes old.
+const TOR_PATIENCE: Duration = Duration::from_secs(300);
+
+/// A private Tor network, stopped on drop (unless it was given in `XF_TORNET_DIR`: one
+/// started by hand with `scripts/tor-testnet.sh start DIR`, which saves a minute per run).
+struct TorNet {
+    dir: tempfile::TempDir,
+    given: Option<PathBuf>,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/tor-testnet.sh")
+}
+
+impl TorNet {
+    fn start() -> TorNet {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+            .with_test_writer()
+            .try_init();
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(given) = std::env::var_os("XF_TORNET_DIR") {
+            return TorNet { dir, given: Some(PathBuf::from(given)) };
+        }
+        let started = Instant::now();
+        let status = Command::new("bash").arg(script()).arg("start").arg(dir.path()).status().unwrap();
+        assert!(
+            status.success(),
+            "scripts/tor-testnet.sh start failed (is tor installed? `bash scripts/tor-testnet.sh install`)"
+        );
+        eprintln!("private Tor network up in {:.1?}", started.elapsed());
+        TorNet { dir, given: None }
+    }
+
+    /// The arti configuration of the network.
+    fn arti_config(&self) -> PathBuf {
+        self.given.as_deref().unwrap_or(self.dir.path()).join("arti-network.toml")
+    }
+}
+
+impl Drop for TorNet {
+    fn drop(&mut self) {
+        if self.given.is_none() {
+            let _ = Command::new("bash").arg(script()).arg("stop").arg(self.dir.path()).status();
+        }
+    }
+}
+
+fn tor_node(dir: &Path, net: &TorNet, backends: &[&str]) -> Core {
+    let cfg = NetConfig::default()
+        .with_bind_addr("127.0.0.1:0".parse().unwrap())
+        .with_idle_timeout(Duration::from_secs(60))
+        .with_tor_config_file(net.arti_config());
+    Core::builder().with_page_size(16 * 1024).with_sync_backends(backends).with_net_config(cfg).open(dir).unwrap()
+}
+
+fn wait_long(what: &str, mut cond: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < TOR_PATIENCE, "{what}: not within {TOR_PATIENCE:?}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let took = start.elapsed();
+    eprintln!("{what}: {took:.1?}");
+    took
+}
+
+/// Two stores that run Tor alone sync through the onion service of one of them: catch-up,
+/// live appends both ways, a restart that keeps the onion address, and the other store
+/// dialling it again. Tickets carry no address of the machine.
+#[test]
+fn stores_on_tor_alone_sync_through_an_onion_service() {
+    let net = TorNet::start();
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let space = space("tor");
+
+    let a = tor_node(da.path(), &net, &["tor"]);
+    append_n(&a, 1, 500, 256);
+    let ticket = a.ticket(space).unwrap();
+    let onion = a.onion_address().unwrap().expect("A runs an onion service");
+    assert_eq!(ticket.onion, Some(onion));
+    assert!(ticket.addrs.is_empty() && ticket.relay.is_none(), "a Tor-only ticket names no address: {ticket:?}");
+    let text = ticket.to_string();
+    assert!(da.path().join("tor/state").is_dir(), "arti's state lives in the store directory");
+
+    // A store without Tor cannot use a ticket that names only an onion service.
+    let dc = tempfile::tempdir().unwrap();
+    let c = node_with(dc.path(), &["iroh"]);
+    assert!(matches!(c.join_ticket(&text.parse().unwrap()), Err(NetError::TorNotRunning)));
+    drop(c);
+
+    let b = tor_node(db.path(), &net, &["tor"]);
+    let events = b.subscribe().unwrap();
+    b.join_ticket(&text.parse::<Ticket>().unwrap()).unwrap();
+    wait_long("B caught up with A over Tor", || b.feed_len(&a.author()) == 500);
+    assert_eq!(b.feed_head(&a.author()).unwrap(), a.head());
+    let got: Vec<Vec<u8>> = b.iter_feed(&a.author()).unwrap().map(|e| e.payload().to_vec()).collect();
+    assert_eq!(got, payloads(1, 500, 256));
+    let mut connected = false;
+    while let Some(e) = events.try_recv() {
+        connected |= matches!(e, SyncEvent::PeerConnected { peer, .. } if peer == a.node_id().unwrap());
+    }
+    assert!(connected, "B reported its session with A");
+
+    // Live, both ways, over the one Tor stream.
+    for i in 0..5u64 {
+        let ev = a.append(a.new_event(&i.to_le_bytes())).unwrap();
+        wait_long("A's live append reached B", || b.feed_len(&a.author()) > ev.seq);
+        let ev = b.append(b.new_event(&i.to_le_bytes())).unwrap();
+        wait_long("B's live append reached A", || a.feed_len(&b.author()) > ev.seq);
+    }
+    assert!(same_feeds(&a, &b));
+    // A knows B only as an anonymous peer: the side that dials over Tor is not identified.
+    let a_status = a.sync_status().unwrap();
+    assert!(a_status.peers.iter().all(|p| p.peer != b.node_id().unwrap() && !p.initiator), "{a_status:?}");
+
+    // A restarts: same onion address (its key is kept in the store), and B dials it again.
+    drop(a);
+    let a = tor_node(da.path(), &net, &["tor"]);
+    assert_eq!(a.onion_address().unwrap(), Some(onion), "the onion address survives a restart");
+    a.join_space(space).unwrap();
+    let ev = a.append(a.new_event(b"after the restart")).unwrap();
+    wait_long("B dialled the restarted A and got its new append", || b.feed_len(&a.author()) > ev.seq);
+    for core in [&a, &b] {
+        let report = core.check_integrity().unwrap();
+        assert!(report.is_ok() && report.feeds == 2, "{report:?}");
+    }
+}
