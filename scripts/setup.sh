@@ -42,3 +42,7 @@ fi
 
 # The browser build and its tests: wasm32 compiler, wasm-bindgen CLI, Chromium, npm packages.
 bash "$(dirname "$0")/setup-wasm.sh"
+
+# C tor (Debian's package), for the private Tor network on 127.0.0.1 that the Tor transport's
+# tests run on (tests/tests/net_tor.rs starts it with scripts/tor-testnet.sh).
+bash "$(dirname "$0")/tor-testnet.sh" install

@@ -15,6 +15,8 @@ cargo fmt --manifest-path host-native/fuzz/Cargo.toml -- --check
 
 step "cargo clippy (-D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
+# With the Tor transport (feature "tor", off by default) as well.
+cargo clippy --workspace --all-targets --features xaeroflux/tor,xaeroflux-tests/tor -- -D warnings
 # The fuzz crates are workspaces of their own (cargo-fuzz's layout): linted on their own, into
 # a target directory of their own so that they do not rebuild the nightly fuzz builds' artifacts.
 CARGO_TARGET_DIR=target/fuzz-clippy cargo clippy --manifest-path core/fuzz/Cargo.toml --all-targets -- -D warnings
@@ -25,6 +27,10 @@ bash scripts/check-no-std.sh
 
 step "cargo test"
 cargo test --workspace
+
+step "Tor: XSP over onion services, on a private Tor network on 127.0.0.1 (scripts/tor-testnet.sh)"
+cargo test -p xaeroflux --features tor --lib -- net::tor net::onion
+cargo test -p xaeroflux-tests --features tor --test net_tor -- --nocapture
 
 step "fuzz: every fuzz target (the core's, then tickets and announcements) for 20 s (scripts/fuzz.sh)"
 bash scripts/fuzz.sh 20
