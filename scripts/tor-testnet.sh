@@ -89,13 +89,26 @@ cmd_install() {
         local sudo=()
         [[ $(id -u) -eq 0 ]] || sudo=(sudo)
         log "installing tor with apt-get"
-        if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        # The package's system daemon would dial the public Tor network: forbid service
+        # starts while installing (policy-rc.d, exit 101), unless a policy is already set.
+        local policy=/usr/sbin/policy-rc.d made_policy=0
+        if [[ ! -e $policy ]]; then
+            printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+            "${sudo[@]}" chmod 755 "$policy"
+            made_policy=1
+        fi
+        local ok=0
+        if "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
             apt-get install -y --no-install-recommends tor; then
+            ok=1
+        else
             log "install failed; running apt-get update and retrying"
             "${sudo[@]}" apt-get update
             "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-                apt-get install -y --no-install-recommends tor
+                apt-get install -y --no-install-recommends tor && ok=1
         fi
+        [[ $made_policy -eq 0 ]] || "${sudo[@]}" rm -f "$policy"
+        [[ $ok -eq 1 ]] || die "apt-get install tor failed"
         command -v tor-gencert >/dev/null 2>&1 || die "tor-gencert missing after install"
         log "installed: $(tor --version | head -n 1)"
     fi
