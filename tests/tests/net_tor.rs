@@ -85,7 +85,8 @@ fn wait_long(what: &str, mut cond: impl FnMut() -> bool) -> Duration {
 
 /// Two stores that run Tor alone sync through the onion service of one of them: catch-up,
 /// live appends both ways, a restart that keeps the onion address, and the other store
-/// dialling it again. Tickets carry no address of the machine.
+/// dialling it again, then back by space id alone through its peer book. Tickets carry no
+/// address of the machine.
 #[test]
 fn stores_on_tor_alone_sync_through_an_onion_service() {
     let net = TorNet::start();
@@ -139,6 +140,14 @@ fn stores_on_tor_alone_sync_through_an_onion_service() {
     a.join_space(space).unwrap();
     let ev = a.append(a.new_event(b"after the restart")).unwrap();
     wait_long("B dialled the restarted A and got its new append", || b.feed_len(&a.author()) > ev.seq);
+
+    // B restarts and joins the space by its id alone: its peer book remembers A's onion
+    // service (from the ticket), so it dials A over Tor again.
+    drop(b);
+    let b = tor_node(db.path(), &net, &["tor"]);
+    b.join_space(space).unwrap();
+    let ev = a.append(a.new_event(b"after B's restart")).unwrap();
+    wait_long("B, back by space id alone, got A's next append", || b.feed_len(&a.author()) > ev.seq);
     for core in [&a, &b] {
         let report = core.check_integrity().unwrap();
         assert!(report.is_ok() && report.feeds == 2, "{report:?}");

@@ -38,7 +38,12 @@ impl Core {
             _ => {}
         }
         if ticket.peer != inner.id {
-            let entry = PeerEntry { peer: ticket.peer, addrs: ticket.addrs.clone(), relay: ticket.relay.clone() };
+            let entry = PeerEntry {
+                peer: ticket.peer,
+                addrs: ticket.addrs.clone(),
+                relay: ticket.relay.clone(),
+                onion: ticket.onion,
+            };
             inner.met(ticket.space, entry);
             inner.join_space(ticket.space, vec![ticket.peer]);
             // In the book at once, not at the next announcement tick: a process killed soon

@@ -285,7 +285,7 @@ fn on_announcement(inner: &Arc<NetInner>, space: SpaceId, from: PeerId, msg: &[u
     }
     let origin_id = origin.peer;
     if origin_id != inner.id {
-        inner.met(space, PeerEntry { peer: origin_id, addrs: origin.addrs, relay: origin.relay });
+        inner.met(space, PeerEntry { peer: origin_id, addrs: origin.addrs, relay: origin.relay, onion: None });
         for s in inner.peer_restarted(&origin_id, origin.incarnation) {
             inner.ensure_session(s, origin_id);
         }

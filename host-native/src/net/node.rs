@@ -392,7 +392,7 @@ impl NetInner {
         if let Some(id) = endpoint::endpoint_id(&entry.peer) {
             endpoint::add_peer_addrs(&self.lookup, id, &entry.addrs, entry.relay.as_deref());
         }
-        if !entry.addrs.is_empty() || entry.relay.is_some() {
+        if !entry.addrs.is_empty() || entry.relay.is_some() || entry.onion.is_some() {
             lock(&self.book).saw(space, entry);
         }
     }
@@ -439,6 +439,9 @@ impl NetInner {
                 let book_peers = lock(&self.book).peers(&space);
                 let mut met = Vec::new();
                 for e in book_peers.into_iter().filter(|e| !peers.contains(&e.peer)) {
+                    if let Some(onion) = e.onion {
+                        self.learn_onion(e.peer, onion);
+                    }
                     if let Some(id) = endpoint::endpoint_id(&e.peer) {
                         endpoint::add_peer_addrs(&self.lookup, id, &e.addrs, e.relay.as_deref());
                         met.push(e.peer);

@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! magic     [4]   "XFPB"
-//! version   u8    1
+//! version   u8    2 (version 1, read too, had no onion field)
 //! n_spaces  u16   0 ..= MAX_SPACES
 //! n_spaces × space:
 //!   space   [32]  the space id
@@ -20,6 +20,7 @@
 //!   n_peers × peer:
 //!     id    [32]  the node id
 //!     addresses   an address block, exactly as in a ticket (n_addrs, addresses, relay)
+//!     onion u8    0, or 1 followed by [32]: the peer's onion service (from its ticket)
 //! check     [8]   the first 8 bytes of the BLAKE3 hash of every byte above
 //! ```
 
@@ -28,6 +29,7 @@ use std::fs;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use super::onion::OnionAddress;
 use super::ticket::{PeerId, SpaceId, decode_addrs, encode_addrs, take};
 
 /// Name of the file in the store directory.
@@ -38,7 +40,9 @@ pub(crate) const MAX_PER_SPACE: usize = 32;
 pub(crate) const MAX_SPACES: usize = 1024;
 
 const MAGIC: &[u8; 4] = b"XFPB";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// The version before onion services.
+const VERSION_1: u8 = 1;
 const CHECK_LEN: usize = 8;
 
 /// How to reach one peer.
@@ -47,6 +51,8 @@ pub(crate) struct PeerEntry {
     pub(crate) peer: PeerId,
     pub(crate) addrs: Vec<SocketAddr>,
     pub(crate) relay: Option<String>,
+    /// Its onion service, if a ticket named one.
+    pub(crate) onion: Option<OnionAddress>,
 }
 
 /// The peers met per space, and whether that changed since the last save.
@@ -61,14 +67,20 @@ pub(crate) struct PeerBook {
 impl PeerBook {
     /// Records that `entry` can be reached in `space`. The book counts as changed (to be
     /// saved) only if a peer or an address is new, not when known ones are met again.
-    pub(crate) fn saw(&mut self, space: SpaceId, entry: PeerEntry) {
+    pub(crate) fn saw(&mut self, space: SpaceId, mut entry: PeerEntry) {
         self.clock += 1;
         let clock = self.clock;
         let (met, list) = self.spaces.entry(space).or_default();
         *met = clock;
         match list.iter().position(|e| e.peer == entry.peer) {
-            Some(0) if list[0] == entry => return,
             Some(i) => {
+                // Announcements carry no onion service: the one a ticket named is kept.
+                if entry.onion.is_none() {
+                    entry.onion = list[i].onion;
+                }
+                if i == 0 && list[0] == entry {
+                    return;
+                }
                 let old = list.remove(i);
                 self.dirty |= old != entry;
             }
@@ -108,6 +120,13 @@ impl PeerBook {
             for e in list {
                 out.extend_from_slice(&e.peer.0);
                 encode_addrs(&e.addrs, e.relay.as_deref(), &mut out);
+                match &e.onion {
+                    None => out.push(0),
+                    Some(o) => {
+                        out.push(1);
+                        out.extend_from_slice(&o.0);
+                    }
+                }
             }
         }
         let check = blake3::hash(&out);
@@ -122,7 +141,8 @@ impl PeerBook {
             return None;
         }
         let mut r = body.strip_prefix(MAGIC)?;
-        if take(&mut r, 1).ok()? != [VERSION] {
+        let version = take(&mut r, 1).ok()?[0];
+        if version != VERSION && version != VERSION_1 {
             return None;
         }
         let n_spaces = u16::from_le_bytes(take(&mut r, 2).ok()?.try_into().ok()?);
@@ -140,7 +160,15 @@ impl PeerBook {
             for _ in 0..n {
                 let peer = PeerId(take(&mut r, 32).ok()?.try_into().ok()?);
                 let (addrs, relay) = decode_addrs(&mut r).ok()?;
-                list.push(PeerEntry { peer, addrs, relay });
+                let onion = match version {
+                    VERSION_1 => None,
+                    _ => match take(&mut r, 1).ok()?[0] {
+                        0 => None,
+                        1 => Some(OnionAddress(take(&mut r, 32).ok()?.try_into().ok()?)),
+                        _ => return None,
+                    },
+                };
+                list.push(PeerEntry { peer, addrs, relay, onion });
             }
             book.clock += 1;
             if book.spaces.insert(space, (book.clock, list)).is_some() {
@@ -189,6 +217,7 @@ mod tests {
             peer: PeerId([i; 32]),
             addrs: vec![SocketAddr::from(([127, 0, 0, 1], port)), "[::1]:9".parse().unwrap()],
             relay: i.is_multiple_of(2).then(|| format!("http://127.0.0.1:{port}")),
+            onion: i.is_multiple_of(3).then_some(OnionAddress([i; 32])),
         }
     }
 
@@ -250,6 +279,44 @@ mod tests {
         }
         fs::write(dir.path().join(PEERS_FILE), &bytes[..bytes.len() / 2]).unwrap();
         assert_eq!(PeerBook::load(dir.path()), PeerBook::default(), "a torn file: empty");
+    }
+
+    /// An announcement (which names no onion service) does not erase the one a ticket named.
+    #[test]
+    fn an_onion_service_from_a_ticket_survives_announcements() {
+        let s = SpaceId([1; 32]);
+        let mut book = PeerBook::default();
+        let from_ticket = entry(3, 1);
+        assert!(from_ticket.onion.is_some());
+        book.saw(s, from_ticket.clone());
+        book.saw(s, PeerEntry { onion: None, ..from_ticket.clone() });
+        assert_eq!(book.peers(&s), vec![from_ticket.clone()]);
+        book.saw(s, PeerEntry { onion: None, ..entry(3, 2) });
+        assert_eq!(book.peers(&s)[0].onion, from_ticket.onion, "a new address keeps the onion");
+    }
+
+    /// A book written before onion services (version 1, bytes made by hand) still loads.
+    #[test]
+    fn a_version_1_book_loads() {
+        let mut v1 = Vec::new();
+        v1.extend_from_slice(MAGIC);
+        v1.push(VERSION_1);
+        v1.extend_from_slice(&1u16.to_le_bytes());
+        v1.extend_from_slice(&[5; 32]);
+        v1.push(1);
+        v1.extend_from_slice(&[6; 32]);
+        v1.extend_from_slice(&[1, 4, 127, 0, 0, 1, 0x51, 0x11, 0]);
+        let check = blake3::hash(&v1);
+        v1.extend_from_slice(&check.as_bytes()[..CHECK_LEN]);
+        let book = PeerBook::decode(&v1).expect("a version 1 book");
+        let want = PeerEntry {
+            peer: PeerId([6; 32]),
+            addrs: vec!["127.0.0.1:4433".parse().unwrap()],
+            relay: None,
+            onion: None,
+        };
+        assert_eq!(book.peers(&SpaceId([5; 32])), vec![want]);
+        assert_eq!(book.encode()[4], VERSION, "saved again as the current version");
     }
 
     #[test]
