@@ -194,12 +194,12 @@ pub enum NetError {
     UnknownBackend(String),
     /// A backend this build was compiled without (`"tor"` needs the crate feature `tor`).
     BackendNotBuilt(&'static str),
-    /// The Tor configuration file could not be read or does not parse.
+    /// The Tor configuration could not be read, does not parse, or is refused by arti.
     BadTorConfig {
-        /// The file.
+        /// The file (or, for a storage path arti cannot take, the store's `tor` directory).
         path: PathBuf,
         /// What is wrong with it.
-        reason: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The Tor client or the onion service failed to start.
     Tor(Box<dyn std::error::Error + Send + Sync>),
@@ -241,7 +241,7 @@ impl fmt::Display for NetError {
                 write!(f, "unknown sync backend {b:?} (known: \"iroh\", \"iroh-gossip\", \"tor\")")
             }
             Self::BackendNotBuilt(b) => write!(f, "the {b:?} backend needs xaeroflux built with the feature {b:?}"),
-            Self::BadTorConfig { path, reason } => write!(f, "Tor configuration file {}: {reason}", path.display()),
+            Self::BadTorConfig { path, source } => write!(f, "Tor configuration {}: {source}", path.display()),
             Self::Tor(e) => write!(f, "Tor: {e}"),
             Self::TorNotRunning => {
                 f.write_str("the ticket names only an onion service: open the store with the \"tor\" backend")
@@ -262,7 +262,7 @@ impl std::error::Error for NetError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Io { source, .. } => Some(source),
-            Self::Endpoint(e) | Self::Tor(e) => Some(e.as_ref()),
+            Self::Endpoint(e) | Self::Tor(e) | Self::BadTorConfig { source: e, .. } => Some(e.as_ref()),
             _ => None,
         }
     }

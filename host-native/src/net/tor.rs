@@ -45,7 +45,7 @@ pub const XSP_ONION_PORT: u16 = 7946;
 const NICKNAME: &str = "xaeroflux";
 /// Longest a dial over Tor may take: the first one to an onion service fetches its
 /// descriptor, then builds circuits to an introduction point and a rendezvous point.
-pub(crate) const TOR_CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+const TOR_CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The running Tor client and onion service of a node.
 pub(crate) struct TorTransport {
@@ -181,25 +181,25 @@ async fn accept(inner: Arc<NetInner>, stream: DataStream) {
 /// store directory.
 fn client_config(store_dir: &Path, file: Option<&Path>) -> Result<TorClientConfig, NetError> {
     let tor_dir = store_dir.join("tor");
+    let bad = |path: &Path, source: Box<dyn std::error::Error + Send + Sync>| NetError::BadTorConfig {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut sources = ConfigurationSources::new_empty();
     if let Some(file) = file {
         if !file.is_file() {
-            let reason = "no such file".to_string();
-            return Err(NetError::BadTorConfig { path: file.to_path_buf(), reason });
+            return Err(bad(file, Box::new(std::io::Error::from(std::io::ErrorKind::NotFound))));
         }
         sources.push_source(ConfigurationSource::from_path(file), MustRead::MustRead);
     }
-    let bad = |reason: String| NetError::BadTorConfig {
-        path: file.map_or_else(|| tor_dir.clone(), Path::to_path_buf),
-        reason,
-    };
     let storage = storage_toml(&tor_dir.join("state"), &tor_dir.join("cache")).ok_or_else(|| {
-        let reason = "the store directory's path is not UTF-8, which arti's configuration needs".to_string();
-        NetError::BadTorConfig { path: tor_dir.clone(), reason }
+        let not_utf8 = std::io::Error::new(std::io::ErrorKind::InvalidInput, "arti needs a UTF-8 path");
+        bad(&tor_dir, Box::new(not_utf8))
     })?;
     sources.push_source(ConfigurationSource::from_verbatim(storage), MustRead::MustRead);
-    let tree = sources.load().map_err(|e| bad(e.to_string()))?;
-    tor_config::resolve::<TorClientConfig>(&tree).map_err(|e| bad(e.to_string()))
+    let named = file.unwrap_or(&tor_dir);
+    let tree = sources.load().map_err(|e| bad(named, Box::new(e)))?;
+    tor_config::resolve::<TorClientConfig>(&tree).map_err(|e| bad(named, Box::new(e)))
 }
 
 /// The `[storage]` table naming `state` and `cache` literally (no `${VAR}` expansion).
