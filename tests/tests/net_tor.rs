@@ -72,6 +72,38 @@ fn tor_node(dir: &Path, net: &TorNet, backends: &[&str]) -> Core {
     Core::builder().with_page_size(16 * 1024).with_sync_backends(backends).with_net_config(cfg).open(dir).unwrap()
 }
 
+/// The onion service serves XSP on its port and refuses streams to any other: a bare arti
+/// client of the test's own, on the same private network, opens both.
+fn other_ports_are_refused(net: &TorNet, onion: &str) {
+    // Declared first, dropped last: the client's tasks flush their state when the runtime goes.
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut sources = tor_config::ConfigurationSources::new_empty();
+        let file = tor_config::ConfigurationSource::from_path(net.arti_config());
+        sources.push_source(file, tor_config::sources::MustRead::MustRead);
+        let storage = format!(
+            "[storage]\nstate_dir = {{ literal = {:?} }}\ncache_dir = {{ literal = {:?} }}\n",
+            dir.path().join("state").to_str().unwrap(),
+            dir.path().join("cache").to_str().unwrap()
+        );
+        sources.push_source(
+            tor_config::ConfigurationSource::from_verbatim(storage),
+            tor_config::sources::MustRead::MustRead,
+        );
+        let cfg: arti_client::config::TorClientConfig = tor_config::resolve(&sources.load().unwrap()).unwrap();
+        let client = arti_client::TorClient::with_runtime(tor_rtcompat::PreferredRuntime::current().unwrap())
+            .config(cfg)
+            .create_bootstrapped()
+            .await
+            .unwrap();
+        let xsp = client.connect((onion, xaeroflux::net::XSP_ONION_PORT)).await;
+        assert!(xsp.is_ok(), "the XSP port accepts: {:?}", xsp.err());
+        let other = client.connect((onion, 80)).await;
+        assert!(other.is_err(), "port 80 is refused");
+    });
+}
+
 fn wait_long(what: &str, mut cond: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !cond() {
@@ -129,6 +161,7 @@ fn stores_on_tor_alone_sync_through_an_onion_service() {
         wait_long("B's live append reached A", || a.feed_len(&b.author()) > ev.seq);
     }
     assert!(same_feeds(&a, &b));
+    other_ports_are_refused(&net, &onion.to_string());
     // A knows B only as an anonymous peer: the side that dials over Tor is not identified.
     let a_status = a.sync_status().unwrap();
     assert!(a_status.peers.iter().all(|p| p.peer != b.node_id().unwrap() && !p.initiator), "{a_status:?}");
