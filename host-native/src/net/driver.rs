@@ -73,11 +73,7 @@ pub(crate) async fn accept_stream(inner: Arc<NetInner>, peer: PeerId, mut stream
     match space {
         Some((s, incarnation)) if inner.has_space(&s) => {
             if inner.admit_incoming(&s, &peer, incarnation) {
-                let conn = stream.conn.clone();
-                let ok = run_session(inner.clone(), s, peer, Role::Responder, stream, first).await;
-                if let Some(conn) = conn.filter(|_| !ok) {
-                    inner.forget_conn(&peer, &conn);
-                }
+                run_session(inner.clone(), s, peer, Role::Responder, stream, first).await;
             } else {
                 stream.reset(DUPLICATE);
             }
@@ -165,8 +161,8 @@ fn peer_fault(e: &SessionError) -> bool {
     !matches!(e, SessionError::Internal(_) | SessionError::Timeout | SessionError::Peer { .. })
 }
 
-/// Runs one session until it ends. Returns false if the stream failed or the peer fell silent
-/// for the idle timeout (the connection is then not reused: it may have died unnoticed).
+/// Runs one session until it ends. If the stream failed or the peer fell silent for the idle
+/// timeout, its QUIC connection is not reused for new sessions: it may have died unnoticed.
 pub(crate) async fn run_session(
     inner: Arc<NetInner>,
     space: SpaceId,
@@ -174,9 +170,9 @@ pub(crate) async fn run_session(
     role: Role,
     mut stream: Stream,
     initial: Vec<u8>,
-) -> bool {
+) {
     let idle = u64::try_from(inner.cfg.idle_timeout.as_micros()).unwrap_or(u64::MAX);
-    let Ok(config) = Config::new(space.0).with_page_size(inner.core.page_size()) else { return true };
+    let Ok(config) = Config::new(space.0).with_page_size(inner.core.page_size()) else { return };
     let config = config.with_idle_timeout_us(idle).with_incarnation(inner.incarnation);
     let clock = Instant::now();
     let now = move || u64::try_from(clock.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -319,8 +315,10 @@ pub(crate) async fn run_session(
         }
         inner.forget_conns(&peer);
     }
+    if let Some(conn) = stream.conn.as_ref().filter(|_| !d.stream_ok) {
+        inner.forget_conn(&peer, conn);
+    }
     inner.unregister(id, bytes_in, bytes_out);
-    d.stream_ok
 }
 
 async fn sleep_until(at: Option<tokio::time::Instant>) {

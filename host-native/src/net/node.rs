@@ -730,11 +730,7 @@ impl NetInner {
             self.emit(SyncEvent::ConnectFailed { space, peer });
             return false;
         };
-        let conn = stream.conn.clone();
-        let ok = driver::run_session(self.clone(), space, peer, Role::Initiator, stream, Vec::new()).await;
-        if let Some(conn) = conn.filter(|_| !ok) {
-            self.forget_conn(&peer, &conn);
-        }
+        driver::run_session(self.clone(), space, peer, Role::Initiator, stream, Vec::new()).await;
         true
     }
 
