@@ -194,32 +194,7 @@ impl Ticket {
         }
         let space = SpaceId(arr(take(&mut r, 32)?));
         let peer = PeerId(arr(take(&mut r, 32)?));
-        let n = take(&mut r, 1)?[0];
-        if usize::from(n) > MAX_TICKET_ADDRS {
-            return Err(TicketError::TooManyAddrs(n));
-        }
-        let mut addrs = Vec::with_capacity(usize::from(n));
-        for _ in 0..n {
-            let family = take(&mut r, 1)?[0];
-            let ip = match family {
-                4 => IpAddr::V4(Ipv4Addr::from(
-                    <[u8; 4]>::try_from(take(&mut r, 4)?).map_err(|_| TicketError::Truncated)?,
-                )),
-                6 => IpAddr::V6(Ipv6Addr::from(
-                    <[u8; 16]>::try_from(take(&mut r, 16)?).map_err(|_| TicketError::Truncated)?,
-                )),
-                x => return Err(TicketError::Family(x)),
-            };
-            let port = u16::from_le_bytes([take(&mut r, 1)?[0], take(&mut r, 1)?[0]]);
-            addrs.push(SocketAddr::new(ip, port));
-        }
-        let relay_len = take(&mut r, 1)?[0];
-        let relay = if relay_len == 0 {
-            None
-        } else {
-            let b = take(&mut r, usize::from(relay_len))?;
-            Some(std::str::from_utf8(b).map_err(|_| TicketError::RelayUtf8)?.to_string())
-        };
+        let (addrs, relay) = decode_addrs(&mut r)?;
         let onion = (version == TICKET_VERSION_ONION).then(|| take(&mut r, 32).map(|k| OnionAddress(arr(k))));
         let onion = onion.transpose()?;
         if !r.is_empty() {
