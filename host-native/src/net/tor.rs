@@ -204,28 +204,17 @@ fn client_config(store_dir: &Path, file: Option<&Path>) -> Result<TorClientConfi
 
 /// The `[storage]` table naming `state` and `cache` literally (no `${VAR}` expansion).
 fn storage_toml(state: &Path, cache: &Path) -> Option<String> {
-    let lit = |p: &Path| -> Option<String> { Some(toml_string(p.to_str()?)) };
-    Some(format!(
-        "[storage]\nstate_dir = {{ literal = {} }}\ncache_dir = {{ literal = {} }}\n",
-        lit(state)?,
-        lit(cache)?
-    ))
-}
-
-/// `s` as a TOML basic string.
-fn toml_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    let literal = |p: &Path| -> Option<toml::Value> {
+        let mut t = toml::Table::new();
+        t.insert("literal".into(), toml::Value::String(p.to_str()?.to_owned()));
+        Some(toml::Value::Table(t))
+    };
+    let mut storage = toml::Table::new();
+    storage.insert("state_dir".into(), literal(state)?);
+    storage.insert("cache_dir".into(), literal(cache)?);
+    let mut top = toml::Table::new();
+    top.insert("storage".into(), toml::Value::Table(storage));
+    Some(top.to_string())
 }
 
 #[cfg(test)]
