@@ -237,6 +237,7 @@ pub(crate) async fn run_session(
             session.poll_timeout().map(|us| tokio::time::Instant::from_std(clock + Duration::from_micros(us)));
         // Capabilities are known once the peer's HELLO was read.
         let handshake = (session.capabilities().is_none() && !session.is_closed()).then_some(handshake_by);
+        let flush = stream.send.needs_flush();
         tokio::select! {
             r = shutdown.changed(), if !closing => {
                 closing = true;
@@ -276,7 +277,9 @@ pub(crate) async fn run_session(
                 }
                 Err(broadcast::error::RecvError::Closed) => session.close(),
             },
-            r = stream.send.write(&out[out_pos..out_len]), if out_pos < out_len => match r {
+            // With nothing more to write now, this sends what a byte stream holds back (a
+            // Tor stream's partly filled cell).
+            r = stream.send.write_or_flush(&out[out_pos..out_len]), if out_pos < out_len || flush => match r {
                 Ok(n) => {
                     out_pos += n;
                     bytes_out += n as u64;
