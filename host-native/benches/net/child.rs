@@ -61,6 +61,8 @@ pub(crate) fn run(role: &str) -> Result<(), BoxError> {
         "iroh-recv" => crate::raw::child_iroh(),
         "xsp-serve" => crate::sync::child_serve(),
         "xsp-mem-serve" => crate::proto::child_serve(),
+        #[cfg(feature = "tor")]
+        "tor-raw-serve" => crate::tor::child_raw_serve(),
         other => Err(format!("unknown child role {other}").into()),
     }
 }

@@ -19,7 +19,7 @@ const PATIENCE: Duration = Duration::from_secs(120);
 
 pub(crate) fn run(feeds: u32) -> Result<Duration, BoxError> {
     let (da, db) = (tempfile::tempdir()?, tempfile::tempdir()?);
-    let server = open(da.path())?;
+    let server = open(da.path(), None)?;
     for i in 0..feeds {
         let mut secret = [3u8; 32];
         secret[..4].copy_from_slice(&i.to_le_bytes());
@@ -32,7 +32,7 @@ pub(crate) fn run(feeds: u32) -> Result<Duration, BoxError> {
         server.store_verified(&head, &events)?;
     }
     let ticket = server.ticket(xaeroflux::net::SpaceId::from_name("xaeroflux bench many feeds"))?;
-    let joiner = open(db.path())?;
+    let joiner = open(db.path(), None)?;
     let want = u64::from(feeds) * EVENTS;
     let start = Instant::now();
     joiner.join_ticket(&ticket)?;

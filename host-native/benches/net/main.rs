@@ -18,6 +18,9 @@
 //!   in-memory stores (`memstore::MemStore`): verification included, no disk.
 //! - **many feeds**: a store holding `--feeds` feeds (default 1 000) of 10 events of 200 B
 //!   serves, a fresh store joins and stores them all (both in this process; see `feeds.rs`).
+//! - **over Tor** (only with `--only tor`, in a build with the feature `tor`): a raw Tor
+//!   stream to an onion service (the floor) and our sync between two Tor-only stores, on a
+//!   private Tor network on 127.0.0.1 (see `tor.rs`; `bash scripts/bench-net.sh --tor`).
 //! - **hypercore**: hypercore@11.37.1 under Node (bench/hypercore/replicate.mjs): one process
 //!   holds N blocks of 256 B, the other replicates them over a TCP connection
 //!   (`core.replicate()` streams) until `download()` is done.
@@ -27,7 +30,7 @@
 //! the ratio of medians, the ratio to the raw iroh stream is given per round.
 //!
 //! Arguments: `--records N` (default 100 000), `--runs R` (default 3, the median is kept),
-//! `--only raw|sync|proto|feeds|hypercore` (repeatable), `--feeds N`, `--variants`. Environment: `XF_BENCH_HYPERCORE=0`
+//! `--only raw|sync|proto|feeds|hypercore|tor` (repeatable; `tor` only when named), `--feeds N`, `--variants`. Environment: `XF_BENCH_HYPERCORE=0`
 //! skips Hypercore.
 
 mod child;
@@ -36,6 +39,8 @@ mod hypercore;
 mod proto;
 mod raw;
 mod sync;
+#[cfg(feature = "tor")]
+mod tor;
 
 use std::time::Duration;
 
@@ -85,6 +90,19 @@ fn main() -> Result<(), BoxError> {
     }
     let a = parse_args();
     let on = |name: &str| a.only.is_empty() || a.only.iter().any(|o| o == name);
+    // Tor runs only when asked for: it starts a private Tor network.
+    let tor_asked = a.only.iter().any(|o| o == "tor");
+    #[cfg(not(feature = "tor"))]
+    if tor_asked {
+        return Err(
+            "--only tor needs a build with the feature `tor` (cargo bench -p xaeroflux --features tor --bench net)"
+                .into(),
+        );
+    }
+    #[cfg(feature = "tor")]
+    let tor_net = if tor_asked { Some(tor::TorNet::start()?) } else { None };
+    #[cfg(feature = "tor")]
+    let mut tor_rounds = tor::TorRounds::default();
     let bytes = a.records * RECORD;
     println!(
         "network sync, two processes over 127.0.0.1: {} x {RECORD} B = {:.1} MB of payload, median of {} runs",
@@ -118,7 +136,14 @@ fn main() -> Result<(), BoxError> {
             }
         }
         if on("sync") {
-            let r = sync::run(a.records)?;
+            let r = sync::run(a.records, None)?;
+            println!(
+                "  xaeroflux XSP sync: {:.1} ms ({:.1} ms to the session's start; {} session(s), {} rejected)",
+                ms(r.time),
+                ms(r.connect),
+                r.sessions,
+                r.rejected
+            );
             ours.push(r.time);
             match sync_result.as_mut() {
                 Some(all) => {
@@ -130,6 +155,10 @@ fn main() -> Result<(), BoxError> {
         }
         if on("proto") {
             proto_times.push(proto::run(a.records)?);
+        }
+        #[cfg(feature = "tor")]
+        if let Some(net) = &tor_net {
+            tor_rounds.round(net, a.records)?;
         }
     }
     // After the interleaved rounds: its two in-process nodes stay out of the others' rounds.
@@ -157,7 +186,9 @@ fn main() -> Result<(), BoxError> {
         }
     }
     println!();
-    println!("{:<32} {:>10} {:>10}  notes", "system", "time ms", "MB/s");
+    if !rows.is_empty() {
+        println!("{:<32} {:>10} {:>10}  notes", "system", "time ms", "MB/s");
+    }
     for (name, d, note) in &rows {
         println!("{name:<32} {:>10.1} {:>10.1}  {note}", ms(*d), bytes as f64 / d.as_secs_f64() / 1e6);
     }
@@ -197,6 +228,10 @@ fn main() -> Result<(), BoxError> {
                 hc.as_secs_f64() / ours_median.as_secs_f64()
             );
         }
+    }
+    #[cfg(feature = "tor")]
+    if tor_net.is_some() {
+        tor_rounds.report(a.records);
     }
     if let Some(r) = sync_result {
         println!(

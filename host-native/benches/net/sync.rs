@@ -19,22 +19,30 @@ const PATIENCE: Duration = Duration::from_secs(120);
 pub(crate) struct SyncResult {
     /// Catch-up time.
     pub time: Duration,
+    /// Of that, the time before the session started (its HELLO was accepted).
+    pub connect: Duration,
+    /// Sessions started during the catch-up, and sessions rejected (the peer sent something
+    /// that did not verify).
+    pub sessions: usize,
+    pub rejected: usize,
     /// XSP stream bytes the joining store received (over every session).
     pub wire_bytes: u64,
     /// Every live append's latency.
     pub latencies: Vec<Duration>,
 }
 
-pub(crate) fn open(dir: &Path) -> Result<Core, BoxError> {
+/// A store syncing over iroh and iroh-gossip, or over Tor alone on the network of `tor`
+/// (an arti configuration file).
+pub(crate) fn open(dir: &Path, tor: Option<&Path>) -> Result<Core, BoxError> {
     let net = NetConfig::default().with_bind_addr("127.0.0.1:0".parse()?);
-    Ok(Core::builder()
-        .with_page_size(16 * 1024)
-        .with_sync_backends(&["iroh", "iroh-gossip"])
-        .with_net_config(net)
-        .open(dir)?)
+    let (net, backends): (_, &[&str]) = match tor {
+        Some(config) => (net.with_tor_config_file(config), &["tor"]),
+        None => (net, &["iroh", "iroh-gossip"]),
+    };
+    Ok(Core::builder().with_page_size(16 * 1024).with_sync_backends(backends).with_net_config(net).open(dir)?)
 }
 
-fn parse_author(s: &str) -> Result<AuthorId, BoxError> {
+pub(crate) fn parse_author(s: &str) -> Result<AuthorId, BoxError> {
     let mut a = [0u8; 32];
     if s.len() != 64 {
         return Err("bad author".into());
@@ -45,27 +53,41 @@ fn parse_author(s: &str) -> Result<AuthorId, BoxError> {
     Ok(AuthorId(a))
 }
 
-fn now_us() -> u64 {
+pub(crate) fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
-pub(crate) fn run(records: usize) -> Result<SyncResult, BoxError> {
-    let mut c = child::spawn("xsp-serve", &[("XF_NET_BENCH_RECORDS", records.to_string())])?;
+/// One round; over iroh, or over Tor when `tor` names the child's environment for it
+/// (`crate::tor::child_env`) and the joining store's arti configuration.
+pub(crate) fn run(records: usize, tor: Option<((&'static str, String), &Path)>) -> Result<SyncResult, BoxError> {
+    let mut envs = vec![("XF_NET_BENCH_RECORDS", records.to_string())];
+    envs.extend(tor.as_ref().map(|(env, _)| env.clone()));
+    let mut c = child::spawn("xsp-serve", &envs)?;
     let mut parts = c.line.split_whitespace();
     let ticket: Ticket = parts.next().ok_or("no ticket")?.parse()?;
     let author = parse_author(parts.next().ok_or("no author")?)?;
     let dir = tempfile::tempdir()?;
-    let core = open(dir.path())?;
+    let core = open(dir.path(), tor.map(|(_, config)| config))?;
     let sub = core.subscribe()?;
     let t = Instant::now();
     core.join_ticket(&ticket)?;
+    let mut connect = None;
+    let (mut sessions, mut rejected) = (0, 0);
     while core.feed_len(&author) < records as u64 {
         if t.elapsed() > PATIENCE {
             return Err(format!("catch-up stuck at {} events", core.feed_len(&author)).into());
         }
-        sub.recv_timeout(Duration::from_millis(50));
+        match sub.recv_timeout(Duration::from_millis(50)) {
+            Some(SyncEvent::PeerConnected { .. }) => {
+                connect.get_or_insert(t.elapsed());
+                sessions += 1;
+            }
+            Some(SyncEvent::Rejected { .. }) => rejected += 1,
+            _ => {}
+        }
     }
     let time = t.elapsed();
+    let connect = connect.unwrap_or(time);
     let status = core.sync_status()?;
     // Every session's bytes: when both nodes dial each other at once, part of the catch-up
     // may have come over a session that was then closed.
@@ -92,18 +114,41 @@ pub(crate) fn run(records: usize) -> Result<SyncResult, BoxError> {
             }
         }
     }
+    let live = start.elapsed();
     drop(sub);
+    let t = Instant::now();
     drop(core);
+    let closed = t.elapsed();
+    let t = Instant::now();
     c.finish()?;
-    Ok(SyncResult { time, wire_bytes, latencies })
+    let child_closed = t.elapsed();
+    // Not part of the figures, but a slow step is worth knowing about.
+    for (step, took) in
+        [("the live appends", live), ("closing the joining store", closed), ("the serving child's exit", child_closed)]
+    {
+        if took > Duration::from_secs(10) {
+            println!("  (slow: {step} took {:.1} s)", took.as_secs_f64());
+        }
+    }
+    Ok(SyncResult { time, connect, sessions, rejected, wire_bytes, latencies })
 }
 
-/// Child: a store with the records, serving; prints its ticket and author, then appends live
+#[cfg(feature = "tor")]
+fn tor_config() -> Option<std::path::PathBuf> {
+    crate::tor::config_from_env()
+}
+
+#[cfg(not(feature = "tor"))]
+fn tor_config() -> Option<std::path::PathBuf> {
+    None
+}
+
+/// Child: a store with the records, serving (over Tor when its environment says so); prints its ticket and author, then appends live
 /// events on request ("live K MS" on stdin) until stdin closes.
 pub(crate) fn child_serve() -> Result<(), BoxError> {
     let records: usize = std::env::var("XF_NET_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let dir = tempfile::tempdir()?;
-    let core = open(dir.path())?;
+    let core = open(dir.path(), tor_config().as_deref())?;
     let data = raw::payload(records);
     for chunk in data.chunks(RECORD * 1000) {
         core.append_batch(chunk.chunks(RECORD))?;
