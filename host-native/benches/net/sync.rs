@@ -143,8 +143,9 @@ fn tor_config() -> Option<std::path::PathBuf> {
     None
 }
 
-/// Child: a store with the records, serving (over Tor when its environment says so); prints its ticket and author, then appends live
-/// events on request ("live K MS" on stdin) until stdin closes.
+/// Child: a store with the records, serving (over Tor when its environment says so); prints
+/// its ticket and author, then appends live events on request ("live K MS" on stdin) until
+/// stdin closes.
 pub(crate) fn child_serve() -> Result<(), BoxError> {
     let records: usize = std::env::var("XF_NET_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let dir = tempfile::tempdir()?;

@@ -141,7 +141,8 @@ async fn write_ready(mut w: Pin<&mut (dyn AsyncWrite + Send)>, buf: &[u8]) -> io
             match w.as_mut().poll_write(cx, &buf[done..]) {
                 Poll::Ready(Ok(0)) => break,
                 Poll::Ready(Ok(n)) => done += n,
-                // The error comes again on the next call, after the bytes taken are counted.
+                // The bytes taken are counted first; a failed stream (a Tor stream, closed
+                // on its first error) fails the next call again.
                 Poll::Ready(Err(_)) | Poll::Pending if done > 0 => break,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
