@@ -60,6 +60,22 @@ pub trait FeedSource {
         true
     }
 
+    /// Whether this session may fetch `author`'s feed up to `length` events now. A host that
+    /// runs several sessions at once answers `false` while another of its sessions is
+    /// fetching that feed at least as far, so the events are not downloaded twice; the want
+    /// is then deferred, and tried again on the next [`Session::feed_updated`] of `author`
+    /// (which the host calls as the other session stores events, and when that session ends)
+    /// or the next head of `author` from the peer. The session asks once per want it sends,
+    /// and again, ignoring the answer, when the peer of a live want announces a longer head
+    /// (the peer pushes those events on that want: the host extends the claim to them).
+    /// Default: `true` (every want goes out).
+    ///
+    /// [`Session::feed_updated`]: super::Session::feed_updated
+    fn claim_want(&self, author: &AuthorId, length: u64) -> bool {
+        let _ = (author, length);
+        true
+    }
+
     /// Whether every image [`with_page`](Self::with_page) hands out has had its checksum
     /// verified by the store already (a store that checks each page when it first reads it
     /// from disk, or one that builds its pages in memory). The session then does not
@@ -117,6 +133,10 @@ macro_rules! forward {
             fn wants(&self, author: &AuthorId) -> bool {
                 let $s = self;
                 $inner.wants(author)
+            }
+            fn claim_want(&self, author: &AuthorId, length: u64) -> bool {
+                let $s = self;
+                $inner.claim_want(author, length)
             }
             fn pages_checksum_verified(&self) -> bool {
                 let $s = self;

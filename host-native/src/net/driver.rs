@@ -176,7 +176,7 @@ pub(crate) async fn run_session(
     let config = config.with_idle_timeout_us(idle).with_incarnation(inner.incarnation);
     let clock = Instant::now();
     let now = move || u64::try_from(clock.elapsed().as_micros()).unwrap_or(u64::MAX);
-    let source = CoreSource::new(inner.core.clone(), inner.forked.clone());
+    let source = CoreSource::new(inner.core.clone(), inner.forked.clone(), inner.claims.session());
     let mut session = Session::new(config, role, now(), source);
     let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel();
     let status = PeerStatus {

@@ -56,6 +56,7 @@ mod admission;
 #[cfg(test)]
 mod admission_sim;
 mod api;
+mod claims;
 mod config;
 mod driver;
 mod endpoint;

@@ -24,6 +24,7 @@ use xaeroflux_core::AuthorId;
 use xaeroflux_core::xsp::Role;
 
 use super::admission::{self, Existing};
+use super::claims::Claims;
 use super::config::{Backends, NetConfig, NetError};
 use super::driver::{self, Control};
 use super::endpoint::{self, XSP_ALPN};
@@ -262,6 +263,8 @@ pub(crate) struct NetInner {
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) import_tx: Mutex<Option<mpsc::Sender<ImportJob>>>,
     pub(crate) forked: Forked,
+    /// Which session fetches which feed.
+    pub(crate) claims: Arc<Claims>,
     state: Mutex<State>,
     pub(crate) handle: tokio::runtime::Handle,
     next_session: AtomicU64,
@@ -316,6 +319,7 @@ impl NetInner {
             None => endpoint::bind(&cfg, cfg.bind, key, &lookup).await?,
         };
         let gossip = backends.gossip.then(|| Gossip::builder().spawn(ep.clone()));
+        let changed = broadcast::channel(CHANGE_QUEUE).0;
         let inner = Arc::new(NetInner {
             id: endpoint::peer_id(ep.id()),
             core,
@@ -325,10 +329,11 @@ impl NetInner {
             gossip: gossip.clone(),
             lookup,
             hub: Hub::default(),
-            changed: broadcast::channel(CHANGE_QUEUE).0,
+            changed: changed.clone(),
             shutdown: watch::channel(false).0,
             import_tx: Mutex::new(None),
             forked,
+            claims: Claims::new(changed),
             state: Mutex::default(),
             handle,
             next_session: AtomicU64::new(1),

@@ -7,6 +7,7 @@ use xaeroflux_core::mmr::{ConsistencyProof, InclusionProof, MmrPeaks, RangeProof
 use xaeroflux_core::xsp::FeedSource;
 use xaeroflux_core::{AuthorId, SignedHead};
 
+use super::claims::ClaimHandle;
 use crate::Core;
 use crate::store::state::read;
 
@@ -18,11 +19,13 @@ use crate::store::state::read;
 pub(crate) struct CoreSource {
     core: Arc<Core>,
     forked: Forked,
+    /// The session's claims on the feeds it fetches (shared with the node's other sessions).
+    claims: ClaimHandle,
 }
 
 impl CoreSource {
-    pub(crate) fn new(core: Arc<Core>, forked: Forked) -> Self {
-        CoreSource { core, forked }
+    pub(crate) fn new(core: Arc<Core>, forked: Forked, claims: ClaimHandle) -> Self {
+        CoreSource { core, forked, claims }
     }
 }
 
@@ -100,5 +103,9 @@ impl FeedSource for CoreSource {
 
     fn wants(&self, author: &AuthorId) -> bool {
         *author != self.core.author() && !self.forked.contains(author)
+    }
+
+    fn claim_want(&self, author: &AuthorId, length: u64) -> bool {
+        self.claims.claim(author, length)
     }
 }

@@ -92,7 +92,15 @@ impl<S: FeedSource> Session<S> {
         }
         self.events.push_back(Event::RemoteHead(head));
         let rf = &mut self.remote[r as usize];
-        if rf.want == WantState::Idle {
+        if rf.want == (WantState::Active { live: true }) {
+            // The peer pushes the new events on this want: extend the claim to them, so that
+            // another session of the host hearing the same head from its peer first waits for
+            // these instead of fetching them too (whatever the answer, the push comes).
+            let _ = self.source.claim_want(&author, head.length);
+        }
+        if rf.want == WantState::Idle || rf.want == WantState::Deferred {
+            // A deferred want is tried again for the longer head.
+            rf.want = WantState::Idle;
             let prefix = self.source.prefix(&author);
             let have = prefix.as_ref().map_or(0, |p| p.leaves());
             rf.have = rf.have.max(have);

@@ -51,6 +51,9 @@ enum WantState {
     Active {
         live: bool,
     },
+    /// The source refused the want for now ([`FeedSource::claim_want`]: another session of
+    /// the host is fetching the feed); tried again on the next `feed_updated` or head.
+    Deferred,
 }
 
 /// Where the stream of a feed's pages stands (receiver side).
@@ -438,6 +441,15 @@ impl<S: FeedSource> Session<S> {
             let rf = &mut self.remote[r as usize];
             if rf.want != (WantState::Active { live: true }) && rf.want != (WantState::Active { live: false }) {
                 rf.have = rf.have.max(have);
+            }
+            if rf.want == WantState::Deferred {
+                // Another session fetched some or all of it, or ended: want the rest again.
+                if rf.have >= rf.head.length {
+                    rf.want = WantState::Idle;
+                } else {
+                    rf.want = WantState::Queued;
+                    self.want_queue.push_back(r);
+                }
             }
             self.sync_dirty = true;
         }

@@ -266,6 +266,12 @@ impl<S: FeedSource> Session<S> {
                 rf.want = WantState::Idle;
                 continue;
             }
+            let length = rf.head.length;
+            if !self.source.claim_want(&author, length) {
+                self.remote[r as usize].want = WantState::Deferred;
+                continue;
+            }
+            let rf = &mut self.remote[r as usize];
             rf.want = WantState::Active { live };
             rf.peaks = Some(peaks);
             rf.have = have;

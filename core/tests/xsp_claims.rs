@@ -1,0 +1,200 @@
+//! A host that runs several sessions tells each, through `FeedSource::claim_want`, whether it
+//! may fetch a feed now (another of its sessions may be fetching it). A refused want is
+//! deferred: nothing is fetched, the session is not synced, and the next `feed_updated` of the
+//! feed tries again — fetching from where the store then stands, or nothing if the store got
+//! everything the peer announced from elsewhere.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use xaeroflux_core::memstore::{MemStore, NewEvent};
+use xaeroflux_core::mmr::{ConsistencyProof, InclusionProof, MmrPeaks, RangeProof};
+use xaeroflux_core::page::PageConfig;
+use xaeroflux_core::xsp::pair::Side;
+use xaeroflux_core::xsp::{Config, Event, FeedSource, Pair, Role, Session};
+use xaeroflux_core::{AuthorId, AuthorKey, SignedHead};
+
+/// A store whose claims the test grants or refuses, counting the requests.
+#[derive(Clone)]
+struct Claiming {
+    store: Rc<RefCell<MemStore>>,
+    allow: Rc<Cell<bool>>,
+    asked: Rc<Cell<u32>>,
+    /// The lengths asked for, in order.
+    lengths: Rc<RefCell<Vec<u64>>>,
+}
+
+impl Claiming {
+    fn new(store: MemStore, allow: bool) -> Claiming {
+        Claiming {
+            store: Rc::new(RefCell::new(store)),
+            allow: Rc::new(Cell::new(allow)),
+            asked: Rc::default(),
+            lengths: Rc::default(),
+        }
+    }
+    fn len(&self, author: &AuthorId) -> u64 {
+        self.store.borrow().feed_len(author)
+    }
+}
+
+impl FeedSource for Claiming {
+    fn for_each_head(&self, f: &mut dyn FnMut(&SignedHead)) {
+        self.store.for_each_head(f)
+    }
+    fn head(&self, author: &AuthorId) -> Option<SignedHead> {
+        self.store.head(author)
+    }
+    fn prefix(&self, author: &AuthorId) -> Option<MmrPeaks> {
+        self.store.prefix(author)
+    }
+    fn locate(&self, author: &AuthorId, seq: u64) -> Option<(u64, u64)> {
+        self.store.locate(author, seq)
+    }
+    fn with_page(&self, author: &AuthorId, page: u64, f: &mut dyn FnMut(&[u8])) -> bool {
+        self.store.with_page(author, page, f)
+    }
+    fn consistency_proof(&self, author: &AuthorId, old: u64, new: u64) -> Option<ConsistencyProof> {
+        self.store.consistency_proof(author, old, new)
+    }
+    fn inclusion_proof(&self, author: &AuthorId, leaves: u64, index: u64) -> Option<InclusionProof> {
+        self.store.inclusion_proof(author, leaves, index)
+    }
+    fn range_proof(&self, author: &AuthorId, leaves: u64, start: u64, end: u64) -> Option<RangeProof> {
+        self.store.range_proof(author, leaves, start, end)
+    }
+    fn pending_head(&self, author: &AuthorId) -> Option<SignedHead> {
+        self.store.pending_head(author)
+    }
+    fn claim_want(&self, _: &AuthorId, length: u64) -> bool {
+        self.asked.set(self.asked.get() + 1);
+        self.lengths.borrow_mut().push(length);
+        self.allow.get()
+    }
+}
+
+/// Events of the feed: about 450 KB, so it crosses in several PAGES frames (batches).
+const N: u64 = 3_000;
+
+fn holder(pages: PageConfig) -> (MemStore, AuthorId) {
+    let key = AuthorKey::from_secret_bytes(&[4; 32]);
+    let author = key.author();
+    let mut store = MemStore::new(key, pages);
+    let payloads: Vec<[u8; 100]> = (0..N).map(|i| [i as u8; 100]).collect();
+    store.append_batch(payloads.iter().zip(0..).map(|(p, i)| NewEvent::new(1_000 + i, p))).unwrap();
+    (store, author)
+}
+
+/// A pair from `holder` to an empty store whose claims are refused at first; the fetcher's
+/// host stores what its session verifies.
+fn deferred_pair(pages: PageConfig, config: &Config) -> (Pair<Claiming>, Claiming, AuthorId) {
+    let (src, author) = holder(pages);
+    let fetcher = Claiming::new(MemStore::replica(pages), false);
+    let mut pair = Pair::new(
+        Session::new(config.clone(), Role::Initiator, 0, Claiming::new(src, true)),
+        Session::new(config.clone(), Role::Responder, 0, fetcher.clone()),
+    );
+    let ex = pair.drive_with(store_on_b);
+    assert!(ex.quiet);
+    assert!(fetcher.asked.get() >= 1, "the want asked for a claim");
+    assert!(!ex.b.iter().any(|e| matches!(e, Event::Verified(_))), "nothing fetched: {:?}", ex.b);
+    assert!(!ex.b.contains(&Event::Synced) && !pair.b.is_synced(), "a deferred want is not synced");
+    assert_eq!(fetcher.len(&author), 0);
+    (pair, fetcher, author)
+}
+
+fn store_on_b(side: Side, session: &mut Session<Claiming>, event: &Event) {
+    if let (Side::B, Event::Verified(batch)) = (side, event) {
+        let batch: &xaeroflux_core::xsp::VerifiedBatch = batch;
+        session.source().store.borrow_mut().store_batch(batch).unwrap();
+        session.feed_updated(&batch.author());
+    }
+}
+
+#[test]
+fn a_refused_want_waits_and_goes_out_on_the_next_feed_updated() {
+    let pages = PageConfig::new(4096).unwrap();
+    let config = Config::new([6; 32]).with_page_size(4096).unwrap().with_live(true);
+    let (mut pair, fetcher, author) = deferred_pair(pages, &config);
+    // Still refused: the next feed_updated defers again.
+    pair.b.feed_updated(&author);
+    assert!(pair.drive_with(store_on_b).quiet);
+    assert_eq!(fetcher.len(&author), 0);
+    // The claim is free (the other session ended): the want goes out and the feed arrives.
+    fetcher.allow.set(true);
+    pair.b.feed_updated(&author);
+    let ex = pair.drive_with(store_on_b);
+    assert_eq!(fetcher.len(&author), N);
+    assert!(ex.b.contains(&Event::Synced) && pair.b.is_synced());
+}
+
+#[test]
+fn a_deferred_want_fetches_only_what_the_store_still_lacks() {
+    let pages = PageConfig::new(4096).unwrap();
+    let config = Config::new([6; 32]).with_page_size(4096).unwrap().with_live(true);
+    let (mut pair, fetcher, author) = deferred_pair(pages, &config);
+
+    // "Another session" (here: a second holder of the same feed) stores part of the feed …
+    let (other, _) = holder(pages);
+    let mut side = Pair::new(
+        Session::new(config.clone(), Role::Initiator, 0, Claiming::new(other, true)),
+        Session::new(config.clone(), Role::Responder, 0, Claiming::new(MemStore::replica(pages), true)),
+    );
+    let batches: Vec<_> =
+        side.drive().b.into_iter().filter_map(|e| if let Event::Verified(v) = e { Some(v) } else { None }).collect();
+    assert!(batches.len() >= 2, "the feed comes in several batches: {}", batches.len());
+    fetcher.store.borrow_mut().store_batch(&batches[0]).unwrap();
+    let part = fetcher.len(&author);
+    assert!(part > 0 && part < N);
+    // … then ends: the claim is free, and the want asks for the rest only.
+    fetcher.allow.set(true);
+    pair.b.feed_updated(&author);
+    let ex = pair.drive_with(store_on_b);
+    assert_eq!(fetcher.len(&author), N);
+    assert!(pair.b.is_synced(), "{:?}", ex.b);
+    let first = ex.b.iter().find_map(|e| if let Event::Verified(v) = e { Some(v.first_seq) } else { None });
+    assert_eq!(first, Some(part), "the fetch starts where the store stood");
+
+    // Refused again, and the store gets everything from elsewhere: nothing more is fetched.
+    let (mut pair, fetcher, author) = deferred_pair(pages, &config);
+    for b in &batches {
+        fetcher.store.borrow_mut().store_batch(b).unwrap();
+    }
+    pair.b.feed_updated(&author);
+    let sent = pair.bytes_sent()[0];
+    let ex = pair.drive_with(store_on_b);
+    assert!(!ex.b.iter().any(|e| matches!(e, Event::Verified(_))), "nothing fetched twice");
+    assert!(pair.b.is_synced(), "synced with what the store holds: {:?}", ex.b);
+    assert!(pair.bytes_sent()[0] - sent < 1_000, "no pages crossed: {} bytes", pair.bytes_sent()[0] - sent);
+}
+
+/// A live want's claim grows with the heads its peer announces (and pushes the events of), so
+/// that another session hearing the same head from its peer later waits for them.
+#[test]
+fn a_live_want_extends_its_claim_to_each_longer_head() {
+    let pages = PageConfig::new(4096).unwrap();
+    let config = Config::new([6; 32]).with_page_size(4096).unwrap().with_live(true);
+    let (src, author) = holder(pages);
+    let holder = Claiming::new(src, true);
+    let fetcher = Claiming::new(MemStore::replica(pages), true);
+    let mut pair = Pair::new(
+        Session::new(config.clone(), Role::Initiator, 0, holder.clone()),
+        Session::new(config, Role::Responder, 0, fetcher.clone()),
+    );
+    pair.drive_with(store_on_b);
+    assert_eq!(fetcher.len(&author), N);
+    assert_eq!(*fetcher.lengths.borrow(), vec![N], "one claim for the catch-up");
+    for more in 1..=3u64 {
+        holder.store.borrow_mut().append_batch([NewEvent::new(9_000 + more, b"live")]).unwrap();
+        pair.a.feed_updated(&author);
+        pair.drive_with(store_on_b);
+        assert_eq!(fetcher.len(&author), N + more, "pushed on the live want");
+        assert_eq!(fetcher.lengths.borrow().last(), Some(&(N + more)), "the claim grew to the new head");
+    }
+    // Refused or not, the push comes (another session may have claimed further).
+    fetcher.allow.set(false);
+    holder.store.borrow_mut().append_batch([NewEvent::new(9_100, b"live")]).unwrap();
+    pair.a.feed_updated(&author);
+    pair.drive_with(store_on_b);
+    assert_eq!(fetcher.len(&author), N + 4);
+}
