@@ -122,3 +122,82 @@ fn when_the_session_fetching_a_feed_ends_another_fetches_the_rest() {
     assert!(from_b > 0, "the rest came from B");
     no_rejections(&events);
 }
+
+const STALL_DIR: &str = "XF_NET_TEST_STALL_DIR";
+const STALL_JOIN: &str = "XF_NET_TEST_STALL_JOIN";
+const STALL_EVENTS: &str = "XF_NET_TEST_STALL_EVENTS";
+
+/// Runs in the child process (selected by the environment): copies the feed of the ticket it
+/// was given, prints its own ticket, then serves until it is stopped or killed.
+#[test]
+fn copying_child_entry() {
+    let (Ok(dir), Ok(ticket), Ok(n)) =
+        (std::env::var(STALL_DIR), std::env::var(STALL_JOIN), std::env::var(STALL_EVENTS))
+    else {
+        return;
+    };
+    let n: u64 = n.parse().unwrap();
+    let core = node_with(std::path::Path::new(&dir), &["iroh"]);
+    let ticket: xaeroflux::net::Ticket = ticket.parse().unwrap();
+    core.join_ticket(&ticket).unwrap();
+    assert!(wait_until(|| core.feeds().iter().any(|f| f.author != core.author() && f.len == n)));
+    println!("{}", core.ticket(space("stall")).unwrap());
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// A peer that stops sending in the middle of a transfer (here: a process stopped with
+/// SIGSTOP, its connection still open) holds no one up: once the feed has stood still for the
+/// claim's stall time, the session with the other peer fetches the rest, long before the
+/// silent peer's session times out.
+#[test]
+fn a_peer_that_stops_sending_holds_up_no_other_copy() {
+    let n = 60_000;
+    let (da, ds, dc) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node_with(da.path(), &["iroh"]);
+    append_n(&a, 3, n, SIZE);
+    let author = a.author();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["copying_child_entry", "--exact", "--nocapture", "--test-threads", "1"])
+        .env(STALL_DIR, ds.path())
+        .env(STALL_JOIN, a.ticket(space("stall")).unwrap().to_string())
+        .env(STALL_EVENTS, n.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ticket = {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        loop {
+            let line = lines.next().expect("the child printed its ticket").unwrap();
+            if let Some(Ok(t)) = line.split_whitespace().last().map(str::parse::<xaeroflux::net::Ticket>) {
+                break t;
+            }
+        }
+    };
+
+    // C fetches from the child first (its session claims the feed) …
+    let c = node_with(dc.path(), &["iroh"]);
+    c.join_ticket(&ticket).unwrap();
+    let start = Instant::now();
+    while c.feed_len(&author) == 0 {
+        assert!(start.elapsed() < PATIENCE, "C started fetching from the child");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // … joins A too (that session defers), and the child stops mid-transfer.
+    c.join_ticket(&a.ticket(space("stall")).unwrap()).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGSTOP) };
+    let stopped = Instant::now();
+    let at_stop = c.feed_len(&author);
+    let finished = wait_until(|| c.feed_len(&author) == n as u64);
+    let took = stopped.elapsed();
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    assert!(at_stop < n as u64, "the child stopped before C had everything ({at_stop} of {n})");
+    assert!(finished, "A served the rest: {} of {n}", c.feed_len(&author));
+    eprintln!("stopped at {at_stop} of {n} events; C had them all {took:?} later");
+    // The session with the stopped child would end only at the idle timeout (20 s here).
+    assert!(took < Duration::from_secs(12), "the rest came after the stall time, not the idle timeout: {took:?}");
+    assert!(same_feeds(&a, &c));
+}

@@ -24,7 +24,7 @@ use xaeroflux_core::AuthorId;
 use xaeroflux_core::xsp::Role;
 
 use super::admission::{self, Existing};
-use super::claims::Claims;
+use super::claims::{self, Claims};
 use super::config::{Backends, NetConfig, NetError};
 use super::driver::{self, Control};
 use super::endpoint::{self, XSP_ALPN};
@@ -349,6 +349,10 @@ impl NetInner {
             router = router.accept(iroh_gossip::ALPN, g);
         }
         let _ = inner.router.set(router.spawn());
+        // Tells sessions waiting on a stalled claim (see `claims.rs`).
+        let core = inner.core.clone();
+        let store_len = move |a: &AuthorId| core.feed_len(a);
+        inner.handle.spawn(claims::watch(inner.claims.clone(), store_len, inner.shutdown.subscribe()));
         #[cfg(feature = "tor")]
         if backends.tor {
             let (tor, starting) = super::tor::TorTransport::start(inner.core.path(), &inner.cfg).await?;

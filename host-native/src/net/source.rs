@@ -106,6 +106,6 @@ impl FeedSource for CoreSource {
     }
 
     fn claim_want(&self, author: &AuthorId, length: u64) -> bool {
-        self.claims.claim(author, length)
+        self.claims.claim(author, length, self.core.feed_len(author), std::time::Instant::now())
     }
 }
