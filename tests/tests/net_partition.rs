@@ -43,17 +43,6 @@ fn stop_append_on_both_sides_restart_converge() {
     assert_eq!(c.feed_len(&a.author()), 800);
 }
 
-/// Reads the ticket a child process prints (after the test harness's name on its line).
-fn read_ticket(child: &mut std::process::Child) -> Ticket {
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    loop {
-        let line = lines.next().expect("the child printed its ticket").unwrap();
-        if let Some(Ok(t)) = line.split_whitespace().last().map(str::parse) {
-            return t;
-        }
-    }
-}
-
 /// Kills a child process at once (SIGKILL), as a crash or a power cut would end it.
 fn kill(child: &mut std::process::Child) {
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };

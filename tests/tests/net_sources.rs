@@ -166,16 +166,7 @@ fn a_peer_that_stops_sending_holds_up_no_other_copy() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let ticket = {
-        use std::io::BufRead;
-        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        loop {
-            let line = lines.next().expect("the child printed its ticket").unwrap();
-            if let Some(Ok(t)) = line.split_whitespace().last().map(str::parse::<xaeroflux::net::Ticket>) {
-                break t;
-            }
-        }
-    };
+    let ticket = read_ticket(&mut child);
 
     // C fetches from the child first (its session claims the feed) …
     let c = node_with(dc.path(), &["iroh"]);

@@ -51,6 +51,18 @@ pub fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Reads the ticket a child process prints (after the test harness's name on its line).
+pub fn read_ticket(child: &mut std::process::Child) -> xaeroflux::net::Ticket {
+    use std::io::{BufRead, BufReader};
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("the child printed its ticket").unwrap();
+        if let Some(Ok(t)) = line.split_whitespace().last().map(str::parse) {
+            return t;
+        }
+    }
+}
+
 /// `n` payloads of `size` bytes, numbered.
 pub fn payloads(tag: u8, n: usize, size: usize) -> Vec<Vec<u8>> {
     (0..n)
