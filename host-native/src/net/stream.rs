@@ -174,17 +174,19 @@ impl RecvHalf {
             RecvHalf::Bytes { r, ended } => {
                 // An end met after bytes were returned is reported by the next read; after
                 // that, reads see a clean end.
-                if let Some(end) = ended.replace(Ok(())) {
-                    return end.map(|()| None);
-                }
-                *ended = None;
-                let (n, end) = read_ready(r.as_mut(), buf).await;
-                if n > 0 {
-                    *ended = end;
-                    return Ok(Some(n));
-                }
+                let end = match ended.take() {
+                    Some(end) => end,
+                    None => {
+                        let (n, end) = read_ready(r.as_mut(), buf).await;
+                        if n > 0 {
+                            *ended = end;
+                            return Ok(Some(n));
+                        }
+                        end.unwrap_or(Ok(()))
+                    }
+                };
                 *ended = Some(Ok(()));
-                end.unwrap_or(Ok(())).map(|()| None)
+                end.map(|()| None)
             }
             RecvHalf::Closed => Ok(None),
         }
