@@ -80,8 +80,22 @@ pub(crate) fn median(mut v: Vec<Duration>) -> Duration {
     v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+/// The `q` quantile of `v` (0.5: the median, 1.0: the largest).
+pub(crate) fn quantile(v: &[Duration], q: f64) -> Duration {
+    let mut v = v.to_vec();
+    v.sort();
+    v.get(((v.len() as f64 - 1.0).max(0.0) * q) as usize).copied().unwrap_or_default()
+}
+
+/// Per round, the floor's time over ours (ours as a fraction of the floor's speed), sorted.
+pub(crate) fn round_ratios(floor: &[Duration], ours: &[Duration]) -> Vec<f64> {
+    let mut r: Vec<f64> = floor.iter().zip(ours).map(|(f, o)| f.as_secs_f64() / o.as_secs_f64()).collect();
+    r.sort_by(f64::total_cmp);
+    r
 }
 
 fn main() -> Result<(), BoxError> {
@@ -208,9 +222,7 @@ fn main() -> Result<(), BoxError> {
     if let Some(ours_median) = find("xaeroflux") {
         println!();
         if let Some(raw) = find("raw iroh stream") {
-            let mut per_round: Vec<f64> =
-                iroh.iter().zip(ours.iter()).map(|(r, o)| r.as_secs_f64() / o.as_secs_f64()).collect();
-            per_round.sort_by(f64::total_cmp);
+            let per_round = round_ratios(&iroh, &ours);
             let listed: Vec<String> = per_round.iter().map(|r| format!("{r:.2}")).collect();
             println!(
                 "ours vs raw iroh stream: {:.2}x its speed (medians); per round {} (median {:.2}x) (goal >= 0.7x)",
@@ -242,15 +254,13 @@ fn main() -> Result<(), BoxError> {
             (r.wire_bytes as f64 / bytes as f64 - 1.0) * 100.0,
             (r.wire_bytes as f64 / (a.records * (RECORD + 56)) as f64 - 1.0) * 100.0,
         );
-        let mut lat = r.latencies.clone();
-        lat.sort();
-        let pick = |q: f64| lat.get(((lat.len() as f64 - 1.0) * q) as usize).copied().unwrap_or_default();
+        let lat = &r.latencies;
         println!(
             "live append -> stored by the connected peer, {} appends: median {:.2} ms, p90 {:.2} ms, max {:.2} ms (goal: median < 50 ms)",
             lat.len(),
-            ms(pick(0.5)),
-            ms(pick(0.9)),
-            ms(pick(1.0)),
+            ms(quantile(lat, 0.5)),
+            ms(quantile(lat, 0.9)),
+            ms(quantile(lat, 1.0)),
         );
     }
     Ok(())

@@ -42,7 +42,7 @@ pub(crate) fn open(dir: &Path, tor: Option<&Path>) -> Result<Core, BoxError> {
     Ok(Core::builder().with_page_size(16 * 1024).with_sync_backends(backends).with_net_config(net).open(dir)?)
 }
 
-pub(crate) fn parse_author(s: &str) -> Result<AuthorId, BoxError> {
+fn parse_author(s: &str) -> Result<AuthorId, BoxError> {
     let mut a = [0u8; 32];
     if s.len() != 64 {
         return Err("bad author".into());
@@ -57,17 +57,22 @@ pub(crate) fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
-/// One round; over iroh, or over Tor when `tor` names the child's environment for it
-/// (`crate::tor::child_env`) and the joining store's arti configuration.
-pub(crate) fn run(records: usize, tor: Option<((&'static str, String), &Path)>) -> Result<SyncResult, BoxError> {
+/// In the serving child's environment: serve over Tor alone, on the network of this arti
+/// configuration file.
+pub(crate) const TOR_CONFIG_VAR: &str = "XF_NET_BENCH_TOR_CONFIG";
+
+/// One round; over iroh, or over Tor alone on the network of the arti configuration `tor`.
+pub(crate) fn run(records: usize, tor: Option<&Path>) -> Result<SyncResult, BoxError> {
     let mut envs = vec![("XF_NET_BENCH_RECORDS", records.to_string())];
-    envs.extend(tor.as_ref().map(|(env, _)| env.clone()));
+    if let Some(config) = tor {
+        envs.push((TOR_CONFIG_VAR, config.to_str().ok_or("non-UTF-8 path")?.to_owned()));
+    }
     let mut c = child::spawn("xsp-serve", &envs)?;
     let mut parts = c.line.split_whitespace();
     let ticket: Ticket = parts.next().ok_or("no ticket")?.parse()?;
     let author = parse_author(parts.next().ok_or("no author")?)?;
     let dir = tempfile::tempdir()?;
-    let core = open(dir.path(), tor.map(|(_, config)| config))?;
+    let core = open(dir.path(), tor)?;
     let sub = core.subscribe()?;
     let t = Instant::now();
     core.join_ticket(&ticket)?;
@@ -133,23 +138,14 @@ pub(crate) fn run(records: usize, tor: Option<((&'static str, String), &Path)>) 
     Ok(SyncResult { time, connect, sessions, rejected, wire_bytes, latencies })
 }
 
-#[cfg(feature = "tor")]
-fn tor_config() -> Option<std::path::PathBuf> {
-    crate::tor::config_from_env()
-}
-
-#[cfg(not(feature = "tor"))]
-fn tor_config() -> Option<std::path::PathBuf> {
-    None
-}
-
 /// Child: a store with the records, serving (over Tor when its environment says so); prints
 /// its ticket and author, then appends live events on request ("live K MS" on stdin) until
 /// stdin closes.
 pub(crate) fn child_serve() -> Result<(), BoxError> {
     let records: usize = std::env::var("XF_NET_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let dir = tempfile::tempdir()?;
-    let core = open(dir.path(), tor_config().as_deref())?;
+    let tor = std::env::var_os(TOR_CONFIG_VAR).map(std::path::PathBuf::from);
+    let core = open(dir.path(), tor.as_deref())?;
     let data = raw::payload(records);
     for chunk in data.chunks(RECORD * 1000) {
         core.append_batch(chunk.chunks(RECORD))?;

@@ -32,7 +32,7 @@ use tor_hsservice::handle_rend_requests;
 use tor_rtcompat::PreferredRuntime;
 use xaeroflux::net::OnionAddress;
 
-use crate::{BoxError, child, median, raw, sync};
+use crate::{BoxError, child, median, ms, quantile, raw, round_ratios, sync};
 
 /// The onion service port of the floor's service.
 const RAW_PORT: u16 = 1;
@@ -44,7 +44,6 @@ const LIVE_PAUSE: Duration = Duration::from_millis(10);
 const CONNECT_PATIENCE: Duration = Duration::from_secs(180);
 /// Longest an arti client may take to bootstrap on the private network.
 const BOOTSTRAP_PATIENCE: Duration = Duration::from_secs(120);
-const CONFIG_VAR: &str = "XF_NET_BENCH_TOR_CONFIG";
 
 /// A private Tor network: started for the run (and stopped on drop), or the running one
 /// named by `XF_TORNET_DIR` (`bash scripts/tor-testnet.sh start DIR`).
@@ -132,7 +131,7 @@ async fn client(config: &Path, dir: &Path) -> Result<std::sync::Arc<TorClient<Pr
 pub(crate) fn run_raw(net: &TorNet, records: usize) -> Result<RawTor, BoxError> {
     let data = raw::payload(records);
     let config = net.arti_config();
-    let envs = [("XF_NET_BENCH_BYTES", data.len().to_string()), (CONFIG_VAR, path_env(&config)?)];
+    let envs = [("XF_NET_BENCH_BYTES", data.len().to_string()), (sync::TOR_CONFIG_VAR, path_env(&config)?)];
     let c = child::spawn("tor-raw-serve", &envs)?;
     let onion = c.line.clone();
     let dir = tempfile::tempdir()?;
@@ -184,7 +183,7 @@ fn path_env(p: &Path) -> Result<String, BoxError> {
 /// messages.
 pub(crate) fn child_raw_serve() -> Result<(), BoxError> {
     let bytes: usize = std::env::var("XF_NET_BENCH_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-    let config = PathBuf::from(std::env::var(CONFIG_VAR)?);
+    let config = PathBuf::from(std::env::var(sync::TOR_CONFIG_VAR)?);
     let dir = tempfile::tempdir()?;
     let rt = runtime()?;
     let result = rt.block_on(async {
@@ -226,16 +225,6 @@ pub(crate) fn child_raw_serve() -> Result<(), BoxError> {
     result
 }
 
-/// The configuration file `sync`'s stores use when the child is asked to run over Tor.
-pub(crate) fn config_from_env() -> Option<PathBuf> {
-    std::env::var_os(CONFIG_VAR).map(PathBuf::from)
-}
-
-/// The environment that makes `sync`'s child serve over Tor.
-pub(crate) fn child_env(net: &TorNet) -> Result<(&'static str, String), BoxError> {
-    Ok((CONFIG_VAR, path_env(&net.arti_config())?))
-}
-
 /// The Tor rows, gathered over the rounds.
 #[derive(Default)]
 pub(crate) struct TorRounds {
@@ -250,7 +239,7 @@ impl TorRounds {
         println!("  raw Tor stream: connect {:.0} ms, transfer {:.0} ms", ms(raw.connect), ms(raw.transfer));
         self.raw.push(raw);
         let config = net.arti_config();
-        let ours = sync::run(records, Some((child_env(net)?, &config)))?;
+        let ours = sync::run(records, Some(&config))?;
         println!(
             "  xaeroflux over Tor: join to session {:.0} ms, transfer {:.0} ms ({} session(s), {} rejected)",
             ms(ours.connect),
@@ -291,9 +280,7 @@ impl TorRounds {
         };
         row("raw Tor stream (floor)", self.raw.iter().map(|r| r.connect).collect(), &raw_transfer, &raw_lat);
         row("xaeroflux over Tor", self.ours.iter().map(|r| r.connect).collect(), &ours_transfer, &ours_lat);
-        let mut per_round: Vec<f64> =
-            raw_transfer.iter().zip(&ours_transfer).map(|(r, o)| r.as_secs_f64() / o.as_secs_f64()).collect();
-        per_round.sort_by(f64::total_cmp);
+        let per_round = round_ratios(&raw_transfer, &ours_transfer);
         let listed: Vec<String> = per_round.iter().map(|r| format!("{r:.2}")).collect();
         println!(
             "ours vs raw Tor stream: {:.2}x its speed (medians of the transfers); per round {}",
@@ -305,14 +292,4 @@ impl TorRounds {
              store opened just before (its own Tor bootstrap included) to the session's HELLO"
         );
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn quantile(v: &[Duration], q: f64) -> Duration {
-    let mut v = v.to_vec();
-    v.sort();
-    v.get(((v.len() as f64 - 1.0).max(0.0) * q) as usize).copied().unwrap_or_default()
 }
