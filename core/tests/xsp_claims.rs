@@ -3,6 +3,10 @@
 //! deferred: nothing is fetched, the session is not synced, and the next `feed_updated` of the
 //! feed tries again — fetching from where the store then stands, or nothing if the store got
 //! everything the peer announced from elsewhere.
+//!
+//! A host also chooses which feeds to fetch at all (`FeedSource::wants`), and may change its
+//! mind: `Session::wants_changed` fetches a feed as soon as it is wanted, and stops fetching
+//! one no longer wanted (but for a want already sent, which XSP cannot take back).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -19,6 +23,8 @@ use xaeroflux_core::{AuthorId, AuthorKey, SignedHead};
 struct Claiming {
     store: Rc<RefCell<MemStore>>,
     allow: Rc<Cell<bool>>,
+    /// What `wants` answers for every feed.
+    wanted: Rc<Cell<bool>>,
     asked: Rc<Cell<u32>>,
     /// The lengths asked for, in order.
     lengths: Rc<RefCell<Vec<u64>>>,
@@ -29,6 +35,7 @@ impl Claiming {
         Claiming {
             store: Rc::new(RefCell::new(store)),
             allow: Rc::new(Cell::new(allow)),
+            wanted: Rc::new(Cell::new(true)),
             asked: Rc::default(),
             lengths: Rc::default(),
         }
@@ -65,6 +72,9 @@ impl FeedSource for Claiming {
     }
     fn pending_head(&self, author: &AuthorId) -> Option<SignedHead> {
         self.store.pending_head(author)
+    }
+    fn wants(&self, _: &AuthorId) -> bool {
+        self.wanted.get()
     }
     fn claim_want(&self, _: &AuthorId, length: u64) -> bool {
         self.asked.set(self.asked.get() + 1);
@@ -197,4 +207,70 @@ fn a_live_want_extends_its_claim_to_each_longer_head() {
     pair.a.feed_updated(&author);
     pair.drive_with(store_on_b);
     assert_eq!(fetcher.len(&author), N + 4);
+}
+
+/// A feed not wanted is not fetched, and the session is synced without it; once wanted it is
+/// fetched at once; a live want under way when it stops being wanted is reported (the host
+/// closes the session to stop it), one not yet sent is dropped.
+#[test]
+fn a_feed_is_fetched_only_while_the_source_wants_it() {
+    let pages = PageConfig::new(4096).unwrap();
+    let config = Config::new([6; 32]).with_page_size(4096).unwrap().with_live(true);
+    let (src, author) = holder(pages);
+    let holder = Claiming::new(src, true);
+    let fetcher = Claiming::new(MemStore::replica(pages), true);
+    fetcher.wanted.set(false);
+    let mut pair = Pair::new(
+        Session::new(config.clone(), Role::Initiator, 0, holder.clone()),
+        Session::new(config, Role::Responder, 0, fetcher.clone()),
+    );
+    let ex = pair.drive_with(store_on_b);
+    assert!(ex.quiet);
+    assert_eq!(fetcher.len(&author), 0, "not wanted, not fetched");
+    assert_eq!(fetcher.asked.get(), 0, "no want, no claim");
+    assert!(ex.b.contains(&Event::Synced) && pair.b.is_synced(), "synced without it: {:?}", ex.b);
+    // A longer head of a feed not wanted is not fetched either.
+    holder.store.borrow_mut().append_batch([NewEvent::new(9_000, b"more")]).unwrap();
+    pair.a.feed_updated(&author);
+    pair.drive_with(store_on_b);
+    assert_eq!(fetcher.len(&author), 0);
+    assert!(pair.b.is_synced());
+    // Nothing changed for the source: nothing to do.
+    assert!(!pair.b.wants_changed(&author));
+    assert_eq!(fetcher.len(&author), 0);
+
+    // Wanted now: fetched at once, to the peer's latest head, then pushed live.
+    fetcher.wanted.set(true);
+    assert!(!pair.b.wants_changed(&author), "nothing was under way");
+    let ex = pair.drive_with(store_on_b);
+    assert_eq!(fetcher.len(&author), N + 1);
+    assert!(ex.b.contains(&Event::Synced) && pair.b.is_synced(), "{:?}", ex.b);
+    holder.store.borrow_mut().append_batch([NewEvent::new(9_001, b"live")]).unwrap();
+    pair.a.feed_updated(&author);
+    pair.drive_with(store_on_b);
+    assert_eq!(fetcher.len(&author), N + 2, "pushed on the live want");
+
+    // No longer wanted while the live want runs: reported as under way (the push goes on
+    // until the session ends, as XSP has no message to take a want back).
+    fetcher.wanted.set(false);
+    assert!(pair.b.wants_changed(&author), "a live want is under way");
+    // An unknown author: nothing to do.
+    assert!(!pair.b.wants_changed(&AuthorKey::from_secret_bytes(&[9; 32]).author()));
+}
+
+/// A want refused by the claims and then not wanted is dropped, not sent later.
+#[test]
+fn a_deferred_want_no_longer_wanted_is_dropped() {
+    let pages = PageConfig::new(4096).unwrap();
+    let config = Config::new([6; 32]).with_page_size(4096).unwrap().with_live(true);
+    let (mut pair, fetcher, author) = deferred_pair(pages, &config);
+    fetcher.wanted.set(false);
+    assert!(!pair.b.wants_changed(&author), "a deferred want is not under way");
+    let ex = pair.drive_with(store_on_b);
+    assert!(pair.b.is_synced(), "synced once the feed is not wanted: {:?}", ex.b);
+    // The claim is free now, but the feed is not wanted: nothing is fetched.
+    fetcher.allow.set(true);
+    pair.b.feed_updated(&author);
+    pair.drive_with(store_on_b);
+    assert_eq!(fetcher.len(&author), 0);
 }

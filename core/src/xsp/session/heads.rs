@@ -81,7 +81,7 @@ impl<S: FeedSource> Session<S> {
     }
 
     /// A new head `head` for remote feed `r`: fork checks against what we hold, then a want.
-    fn remote_head(&mut self, r: u32, head: SignedHead) {
+    pub(super) fn remote_head(&mut self, r: u32, head: SignedHead) {
         let author = head.author;
         if self.forked.contains(&author) {
             self.remote[r as usize].forked = true;

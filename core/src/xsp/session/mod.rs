@@ -457,6 +457,38 @@ impl<S: FeedSource> Session<S> {
         self.update_sync();
     }
 
+    /// Tells the session that [`FeedSource::wants`] may answer differently now for `author`
+    /// (the host's choice of feeds to fetch changed). A feed now wanted that the peer
+    /// announced past what we hold is wanted at once; a feed no longer wanted is not fetched
+    /// for the peer's later heads, and no longer keeps the session from being synced.
+    ///
+    /// Returns `true` if a want of `author` is under way on this session (sent and not
+    /// finished, or live) although the source no longer wants it: XSP has no message
+    /// to take a want back, so the peer sends what was asked (and, for a live want, every
+    /// later event) until the session ends; a host that must stop that closes the session.
+    pub fn wants_changed(&mut self, author: &AuthorId) -> bool {
+        if self.phase != Phase::Open || !self.config.capabilities.contains(Capabilities::SYNC) {
+            return false;
+        }
+        let Some(&r) = self.remote_idx.get(author) else { return false };
+        let wanted = self.source.wants(author);
+        let rf = &mut self.remote[r as usize];
+        let was = core::mem::replace(&mut rf.wanted, wanted);
+        self.sync_dirty = true;
+        let under_way = !wanted && matches!(rf.want, WantState::Active { .. });
+        if !wanted && matches!(rf.want, WantState::Queued | WantState::Deferred) {
+            // Not sent yet: dropped (the queue skips a feed whose want is no longer queued).
+            rf.want = WantState::Idle;
+        }
+        if wanted && !was {
+            let head = rf.head;
+            // The same path as a new head: fork checks against what we hold, then the want.
+            self.remote_head(r, head);
+        }
+        self.update_sync();
+        under_way
+    }
+
     /// Closes the session normally (ERROR `NONE`).
     pub fn close(&mut self) {
         if self.phase == Phase::Open {
