@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::follow::Replication;
 use super::ticket::SpaceId;
 
 /// Settings of background sync. Made with `NetConfig::default()` and the `with_*` methods;
@@ -24,6 +25,7 @@ pub struct NetConfig {
     pub(crate) announce_interval: Duration,
     pub(crate) spaces: Vec<SpaceId>,
     pub(crate) tor_config: Option<PathBuf>,
+    pub(crate) replication: Replication,
 }
 
 impl Default for NetConfig {
@@ -39,6 +41,7 @@ impl Default for NetConfig {
             announce_interval: Duration::from_secs(10),
             spaces: Vec::new(),
             tor_config: None,
+            replication: Replication::All,
         }
     }
 }
@@ -140,6 +143,15 @@ impl NetConfig {
         self
     }
 
+    /// Which feeds to fetch from the peers of the spaces joined: every feed announced
+    /// ([`Replication::All`], the default), or only those of the authors the application
+    /// follows ([`Replication::Followed`], with [`Core::follow`](crate::Core::follow)), the others
+    /// being read on demand with [`Core::fetch_events`](crate::Core::fetch_events).
+    pub fn with_replication(mut self, replication: Replication) -> Self {
+        self.replication = replication;
+        self
+    }
+
     /// This config with the endpoint on `127.0.0.1` only, no relay and no remembered port (a
     /// node running Tor alone).
     pub(crate) fn loopback_only(mut self) -> Self {
@@ -214,6 +226,15 @@ pub enum NetError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The list of followed authors, `net.follows` in the store directory, is damaged.
+    BadFollowFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Following one more author would make the list longer than this.
+    TooManyFollows(usize),
     /// A file operation failed.
     Io {
         /// What was being done.
@@ -248,6 +269,8 @@ impl fmt::Display for NetError {
             }
             Self::GossipNeedsIroh => f.write_str("the \"iroh-gossip\" backend needs the \"iroh\" backend"),
             Self::BadKeyFile { path, reason } => write!(f, "network key file {}: {reason}", path.display()),
+            Self::BadFollowFile { path, reason } => write!(f, "list of followed authors {}: {reason}", path.display()),
+            Self::TooManyFollows(n) => write!(f, "at most {n} authors can be followed"),
             Self::Io { op, source } => write!(f, "{op}: {source}"),
             Self::Random => f.write_str("the operating system's random number generator failed"),
             Self::BadRelayUrl(u) => write!(f, "relay URL {u:?} does not parse"),

@@ -7,6 +7,7 @@
 //! together (both QUIC calls are cancel-safe), so two sides pushing pages at each other never
 //! deadlock on full windows.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,8 +15,9 @@ use iroh::endpoint::VarInt;
 use tokio::sync::{broadcast, mpsc};
 use xaeroflux_core::AuthorId;
 use xaeroflux_core::xsp::message::Message;
-use xaeroflux_core::xsp::{Capabilities, Config, Event, Role, Session, SessionError, varint};
+use xaeroflux_core::xsp::{Capabilities, Config, Event, RangeMode, Role, Session, SessionError, varint};
 
+use super::fetch::{FetchReply, FetchStep};
 use super::import::ImportJob;
 use super::node::NetInner;
 use super::source::CoreSource;
@@ -46,6 +48,19 @@ pub(crate) enum Control {
     /// The peer is gone (it restarted since it answered): stop at once, resetting the stream,
     /// without waiting for the dead peer to take what is queued for it.
     Abort,
+    /// Whether the store fetches this author's feed may have changed
+    /// ([`Session::wants_changed`]); a want under way that is no longer wanted closes the
+    /// session (XSP cannot take a want back; the next session does not send it).
+    WantsChanged(AuthorId),
+    /// A sparse read of the peer's feed ([`Session::request_range`]), answered on `reply`.
+    Fetch {
+        /// The feed.
+        author: AuthorId,
+        /// Which events.
+        mode: RangeMode,
+        /// Where the verified events (or the refusal) go.
+        reply: FetchReply,
+    },
 }
 
 /// Reads the peer's HELLO from a stream it opened, then runs a responder session in the
@@ -176,7 +191,8 @@ pub(crate) async fn run_session(
     let config = config.with_idle_timeout_us(idle).with_incarnation(inner.incarnation);
     let clock = Instant::now();
     let now = move || u64::try_from(clock.elapsed().as_micros()).unwrap_or(u64::MAX);
-    let source = CoreSource::new(inner.core.clone(), inner.forked.clone(), inner.claims.session());
+    let source =
+        CoreSource::new(inner.core.clone(), inner.forked.clone(), inner.follows.clone(), inner.claims.session());
     let mut session = Session::new(config, role, now(), source);
     let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel();
     let status = PeerStatus {
@@ -194,7 +210,16 @@ pub(crate) async fn run_session(
     let mut changed = inner.changed.subscribe();
     let mut shutdown = inner.shutdown.subscribe();
     let import_tx = inner.import_tx.lock().ok().and_then(|t| t.clone());
-    let mut d = Driver { inner: inner.clone(), id, space, peer, behind: None, stream_ok: true, peer_silent: false };
+    let mut d = Driver {
+        inner: inner.clone(),
+        id,
+        space,
+        peer,
+        behind: None,
+        stream_ok: true,
+        peer_silent: false,
+        fetches: HashMap::new(),
+    };
     // A peer that has not answered our HELLO by then is gone (`admission::HANDSHAKE_WINDOW`).
     let handshake_by = tokio::time::Instant::now() + HELLO_TIMEOUT;
     if !initial.is_empty() {
@@ -253,6 +278,21 @@ pub(crate) async fn run_session(
                     d.stream_ok = false;
                     break;
                 }
+                Some(Control::WantsChanged(author)) => {
+                    if session.wants_changed(&author) {
+                        session.close();
+                    }
+                    d.progress(&session);
+                }
+                Some(Control::Fetch { author, mode, reply }) => match session.request_range(&author, mode) {
+                    Ok(req) => {
+                        let _ = reply.try_send(FetchStep::Sent);
+                        d.fetches.insert(req, reply);
+                    }
+                    Err(_) => {
+                        let _ = reply.try_send(FetchStep::NotSent);
+                    }
+                },
             },
             _ = sleep_until(handshake), if handshake.is_some() => {
                 // The peer never answered our HELLO: it went to a process that is gone, over a
@@ -340,6 +380,9 @@ struct Driver {
     stream_ok: bool,
     /// The session ended because the peer sent nothing for the idle timeout.
     peer_silent: bool,
+    /// Sparse reads asked of the peer, by request id (dropped with the session, which the
+    /// asker sees as the session's end).
+    fetches: HashMap<u64, FetchReply>,
 }
 
 impl Driver {
@@ -372,6 +415,16 @@ impl Driver {
                 drop(tokio::task::spawn_blocking(move || core.record_fork(&e)));
                 self.inner.emit(SyncEvent::Fork { space, evidence: Box::new(evidence) });
             }
+            Event::Range(range) => {
+                if let Some(reply) = self.fetches.remove(&range.id) {
+                    let _ = reply.try_send(FetchStep::Events(Box::new(range)));
+                }
+            }
+            Event::RequestFailed { id, status } => {
+                if let Some(reply) = self.fetches.remove(&id) {
+                    let _ = reply.try_send(FetchStep::Failed(status));
+                }
+            }
             Event::Synced => {
                 self.inner.update(self.id, |s| s.synced = true);
                 self.inner.emit(SyncEvent::Synced { space, peer });
@@ -396,10 +449,9 @@ impl Driver {
     /// Recomputes how far behind the peer this store is, and reports a change.
     fn progress(&mut self, session: &Session<CoreSource>) {
         let core = &self.inner.core;
-        let me = core.author();
         let behind: u64 = session
             .remote_heads()
-            .filter(|h| h.author != me && !self.inner.forked.contains(&h.author))
+            .filter(|h| self.inner.fetches(&h.author))
             .map(|h| h.length.saturating_sub(core.feed_len(&h.author)))
             .sum();
         self.inner.update(self.id, |s| s.behind = behind);

@@ -290,10 +290,7 @@ fn on_announcement(inner: &Arc<NetInner>, space: SpaceId, from: PeerId, msg: &[u
             inner.ensure_session(s, origin_id);
         }
     }
-    let me = inner.core.author();
-    let newer = heads
-        .iter()
-        .any(|h| h.author != me && !inner.forked.contains(&h.author) && h.length > inner.core.feed_len(&h.author));
+    let newer = heads.iter().any(|h| inner.fetches(&h.author) && h.length > inner.core.feed_len(&h.author));
     if newer {
         let peer = if origin_id == inner.id { from } else { origin_id };
         inner.ensure_session(space, peer);

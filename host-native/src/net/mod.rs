@@ -60,6 +60,8 @@ mod claims;
 mod config;
 mod driver;
 mod endpoint;
+mod fetch;
+mod follow;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gossip;
@@ -80,6 +82,8 @@ pub use config::{NetConfig, NetError};
 pub use endpoint::XSP_ALPN;
 #[doc(hidden)]
 pub use endpoint::quic_transport_config;
+pub use fetch::{Fetch, FetchError, FetchedEvents};
+pub use follow::Replication;
 pub(crate) use node::{NetSlot, start};
 pub use onion::{OnionAddress, OnionAddressError};
 pub use status::{PeerStatus, Subscription, SyncEvent, SyncStatus};

@@ -28,6 +28,7 @@ use super::claims::{self, Claims};
 use super::config::{Backends, NetConfig, NetError};
 use super::driver::{self, Control};
 use super::endpoint::{self, XSP_ALPN};
+use super::follow::Follows;
 use super::import::{self, ImportJob};
 use super::onion::OnionAddress;
 use super::peer_book::{self, PeerBook, PeerEntry};
@@ -263,6 +264,8 @@ pub(crate) struct NetInner {
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) import_tx: Mutex<Option<mpsc::Sender<ImportJob>>>,
     pub(crate) forked: Forked,
+    /// Which feeds are fetched (all, or the followed authors').
+    pub(crate) follows: Follows,
     /// Which session fetches which feed.
     pub(crate) claims: Arc<Claims>,
     state: Mutex<State>,
@@ -309,6 +312,7 @@ impl NetInner {
     ) -> Result<Arc<NetInner>, NetError> {
         let incarnation = incarnation_now()?;
         let forked = Forked::new(core.clone());
+        let follows = Follows::load(core.path(), cfg.replication)?;
         let lookup = MemoryLookup::new();
         let ep = match last_port {
             Some(port) => match endpoint::bind(&cfg, SocketAddr::new(cfg.bind.ip(), port), key, &lookup).await {
@@ -333,6 +337,7 @@ impl NetInner {
             shutdown: watch::channel(false).0,
             import_tx: Mutex::new(None),
             forked,
+            follows,
             claims: Claims::new(changed),
             state: Mutex::default(),
             handle,
@@ -784,6 +789,38 @@ impl NetInner {
                 _ = shutdown.changed() => return,
             }
         }
+    }
+
+    /// Whether sync fetches `author`'s feed ([`super::source::fetches`]).
+    pub(crate) fn fetches(&self, author: &AuthorId) -> bool {
+        super::source::fetches(&self.core, &self.forked, &self.follows, author)
+    }
+
+    /// Tells every session that whether `author`'s feed is fetched may have changed.
+    pub(crate) fn wants_changed(&self, author: AuthorId) {
+        for s in lock(&self.state).sessions.values() {
+            let _ = s.control.send(Control::WantsChanged(author));
+        }
+    }
+
+    /// The ids of the sessions whose peer answered their HELLO, those that received the most
+    /// first (a peer serving this store is likely to hold more).
+    pub(crate) fn connected_sessions(&self) -> Vec<u64> {
+        let st = lock(&self.state);
+        let mut ids: Vec<(u64, u64)> =
+            st.sessions.iter().filter(|(_, s)| s.status.connected).map(|(id, s)| (s.status.bytes_in, *id)).collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// The peer of session `id`, while it runs.
+    pub(crate) fn session_peer(&self, id: u64) -> Option<PeerId> {
+        lock(&self.state).sessions.get(&id).map(|s| s.status.peer)
+    }
+
+    /// Sends `c` to session `id`; `false` if it has ended.
+    pub(crate) fn try_control(&self, id: u64, c: Control) -> bool {
+        lock(&self.state).sessions.get(&id).is_some_and(|s| s.control.send(c).is_ok())
     }
 
     /// Every feed's author (to refresh a session that missed change notifications).

@@ -8,25 +8,34 @@ use xaeroflux_core::xsp::FeedSource;
 use xaeroflux_core::{AuthorId, SignedHead};
 
 use super::claims::ClaimHandle;
+use super::follow::Follows;
 use crate::Core;
 use crate::store::state::read;
 
-/// A session's view of the store: every feed it holds with a signed head is served; every
-/// feed a peer announces is fetched unless its author forked.
+/// A session's view of the store: every feed it holds with a signed head is served; a feed a
+/// peer announces is fetched as [`fetches`] says.
 ///
 /// Each call reads the store as it is now (the session calls it only inside its own methods):
 /// pages come from the memory maps, proofs from the MMR nodes, and nothing is cached here.
 pub(crate) struct CoreSource {
     core: Arc<Core>,
     forked: Forked,
+    follows: Follows,
     /// The session's claims on the feeds it fetches (shared with the node's other sessions).
     claims: ClaimHandle,
 }
 
 impl CoreSource {
-    pub(crate) fn new(core: Arc<Core>, forked: Forked, claims: ClaimHandle) -> Self {
-        CoreSource { core, forked, claims }
+    pub(crate) fn new(core: Arc<Core>, forked: Forked, follows: Follows, claims: ClaimHandle) -> Self {
+        CoreSource { core, forked, follows, claims }
     }
+}
+
+/// Whether sync fetches `author`'s feed into `core`: not the store's own feed, not a forked
+/// author's, and (with [`Replication::Followed`](super::Replication::Followed)) only a followed
+/// author's.
+pub(crate) fn fetches(core: &Core, forked: &Forked, follows: &Follows, author: &AuthorId) -> bool {
+    *author != core.author() && !forked.contains(author) && follows.allows(author)
 }
 
 /// The authors this node knows to have forked: found by one of its sessions in this run
@@ -102,7 +111,7 @@ impl FeedSource for CoreSource {
     }
 
     fn wants(&self, author: &AuthorId) -> bool {
-        *author != self.core.author() && !self.forked.contains(author)
+        fetches(&self.core, &self.forked, &self.follows, author)
     }
 
     fn claim_want(&self, author: &AuthorId, length: u64) -> bool {

@@ -1,0 +1,337 @@
+//! Reading a feed from peers without storing it ([`Core::fetch_events`]), and choosing the
+//! feeds sync keeps ([`Core::follow`], with [`Replication::Followed`](super::Replication)).
+//!
+//! A fetch is XSP's sparse read (RANGE_REQUEST): the peer sends the events with a range proof
+//! against its latest signed head of the feed, and the session verifies both before the
+//! events reach the caller. Nothing fetched is stored: the store holds a feed only as a
+//! verified prefix, which sync fills for the feeds it keeps.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use xaeroflux_core::xsp::{EventBlock, ProofStatus, RangeMode, VerifiedRange};
+use xaeroflux_core::{AuthorId, EventRef, SignedHead};
+
+use super::config::NetError;
+use super::driver::Control;
+use super::node::NetInner;
+use super::ticket::PeerId;
+use crate::Core;
+
+/// Where a session sends what became of one sparse read: [`FetchStep::Sent`] or
+/// [`FetchStep::NotSent`] at once, then (if sent) the answer.
+pub(crate) type FetchReply = mpsc::SyncSender<FetchStep>;
+
+/// What a session reports of a sparse read.
+#[derive(Debug)]
+pub(crate) enum FetchStep {
+    /// The request went to the peer (which announced the feed).
+    Sent,
+    /// The request could not be sent ([`RequestError`](xaeroflux_core::xsp::RequestError)):
+    /// the peer did not announce the feed, the session is not open yet, or as many requests
+    /// are outstanding as the peer allows. The fetch asks the next peer (and, failing all,
+    /// every peer again after a while).
+    NotSent,
+    /// The verified events.
+    Events(Box<VerifiedRange>),
+    /// The peer could not answer ([`ProofStatus::Unavailable`]: its store failed to read
+    /// the events or make the proof).
+    Failed(ProofStatus),
+}
+
+/// How long a session may take to say whether it sent a request: it only has to take the
+/// request from its queue, but may be busy verifying a large frame.
+const LOCAL_ANSWER: Duration = Duration::from_secs(5);
+
+/// How long a fetch waits before looking at the sessions again when none could answer (a
+/// session that learns of a feed reports no event the fetch could wait for).
+const RETRY: Duration = Duration::from_millis(100);
+
+/// Which events of a feed to fetch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fetch {
+    /// The events with these seqs (or as many of them as the peer's feed holds).
+    Seqs(Range<u64>),
+    /// The last `n` events of the peer's feed (all of them if it holds fewer).
+    Latest(u64),
+}
+
+/// Events of a feed read from a peer, verified against the author's signed head, not stored.
+#[derive(Clone, Debug)]
+pub struct FetchedEvents {
+    peer: PeerId,
+    head: SignedHead,
+    start: u64,
+    len: u64,
+    blocks: Vec<EventBlock>,
+}
+
+impl FetchedEvents {
+    /// The peer that sent them.
+    pub fn peer(&self) -> PeerId {
+        self.peer
+    }
+
+    /// The author's signed head they were proved against (the peer's latest when the last of
+    /// them came; a fetch that took several messages proved the earlier ones against heads
+    /// no longer than this, of the same feed).
+    pub fn head(&self) -> &SignedHead {
+        &self.head
+    }
+
+    /// The seqs of the events: what was asked, cut to what the peer's feed holds.
+    pub fn seqs(&self) -> Range<u64> {
+        self.start..self.start + self.len
+    }
+
+    /// How many events.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether there are none (the peer's feed ends before the seqs asked for).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The events in seq order.
+    pub fn iter(&self) -> impl Iterator<Item = EventRef<'_>> + '_ {
+        self.blocks.iter().flat_map(|b| b.iter())
+    }
+}
+
+/// Why [`Core::fetch_events`] failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// Sync is not running, or stopped.
+    Net(NetError),
+    /// An empty range, or `Latest(0)`.
+    Empty,
+    /// No connected peer announced the feed before the timeout.
+    NotFound {
+        /// The feed.
+        author: AuthorId,
+    },
+    /// The peers that announced the feed could not send the events (the last one's answer).
+    Failed {
+        /// The feed.
+        author: AuthorId,
+        /// The peer.
+        peer: PeerId,
+        /// Its answer ([`ProofStatus::Unavailable`]: its store could not read them).
+        status: ProofStatus,
+    },
+    /// A peer announced the feed but did not send the events before the timeout.
+    TimedOut {
+        /// The feed.
+        author: AuthorId,
+        /// The peer asked.
+        peer: PeerId,
+    },
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Net(e) => write!(f, "{e}"),
+            Self::Empty => f.write_str("nothing to fetch (an empty range)"),
+            Self::NotFound { author } => write!(f, "no connected peer holds the feed {author}"),
+            Self::Failed { author, peer, status } => {
+                write!(f, "peer {peer} could not send the events of {author} ({status:?})")
+            }
+            Self::TimedOut { author, peer } => write!(f, "peer {peer} did not send the events of {author} in time"),
+        }
+    }
+}
+
+impl std::error::Error for FetchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Net(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<NetError> for FetchError {
+    fn from(e: NetError) -> Self {
+        FetchError::Net(e)
+    }
+}
+
+impl Core {
+    /// Reads events of `author`'s feed from a connected peer, verified against the author's
+    /// signed head (a range proof), without storing them: for feeds this store does not keep
+    /// (see [`Replication::Followed`](super::Replication::Followed)), or parts of a feed not
+    /// downloaded yet. Blocks the calling thread until the events came or `timeout` passed.
+    ///
+    /// The peers asked are those of open sessions that announced the feed, the one that sent
+    /// this store the most first; if none has yet (a ticket just joined), the fetch waits for
+    /// one until the timeout. The events are what was asked, cut to the answering peer's feed
+    /// ([`FetchedEvents::seqs`]); a range larger than one XSP frame comes in several messages,
+    /// each verified.
+    ///
+    /// ```no_run
+    /// # use xaeroflux::Core;
+    /// # use xaeroflux::net::{Fetch, NetConfig, Replication};
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = NetConfig::default().with_replication(Replication::Followed);
+    /// let core = Core::builder().with_sync_backends(&["iroh"]).with_net_config(config).open("reader.db")?;
+    /// # let ticket: xaeroflux::net::Ticket = "".parse()?;
+    /// # let author = core.author();
+    /// core.join_ticket(&ticket)?;
+    /// // The 20 latest posts of a feed this store does not keep.
+    /// let latest = core.fetch_events(&author, Fetch::Latest(20), Duration::from_secs(10))?;
+    /// for e in latest.iter() {
+    ///     println!("{} {:?}", e.seq(), e.payload());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn fetch_events(
+        &self,
+        author: &AuthorId,
+        which: Fetch,
+        timeout: Duration,
+    ) -> Result<FetchedEvents, FetchError> {
+        let inner = self.net_slot().inner()?;
+        let mode = match which {
+            Fetch::Seqs(r) if r.start < r.end => RangeMode::Range { start: r.start, end: r.end },
+            Fetch::Latest(n) if n > 0 => RangeMode::Latest(n),
+            _ => return Err(FetchError::Empty),
+        };
+        let deadline = Instant::now() + timeout;
+        let events = inner.hub.subscribe();
+        let mut failed = None;
+        loop {
+            // A peer whose feed ends before the seqs asked for answers with no events: kept in
+            // case no other peer has them.
+            let mut empty = None;
+            for id in inner.connected_sessions() {
+                match fetch_from(&inner, id, *author, mode, deadline)? {
+                    Answer::Got(got) if got.is_empty() => empty = empty.or(Some(got)),
+                    Answer::Got(got) => return Ok(got),
+                    Answer::Failed { peer, status } => failed = Some((peer, status)),
+                    Answer::None => {}
+                }
+            }
+            if let Some(got) = empty {
+                return Ok(got);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || inner.is_stopping() {
+                return Err(match failed {
+                    Some((peer, status)) => FetchError::Failed { author: *author, peer, status },
+                    None => FetchError::NotFound { author: *author },
+                });
+            }
+            // Woken early by any sync event (a peer connected, heads came).
+            let _ = events.recv_timeout(left.min(RETRY));
+        }
+    }
+
+    /// Follows `author`: with [`Replication::Followed`](super::Replication::Followed), sync
+    /// fetches and keeps the author's feed from now on (at once from the peers already
+    /// connected). The list of followed authors is kept in the store (`net.follows`) before
+    /// this returns. Returns whether the author was not followed already.
+    pub fn follow(&self, author: &AuthorId) -> Result<bool, NetError> {
+        let inner = self.net_slot().inner()?;
+        let changed = inner.follows.set(self.path(), *author, true)?;
+        if changed {
+            inner.wants_changed(*author);
+        }
+        Ok(changed)
+    }
+
+    /// Stops following `author`: sync no longer fetches the feed (the events stored stay). A
+    /// session whose peer is pushing it live is closed, as XSP cannot take a want back, and a
+    /// new one is opened without it. Returns whether the author was followed.
+    pub fn unfollow(&self, author: &AuthorId) -> Result<bool, NetError> {
+        let inner = self.net_slot().inner()?;
+        let changed = inner.follows.set(self.path(), *author, false)?;
+        if changed {
+            inner.wants_changed(*author);
+        }
+        Ok(changed)
+    }
+
+    /// The followed authors, in byte order.
+    pub fn followed(&self) -> Result<Vec<AuthorId>, NetError> {
+        Ok(self.net_slot().inner()?.follows.list())
+    }
+}
+
+/// What one session made of a fetch.
+enum Answer {
+    /// Events (perhaps none: the peer's feed ends before them).
+    Got(FetchedEvents),
+    /// The peer announced the feed but could not send the events.
+    Failed { peer: PeerId, status: ProofStatus },
+    /// The peer did not announce the feed (yet), or the session ended first.
+    None,
+}
+
+/// Fetches from session `id`, asking again for the rest while the answers stop short of what
+/// its peer holds (one frame each).
+fn fetch_from(
+    inner: &NetInner,
+    id: u64,
+    author: AuthorId,
+    mode: RangeMode,
+    deadline: Instant,
+) -> Result<Answer, FetchError> {
+    let Some(peer) = inner.session_peer(id) else { return Ok(Answer::None) };
+    let mut got: Option<FetchedEvents> = None;
+    let mut mode = mode;
+    loop {
+        let (reply, answer) = mpsc::sync_channel(2);
+        if !inner.try_control(id, Control::Fetch { author, mode, reply }) {
+            return Ok(got.map_or(Answer::None, Answer::Got));
+        }
+        let ended = |got: Option<FetchedEvents>| Ok(got.map_or(Answer::None, Answer::Got));
+        // Not this peer's feed (yet), or the session ended: the events so far, if any.
+        match answer.recv_timeout(LOCAL_ANSWER) {
+            Ok(FetchStep::Sent) => {}
+            _ => return ended(got),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let range = match answer.recv_timeout(left) {
+            Ok(FetchStep::Events(range)) => range,
+            Ok(FetchStep::Failed(status)) if got.is_none() => return Ok(Answer::Failed { peer, status }),
+            Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => return ended(got),
+            Err(mpsc::RecvTimeoutError::Timeout) => return Err(FetchError::TimedOut { author, peer }),
+        };
+        let target = range.head.length;
+        let count = range.events.len() as u64;
+        let end = match mode {
+            RangeMode::Range { end, .. } => end.min(target),
+            RangeMode::Latest(_) => target,
+        };
+        let next = range.start + count;
+        let f = got.get_or_insert_with(|| FetchedEvents {
+            peer,
+            head: range.head,
+            start: range.start,
+            len: 0,
+            blocks: Vec::new(),
+        });
+        if range.start != f.start + f.len {
+            // An answer that does not follow the events so far (the session asked for exactly
+            // that start): stop at what was verified in order.
+            return Ok(got.map_or(Answer::None, Answer::Got));
+        }
+        f.len += count;
+        f.head = range.head;
+        if count > 0 {
+            f.blocks.push(range.events);
+        }
+        if count == 0 || next >= end {
+            return Ok(got.map_or(Answer::None, Answer::Got));
+        }
+        mode = RangeMode::Range { start: next, end };
+    }
+}

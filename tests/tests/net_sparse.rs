@@ -1,0 +1,144 @@
+//! Sparse replication: a store with `Replication::Followed` keeps only the feeds of the
+//! authors it follows, and reads any other feed on demand with `Core::fetch_events` (events
+//! verified against the author's signed head by a range proof, not stored). On 127.0.0.1,
+//! iroh only, so the sessions are the ones the tickets open.
+
+mod net_common;
+
+use std::time::{Duration, Instant};
+
+use net_common::*;
+use xaeroflux::Core;
+use xaeroflux::net::{Fetch, FetchError, Replication};
+
+const N: usize = 10_000;
+const SIZE: usize = 256;
+
+/// A store at `dir` that keeps only the feeds it follows.
+fn sparse_node(dir: &std::path::Path) -> Core {
+    Core::builder()
+        .with_page_size(16 * 1024)
+        .with_sync_backends(&["iroh"])
+        .with_net_config(config().with_replication(Replication::Followed))
+        .open(dir)
+        .unwrap()
+}
+
+/// Whether `fetched` holds exactly `author`'s events `seqs` as `source` stores them.
+fn same_events(fetched: &xaeroflux::net::FetchedEvents, source: &Core, seqs: std::ops::Range<u64>) -> bool {
+    let author = fetched.head().author;
+    let theirs: Vec<(u64, Vec<u8>)> =
+        source.range(&author, seqs).unwrap().map(|e| (e.seq(), e.payload().to_vec())).collect();
+    let ours: Vec<(u64, Vec<u8>)> = fetched.iter().map(|e| (e.seq(), e.payload().to_vec())).collect();
+    ours == theirs
+}
+
+fn synced_with_every_peer(core: &Core) -> bool {
+    let peers = core.sync_status().unwrap().peers;
+    !peers.is_empty() && peers.iter().all(|p| p.synced)
+}
+
+#[test]
+fn a_store_that_follows_no_one_reads_feeds_on_demand() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node_with(da.path(), &["iroh"]);
+    append_n(&a, 1, N, SIZE);
+    let b = sparse_node(db.path());
+    let author = a.author();
+    b.join_ticket(&a.ticket(space("sparse")).unwrap()).unwrap();
+    // Asked before the session is up: the fetch waits for a peer that announces the feed.
+    let latest = b.fetch_events(&author, Fetch::Latest(20), PATIENCE).unwrap();
+    assert_eq!(latest.seqs(), (N - 20) as u64..N as u64);
+    assert_eq!(latest.len(), 20);
+    assert_eq!(latest.peer(), a.node_id().unwrap());
+    assert_eq!(latest.head().length, N as u64);
+    assert!(latest.head().verify().is_ok());
+    assert!(same_events(&latest, &a, latest.seqs()));
+
+    // Synced without the feed: nothing of it fetched, nothing behind.
+    assert!(wait_until(|| synced_with_every_peer(&b)));
+    assert_eq!(b.feed_len(&author), 0);
+    assert_eq!(b.sync_status().unwrap().behind(&space("sparse")), 0);
+
+    // A range over several XSP frames (1.3 MB) comes in several verified messages.
+    let t = Instant::now();
+    let many = b.fetch_events(&author, Fetch::Seqs(100..5_100), PATIENCE).unwrap();
+    eprintln!("5 000 events of 256 B fetched in {:?}", t.elapsed());
+    assert_eq!(many.seqs(), 100..5_100);
+    assert!(same_events(&many, &a, 100..5_100));
+    // Cut to the peer's feed; past its end, none.
+    let tail = b.fetch_events(&author, Fetch::Seqs(N as u64 - 10..2 * N as u64), PATIENCE).unwrap();
+    assert_eq!(tail.seqs(), N as u64 - 10..N as u64);
+    assert!(same_events(&tail, &a, tail.seqs()));
+    let past = b.fetch_events(&author, Fetch::Seqs(2 * N as u64..2 * N as u64 + 5), PATIENCE).unwrap();
+    assert!(past.is_empty());
+    assert_eq!(past.seqs(), N as u64..N as u64);
+    // A feed no peer announced: not found once the timeout passed; an empty ask: refused.
+    let nobody = xaeroflux::AuthorId([7; 32]);
+    let t = Instant::now();
+    let err = b.fetch_events(&nobody, Fetch::Latest(1), Duration::from_millis(300)).unwrap_err();
+    assert!(matches!(err, FetchError::NotFound { author } if author == nobody), "{err}");
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    assert!(matches!(b.fetch_events(&author, Fetch::Seqs(5..5), PATIENCE), Err(FetchError::Empty)));
+    assert!(matches!(b.fetch_events(&author, Fetch::Latest(0), PATIENCE), Err(FetchError::Empty)));
+
+    // Nothing fetched was stored, and only what was read crossed the network.
+    assert_eq!(b.feed_len(&author), 0);
+    let read = (20 + 5_000 + 10) * SIZE;
+    let bytes_in = b.sync_status().unwrap().bytes_in as usize;
+    assert!(bytes_in < read + read / 5 + 64 * 1024, "{bytes_in} bytes in for {read} bytes of events read");
+    // A store that keeps every feed (the default) fetches it as before.
+    let dc = tempfile::tempdir().unwrap();
+    let c = node_with(dc.path(), &["iroh"]);
+    c.join_ticket(&a.ticket(space("sparse")).unwrap()).unwrap();
+    assert!(wait_until(|| c.feed_len(&author) == N as u64));
+}
+
+#[test]
+fn following_keeps_a_feed_and_unfollowing_stops_fetching_it() {
+    let (da, db, dc) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node_with(da.path(), &["iroh"]);
+    append_n(&a, 2, N, SIZE);
+    let author = a.author();
+    let ticket = a.ticket(space("follow")).unwrap();
+    // C keeps every feed: it shows when A's appends have crossed the network.
+    let c = node_with(dc.path(), &["iroh"]);
+    c.join_ticket(&ticket).unwrap();
+    let b = sparse_node(db.path());
+    b.join_ticket(&ticket).unwrap();
+    assert!(wait_until(|| synced_with_every_peer(&b)));
+    assert_eq!(b.feed_len(&author), 0);
+
+    // Followed: fetched at once over the open session, then kept live.
+    assert!(b.follow(&author).unwrap());
+    assert!(!b.follow(&author).unwrap(), "already followed");
+    assert_eq!(b.followed().unwrap(), vec![author]);
+    assert!(wait_until(|| b.feed_len(&author) == N as u64));
+    assert!(same_feeds(&a, &b));
+    a.append(a.new_event(b"live")).unwrap();
+    assert!(wait_until(|| b.feed_len(&author) == N as u64 + 1));
+
+    // Unfollowed: the session that pushed the feed live is replaced by one that does not.
+    assert!(b.unfollow(&author).unwrap());
+    assert!(b.followed().unwrap().is_empty());
+    assert!(wait_until(|| synced_with_every_peer(&b)));
+    for i in 0..50u8 {
+        a.append(a.new_event(&[i; SIZE])).unwrap();
+    }
+    assert!(wait_until(|| c.feed_len(&author) == N as u64 + 51));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(synced_with_every_peer(&b));
+    assert_eq!(b.feed_len(&author), N as u64 + 1, "an unfollowed feed is not fetched");
+    // What it stored stays, and the rest can still be read on demand.
+    assert_eq!(b.range(&author, 0..N as u64 + 1).unwrap().count(), N + 1);
+    let rest = b.fetch_events(&author, Fetch::Seqs(N as u64 + 1..N as u64 + 51), PATIENCE).unwrap();
+    assert!(same_events(&rest, &a, N as u64 + 1..N as u64 + 51));
+
+    // The list is kept in the store: following again survives a restart.
+    assert!(b.follow(&author).unwrap());
+    drop(b);
+    let b = sparse_node(db.path());
+    assert_eq!(b.followed().unwrap(), vec![author]);
+    b.join_ticket(&ticket).unwrap();
+    assert!(wait_until(|| b.feed_len(&author) == N as u64 + 51));
+}
