@@ -1,6 +1,7 @@
 //! End-to-end test of the `xf` sync commands on 127.0.0.1: `serve` prints a ticket and
 //! serves; `sync` fetches everything and exits; `watch --for` prints events as JSON lines;
-//! `serve` stops cleanly on SIGTERM; bad tickets are one-line errors.
+//! `serve` stops cleanly on SIGTERM; bad tickets are one-line errors; `fetch` reads a feed
+//! without storing it; `follow` and `sync --only-followed` keep only the feeds followed.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -78,6 +79,68 @@ fn serve_sync_watch_and_clean_stop() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("xf: error: bad ticket") && err.trim_end().lines().count() == 1, "{err}");
+}
+
+#[test]
+fn fetch_follow_and_only_followed_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    ok_json(&a, &["--json", "init"]);
+    ok_json(&b, &["--json", "init"]);
+    let words: Vec<String> = (0..50).map(|i| format!("post {i}")).collect();
+    let mut args = vec!["--json", "append"];
+    args.extend(words.iter().map(String::as_str));
+    ok_json(&a, &args);
+    let author = ok_json(&a, &["--json", "head"])[0]["author"].as_str().unwrap().to_string();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_xf"))
+        .env_remove("XF_STORE")
+        .arg("--store")
+        .arg(&a)
+        .args(["--json", "serve", "--space", "cli fetch", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let ticket = first["ticket"].as_str().unwrap().to_string();
+
+    // The three latest events, verified, printed, not stored.
+    let got = ok_json(&b, &["--json", "fetch", &ticket, "--author", &author, "--latest", "3", "--bind", "127.0.0.1:0"]);
+    let payloads: Vec<_> = got.iter().filter_map(|e| e["payload"].as_str()).collect();
+    assert_eq!(payloads, ["post 47", "post 48", "post 49"]);
+    let summary = got.last().unwrap();
+    assert_eq!(
+        (summary["fetched"].as_u64(), summary["from"].as_u64(), summary["to"].as_u64()),
+        (Some(3), Some(47), Some(50))
+    );
+    assert_eq!(summary["head"]["length"], 50);
+    assert_eq!(summary["head"]["author"], author.as_str());
+    let got =
+        ok_json(&b, &["--json", "fetch", &ticket, "--author", &author, "--seqs", "10..12", "--bind", "127.0.0.1:0"]);
+    let payloads: Vec<_> = got.iter().filter_map(|e| e["payload"].as_str()).collect();
+    assert_eq!(payloads, ["post 10", "post 11"]);
+    let stats = ok_json(&b, &["--json", "stats"]);
+    assert_eq!(stats[0]["events"], 0, "nothing fetched was stored: {stats:?}");
+
+    // Only followed feeds: nothing of A's until it is followed, then all of it.
+    let only = ["--json", "watch", "--ticket", &ticket, "--only-followed", "--bind", "127.0.0.1:0", "--for", "2"];
+    ok_json(&b, &only);
+    assert_eq!(ok_json(&b, &["--json", "stats"])[0]["events"], 0);
+    let listed = ok_json(&b, &["--json", "follow", &author]);
+    assert_eq!(listed[0]["followed"], serde_json::json!([author]));
+    let done = ok_json(&b, &["--json", "sync", &ticket, "--only-followed", "--bind", "127.0.0.1:0", "--timeout", "60"]);
+    assert_eq!(done[0]["received"], 50, "{done:?}");
+    let listed = ok_json(&b, &["--json", "unfollow", &author]);
+    assert_eq!(listed[0]["followed"], serde_json::json!([]));
+    // A range that is not one is a one-line error.
+    let out = xf(&b, &["fetch", &ticket, "--author", &author, "--seqs", "5..2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("xf: error: bad --seqs") && err.trim_end().lines().count() == 1, "{err}");
+
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    assert!(serve.wait().unwrap().success());
 }
 
 /// `--tor` in a build without the feature `tor` is a one-line error that names the feature;

@@ -16,6 +16,7 @@ use xaeroflux_core::{AuthorId, EventRef, SignedHead};
 
 use super::config::NetError;
 use super::driver::Control;
+use super::follow::{Follows, Replication};
 use super::node::NetInner;
 use super::ticket::PeerId;
 use crate::Core;
@@ -237,31 +238,40 @@ impl Core {
     /// Follows `author`: with [`Replication::Followed`](super::Replication::Followed), sync
     /// fetches and keeps the author's feed from now on (at once from the peers already
     /// connected). The list of followed authors is kept in the store (`net.follows`) before
-    /// this returns. Returns whether the author was not followed already.
+    /// this returns, and may be changed while sync is not running too (the store opened
+    /// without sync backends). Returns whether the author was not followed already.
     pub fn follow(&self, author: &AuthorId) -> Result<bool, NetError> {
-        let inner = self.net_slot().inner()?;
-        let changed = inner.follows.set(self.path(), *author, true)?;
-        if changed {
-            inner.wants_changed(*author);
-        }
-        Ok(changed)
+        self.set_follow(author, true)
     }
 
     /// Stops following `author`: sync no longer fetches the feed (the events stored stay). A
     /// session whose peer is pushing it live is closed, as XSP cannot take a want back, and a
     /// new one is opened without it. Returns whether the author was followed.
     pub fn unfollow(&self, author: &AuthorId) -> Result<bool, NetError> {
-        let inner = self.net_slot().inner()?;
-        let changed = inner.follows.set(self.path(), *author, false)?;
-        if changed {
-            inner.wants_changed(*author);
-        }
-        Ok(changed)
+        self.set_follow(author, false)
     }
 
     /// The followed authors, in byte order.
     pub fn followed(&self) -> Result<Vec<AuthorId>, NetError> {
-        Ok(self.net_slot().inner()?.follows.list())
+        match self.net_slot().inner() {
+            Ok(inner) => Ok(inner.follows.list()),
+            Err(NetError::NotRunning) => Ok(Follows::load(self.path(), Replication::All)?.list()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn set_follow(&self, author: &AuthorId, on: bool) -> Result<bool, NetError> {
+        match self.net_slot().inner() {
+            Ok(inner) => {
+                let changed = inner.follows.set(self.path(), *author, on)?;
+                if changed {
+                    inner.wants_changed(*author);
+                }
+                Ok(changed)
+            }
+            Err(NetError::NotRunning) => Follows::set_in_file(self.path(), *author, on),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -111,6 +111,17 @@ impl Follows {
     }
 }
 
+/// Serialises the changes made while sync is not running (each loads and saves the file).
+static OFFLINE: Mutex<()> = Mutex::new(());
+
+impl Follows {
+    /// [`Follows::set`] on the list kept in the store at `dir`, while sync is not running.
+    pub(crate) fn set_in_file(dir: &Path, author: AuthorId, on: bool) -> Result<bool, NetError> {
+        let _one = lock(&OFFLINE);
+        Follows::load(dir, Replication::All)?.set(dir, author, on)
+    }
+}
+
 /// The file's bytes for `set`.
 fn encode(set: &BTreeSet<AuthorId>) -> Vec<u8> {
     let mut out = Vec::with_capacity(4 + 1 + 4 + set.len() * 32 + CHECK_LEN);

@@ -85,6 +85,17 @@ pub enum Command {
     /// Sync spaces and tickets, printing every event and the progress (events behind per peer).
     #[cfg(feature = "net")]
     Watch(WatchArgs),
+    /// Read events of a feed from the node of a ticket, verified against the author's signed
+    /// head, without storing them (a sparse read).
+    #[cfg(feature = "net")]
+    Fetch(FetchArgs),
+    /// Follow authors (kept in the store): with --only-followed, sync keeps only their feeds.
+    /// Without arguments, list the authors followed.
+    #[cfg(feature = "net")]
+    Follow(FollowArgs),
+    /// Stop following authors (their stored events stay).
+    #[cfg(feature = "net")]
+    Unfollow(UnfollowArgs),
 }
 
 /// `xf secret …`.
@@ -244,6 +255,10 @@ pub struct NetArgs {
     /// network's authorities and fallback directories.
     #[arg(long, value_name = "PATH")]
     pub tor_config: Option<PathBuf>,
+    /// Fetch and keep only the feeds of the authors followed (`xf follow`); read others with
+    /// `xf fetch`.
+    #[arg(long)]
+    pub only_followed: bool,
     /// Stop after this many seconds (default: run until interrupted).
     #[arg(long = "for", value_name = "SECS")]
     pub duration: Option<u64>,
@@ -297,4 +312,45 @@ pub struct WatchArgs {
     pub tickets: Vec<String>,
     #[command(flatten)]
     pub net: NetArgs,
+}
+
+/// `xf fetch`.
+#[cfg(feature = "net")]
+#[derive(Args, Debug)]
+pub struct FetchArgs {
+    /// A ticket of a node holding the feed (`xf serve` prints one).
+    #[arg(value_name = "TICKET")]
+    pub ticket: String,
+    /// The feed's author (64 hex digits, or a unique prefix of a stored feed).
+    #[arg(long, value_name = "HEX")]
+    pub author: String,
+    /// The last N events of the feed.
+    #[arg(long, value_name = "N", conflicts_with = "seqs", required_unless_present = "seqs")]
+    pub latest: Option<u64>,
+    /// The events with these seqs, START..END (END not included).
+    #[arg(long, value_name = "START..END")]
+    pub seqs: Option<String>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub timeout: u64,
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+/// `xf follow`.
+#[cfg(feature = "net")]
+#[derive(Args, Debug)]
+pub struct FollowArgs {
+    /// Authors to follow (64 hex digits, or unique prefixes of stored feeds).
+    #[arg(value_name = "HEX")]
+    pub authors: Vec<String>,
+}
+
+/// `xf unfollow`.
+#[cfg(feature = "net")]
+#[derive(Args, Debug)]
+pub struct UnfollowArgs {
+    /// Authors to stop following.
+    #[arg(value_name = "HEX", required = true)]
+    pub authors: Vec<String>,
 }

@@ -80,6 +80,12 @@ pub enum CliError {
     /// The ticket's node sent something that does not verify.
     #[cfg(feature = "net")]
     SyncRejected(xaeroflux_core::xsp::SessionError),
+    /// `xf fetch` failed.
+    #[cfg(feature = "net")]
+    Fetch(xaeroflux::net::FetchError),
+    /// `xf fetch --seqs` does not parse.
+    #[cfg(feature = "net")]
+    BadSeqs(String),
 }
 
 impl CliError {
@@ -141,6 +147,10 @@ impl fmt::Display for CliError {
             Self::SyncTimeout(s) => write!(f, "not synced after {s} s (is the ticket's node running and reachable?)"),
             #[cfg(feature = "net")]
             Self::SyncRejected(e) => write!(f, "the ticket's node sent data that does not verify: {e}"),
+            #[cfg(feature = "net")]
+            Self::Fetch(e) => write!(f, "fetch: {e}"),
+            #[cfg(feature = "net")]
+            Self::BadSeqs(s) => write!(f, "bad --seqs {s:?} (expected START..END, e.g. 0..100)"),
         }
     }
 }

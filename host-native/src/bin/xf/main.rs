@@ -55,6 +55,12 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Sync(a) => commands::net::sync(cli, a, &mut out)?,
         #[cfg(feature = "net")]
         Command::Watch(a) => commands::net::watch(cli, a, &mut out)?,
+        #[cfg(feature = "net")]
+        Command::Fetch(a) => commands::fetch::fetch(cli, a, &mut out)?,
+        #[cfg(feature = "net")]
+        Command::Follow(a) => commands::fetch::follow(cli, a, &mut out)?,
+        #[cfg(feature = "net")]
+        Command::Unfollow(a) => commands::fetch::unfollow(cli, a, &mut out)?,
     }
     out.flush()
 }

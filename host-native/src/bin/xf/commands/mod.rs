@@ -2,6 +2,8 @@
 
 pub mod check;
 #[cfg(feature = "net")]
+pub mod fetch;
+#[cfg(feature = "net")]
 pub mod net;
 pub mod proof;
 pub mod read;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use xaeroflux::Core;
-use xaeroflux::net::{NetConfig, SpaceId, Subscription, SyncEvent, Ticket};
+use xaeroflux::net::{NetConfig, Replication, SpaceId, Subscription, SyncEvent, Ticket};
 
 use crate::args::{Cli, NetArgs, ServeArgs, SyncArgs, TicketArgs, WatchArgs};
 use crate::error::CliError;
@@ -37,12 +37,17 @@ pub fn parse_space(s: &str) -> SpaceId {
     s.parse().unwrap_or_else(|_| SpaceId::from_name(s))
 }
 
-fn parse_ticket(s: &str) -> Result<Ticket, CliError> {
+pub fn parse_ticket(s: &str) -> Result<Ticket, CliError> {
     s.trim().parse().map_err(|e| CliError::Ticket(s.to_string(), e))
 }
 
 /// Opens the existing store with sync running.
 fn open_syncing(cli: &Cli, a: &NetArgs) -> Result<Core, CliError> {
+    open_syncing_as(cli, a, a.only_followed)
+}
+
+/// Opens the existing store with sync running, keeping only followed feeds if `only_followed`.
+pub fn open_syncing_as(cli: &Cli, a: &NetArgs, only_followed: bool) -> Result<Core, CliError> {
     if !cli.store.exists() {
         return Err(CliError::NoStore(cli.store.clone()));
     }
@@ -52,6 +57,9 @@ fn open_syncing(cli: &Cli, a: &NetArgs) -> Result<Core, CliError> {
     }
     if let Some(p) = &a.tor_config {
         cfg = cfg.with_tor_config_file(p);
+    }
+    if only_followed {
+        cfg = cfg.with_replication(Replication::Followed);
     }
     let mut backends = Vec::new();
     if !a.tor_only {

@@ -18,7 +18,7 @@ pub fn feed_head(core: &Core, author: &AuthorId) -> Result<SignedHead, CliError>
     core.feed_head(author).ok_or_else(|| CliError::UnknownAuthor(author_hex(author)))
 }
 
-fn log_line(ev: &EventRef<'_>, secrets: &[SpaceSecret]) -> String {
+pub fn log_line(ev: &EventRef<'_>, secrets: &[SpaceSecret]) -> String {
     let kind = if ev.kind() == 0 { String::new() } else { format!("[kind {}] ", ev.kind()) };
     format!(
         "#{:<6} {}  {}  {kind}{}",
