@@ -49,6 +49,10 @@
 //!   [`Core`](crate::Core) stops them all and closes every socket.
 //! - **Spaces and feeds.** Every feed of the store is served in every space it joined: use
 //!   one store per space when spaces must not see each other's feeds.
+//! - **Sparse replication.** By default every feed announced is fetched and kept
+//!   ([`Replication::All`]). With [`Replication::Followed`] only the feeds of the authors the
+//!   application follows ([`Core::follow`](crate::Core::follow)) are; any feed can be read on
+//!   demand, verified but not stored, with [`Core::fetch_events`](crate::Core::fetch_events).
 //!
 //! The byte layouts of tickets and gossip announcements are in `docs/net.md`.
 
