@@ -12,7 +12,7 @@
 #                                             # network on 127.0.0.1 (feature `tor`)
 #
 # Extra arguments go to the benchmark (see host-native/benches/net/main.rs): --records N,
-# --runs R, --only raw|sync|proto|hypercore, --variants. XF_BENCH_HYPERCORE=0 skips Hypercore.
+# --runs R, --only raw|sync|proto|feeds|sparse|hypercore, --variants. XF_BENCH_HYPERCORE=0 skips Hypercore.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

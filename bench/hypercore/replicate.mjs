@@ -10,6 +10,12 @@
 //                              prints one JSON line: the time from connecting until the download
 //                              is done.
 //
+//   node replicate.mjs sparse <port> <key>
+//                              opens an empty (sparse) clone, connects, and reads on demand:
+//                              the 20 latest blocks (timed from connecting), then 20 reads of
+//                              20 blocks at other places, then a range of 10 000 blocks from
+//                              the middle (`download({start, end})`); prints one JSON line.
+//
 // Both sides use `core.replicate(isInitiator)` streams (Noise-encrypted, as Hypercore always
 // replicates) piped into the TCP socket.
 
@@ -50,6 +56,9 @@ async function serve() {
     await core.append(batch)
   }
   const server = net.createServer((socket) => {
+    // No Nagle delay: small request/response exchanges (the sparse reads) would otherwise wait
+    // for delayed acknowledgements (Hyperswarm's UDX transport has no such delay either).
+    socket.setNoDelay(true)
     const stream = core.replicate(false, { keepAlive: false })
     socket.pipe(stream).pipe(socket)
     stream.on('error', () => socket.destroy())
@@ -87,8 +96,58 @@ async function fetch(port, keyHex) {
   process.exit(0)
 }
 
+// The reads of the sparse benchmark (host-native/benches/net/sparse.rs reads the same seqs).
+const LATEST = 20
+const WARM_READS = 20
+const RANGE = 10_000
+
+async function getAll(core, start, end) {
+  const gets = []
+  for (let i = start; i < end; i++) gets.push(core.get(i))
+  const blocks = await Promise.all(gets)
+  for (let i = 0; i < blocks.length; i++) {
+    if (blocks[i].length !== RECORD_LEN || Number(blocks[i].readBigUInt64LE(0)) !== start + i) {
+      throw new Error(`block ${start + i} is not the one appended`)
+    }
+  }
+}
+
+async function sparse(port, keyHex) {
+  const n = envInt('XF_BENCH_N', 100_000)
+  const dir = tmpDir('sparse')
+  const clone = new Hypercore(dir, Buffer.from(keyHex, 'hex'))
+  await clone.ready()
+  console.log('ready')
+  const start = process.hrtime.bigint()
+  const secsSince = (t) => Number(process.hrtime.bigint() - t) / 1e9
+  const socket = net.connect(port, '127.0.0.1')
+  socket.setNoDelay(true)
+  const stream = clone.replicate(true, { keepAlive: false })
+  socket.pipe(stream).pipe(socket)
+  await clone.update({ wait: true })
+  if (clone.length !== n) throw new Error(`remote length ${clone.length}, expected ${n}`)
+  await getAll(clone, n - LATEST, n)
+  const cold = secsSince(start)
+  const warm = []
+  for (let r = 0; r < WARM_READS; r++) {
+    const at = Math.floor((r * n) / WARM_READS)
+    const t = process.hrtime.bigint()
+    await getAll(clone, at, at + LATEST)
+    warm.push(secsSince(t))
+  }
+  const from = Math.floor(n / 2) + LATEST
+  const t = process.hrtime.bigint()
+  await clone.download({ start: from, end: from + RANGE }).done()
+  const range = secsSince(t)
+  socket.destroy()
+  await clone.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+  console.log(JSON.stringify({ system: 'hypercore', version: '11.37.1', records: n, cold, warm, range }))
+  process.exit(0)
+}
+
 const [mode, ...rest] = process.argv.slice(2)
-const run = mode === 'serve' ? serve() : mode === 'fetch' ? fetch(Number(rest[0]), rest[1]) : Promise.reject(new Error(`usage: serve | fetch <port> <key>`))
+const run = mode === 'serve' ? serve() : mode === 'fetch' ? fetch(Number(rest[0]), rest[1]) : mode === 'sparse' ? sparse(Number(rest[0]), rest[1]) : Promise.reject(new Error(`usage: serve | fetch <port> <key> | sparse <port> <key>`))
 run.catch((err) => {
   console.error(`hypercore replicate: ${err && err.message ? err.message : err}`)
   process.exit(1)

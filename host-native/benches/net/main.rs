@@ -21,6 +21,10 @@
 //! - **over Tor** (only with `--only tor`, in a build with the feature `tor`): a raw Tor
 //!   stream to an onion service (the floor) and our sync between two Tor-only stores, on a
 //!   private Tor network on 127.0.0.1 (see `tor.rs`; `bash scripts/bench-net.sh --tor`).
+//! - **sparse**: reads on demand. A fresh store that keeps only followed feeds reads from the
+//!   serving store, without storing them: the 20 latest events (from `join_ticket`), 20 reads
+//!   of 20 events over the open session, 10 000 events at once; Hypercore does the same reads
+//!   on a sparse clone (see `sparse.rs`).
 //! - **hypercore**: hypercore@11.37.1 under Node (bench/hypercore/replicate.mjs): one process
 //!   holds N blocks of 256 B, the other replicates them over a TCP connection
 //!   (`core.replicate()` streams) until `download()` is done.
@@ -30,7 +34,7 @@
 //! the ratio of medians, the ratio to the raw iroh stream is given per round.
 //!
 //! Arguments: `--records N` (default 100 000), `--runs R` (default 3, the median is kept),
-//! `--only raw|sync|proto|feeds|hypercore|tor` (repeatable; `tor` only when named), `--feeds N`, `--variants`. Environment: `XF_BENCH_HYPERCORE=0`
+//! `--only raw|sync|proto|feeds|sparse|hypercore|tor` (repeatable; `tor` only when named), `--feeds N`, `--variants`. Environment: `XF_BENCH_HYPERCORE=0`
 //! skips Hypercore.
 
 mod child;
@@ -38,6 +42,7 @@ mod feeds;
 mod hypercore;
 mod proto;
 mod raw;
+mod sparse;
 mod sync;
 #[cfg(feature = "tor")]
 mod tor;
@@ -134,6 +139,8 @@ fn main() -> Result<(), BoxError> {
     let mut ours = Vec::new();
     let mut proto_times = Vec::new();
     let mut feeds_times = Vec::new();
+    let hypercore_on = std::env::var("XF_BENCH_HYPERCORE").map_or(true, |v| v != "0");
+    let (mut sparse_ours, mut sparse_hc) = (Vec::new(), Vec::new());
     let mut sync_result: Option<sync::SyncResult> = None;
     for round in 0..a.runs {
         println!("round {}/{}", round + 1, a.runs);
@@ -170,6 +177,15 @@ fn main() -> Result<(), BoxError> {
         if on("proto") {
             proto_times.push(proto::run(a.records)?);
         }
+        if on("sparse") {
+            sparse_ours.push(sparse::run_ours(a.records)?);
+            if hypercore_on {
+                match sparse::run_hypercore(a.records) {
+                    Ok(r) => sparse_hc.push(r),
+                    Err(e) => println!("  hypercore sparse skipped: {e}"),
+                }
+            }
+        }
         #[cfg(feature = "tor")]
         if let Some(net) = &tor_net {
             tor_rounds.round(net, a.records)?;
@@ -193,7 +209,7 @@ fn main() -> Result<(), BoxError> {
     if on("proto") {
         rows.push(("  XSP alone, in-memory stores".into(), median(proto_times), "diagnostic: no disk".into()));
     }
-    if on("hypercore") && std::env::var("XF_BENCH_HYPERCORE").map_or(true, |v| v != "0") {
+    if on("hypercore") && hypercore_on {
         match hypercore::run(a.records, a.runs) {
             Ok(d) => rows.push(("hypercore 11.37.1 replication".into(), d, String::new())),
             Err(e) => println!("hypercore skipped: {e}"),
@@ -240,6 +256,9 @@ fn main() -> Result<(), BoxError> {
                 hc.as_secs_f64() / ours_median.as_secs_f64()
             );
         }
+    }
+    if !sparse_ours.is_empty() {
+        sparse::report(&sparse_ours, &sparse_hc);
     }
     #[cfg(feature = "tor")]
     if tor_net.is_some() {

@@ -42,7 +42,7 @@ pub(crate) fn open(dir: &Path, tor: Option<&Path>) -> Result<Core, BoxError> {
     Ok(Core::builder().with_page_size(16 * 1024).with_sync_backends(backends).with_net_config(net).open(dir)?)
 }
 
-fn parse_author(s: &str) -> Result<AuthorId, BoxError> {
+pub(crate) fn parse_author(s: &str) -> Result<AuthorId, BoxError> {
     let mut a = [0u8; 32];
     if s.len() != 64 {
         return Err("bad author".into());

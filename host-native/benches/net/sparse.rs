@@ -1,0 +1,162 @@
+//! Reads on demand (sparse replication): a store holding N events serves (the child of
+//! `sync.rs`); a fresh store that keeps only the feeds it follows (`Replication::Followed`)
+//! joins its ticket and reads, without storing: the 20 latest events (timed from
+//! `join_ticket`, connection included), then 20 reads of 20 events at other places of the
+//! feed, then 10 000 events from the middle. Hypercore does the same reads on a sparse clone
+//! (`get`, `download`), in `bench/hypercore/replicate.mjs sparse`, with the same seqs.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use xaeroflux::Core;
+use xaeroflux::net::{Fetch, NetConfig, Replication, Ticket};
+
+use crate::{BoxError, RECORD, child, median, ms, quantile};
+
+/// The latest events read first, and the size of each later small read.
+const LATEST: u64 = 20;
+/// Small reads after the first.
+const WARM_READS: u64 = 20;
+/// The large read.
+const RANGE: u64 = 10_000;
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// One system's reads in one round.
+#[derive(Default)]
+pub(crate) struct SparseRound {
+    /// The latest events, from connecting.
+    pub cold: Duration,
+    /// Each small read over the open connection.
+    pub warm: Vec<Duration>,
+    /// The large read.
+    pub range: Duration,
+}
+
+/// Our reads; each result is checked against what the child appended.
+pub(crate) fn run_ours(records: usize) -> Result<SparseRound, BoxError> {
+    let n = records as u64;
+    let c = child::spawn("xsp-serve", &[("XF_NET_BENCH_RECORDS", records.to_string())])?;
+    let mut parts = c.line.split_whitespace();
+    let ticket: Ticket = parts.next().ok_or("no ticket")?.parse()?;
+    let author = crate::sync::parse_author(parts.next().ok_or("no author")?)?;
+    let dir = tempfile::tempdir()?;
+    let net = NetConfig::default().with_bind_addr("127.0.0.1:0".parse()?).with_replication(Replication::Followed);
+    let core = Core::builder().with_page_size(16 * 1024).with_sync_backends(&["iroh"]).with_net_config(net).open(dir.path())?;
+    let read = |start: u64, end: u64, which: Fetch| -> Result<Duration, BoxError> {
+        let t = Instant::now();
+        let got = core.fetch_events(&author, which, PATIENCE)?;
+        let took = t.elapsed();
+        if got.seqs() != (start..end) {
+            return Err(format!("read {:?}, asked for {start}..{end}", got.seqs()).into());
+        }
+        for (ev, seq) in got.iter().zip(start..) {
+            let p = ev.payload();
+            if p.len() != RECORD || p.get(..8) != Some(&seq.to_le_bytes()[..]) {
+                return Err(format!("event {seq} is not the one appended").into());
+            }
+        }
+        Ok(took)
+    };
+    let t = Instant::now();
+    core.join_ticket(&ticket)?;
+    read(n - LATEST, n, Fetch::Latest(LATEST))?;
+    let cold = t.elapsed();
+    let mut warm = Vec::new();
+    for r in 0..WARM_READS {
+        let at = r * n / WARM_READS;
+        warm.push(read(at, at + LATEST, Fetch::Seqs(at..at + LATEST))?);
+    }
+    let from = n / 2 + LATEST;
+    let range = read(from, from + RANGE, Fetch::Seqs(from..from + RANGE))?;
+    if core.feed_len(&author) != 0 {
+        return Err("a read on demand stored events".into());
+    }
+    drop(core);
+    c.finish()?;
+    Ok(SparseRound { cold, warm, range })
+}
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bench/hypercore/replicate.mjs")
+}
+
+/// Hypercore's reads of the same seqs on a sparse clone.
+pub(crate) fn run_hypercore(records: usize) -> Result<SparseRound, BoxError> {
+    if !script().with_file_name("node_modules").join("hypercore").exists() {
+        return Err("bench/hypercore/node_modules is missing (run scripts/bench-net.sh, which installs it)".into());
+    }
+    let node = |args: &[&str]| {
+        let mut cmd = Command::new("node");
+        cmd.arg(script()).args(args).env("XF_BENCH_N", records.to_string());
+        cmd
+    };
+    let server = child::spawn_cmd(node(&["serve"]))?;
+    let mut parts = server.line.split_whitespace();
+    let port = parts.next().ok_or("no port")?.to_string();
+    let key = parts.next().ok_or("no key")?.to_string();
+    let out = child::spawn_cmd(node(&["sparse", &port, &key]))?.finish()?;
+    server.finish()?;
+    let field = |name: &str| -> Option<&str> {
+        let rest = out.split(&format!("\"{name}\":")).nth(1)?;
+        Some(rest.split([',', '}']).next().unwrap_or(rest))
+    };
+    let secs = |v: &str| v.trim().trim_start_matches('[').parse::<f64>().ok().map(Duration::from_secs_f64);
+    let cold = field("cold").and_then(secs);
+    let range = field("range").and_then(secs);
+    let warm: Option<Vec<Duration>> = out
+        .split("\"warm\":[")
+        .nth(1)
+        .and_then(|w| w.split(']').next())
+        .map(|list| list.split(',').filter_map(secs).collect());
+    match (cold, warm, range) {
+        (Some(cold), Some(warm), Some(range)) if warm.len() == WARM_READS as usize => {
+            Ok(SparseRound { cold, warm, range })
+        }
+        _ => Err(format!("unexpected output from replicate.mjs sparse: {out}").into()),
+    }
+}
+
+/// Prints both systems' medians over the rounds, and our speed relative to Hypercore's.
+pub(crate) fn report(ours: &[SparseRound], hypercore: &[SparseRound]) {
+    let summary = |rounds: &[SparseRound]| {
+        let cold = median(rounds.iter().map(|r| r.cold).collect());
+        let warm: Vec<Duration> = rounds.iter().flat_map(|r| r.warm.iter().copied()).collect();
+        let range = median(rounds.iter().map(|r| r.range).collect());
+        (cold, quantile(&warm, 0.5), quantile(&warm, 0.9), range)
+    };
+    println!();
+    println!(
+        "reads on demand (sparse), a feed of 256 B events served by another process; medians of {} rounds:",
+        ours.len().max(hypercore.len())
+    );
+    println!(
+        "{:<28} {:>16} {:>18} {:>12} {:>18}",
+        "system", "20 latest, cold", "20 events, warm", "warm p90", "10 000 events"
+    );
+    let mb = |d: Duration| (RANGE as usize * RECORD) as f64 / d.as_secs_f64() / 1e6;
+    let mut rows = Vec::new();
+    for (name, rounds) in [("xaeroflux fetch_events", ours), ("hypercore 11.37.1 sparse", hypercore)] {
+        if rounds.is_empty() {
+            continue;
+        }
+        let (cold, warm, p90, range) = summary(rounds);
+        println!(
+            "{name:<28} {:>13.2} ms {:>15.2} ms {:>9.2} ms {:>9.1} ms {:>5.0} MB/s",
+            ms(cold),
+            ms(warm),
+            ms(p90),
+            ms(range),
+            mb(range)
+        );
+        rows.push((cold, warm, range));
+    }
+    if let [o, h] = rows[..] {
+        println!(
+            "ours vs hypercore: {:.1}x faster cold, {:.1}x faster warm, {:.1}x faster for 10 000 events",
+            h.0.as_secs_f64() / o.0.as_secs_f64(),
+            h.1.as_secs_f64() / o.1.as_secs_f64(),
+            h.2.as_secs_f64() / o.2.as_secs_f64()
+        );
+    }
+}
