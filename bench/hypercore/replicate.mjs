@@ -82,6 +82,7 @@ async function fetch(port, keyHex) {
   console.log('ready')
   const start = process.hrtime.bigint()
   const socket = net.connect(port, '127.0.0.1')
+  socket.setNoDelay(true)
   const stream = clone.replicate(true, { keepAlive: false })
   socket.pipe(stream).pipe(socket)
   await clone.update({ wait: true })

@@ -390,13 +390,21 @@ impl MemStore {
     }
 
     /// Stops fetching `author`'s feed from peers (what is held stays, and is still served).
+    /// Sessions already running learn of it through
+    /// [`Session::wants_changed`](crate::xsp::Session::wants_changed).
     pub fn exclude(&mut self, author: AuthorId) {
         self.excluded.insert(author);
     }
 
-    /// Fetches `author`'s feed again after [`exclude`](Self::exclude).
+    /// Fetches `author`'s feed again after [`exclude`](Self::exclude) (tell running sessions
+    /// with [`Session::wants_changed`](crate::xsp::Session::wants_changed)).
     pub fn include(&mut self, author: &AuthorId) {
         self.excluded.remove(author);
+    }
+
+    /// The authors [excluded](Self::exclude), in byte order.
+    pub fn excluded(&self) -> impl Iterator<Item = &AuthorId> + '_ {
+        self.excluded.iter()
     }
 
     /// Approximate heap bytes held (pages, MMR nodes, indexes).

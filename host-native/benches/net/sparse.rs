@@ -42,7 +42,11 @@ pub(crate) fn run_ours(records: usize) -> Result<SparseRound, BoxError> {
     let author = crate::sync::parse_author(parts.next().ok_or("no author")?)?;
     let dir = tempfile::tempdir()?;
     let net = NetConfig::default().with_bind_addr("127.0.0.1:0".parse()?).with_replication(Replication::Followed);
-    let core = Core::builder().with_page_size(16 * 1024).with_sync_backends(&["iroh"]).with_net_config(net).open(dir.path())?;
+    let core = Core::builder()
+        .with_page_size(16 * 1024)
+        .with_sync_backends(&["iroh"])
+        .with_net_config(net)
+        .open(dir.path())?;
     let read = |start: u64, end: u64, which: Fetch| -> Result<Duration, BoxError> {
         let t = Instant::now();
         let got = core.fetch_events(&author, which, PATIENCE)?;

@@ -110,6 +110,20 @@ pub fn run(seed: u64) -> Result<Stats, String> {
     }
     let offline: Vec<(AuthorId, u64)> = offline.iter().map(|o| (o.author, o.truth)).collect();
 
+    // Feeds some peers do not fetch (a host's choice, `FeedSource::wants`): a feed a peer never
+    // wanted must not grow in its store; the choice changes during the run.
+    let authors: Vec<AuthorId> = (0..n).map(|p| world.author(p)).chain(offline.iter().map(|o| o.0)).collect();
+    let mut never_wanted: Vec<(usize, AuthorId, u64)> = Vec::new();
+    for p in 0..n {
+        if rng.chance(1, 4) {
+            let a = authors[rng.index(authors.len())];
+            if a != world.author(p) {
+                world.set_wanted(p, a, false);
+                never_wanted.push((p, a, world.peers[p].store.borrow().feed_len(&a)));
+            }
+        }
+    }
+
     // The eventful phase.
     let mut t: Micros = 0;
     let mut ts = 1_700_000_000_000_000u64;
@@ -149,7 +163,17 @@ pub fn run(seed: u64) -> Result<Stats, String> {
                 let p = up[rng.index(up.len())];
                 world.restart(p)?;
             }
-            _ => {}
+            _ => {
+                let p = up[rng.index(up.len())];
+                let a = authors[rng.index(authors.len())];
+                let wanted = rng.chance(1, 2);
+                if a != world.author(p) {
+                    world.set_wanted(p, a, wanted);
+                    if wanted {
+                        never_wanted.retain(|&(q, b, _)| (q, b) != (p, a));
+                    }
+                }
+            }
         }
         for _ in 0..rng.range(0, 3) {
             if !world.conns.is_empty() {
@@ -162,6 +186,21 @@ pub fn run(seed: u64) -> Result<Stats, String> {
     }
     t = t.max(*joined.iter().max().unwrap_or(&0));
     world.run_until(t);
+    for &(p, a, len) in &never_wanted {
+        let now = world.peers[p].store.borrow().feed_len(&a);
+        if now != len {
+            return Err(format!("peer {p} never wanted the feed of {a} but it grew from {len} to {now}"));
+        }
+    }
+    // Every feed wanted again: the settling checks that each peer then fetches what it
+    // skipped.
+    for p in 0..n {
+        for &a in &authors {
+            if a != world.author(p) {
+                world.set_wanted(p, a, true);
+            }
+        }
+    }
 
     // Settle: connect a random spanning tree and run until everyone holds everything.
     let tree: Vec<(usize, usize)> = (1..n).map(|p| (rng.index(p), p)).collect();

@@ -207,7 +207,12 @@ impl World {
         for id in ids {
             self.drop_conn(id);
         }
-        let rebuilt = super::check::restore(&self.peers[p].store.borrow())?;
+        let mut rebuilt = super::check::restore(&self.peers[p].store.borrow())?;
+        // The choice of feeds is the host's, not the store's data: kept across the restart.
+        let excluded: Vec<AuthorId> = self.peers[p].store.borrow().excluded().copied().collect();
+        for a in excluded {
+            rebuilt.exclude(a);
+        }
         self.stats.restarts += 1;
         self.stats.pending_restored +=
             rebuilt.feeds().filter(|f| rebuilt.pending_head(&f.author).is_some()).count() as u64;
@@ -246,6 +251,28 @@ impl World {
             let (conn, peer) = (c.id, c.peers[side]);
             self.log(|| format!("#{conn} peer {peer} asks {what:?} of {author} (id {id})"));
             self.asked.push(Asked { conn, peer, id, author: *author, what });
+        }
+    }
+
+    /// Peer `p` stops (`wanted == false`) or starts again fetching `author`'s feed, and tells
+    /// its sessions; one with a want of the feed under way that is no longer wanted is closed,
+    /// as a host does (XSP cannot take a want back).
+    pub fn set_wanted(&mut self, p: usize, author: AuthorId, wanted: bool) {
+        {
+            let mut s = self.peers[p].store.borrow_mut();
+            if wanted {
+                s.include(&author);
+            } else {
+                s.exclude(author);
+            }
+        }
+        self.log(|| format!("peer {p} {} {author}", if wanted { "wants" } else { "no longer wants" }));
+        for c in &mut self.conns {
+            if let Some(side) = c.side_of(p)
+                && c.sessions[side].wants_changed(&author)
+            {
+                c.sessions[side].close();
+            }
         }
     }
 
