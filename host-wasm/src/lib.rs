@@ -25,7 +25,9 @@
 //!   a second tab gets `LOCKED`. Tabs that want to share data open different stores and sync.
 //! - **Sync over any stream.** [`SyncSession`] drives the core's sans-IO XSP session; the
 //!   transport is JavaScript's (an iroh relay connection, a WebSocket, a `MessagePort`).
-//!   Peers only ever see the local feed up to what is committed (`sync/view.rs`).
+//!   Peers only ever see the local feed up to what is committed (`sync/view.rs`). A session
+//!   may store only some feeds (`fetch`) and read others on demand, verified but not stored
+//!   (`session.fetchEvents`, `sync/fetch.rs`).
 //! - **Errors are JavaScript `Error`s** with `name === "XaerofluxError"` and a stable
 //!   `code` ([`ErrorCode`]); each operation has its own Rust error enum behind them.
 //! - **Proof files are the `xf` tool's**: a proof made in a browser verifies with

@@ -94,6 +94,20 @@ impl Connection {
         self.session.borrow().as_ref().is_none_or(SyncSession::closed)
     }
 
+    /// Reads events of a feed from the peer without storing them, as
+    /// [`SyncSession::fetch_events`] (`session.fetchEvents`).
+    #[wasm_bindgen(js_name = fetchEvents, unchecked_return_type = "Promise<FetchedEvents>")]
+    pub fn fetch_events(
+        &self,
+        author: &str,
+        #[wasm_bindgen(unchecked_param_type = "FetchRange")] range: JsValue,
+    ) -> Result<js_sys::Promise, JsValue> {
+        match &*self.session.borrow() {
+            Some(s) => s.fetch_events(author, range),
+            None => Err(ConnectError::Stream(String::from("no session")).to_js()),
+        }
+    }
+
     /// Ends the session, then the connection and the endpoint.
     pub fn close(&self) {
         if let Some(s) = &*self.session.borrow() {
@@ -139,7 +153,7 @@ impl Store {
                 arg(ArgError { name: "onEvent", expected: "a function (event: SyncEvent) => void" }).to_js()
             })?),
         };
-        let (config, _) = sync::config(&self.inner, &options)?;
+        let (config, _, feeds) = sync::config(&self.inner, &options)?;
         let secret = crate::platform::random_array::<32>()
             .ok_or_else(|| ConnectError::Bind(String::from("no crypto.getRandomValues")).to_js())?;
         let inner = self.inner.clone();
@@ -181,8 +195,7 @@ impl Store {
             });
             let session = sync::start(
                 &inner,
-                config,
-                Role::Initiator,
+                (config, Role::Initiator, feeds),
                 send_fn.into_js_value().unchecked_into(),
                 on_event.clone(),
             );

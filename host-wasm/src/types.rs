@@ -191,6 +191,9 @@ export interface SyncOptions {
   live?: boolean;
   /** The space id (64 hex characters) both ends must agree on (default all zeros). */
   space?: string;
+  /** The feeds this session fetches and stores: `"all"` (the default), `"none"`, or these
+   * authors (64 hex characters each). Read any other feed with `session.fetchEvents`. */
+  fetch?: "all" | "none" | string[];
 }
 
 /** Options of `store.connect` (the `xaeroflux-wasm/net` entry). */
@@ -203,8 +206,26 @@ export interface ConnectOptions {
   space?: string;
   /** Stay open and push new events both ways (default `true`). */
   live?: boolean;
+  /** The feeds to fetch and store (as in `SyncOptions`; default `"all"`). */
+  fetch?: "all" | "none" | string[];
   /** Called with what happens in the session. */
   onEvent?: (event: SyncEvent) => void;
+}
+
+/** Which events `fetchEvents` reads: the last `latest`, or the seqs `start` (included) to
+ * `end` (excluded), cut to the peer's feed. */
+export type FetchRange = { latest: number } | { start: number; end: number };
+
+/** Events read from a peer by `fetchEvents`: verified against `head` (the author's signed
+ * head), not stored. */
+export interface FetchedEvents {
+  author: string;
+  /** The seq of the first event. */
+  start: number;
+  /** One past the seq of the last event. */
+  end: number;
+  head: SignedHeadInfo;
+  events: StoredEvent[];
 }
 
 /** What happens in a sync session. */

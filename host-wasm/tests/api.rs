@@ -195,6 +195,66 @@ async fn stores_sync_live_and_relay_feeds() {
     assert_eq!(c.event_count(), 52.0);
 }
 
+/// Connects `a` (all feeds) to `b`, which fetches only `fetch`.
+fn connect_fetching(a: &Store, b: &Store, fetch: JsValue) -> (Slot, Slot) {
+    let (sa, sb): (Slot, Slot) = Default::default();
+    let ea = a.sync(opts(&[("role", "initiator".into()), ("send", sender(&sb).into())])).unwrap();
+    *sa.borrow_mut() = Some(ea);
+    let eb = b.sync(opts(&[("role", "responder".into()), ("send", sender(&sa).into()), ("fetch", fetch)])).unwrap();
+    *sb.borrow_mut() = Some(eb);
+    (sa, sb)
+}
+
+async fn fetch_events(slot: &Slot, author: &str, range: JsValue) -> Result<JsValue, JsValue> {
+    let promise = slot.borrow().as_ref().unwrap().fetch_events(author, range)?;
+    JsFuture::from(promise).await
+}
+
+fn texts(fetched: &JsValue) -> Vec<String> {
+    let events: Array = get(fetched, "events").unchecked_into();
+    events.iter().map(|e| get(&e, "text").as_string().unwrap()).collect()
+}
+
+#[wasm_bindgen_test]
+async fn a_session_that_fetches_no_feed_reads_them_on_demand() {
+    let a = Store::open_in_memory(None).unwrap();
+    let b = Store::open_in_memory(None).unwrap();
+    // About 330 KB: more than one XSP frame.
+    let payloads: Vec<String> = (0..3000).map(|i| format!("{i:>100}")).collect();
+    let batch = Array::new();
+    for p in &payloads {
+        batch.push(&JsValue::from_str(p));
+    }
+    JsFuture::from(a.append_batch(batch.into(), None).unwrap()).await.unwrap();
+    let (_sa, sb) = connect_fetching(&a, &b, JsValue::from_str("none"));
+    let author = a.author();
+    // Asked at once: waits for the peer to announce the feed.
+    let latest = fetch_events(&sb, &author, opts(&[("latest", 3.into())])).await.unwrap();
+    assert_eq!(texts(&latest), payloads[2997..].to_vec());
+    assert_eq!(get(&latest, "start").as_f64(), Some(2997.0));
+    assert_eq!(get(&latest, "end").as_f64(), Some(3000.0));
+    assert_eq!(get(&get(&latest, "head"), "root").as_string(), Some(a.root()));
+    // The whole feed, in several verified answers.
+    let all = fetch_events(&sb, &author, opts(&[("start", 0.into()), ("end", 3000.into())])).await.unwrap();
+    assert_eq!(texts(&all), payloads);
+    // Cut to the peer's feed.
+    let tail = fetch_events(&sb, &author, opts(&[("start", 2990.into()), ("end", 5000.into())])).await.unwrap();
+    assert_eq!(texts(&tail).len(), 10);
+    // Nothing stored; the session is synced without the feed.
+    wait_for("b synced", || sb.borrow().as_ref().unwrap().synced()).await;
+    assert_eq!(b.event_count(), 0.0);
+    // A feed the peer does not hold, and a range that is none.
+    let nobody = "07".repeat(32);
+    let err = fetch_events(&sb, &nobody, opts(&[("latest", 1.into())])).await.unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("NOT_FOUND"));
+    let err = fetch_events(&sb, &author, opts(&[("start", 5.into()), ("end", 5.into())])).await.unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("INVALID_ARGUMENT"));
+    // A session that fetches this author stores the feed.
+    let c = Store::open_in_memory(None).unwrap();
+    let _ac = connect_fetching(&a, &c, Array::of1(&JsValue::from_str(&author)).into());
+    wait_for("c stores a's feed", || c.event_count() == 3000.0).await;
+}
+
 // Encrypted events: `append(payload, { secret })`, `decryptEvent`, space secrets.
 
 fn bytes_of(ev: &JsValue, key: &str) -> Vec<u8> {

@@ -70,3 +70,8 @@ test("the encrypted events example runs verbatim", () => {
   const out = runExample("Encrypted events");
   assert.deepEqual(out.trim().split("\n"), ["1 null 57", "meet at noon", "true", "DECRYPT"]);
 });
+
+test("the reads on demand example runs verbatim", () => {
+  const out = runExample("Reads on demand");
+  assert.deepEqual(out.trim().split("\n"), ["1 3 chair, 35 EUR | desk, 90 EUR", "3 0"]);
+});

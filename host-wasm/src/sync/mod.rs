@@ -11,6 +11,7 @@
 //! forks), then its output, then re-arms the timer. Calls never nest: a `send` that makes
 //! the peer answer synchronously queues the answer, which the running loop then takes.
 
+mod fetch;
 mod view;
 
 use std::cell::{Cell, RefCell};
@@ -23,7 +24,7 @@ use xaeroflux_core::AuthorId;
 use xaeroflux_core::memstore::AdoptError;
 use xaeroflux_core::xsp::{Config, Event, Role, Session};
 
-pub use view::View;
+pub use view::{Feeds, View};
 
 use crate::error::{ArgError, JsError};
 use crate::hex;
@@ -50,6 +51,8 @@ struct Driver {
     closed: Cell<bool>,
     timer: RefCell<Option<Timer>>,
     me: RefCell<Weak<Driver>>,
+    /// Reads on demand under way (`fetchEvents`).
+    fetches: RefCell<fetch::Fetches>,
 }
 
 impl FeedListener for Driver {
@@ -161,7 +164,10 @@ impl Driver {
             }
             Event::RemoteHead(h) => {
                 self.emit(Obj::new().set("type", "head").set("head", crate::js::head(&h)).build());
+                self.retry_fetches();
             }
+            Event::Range(range) => self.on_range(range),
+            Event::RequestFailed { id, status } => self.on_request_failed(id, status),
             Event::Verified(batch) => {
                 let author = batch.author();
                 let result = store.mem.borrow_mut().store_batch(&batch);
@@ -214,12 +220,16 @@ impl Driver {
                 }
             }
             Event::Fork(ev) => self.record_fork(&ev),
-            Event::Synced => self.emit(Obj::new().set("type", "synced").build()),
+            Event::Synced => {
+                self.emit(Obj::new().set("type", "synced").build());
+                self.retry_fetches();
+            }
             Event::App { channel, data } => self.emit(
                 Obj::new().set("type", "app").num("channel", channel).set("data", Uint8Array::from(&data[..])).build(),
             ),
             Event::Closed(c) => {
                 self.finish();
+                self.fail_fetches();
                 self.emit(
                     Obj::new()
                         .set("type", "closed")
@@ -285,7 +295,7 @@ fn arg(e: ArgError) -> JsValue {
 }
 
 /// Builds the session configuration of a store from the JS options.
-pub(crate) fn config(store: &Inner, options: &JsValue) -> Result<(Config, Role), JsValue> {
+pub(crate) fn config(store: &Inner, options: &JsValue) -> Result<(Config, Role, Feeds), JsValue> {
     let space = match prop_str(options, "space").map_err(arg)? {
         Some(s) => hex::decode32(&s).ok_or_else(|| arg(ArgError { name: "space", expected: "64 hex characters" }))?,
         None => DEFAULT_SPACE,
@@ -296,23 +306,46 @@ pub(crate) fn config(store: &Inner, options: &JsValue) -> Result<(Config, Role),
         Some(_) => return Err(arg(ArgError { name: "role", expected: "\"initiator\" or \"responder\"" })),
     };
     let live = prop(options, "live").is_none_or(|v| v.as_bool() != Some(false));
+    let feeds = feeds(options)?;
     let page = store.mem.borrow().page_config().page_size();
     let config = Config::new(space)
         .with_live(live)
         .with_page_size(page)
         .map_err(|e| crate::error::make_js_error(crate::error::ErrorCode::InvalidArgument, &e.to_string()))?;
-    Ok((config, role))
+    Ok((config, role, feeds))
+}
+
+/// The option `fetch`: `"all"` (the default), `"none"`, or an array of authors (hex).
+fn feeds(options: &JsValue) -> Result<Feeds, JsValue> {
+    let bad = || {
+        arg(ArgError { name: "fetch", expected: "\"all\", \"none\" or an array of authors (64 hex characters each)" })
+    };
+    let Some(v) = prop(options, "fetch") else { return Ok(Feeds::All) };
+    match v.as_string().as_deref() {
+        Some("all") => return Ok(Feeds::All),
+        Some("none") => return Ok(Feeds::Only(BTreeSet::new())),
+        Some(_) => return Err(bad()),
+        None => {}
+    }
+    if !js_sys::Array::is_array(&v) {
+        return Err(bad());
+    }
+    let mut set = BTreeSet::new();
+    for a in js_sys::Array::from(&v).iter() {
+        let hex = a.as_string().ok_or_else(bad)?;
+        set.insert(AuthorId(hex::decode32(&hex).ok_or_else(bad)?));
+    }
+    Ok(Feeds::Only(set))
 }
 
 /// Starts a session of `store` with `config`, sending through `send`.
 pub(crate) fn start(
     store: &Rc<Inner>,
-    config: Config,
-    role: Role,
+    (config, role, feeds): (Config, Role, Feeds),
     send: Function,
     on_event: Option<Function>,
 ) -> SyncSession {
-    let session = Session::new(config, role, platform::monotonic_us(), View(store.clone()));
+    let session = Session::new(config, role, platform::monotonic_us(), View(store.clone(), feeds));
     let driver = Rc::new(Driver {
         store: store.clone(),
         session: RefCell::new(session),
@@ -326,6 +359,7 @@ pub(crate) fn start(
         closed: Cell::new(false),
         timer: RefCell::new(None),
         me: RefCell::new(Weak::new()),
+        fetches: RefCell::default(),
     });
     *driver.me.borrow_mut() = Rc::downgrade(&driver);
     let listener: Rc<dyn FeedListener> = driver.clone();
@@ -340,6 +374,8 @@ impl Store {
     /// called with each chunk of bytes for the peer, and you pass what arrives from the peer
     /// to `session.receive(bytes)`. The two ends take different `role`s. With `live` (the
     /// default) the session stays open and pushes new events both ways as they are committed.
+    /// `fetch` chooses the feeds the session fetches and stores: `"all"` (the default),
+    /// `"none"`, or an array of authors; read others with `session.fetchEvents`.
     #[wasm_bindgen(unchecked_return_type = "SyncSession")]
     pub fn sync(
         &self,
@@ -356,7 +392,7 @@ impl Store {
                     arg(ArgError { name: "onEvent", expected: "a function (event: SyncEvent) => void" })
                 })?),
             };
-        let (config, role) = config(&self.inner, &options)?;
-        Ok(start(&self.inner, config, role, send, on_event))
+        let settings = config(&self.inner, &options)?;
+        Ok(start(&self.inner, settings, send, on_event))
     }
 }

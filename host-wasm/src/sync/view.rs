@@ -9,6 +9,7 @@
 //! replica of that length holds). Other feeds pass through: they are signed by their
 //! authors, and losing a copy of them only means fetching it again.
 
+use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use xaeroflux_core::mmr::{ConsistencyProof, InclusionProof, MmrPeaks, RangeProof};
@@ -18,8 +19,17 @@ use xaeroflux_core::{AuthorId, SignedHead};
 
 use crate::store::Inner;
 
-/// A session's read access to a store.
-pub struct View(pub Rc<Inner>);
+/// A session's read access to a store, and the feeds it fetches.
+pub struct View(pub Rc<Inner>, pub Feeds);
+
+/// Which feeds a session fetches from its peer (the option `fetch` of `store.sync`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Feeds {
+    /// Every feed the peer announces (the default).
+    All,
+    /// Only these authors' (none: the session only serves, and reads on demand).
+    Only(BTreeSet<AuthorId>),
+}
 
 impl View {
     fn local(&self, author: &AuthorId) -> Option<u64> {
@@ -117,7 +127,11 @@ impl FeedSource for View {
     }
 
     fn wants(&self, author: &AuthorId) -> bool {
-        self.0.mem.borrow().wants(author)
+        let chosen = match &self.1 {
+            Feeds::All => true,
+            Feeds::Only(set) => set.contains(author),
+        };
+        chosen && self.0.mem.borrow().wants(author)
     }
 }
 
@@ -150,7 +164,7 @@ mod tests {
         let refs: Vec<_> = events.iter().map(|e| e.as_ref()).collect();
         replica.import_events(&committed_head, &refs).unwrap();
 
-        let view = View(inner.clone());
+        let view = View(inner.clone(), Feeds::All);
         assert_eq!(view.head(&me), Some(committed_head));
         let mut heads = Vec::new();
         view.for_each_head(&mut |h| heads.push(*h));

@@ -1,0 +1,176 @@
+//! Reads on demand: `session.fetchEvents(author, range)` asks the peer for events of a feed
+//! (XSP's RANGE_REQUEST) and resolves with them once the session has verified them against
+//! the author's signed head (a range proof). Nothing is stored.
+//!
+//! A request made before the peer announced the feed (the session just started) waits until
+//! it does; if the session is synced and the peer never announced it, the promise rejects
+//! with `NOT_FOUND`. A range larger than one XSP frame is asked for in several requests,
+//! each verified. Every pending request rejects with `SYNC` when the session ends.
+
+use std::collections::HashMap;
+
+use js_sys::{Array, Function};
+use wasm_bindgen::prelude::*;
+use xaeroflux_core::xsp::{ProofStatus, RangeMode, RequestError, VerifiedRange};
+use xaeroflux_core::{AuthorId, SignedHead};
+
+use super::{Driver, SyncSession};
+use crate::error::{ArgError, ErrorCode, JsError, make_js_error};
+use crate::hex;
+use crate::js::{Obj, index, prop, prop_num};
+
+/// One `fetchEvents` call.
+pub(super) struct Pending {
+    author: AuthorId,
+    /// What to ask for next.
+    mode: RangeMode,
+    /// The events so far (`StoredEvent` objects).
+    events: Array,
+    /// The first seq, once the first answer came.
+    start: Option<u64>,
+    /// The head of the last answer.
+    head: Option<SignedHead>,
+    resolve: Function,
+    reject: Function,
+}
+
+impl Pending {
+    fn reject(self, code: ErrorCode, message: &str) {
+        let _ = self.reject.call1(&JsValue::NULL, &make_js_error(code, message));
+    }
+}
+
+/// The session's requests.
+#[derive(Default)]
+pub(super) struct Fetches {
+    /// Sent, by request id.
+    sent: HashMap<u64, Pending>,
+    /// Waiting for the session to open or the peer to announce the feed.
+    parked: Vec<Pending>,
+}
+
+impl Driver {
+    /// Sends `p`'s next request, or parks it until the peer announced the feed.
+    fn send_fetch(&self, p: Pending) {
+        let r = self.session.borrow_mut().request_range(&p.author, p.mode);
+        match r {
+            Ok(id) => {
+                self.fetches.borrow_mut().sent.insert(id, p);
+            }
+            Err(RequestError::UnknownFeed) if self.session.borrow().is_synced() => {
+                // Synced: the peer announced every feed it holds, and not this one.
+                let msg = format!("the peer does not hold the feed {}", hex::encode(p.author.as_bytes()));
+                p.reject(ErrorCode::NotFound, &msg);
+            }
+            Err(RequestError::NotOpen | RequestError::UnknownFeed | RequestError::TooManyRequests)
+                if !self.session.borrow().is_closed() =>
+            {
+                self.fetches.borrow_mut().parked.push(p);
+            }
+            Err(e) => p.reject(ErrorCode::Sync, &format!("cannot ask the peer: {e}")),
+        }
+    }
+
+    /// Tries the parked requests again (the peer announced heads, answered one, or the
+    /// session became synced: then a feed the peer has not announced is one it does not hold).
+    pub(super) fn retry_fetches(&self) {
+        let parked = std::mem::take(&mut self.fetches.borrow_mut().parked);
+        for p in parked {
+            self.send_fetch(p);
+        }
+    }
+
+    /// Verified events of a request: asks for the rest, or resolves.
+    pub(super) fn on_range(&self, range: VerifiedRange) {
+        let Some(mut p) = self.fetches.borrow_mut().sent.remove(&range.id) else { return };
+        let start = *p.start.get_or_insert(range.start);
+        for ev in range.events.iter() {
+            p.events.push(&crate::js::event(&ev));
+        }
+        let target = range.head.length;
+        let end = match p.mode {
+            RangeMode::Range { end, .. } => end.min(target),
+            RangeMode::Latest(_) => target,
+        };
+        let next = range.start + range.events.len() as u64;
+        p.head = Some(range.head);
+        if range.events.is_empty() || next >= end {
+            let head = p.head.as_ref().map_or(JsValue::UNDEFINED, crate::js::head);
+            let result = Obj::new()
+                .set("author", hex::encode(p.author.as_bytes()))
+                .num("start", start)
+                .num("end", start + u64::from(p.events.length()))
+                .set("head", head)
+                .set("events", p.events.clone())
+                .build();
+            let _ = p.resolve.call1(&JsValue::NULL, &result);
+        } else {
+            p.mode = RangeMode::Range { start: next, end };
+            self.send_fetch(p);
+        }
+        self.retry_fetches();
+    }
+
+    /// The peer could not answer a request.
+    pub(super) fn on_request_failed(&self, id: u64, status: ProofStatus) {
+        if let Some(p) = self.fetches.borrow_mut().sent.remove(&id) {
+            p.reject(ErrorCode::Sync, &format!("the peer could not send the events ({status:?})"));
+        }
+    }
+
+    /// The session ended: every request fails.
+    pub(super) fn fail_fetches(&self) {
+        let Fetches { sent, parked } = std::mem::take(&mut *self.fetches.borrow_mut());
+        for p in sent.into_values().chain(parked) {
+            p.reject(ErrorCode::Sync, "the session ended before the events came");
+        }
+    }
+}
+
+fn arg(e: ArgError) -> JsValue {
+    e.to_js()
+}
+
+/// `{ latest }` or `{ start, end }`.
+fn parse_range(range: &JsValue) -> Result<RangeMode, JsValue> {
+    let expected = "{ latest: n } or { start, end } (non-negative integers, start < end)";
+    let bad = || arg(ArgError { name: "range", expected });
+    if let Some(n) = prop_num(range, "latest").map_err(arg)? {
+        let n = index(n, "range.latest").map_err(arg)?;
+        return if n > 0 { Ok(RangeMode::Latest(n)) } else { Err(bad()) };
+    }
+    let (Some(start), Some(end)) = (prop(range, "start"), prop(range, "end")) else { return Err(bad()) };
+    let start = index(start.as_f64().ok_or_else(bad)?, "range.start").map_err(arg)?;
+    let end = index(end.as_f64().ok_or_else(bad)?, "range.end").map_err(arg)?;
+    if start < end { Ok(RangeMode::Range { start, end }) } else { Err(bad()) }
+}
+
+#[wasm_bindgen]
+impl SyncSession {
+    /// Reads events of `author`'s feed (hex) from the peer without storing them:
+    /// `{ latest: n }` for the last n, or `{ start, end }` for those seqs (cut to the peer's
+    /// feed). Resolves with `{ author, start, end, head, events }` once the session verified
+    /// them against the author's signed head `head`; rejects with `NOT_FOUND` if the peer does
+    /// not hold the feed, `SYNC` if the session ends first.
+    #[wasm_bindgen(js_name = fetchEvents, unchecked_return_type = "Promise<FetchedEvents>")]
+    pub fn fetch_events(
+        &self,
+        author: &str,
+        #[wasm_bindgen(unchecked_param_type = "FetchRange")] range: JsValue,
+    ) -> Result<js_sys::Promise, JsValue> {
+        let author = hex::decode32(author)
+            .map(AuthorId)
+            .ok_or_else(|| arg(ArgError { name: "author", expected: "64 hex characters" }))?;
+        let mode = parse_range(&range)?;
+        if self.driver.closed.get() {
+            return Err(make_js_error(ErrorCode::Sync, "the session has ended"));
+        }
+        let mut callbacks = None;
+        let promise = js_sys::Promise::new(&mut |resolve, reject| callbacks = Some((resolve, reject)));
+        let (resolve, reject) = callbacks.ok_or_else(|| make_js_error(ErrorCode::Sync, "no promise callbacks"))?;
+        let p = Pending { author, mode, events: Array::new(), start: None, head: None, resolve, reject };
+        self.driver.send_fetch(p);
+        self.driver.run();
+        Ok(promise)
+    }
+}
