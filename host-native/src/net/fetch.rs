@@ -42,9 +42,12 @@ pub(crate) enum FetchStep {
     Failed(ProofStatus),
 }
 
-/// How long a session may take to say whether it sent a request: it only has to take the
-/// request from its queue, but may be busy verifying a large frame.
+/// How long a session may take to say whether it sent a request (at most what is left of the
+/// fetch's timeout): it only has to take the request from its queue, but may be busy
+/// verifying a large frame.
 const LOCAL_ANSWER: Duration = Duration::from_secs(5);
+/// ... but at least this long, even when the fetch's own timeout is nearly over.
+const LOCAL_ANSWER_MIN: Duration = Duration::from_millis(20);
 
 /// How long a fetch waits before looking at the sessions again when none could answer (a
 /// session that learns of a feed reports no event the fetch could wait for).
@@ -304,7 +307,8 @@ fn fetch_from(
         }
         let ended = |got: Option<FetchedEvents>| Ok(got.map_or(Answer::None, Answer::Got));
         // Not this peer's feed (yet), or the session ended: the events so far, if any.
-        match answer.recv_timeout(LOCAL_ANSWER) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match answer.recv_timeout(LOCAL_ANSWER.min(left).max(LOCAL_ANSWER_MIN)) {
             Ok(FetchStep::Sent) => {}
             _ => return ended(got),
         }
