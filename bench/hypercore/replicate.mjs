@@ -74,9 +74,11 @@ async function serve() {
   process.exit(0)
 }
 
-async function fetch(port, keyHex) {
-  const n = envInt('XF_BENCH_N', 100_000)
-  const dir = tmpDir('fetch')
+// An empty clone of `keyHex` in a fresh directory ("ready" printed once it is open, before
+// any timing), then connected to the server at `port` and updated to the remote length `n`.
+// `start` is the time just before connecting.
+async function cloneOf(tag, port, keyHex, n) {
+  const dir = tmpDir(tag)
   const clone = new Hypercore(dir, Buffer.from(keyHex, 'hex'))
   await clone.ready()
   console.log('ready')
@@ -87,6 +89,12 @@ async function fetch(port, keyHex) {
   socket.pipe(stream).pipe(socket)
   await clone.update({ wait: true })
   if (clone.length !== n) throw new Error(`remote length ${clone.length}, expected ${n}`)
+  return { dir, clone, socket, start }
+}
+
+async function fetch(port, keyHex) {
+  const n = envInt('XF_BENCH_N', 100_000)
+  const { dir, clone, socket, start } = await cloneOf('fetch', port, keyHex, n)
   await clone.download({ start: 0, end: n }).done()
   const secs = Number(process.hrtime.bigint() - start) / 1e9
   if (clone.contiguousLength !== n) throw new Error(`downloaded ${clone.contiguousLength} of ${n}`)
@@ -115,18 +123,8 @@ async function getAll(core, start, end) {
 
 async function sparse(port, keyHex) {
   const n = envInt('XF_BENCH_N', 100_000)
-  const dir = tmpDir('sparse')
-  const clone = new Hypercore(dir, Buffer.from(keyHex, 'hex'))
-  await clone.ready()
-  console.log('ready')
-  const start = process.hrtime.bigint()
+  const { dir, clone, socket, start } = await cloneOf('sparse', port, keyHex, n)
   const secsSince = (t) => Number(process.hrtime.bigint() - t) / 1e9
-  const socket = net.connect(port, '127.0.0.1')
-  socket.setNoDelay(true)
-  const stream = clone.replicate(true, { keepAlive: false })
-  socket.pipe(stream).pipe(socket)
-  await clone.update({ wait: true })
-  if (clone.length !== n) throw new Error(`remote length ${clone.length}, expected ${n}`)
   await getAll(clone, n - LATEST, n)
   const cold = secsSince(start)
   const warm = []

@@ -26,6 +26,27 @@ fn ok_json(store: &Path, args: &[&str]) -> Vec<Value> {
     String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect()
 }
 
+type Lines = std::io::Lines<BufReader<std::process::ChildStdout>>;
+
+/// `xf serve --json` on `store` in `space`: the child, the rest of its output, and the ticket
+/// it printed first.
+fn serve(store: &Path, space: &str) -> (std::process::Child, Lines, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xf"))
+        .env_remove("XF_STORE")
+        .arg("--store")
+        .arg(store)
+        .args(["--json", "serve", "--space", space, "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["event"], "ticket");
+    let ticket = first["ticket"].as_str().unwrap().to_string();
+    (child, lines, ticket)
+}
+
 #[test]
 fn serve_sync_watch_and_clean_stop() {
     let dir = tempfile::tempdir().unwrap();
@@ -35,19 +56,7 @@ fn serve_sync_watch_and_clean_stop() {
     ok_json(&a, &["--json", "append", "one", "two", "three"]);
     let author = ok_json(&a, &["--json", "head"])[0]["author"].as_str().unwrap().to_string();
 
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_xf"))
-        .env_remove("XF_STORE")
-        .arg("--store")
-        .arg(&a)
-        .args(["--json", "serve", "--space", "cli test", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
-    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    assert_eq!(first["event"], "ticket");
-    let ticket = first["ticket"].as_str().unwrap().to_string();
+    let (mut serve, mut lines, ticket) = serve(&a, "cli test");
     assert!(ticket.starts_with("xfs1"));
 
     let done = ok_json(&b, &["--json", "sync", &ticket, "--bind", "127.0.0.1:0", "--timeout", "60"]);
@@ -92,18 +101,7 @@ fn fetch_follow_and_only_followed_sync() {
     args.extend(words.iter().map(String::as_str));
     ok_json(&a, &args);
     let author = ok_json(&a, &["--json", "head"])[0]["author"].as_str().unwrap().to_string();
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_xf"))
-        .env_remove("XF_STORE")
-        .arg("--store")
-        .arg(&a)
-        .args(["--json", "serve", "--space", "cli fetch", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
-    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    let ticket = first["ticket"].as_str().unwrap().to_string();
+    let (mut serve, _lines, ticket) = serve(&a, "cli fetch");
 
     // The three latest events, verified, printed, not stored.
     let got = ok_json(&b, &["--json", "fetch", &ticket, "--author", &author, "--latest", "3", "--bind", "127.0.0.1:0"]);

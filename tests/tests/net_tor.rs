@@ -166,6 +166,12 @@ fn stores_on_tor_alone_sync_through_an_onion_service() {
         wait_long("B's live append reached A", || a.feed_len(&b.author()) > ev.seq);
     }
     assert!(same_feeds(&a, &b));
+    // A read on demand over the same Tor stream: verified against A's signed head.
+    let latest = b.fetch_events(&a.author(), xaeroflux::net::Fetch::Latest(3), TOR_PATIENCE).unwrap();
+    assert_eq!(latest.head().length, a.feed_len(&a.author()));
+    let mine: Vec<Vec<u8>> = a.range(&a.author(), latest.seqs()).unwrap().map(|e| e.payload().to_vec()).collect();
+    assert_eq!(latest.iter().map(|e| e.payload().to_vec()).collect::<Vec<_>>(), mine);
+    assert_eq!(latest.len(), 3);
     while let Some(e) = a_events.try_recv() {
         assert!(!matches!(e, SyncEvent::Rejected { .. }), "A rejected a session: {e:?}");
     }

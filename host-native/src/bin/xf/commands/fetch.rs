@@ -70,20 +70,20 @@ pub fn fetch(cli: &Cli, a: &FetchArgs, out: &mut Out) -> Result<(), CliError> {
 
 /// `xf follow`: follows the authors named, or lists those followed.
 pub fn follow(cli: &Cli, a: &FollowArgs, out: &mut Out) -> Result<(), CliError> {
-    let core = open_existing(&cli.store)?;
-    for arg in &a.authors {
-        let author = resolve_author(&core, Some(arg))?;
-        core.follow(&author).map_err(CliError::Net)?;
-    }
-    list(cli, &core, out)
+    set_follows(cli, &a.authors, true, out)
 }
 
 /// `xf unfollow`: stops following the authors named.
 pub fn unfollow(cli: &Cli, a: &UnfollowArgs, out: &mut Out) -> Result<(), CliError> {
+    set_follows(cli, &a.authors, false, out)
+}
+
+/// Follows (`on`) or unfollows `authors`, then lists the authors followed.
+fn set_follows(cli: &Cli, authors: &[String], on: bool, out: &mut Out) -> Result<(), CliError> {
     let core = open_existing(&cli.store)?;
-    for arg in &a.authors {
+    for arg in authors {
         let author = resolve_author(&core, Some(arg))?;
-        core.unfollow(&author).map_err(CliError::Net)?;
+        if on { core.follow(&author) } else { core.unfollow(&author) }.map_err(CliError::Net)?;
     }
     list(cli, &core, out)
 }
