@@ -134,9 +134,9 @@ async function sparse(port, keyHex) {
     await getAll(clone, at, at + LATEST)
     warm.push(secsSince(t))
   }
-  const from = Math.floor(n / 2) + LATEST
+  const from = Math.min(n, Math.floor(n / 2) + LATEST)
   const t = process.hrtime.bigint()
-  await clone.download({ start: from, end: from + RANGE }).done()
+  await clone.download({ start: from, end: from + Math.min(RANGE, n - from) }).done()
   const range = secsSince(t)
   socket.destroy()
   await clone.close()

@@ -258,7 +258,7 @@ fn main() -> Result<(), BoxError> {
         }
     }
     if !sparse_ours.is_empty() {
-        sparse::report(&sparse_ours, &sparse_hc);
+        sparse::report(a.records, &sparse_ours, &sparse_hc);
     }
     #[cfg(feature = "tor")]
     if tor_net.is_some() {

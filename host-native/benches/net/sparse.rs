@@ -18,8 +18,13 @@ use crate::{BoxError, RECORD, child, median, ms, quantile};
 const LATEST: u64 = 20;
 /// Small reads after the first.
 const WARM_READS: u64 = 20;
-/// The large read.
+/// The large read (fewer events for a feed shorter than twice this).
 const RANGE: u64 = 10_000;
+
+/// The events of the large read, from the middle of a feed of `n`.
+pub(crate) fn range_len(n: u64) -> u64 {
+    RANGE.min(n - (n / 2 + LATEST).min(n))
+}
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// One system's reads in one round.
@@ -36,6 +41,9 @@ pub(crate) struct SparseRound {
 /// Our reads; each result is checked against what the child appended.
 pub(crate) fn run_ours(records: usize) -> Result<SparseRound, BoxError> {
     let n = records as u64;
+    if n < 1_000 {
+        return Err("the sparse reads need --records 1000 or more".into());
+    }
     let c = child::spawn("xsp-serve", &[("XF_NET_BENCH_RECORDS", records.to_string())])?;
     let mut parts = c.line.split_whitespace();
     let ticket: Ticket = parts.next().ok_or("no ticket")?.parse()?;
@@ -72,7 +80,8 @@ pub(crate) fn run_ours(records: usize) -> Result<SparseRound, BoxError> {
         warm.push(read(at, at + LATEST, Fetch::Seqs(at..at + LATEST))?);
     }
     let from = n / 2 + LATEST;
-    let range = read(from, from + RANGE, Fetch::Seqs(from..from + RANGE))?;
+    let len = range_len(n);
+    let range = read(from, from + len, Fetch::Seqs(from..from + len))?;
     if core.feed_len(&author) != 0 {
         return Err("a read on demand stored events".into());
     }
@@ -122,7 +131,8 @@ pub(crate) fn run_hypercore(records: usize) -> Result<SparseRound, BoxError> {
 }
 
 /// Prints both systems' medians over the rounds, and our speed relative to Hypercore's.
-pub(crate) fn report(ours: &[SparseRound], hypercore: &[SparseRound]) {
+pub(crate) fn report(records: usize, ours: &[SparseRound], hypercore: &[SparseRound]) {
+    let len = range_len(records as u64);
     let summary = |rounds: &[SparseRound]| {
         let cold = median(rounds.iter().map(|r| r.cold).collect());
         let warm: Vec<Duration> = rounds.iter().flat_map(|r| r.warm.iter().copied()).collect();
@@ -136,9 +146,13 @@ pub(crate) fn report(ours: &[SparseRound], hypercore: &[SparseRound]) {
     );
     println!(
         "{:<28} {:>16} {:>18} {:>12} {:>18}",
-        "system", "20 latest, cold", "20 events, warm", "warm p90", "10 000 events"
+        "system",
+        "20 latest, cold",
+        "20 events, warm",
+        "warm p90",
+        format!("{len} events")
     );
-    let mb = |d: Duration| (RANGE as usize * RECORD) as f64 / d.as_secs_f64() / 1e6;
+    let mb = |d: Duration| (len as usize * RECORD) as f64 / d.as_secs_f64() / 1e6;
     let mut rows = Vec::new();
     for (name, rounds) in [("xaeroflux fetch_events", ours), ("hypercore 11.37.1 sparse", hypercore)] {
         if rounds.is_empty() {
@@ -157,7 +171,7 @@ pub(crate) fn report(ours: &[SparseRound], hypercore: &[SparseRound]) {
     }
     if let [o, h] = rows[..] {
         println!(
-            "ours vs hypercore: {:.1}x faster cold, {:.1}x faster warm, {:.1}x faster for 10 000 events",
+            "ours vs hypercore: {:.1}x faster cold, {:.1}x faster warm, {:.1}x faster for {len} events",
             h.0.as_secs_f64() / o.0.as_secs_f64(),
             h.1.as_secs_f64() / o.1.as_secs_f64(),
             h.2.as_secs_f64() / o.2.as_secs_f64()
