@@ -142,3 +142,44 @@ fn following_keeps_a_feed_and_unfollowing_stops_fetching_it() {
     b.join_ticket(&ticket).unwrap();
     assert!(wait_until(|| b.feed_len(&author) == N as u64 + 51));
 }
+
+/// Of two peers, one holding only a prefix of the feed: a range past that prefix comes whole
+/// from the other, whichever is asked first.
+#[test]
+fn a_range_one_peer_lacks_comes_from_the_peer_that_holds_it() {
+    let (da, db, dc) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node_with(da.path(), &["iroh"]);
+    append_n(&a, 3, 100, SIZE);
+    let author = a.author();
+    // B holds the first 100 events, and (following no one) fetches no more.
+    let b = node_with(db.path(), &["iroh"]);
+    b.join_ticket(&a.ticket(space("prefix")).unwrap()).unwrap();
+    assert!(wait_until(|| b.feed_len(&author) == 100));
+    drop(b);
+    let b = sparse_node(db.path());
+    append_n(&a, 4, 100, SIZE);
+
+    // C follows B's own feed (so B's session is the one that sent C the most, and is asked
+    // first) and reads A's on demand.
+    append_n(&b, 5, 1_000, SIZE);
+    let c = sparse_node(dc.path());
+    c.follow(&b.author()).unwrap();
+    c.join_ticket(&b.ticket(space("prefix")).unwrap()).unwrap();
+    assert!(wait_until(|| c.feed_len(&b.author()) == 1_000));
+    c.join_ticket(&a.ticket(space("prefix")).unwrap()).unwrap();
+    assert!(wait_until(|| {
+        let peers = c.sync_status().unwrap().peers;
+        peers.len() >= 2 && peers.iter().all(|p| p.connected && p.synced)
+    }));
+    // B's whole prefix, from B (asked first).
+    let prefix = c.fetch_events(&author, Fetch::Seqs(10..60), PATIENCE).unwrap();
+    assert_eq!(prefix.peer(), b.node_id().unwrap());
+    assert!(same_events(&prefix, &a, 10..60));
+    assert_eq!(b.feed_len(&author), 100);
+    for _ in 0..5 {
+        let got = c.fetch_events(&author, Fetch::Seqs(50..150), PATIENCE).unwrap();
+        assert_eq!(got.seqs(), 50..150);
+        assert_eq!(got.peer(), a.node_id().unwrap());
+        assert!(same_events(&got, &a, 50..150));
+    }
+}

@@ -174,9 +174,11 @@ impl Core {
     ///
     /// The peers asked are those of open sessions that announced the feed, the one that sent
     /// this store the most first; if none has yet (a ticket just joined), the fetch waits for
-    /// one until the timeout. The events are what was asked, cut to the answering peer's feed
-    /// ([`FetchedEvents::seqs`]); a range larger than one XSP frame comes in several messages,
-    /// each verified.
+    /// one until the timeout. For [`Fetch::Seqs`], a peer whose feed ends before the last seq
+    /// asked for sends fewer events, and the next peer is asked: the answer is the first that
+    /// holds them all, or else the one that holds the most ([`FetchedEvents::seqs`] says
+    /// which). [`Fetch::Latest`] takes the latest events of the first peer that answers. A
+    /// range larger than one XSP frame comes in several messages, each verified.
     ///
     /// ```no_run
     /// # use xaeroflux::Core;
@@ -212,18 +214,22 @@ impl Core {
         let events = inner.hub.subscribe();
         let mut failed = None;
         loop {
-            // A peer whose feed ends before the seqs asked for answers with no events: kept in
-            // case no other peer has them.
-            let mut empty = None;
+            // A peer whose feed ends before the last seq asked for answers with fewer events
+            // (or none): the longest such answer is kept in case no other peer has them all.
+            let mut cut: Option<FetchedEvents> = None;
             for id in inner.connected_sessions() {
                 match fetch_from(&inner, id, *author, mode, deadline)? {
-                    Answer::Got(got) if got.is_empty() => empty = empty.or(Some(got)),
-                    Answer::Got(got) => return Ok(got),
+                    Answer::Got(got) if covers(&got, mode) => return Ok(got),
+                    Answer::Got(got) => {
+                        if cut.as_ref().is_none_or(|c| got.seqs().end > c.seqs().end) {
+                            cut = Some(got);
+                        }
+                    }
                     Answer::Failed { peer, status } => failed = Some((peer, status)),
                     Answer::None => {}
                 }
             }
-            if let Some(got) = empty {
+            if let Some(got) = cut {
                 return Ok(got);
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -275,6 +281,15 @@ impl Core {
             Err(NetError::NotRunning) => Follows::set_in_file(self.path(), *author, on),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Whether `got` holds everything `mode` asked for: the seqs up to the end asked for, or the
+/// latest events of the answering peer's feed (whatever its length).
+fn covers(got: &FetchedEvents, mode: RangeMode) -> bool {
+    match mode {
+        RangeMode::Range { end, .. } => got.seqs().end >= end,
+        RangeMode::Latest(_) => !got.is_empty(),
     }
 }
 
