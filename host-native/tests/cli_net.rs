@@ -56,7 +56,7 @@ fn serve_sync_watch_and_clean_stop() {
     ok_json(&a, &["--json", "append", "one", "two", "three"]);
     let author = ok_json(&a, &["--json", "head"])[0]["author"].as_str().unwrap().to_string();
 
-    let (mut serve, mut lines, ticket) = serve(&a, "cli test");
+    let (mut serve, lines, ticket) = serve(&a, "cli test");
     assert!(ticket.starts_with("xfs1"));
 
     let done = ok_json(&b, &["--json", "sync", &ticket, "--bind", "127.0.0.1:0", "--timeout", "60"]);
