@@ -183,3 +183,36 @@ fn a_range_one_peer_lacks_comes_from_the_peer_that_holds_it() {
         assert!(same_events(&got, &a, 50..150));
     }
 }
+
+/// `fetch_events_async` in the caller's own single-threaded runtime: the runtime goes on
+/// running other tasks while the fetch waits for the peer.
+#[test]
+fn an_async_fetch_does_not_block_the_callers_executor() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node_with(da.path(), &["iroh"]);
+    append_n(&a, 6, 1_000, SIZE);
+    let author = a.author();
+    let b = sparse_node(db.path());
+    b.join_ticket(&a.ticket(space("async")).unwrap()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let (ticks, done) = (std::cell::Cell::new(0u32), std::cell::Cell::new(false));
+    let got = rt.block_on(async {
+        let fetch = async {
+            let r = b.fetch_events_async(&author, Fetch::Latest(5), PATIENCE).await;
+            done.set(true);
+            r
+        };
+        let ticker = async {
+            while !done.get() {
+                tokio::task::yield_now().await;
+                ticks.set(ticks.get() + 1);
+            }
+        };
+        tokio::join!(fetch, ticker).0
+    });
+    let got = got.unwrap();
+    assert_eq!(got.seqs(), 995..1_000);
+    assert!(same_events(&got, &a, 995..1_000));
+    assert!(ticks.get() > 0, "the executor ran other tasks during the fetch");
+    eprintln!("the executor ran another task {} times during the fetch", ticks.get());
+}

@@ -205,42 +205,25 @@ impl Core {
         timeout: Duration,
     ) -> Result<FetchedEvents, FetchError> {
         let inner = self.net_slot().inner()?;
-        let mode = match which {
-            Fetch::Seqs(r) if r.start < r.end => RangeMode::Range { start: r.start, end: r.end },
-            Fetch::Latest(n) if n > 0 => RangeMode::Latest(n),
-            _ => return Err(FetchError::Empty),
-        };
-        let deadline = Instant::now() + timeout;
-        let events = inner.hub.subscribe();
-        let mut failed = None;
-        loop {
-            // A peer whose feed ends before the last seq asked for answers with fewer events
-            // (or none): the longest such answer is kept in case no other peer has them all.
-            let mut cut: Option<FetchedEvents> = None;
-            for id in inner.connected_sessions() {
-                match fetch_from(&inner, id, *author, mode, deadline)? {
-                    Answer::Got(got) if covers(&got, mode) => return Ok(got),
-                    Answer::Got(got) => {
-                        if cut.as_ref().is_none_or(|c| got.seqs().end > c.seqs().end) {
-                            cut = Some(got);
-                        }
-                    }
-                    Answer::Failed { peer, status } => failed = Some((peer, status)),
-                    Answer::None => {}
-                }
-            }
-            if let Some(got) = cut {
-                return Ok(got);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || inner.is_stopping() {
-                return Err(match failed {
-                    Some((peer, status)) => FetchError::Failed { author: *author, peer, status },
-                    None => FetchError::NotFound { author: *author },
-                });
-            }
-            // Woken early by any sync event (a peer connected, heads came).
-            let _ = events.recv_timeout(left.min(RETRY));
+        fetch_blocking(&inner, *author, range_mode(which)?, timeout)
+    }
+
+    /// [`Core::fetch_events`] for async code: the same fetch, run on the sync's own threads,
+    /// so that awaiting it never blocks the caller's executor (any executor: the future only
+    /// needs to be polled).
+    pub async fn fetch_events_async(
+        &self,
+        author: &AuthorId,
+        which: Fetch,
+        timeout: Duration,
+    ) -> Result<FetchedEvents, FetchError> {
+        let inner = self.net_slot().inner()?;
+        let (author, mode) = (*author, range_mode(which)?);
+        let handle = inner.handle.clone();
+        match handle.spawn_blocking(move || fetch_blocking(&inner, author, mode, timeout)).await {
+            Ok(r) => r,
+            // The sync's runtime shut down (the store is closing).
+            Err(_) => Err(FetchError::Net(NetError::Stopped)),
         }
     }
 
@@ -281,6 +264,56 @@ impl Core {
             Err(NetError::NotRunning) => Follows::set_in_file(self.path(), *author, on),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The kind of range request `which` asks for.
+fn range_mode(which: Fetch) -> Result<RangeMode, FetchError> {
+    match which {
+        Fetch::Seqs(r) if r.start < r.end => Ok(RangeMode::Range { start: r.start, end: r.end }),
+        Fetch::Latest(n) if n > 0 => Ok(RangeMode::Latest(n)),
+        _ => Err(FetchError::Empty),
+    }
+}
+
+/// [`Core::fetch_events`] on the running sync `inner`.
+fn fetch_blocking(
+    inner: &NetInner,
+    author: AuthorId,
+    mode: RangeMode,
+    timeout: Duration,
+) -> Result<FetchedEvents, FetchError> {
+    let deadline = Instant::now() + timeout;
+    let events = inner.hub.subscribe();
+    let mut failed = None;
+    loop {
+        // A peer whose feed ends before the last seq asked for answers with fewer events
+        // (or none): the longest such answer is kept in case no other peer has them all.
+        let mut cut: Option<FetchedEvents> = None;
+        for id in inner.connected_sessions() {
+            match fetch_from(inner, id, author, mode, deadline)? {
+                Answer::Got(got) if covers(&got, mode) => return Ok(got),
+                Answer::Got(got) => {
+                    if cut.as_ref().is_none_or(|c| got.seqs().end > c.seqs().end) {
+                        cut = Some(got);
+                    }
+                }
+                Answer::Failed { peer, status } => failed = Some((peer, status)),
+                Answer::None => {}
+            }
+        }
+        if let Some(got) = cut {
+            return Ok(got);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || inner.is_stopping() {
+            return Err(match failed {
+                Some((peer, status)) => FetchError::Failed { author, peer, status },
+                None => FetchError::NotFound { author },
+            });
+        }
+        // Woken early by any sync event (a peer connected, heads came).
+        let _ = events.recv_timeout(left.min(RETRY));
     }
 }
 
