@@ -6,7 +6,7 @@ use core::ops::Range;
 use super::config::{Capabilities, Limits, Role};
 use super::error::{ErrorCode, SessionError};
 use super::fork::ForkEvidence;
-use super::message::ProofStatus;
+use super::message::{ProofStatus, RangeMode};
 use crate::event::EventRef;
 use crate::hash::Hash;
 use crate::head::{AuthorId, SignedHead};
@@ -132,6 +132,21 @@ pub struct VerifiedRange {
     pub start: u64,
     /// The events (fewer than asked if they did not fit one frame: ask again for the rest).
     pub events: EventBlock,
+}
+
+impl VerifiedRange {
+    /// The request for what this answer to `asked` left out (it stopped at a frame's end),
+    /// or `None` if it holds all that the peer's feed, as of [`head`](Self::head), has of the
+    /// events asked for. An empty answer leaves nothing out: the peer's feed ends before them.
+    pub fn rest(&self, asked: RangeMode) -> Option<RangeMode> {
+        let target = self.head.length;
+        let end = match asked {
+            RangeMode::Range { end, .. } => end.min(target),
+            RangeMode::Latest(_) => target,
+        };
+        let next = self.start + self.events.len() as u64;
+        (!self.events.is_empty() && next < end).then_some(RangeMode::Range { start: next, end })
+    }
 }
 
 /// A verified proof answer.

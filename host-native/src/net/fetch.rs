@@ -347,14 +347,14 @@ fn fetch_from(
 ) -> Result<Answer, FetchError> {
     let Some(peer) = inner.session_peer(id) else { return Ok(Answer::None) };
     let mut got: Option<FetchedEvents> = None;
+    // Not this peer's feed (yet), or the session ended: the events so far, if any.
+    let ended = |got: Option<FetchedEvents>| Ok(got.map_or(Answer::None, Answer::Got));
     let mut mode = mode;
     loop {
         let (reply, answer) = mpsc::sync_channel(2);
-        if !inner.try_control(id, Control::Fetch { author, mode, reply }) {
-            return Ok(got.map_or(Answer::None, Answer::Got));
+        if !inner.control(id, Control::Fetch { author, mode, reply }) {
+            return ended(got);
         }
-        let ended = |got: Option<FetchedEvents>| Ok(got.map_or(Answer::None, Answer::Got));
-        // Not this peer's feed (yet), or the session ended: the events so far, if any.
         let left = deadline.saturating_duration_since(Instant::now());
         match answer.recv_timeout(LOCAL_ANSWER.min(left).max(LOCAL_ANSWER_MIN)) {
             Ok(FetchStep::Sent) => {}
@@ -367,13 +367,8 @@ fn fetch_from(
             Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => return ended(got),
             Err(mpsc::RecvTimeoutError::Timeout) => return Err(FetchError::TimedOut { author, peer }),
         };
-        let target = range.head.length;
-        let count = range.events.len() as u64;
-        let end = match mode {
-            RangeMode::Range { end, .. } => end.min(target),
-            RangeMode::Latest(_) => target,
-        };
-        let next = range.start + count;
+        let rest = range.rest(mode);
+        let range = *range;
         let f = got.get_or_insert_with(|| FetchedEvents {
             peer,
             head: range.head,
@@ -384,16 +379,16 @@ fn fetch_from(
         if range.start != f.start + f.len {
             // An answer that does not follow the events so far (the session asked for exactly
             // that start): stop at what was verified in order.
-            return Ok(got.map_or(Answer::None, Answer::Got));
+            return ended(got);
         }
-        f.len += count;
+        f.len += range.events.len() as u64;
         f.head = range.head;
-        if count > 0 {
+        if !range.events.is_empty() {
             f.blocks.push(range.events);
         }
-        if count == 0 || next >= end {
-            return Ok(got.map_or(Answer::None, Answer::Got));
+        match rest {
+            Some(rest) => mode = rest,
+            None => return ended(got),
         }
-        mode = RangeMode::Range { start: next, end };
     }
 }

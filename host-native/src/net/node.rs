@@ -660,10 +660,9 @@ impl NetInner {
         st.sessions.values().fold(st.ended_bytes, |(i, o), s| (i + s.status.bytes_in, o + s.status.bytes_out))
     }
 
-    pub(crate) fn control(&self, id: u64, c: Control) {
-        if let Some(s) = lock(&self.state).sessions.get(&id) {
-            let _ = s.control.send(c);
-        }
+    /// Sends `c` to session `id`; `false` if it has ended.
+    pub(crate) fn control(&self, id: u64, c: Control) -> bool {
+        lock(&self.state).sessions.get(&id).is_some_and(|s| s.control.send(c).is_ok())
     }
 
     pub(crate) fn emit(&self, ev: SyncEvent) {
@@ -816,11 +815,6 @@ impl NetInner {
     /// The peer of session `id`, while it runs.
     pub(crate) fn session_peer(&self, id: u64) -> Option<PeerId> {
         lock(&self.state).sessions.get(&id).map(|s| s.status.peer)
-    }
-
-    /// Sends `c` to session `id`; `false` if it has ended.
-    pub(crate) fn try_control(&self, id: u64, c: Control) -> bool {
-        lock(&self.state).sessions.get(&id).is_some_and(|s| s.control.send(c).is_ok())
     }
 
     /// Every feed's author (to refresh a session that missed change notifications).

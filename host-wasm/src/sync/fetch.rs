@@ -87,14 +87,11 @@ impl Driver {
         for ev in range.events.iter() {
             p.events.push(&crate::js::event(&ev));
         }
-        let target = range.head.length;
-        let end = match p.mode {
-            RangeMode::Range { end, .. } => end.min(target),
-            RangeMode::Latest(_) => target,
-        };
-        let next = range.start + range.events.len() as u64;
         p.head = Some(range.head);
-        if range.events.is_empty() || next >= end {
+        if let Some(rest) = range.rest(p.mode) {
+            p.mode = rest;
+            self.send_fetch(p);
+        } else {
             let head = p.head.as_ref().map_or(JsValue::UNDEFINED, crate::js::head);
             let result = Obj::new()
                 .set("author", hex::encode(p.author.as_bytes()))
@@ -104,9 +101,6 @@ impl Driver {
                 .set("events", p.events.clone())
                 .build();
             let _ = p.resolve.call1(&JsValue::NULL, &result);
-        } else {
-            p.mode = RangeMode::Range { start: next, end };
-            self.send_fetch(p);
         }
         self.retry_fetches();
     }
