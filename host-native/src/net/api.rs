@@ -94,6 +94,7 @@ impl Core {
             bytes_in,
             bytes_out,
             duplicates_refused: inner.duplicates_refused(),
+            tor: inner.tor_status(),
         })
     }
 }

@@ -90,7 +90,7 @@ pub use fetch::{Fetch, FetchError, FetchedEvents};
 pub use follow::Replication;
 pub(crate) use node::{NetSlot, start};
 pub use onion::{OnionAddress, OnionAddressError};
-pub use status::{PeerStatus, Subscription, SyncEvent, SyncStatus};
+pub use status::{OnionServiceState, PeerStatus, Subscription, SyncEvent, SyncStatus, TorStatus};
 pub use ticket::{MAX_TICKET_ADDRS, PeerId, SpaceId, TICKET_PREFIX, Ticket, TicketError};
 #[cfg(feature = "tor")]
 pub use tor::XSP_ONION_PORT;

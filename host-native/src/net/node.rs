@@ -367,6 +367,15 @@ impl NetInner {
         Ok(inner)
     }
 
+    /// The state of the Tor client and onion service, if the `"tor"` backend runs.
+    pub(crate) fn tor_status(&self) -> Option<super::status::TorStatus> {
+        #[cfg(feature = "tor")]
+        if let Some(tor) = self.tor.get() {
+            return Some(tor.status());
+        }
+        None
+    }
+
     /// This node's onion service, if the `"tor"` backend runs.
     pub(crate) fn onion(&self) -> Option<OnionAddress> {
         #[cfg(feature = "tor")]

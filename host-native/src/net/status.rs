@@ -158,6 +158,68 @@ pub struct SyncStatus {
     /// peer in that space (two nodes that dial each other at once keep one session; see
     /// `docs/net.md`, "Who dials").
     pub duplicates_refused: u64,
+    /// The Tor client and onion service, when the `"tor"` backend runs (feature `tor`).
+    pub tor: Option<TorStatus>,
+}
+
+/// The state of a node's Tor client and onion service, as [`SyncStatus::tor`] reports it: what
+/// to show a user who waits for a store on Tor to become reachable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TorStatus {
+    /// How far the Tor client's bootstrap is, in percent (100 once it has a directory and can
+    /// build circuits).
+    pub bootstrap_percent: u8,
+    /// Whether the client can build circuits: dials over Tor wait until it can.
+    pub ready: bool,
+    /// What keeps the bootstrap from progressing, if something does (no network, clock skew…),
+    /// described for people.
+    pub blockage: Option<String>,
+    /// The state of this node's onion service.
+    pub service: OnionServiceState,
+    /// The onion service's most severe current problem, if any, described for people.
+    pub service_problem: Option<String>,
+}
+
+/// The state of a node's onion service ([`TorStatus::service`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OnionServiceState {
+    /// Not launched yet: it launches once the Tor client has bootstrapped.
+    NotLaunched,
+    /// Establishing introduction points and publishing its descriptor; some clients may
+    /// already reach it.
+    Bootstrapping,
+    /// Reachable: introduction points established and descriptor published.
+    Running,
+    /// Reachable, with fewer introduction points than it wants.
+    Degraded,
+    /// Introduction points work but a descriptor upload failed: unlikely to be reachable.
+    Unpublished,
+    /// Recovering from a lost introduction point or a failed upload: unlikely to be reachable.
+    Recovering,
+    /// Not working, and recovery failed so far.
+    Broken,
+}
+
+impl OnionServiceState {
+    /// Whether peers are believed to reach the service.
+    pub fn is_reachable(self) -> bool {
+        matches!(self, OnionServiceState::Running | OnionServiceState::Degraded)
+    }
+
+    /// A word for the state, as `xf status` prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnionServiceState::NotLaunched => "not launched",
+            OnionServiceState::Bootstrapping => "bootstrapping",
+            OnionServiceState::Running => "running",
+            OnionServiceState::Degraded => "degraded",
+            OnionServiceState::Unpublished => "unpublished",
+            OnionServiceState::Recovering => "recovering",
+            OnionServiceState::Broken => "broken",
+        }
+    }
 }
 
 impl SyncStatus {

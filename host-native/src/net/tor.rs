@@ -18,7 +18,7 @@
 
 use std::path::Path;
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use arti_client::config::TorClientConfig;
@@ -36,6 +36,7 @@ use super::config::{NetConfig, NetError};
 use super::driver;
 use super::node::NetInner;
 use super::onion::OnionAddress;
+use super::status::{OnionServiceState, TorStatus};
 use super::stream::Stream;
 use super::ticket::PeerId;
 
@@ -54,6 +55,8 @@ pub(crate) struct TorTransport {
     pub(crate) onion: OnionAddress,
     /// Becomes true once the client has bootstrapped and the service runs.
     ready: watch::Receiver<bool>,
+    /// The onion service, once launched on the bootstrapped client.
+    service: Arc<OnceLock<Arc<RunningOnionService>>>,
 }
 
 /// The incoming rendezvous requests of the onion service.
@@ -82,7 +85,39 @@ impl TorTransport {
             .ok_or_else(|| NetError::Tor("the onion service has no identity key".into()))?;
         drop(service);
         let (ready_tx, ready) = watch::channel(false);
-        Ok((TorTransport { client: client.clone(), onion, ready }, Starting { client, ready: ready_tx }))
+        let service = Arc::new(OnceLock::new());
+        let transport = TorTransport { client: client.clone(), onion, ready, service: service.clone() };
+        Ok((transport, Starting { client, ready: ready_tx, service }))
+    }
+
+    /// The state of the client and of the onion service.
+    pub(crate) fn status(&self) -> TorStatus {
+        use tor_hsservice::status::State;
+        let boot = self.client.bootstrap_status();
+        let (service, service_problem) = match self.service.get() {
+            None => (OnionServiceState::NotLaunched, None),
+            Some(running) => {
+                let status = running.status();
+                let state = match status.state() {
+                    State::Shutdown => OnionServiceState::NotLaunched,
+                    State::Bootstrapping => OnionServiceState::Bootstrapping,
+                    State::Running => OnionServiceState::Running,
+                    State::DegradedReachable => OnionServiceState::Degraded,
+                    State::DegradedUnreachable => OnionServiceState::Unpublished,
+                    State::Recovering => OnionServiceState::Recovering,
+                    // `Broken`, and any state a later arti adds.
+                    _ => OnionServiceState::Broken,
+                };
+                (state, status.current_problem().map(describe_problem))
+            }
+        };
+        TorStatus {
+            bootstrap_percent: (boot.as_frac().clamp(0.0, 1.0) * 100.0).round() as u8,
+            ready: boot.ready_for_traffic(),
+            blockage: boot.blocked().map(|b| b.to_string()),
+            service,
+            service_problem,
+        }
     }
 
     /// Opens a Tor stream to the XSP port of `onion` (waiting for the client to bootstrap).
@@ -98,10 +133,42 @@ impl TorTransport {
     }
 }
 
+/// A line for an onion service problem: its first error (arti's `Debug` of a problem lists
+/// every retry of every upload).
+fn describe_problem(problem: &tor_hsservice::status::Problem) -> String {
+    use tor_hsservice::status::Problem;
+    let first = |what: &str, errors: Vec<String>| {
+        let more = errors.len().saturating_sub(1);
+        let first = errors.into_iter().next().unwrap_or_default();
+        if more == 0 { format!("{what}: {first}") } else { format!("{what}: {first} (and {more} more)") }
+    };
+    match problem {
+        Problem::Runtime(e) => format!("onion service stopped: {e}"),
+        Problem::DescriptorUpload(errors) => {
+            first("descriptor upload failed", errors.iter().map(|e| error_chain(e)).collect())
+        }
+        Problem::Ipt(errors) => first("introduction point failed", errors.iter().map(|e| error_chain(e)).collect()),
+        other => format!("{other:?}"),
+    }
+}
+
+/// An error and its sources, on one line.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        line.push_str(": ");
+        line.push_str(&s.to_string());
+        source = s.source();
+    }
+    line
+}
+
 /// What [`run`] needs to finish starting Tor.
 pub(crate) struct Starting {
     client: Arc<TorClient<PreferredRuntime>>,
     ready: watch::Sender<bool>,
+    service: Arc<OnceLock<Arc<RunningOnionService>>>,
 }
 
 fn tor_error(e: impl std::error::Error + Send + Sync + 'static) -> NetError {
@@ -142,6 +209,7 @@ pub(crate) async fn run(inner: Arc<NetInner>, starting: Starting) {
         }
         wait = (wait * 2).min(Duration::from_secs(30));
     };
+    let _ = starting.service.set(service.clone());
     let _ = starting.ready.send(true);
     serve(inner, service, requests).await;
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use xaeroflux::Core;
-use xaeroflux::net::{NetConfig, Replication, SpaceId, Subscription, SyncEvent, Ticket};
+use xaeroflux::net::{NetConfig, Replication, SpaceId, Subscription, SyncEvent, Ticket, TorStatus};
 
 use crate::args::{Cli, NetArgs, ServeArgs, SyncArgs, TicketArgs, WatchArgs};
 use crate::error::CliError;
@@ -171,7 +171,9 @@ fn print_event(cli: &Cli, core: &Core, ev: &SyncEvent, out: &mut Out) -> Result<
 fn run_loop(cli: &Cli, core: &Core, events: &Subscription, limit: Option<u64>, out: &mut Out) -> Result<(), CliError> {
     catch_signals();
     let end = limit.map(|s| Instant::now() + Duration::from_secs(s));
+    let mut tor_shown = None;
     while !STOP.load(Ordering::SeqCst) && end.is_none_or(|e| Instant::now() < e) {
+        print_tor_change(cli, core, &mut tor_shown, out)?;
         if let Some(ev) = events.recv_timeout(Duration::from_millis(100)) {
             print_event(cli, core, &ev, out)?;
             while let Some(ev) = events.try_recv() {
@@ -181,6 +183,37 @@ fn run_loop(cli: &Cli, core: &Core, events: &Subscription, limit: Option<u64>, o
         }
     }
     Ok(())
+}
+
+/// Prints the Tor client's and onion service's state when it changed since `shown` (a store
+/// on Tor takes from seconds to minutes to become reachable: this says where it is).
+fn print_tor_change(cli: &Cli, core: &Core, shown: &mut Option<TorStatus>, out: &mut Out) -> Result<(), CliError> {
+    let Some(tor) = core.sync_status().map_err(CliError::Net)?.tor else { return Ok(()) };
+    if shown.as_ref() == Some(&tor) {
+        return Ok(());
+    }
+    if cli.json {
+        out.json(&json!({"event": "tor", "bootstrap_percent": tor.bootstrap_percent, "ready": tor.ready,
+                         "blockage": tor.blockage, "service": tor.service.as_str(),
+                         "reachable": tor.service.is_reachable(), "problem": tor.service_problem}))?;
+    } else {
+        out.line(tor_line(&tor))?;
+    }
+    out.flush()?;
+    *shown = Some(tor);
+    Ok(())
+}
+
+/// One line of Tor state, e.g. `tor         bootstrap 100 %, onion service running`.
+fn tor_line(tor: &TorStatus) -> String {
+    let mut line = format!("tor         bootstrap {} %, onion service {}", tor.bootstrap_percent, tor.service.as_str());
+    if let Some(b) = &tor.blockage {
+        line.push_str(&format!(" (blocked: {b})"));
+    }
+    if let Some(p) = &tor.service_problem {
+        line.push_str(&format!(" (problem: {p})"));
+    }
+    line
 }
 
 fn print_ticket(cli: &Cli, ticket: &Ticket, out: &mut Out) -> Result<(), CliError> {
@@ -263,6 +296,9 @@ pub fn sync(cli: &Cli, a: &SyncArgs, out: &mut Out) -> Result<(), CliError> {
         if !cli.json && last_progress.elapsed() > Duration::from_millis(500) {
             let behind = status.behind(&ticket.space);
             eprintln!("xf: {} events received, {behind} behind", held(&core) - before);
+            if let Some(tor) = status.tor.as_ref().filter(|t| !t.ready) {
+                eprintln!("xf: {}", tor_line(tor));
+            }
             last_progress = Instant::now();
         }
     }
