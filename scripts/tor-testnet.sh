@@ -58,7 +58,7 @@ readonly VOTING_INTERVAL=20
 readonly HSDIR_INTERVAL=$((12 * 2 * VOTING_INTERVAL / 60))
 
 N_RELAYS=${TORNET_RELAYS:-3}
-TIMEOUT=${TORNET_TIMEOUT:-180}
+TIMEOUT=${TORNET_TIMEOUT:-240}
 export PATH="$PATH:/usr/sbin:/sbin"
 
 log() { printf '[tor-testnet %s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -445,13 +445,17 @@ EOF
 
 # ---------------------------------------------------------------- consensus wait
 
-# Print "<routers> <running>" of the microdesc consensus a DirPort serves,
-# or nothing if it has none.
+# Print "<routers> <running> <with bandwidth>" of the microdesc consensus a
+# DirPort serves, or nothing if it has none. "With bandwidth": relays whose
+# weight line is not "Bandwidth=0" (a network's first consensus can list
+# every relay Running before any has reported a bandwidth; clients then
+# weigh them uniformly, and the test has seen a restarted onion service go
+# unreached for minutes on such a network).
 consensus_summary() {
     local body
     body=$(curl -sf --max-time 5 --noproxy '*' \
         "http://$LOOPBACK:$1/tor/status-vote/current/consensus-microdesc" 2>/dev/null) || return 0
-    awk '/^r /{r++} /^s .*Running/{s++} END{if (r) print r+0, s+0}' <<<"$body"
+    awk '/^r /{r++} /^s .*Running/{s++} /^w Bandwidth=[1-9]/{w++} END{if (r) print r+0, s+0, w+0}' <<<"$body"
 }
 
 check_alive() {
@@ -475,7 +479,7 @@ wait_for_consensus() { # dir total
     local dir=$1 total=$2 deadline=$((SECONDS + TIMEOUT)) last=-10 node port sum ready
     local nodes
     mapfile -t nodes < <(node_names)
-    log "waiting up to ${TIMEOUT}s for a consensus listing all $total relays as Running"
+    log "waiting up to ${TIMEOUT}s for a consensus listing all $total relays as Running, with a bandwidth"
     while :; do
         check_alive "$dir" "${nodes[@]}"
         ready=0
@@ -483,7 +487,7 @@ wait_for_consensus() { # dir total
         for node in "${nodes[@]}"; do
             port=$(awk -F'\t' -v n="$node" '$1 == n {print $4}' "$dir/nodes.tsv")
             sum=$(consensus_summary "$port")
-            if [[ -n $sum ]] && [[ ${sum% *} -eq $total ]] && [[ ${sum#* } -eq $total ]]; then
+            if [[ -n $sum && $sum == "$total $total $total" ]]; then
                 ready=$((ready + 1))
             fi
             report+=("$node:${sum:-none}")
@@ -492,7 +496,7 @@ wait_for_consensus() { # dir total
             return 0
         fi
         if ((SECONDS - last >= 10)); then
-            log "  ${SECONDS}s: routers/running per node: ${report[*]}"
+            log "  ${SECONDS}s: routers/running/with bandwidth per node: ${report[*]}"
             last=$SECONDS
         fi
         if ((SECONDS >= deadline)); then
@@ -607,7 +611,7 @@ cmd_status() {
     [[ -s $dir/nodes.tsv ]] || die "no network in $dir"
     while IFS=$'\t' read -r node _ _ port _; do
         pid=$(live_pid "$dir/$node/pid" "$dir") || pid=dead
-        printf '%-8s pid=%-8s consensus(routers running)=%s\n' \
+        printf '%-8s pid=%-8s consensus(routers running with-bandwidth)=%s\n' \
             "$node" "$pid" "$(consensus_summary "$port")"
     done <"$dir/nodes.tsv"
 }

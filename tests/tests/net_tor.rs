@@ -53,6 +53,24 @@ impl TorNet {
         TorNet { dir, given: None }
     }
 
+    /// The last lines of each tor's log (for a failed test: did the authorities keep making
+    /// consensuses, did the relays take the onion service's descriptors?).
+    fn print_log_tails(&self) {
+        let root = self.given.as_deref().unwrap_or(self.dir.path());
+        let Ok(entries) = std::fs::read_dir(root) else { return };
+        let mut logs: Vec<PathBuf> =
+            entries.flatten().map(|e| e.path().join("notice.log")).filter(|p| p.is_file()).collect();
+        logs.sort();
+        for log in logs {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            eprintln!("----- {} (last 25 lines) -----", log.display());
+            for line in &lines[lines.len().saturating_sub(25)..] {
+                eprintln!("{line}");
+            }
+        }
+    }
+
     /// The arti configuration of the network.
     fn arti_config(&self) -> PathBuf {
         self.given.as_deref().unwrap_or(self.dir.path()).join("arti-network.toml")
@@ -61,6 +79,9 @@ impl TorNet {
 
 impl Drop for TorNet {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.print_log_tails();
+        }
         if self.given.is_none() {
             let _ = Command::new("bash").arg(script()).arg("stop").arg(self.dir.path()).status();
         }
@@ -107,10 +128,15 @@ fn other_ports_are_refused(net: &TorNet, onion: &str) {
     });
 }
 
-fn wait_long(what: &str, mut cond: impl FnMut() -> bool) -> Duration {
+/// Waits up to [`TOR_PATIENCE`] for `cond`; on timeout, fails with the sync status (Tor client
+/// and onion service included) of each of `nodes`.
+fn wait_long(what: &str, nodes: &[&Core], mut cond: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !cond() {
-        assert!(start.elapsed() < TOR_PATIENCE, "{what}: not within {TOR_PATIENCE:?}");
+        if start.elapsed() > TOR_PATIENCE {
+            let statuses: Vec<String> = nodes.iter().map(|n| format!("{:#?}", n.sync_status())).collect();
+            panic!("{what}: not within {TOR_PATIENCE:?}; the nodes' status:\n{}", statuses.join("\n"));
+        }
         std::thread::sleep(Duration::from_millis(2));
     }
     let took = start.elapsed();
@@ -142,12 +168,13 @@ fn stores_on_tor_alone_sync_through_an_onion_service() {
     let dc = tempfile::tempdir().unwrap();
     let c = node_with(dc.path(), &["iroh"]);
     assert!(matches!(c.join_ticket(&text.parse().unwrap()), Err(NetError::TorNotRunning)));
+    assert_eq!(c.sync_status().unwrap().tor, None, "a store without Tor reports no Tor state");
     drop(c);
 
     let b = tor_node(db.path(), &net, &["tor"]);
     let events = b.subscribe().unwrap();
     b.join_ticket(&text.parse::<Ticket>().unwrap()).unwrap();
-    wait_long("B caught up with A over Tor", || b.feed_len(&a.author()) == CATCH_UP as u64);
+    wait_long("B caught up with A over Tor", &[&a, &b], || b.feed_len(&a.author()) == CATCH_UP as u64);
     assert_eq!(b.feed_head(&a.author()).unwrap(), a.head());
     let got: Vec<Vec<u8>> = b.iter_feed(&a.author()).unwrap().map(|e| e.payload().to_vec()).collect();
     assert_eq!(got, payloads(1, CATCH_UP, 256));
@@ -157,13 +184,19 @@ fn stores_on_tor_alone_sync_through_an_onion_service() {
         sessions += usize::from(matches!(e, SyncEvent::PeerConnected { peer, .. } if peer == a.node_id().unwrap()));
     }
     assert!(sessions >= 1, "B reported its session with A");
+    // Both report their Tor client ready and their onion service launched.
+    for (name, core) in [("A", &a), ("B", &b)] {
+        let tor = core.sync_status().unwrap().tor.expect("a store on Tor reports its Tor state");
+        assert!(tor.ready && tor.bootstrap_percent == 100, "{name}: {tor:?}");
+        assert_ne!(tor.service, xaeroflux::net::OnionServiceState::NotLaunched, "{name}: {tor:?}");
+    }
 
     // Live, both ways, over the one Tor stream.
     for i in 0..5u64 {
         let ev = a.append(a.new_event(&i.to_le_bytes())).unwrap();
-        wait_long("A's live append reached B", || b.feed_len(&a.author()) > ev.seq);
+        wait_long("A's live append reached B", &[&a, &b], || b.feed_len(&a.author()) > ev.seq);
         let ev = b.append(b.new_event(&i.to_le_bytes())).unwrap();
-        wait_long("B's live append reached A", || a.feed_len(&b.author()) > ev.seq);
+        wait_long("B's live append reached A", &[&a, &b], || a.feed_len(&b.author()) > ev.seq);
     }
     assert!(same_feeds(&a, &b));
     // A read on demand over the same Tor stream: verified against A's signed head.
@@ -186,7 +219,7 @@ fn stores_on_tor_alone_sync_through_an_onion_service() {
     assert_eq!(a.onion_address().unwrap(), Some(onion), "the onion address survives a restart");
     a.join_space(space).unwrap();
     let ev = a.append(a.new_event(b"after the restart")).unwrap();
-    wait_long("B dialled the restarted A and got its new append", || b.feed_len(&a.author()) > ev.seq);
+    wait_long("B dialled the restarted A and got its new append", &[&a, &b], || b.feed_len(&a.author()) > ev.seq);
 
     // B restarts and joins the space by its id alone: its peer book remembers A's onion
     // service (from the ticket), so it dials A over Tor again.
@@ -194,7 +227,7 @@ fn stores_on_tor_alone_sync_through_an_onion_service() {
     let b = tor_node(db.path(), &net, &["tor"]);
     b.join_space(space).unwrap();
     let ev = a.append(a.new_event(b"after B's restart")).unwrap();
-    wait_long("B, back by space id alone, got A's next append", || b.feed_len(&a.author()) > ev.seq);
+    wait_long("B, back by space id alone, got A's next append", &[&a, &b], || b.feed_len(&a.author()) > ev.seq);
     for core in [&a, &b] {
         let report = core.check_integrity().unwrap();
         assert!(report.is_ok() && report.feeds == 2, "{report:?}");
