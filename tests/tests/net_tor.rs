@@ -64,8 +64,8 @@ impl TorNet {
         for log in logs {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
-            eprintln!("----- {} (last 25 lines) -----", log.display());
-            for line in &lines[lines.len().saturating_sub(25)..] {
+            eprintln!("----- {} (last 8 lines) -----", log.display());
+            for line in &lines[lines.len().saturating_sub(8)..] {
                 eprintln!("{line}");
             }
         }
@@ -134,7 +134,7 @@ fn wait_long(what: &str, nodes: &[&Core], mut cond: impl FnMut() -> bool) -> Dur
     let start = Instant::now();
     while !cond() {
         if start.elapsed() > TOR_PATIENCE {
-            let statuses: Vec<String> = nodes.iter().map(|n| format!("{:#?}", n.sync_status())).collect();
+            let statuses: Vec<String> = nodes.iter().map(|n| format!("{:?}", n.sync_status())).collect();
             panic!("{what}: not within {TOR_PATIENCE:?}; the nodes' status:\n{}", statuses.join("\n"));
         }
         std::thread::sleep(Duration::from_millis(2));

@@ -187,8 +187,9 @@ pub struct TorStatus {
 pub enum OnionServiceState {
     /// Not launched yet: it launches once the Tor client has bootstrapped.
     NotLaunched,
-    /// Establishing introduction points and publishing its descriptor; some clients may
-    /// already reach it.
+    /// Establishing introduction points and publishing its descriptor. arti (0.47) reports
+    /// this until the descriptor is published for both the current and the next HSDir time
+    /// period, so a service that peers already reach often shows it for a while.
     Bootstrapping,
     /// Reachable: introduction points established and descriptor published.
     Running,
