@@ -18,7 +18,7 @@
 
 use std::path::Path;
 use std::pin::pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use arti_client::config::TorClientConfig;
@@ -53,10 +53,8 @@ pub(crate) struct TorTransport {
     client: Arc<TorClient<PreferredRuntime>>,
     /// This node's onion service.
     pub(crate) onion: OnionAddress,
-    /// Becomes true once the client has bootstrapped and the service runs.
-    ready: watch::Receiver<bool>,
-    /// The onion service, once launched on the bootstrapped client.
-    service: Arc<OnceLock<Arc<RunningOnionService>>>,
+    /// The onion service, once the client has bootstrapped and launched it (dials wait for it).
+    service: watch::Receiver<Option<Arc<RunningOnionService>>>,
 }
 
 /// The incoming rendezvous requests of the onion service.
@@ -84,17 +82,16 @@ impl TorTransport {
             .map(|id| OnionAddress(id.into()))
             .ok_or_else(|| NetError::Tor("the onion service has no identity key".into()))?;
         drop(service);
-        let (ready_tx, ready) = watch::channel(false);
-        let service = Arc::new(OnceLock::new());
-        let transport = TorTransport { client: client.clone(), onion, ready, service: service.clone() };
-        Ok((transport, Starting { client, ready: ready_tx, service }))
+        let (launched, service) = watch::channel(None);
+        Ok((TorTransport { client: client.clone(), onion, service }, Starting { client, launched }))
     }
 
     /// The state of the client and of the onion service.
     pub(crate) fn status(&self) -> TorStatus {
         use tor_hsservice::status::State;
         let boot = self.client.bootstrap_status();
-        let (service, service_problem) = match self.service.get() {
+        let launched = self.service.borrow().clone();
+        let (service, service_problem) = match launched {
             None => (OnionServiceState::NotLaunched, None),
             Some(running) => {
                 let status = running.status();
@@ -123,9 +120,9 @@ impl TorTransport {
     /// Opens a Tor stream to the XSP port of `onion` (waiting for the client to bootstrap).
     pub(crate) async fn connect(&self, onion: &OnionAddress) -> Option<Stream> {
         let target = (onion.to_string(), XSP_ONION_PORT);
-        let mut ready = self.ready.clone();
+        let mut launched = self.service.clone();
         let connect = async {
-            ready.wait_for(|r| *r).await.ok()?;
+            launched.wait_for(Option::is_some).await.ok()?;
             self.client.connect(target).await.ok()
         };
         let stream = tokio::time::timeout(TOR_CONNECT_TIMEOUT, connect).await.ok().flatten()?;
@@ -137,18 +134,20 @@ impl TorTransport {
 /// every retry of every upload).
 fn describe_problem(problem: &tor_hsservice::status::Problem) -> String {
     use tor_hsservice::status::Problem;
-    let first = |what: &str, errors: Vec<String>| {
-        let more = errors.len().saturating_sub(1);
-        let first = errors.into_iter().next().unwrap_or_default();
-        if more == 0 { format!("{what}: {first}") } else { format!("{what}: {first} (and {more} more)") }
-    };
     match problem {
         Problem::Runtime(e) => format!("onion service stopped: {e}"),
-        Problem::DescriptorUpload(errors) => {
-            first("descriptor upload failed", errors.iter().map(|e| error_chain(e)).collect())
-        }
-        Problem::Ipt(errors) => first("introduction point failed", errors.iter().map(|e| error_chain(e)).collect()),
+        Problem::DescriptorUpload(errors) => first_error("descriptor upload failed", errors),
+        Problem::Ipt(errors) => first_error("introduction point failed", errors),
         other => format!("{other:?}"),
+    }
+}
+
+/// `what: <the first of errors, with its sources>` and how many more there are.
+fn first_error<E: std::error::Error + 'static>(what: &str, errors: &[E]) -> String {
+    let first = errors.first().map(|e| error_chain(e)).unwrap_or_default();
+    match errors.len().saturating_sub(1) {
+        0 => format!("{what}: {first}"),
+        more => format!("{what}: {first} (and {more} more)"),
     }
 }
 
@@ -167,8 +166,7 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// What [`run`] needs to finish starting Tor.
 pub(crate) struct Starting {
     client: Arc<TorClient<PreferredRuntime>>,
-    ready: watch::Sender<bool>,
-    service: Arc<OnceLock<Arc<RunningOnionService>>>,
+    launched: watch::Sender<Option<Arc<RunningOnionService>>>,
 }
 
 fn tor_error(e: impl std::error::Error + Send + Sync + 'static) -> NetError {
@@ -209,8 +207,7 @@ pub(crate) async fn run(inner: Arc<NetInner>, starting: Starting) {
         }
         wait = (wait * 2).min(Duration::from_secs(30));
     };
-    let _ = starting.service.set(service.clone());
-    let _ = starting.ready.send(true);
+    let _ = starting.launched.send(Some(service.clone()));
     serve(inner, service, requests).await;
 }
 
