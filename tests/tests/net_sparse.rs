@@ -144,7 +144,7 @@ fn following_keeps_a_feed_and_unfollowing_stops_fetching_it() {
 }
 
 /// Of two peers, one holding only a prefix of the feed: a range past that prefix comes whole
-/// from the other, whichever is asked first.
+/// from the other, and so do the latest events, whichever sent this store the most.
 #[test]
 fn a_range_one_peer_lacks_comes_from_the_peer_that_holds_it() {
     let (da, db, dc) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -181,6 +181,13 @@ fn a_range_one_peer_lacks_comes_from_the_peer_that_holds_it() {
         assert_eq!(got.seqs(), 50..150);
         assert_eq!(got.peer(), a.node_id().unwrap());
         assert!(same_events(&got, &a, 50..150));
+        // The latest events are those of the longest head (A's), although B is asked first
+        // for ranges both hold.
+        let latest = c.fetch_events(&author, Fetch::Latest(20), PATIENCE).unwrap();
+        assert_eq!(latest.seqs(), 180..200);
+        assert_eq!(latest.peer(), a.node_id().unwrap());
+        assert_eq!(latest.head().length, 200);
+        assert!(same_events(&latest, &a, 180..200));
     }
 }
 

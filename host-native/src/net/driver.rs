@@ -17,7 +17,7 @@ use xaeroflux_core::AuthorId;
 use xaeroflux_core::xsp::message::Message;
 use xaeroflux_core::xsp::{Capabilities, Config, Event, RangeMode, Role, Session, SessionError, varint};
 
-use super::fetch::{FetchReply, FetchStep};
+use super::fetch::{FetchReply, FetchStep, LengthReply};
 use super::import::ImportJob;
 use super::node::NetInner;
 use super::source::CoreSource;
@@ -60,6 +60,14 @@ pub(crate) enum Control {
         mode: RangeMode,
         /// Where the verified events (or the refusal) go.
         reply: FetchReply,
+    },
+    /// The length of the peer's latest head of a feed, if it announced the feed (answered at
+    /// once on `reply`): a fetch asks the peers with the longest heads first.
+    AnnouncedLength {
+        /// The feed.
+        author: AuthorId,
+        /// Where the answer goes.
+        reply: LengthReply,
     },
 }
 
@@ -293,6 +301,9 @@ pub(crate) async fn run_session(
                         let _ = reply.try_send(FetchStep::NotSent);
                     }
                 },
+                Some(Control::AnnouncedLength { author, reply }) => {
+                    let _ = reply.try_send(session.remote_head_of(&author).map(|h| h.length));
+                }
             },
             _ = sleep_until(handshake), if handshake.is_some() => {
                 // The peer never answered our HELLO: it went to a process that is gone, over a

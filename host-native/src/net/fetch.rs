@@ -25,6 +25,9 @@ use crate::Core;
 /// [`FetchStep::NotSent`] at once, then (if sent) the answer.
 pub(crate) type FetchReply = mpsc::SyncSender<FetchStep>;
 
+/// Where a session sends the length of its peer's head of a feed (`None`: not announced).
+pub(crate) type LengthReply = mpsc::SyncSender<Option<u64>>;
+
 /// What a session reports of a sparse read.
 #[derive(Debug)]
 pub(crate) enum FetchStep {
@@ -172,12 +175,14 @@ impl Core {
     /// (see [`Replication::Followed`](super::Replication::Followed)), or parts of a feed not
     /// downloaded yet. Blocks the calling thread until the events came or `timeout` passed.
     ///
-    /// The peers asked are those of open sessions that announced the feed, the one that sent
-    /// this store the most first; if none has yet (a ticket just joined), the fetch waits for
-    /// one until the timeout. For [`Fetch::Seqs`], a peer whose feed ends before the last seq
-    /// asked for sends fewer events, and the next peer is asked: the answer is the first that
-    /// holds them all, or else the one that holds the most ([`FetchedEvents::seqs`] says
-    /// which). [`Fetch::Latest`] takes the latest events of the first peer that answers. A
+    /// The peers asked are those of open sessions that announced the feed; if none has yet (a
+    /// ticket just joined), the fetch waits for one until the timeout. For [`Fetch::Seqs`],
+    /// the peers whose announced head reaches the last seq asked for come first (the one that
+    /// sent this store the most first), then the others, longest head first: a peer whose
+    /// feed ends early sends fewer events, and the next peer is asked; the answer is the
+    /// first that holds them all, or else the one that holds the most
+    /// ([`FetchedEvents::seqs`] says which). [`Fetch::Latest`] asks the peer with the longest
+    /// head first (a peer that is behind would answer with older events). A
     /// range larger than one XSP frame comes in several messages, each verified.
     ///
     /// ```no_run
@@ -290,7 +295,7 @@ fn fetch_blocking(
         // A peer whose feed ends before the last seq asked for answers with fewer events
         // (or none): the longest such answer is kept in case no other peer has them all.
         let mut cut: Option<FetchedEvents> = None;
-        for id in inner.connected_sessions() {
+        for id in sessions_to_ask(inner, author, mode, deadline) {
             match fetch_from(inner, id, author, mode, deadline)? {
                 Answer::Got(got) if covers(&got, mode) => return Ok(got),
                 Answer::Got(got) => {
@@ -315,6 +320,44 @@ fn fetch_blocking(
         // Woken early by any sync event (a peer connected, heads came).
         let _ = events.recv_timeout(left.min(RETRY));
     }
+}
+
+/// The open sessions whose peers announced `author`'s feed, in the order a fetch asks them
+/// (see [`rank`]).
+fn sessions_to_ask(inner: &NetInner, author: AuthorId, mode: RangeMode, deadline: Instant) -> Vec<u64> {
+    // Every session is asked at once, then the answers are read: a busy session delays the
+    // ranking by its own delay only.
+    let asked: Vec<(u64, mpsc::Receiver<Option<u64>>)> = inner
+        .connected_sessions()
+        .into_iter()
+        .filter_map(|id| {
+            let (reply, answer) = mpsc::sync_channel(1);
+            inner.control(id, Control::AnnouncedLength { author, reply }).then_some((id, answer))
+        })
+        .collect();
+    let mut announced = Vec::with_capacity(asked.len());
+    for (id, answer) in asked {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Ok(Some(len)) = answer.recv_timeout(LOCAL_ANSWER.min(left).max(LOCAL_ANSWER_MIN)) {
+            announced.push((id, len));
+        }
+    }
+    rank(mode, announced)
+}
+
+/// Orders the sessions `announced` (session, length of its peer's head of the feed; in the
+/// order of [`NetInner::connected_sessions`], the one that sent this store the most first)
+/// for a fetch of `mode`. For a range: the peers whose feed reaches its end, in the given
+/// order, then the others, longest first. For the latest events: the longest heads first (the
+/// latest events are those of the longest head), then the given order.
+fn rank(mode: RangeMode, mut announced: Vec<(u64, u64)>) -> Vec<u64> {
+    match mode {
+        RangeMode::Range { end, .. } => {
+            announced.sort_by_key(|&(_, len)| if len >= end { (0, 0) } else { (1, u64::MAX - len) });
+        }
+        RangeMode::Latest(_) => announced.sort_by_key(|&(_, len)| u64::MAX - len),
+    }
+    announced.into_iter().map(|(id, _)| id).collect()
 }
 
 /// Whether `got` holds everything `mode` asked for: the seqs up to the end asked for, or the
@@ -390,5 +433,25 @@ fn fetch_from(
             Some(rest) => mode = rest,
             None => return ended(got),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_asks_the_peers_that_reach_its_end_first_in_the_given_order() {
+        let mode = RangeMode::Range { start: 10, end: 60 };
+        // (session, announced length), the session that sent the most first.
+        let announced = vec![(1, 40), (2, 100), (3, 59), (4, 60), (5, 10)];
+        assert_eq!(rank(mode, announced), vec![2, 4, 3, 1, 5]);
+    }
+
+    #[test]
+    fn the_latest_events_are_asked_of_the_longest_head_first() {
+        let announced = vec![(1, 100), (2, 200), (3, 150), (4, 200)];
+        assert_eq!(rank(RangeMode::Latest(20), announced), vec![2, 4, 3, 1]);
+        assert_eq!(rank(RangeMode::Latest(20), Vec::new()), Vec::<u64>::new());
     }
 }

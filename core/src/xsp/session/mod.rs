@@ -316,6 +316,11 @@ impl<S: FeedSource> Session<S> {
         self.remote.iter().map(|r| &r.head)
     }
 
+    /// The peer's latest head of `author`'s feed, if it announced the feed.
+    pub fn remote_head_of(&self, author: &AuthorId) -> Option<&SignedHead> {
+        self.remote_idx.get(author).and_then(|&i| self.remote.get(i as usize)).map(|r| &r.head)
+    }
+
     /// Feeds this side announced.
     pub fn announced_heads(&self) -> impl Iterator<Item = &SignedHead> + '_ {
         self.local.iter().map(|l| &l.announced)
