@@ -223,3 +223,36 @@ fn an_async_fetch_does_not_block_the_callers_executor() {
     assert!(ticks.get() > 0, "the executor ran other tasks during the fetch");
     eprintln!("the executor ran another task {} times during the fetch", ticks.get());
 }
+
+/// Many async fetches at once: fetches waiting for feeds no peer holds (until their timeout)
+/// do not hold up a fetch a peer can answer, however many there are.
+#[test]
+fn async_fetches_run_at_once_without_holding_threads() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node_with(da.path(), &["iroh"]);
+    append_n(&a, 7, 1_000, SIZE);
+    let author = a.author();
+    let b = std::sync::Arc::new(sparse_node(db.path()));
+    b.join_ticket(&a.ticket(space("many")).unwrap()).unwrap();
+    assert!(wait_until(|| synced_with_every_peer(&b)));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_time().build().unwrap();
+    let waiting = Duration::from_secs(4);
+    let unknown: Vec<_> = (0..16u8)
+        .map(|i| {
+            let (b, nobody) = (b.clone(), xaeroflux::AuthorId([i; 32]));
+            rt.spawn(async move { b.fetch_events_async(&nobody, Fetch::Latest(1), waiting).await })
+        })
+        .collect();
+    // Give the waiting fetches time to start.
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let got = rt.block_on(b.fetch_events_async(&author, Fetch::Latest(5), PATIENCE)).unwrap();
+    let took = started.elapsed();
+    assert_eq!(got.seqs(), 995..1_000);
+    assert!(same_events(&got, &a, 995..1_000));
+    assert!(took < Duration::from_secs(2), "a fetch a peer can answer waited {took:?} behind others");
+    for fetch in unknown {
+        assert!(matches!(rt.block_on(fetch).unwrap(), Err(FetchError::NotFound { .. })));
+    }
+    eprintln!("with 16 fetches waiting, a fetch took {took:?}");
+}

@@ -302,7 +302,7 @@ pub(crate) async fn run_session(
                     }
                 },
                 Some(Control::AnnouncedLength { author, reply }) => {
-                    let _ = reply.try_send(session.remote_head_of(&author).map(|h| h.length));
+                    let _ = reply.send(session.remote_head_of(&author).map(|h| h.length));
                 }
             },
             _ = sleep_until(handshake), if handshake.is_some() => {

@@ -8,8 +8,13 @@
 
 use std::fmt;
 use std::ops::Range;
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::pin::Pin;
+use std::sync::{Arc, mpsc};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::{mpsc as tokio_mpsc, oneshot};
+use tokio::time::Instant;
 
 use xaeroflux_core::xsp::{EventBlock, ProofStatus, RangeMode, VerifiedRange};
 use xaeroflux_core::{AuthorId, EventRef, SignedHead};
@@ -23,10 +28,10 @@ use crate::Core;
 
 /// Where a session sends what became of one sparse read: [`FetchStep::Sent`] or
 /// [`FetchStep::NotSent`] at once, then (if sent) the answer.
-pub(crate) type FetchReply = mpsc::SyncSender<FetchStep>;
+pub(crate) type FetchReply = tokio_mpsc::Sender<FetchStep>;
 
 /// Where a session sends the length of its peer's head of a feed (`None`: not announced).
-pub(crate) type LengthReply = mpsc::SyncSender<Option<u64>>;
+pub(crate) type LengthReply = oneshot::Sender<Option<u64>>;
 
 /// What a session reports of a sparse read.
 #[derive(Debug)]
@@ -210,12 +215,20 @@ impl Core {
         timeout: Duration,
     ) -> Result<FetchedEvents, FetchError> {
         let inner = self.net_slot().inner()?;
-        fetch_blocking(&inner, *author, range_mode(which)?, timeout)
+        let (author, mode) = (*author, range_mode(which)?);
+        let (done, result) = mpsc::sync_channel(1);
+        let handle = inner.handle.clone();
+        drop(handle.spawn(async move {
+            let _ = done.send(fetch(inner, author, mode, timeout).await);
+        }));
+        // No answer: the sync's runtime shut down (the store is closing).
+        result.recv().unwrap_or(Err(FetchError::Net(NetError::Stopped)))
     }
 
-    /// [`Core::fetch_events`] for async code: the same fetch, run on the sync's own threads,
-    /// so that awaiting it never blocks the caller's executor (any executor: the future only
-    /// needs to be polled).
+    /// [`Core::fetch_events`] for async code: the same fetch, run as a task on the sync's own
+    /// threads, so that awaiting it never blocks the caller's executor (any executor: the
+    /// future only needs to be polled). Any number may run at once; dropping the future stops
+    /// the fetch.
     pub async fn fetch_events_async(
         &self,
         author: &AuthorId,
@@ -224,12 +237,8 @@ impl Core {
     ) -> Result<FetchedEvents, FetchError> {
         let inner = self.net_slot().inner()?;
         let (author, mode) = (*author, range_mode(which)?);
-        let handle = inner.handle.clone();
-        match handle.spawn_blocking(move || fetch_blocking(&inner, author, mode, timeout)).await {
-            Ok(r) => r,
-            // The sync's runtime shut down (the store is closing).
-            Err(_) => Err(FetchError::Net(NetError::Stopped)),
-        }
+        let task = AbortOnDrop(inner.handle.clone().spawn(fetch(inner, author, mode, timeout)));
+        task.await
     }
 
     /// Follows `author`: with [`Replication::Followed`](super::Replication::Followed), sync
@@ -272,6 +281,26 @@ impl Core {
     }
 }
 
+/// A task of the sync's runtime that stops when no one awaits it any more.
+struct AbortOnDrop(tokio::task::JoinHandle<Result<FetchedEvents, FetchError>>);
+
+impl Future for AbortOnDrop {
+    type Output = Result<FetchedEvents, FetchError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(|joined| {
+            // Not joined: the sync's runtime shut down (the store is closing).
+            joined.unwrap_or(Err(FetchError::Net(NetError::Stopped)))
+        })
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The kind of range request `which` asks for.
 fn range_mode(which: Fetch) -> Result<RangeMode, FetchError> {
     match which {
@@ -281,22 +310,28 @@ fn range_mode(which: Fetch) -> Result<RangeMode, FetchError> {
     }
 }
 
-/// [`Core::fetch_events`] on the running sync `inner`.
-fn fetch_blocking(
-    inner: &NetInner,
+/// [`Core::fetch_events`] on the running sync `inner`, as a task of the sync's runtime: a
+/// fetch waits only on channels and timers, so any number run at once without holding a
+/// thread.
+async fn fetch(
+    inner: Arc<NetInner>,
     author: AuthorId,
     mode: RangeMode,
     timeout: Duration,
 ) -> Result<FetchedEvents, FetchError> {
     let deadline = Instant::now() + timeout;
-    let events = inner.hub.subscribe();
     let mut failed = None;
     loop {
+        // Woken early by any sync event (a peer connected, heads came): registered before the
+        // sessions are looked at, so an event meanwhile is not missed.
+        let activity = inner.activity.notified();
+        tokio::pin!(activity);
+        activity.as_mut().enable();
         // A peer whose feed ends before the last seq asked for answers with fewer events
         // (or none): the longest such answer is kept in case no other peer has them all.
         let mut cut: Option<FetchedEvents> = None;
-        for id in sessions_to_ask(inner, author, mode, deadline) {
-            match fetch_from(inner, id, author, mode, deadline)? {
+        for id in sessions_to_ask(&inner, author, mode, deadline).await {
+            match fetch_from(&inner, id, author, mode, deadline).await? {
                 Answer::Got(got) if covers(&got, mode) => return Ok(got),
                 Answer::Got(got) => {
                     if cut.as_ref().is_none_or(|c| got.seqs().end > c.seqs().end) {
@@ -317,32 +352,35 @@ fn fetch_blocking(
                 None => FetchError::NotFound { author },
             });
         }
-        // Woken early by any sync event (a peer connected, heads came).
-        let _ = events.recv_timeout(left.min(RETRY));
+        let _ = tokio::time::timeout(left.min(RETRY), activity).await;
     }
 }
 
 /// The open sessions whose peers announced `author`'s feed, in the order a fetch asks them
 /// (see [`rank`]).
-fn sessions_to_ask(inner: &NetInner, author: AuthorId, mode: RangeMode, deadline: Instant) -> Vec<u64> {
+async fn sessions_to_ask(inner: &NetInner, author: AuthorId, mode: RangeMode, deadline: Instant) -> Vec<u64> {
     // Every session is asked at once, then the answers are read: a busy session delays the
     // ranking by its own delay only.
-    let asked: Vec<(u64, mpsc::Receiver<Option<u64>>)> = inner
+    let asked: Vec<(u64, oneshot::Receiver<Option<u64>>)> = inner
         .connected_sessions()
         .into_iter()
         .filter_map(|id| {
-            let (reply, answer) = mpsc::sync_channel(1);
+            let (reply, answer) = oneshot::channel();
             inner.control(id, Control::AnnouncedLength { author, reply }).then_some((id, answer))
         })
         .collect();
     let mut announced = Vec::with_capacity(asked.len());
     for (id, answer) in asked {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if let Ok(Some(len)) = answer.recv_timeout(LOCAL_ANSWER.min(left).max(LOCAL_ANSWER_MIN)) {
+        if let Ok(Ok(Some(len))) = tokio::time::timeout(local_answer(deadline), answer).await {
             announced.push((id, len));
         }
     }
     rank(mode, announced)
+}
+
+/// How long a session may take to say whether it sent a request, with the fetch's `deadline`.
+fn local_answer(deadline: Instant) -> Duration {
+    LOCAL_ANSWER.min(deadline.saturating_duration_since(Instant::now())).max(LOCAL_ANSWER_MIN)
 }
 
 /// Orders the sessions `announced` (session, length of its peer's head of the feed; in the
@@ -381,7 +419,7 @@ enum Answer {
 
 /// Fetches from session `id`, asking again for the rest while the answers stop short of what
 /// its peer holds (one frame each).
-fn fetch_from(
+async fn fetch_from(
     inner: &NetInner,
     id: u64,
     author: AuthorId,
@@ -394,21 +432,20 @@ fn fetch_from(
     let ended = |got: Option<FetchedEvents>| Ok(got.map_or(Answer::None, Answer::Got));
     let mut mode = mode;
     loop {
-        let (reply, answer) = mpsc::sync_channel(2);
+        let (reply, mut answer) = tokio_mpsc::channel(2);
         if !inner.control(id, Control::Fetch { author, mode, reply }) {
             return ended(got);
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        match answer.recv_timeout(LOCAL_ANSWER.min(left).max(LOCAL_ANSWER_MIN)) {
-            Ok(FetchStep::Sent) => {}
+        match tokio::time::timeout(local_answer(deadline), answer.recv()).await {
+            Ok(Some(FetchStep::Sent)) => {}
             _ => return ended(got),
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        let range = match answer.recv_timeout(left) {
-            Ok(FetchStep::Events(range)) => range,
-            Ok(FetchStep::Failed(status)) if got.is_none() => return Ok(Answer::Failed { peer, status }),
-            Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => return ended(got),
-            Err(mpsc::RecvTimeoutError::Timeout) => return Err(FetchError::TimedOut { author, peer }),
+        let range = match tokio::time::timeout(left, answer.recv()).await {
+            Ok(Some(FetchStep::Events(range))) => range,
+            Ok(Some(FetchStep::Failed(status))) if got.is_none() => return Ok(Answer::Failed { peer, status }),
+            Ok(_) => return ended(got),
+            Err(_) => return Err(FetchError::TimedOut { author, peer }),
         };
         let rest = range.rest(mode);
         let range = *range;

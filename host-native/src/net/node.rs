@@ -272,6 +272,8 @@ pub(crate) struct NetInner {
     pub(crate) gossip: Option<Gossip>,
     pub(crate) lookup: MemoryLookup,
     pub(crate) hub: Hub,
+    /// Notified with every [`SyncEvent`] (wakes fetches waiting for a peer with a feed).
+    pub(crate) activity: tokio::sync::Notify,
     pub(crate) changed: broadcast::Sender<AuthorId>,
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) import_tx: Mutex<Option<mpsc::Sender<ImportJob>>>,
@@ -345,6 +347,7 @@ impl NetInner {
             gossip: gossip.clone(),
             lookup,
             hub: Hub::default(),
+            activity: tokio::sync::Notify::new(),
             changed: changed.clone(),
             shutdown: watch::channel(false).0,
             import_tx: Mutex::new(None),
@@ -699,6 +702,7 @@ impl NetInner {
 
     pub(crate) fn emit(&self, ev: SyncEvent) {
         self.hub.emit(ev);
+        self.activity.notify_waiters();
     }
 
     /// Stops reusing `conn` for new sessions with `peer` (if it is the cached one).
