@@ -6,7 +6,8 @@
 //!
 //! A host also chooses which feeds to fetch at all (`FeedSource::wants`), and may change its
 //! mind: `Session::wants_changed` fetches a feed as soon as it is wanted, and stops fetching
-//! one no longer wanted (but for a want already sent, which XSP cannot take back).
+//! one no longer wanted: a want already sent is taken back (UNWANT), or, with a peer that
+//! does not offer UNWANT, reported to the host, which closes the session.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -15,7 +16,7 @@ use xaeroflux_core::memstore::{MemStore, NewEvent};
 use xaeroflux_core::mmr::{ConsistencyProof, InclusionProof, MmrPeaks, RangeProof};
 use xaeroflux_core::page::PageConfig;
 use xaeroflux_core::xsp::pair::Side;
-use xaeroflux_core::xsp::{Config, Event, FeedSource, Pair, Role, Session};
+use xaeroflux_core::xsp::{Capabilities, Config, Event, FeedSource, Limits, Pair, Role, Session};
 use xaeroflux_core::{AuthorId, AuthorKey, SignedHead};
 
 /// A store whose claims the test grants or refuses, counting the requests.
@@ -210,12 +211,13 @@ fn a_live_want_extends_its_claim_to_each_longer_head() {
 }
 
 /// A feed not wanted is not fetched, and the session is synced without it; once wanted it is
-/// fetched at once; a live want under way when it stops being wanted is reported (the host
-/// closes the session to stop it), one not yet sent is dropped.
+/// fetched at once; a live want under way when it stops being wanted is reported when the
+/// sides cannot take it back (no UNWANT: the host closes the session to stop it).
 #[test]
 fn a_feed_is_fetched_only_while_the_source_wants_it() {
     let pages = PageConfig::new(4096).unwrap();
-    let config = Config::new([6; 32]).with_page_size(4096).unwrap().with_live(true);
+    let config =
+        Config::new([6; 32]).with_page_size(4096).unwrap().with_capabilities(Capabilities::SYNC).with_live(true);
     let (src, author) = holder(pages);
     let holder = Claiming::new(src, true);
     let fetcher = Claiming::new(MemStore::replica(pages), true);
@@ -250,8 +252,8 @@ fn a_feed_is_fetched_only_while_the_source_wants_it() {
     pair.drive_with(store_on_b);
     assert_eq!(fetcher.len(&author), N + 2, "pushed on the live want");
 
-    // No longer wanted while the live want runs: reported as under way (the push goes on
-    // until the session ends, as XSP has no message to take a want back).
+    // No longer wanted while the live want runs: reported as under way (without UNWANT the
+    // push goes on until the session ends).
     fetcher.wanted.set(false);
     assert!(pair.b.wants_changed(&author), "a live want is under way");
     // An unknown author: nothing to do.
@@ -273,4 +275,109 @@ fn a_deferred_want_no_longer_wanted_is_dropped() {
     pair.b.feed_updated(&author);
     pair.drive_with(store_on_b);
     assert_eq!(fetcher.len(&author), 0);
+}
+
+/// Both sides offer UNWANT (the default): a want taken back while its pages stream stops
+/// the holder (pages on their way are still verified and stored, no error, no close), the
+/// session is synced without the feed and gets no live push of it; wanted again, it is
+/// fetched from where the store stands, and pushed live again.
+#[test]
+fn a_want_taken_back_stops_the_holder_without_closing_the_session() {
+    let pages = PageConfig::new(4096).unwrap();
+    let config = Config::new([6; 32]).with_page_size(4096).unwrap().with_live(true).with_target_frame(4096);
+    // A small window on the fetcher: at most 4 pages on their way at any time.
+    let small = Limits { max_pages: 4, ..Limits::default() };
+    let (src, author) = holder(pages);
+    let holder = Claiming::new(src, true);
+    let fetcher = Claiming::new(MemStore::replica(pages), true);
+    let mut pair = Pair::new(
+        Session::new(config.clone(), Role::Initiator, 0, holder.clone()),
+        Session::new(config.with_limits(small).unwrap(), Role::Responder, 0, fetcher.clone()),
+    );
+    let taken_back = Cell::new(false);
+    let ex = pair.drive_with(|side, session, event| {
+        store_on_b(side, session, event);
+        if side == Side::B && matches!(event, Event::Verified(_)) && !taken_back.get() {
+            taken_back.set(true);
+            fetcher.wanted.set(false);
+            assert!(!session.wants_changed(&author), "taken back with UNWANT, nothing for the host to do");
+        }
+    });
+    let closed = |events: &[Event]| events.iter().any(|e| matches!(e, Event::Closed(_)));
+    assert!(!closed(&ex.a) && !closed(&ex.b), "{:?} {:?}", ex.a, ex.b);
+    let stopped_at = fetcher.len(&author);
+    assert!(stopped_at > 0 && stopped_at < N / 4, "the holder stopped early: {stopped_at} of {N}");
+    assert!(pair.b.is_synced() && pair.a.is_synced(), "synced without the feed");
+    // Later events are not pushed.
+    holder.store.borrow_mut().append_batch([NewEvent::new(9_000, b"more")]).unwrap();
+    pair.a.feed_updated(&author);
+    let ex = pair.drive_with(store_on_b);
+    assert!(!closed(&ex.a) && !closed(&ex.b));
+    assert_eq!(fetcher.len(&author), stopped_at);
+
+    // Wanted again: fetched from where the store stands, then pushed live.
+    fetcher.wanted.set(true);
+    assert!(!pair.b.wants_changed(&author));
+    pair.drive_with(store_on_b);
+    assert_eq!(fetcher.len(&author), N + 1);
+    holder.store.borrow_mut().append_batch([NewEvent::new(9_001, b"live")]).unwrap();
+    pair.a.feed_updated(&author);
+    let ex = pair.drive_with(store_on_b);
+    assert!(!closed(&ex.a) && !closed(&ex.b));
+    assert_eq!(fetcher.len(&author), N + 2, "pushed on the new live want");
+    assert!(pair.b.is_synced());
+}
+
+/// A feed wanted again before the holder confirmed the UNWANT is wanted afresh once it has:
+/// no WANT goes out meanwhile (it would meet the holder's pages of the old want), and the
+/// whole feed arrives.
+#[test]
+fn a_feed_wanted_again_before_the_unwant_is_confirmed_is_fetched_whole() {
+    let pages = PageConfig::new(4096).unwrap();
+    let config = Config::new([6; 32]).with_page_size(4096).unwrap().with_live(true).with_target_frame(4096);
+    let small = Limits { max_pages: 4, ..Limits::default() };
+    let (src, author) = holder(pages);
+    let holder = Claiming::new(src, true);
+    let fetcher = Claiming::new(MemStore::replica(pages), true);
+    let mut pair = Pair::new(
+        Session::new(config.clone(), Role::Initiator, 0, holder),
+        Session::new(config.with_limits(small).unwrap(), Role::Responder, 0, fetcher.clone()),
+    );
+    let batches = Cell::new(0);
+    let ex = pair.drive_with(|side, session, event| {
+        store_on_b(side, session, event);
+        if side == Side::B && matches!(event, Event::Verified(_)) {
+            batches.set(batches.get() + 1);
+            if batches.get() == 1 {
+                // Not wanted, then wanted again before the UNWANT even went out.
+                fetcher.wanted.set(false);
+                assert!(!session.wants_changed(&author));
+                fetcher.wanted.set(true);
+                assert!(!session.wants_changed(&author));
+            }
+        }
+    });
+    assert!(!ex.a.iter().chain(&ex.b).any(|e| matches!(e, Event::Closed(_))), "{:?} {:?}", ex.a, ex.b);
+    assert!(batches.get() > 1);
+    assert_eq!(fetcher.len(&author), N);
+    assert!(pair.b.is_synced());
+}
+
+/// Without UNWANT on both sides (a peer that does not offer it), a want under way is
+/// reported to the host, as before the capability.
+#[test]
+fn a_want_is_taken_back_only_when_both_sides_offer_unwant() {
+    let pages = PageConfig::new(4096).unwrap();
+    let config = Config::new([6; 32]).with_page_size(4096).unwrap().with_live(true);
+    let old = config.clone().with_capabilities(Capabilities::SYNC).with_live(true);
+    let (src, author) = holder(pages);
+    let fetcher = Claiming::new(MemStore::replica(pages), true);
+    let mut pair = Pair::new(
+        Session::new(old, Role::Initiator, 0, Claiming::new(src, true)),
+        Session::new(config, Role::Responder, 0, fetcher.clone()),
+    );
+    pair.drive_with(store_on_b);
+    assert_eq!(fetcher.len(&author), N);
+    fetcher.wanted.set(false);
+    assert!(pair.b.wants_changed(&author), "a live want is under way and cannot be taken back");
 }

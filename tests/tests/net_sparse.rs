@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use net_common::*;
 use xaeroflux::Core;
-use xaeroflux::net::{Fetch, FetchError, Replication};
+use xaeroflux::net::{Fetch, FetchError, Replication, SyncEvent};
 
 const N: usize = 10_000;
 const SIZE: usize = 256;
@@ -118,7 +118,9 @@ fn following_keeps_a_feed_and_unfollowing_stops_fetching_it() {
     a.append(a.new_event(b"live")).unwrap();
     assert!(wait_until(|| b.feed_len(&author) == N as u64 + 1));
 
-    // Unfollowed: the session that pushed the feed live is replaced by one that does not.
+    // Unfollowed: the session that pushed the feed live takes the want back (XSP's UNWANT)
+    // and goes on, synced, without it.
+    let events = b.subscribe().unwrap();
     assert!(b.unfollow(&author).unwrap());
     assert!(b.followed().unwrap().is_empty());
     assert!(wait_until(|| synced_with_every_peer(&b)));
@@ -129,6 +131,10 @@ fn following_keeps_a_feed_and_unfollowing_stops_fetching_it() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(synced_with_every_peer(&b));
     assert_eq!(b.feed_len(&author), N as u64 + 1, "an unfollowed feed is not fetched");
+    let reconnects: Vec<_> = std::iter::from_fn(|| events.try_recv())
+        .filter(|e| matches!(e, SyncEvent::PeerDisconnected { .. } | SyncEvent::PeerConnected { .. }))
+        .collect();
+    assert!(reconnects.is_empty(), "no session was replaced: {reconnects:?}");
     // What it stored stays, and the rest can still be read on demand.
     assert_eq!(b.range(&author, 0..N as u64 + 1).unwrap().count(), N + 1);
     let rest = b.fetch_events(&author, Fetch::Seqs(N as u64 + 1..N as u64 + 51), PATIENCE).unwrap();

@@ -7,9 +7,9 @@
 
 use xaeroflux_core::memstore::{MemStore, NewEvent};
 use xaeroflux_core::page::PageConfig;
-use xaeroflux_core::xsp::message::{Fork, Pages, RangeResponse};
+use xaeroflux_core::xsp::message::{FeedList, Fork, Pages, RangeResponse, ty};
 use xaeroflux_core::xsp::wire_page::CompactEncoder;
-use xaeroflux_core::xsp::{Config, ErrorCode, Event, Limits, Message, ProofKind, RangeMode, varint};
+use xaeroflux_core::xsp::{Capabilities, Config, ErrorCode, Event, Limits, Message, ProofKind, RangeMode, varint};
 use xaeroflux_core::{AuthorId, AuthorKey, EventRef, Hash, SignedHead};
 use xaeroflux_tests::adversary::{Frame, Mitm, frame_of};
 
@@ -367,6 +367,10 @@ fn messages_that_are_not_valid_now() {
         (want(7, 0, false), ErrorCode::UNEXPECTED),
         // APP without MCP.
         (frame_of(&Message::App { channel: 0, data: b"{}" }), ErrorCode::CAPABILITY),
+        // UNWANT_DONE of a feed the victim never took back, UNWANT of a feed it never
+        // announced, and of one it did (which it answers, as chatter: no close).
+        (unwant(true, 0), ErrorCode::UNEXPECTED),
+        (unwant(false, 7), ErrorCode::UNEXPECTED),
     ];
     for (i, (frame, code)) in cases.into_iter().enumerate() {
         let mut m = mitm(3, 10, config());
@@ -385,6 +389,65 @@ fn messages_that_are_not_valid_now() {
         assert_eq!(m.closed().map(|c| c.code), Some(code), "case {i}: {:?}", m.closed());
         check(&mut m, code, &truth);
     }
+}
+
+fn unwant(done: bool, feed: u64) -> Frame {
+    let mut b = Vec::new();
+    let n = FeedList::encode_entries([feed], &mut b);
+    let list = FeedList::from_encoded(n, &b).unwrap();
+    frame_of(&if done { Message::UnwantDone(list) } else { Message::Unwant(list) })
+}
+
+/// UNWANT and UNWANT_DONE need the UNWANT capability on both sides: a victim that does not
+/// offer it refuses them (`CAPABILITY`); one that does, asked for its feed and then told
+/// not to, sends none of it, answers UNWANT_DONE and goes on.
+#[test]
+fn unwant_needs_the_capability_and_an_idle_one_is_answered() {
+    let truth = evil_store(3, 10);
+    let without = config().with_capabilities(Capabilities::SYNC.union(Capabilities::LIVE));
+    for frame in [unwant(false, 0), unwant(true, 0)] {
+        let mut m = mitm(3, 10, without.clone());
+        let mut first = true;
+        m.run(
+            move |f| {
+                if first && f[0] == HEADS {
+                    first = false;
+                    return vec![f.to_vec(), frame.clone()];
+                }
+                vec![f.to_vec()]
+            },
+            pass,
+        );
+        check(&mut m, ErrorCode::CAPABILITY, &truth);
+    }
+    let mut m = mitm(3, 10, config());
+    let mut first = true;
+    let answers = std::rc::Rc::new(std::cell::Cell::new(0));
+    let seen = answers.clone();
+    // Right after the malicious side's WANT of the victim's feed (index 0 of the victim's
+    // table), before the victim sent any of it; the answer is kept from the malicious side,
+    // whose session did not ask.
+    m.run(
+        move |f| {
+            if first && f[0] == ty::WANT {
+                first = false;
+                return vec![f.to_vec(), unwant(false, 0)];
+            }
+            vec![f.to_vec()]
+        },
+        move |f| {
+            if f[0] == ty::UNWANT_DONE {
+                seen.set(seen.get() + 1);
+                assert_eq!(f, &unwant(true, 0)[..], "the same feed, in the victim's table");
+                return vec![];
+            }
+            assert_ne!(f[0], PAGES, "no page of a feed taken back");
+            vec![f.to_vec()]
+        },
+    );
+    assert_eq!(answers.get(), 1, "answered once");
+    assert!(m.closed().is_none(), "{:?}", m.closed());
+    assert_eq!(m.store.borrow().feed_len(&key(EVIL).author()), 3, "synced as usual");
 }
 
 fn want(feed: u64, have: u64, live: bool) -> Frame {

@@ -45,6 +45,9 @@ impl Capabilities {
     pub const MCP: Capabilities = Capabilities(4);
     /// Stays open after catch-up and pushes new events to LIVE wants.
     pub const LIVE: Capabilities = Capabilities(8);
+    /// Takes wants back (UNWANT, UNWANT_DONE): a side that stops wanting a feed tells the
+    /// holder, which stops sending it, instead of closing the session.
+    pub const UNWANT: Capabilities = Capabilities(16);
     /// No capability.
     pub const NONE: Capabilities = Capabilities(0);
 
@@ -65,7 +68,13 @@ impl Capabilities {
 impl fmt::Debug for Capabilities {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Capabilities({:#x}", self.0)?;
-        for (c, n) in [(Self::SYNC, "SYNC"), (Self::CRDT, "CRDT"), (Self::MCP, "MCP"), (Self::LIVE, "LIVE")] {
+        for (c, n) in [
+            (Self::SYNC, "SYNC"),
+            (Self::CRDT, "CRDT"),
+            (Self::MCP, "MCP"),
+            (Self::LIVE, "LIVE"),
+            (Self::UNWANT, "UNWANT"),
+        ] {
             if self.contains(c) {
                 write!(f, " {n}")?;
             }
@@ -171,13 +180,13 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults for the space `space`: 16 KiB pages, SYNC + LIVE, default [`Limits`], a 30 s
+    /// Defaults for the space `space`: 16 KiB pages, SYNC + LIVE + UNWANT, default [`Limits`], a 30 s
     /// idle timeout, PAGES frames of about 256 KiB, live mode on.
     pub fn new(space: [u8; 32]) -> Config {
         Config {
             space,
             page_size: DEFAULT_PAGE_SIZE,
-            capabilities: Capabilities::SYNC.union(Capabilities::LIVE),
+            capabilities: Capabilities::SYNC.union(Capabilities::LIVE).union(Capabilities::UNWANT),
             limits: Limits::default(),
             idle_timeout_us: 30_000_000,
             target_frame: 256 * 1024,

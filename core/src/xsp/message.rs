@@ -45,6 +45,10 @@ pub mod ty {
     pub const APP: u8 = 0x0E;
     /// ERROR
     pub const ERROR: u8 = 0x0F;
+    /// UNWANT (needs the UNWANT capability)
+    pub const UNWANT: u8 = 0x10;
+    /// UNWANT_DONE (needs the UNWANT capability)
+    pub const UNWANT_DONE: u8 = 0x11;
     /// First optional extension type; unknown types from here on are skipped.
     pub const EXTENSION_FIRST: u8 = 0x80;
 }
@@ -209,6 +213,43 @@ fn read_want(r: &mut Reader<'_>) -> Result<WantEntry, DecodeError> {
         return Err(DecodeError::OutOfRange { field: "want.flags", value: u64::from(flags) });
     }
     Ok(WantEntry { feed, have, live: flags == 1 })
+}
+
+/// The feed indexes of an UNWANT or UNWANT_DONE message, validated, iterated without
+/// allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedList<'a> {
+    count: usize,
+    bytes: &'a [u8],
+}
+
+impl<'a> FeedList<'a> {
+    /// Encodes feed indexes; returns how many.
+    pub fn encode_entries(feeds: impl IntoIterator<Item = u64>, out: &mut Vec<u8>) -> usize {
+        feeds.into_iter().map(|f| varint::push(out, f)).count()
+    }
+    /// Wraps entries produced by [`encode_entries`](Self::encode_entries).
+    pub fn from_encoded(count: usize, bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        for _ in 0..count {
+            r.varint("unwant.feed")?;
+        }
+        r.finish()?;
+        Ok(FeedList { count, bytes })
+    }
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+    /// The feed indexes.
+    pub fn iter(&self) -> impl Iterator<Item = u64> + 'a {
+        let mut r = Reader::new(self.bytes);
+        (0..self.count).map_while(move |_| r.varint("unwant.feed").ok())
+    }
 }
 
 /// PAGES: a batch of pages of one feed, in compact form.
@@ -412,6 +453,11 @@ pub enum Message<'a> {
     },
     /// ERROR
     Error(ErrorMsg<'a>),
+    /// UNWANT: the sender no longer wants these feeds (indexes in the receiver's table).
+    Unwant(FeedList<'a>),
+    /// UNWANT_DONE: the sender sends no more PAGES of these feeds (indexes in the sender's
+    /// table), answering an UNWANT.
+    UnwantDone(FeedList<'a>),
     /// An optional extension this version does not know (type >= 0x80); skipped.
     Extension(u8),
 }
@@ -531,6 +577,14 @@ impl<'a> Message<'a> {
                     return Err(DecodeError::OutOfRange { field: "error.reason", value: reason.len() as u64 });
                 }
                 Message::Error(ErrorMsg { code, detail, reason })
+            }
+            ty::UNWANT | ty::UNWANT_DONE => {
+                let count = r.varint("unwant.count")?;
+                if count == 0 || count > r.remaining() as u64 {
+                    return Err(DecodeError::OutOfRange { field: "unwant.count", value: count });
+                }
+                let list = FeedList::from_encoded(count as usize, r.rest())?;
+                if t == ty::UNWANT { Message::Unwant(list) } else { Message::UnwantDone(list) }
             }
             t if t >= ty::EXTENSION_FIRST => {
                 r.rest();
@@ -655,6 +709,11 @@ impl<'a> Message<'a> {
                 varint::push(out, e.code);
                 varint::push(out, e.detail);
                 push_bytes(out, &e.reason[..e.reason.len().min(MAX_REASON)]);
+            }
+            Message::Unwant(l) | Message::UnwantDone(l) => {
+                out.push(if matches!(self, Message::Unwant(_)) { ty::UNWANT } else { ty::UNWANT_DONE });
+                varint::push(out, l.count as u64);
+                out.extend_from_slice(l.bytes);
             }
             Message::Extension(t) => out.push(*t),
         }

@@ -136,6 +136,12 @@ fn every_message_round_trips() {
     round_trip(&Message::App { channel: 0, data: b"{\"jsonrpc\":\"2.0\"}" });
     round_trip(&Message::Error(ErrorMsg { code: 11, detail: 5, reason: b"bad" }));
     round_trip(&Message::Extension(0x90));
+    let mut fb = Vec::new();
+    let n = FeedList::encode_entries([0, 5, 300, u64::MAX], &mut fb);
+    let list = FeedList::from_encoded(n, &fb).unwrap();
+    assert_eq!(list.iter().collect::<Vec<_>>(), [0, 5, 300, u64::MAX]);
+    round_trip(&Message::Unwant(list));
+    round_trip(&Message::UnwantDone(list));
 }
 
 #[test]
@@ -149,6 +155,13 @@ fn precise_decode_errors() {
         Message::decode(&[ty::WANT, 1, 0, 0, 2]),
         Err(DecodeError::OutOfRange { field: "want.flags", value: 2 })
     );
+    assert_eq!(Message::decode(&[ty::UNWANT, 0]), Err(DecodeError::OutOfRange { field: "unwant.count", value: 0 }));
+    assert_eq!(
+        Message::decode(&[ty::UNWANT_DONE, 3, 1, 2]),
+        Err(DecodeError::OutOfRange { field: "unwant.count", value: 3 })
+    );
+    assert_eq!(Message::decode(&[ty::UNWANT, 1, 0x80]), Err(DecodeError::Truncated { field: "unwant.feed" }));
+    assert_eq!(Message::decode(&[ty::UNWANT, 1, 1, 2]), Err(DecodeError::TrailingBytes { count: 1 }));
     assert_eq!(
         Message::decode(&[ty::SYNC_DONE, 0x80, 0x00, 0]),
         Err(DecodeError::Varint { field: "sync_done.heads_seen", error: super::varint::VarintError::Overlong })
@@ -167,7 +180,7 @@ proptest! {
     }
 
     #[test]
-    fn typed_prefixes_never_panic(t in 0u8..0x12, bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+    fn typed_prefixes_never_panic(t in 0u8..0x14, bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
         let mut frame = alloc::vec![t];
         frame.extend_from_slice(&bytes);
         let _ = Message::decode(&frame);

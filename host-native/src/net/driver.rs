@@ -49,8 +49,9 @@ pub(crate) enum Control {
     /// without waiting for the dead peer to take what is queued for it.
     Abort,
     /// Whether the store fetches this author's feed may have changed
-    /// ([`Session::wants_changed`]); a want under way that is no longer wanted closes the
-    /// session (XSP cannot take a want back; the next session does not send it).
+    /// ([`Session::wants_changed`]); a want under way that is no longer wanted is taken back
+    /// (XSP's UNWANT), or, with a peer that does not offer UNWANT, closes the session (the
+    /// next session does not send it).
     WantsChanged(AuthorId),
     /// A sparse read of the peer's feed ([`Session::request_range`]), answered on `reply`.
     Fetch {

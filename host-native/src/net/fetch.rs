@@ -251,8 +251,9 @@ impl Core {
     }
 
     /// Stops following `author`: sync no longer fetches the feed (the events stored stay). A
-    /// session whose peer is pushing it live is closed, as XSP cannot take a want back, and a
-    /// new one is opened without it. Returns whether the author was followed.
+    /// session whose peer is pushing it live takes the want back (XSP's UNWANT) and goes on;
+    /// with a peer that cannot (an older version), the session is closed and a new one is
+    /// opened without it. Returns whether the author was followed.
     pub fn unfollow(&self, author: &AuthorId) -> Result<bool, NetError> {
         self.set_follow(author, false)
     }

@@ -4,7 +4,7 @@
 
 use xaeroflux_core::memstore::{MemStore, NewEvent};
 use xaeroflux_core::page::PageConfig;
-use xaeroflux_core::xsp::{Config, Limits, Micros, ProofKind, RangeMode};
+use xaeroflux_core::xsp::{Capabilities, Config, Limits, Micros, ProofKind, RangeMode};
 use xaeroflux_core::{AuthorId, AuthorKey, Hash};
 
 use super::check;
@@ -41,6 +41,11 @@ pub fn config(rng: &mut Rng, space: [u8; 32], page_size: u32, live: bool) -> Con
             max_requests: rng.range(1, 5) as u32,
         };
         c = c.with_limits(limits).expect("valid limits");
+    }
+    if rng.chance(1, 4) {
+        // A peer that cannot take wants back: its sessions with others close instead.
+        let without = Capabilities(c.capabilities().0 & !Capabilities::UNWANT.0);
+        c = c.with_capabilities(without);
     }
     c.with_target_frame(rng.range(1024, 300 * 1024) as usize)
 }

@@ -255,8 +255,8 @@ impl World {
     }
 
     /// Peer `p` stops (`wanted == false`) or starts again fetching `author`'s feed, and tells
-    /// its sessions; one with a want of the feed under way that is no longer wanted is closed,
-    /// as a host does (XSP cannot take a want back).
+    /// its sessions: a want under way that is no longer wanted is taken back (UNWANT), or,
+    /// with a peer that does not offer UNWANT, its session is closed, as a host does.
     pub fn set_wanted(&mut self, p: usize, author: AuthorId, wanted: bool) {
         {
             let mut s = self.peers[p].store.borrow_mut();

@@ -5,6 +5,7 @@ mod output;
 mod pages;
 mod requests;
 mod serve;
+mod unwant;
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::ToString;
@@ -78,6 +79,9 @@ struct RemoteFeed {
     /// Verified peaks at `have` while a want is active.
     peaks: Option<MmrPeaks>,
     track: Option<PageTrack>,
+    /// An UNWANT of the feed was queued or sent and its UNWANT_DONE has not come: no WANT
+    /// of it goes out meanwhile.
+    unwanting: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +157,10 @@ pub struct Session<S: FeedSource> {
     local_authors: Vec<AuthorId>,
     heads_seen: u64,
     want_queue: VecDeque<u32>,
+    /// Remote feeds to send UNWANT for.
+    unwant_out: VecDeque<u32>,
+    /// Local feeds to send UNWANT_DONE for.
+    unwant_done_out: VecDeque<u32>,
     rx_out_pages: u64,
     rx_out_bytes: u64,
     credit_due: (u64, u64),
@@ -228,6 +236,8 @@ impl<S: FeedSource> Session<S> {
             local_authors: Vec::new(),
             heads_seen: 0,
             want_queue: VecDeque::new(),
+            unwant_out: VecDeque::new(),
+            unwant_done_out: VecDeque::new(),
             rx_out_pages: 0,
             rx_out_bytes: 0,
             credit_due: (0, 0),
@@ -467,10 +477,11 @@ impl<S: FeedSource> Session<S> {
     /// announced past what we hold is wanted at once; a feed no longer wanted is not fetched
     /// for the peer's later heads, and no longer keeps the session from being synced.
     ///
-    /// Returns `true` if a want of `author` is under way on this session (sent and not
-    /// finished, or live) although the source no longer wants it: XSP has no message
-    /// to take a want back, so the peer sends what was asked (and, for a live want, every
-    /// later event) until the session ends; a host that must stop that closes the session.
+    /// A want under way (sent and not finished, or live) that is no longer wanted is taken
+    /// back with UNWANT when both sides offered the UNWANT capability: the pages already on
+    /// their way are still verified and reported, then no more come. Without it, this
+    /// returns `true`: the peer sends what was asked (and, for a live want, every later
+    /// event) until the session ends, and a host that must stop that closes the session.
     pub fn wants_changed(&mut self, author: &AuthorId) -> bool {
         if self.phase != Phase::Open || !self.config.capabilities.contains(Capabilities::SYNC) {
             return false;
@@ -490,6 +501,7 @@ impl<S: FeedSource> Session<S> {
             // The same path as a new head: fork checks against what we hold, then the want.
             self.remote_head(r, head);
         }
+        let under_way = under_way && !self.take_want_back(r);
         self.update_sync();
         under_way
     }
@@ -594,6 +606,8 @@ impl<S: FeedSource> Session<S> {
         self.serve.clear();
         self.peer_requests.clear();
         self.want_queue.clear();
+        self.unwant_out.clear();
+        self.unwant_done_out.clear();
         self.app_out.clear();
         self.forks_out.clear();
         self.request_queue.clear();
@@ -677,6 +691,8 @@ impl<S: FeedSource> Session<S> {
                     if code == ErrorCode::NONE { None } else { Some(SessionError::Peer { code, detail: e.detail }) };
                 self.events.push_back(Event::Closed(Closed { code, by_peer: true, error }));
             }
+            Message::Unwant(list) => self.on_unwant(list),
+            Message::UnwantDone(list) => self.on_unwant_done(list),
             Message::Extension(_) => {
                 self.chatter();
             }

@@ -87,6 +87,9 @@ impl<S: FeedSource> Session<S> {
             self.emit(&Message::Credit { pages, bytes });
             return true;
         }
+        if self.build_unwant() {
+            return true;
+        }
         if !self.want_queue.is_empty() && self.build_want() {
             return true;
         }
@@ -256,6 +259,11 @@ impl<S: FeedSource> Session<S> {
             let author = self.remote_authors[r as usize];
             let rf = &self.remote[r as usize];
             if rf.forked || rf.want != WantState::Queued {
+                continue;
+            }
+            if rf.unwanting {
+                // Wanted again before the peer confirmed the UNWANT: wanted afresh then.
+                self.remote[r as usize].want = WantState::Idle;
                 continue;
             }
             let peaks = self.source.prefix(&author).unwrap_or_default();
