@@ -1,7 +1,7 @@
 //! The worked examples of docs/xsp.md, checked against the encoder byte for byte (and
 //! decoded back), so the document cannot drift from the code.
 
-use xaeroflux_core::xsp::message::{ErrorMsg, Hello, Pages, ProofResponse, RangeRequest, WantEntry, WantList};
+use xaeroflux_core::xsp::message::{ErrorMsg, FeedList, Hello, Pages, ProofResponse, RangeRequest, WantEntry, WantList};
 use xaeroflux_core::xsp::wire_page::CompactEncoder;
 use xaeroflux_core::xsp::{Capabilities, Config, Limits, Message, ProofKind, ProofStatus, RangeMode, Role, varint};
 use xaeroflux_core::{AuthorId, Event, EventFlags, Hash};
@@ -42,7 +42,7 @@ fn worked_examples_match_the_document() {
         idle_ms: 30_000,
         incarnation: None,
     };
-    assert_eq!(hello.capabilities, Capabilities::SYNC.union(Capabilities::LIVE));
+    assert_eq!(hello.capabilities, Capabilities::SYNC.union(Capabilities::LIVE).union(Capabilities::UNWANT));
     let mut want = Vec::new();
     let n = WantList::encode_entries(&[WantEntry { feed: 0, have: 5, live: true }], &mut want);
     let want = WantList::from_encoded(n, &want).unwrap();
@@ -66,7 +66,7 @@ fn worked_examples_match_the_document() {
     };
     let mut text = String::new();
     text += &line(
-        "HELLO (initiator, SYNC + LIVE, space 11…11, 16 KiB pages, default limits, 30 s idle)",
+        "HELLO (initiator, SYNC + LIVE + UNWANT, space 11…11, 16 KiB pages, default limits, 30 s idle)",
         &Message::Hello(hello),
     );
     text += &line("WANT (feed 0, have 5, LIVE)", &Message::Want(want));
@@ -74,6 +74,9 @@ fn worked_examples_match_the_document() {
         "PAGES (feed 0, target 2, from seq 0 of page 0: \"hi\" at 1 s, \"yo\" of kind 1 at 1.001 s)",
         &Message::Pages(pages),
     );
+    let mut feeds = Vec::new();
+    let n = FeedList::encode_entries([0, 300], &mut feeds);
+    text += &line("UNWANT (feeds 0 and 300)", &Message::Unwant(FeedList::from_encoded(n, &feeds).unwrap()));
     text += &line("CREDIT (1 page, 116 bytes)", &Message::Credit { pages: 1, bytes: 116 });
     text += &line("SYNC_DONE (3 HEADS seen, 4 sent)", &Message::SyncDone { heads_seen: 3, heads_sent: 4 });
     text += &line(
