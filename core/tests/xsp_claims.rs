@@ -381,3 +381,69 @@ fn a_want_is_taken_back_only_when_both_sides_offer_unwant() {
     fetcher.wanted.set(false);
     assert!(pair.b.wants_changed(&author), "a live want is under way and cannot be taken back");
 }
+
+/// Everything `s` has to send now.
+fn output(s: &mut Session<Claiming>) -> Vec<u8> {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut out = Vec::new();
+    while let Some(n) = s.poll_transmit(&mut buf) {
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
+/// Feeds `bytes` to the fetcher and stores what it verifies; fails on any close.
+fn fetcher_reads(b: &mut Session<Claiming>, bytes: &[u8]) {
+    b.handle_input(0, bytes);
+    while let Some(ev) = b.poll_event() {
+        assert!(!matches!(ev, Event::Closed(_)), "{ev:?}");
+        store_on_b(Side::B, b, &ev);
+    }
+}
+
+/// A want taken back whose pages, already on their way, complete it (a want that is not
+/// LIVE ends at its head); then a longer head comes and the feed is wanted again, all before
+/// the holder's UNWANT_DONE. The new want waits for the UNWANT_DONE: sent at once, it would
+/// be taken for the old one and its pages refused.
+#[test]
+fn a_want_ended_while_taken_back_is_not_sent_again_before_the_confirmation() {
+    let pages = PageConfig::new(4096).unwrap();
+    let config = Config::new([6; 32]).with_page_size(4096).unwrap().with_live(false).with_target_frame(4096);
+    let (src, author) = holder(pages);
+    let holder = Claiming::new(src, true);
+    let fetcher = Claiming::new(MemStore::replica(pages), true);
+    let mut a = Session::new(config.clone(), Role::Initiator, 0, holder.clone());
+    let mut b = Session::new(config, Role::Responder, 0, fetcher.clone());
+    // HELLO and HEADS, then the fetcher's WANT; then every page of the feed, on its way.
+    let hello = output(&mut a);
+    fetcher_reads(&mut b, &hello);
+    a.handle_input(0, &output(&mut b));
+    let feed = output(&mut a);
+    assert!(feed.len() > 100 * 1000, "the whole feed is on its way: {} bytes", feed.len());
+    // The first quarter arrives: not wanted any more (UNWANT), and a request outstanding
+    // keeps the session from closing once synced.
+    let cut = feed.len() / 4;
+    fetcher_reads(&mut b, &feed[..cut]);
+    assert!(fetcher.len(&author) > 0 && fetcher.len(&author) < N);
+    fetcher.wanted.set(false);
+    assert!(!b.wants_changed(&author));
+    b.request_range(&author, xaeroflux_core::xsp::RangeMode::Latest(1)).unwrap();
+    // The holder appends meanwhile and announces it.
+    holder.store.borrow_mut().append_batch([NewEvent::new(9_000, b"more")]).unwrap();
+    a.feed_updated(&author);
+    let longer = output(&mut a);
+    // The rest of the pages complete the old want; wanted again; the longer head comes.
+    fetcher_reads(&mut b, &feed[cut..]);
+    assert_eq!(fetcher.len(&author), N);
+    fetcher.wanted.set(true);
+    assert!(!b.wants_changed(&author));
+    fetcher_reads(&mut b, &longer);
+    // From here the pair runs to the end: the new want goes out after the UNWANT_DONE.
+    a.handle_input(0, &output(&mut b));
+    let mut pair = Pair::new(a, b);
+    let ex = pair.drive_with(store_on_b);
+    let errors: Vec<_> =
+        ex.a.iter().chain(&ex.b).filter(|e| matches!(e, Event::Closed(c) if c.error.is_some())).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(fetcher.len(&author), N + 1);
+}

@@ -1,7 +1,9 @@
 //! The worked examples of docs/xsp.md, checked against the encoder byte for byte (and
 //! decoded back), so the document cannot drift from the code.
 
-use xaeroflux_core::xsp::message::{ErrorMsg, FeedList, Hello, Pages, ProofResponse, RangeRequest, WantEntry, WantList};
+use xaeroflux_core::xsp::message::{
+    ErrorMsg, FeedList, Hello, Pages, ProofResponse, RangeRequest, WantEntry, WantList,
+};
 use xaeroflux_core::xsp::wire_page::CompactEncoder;
 use xaeroflux_core::xsp::{Capabilities, Config, Limits, Message, ProofKind, ProofStatus, RangeMode, Role, varint};
 use xaeroflux_core::{AuthorId, Event, EventFlags, Hash};
