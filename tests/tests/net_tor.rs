@@ -179,11 +179,21 @@ fn stores_on_tor_alone_sync_through_an_onion_service() {
     let got: Vec<Vec<u8>> = b.iter_feed(&a.author()).unwrap().map(|e| e.payload().to_vec()).collect();
     assert_eq!(got, payloads(1, CATCH_UP, 256));
     let mut sessions = 0;
+    let mut tor_events = Vec::new();
     while let Some(e) = events.try_recv() {
         assert!(!matches!(e, SyncEvent::Rejected { .. }), "B rejected a session: {e:?}");
         sessions += usize::from(matches!(e, SyncEvent::PeerConnected { peer, .. } if peer == a.node_id().unwrap()));
+        if let SyncEvent::Tor(tor) = e {
+            tor_events.push(tor);
+        }
     }
     assert!(sessions >= 1, "B reported its session with A");
+    // B reported its Tor client's progress as events, ready and its service launched by the
+    // time it had dialled A.
+    let last = tor_events.last().expect("B reported its Tor state");
+    assert!(last.ready && last.service != xaeroflux::net::OnionServiceState::NotLaunched, "{tor_events:?}");
+    assert!(tor_events.windows(2).all(|w| w[0] != w[1]), "only changes are reported: {tor_events:?}");
+    eprintln!("B's Tor state, as events: {}", tor_events.len());
     // Both report their Tor client ready and their onion service launched.
     for (name, core) in [("A", &a), ("B", &b)] {
         let tor = core.sync_status().unwrap().tor.expect("a store on Tor reports its Tor state");

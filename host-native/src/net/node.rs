@@ -378,6 +378,7 @@ impl NetInner {
             let (tor, starting) = super::tor::TorTransport::start(inner.core.path(), &inner.cfg).await?;
             let _ = inner.tor.set(tor);
             inner.handle.spawn(super::tor::run(inner.clone(), starting));
+            inner.handle.spawn(super::tor::report(inner.clone()));
         }
         Ok(inner)
     }

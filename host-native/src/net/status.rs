@@ -112,6 +112,10 @@ pub enum SyncEvent {
         /// How many.
         missed: u64,
     },
+    /// The Tor client's or the onion service's state changed (backend `"tor"` only): the
+    /// new state, as [`SyncStatus::tor`] reports it. The first comes as sync starts; then
+    /// one each time arti reports a change that shows in [`TorStatus`].
+    Tor(TorStatus),
 }
 
 /// One XSP session with a peer, as [`SyncStatus`] reports it.
@@ -158,7 +162,8 @@ pub struct SyncStatus {
     /// peer in that space (two nodes that dial each other at once keep one session; see
     /// `docs/net.md`, "Who dials").
     pub duplicates_refused: u64,
-    /// The Tor client and onion service, when the `"tor"` backend runs (feature `tor`).
+    /// The Tor client and onion service, when the `"tor"` backend runs (feature `tor`); each
+    /// change of it is also a [`SyncEvent::Tor`].
     pub tor: Option<TorStatus>,
 }
 

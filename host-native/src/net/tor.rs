@@ -36,7 +36,7 @@ use super::config::{NetConfig, NetError};
 use super::driver;
 use super::node::NetInner;
 use super::onion::OnionAddress;
-use super::status::{OnionServiceState, TorStatus};
+use super::status::{OnionServiceState, SyncEvent, TorStatus};
 use super::stream::Stream;
 use super::ticket::PeerId;
 
@@ -209,6 +209,62 @@ pub(crate) async fn run(inner: Arc<NetInner>, starting: Starting) {
     };
     let _ = starting.launched.send(Some(service.clone()));
     serve(inner, service, requests).await;
+}
+
+/// What woke [`report`].
+enum Wake {
+    /// The client's bootstrap state changed (`false`: its stream ended).
+    Bootstrap(bool),
+    /// The onion service's state changed (`false`: its stream ended).
+    Service(bool),
+    /// The onion service was launched (`false`: the sender is gone).
+    Launched(bool),
+    Stop,
+}
+
+/// Emits [`SyncEvent::Tor`] with the state of the client and of the onion service, at once
+/// and then each time it changes (arti's bootstrap and service status streams wake it),
+/// until the node stops.
+pub(crate) async fn report(inner: Arc<NetInner>) {
+    let Some(tor) = inner.tor.get() else { return };
+    let mut boot = Some(tor.client.bootstrap_events());
+    let mut launched = tor.service.clone();
+    let mut service: Option<ServiceEvents> = None;
+    let mut shutdown = inner.shutdown.subscribe();
+    let mut shown: Option<TorStatus> = None;
+    loop {
+        let now = tor.status();
+        if shown.as_ref() != Some(&now) {
+            inner.emit(SyncEvent::Tor(now.clone()));
+            shown = Some(now);
+        }
+        let wake = tokio::select! {
+            b = next_of(boot.as_mut()) => Wake::Bootstrap(b),
+            s = next_of(service.as_mut()) => Wake::Service(s),
+            r = launched.changed() => Wake::Launched(r.is_ok()),
+            _ = shutdown.changed() => Wake::Stop,
+        };
+        match wake {
+            Wake::Bootstrap(false) => boot = None,
+            Wake::Service(false) => service = None,
+            Wake::Launched(true) => {
+                service = launched.borrow().as_ref().map(|s| Box::pin(s.status_events()) as ServiceEvents);
+            }
+            Wake::Launched(false) | Wake::Stop => return,
+            Wake::Bootstrap(true) | Wake::Service(true) => {}
+        }
+    }
+}
+
+/// The onion service's status changes.
+type ServiceEvents = std::pin::Pin<Box<dyn FutureStream<Item = tor_hsservice::status::OnionServiceStatus> + Send>>;
+
+/// Waits for the next item of `stream` (`false` once it ended); never, without one.
+async fn next_of<S: FutureStream + Unpin>(stream: Option<&mut S>) -> bool {
+    match stream {
+        Some(s) => s.next().await.is_some(),
+        None => std::future::pending().await,
+    }
 }
 
 /// Serves the onion service: every Tor stream to [`XSP_ONION_PORT`] becomes a responder

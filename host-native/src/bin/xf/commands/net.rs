@@ -171,13 +171,19 @@ fn print_event(cli: &Cli, core: &Core, ev: &SyncEvent, out: &mut Out) -> Result<
 fn run_loop(cli: &Cli, core: &Core, events: &Subscription, limit: Option<u64>, out: &mut Out) -> Result<(), CliError> {
     catch_signals();
     let end = limit.map(|s| Instant::now() + Duration::from_secs(s));
+    // The Tor state now (its first event may have come before the subscription), then each
+    // change as an event.
     let mut tor_shown = None;
+    if let Some(tor) = core.sync_status().map_err(CliError::Net)?.tor {
+        print_tor_change(cli, tor, &mut tor_shown, out)?;
+    }
     while !STOP.load(Ordering::SeqCst) && end.is_none_or(|e| Instant::now() < e) {
-        print_tor_change(cli, core, &mut tor_shown, out)?;
         if let Some(ev) = events.recv_timeout(Duration::from_millis(100)) {
-            print_event(cli, core, &ev, out)?;
-            while let Some(ev) = events.try_recv() {
-                print_event(cli, core, &ev, out)?;
+            for ev in std::iter::once(ev).chain(std::iter::from_fn(|| events.try_recv())) {
+                match ev {
+                    SyncEvent::Tor(tor) => print_tor_change(cli, tor, &mut tor_shown, out)?,
+                    ev => print_event(cli, core, &ev, out)?,
+                }
             }
             out.flush()?;
         }
@@ -185,10 +191,9 @@ fn run_loop(cli: &Cli, core: &Core, events: &Subscription, limit: Option<u64>, o
     Ok(())
 }
 
-/// Prints the Tor client's and onion service's state when it changed since `shown` (a store
-/// on Tor takes from seconds to minutes to become reachable: this says where it is).
-fn print_tor_change(cli: &Cli, core: &Core, shown: &mut Option<TorStatus>, out: &mut Out) -> Result<(), CliError> {
-    let Some(tor) = core.sync_status().map_err(CliError::Net)?.tor else { return Ok(()) };
+/// Prints the Tor client's and onion service's state `tor` if it is not the one `shown` (a
+/// store on Tor takes from seconds to minutes to become reachable: this says where it is).
+fn print_tor_change(cli: &Cli, tor: TorStatus, shown: &mut Option<TorStatus>, out: &mut Out) -> Result<(), CliError> {
     if shown.as_ref() == Some(&tor) {
         return Ok(());
     }
