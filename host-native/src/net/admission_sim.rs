@@ -35,8 +35,9 @@ use std::time::Duration;
 
 use super::admission::{self, Existing, Verdict};
 use super::config::NetConfig;
+use super::config::{REDIAL_FIRST, REDIAL_MAX};
 use super::driver::HELLO_TIMEOUT;
-use super::node::{KEEP_POLL, REDIAL_FIRST, REDIAL_MAX, REDIAL_RESET_AFTER};
+use super::node::{KEEP_POLL, REDIAL_RESET_AFTER};
 use super::ticket::PeerId;
 
 type Ms = u64;

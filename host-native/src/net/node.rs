@@ -51,25 +51,9 @@ const CLOSE_BUDGET: Duration = Duration::from_millis(300);
 const CHANGE_QUEUE: usize = 1024;
 /// How often a kept peer's task looks again while a session with it is open or being opened.
 pub(crate) const KEEP_POLL: Duration = Duration::from_millis(500);
-/// The first wait before redialing a kept peer; it doubles with each short session.
-pub(crate) const REDIAL_FIRST: Duration = Duration::from_millis(250);
-/// The longest wait before redialing a kept peer.
-pub(crate) const REDIAL_MAX: Duration = Duration::from_secs(10);
-/// A session that ran longer than this resets the redial wait to [`REDIAL_FIRST`].
+/// A session that ran longer than this resets the redial wait to the first one.
+/// (The redial waits themselves are [`NetConfig::with_redial_waits`].)
 pub(crate) const REDIAL_RESET_AFTER: Duration = Duration::from_secs(5);
-/// The first wait before redialing a peer reached over Tor. A Tor dial is costly (circuits,
-/// a descriptor fetch), and a peer whose session just ended has often restarted: its onion
-/// service takes a moment to re-establish its introduction points, and a client that dials it
-/// meanwhile is refused by them, refetches the descriptor (arti asks each HSDir at most once
-/// per 15 minutes) and avoids those introduction points for a while. On the private test
-/// network a store restarted was reached again in 0.6–1.1 s, and once in 10 s, with 250 ms
-/// first waits.
-#[cfg(feature = "tor")]
-pub(crate) const TOR_REDIAL_FIRST: Duration = Duration::from_secs(2);
-/// The longest wait before redialing a peer reached over Tor.
-#[cfg(feature = "tor")]
-pub(crate) const TOR_REDIAL_MAX: Duration = Duration::from_secs(60);
-
 /// This run's incarnation ([`NetInner::incarnation`]).
 fn incarnation_now() -> Result<u64, NetError> {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
@@ -402,14 +386,14 @@ impl NetInner {
     }
 
     /// The first and the longest wait before redialing `peer`: longer for a peer dialled over
-    /// Tor ([`TOR_REDIAL_FIRST`]).
+    /// Tor ([`NetConfig::with_tor_redial_waits`]).
     fn redial_waits(&self, peer: &PeerId) -> (Duration, Duration) {
         #[cfg(feature = "tor")]
         if self.tor.get().is_some() && lock(&self.state).onions.contains_key(peer) {
-            return (TOR_REDIAL_FIRST, TOR_REDIAL_MAX);
+            return self.cfg.tor_redial;
         }
         let _ = peer;
-        (REDIAL_FIRST, REDIAL_MAX)
+        self.cfg.redial
     }
 
     /// Remembers that `peer` is reached at `onion` (dialled over Tor from now on).
@@ -799,10 +783,11 @@ impl NetInner {
     }
 
     /// Keeps a session with `peer` in `space` open while the space is joined: redials with
-    /// backoff (250 ms doubling to 10 s; over Tor 2 s doubling to 60 s) whenever there is none.
+    /// backoff ([`NetConfig::with_redial_waits`]; by default 250 ms doubling to 10 s, over Tor
+    /// 2 s doubling to 60 s) whenever there is none.
     async fn keep_peer(self: Arc<Self>, space: SpaceId, peer: PeerId, mut stop: watch::Receiver<bool>) {
         let mut shutdown = self.shutdown.subscribe();
-        let mut backoff = REDIAL_FIRST;
+        let mut backoff = self.redial_waits(&peer).0;
         loop {
             let (first, max) = self.redial_waits(&peer);
             backoff = backoff.clamp(first, max);
