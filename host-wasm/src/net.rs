@@ -108,6 +108,19 @@ impl Connection {
         }
     }
 
+    /// Changes the feeds the session fetches and stores, as [`SyncSession::set_fetch`]
+    /// (`session.setFetch`).
+    #[wasm_bindgen(js_name = setFetch)]
+    pub fn set_fetch(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "\"all\" | \"none\" | string[]")] fetch: JsValue,
+    ) -> Result<(), JsValue> {
+        match &*self.session.borrow() {
+            Some(s) => s.set_fetch(fetch),
+            None => Err(ConnectError::Stream(String::from("no session")).to_js()),
+        }
+    }
+
     /// Ends the session, then the connection and the endpoint.
     pub fn close(&self) {
         if let Some(s) = &*self.session.borrow() {

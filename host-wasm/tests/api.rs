@@ -255,6 +255,46 @@ async fn a_session_that_fetches_no_feed_reads_them_on_demand() {
     wait_for("c stores a's feed", || c.event_count() == 3000.0).await;
 }
 
+/// `session.setFetch` changes the feeds a session keeps while it runs: a feed now fetched
+/// comes at once and live; one no longer fetched stops coming, on the same session (UNWANT).
+#[wasm_bindgen_test]
+async fn set_fetch_changes_the_feeds_a_running_session_keeps() {
+    let a = Store::open_in_memory(None).unwrap();
+    let b = Store::open_in_memory(None).unwrap();
+    let batch = Array::new();
+    for i in 0..500 {
+        batch.push(&JsValue::from_str(&format!("{i:>100}")));
+    }
+    JsFuture::from(a.append_batch(batch.into(), None).unwrap()).await.unwrap();
+    let (_sa, sb) = connect_fetching(&a, &b, JsValue::from_str("none"));
+    let author = a.author();
+    let session = || sb.borrow();
+    wait_for("b synced without a's feed", || session().as_ref().unwrap().synced()).await;
+    assert_eq!(b.event_count(), 0.0);
+
+    // Fetched now: at once, then live.
+    session().as_ref().unwrap().set_fetch(Array::of1(&JsValue::from_str(&author)).into()).unwrap();
+    wait_for("b stores a's feed", || b.event_count() == 500.0).await;
+    append(&a, "live").await;
+    wait_for("the live event at b", || b.event_count() == 501.0).await;
+
+    // No longer fetched: later events do not come, and the session goes on.
+    session().as_ref().unwrap().set_fetch(JsValue::from_str("none")).unwrap();
+    for i in 0..5 {
+        append(&a, &format!("later {i}")).await;
+    }
+    JsFuture::from(sleep(100)).await.unwrap();
+    wait_for("b synced again", || session().as_ref().unwrap().synced()).await;
+    assert_eq!(b.event_count(), 501.0, "a feed no longer fetched does not grow");
+    assert!(!session().as_ref().unwrap().closed(), "the session goes on");
+    // Every feed again: the rest comes on the same session.
+    session().as_ref().unwrap().set_fetch(JsValue::from_str("all")).unwrap();
+    wait_for("the rest of a's feed at b", || b.event_count() == 506.0).await;
+    assert!(!session().as_ref().unwrap().closed());
+    let err = session().as_ref().unwrap().set_fetch(JsValue::from_str("some")).unwrap_err();
+    assert_eq!(code_of(&err), "INVALID_ARGUMENT");
+}
+
 // Encrypted events: `append(payload, { secret })`, `decryptEvent`, space secrets.
 
 fn bytes_of(ev: &JsValue, key: &str) -> Vec<u8> {

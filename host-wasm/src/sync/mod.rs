@@ -288,6 +288,31 @@ impl SyncSession {
     pub fn synced(&self) -> bool {
         self.driver.session.borrow().is_synced()
     }
+
+    /// Changes the feeds this session fetches and stores (the option `fetch`: `"all"`,
+    /// `"none"` or an array of authors). A feed now fetched is asked for at once; one no
+    /// longer fetched stops coming: the peer is told (XSP's UNWANT) and the session goes on
+    /// without it (with a peer too old to take a want back, a feed already coming keeps
+    /// coming until the session ends). What is stored stays.
+    #[wasm_bindgen(js_name = setFetch)]
+    pub fn set_fetch(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "\"all\" | \"none\" | string[]")] fetch: JsValue,
+    ) -> Result<(), JsValue> {
+        let feeds = feeds_of(&fetch)?;
+        {
+            let mut session = self.driver.session.borrow_mut();
+            let old = std::mem::replace(&mut session.source_mut().1, feeds);
+            let new = session.source().1.clone();
+            let authors: Vec<AuthorId> = session.remote_heads().map(|h| h.author).collect();
+            for a in authors.iter().filter(|a| old.contains(a) != new.contains(a)) {
+                // `true`: a peer without UNWANT goes on sending it (see above).
+                let _ = session.wants_changed(a);
+            }
+        }
+        self.driver.run();
+        Ok(())
+    }
 }
 
 fn arg(e: ArgError) -> JsValue {
@@ -317,21 +342,28 @@ pub(crate) fn config(store: &Inner, options: &JsValue) -> Result<(Config, Role, 
 
 /// The option `fetch`: `"all"` (the default), `"none"`, or an array of authors (hex).
 fn feeds(options: &JsValue) -> Result<Feeds, JsValue> {
+    match prop(options, "fetch") {
+        Some(v) => feeds_of(&v),
+        None => Ok(Feeds::All),
+    }
+}
+
+/// A `fetch` value: `"all"`, `"none"`, or an array of authors (hex).
+fn feeds_of(v: &JsValue) -> Result<Feeds, JsValue> {
     let bad = || {
         arg(ArgError { name: "fetch", expected: "\"all\", \"none\" or an array of authors (64 hex characters each)" })
     };
-    let Some(v) = prop(options, "fetch") else { return Ok(Feeds::All) };
     match v.as_string().as_deref() {
         Some("all") => return Ok(Feeds::All),
         Some("none") => return Ok(Feeds::Only(BTreeSet::new())),
         Some(_) => return Err(bad()),
         None => {}
     }
-    if !js_sys::Array::is_array(&v) {
+    if !js_sys::Array::is_array(v) {
         return Err(bad());
     }
     let mut set = BTreeSet::new();
-    for a in js_sys::Array::from(&v).iter() {
+    for a in js_sys::Array::from(v).iter() {
         let hex = a.as_string().ok_or_else(bad)?;
         set.insert(AuthorId(hex::decode32(&hex).ok_or_else(bad)?));
     }

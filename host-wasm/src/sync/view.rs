@@ -31,6 +31,16 @@ pub enum Feeds {
     Only(BTreeSet<AuthorId>),
 }
 
+impl Feeds {
+    /// Whether the feed of `author` is chosen.
+    pub fn contains(&self, author: &AuthorId) -> bool {
+        match self {
+            Feeds::All => true,
+            Feeds::Only(set) => set.contains(author),
+        }
+    }
+}
+
 impl View {
     fn local(&self, author: &AuthorId) -> Option<u64> {
         (*author == self.0.author).then(|| self.0.durable.get().len)
@@ -127,11 +137,7 @@ impl FeedSource for View {
     }
 
     fn wants(&self, author: &AuthorId) -> bool {
-        let chosen = match &self.1 {
-            Feeds::All => true,
-            Feeds::Only(set) => set.contains(author),
-        };
-        chosen && self.0.mem.borrow().wants(author)
+        self.1.contains(author) && self.0.mem.borrow().wants(author)
     }
 }
 
