@@ -277,23 +277,30 @@ fn a_deferred_want_no_longer_wanted_is_dropped() {
     assert_eq!(fetcher.len(&author), 0);
 }
 
+/// A live pair (both sides offering UNWANT, the default) from `holder` to an empty fetcher
+/// that stores what it verifies, with one page per frame and at most 4 pages on their way
+/// (the fetcher's window): a want taken back stops the stream well before its end.
+fn streaming_pair() -> (Pair<Claiming>, Claiming, Claiming, AuthorId) {
+    let pages = PageConfig::new(4096).unwrap();
+    let config = Config::new([6; 32]).with_page_size(4096).unwrap().with_live(true).with_target_frame(4096);
+    let small = Limits { max_pages: 4, ..Limits::default() };
+    let (src, author) = holder(pages);
+    let holder = Claiming::new(src, true);
+    let fetcher = Claiming::new(MemStore::replica(pages), true);
+    let pair = Pair::new(
+        Session::new(config.clone(), Role::Initiator, 0, holder.clone()),
+        Session::new(config.with_limits(small).unwrap(), Role::Responder, 0, fetcher.clone()),
+    );
+    (pair, holder, fetcher, author)
+}
+
 /// Both sides offer UNWANT (the default): a want taken back while its pages stream stops
 /// the holder (pages on their way are still verified and stored, no error, no close), the
 /// session is synced without the feed and gets no live push of it; wanted again, it is
 /// fetched from where the store stands, and pushed live again.
 #[test]
 fn a_want_taken_back_stops_the_holder_without_closing_the_session() {
-    let pages = PageConfig::new(4096).unwrap();
-    let config = Config::new([6; 32]).with_page_size(4096).unwrap().with_live(true).with_target_frame(4096);
-    // A small window on the fetcher: at most 4 pages on their way at any time.
-    let small = Limits { max_pages: 4, ..Limits::default() };
-    let (src, author) = holder(pages);
-    let holder = Claiming::new(src, true);
-    let fetcher = Claiming::new(MemStore::replica(pages), true);
-    let mut pair = Pair::new(
-        Session::new(config.clone(), Role::Initiator, 0, holder.clone()),
-        Session::new(config.with_limits(small).unwrap(), Role::Responder, 0, fetcher.clone()),
-    );
+    let (mut pair, holder, fetcher, author) = streaming_pair();
     let taken_back = Cell::new(false);
     let ex = pair.drive_with(|side, session, event| {
         store_on_b(side, session, event);
@@ -333,16 +340,7 @@ fn a_want_taken_back_stops_the_holder_without_closing_the_session() {
 /// whole feed arrives.
 #[test]
 fn a_feed_wanted_again_before_the_unwant_is_confirmed_is_fetched_whole() {
-    let pages = PageConfig::new(4096).unwrap();
-    let config = Config::new([6; 32]).with_page_size(4096).unwrap().with_live(true).with_target_frame(4096);
-    let small = Limits { max_pages: 4, ..Limits::default() };
-    let (src, author) = holder(pages);
-    let holder = Claiming::new(src, true);
-    let fetcher = Claiming::new(MemStore::replica(pages), true);
-    let mut pair = Pair::new(
-        Session::new(config.clone(), Role::Initiator, 0, holder),
-        Session::new(config.with_limits(small).unwrap(), Role::Responder, 0, fetcher.clone()),
-    );
+    let (mut pair, _, fetcher, author) = streaming_pair();
     let batches = Cell::new(0);
     let ex = pair.drive_with(|side, session, event| {
         store_on_b(side, session, event);

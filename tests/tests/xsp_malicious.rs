@@ -368,27 +368,31 @@ fn messages_that_are_not_valid_now() {
         // APP without MCP.
         (frame_of(&Message::App { channel: 0, data: b"{}" }), ErrorCode::CAPABILITY),
         // UNWANT_DONE of a feed the victim never took back, UNWANT of a feed it never
-        // announced, and of one it did (which it answers, as chatter: no close).
+        // announced.
         (unwant(true, 0), ErrorCode::UNEXPECTED),
         (unwant(false, 7), ErrorCode::UNEXPECTED),
     ];
     for (i, (frame, code)) in cases.into_iter().enumerate() {
         let mut m = mitm(3, 10, config());
-        let mut first = true;
-        // Inject right after the malicious side's first frames (HELLO, HEADS).
-        m.run(
-            move |f| {
-                if first && f[0] == HEADS {
-                    first = false;
-                    return vec![f.to_vec(), frame.clone()];
-                }
-                vec![f.to_vec()]
-            },
-            pass,
-        );
+        run_with_after_heads(&mut m, frame);
         assert_eq!(m.closed().map(|c| c.code), Some(code), "case {i}: {:?}", m.closed());
         check(&mut m, code, &truth);
     }
+}
+
+/// Runs `m`, injecting `frame` right after the malicious side's first frames (HELLO, HEADS).
+fn run_with_after_heads(m: &mut Mitm, frame: Frame) {
+    let mut first = true;
+    m.run(
+        move |f| {
+            if first && f[0] == HEADS {
+                first = false;
+                return vec![f.to_vec(), frame.clone()];
+            }
+            vec![f.to_vec()]
+        },
+        pass,
+    );
 }
 
 fn unwant(done: bool, feed: u64) -> Frame {
@@ -407,17 +411,7 @@ fn unwant_needs_the_capability_and_an_idle_one_is_answered() {
     let without = config().with_capabilities(Capabilities::SYNC.union(Capabilities::LIVE));
     for frame in [unwant(false, 0), unwant(true, 0)] {
         let mut m = mitm(3, 10, without.clone());
-        let mut first = true;
-        m.run(
-            move |f| {
-                if first && f[0] == HEADS {
-                    first = false;
-                    return vec![f.to_vec(), frame.clone()];
-                }
-                vec![f.to_vec()]
-            },
-            pass,
-        );
+        run_with_after_heads(&mut m, frame);
         check(&mut m, ErrorCode::CAPABILITY, &truth);
     }
     let mut m = mitm(3, 10, config());
