@@ -54,6 +54,9 @@ fn a_store_that_follows_no_one_reads_feeds_on_demand() {
     assert_eq!(latest.head().length, N as u64);
     assert!(latest.head().verify().is_ok());
     assert!(same_events(&latest, &a, latest.seqs()));
+    // No timeout at all.
+    let last = b.fetch_events(&author, Fetch::Latest(1), Duration::MAX).unwrap();
+    assert_eq!(last.seqs(), N as u64 - 1..N as u64);
 
     // Synced without the feed: nothing of it fetched, nothing behind.
     assert!(wait_until(|| synced_with_every_peer(&b)));

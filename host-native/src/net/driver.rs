@@ -411,6 +411,9 @@ impl Driver {
                     let _ = tx.send(ImportJob::Adopt { head }).await;
                 }
             }
+            // Pages of a feed no longer fetched, sent before the peer read our UNWANT (the
+            // store unfollowed it meanwhile): verified, but not stored.
+            Event::Verified(batch) if !self.inner.fetches(&batch.author()) => {}
             Event::Verified(batch) => {
                 if let Some(tx) = import_tx {
                     let job = ImportJob::Batch { batch: Box::new(batch), space, peer, session: self.id };

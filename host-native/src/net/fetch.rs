@@ -57,6 +57,9 @@ const LOCAL_ANSWER: Duration = Duration::from_secs(5);
 /// ... but at least this long, even when the fetch's own timeout is nearly over.
 const LOCAL_ANSWER_MIN: Duration = Duration::from_millis(20);
 
+/// A deadline too far away to matter (about thirty years).
+const FOREVER: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+
 /// How long a fetch waits before looking at the sessions again when none could answer (a
 /// session that learns of a feed reports no event the fetch could wait for).
 const RETRY: Duration = Duration::from_millis(100);
@@ -320,7 +323,8 @@ async fn fetch(
     mode: RangeMode,
     timeout: Duration,
 ) -> Result<FetchedEvents, FetchError> {
-    let deadline = Instant::now() + timeout;
+    // A timeout past what the clock can count (`Duration::MAX`: wait as long as it takes).
+    let deadline = Instant::now().checked_add(timeout).unwrap_or_else(|| Instant::now() + FOREVER);
     let mut failed = None;
     loop {
         // Woken early by any sync event (a peer connected, heads came): registered before the

@@ -168,6 +168,9 @@ impl Driver {
             }
             Event::Range(range) => self.on_range(range),
             Event::RequestFailed { id, status } => self.on_request_failed(id, status),
+            // Pages of a feed no longer fetched (`setFetch`), sent before the peer read the
+            // UNWANT: verified, but not stored.
+            Event::Verified(batch) if !self.session.borrow().source().1.contains(&batch.author()) => {}
             Event::Verified(batch) => {
                 let author = batch.author();
                 let result = store.mem.borrow_mut().store_batch(&batch);

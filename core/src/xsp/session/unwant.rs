@@ -2,7 +2,8 @@
 //! holder stops sending the feed's pages and answers UNWANT_DONE after the last one it sent.
 //!
 //! The receiver keeps verifying the pages that were on their way (they are valid events of
-//! the feed, reported as usual) and sends no WANT of the feed until the UNWANT_DONE: then any
+//! the feed, reported as usual; the host may drop them) and sends no WANT of the feed until
+//! the UNWANT_DONE: then any
 //! want still active is the one taken back, and ends. If the feed is wanted again by then,
 //! it is wanted afresh from what the store holds.
 
