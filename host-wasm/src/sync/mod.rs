@@ -305,10 +305,11 @@ impl SyncSession {
         let feeds = feeds_of(&fetch)?;
         {
             let mut session = self.driver.session.borrow_mut();
-            let old = std::mem::replace(&mut session.source_mut().1, feeds);
-            let new = session.source().1.clone();
-            let authors: Vec<AuthorId> = session.remote_heads().map(|h| h.author).collect();
-            for a in authors.iter().filter(|a| old.contains(a) != new.contains(a)) {
+            let was = &session.source().1;
+            let changed: Vec<AuthorId> =
+                session.remote_heads().map(|h| h.author).filter(|a| was.contains(a) != feeds.contains(a)).collect();
+            session.source_mut().1 = feeds;
+            for a in &changed {
                 // `true`: a peer without UNWANT goes on sending it (see above).
                 let _ = session.wants_changed(a);
             }

@@ -133,7 +133,7 @@ impl<S: FeedSource> Session<S> {
     /// first asks the peer to prove that its head extends that pending head: the pages of a
     /// want only prove the events the peer sends, and a fork after the events we hold would
     /// go unnoticed (a fork before them would fail as `VERIFICATION`, blaming an honest peer).
-    pub(super) fn want_or_check(&mut self, r: u32, head: SignedHead) {
+    fn want_or_check(&mut self, r: u32, head: SignedHead) {
         let author = head.author;
         let have = self.remote[r as usize].have;
         let pending = self.source.pending_head(&author).filter(|p| p.length > have && p.length < head.length);

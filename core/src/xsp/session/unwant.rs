@@ -75,16 +75,11 @@ impl<S: FeedSource> Session<S> {
                 rf.track = None;
             }
             self.sync_dirty = true;
-            // Wanted again meanwhile: from what the store holds now.
-            let rf = &mut self.remote[r as usize];
-            if rf.want == WantState::Idle && rf.wanted && !rf.forked {
-                let have = self.source.prefix(&rf.head.author).map_or(0, |p| p.leaves());
-                let rf = &mut self.remote[r as usize];
-                rf.have = rf.have.max(have);
-                if rf.have < rf.head.length {
-                    let head = rf.head;
-                    self.want_or_check(r, head);
-                }
+            // Wanted again meanwhile: the same path as a new head (what the store holds now,
+            // fork checks, then the want), as `wants_changed` takes.
+            if rf.wanted {
+                let head = rf.head;
+                self.remote_head(r, head);
             }
         }
         self.update_sync();
