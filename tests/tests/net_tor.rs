@@ -92,6 +92,10 @@ fn tor_node(dir: &Path, net: &TorNet, backends: &[&str]) -> Core {
     let cfg = NetConfig::default()
         .with_bind_addr("127.0.0.1:0".parse().unwrap())
         .with_idle_timeout(Duration::from_secs(60))
+        // A restarted store is redialled at least every 8 s (60 s by default): its onion
+        // service may take a while to be back (its client may have to fetch a directory
+        // first), and the test should not wait out a doubled wait after that.
+        .with_tor_redial_waits(Duration::from_secs(2), Duration::from_secs(8))
         .with_tor_config_file(net.arti_config());
     Core::builder().with_page_size(16 * 1024).with_sync_backends(backends).with_net_config(cfg).open(dir).unwrap()
 }

@@ -29,8 +29,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tor_cell::relaycell::msg::Connected;
 use tor_config::sources::{ConfigurationSource, ConfigurationSources, MustRead};
 use tor_hsservice::handle_rend_requests;
-use tor_rtcompat::PreferredRuntime;
 use xaeroflux::net::OnionAddress;
+use xaeroflux::net::{TorRuntime, tor_runtime};
 
 use crate::{BoxError, child, median, ms, quantile, raw, round_ratios, sync};
 
@@ -103,7 +103,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, BoxError> {
 }
 
 /// A bootstrapped arti client on the network of `config`, its state and cache in `dir`.
-async fn client(config: &Path, dir: &Path) -> Result<std::sync::Arc<TorClient<PreferredRuntime>>, BoxError> {
+async fn client(config: &Path, dir: &Path) -> Result<std::sync::Arc<TorClient<TorRuntime>>, BoxError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut sources = ConfigurationSources::new_empty();
     sources.push_source(ConfigurationSource::from_path(config), MustRead::MustRead);
@@ -119,7 +119,8 @@ async fn client(config: &Path, dir: &Path) -> Result<std::sync::Arc<TorClient<Pr
     top.insert("storage".into(), toml::Value::Table(storage));
     sources.push_source(ConfigurationSource::from_verbatim(top.to_string()), MustRead::MustRead);
     let cfg: TorClientConfig = tor_config::resolve(&sources.load()?)?;
-    let runtime = PreferredRuntime::current()?;
+    // The runtime a store's Tor client uses (Nagle off on its connections to relays).
+    let runtime = tor_runtime()?;
     let builder = TorClient::with_runtime(runtime).config(cfg);
     match tokio::time::timeout(BOOTSTRAP_PATIENCE, builder.create_bootstrapped()).await {
         Ok(client) => Ok(client?),

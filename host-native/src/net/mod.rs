@@ -81,6 +81,8 @@ mod stream;
 mod ticket;
 #[cfg(feature = "tor")]
 mod tor;
+#[cfg(feature = "tor")]
+mod tor_tcp;
 
 pub use config::{NetConfig, NetError};
 pub use endpoint::XSP_ALPN;
@@ -94,6 +96,9 @@ pub use status::{OnionServiceState, PeerStatus, Subscription, SyncEvent, SyncSta
 pub use ticket::{MAX_TICKET_ADDRS, PeerId, SpaceId, TICKET_PREFIX, Ticket, TicketError};
 #[cfg(feature = "tor")]
 pub use tor::XSP_ONION_PORT;
+#[cfg(feature = "tor")]
+#[doc(hidden)]
+pub use tor::{TorRuntime, tor_runtime};
 
 /// Writes `bytes` as the file `name` in `dir` so that a crash leaves either the old file or
 /// the whole new one: a temporary file (mode 0600), synced, renamed into place, the directory

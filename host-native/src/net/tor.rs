@@ -30,7 +30,7 @@ use tor_cell::relaycell::msg::{Connected, End, EndReason};
 use tor_config::sources::{ConfigurationSource, ConfigurationSources, MustRead};
 use tor_hsservice::{RendRequest, RunningOnionService, handle_rend_requests};
 use tor_proto::stream::IncomingStreamRequest;
-use tor_rtcompat::PreferredRuntime;
+use tor_rtcompat::{CompoundRuntime, PreferredRuntime, RuntimeSubstExt as _};
 
 use super::config::{NetConfig, NetError};
 use super::driver;
@@ -39,6 +39,7 @@ use super::onion::OnionAddress;
 use super::status::{OnionServiceState, SyncEvent, TorStatus};
 use super::stream::Stream;
 use super::ticket::PeerId;
+use super::tor_tcp::NoDelayTcp;
 
 /// The onion service port XSP is served on.
 pub const XSP_ONION_PORT: u16 = 7946;
@@ -48,9 +49,28 @@ const NICKNAME: &str = "xaeroflux";
 /// descriptor, then builds circuits to an introduction point and a rendezvous point.
 const TOR_CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The Tor client's runtime: the node's tokio runtime, with [`NoDelayTcp`] for its TCP.
+#[doc(hidden)]
+pub type TorRuntime = CompoundRuntime<
+    PreferredRuntime,
+    PreferredRuntime,
+    PreferredRuntime,
+    NoDelayTcp,
+    PreferredRuntime,
+    PreferredRuntime,
+    PreferredRuntime,
+>;
+
+/// The runtime a store's Tor client runs on (the current tokio runtime, Nagle's algorithm off
+/// on its TCP connections). Public for the benchmark's raw Tor stream, which uses the same.
+#[doc(hidden)]
+pub fn tor_runtime() -> std::io::Result<TorRuntime> {
+    Ok(PreferredRuntime::current()?.with_tcp_provider(NoDelayTcp))
+}
+
 /// The running Tor client and onion service of a node.
 pub(crate) struct TorTransport {
-    client: Arc<TorClient<PreferredRuntime>>,
+    client: Arc<TorClient<TorRuntime>>,
     /// This node's onion service.
     pub(crate) onion: OnionAddress,
     /// The onion service, once the client has bootstrapped and launched it (dials wait for it).
@@ -69,7 +89,7 @@ impl TorTransport {
         // (by the application) is kept.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let config = client_config(store_dir, cfg.tor_config.as_deref())?;
-        let runtime = PreferredRuntime::current().map_err(tor_error)?;
+        let runtime = tor_runtime().map_err(tor_error)?;
         let client =
             TorClient::with_runtime(runtime).config(config).create_unbootstrapped_async().await.map_err(tor_error)?;
         // Launched here only for its address (arti generates and keeps the key on the first
@@ -165,7 +185,7 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// What [`run`] needs to finish starting Tor.
 pub(crate) struct Starting {
-    client: Arc<TorClient<PreferredRuntime>>,
+    client: Arc<TorClient<TorRuntime>>,
     launched: watch::Sender<Option<Arc<RunningOnionService>>>,
 }
 
@@ -174,7 +194,7 @@ fn tor_error(e: impl std::error::Error + Send + Sync + 'static) -> NetError {
 }
 
 /// Launches the store's onion service on `client`.
-fn launch(client: &TorClient<PreferredRuntime>) -> Result<(Arc<RunningOnionService>, RendRequests), NetError> {
+fn launch(client: &TorClient<TorRuntime>) -> Result<(Arc<RunningOnionService>, RendRequests), NetError> {
     let nickname = NICKNAME.parse().map_err(tor_error)?;
     let config = OnionServiceConfigBuilder::default().nickname(nickname).build().map_err(tor_error)?;
     let (service, requests) = client
