@@ -4,7 +4,10 @@
 //! Everything is a function of the seed: which peers exist and when they join, their page
 //! sizes, limits and live mode, the events appended and when, which connections open and
 //! when they drop (bytes in flight lost, cut anywhere), the chunk sizes writes are cut into,
-//! latency and jitter. Time is simulated: the [`World`] jumps from one delivery or timer to
+//! latency and jitter, and which feeds each peer wants, including a feed unfollowed and
+//! followed again within about a round trip (wanted again before the peer confirmed the
+//! UNWANT; [`Stats::rewanted_while_taking_back`] counts those, and without the session's
+//! guard against a second want then, 3 of 10 000 seeds fail). Time is simulated: the [`World`] jumps from one delivery or timer to
 //! the next, the way quinn-proto's `Pair::drive` steps two endpoints, so a run of minutes
 //! takes milliseconds.
 //!

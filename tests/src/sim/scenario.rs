@@ -137,7 +137,7 @@ pub fn run(seed: u64) -> Result<Stats, String> {
         world.run_until(t);
         let up: Vec<usize> = (0..n).filter(|&p| joined[p] <= t).collect();
         match rng.range(0, 100) {
-            0..45 => {
+            0..41 => {
                 let p = up[rng.index(up.len())];
                 let payloads: Vec<Vec<u8>> = (0..rng.range(1, 7)).map(|_| payload(&mut rng)).collect();
                 let evs: Vec<NewEvent> = payloads
@@ -148,6 +148,32 @@ pub fn run(seed: u64) -> Result<Stats, String> {
                     })
                     .collect();
                 world.append(p, &evs);
+            }
+            41..45 => {
+                // A feed unfollowed and followed again within about a round trip, while its
+                // author may append: the want taken back (UNWANT) is wanted again before the
+                // peer confirms, and must start afresh after the confirmation.
+                // Most often the two peers of a connection, so that a want may be under way.
+                let (p, q) = if !world.conns.is_empty() && rng.chance(3, 4) {
+                    let c = &world.conns[rng.index(world.conns.len())];
+                    let side = rng.index(2);
+                    (c.peers[side], c.peers[1 - side])
+                } else {
+                    (up[rng.index(up.len())], up[rng.index(up.len())])
+                };
+                let a = world.author(q);
+                if p != q {
+                    world.set_wanted(p, a, false);
+                    if rng.chance(1, 2) {
+                        let evs = [NewEvent::new(ts + 1, b"while taken back")];
+                        ts += 1;
+                        world.append(q, &evs);
+                    }
+                    t += if rng.chance(1, 4) { 0 } else { rng.range(0, 40_000) };
+                    world.run_until(t);
+                    world.set_wanted(p, a, true);
+                    never_wanted.retain(|&(r, b, _)| (r, b) != (p, a));
+                }
             }
             45..80 => {
                 let a = up[rng.index(up.len())];

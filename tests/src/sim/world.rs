@@ -86,6 +86,9 @@ pub struct Stats {
     pub restarts: u64,
     /// Pending heads (interrupted syncs) that survived a restart.
     pub pending_restored: u64,
+    /// Feeds wanted again by a session's side while it was still taking the feed's want back
+    /// (its UNWANT not yet confirmed): the want waits for UNWANT_DONE, then starts afresh.
+    pub rewanted_while_taking_back: u64,
 }
 
 impl Stats {
@@ -102,6 +105,7 @@ impl Stats {
         self.answers += o.answers;
         self.restarts += o.restarts;
         self.pending_restored += o.pending_restored;
+        self.rewanted_while_taking_back += o.rewanted_while_taking_back;
     }
 }
 
@@ -268,10 +272,13 @@ impl World {
         }
         self.log(|| format!("peer {p} {} {author}", if wanted { "wants" } else { "no longer wants" }));
         for c in &mut self.conns {
-            if let Some(side) = c.side_of(p)
-                && c.sessions[side].wants_changed(&author)
-            {
-                c.sessions[side].close();
+            if let Some(side) = c.side_of(p) {
+                if wanted && c.sessions[side].is_taking_back(&author) {
+                    self.stats.rewanted_while_taking_back += 1;
+                }
+                if c.sessions[side].wants_changed(&author) {
+                    c.sessions[side].close();
+                }
             }
         }
     }

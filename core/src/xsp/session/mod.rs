@@ -331,6 +331,14 @@ impl<S: FeedSource> Session<S> {
         self.remote_idx.get(author).and_then(|&i| self.remote.get(i as usize)).map(|r| &r.head)
     }
 
+    /// Whether this side took back its want of `author`'s feed (UNWANT) and the peer has not
+    /// confirmed yet (UNWANT_DONE): pages of the feed sent before the peer read the UNWANT may
+    /// still arrive (verified and reported as usual), and no new want of the feed is sent
+    /// until the confirmation, even if the host wants the feed again meanwhile.
+    pub fn is_taking_back(&self, author: &AuthorId) -> bool {
+        self.remote_idx.get(author).and_then(|&i| self.remote.get(i as usize)).is_some_and(|r| r.unwanting)
+    }
+
     /// Feeds this side announced.
     pub fn announced_heads(&self) -> impl Iterator<Item = &SignedHead> + '_ {
         self.local.iter().map(|l| &l.announced)
