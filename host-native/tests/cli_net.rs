@@ -118,6 +118,20 @@ fn fetch_follow_and_only_followed_sync() {
         ok_json(&b, &["--json", "fetch", &ticket, "--author", &author, "--seqs", "10..12", "--bind", "127.0.0.1:0"]);
     let payloads: Vec<_> = got.iter().filter_map(|e| e["payload"].as_str()).collect();
     assert_eq!(payloads, ["post 10", "post 11"]);
+    // An event with its inclusion proof, as `xf prove` writes it; `xf verify` needs no store.
+    let proof = dir.path().join("p.json");
+    let p = proof.to_str().unwrap();
+    let wrote = ok_json(
+        &b,
+        &["--json", "fetch", &ticket, "--author", &author, "--prove", "7", "-o", p, "--bind", "127.0.0.1:0"],
+    );
+    assert_eq!((wrote[0]["seq"].as_u64(), wrote[0]["leaves"].as_u64()), (Some(7), Some(50)), "{wrote:?}");
+    let checked = ok_json(&dir.path().join("nowhere"), &["--json", "verify", p]);
+    assert_eq!(checked[0]["valid"], true, "{checked:?}");
+    assert_eq!(checked[0]["seq"], 7, "{checked:?}");
+    let out = xf(&b, &["fetch", &ticket, "--author", &author, "--prove", "50", "--bind", "127.0.0.1:0"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(1) && err.contains("no event #50") && err.contains("50 events"), "{err}");
     let stats = ok_json(&b, &["--json", "stats"]);
     assert_eq!(stats[0]["events"], 0, "nothing fetched was stored: {stats:?}");
 

@@ -33,6 +33,22 @@ fn same_events(fetched: &xaeroflux::net::FetchedEvents, source: &Core, seqs: std
     ours == theirs
 }
 
+/// Written as the proof file of `xf prove` and read back, `proved` verifies with no store.
+fn assert_proof_file_verifies(proved: &xaeroflux::net::FetchedProof) {
+    use xaeroflux::xaeroflux_core::proof_file::{self, FieldValue, ProofFields, Trust};
+    let written = proof_file::encode(&proved.event(), proved.proof(), proved.head());
+    let text = |name: &str| match written.iter().find(|(n, _)| *n == name) {
+        Some((_, FieldValue::Str(s))) => Some(s.as_str()),
+        _ => None,
+    };
+    let number = |name: &str| match written.iter().find(|(n, _)| *n == name) {
+        Some((_, FieldValue::Num(n))) => Some(*n),
+        _ => None,
+    };
+    let file = proof_file::decode(&ProofFields::from_lookup(text, number)).unwrap();
+    proof_file::verify(&file, &Trust::default()).unwrap();
+}
+
 fn synced_with_every_peer(core: &Core) -> bool {
     let peers = core.sync_status().unwrap().peers;
     !peers.is_empty() && peers.iter().all(|p| p.synced)
@@ -85,9 +101,26 @@ fn a_store_that_follows_no_one_reads_feeds_on_demand() {
     assert!(matches!(b.fetch_events(&author, Fetch::Seqs(5..5), PATIENCE), Err(FetchError::Empty)));
     assert!(matches!(b.fetch_events(&author, Fetch::Latest(0), PATIENCE), Err(FetchError::Empty)));
 
+    // An event with its inclusion proof, to show anyone: the proof file `xf verify` checks.
+    let proved = b.fetch_proof(&author, 7, PATIENCE).unwrap();
+    assert_eq!(proved.peer(), a.node_id().unwrap());
+    assert_eq!(proved.event().seq(), 7);
+    assert_eq!(proved.event().payload(), a.get(&author, 7).unwrap().unwrap().payload());
+    assert_eq!(*proved.head(), a.head());
+    xaeroflux::verify_event(&proved.event(), proved.proof(), proved.head()).unwrap();
+    assert_proof_file_verifies(&proved);
+    let err = b.fetch_proof(&author, N as u64, PATIENCE).unwrap_err();
+    assert!(
+        matches!(err, FetchError::OutOfRange { seq, length, .. } if seq == N as u64 && length == N as u64),
+        "{err}"
+    );
+    let err = b.fetch_proof(&nobody, 0, Duration::from_millis(300)).unwrap_err();
+    assert!(matches!(err, FetchError::NotFound { .. }), "{err}");
+    assert!(matches!(b.fetch_proof(&author, u64::MAX, PATIENCE), Err(FetchError::Empty)));
+
     // Nothing fetched was stored, and only what was read crossed the network.
     assert_eq!(b.feed_len(&author), 0);
-    let read = (20 + 5_000 + 10) * SIZE;
+    let read = (20 + 5_000 + 10 + 1) * SIZE;
     let bytes_in = b.sync_status().unwrap().bytes_in as usize;
     assert!(bytes_in < read + read / 5 + 64 * 1024, "{bytes_in} bytes in for {read} bytes of events read");
     // A store that keeps every feed (the default) fetches it as before.
@@ -198,6 +231,13 @@ fn a_range_one_peer_lacks_comes_from_the_peer_that_holds_it() {
         assert_eq!(latest.head().length, 200);
         assert!(same_events(&latest, &a, 180..200));
     }
+    // A proof of an event B's prefix lacks comes from A; one B holds, from B (asked first).
+    let proved = c.fetch_proof(&author, 150, PATIENCE).unwrap();
+    assert_eq!((proved.peer(), proved.event().seq()), (a.node_id().unwrap(), 150));
+    assert_eq!(proved.head().length, 200);
+    let proved = c.fetch_proof(&author, 42, PATIENCE).unwrap();
+    assert_eq!((proved.peer(), proved.head().length), (b.node_id().unwrap(), 100));
+    assert_proof_file_verifies(&proved);
 }
 
 /// `fetch_events_async` in the caller's own single-threaded runtime: the runtime goes on

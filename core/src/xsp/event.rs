@@ -181,6 +181,15 @@ pub enum VerifiedProof {
     },
 }
 
+impl VerifiedProof {
+    /// The id of the request it answers.
+    pub fn id(&self) -> u64 {
+        match self {
+            VerifiedProof::Inclusion { id, .. } | VerifiedProof::Consistency { id, .. } => *id,
+        }
+    }
+}
+
 /// How and why a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Closed {

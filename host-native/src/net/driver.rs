@@ -15,7 +15,7 @@ use iroh::endpoint::VarInt;
 use tokio::sync::{broadcast, mpsc};
 use xaeroflux_core::AuthorId;
 use xaeroflux_core::xsp::message::Message;
-use xaeroflux_core::xsp::{Capabilities, Config, Event, RangeMode, Role, Session, SessionError, varint};
+use xaeroflux_core::xsp::{Capabilities, Config, Event, ProofKind, RangeMode, Role, Session, SessionError, varint};
 
 use super::fetch::{FetchReply, FetchStep, LengthReply};
 use super::import::ImportJob;
@@ -60,6 +60,16 @@ pub(crate) enum Control {
         /// Which events.
         mode: RangeMode,
         /// Where the verified events (or the refusal) go.
+        reply: FetchReply,
+    },
+    /// An inclusion proof of one event of the peer's feed ([`Session::request_proof`]),
+    /// answered on `reply` as a fetch is.
+    Prove {
+        /// The feed.
+        author: AuthorId,
+        /// The event's seq.
+        seq: u64,
+        /// Where the verified proof (or the refusal) goes.
         reply: FetchReply,
     },
     /// The length of the peer's latest head of a feed, if it announced the feed (answered at
@@ -302,6 +312,17 @@ pub(crate) async fn run_session(
                         let _ = reply.try_send(FetchStep::NotSent);
                     }
                 },
+                Some(Control::Prove { author, seq, reply }) => {
+                    match session.request_proof(&author, ProofKind::Inclusion, seq) {
+                        Ok(req) => {
+                            let _ = reply.try_send(FetchStep::Sent);
+                            d.fetches.insert(req, reply);
+                        }
+                        Err(_) => {
+                            let _ = reply.try_send(FetchStep::NotSent);
+                        }
+                    }
+                }
                 Some(Control::AnnouncedLength { author, reply }) => {
                     let _ = reply.send(session.remote_head_of(&author).map(|h| h.length));
                 }
@@ -433,6 +454,11 @@ impl Driver {
             Event::Range(range) => {
                 if let Some(reply) = self.fetches.remove(&range.id) {
                     let _ = reply.try_send(FetchStep::Events(Box::new(range)));
+                }
+            }
+            Event::Proof(proof) => {
+                if let Some(reply) = self.fetches.remove(&proof.id()) {
+                    let _ = reply.try_send(FetchStep::Proof(Box::new(proof)));
                 }
             }
             Event::RequestFailed { id, status } => {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 use tokio::time::Instant;
 
-use xaeroflux_core::xsp::{EventBlock, ProofStatus, RangeMode, VerifiedRange};
+use xaeroflux_core::xsp::{EventBlock, ProofStatus, RangeMode, VerifiedProof, VerifiedRange};
 use xaeroflux_core::{AuthorId, EventRef, SignedHead};
 
 use super::config::NetError;
@@ -45,6 +45,8 @@ pub(crate) enum FetchStep {
     NotSent,
     /// The verified events.
     Events(Box<VerifiedRange>),
+    /// The verified proof ([`Control::Prove`]).
+    Proof(Box<VerifiedProof>),
     /// The peer could not answer ([`ProofStatus::Unavailable`]: its store failed to read
     /// the events or make the proof).
     Failed(ProofStatus),
@@ -62,7 +64,7 @@ const FOREVER: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
 
 /// How long a fetch waits before looking at the sessions again when none could answer (a
 /// session that learns of a feed reports no event the fetch could wait for).
-const RETRY: Duration = Duration::from_millis(100);
+pub(super) const RETRY: Duration = Duration::from_millis(100);
 
 /// Which events of a feed to fetch.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,6 +148,25 @@ pub enum FetchError {
         /// The peer asked.
         peer: PeerId,
     },
+    /// [`Core::fetch_proof`]: the feeds of the peers that answered end before the seq asked
+    /// for.
+    OutOfRange {
+        /// The feed.
+        author: AuthorId,
+        /// The seq asked for.
+        seq: u64,
+        /// The longest of those peers' feeds.
+        length: u64,
+    },
+    /// [`Core::fetch_proof`]: a peer sent the event and an inclusion proof that disagree, each
+    /// valid against a head the author signed: the author forked, or the peer is faulty. No
+    /// other peer could prove the event.
+    Inconsistent {
+        /// The feed.
+        author: AuthorId,
+        /// The peer.
+        peer: PeerId,
+    },
 }
 
 impl fmt::Display for FetchError {
@@ -158,6 +179,13 @@ impl fmt::Display for FetchError {
                 write!(f, "peer {peer} could not send the events of {author} ({status:?})")
             }
             Self::TimedOut { author, peer } => write!(f, "peer {peer} did not send the events of {author} in time"),
+            Self::OutOfRange { author, seq, length } => {
+                write!(f, "no event #{seq} in the feed of {author}: the peers hold {length} events")
+            }
+            Self::Inconsistent { author, peer } => write!(
+                f,
+                "peer {peer} sent an event of {author} and a proof that disagree (the author forked, or the peer is faulty)"
+            ),
         }
     }
 }
@@ -286,10 +314,10 @@ impl Core {
 }
 
 /// A task of the sync's runtime that stops when no one awaits it any more.
-struct AbortOnDrop(tokio::task::JoinHandle<Result<FetchedEvents, FetchError>>);
+pub(super) struct AbortOnDrop<T>(pub(super) tokio::task::JoinHandle<Result<T, FetchError>>);
 
-impl Future for AbortOnDrop {
-    type Output = Result<FetchedEvents, FetchError>;
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T, FetchError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut self.0).poll(cx).map(|joined| {
@@ -299,7 +327,7 @@ impl Future for AbortOnDrop {
     }
 }
 
-impl Drop for AbortOnDrop {
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
@@ -323,8 +351,7 @@ async fn fetch(
     mode: RangeMode,
     timeout: Duration,
 ) -> Result<FetchedEvents, FetchError> {
-    // A timeout past what the clock can count (`Duration::MAX`: wait as long as it takes).
-    let deadline = Instant::now().checked_add(timeout).unwrap_or_else(|| Instant::now() + FOREVER);
+    let deadline = deadline_after(timeout);
     let mut failed = None;
     loop {
         // Woken early by any sync event (a peer connected, heads came): registered before the
@@ -363,7 +390,12 @@ async fn fetch(
 
 /// The open sessions whose peers announced `author`'s feed, in the order a fetch asks them
 /// (see [`rank`]).
-async fn sessions_to_ask(inner: &NetInner, author: AuthorId, mode: RangeMode, deadline: Instant) -> Vec<u64> {
+pub(super) async fn sessions_to_ask(
+    inner: &NetInner,
+    author: AuthorId,
+    mode: RangeMode,
+    deadline: Instant,
+) -> Vec<u64> {
     // Every session is asked at once, then the answers are read: a busy session delays the
     // ranking by its own delay only.
     let asked: Vec<(u64, oneshot::Receiver<Option<u64>>)> = inner
@@ -383,8 +415,14 @@ async fn sessions_to_ask(inner: &NetInner, author: AuthorId, mode: RangeMode, de
     rank(mode, announced)
 }
 
+/// When a fetch of `timeout` gives up (far away for a timeout past what the clock can count:
+/// `Duration::MAX` waits as long as it takes).
+pub(super) fn deadline_after(timeout: Duration) -> Instant {
+    Instant::now().checked_add(timeout).unwrap_or_else(|| Instant::now() + FOREVER)
+}
+
 /// How long a session may take to say whether it sent a request, with the fetch's `deadline`.
-fn local_answer(deadline: Instant) -> Duration {
+pub(super) fn local_answer(deadline: Instant) -> Duration {
     LOCAL_ANSWER.min(deadline.saturating_duration_since(Instant::now())).max(LOCAL_ANSWER_MIN)
 }
 
@@ -413,7 +451,7 @@ fn covers(got: &FetchedEvents, mode: RangeMode) -> bool {
 }
 
 /// What one session made of a fetch.
-enum Answer {
+pub(super) enum Answer {
     /// Events (perhaps none: the peer's feed ends before them).
     Got(FetchedEvents),
     /// The peer announced the feed but could not send the events.
@@ -424,7 +462,7 @@ enum Answer {
 
 /// Fetches from session `id`, asking again for the rest while the answers stop short of what
 /// its peer holds (one frame each).
-async fn fetch_from(
+pub(super) async fn fetch_from(
     inner: &NetInner,
     id: u64,
     author: AuthorId,

@@ -325,11 +325,18 @@ pub struct FetchArgs {
     #[arg(long, value_name = "HEX")]
     pub author: String,
     /// The last N events of the feed.
-    #[arg(long, value_name = "N", conflicts_with = "seqs", required_unless_present = "seqs")]
+    #[arg(long, value_name = "N", conflicts_with_all = ["seqs", "prove"], required_unless_present_any = ["seqs", "prove"])]
     pub latest: Option<u64>,
     /// The events with these seqs, START..END (END not included).
-    #[arg(long, value_name = "START..END")]
+    #[arg(long, value_name = "START..END", conflicts_with = "prove")]
     pub seqs: Option<String>,
+    /// Event SEQ with its inclusion proof: the proof file of `xf prove` (for `xf verify`),
+    /// for a feed this store does not hold.
+    #[arg(long, value_name = "SEQ")]
+    pub prove: Option<u64>,
+    /// With `--prove`: write the proof file here instead of stdout.
+    #[arg(long, short = 'o', value_name = "PATH", requires = "prove")]
+    pub out: Option<PathBuf>,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub timeout: u64,

@@ -10,6 +10,8 @@
 //!                                 and decrypts what log and show print
 //! xf stats | export | import      inspect, dump and load NDJSON
 //! xf serve | join T | sync T | watch   sync over the network (feature `net`)
+//! xf fetch T --author A --latest N     read a feed on demand, not stored (--seqs a..b;
+//!                                      --prove SEQ -o p.json: one event's proof file)
 //! ```
 //!
 //! `--json` makes every command print JSON for scripts. Errors are one line on stderr and a

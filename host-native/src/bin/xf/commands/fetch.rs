@@ -8,6 +8,7 @@ use xaeroflux::net::Fetch;
 
 use crate::args::{Cli, FetchArgs, FollowArgs, UnfollowArgs};
 use crate::commands::net::{open_syncing_as, parse_ticket};
+use crate::commands::proof::write_proof;
 use crate::commands::read::log_line;
 use crate::commands::secret;
 use crate::error::CliError;
@@ -28,11 +29,13 @@ fn parse_seqs(s: &str) -> Result<std::ops::Range<u64>, CliError> {
 /// `xf fetch`: joins the ticket's space keeping only followed feeds (so nothing else is
 /// downloaded), reads the events asked for from a peer that announced the feed, prints them
 /// (as `xf log` does) and the signed head they were verified against, and exits.
+/// With `--prove SEQ`, writes the proof file of event SEQ (as `xf prove` does) instead.
 pub fn fetch(cli: &Cli, a: &FetchArgs, out: &mut Out) -> Result<(), CliError> {
-    let which = match (&a.seqs, a.latest) {
-        (Some(s), _) => Fetch::Seqs(parse_seqs(s)?),
-        (None, Some(n)) => Fetch::Latest(n),
-        (None, None) => return Err(CliError::BadSeqs(String::new())),
+    let which = match (&a.seqs, a.latest, a.prove) {
+        (Some(s), _, _) => Fetch::Seqs(parse_seqs(s)?),
+        (None, Some(n), _) => Fetch::Latest(n),
+        (None, None, Some(seq)) => Fetch::Seqs(seq..seq.saturating_add(1)),
+        (None, None, None) => return Err(CliError::BadSeqs(String::new())),
     };
     let ticket = parse_ticket(&a.ticket)?;
     let secrets = secret::load(cli)?;
@@ -40,6 +43,11 @@ pub fn fetch(cli: &Cli, a: &FetchArgs, out: &mut Out) -> Result<(), CliError> {
     let author = resolve_author(&core, Some(&a.author))?;
     let start = Instant::now();
     core.join_ticket(&ticket).map_err(CliError::Net)?;
+    if let Some(seq) = a.prove {
+        let proved = core.fetch_proof(&author, seq, Duration::from_secs(a.timeout)).map_err(CliError::Fetch)?;
+        let whence = format!(" (from peer {} in {:.2} s)", proved.peer(), start.elapsed().as_secs_f64());
+        return write_proof(cli, &proved.event(), proved.proof(), proved.head(), a.out.as_deref(), &whence, out);
+    }
     let got = core.fetch_events(&author, which, Duration::from_secs(a.timeout)).map_err(CliError::Fetch)?;
     let secs = start.elapsed().as_secs_f64();
     let head = got.head();

@@ -4,8 +4,9 @@ use std::io::Read;
 use std::path::Path;
 
 use serde_json::json;
+use xaeroflux::InclusionProof;
 use xaeroflux_core::head::SIGNED_HEAD_LEN;
-use xaeroflux_core::{Hash, SignedHead};
+use xaeroflux_core::{EventRef, Hash, SignedHead};
 
 use crate::args::{Cli, ProveArgs, VerifyArgs};
 use crate::commands::read::feed_head;
@@ -25,24 +26,38 @@ pub fn prove(cli: &Cli, a: &ProveArgs, out: &mut Out) -> Result<(), CliError> {
         .filter(|_| a.seq < head.length)
         .ok_or(CliError::NoSuchEvent(author, a.seq, head.length))?;
     let proof = core.inclusion_proof(&author, a.seq).map_err(CliError::Prove)?;
-    let file = proof_file::encode(&ev, &proof, &head);
+    write_proof(cli, &ev, &proof, &head, a.out.as_deref(), "", out)
+}
+
+/// Writes the proof file of `ev` to `path` (and says so), or to stdout; `whence` ends the
+/// line that says so (where the proof came from).
+pub fn write_proof(
+    cli: &Cli,
+    ev: &EventRef<'_>,
+    proof: &InclusionProof,
+    head: &SignedHead,
+    path: Option<&Path>,
+    whence: &str,
+    out: &mut Out,
+) -> Result<(), CliError> {
+    let file = proof_file::encode(ev, proof, head);
     let text = serde_json::to_string_pretty(&file).map_err(|e| CliError::Stdout(std::io::Error::other(e)))?;
-    let Some(path) = &a.out else {
+    let Some(path) = path else {
         return out.line(text);
     };
     std::fs::write(path, format!("{text}\n")).map_err(|e| CliError::io(path.display(), e))?;
     if cli.json {
         return out.json(&json!({
             "proof_file": path.display().to_string(),
-            "author": author_hex(&author),
-            "seq": a.seq,
+            "author": author_hex(&head.author),
+            "seq": ev.seq(),
             "leaves": proof.leaves,
             "root": hash_hex(&head.root),
         }));
     }
     out.line(format!(
-        "wrote the proof of event #{} (feed of {} events, root {}) to {}",
-        a.seq,
+        "wrote the proof of event #{} (feed of {} events, root {}) to {}{whence}",
+        ev.seq(),
         proof.leaves,
         hash_hex(&head.root),
         path.display()
