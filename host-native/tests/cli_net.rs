@@ -1,6 +1,7 @@
 //! End-to-end test of the `xf` sync commands on 127.0.0.1: `serve` prints a ticket and
 //! serves; `sync` fetches everything and exits; `watch --for` prints events as JSON lines;
-//! `serve` stops cleanly on SIGTERM; bad tickets are one-line errors; `fetch` reads a feed
+//! `serve` stops cleanly on SIGTERM; `status` asks a running `serve` from another process;
+//! bad tickets are one-line errors; `fetch` reads a feed
 //! without storing it; `follow` and `sync --only-followed` keep only the feeds followed.
 
 use std::io::{BufRead, BufReader};
@@ -74,6 +75,15 @@ fn serve_sync_watch_and_clean_stop() {
     assert!(kinds.iter().any(|k| k == "connected"), "{kinds:?}");
     assert!(kinds.iter().any(|k| k == "synced"), "{kinds:?}");
 
+    // `xf status` from another process: A's serve answers on its status socket.
+    let status = ok_json(&a, &["--json", "status"]);
+    assert_eq!((status[0]["running"].as_bool(), status[0]["command"].as_str()), (Some(true), Some("serve")));
+    assert_eq!(status[0]["pid"].as_u64(), Some(u64::from(serve.id())), "{status:?}");
+    assert_eq!((status[0]["events"].as_u64(), status[0]["feeds"].as_u64()), (Some(4), Some(2)), "{status:?}");
+    assert_eq!(status[0]["spaces"].as_array().map(Vec::len), Some(1), "{status:?}");
+    let text = String::from_utf8_lossy(&xf(&a, &["status"]).stdout).to_string();
+    assert!(text.starts_with("xf serve running (pid "), "{text}");
+
     // A's serve printed that it received B's event.
     unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
     let status = serve.wait().unwrap();
@@ -82,6 +92,13 @@ fn serve_sync_watch_and_clean_stop() {
     assert!(printed.iter().any(|e| e["event"] == "received" && e["to"] == 1), "{printed:?}");
     let log = ok_json(&a, &["--json", "log"]);
     assert!(log.iter().any(|e| e["payload"] == "four"), "A stored B's event");
+    // Stopped: no status socket left, and `xf status` says none runs.
+    assert!(!a.join("xf.sock").exists());
+    let status = ok_json(&a, &["--json", "status"]);
+    assert_eq!((status[0]["running"].as_bool(), status[0]["events"].as_u64()), (Some(false), Some(4)), "{status:?}");
+    // A socket file left by a killed process answers no one: none runs either.
+    std::fs::write(a.join("xf.sock"), b"").unwrap();
+    assert_eq!(ok_json(&a, &["--json", "status"])[0]["running"], false);
 
     // A bad ticket is a one-line error.
     let out = xf(&b, &["sync", "xfs1notaticket"]);

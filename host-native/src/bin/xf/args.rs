@@ -85,6 +85,10 @@ pub enum Command {
     /// Sync spaces and tickets, printing every event and the progress (events behind per peer).
     #[cfg(feature = "net")]
     Watch(WatchArgs),
+    /// Print the sync state (peers, events behind) of the `xf serve`, `join` or `watch`
+    /// running on this store, from another shell; or say that none runs.
+    #[cfg(feature = "net")]
+    Status,
     /// Read events of a feed from the node of a ticket, verified against the author's signed
     /// head, without storing them (a sparse read).
     #[cfg(feature = "net")]

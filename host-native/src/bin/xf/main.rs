@@ -10,6 +10,7 @@
 //!                                 and decrypts what log and show print
 //! xf stats | export | import      inspect, dump and load NDJSON
 //! xf serve | join T | sync T | watch   sync over the network (feature `net`)
+//! xf status                            the sync state of the serve/join/watch running here
 //! xf fetch T --author A --latest N     read a feed on demand, not stored (--seqs a..b;
 //!                                      --prove SEQ -o p.json: one event's proof file)
 //! ```
@@ -57,6 +58,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Sync(a) => commands::net::sync(cli, a, &mut out)?,
         #[cfg(feature = "net")]
         Command::Watch(a) => commands::net::watch(cli, a, &mut out)?,
+        #[cfg(feature = "net")]
+        Command::Status => commands::status::status(cli, &mut out)?,
         #[cfg(feature = "net")]
         Command::Fetch(a) => commands::fetch::fetch(cli, a, &mut out)?,
         #[cfg(feature = "net")]

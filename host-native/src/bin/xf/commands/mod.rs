@@ -8,4 +8,6 @@ pub mod net;
 pub mod proof;
 pub mod read;
 pub mod secret;
+#[cfg(feature = "net")]
+pub mod status;
 pub mod write;

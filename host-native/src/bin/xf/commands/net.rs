@@ -13,6 +13,7 @@ use xaeroflux::Core;
 use xaeroflux::net::{NetConfig, Replication, SpaceId, Subscription, SyncEvent, Ticket, TorStatus};
 
 use crate::args::{Cli, NetArgs, ServeArgs, SyncArgs, TicketArgs, WatchArgs};
+use crate::commands::status::{StatusSocket, status_json};
 use crate::error::CliError;
 use crate::output::{Out, author_hex};
 
@@ -167,9 +168,43 @@ fn print_event(cli: &Cli, core: &Core, ev: &SyncEvent, out: &mut Out) -> Result<
     out.json(&j)
 }
 
-/// Prints events until interrupted or `limit` passes.
-fn run_loop(cli: &Cli, core: &Core, events: &Subscription, limit: Option<u64>, out: &mut Out) -> Result<(), CliError> {
+/// Prints events until interrupted or `limit` passes, answering `xf status` meanwhile (as
+/// `command`).
+fn run_loop(
+    cli: &Cli,
+    command: &str,
+    core: &Core,
+    events: &Subscription,
+    limit: Option<u64>,
+    out: &mut Out,
+) -> Result<(), CliError> {
     catch_signals();
+    let socket = match StatusSocket::bind(&cli.store) {
+        Ok(socket) => Some(socket),
+        Err(e) => {
+            eprintln!("xf: warning: no status socket in the store ({e}): `xf status` will not see this process");
+            None
+        }
+    };
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        if let Some(socket) = &socket {
+            scope.spawn(|| socket.serve(|| status_json(command, core), &done));
+        }
+        let printed = print_events(cli, core, events, limit, out);
+        done.store(true, Ordering::SeqCst);
+        printed
+    })
+}
+
+/// [`run_loop`]'s printing.
+fn print_events(
+    cli: &Cli,
+    core: &Core,
+    events: &Subscription,
+    limit: Option<u64>,
+    out: &mut Out,
+) -> Result<(), CliError> {
     let end = limit.map(|s| Instant::now() + Duration::from_secs(s));
     // The Tor state now (its first event may have come before the subscription), then each
     // change as an event.
@@ -242,7 +277,7 @@ pub fn serve(cli: &Cli, a: &ServeArgs, out: &mut Out) -> Result<(), CliError> {
     let events = core.subscribe().map_err(CliError::Net)?;
     let ticket = core.ticket(parse_space(&a.space)).map_err(CliError::Net)?;
     print_ticket(cli, &ticket, out)?;
-    run_loop(cli, &core, &events, a.net.duration, out)
+    run_loop(cli, "serve", &core, &events, a.net.duration, out)
 }
 
 /// `xf join`: joins the ticket's space through its node and syncs until interrupted.
@@ -251,7 +286,7 @@ pub fn join(cli: &Cli, a: &TicketArgs, out: &mut Out) -> Result<(), CliError> {
     let core = open_syncing(cli, &a.net)?;
     let events = core.subscribe().map_err(CliError::Net)?;
     core.join_ticket(&ticket).map_err(CliError::Net)?;
-    run_loop(cli, &core, &events, a.net.duration, out)
+    run_loop(cli, "join", &core, &events, a.net.duration, out)
 }
 
 /// `xf watch`: syncs the given spaces and tickets, printing progress, until interrupted.
@@ -265,7 +300,7 @@ pub fn watch(cli: &Cli, a: &WatchArgs, out: &mut Out) -> Result<(), CliError> {
     for t in &tickets {
         core.join_ticket(t).map_err(CliError::Net)?;
     }
-    run_loop(cli, &core, &events, a.net.duration, out)
+    run_loop(cli, "watch", &core, &events, a.net.duration, out)
 }
 
 /// `xf sync`: joins the ticket's space, waits until this store holds everything the ticket's

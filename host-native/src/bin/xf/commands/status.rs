@@ -1,0 +1,173 @@
+//! `xf status`: the sync state of the `xf serve`, `join` or `watch` running on a store, asked
+//! from another process (a store is open in one process at a time).
+//!
+//! While it runs, such a command listens on a Unix socket in the store directory
+//! ([`SOCKET`], mode 0600: only the store's owner connects) and answers each connection with
+//! one JSON object, its sync status at that moment, then closes it. `xf status` connects and
+//! prints it; with no command running it says so and prints what the store holds. Feature
+//! `net`, Unix only.
+
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use xaeroflux::Core;
+
+use crate::args::Cli;
+use crate::error::CliError;
+use crate::output::{Out, author_hex};
+use crate::store::open_existing;
+
+/// The status socket's file name in the store directory.
+pub const SOCKET: &str = "xf.sock";
+
+/// How long `xf status` waits for the running command's answer.
+const ANSWER: Duration = Duration::from_secs(5);
+
+/// The status socket of a running command; the file is removed when this is dropped.
+pub struct StatusSocket {
+    path: PathBuf,
+    listener: UnixListener,
+}
+
+impl StatusSocket {
+    /// Listens on the store's status socket. A file left there by a command that was killed
+    /// is replaced: the caller holds the store open, so no other process serves it.
+    pub fn bind(store: &Path) -> io::Result<StatusSocket> {
+        let path = store.join(SOCKET);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let listener = UnixListener::bind(&path)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        listener.set_nonblocking(true)?;
+        Ok(StatusSocket { path, listener })
+    }
+
+    /// Answers each connection with `status()` until `stop` is set (looked at every 50 ms).
+    pub fn serve(&self, status: impl Fn() -> Value, stop: &AtomicBool) {
+        while !stop.load(Ordering::SeqCst) {
+            match self.listener.accept() {
+                Ok((mut conn, _)) => {
+                    // A client that does not read is dropped after a while, not waited for.
+                    let _ = conn.set_nonblocking(false);
+                    let _ = conn.set_write_timeout(Some(ANSWER));
+                    let _ = conn.write_all(format!("{}\n", status()).as_bytes());
+                }
+                // None waiting (or a failed accept): look again shortly.
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+}
+
+impl Drop for StatusSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// What the running `command` answers: its process, the store's feeds, and the sync status.
+pub fn status_json(command: &str, core: &Core) -> Value {
+    let stats = core.stats();
+    let mut v = json!({
+        "running": true,
+        "command": command,
+        "pid": std::process::id(),
+        "author": author_hex(&core.author()),
+        "events": stats.total_events,
+        "feeds": core.feeds().len(),
+    });
+    match core.sync_status() {
+        Ok(s) => {
+            let peers: Vec<Value> = s
+                .peers
+                .iter()
+                .map(|p| {
+                    json!({"space": p.space.to_string(), "peer": p.peer.to_string(), "initiator": p.initiator,
+                           "connected": p.connected, "synced": p.synced, "behind": p.behind,
+                           "received_events": p.received_events, "bytes_in": p.bytes_in, "bytes_out": p.bytes_out})
+                })
+                .collect();
+            v["node"] = json!(s.node.to_string());
+            v["spaces"] = json!(s.spaces.iter().map(|sp| sp.to_string()).collect::<Vec<_>>());
+            v["peers"] = json!(peers);
+            v["bytes_in"] = json!(s.bytes_in);
+            v["bytes_out"] = json!(s.bytes_out);
+            if let Some(t) = s.tor {
+                v["tor"] = json!({"bootstrap_percent": t.bootstrap_percent, "ready": t.ready,
+                                  "service": t.service.as_str(), "reachable": t.service.is_reachable()});
+            }
+        }
+        Err(e) => v["sync_error"] = json!(e.to_string()),
+    }
+    v
+}
+
+/// `xf status`.
+pub fn status(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
+    let path = cli.store.join(SOCKET);
+    let answer = match UnixStream::connect(&path) {
+        Ok(conn) => read_answer(conn).map_err(|e| CliError::io(path.display(), e))?,
+        // No command runs on the store (a file left by a killed one refuses connections).
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) => {
+            return not_running(cli, out);
+        }
+        Err(e) => return Err(CliError::io(path.display(), e)),
+    };
+    let v: Value = serde_json::from_str(&answer)
+        .map_err(|e| CliError::io(path.display(), io::Error::new(io::ErrorKind::InvalidData, e)))?;
+    if cli.json {
+        return out.json(&v);
+    }
+    let text = |k: &str| v[k].as_str().unwrap_or("?").to_string();
+    let spaces = v["spaces"].as_array().map_or(0, Vec::len);
+    out.line(format!(
+        "xf {} running (pid {}), node {}, in {spaces} space(s); the store holds {} events in {} feeds",
+        text("command"),
+        v["pid"],
+        text("node"),
+        v["events"],
+        v["feeds"]
+    ))?;
+    for p in v["peers"].as_array().into_iter().flatten() {
+        let state = match (p["connected"].as_bool(), p["synced"].as_bool()) {
+            (Some(true), Some(true)) => "synced".to_string(),
+            (Some(true), _) => format!("{} events behind", p["behind"]),
+            _ => "connecting".to_string(),
+        };
+        let peer = p["peer"].as_str().unwrap_or("?");
+        out.line(format!("  peer {peer}: {state}, {} events received", p["received_events"]))?;
+    }
+    if let Some(t) = v.get("tor") {
+        out.line(format!("  tor: bootstrap {} %, onion service {}", t["bootstrap_percent"], t["service"]))?;
+    }
+    Ok(())
+}
+
+/// The running command's one JSON line.
+fn read_answer(mut conn: UnixStream) -> io::Result<String> {
+    conn.set_read_timeout(Some(ANSWER))?;
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
+/// No command runs on the store: says so, with what the store holds.
+fn not_running(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
+    let core = open_existing(&cli.store)?;
+    let (events, feeds) = (core.stats().total_events, core.feeds().len());
+    if cli.json {
+        return out.json(&json!({"running": false, "events": events, "feeds": feeds}));
+    }
+    out.line(format!(
+        "no xf serve, join or watch is running on {}; it holds {events} events in {feeds} feeds",
+        cli.store.display()
+    ))
+}
