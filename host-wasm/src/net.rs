@@ -108,6 +108,16 @@ impl Connection {
         }
     }
 
+    /// Proves an event of a feed with the peer's help, as [`SyncSession::fetch_proof`]
+    /// (`session.fetchProof`).
+    #[wasm_bindgen(js_name = fetchProof, unchecked_return_type = "Promise<ProofFile>")]
+    pub fn fetch_proof(&self, author: &str, seq: f64) -> Result<js_sys::Promise, JsValue> {
+        match &*self.session.borrow() {
+            Some(s) => s.fetch_proof(author, seq),
+            None => Err(ConnectError::Stream(String::from("no session")).to_js()),
+        }
+    }
+
     /// Changes the feeds the session fetches and stores, as [`SyncSession::set_fetch`]
     /// (`session.setFetch`).
     #[wasm_bindgen(js_name = setFetch)]

@@ -240,6 +240,15 @@ async fn a_session_that_fetches_no_feed_reads_them_on_demand() {
     // Cut to the peer's feed.
     let tail = fetch_events(&sb, &author, opts(&[("start", 2990.into()), ("end", 5000.into())])).await.unwrap();
     assert_eq!(texts(&tail).len(), 10);
+    // An event with its inclusion proof: the proof file `store.prove` makes, checked by anyone.
+    let fetch_proof = |seq: f64| JsFuture::from(sb.borrow().as_ref().unwrap().fetch_proof(&author, seq).unwrap());
+    let proof = fetch_proof(7.0).await.unwrap();
+    let json = |v: &JsValue| js_sys::JSON::stringify(v).unwrap().as_string().unwrap();
+    assert_eq!(json(&proof), json(&a.prove(7.0, None).unwrap()), "the same file as the holder's own");
+    let verified = xaeroflux_wasm::verify_proof(proof, Some(opts(&[("author", author.clone().into())]))).unwrap();
+    assert_eq!(get(&verified, "seq").as_f64(), Some(7.0));
+    let err = fetch_proof(3000.0).await.unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("NOT_FOUND"), "{err:?}");
     // Nothing stored; the session is synced without the feed.
     wait_for("b synced", || sb.borrow().as_ref().unwrap().synced()).await;
     assert_eq!(b.event_count(), 0.0);

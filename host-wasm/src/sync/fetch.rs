@@ -1,6 +1,8 @@
 //! Reads on demand: `session.fetchEvents(author, range)` asks the peer for events of a feed
 //! (XSP's RANGE_REQUEST) and resolves with them once the session has verified them against
-//! the author's signed head (a range proof). Nothing is stored.
+//! the author's signed head (a range proof). Nothing is stored. `session.fetchProof(author,
+//! seq)` reads one event so, then asks for its inclusion proof (PROOF_REQUEST), and resolves
+//! with the proof file `store.prove` would make.
 //!
 //! A request made before the peer announced the feed (the session just started) waits until
 //! it does; if the session is synced and the peer never announced it, the promise rejects
@@ -11,17 +13,19 @@ use std::collections::HashMap;
 
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
-use xaeroflux_core::xsp::{ProofStatus, RangeMode, RequestError, VerifiedRange};
-use xaeroflux_core::{AuthorId, SignedHead};
+use xaeroflux_core::xsp::{ProofKind, ProofStatus, RangeMode, RequestError, VerifiedProof, VerifiedRange};
+use xaeroflux_core::{AuthorId, Event, SignedHead};
 
 use super::{Driver, SyncSession};
 use crate::error::{ArgError, ErrorCode, JsError, make_js_error};
 use crate::hex;
 use crate::js::{Obj, index, prop, prop_num};
 
-/// One `fetchEvents` call.
+/// One `fetchEvents` call (or the first half of a `fetchProof` call).
 pub(super) struct Pending {
     author: AuthorId,
+    /// `fetchProof`: the event's proof is asked for once the event came.
+    prove: bool,
     /// What to ask for next.
     mode: RangeMode,
     /// The events so far (`StoredEvent` objects).
@@ -40,11 +44,20 @@ impl Pending {
     }
 }
 
+/// The second half of a `fetchProof` call: the event came, its proof is asked for.
+struct Proving {
+    event: Event,
+    resolve: Function,
+    reject: Function,
+}
+
 /// The session's requests.
 #[derive(Default)]
 pub(super) struct Fetches {
     /// Sent, by request id.
     sent: HashMap<u64, Pending>,
+    /// Proofs asked for, by request id.
+    proving: HashMap<u64, Proving>,
     /// Waiting for the session to open or the peer to announce the feed.
     parked: Vec<Pending>,
 }
@@ -88,7 +101,9 @@ impl Driver {
             p.events.push(&crate::js::event(&ev));
         }
         p.head = Some(range.head);
-        if let Some(rest) = range.rest(p.mode) {
+        if p.prove {
+            self.prove_fetched(p, range);
+        } else if let Some(rest) = range.rest(p.mode) {
             p.mode = rest;
             self.send_fetch(p);
         } else {
@@ -105,18 +120,63 @@ impl Driver {
         self.retry_fetches();
     }
 
+    /// `fetchProof`: the event came (or the peer's feed ends before it); asks for its proof.
+    fn prove_fetched(&self, p: Pending, range: VerifiedRange) {
+        let RangeMode::Range { start: seq, .. } = p.mode else { return };
+        let Some(event) = range.events.get(0).filter(|e| e.seq() == seq).map(|e| e.to_owned()) else {
+            let author = hex::encode(p.author.as_bytes());
+            let msg = format!("no event #{seq} in the feed of {author}: the peer holds {}", range.head.length);
+            return p.reject(ErrorCode::NotFound, &msg);
+        };
+        let r = self.session.borrow_mut().request_proof(&p.author, ProofKind::Inclusion, seq);
+        match r {
+            Ok(id) => {
+                let proving = Proving { event, resolve: p.resolve, reject: p.reject };
+                self.fetches.borrow_mut().proving.insert(id, proving);
+            }
+            Err(e) => p.reject(ErrorCode::Sync, &format!("cannot ask the peer for the proof: {e}")),
+        }
+    }
+
+    /// A verified proof: resolves its `fetchProof` with the proof file, if it proves the event
+    /// that came (each was verified against a head the author signed; if they disagree, the
+    /// author forked or the peer is faulty).
+    pub(super) fn on_proof(&self, verified: VerifiedProof) {
+        let Some(p) = self.fetches.borrow_mut().proving.remove(&verified.id()) else { return };
+        let ev = p.event.as_ref();
+        match verified {
+            VerifiedProof::Inclusion { head, seq, leaf, proof, .. } if seq == ev.seq() && leaf == ev.leaf_hash() => {
+                let _ = p.resolve.call1(&JsValue::NULL, &crate::verify::proof_object(&ev, &proof, &head));
+            }
+            _ => {
+                let msg = "the peer sent an event and a proof that disagree (the author forked, or the peer is faulty)";
+                let _ = p.reject.call1(&JsValue::NULL, &make_js_error(ErrorCode::ProofInvalid, msg));
+            }
+        }
+    }
+
     /// The peer could not answer a request.
     pub(super) fn on_request_failed(&self, id: u64, status: ProofStatus) {
-        if let Some(p) = self.fetches.borrow_mut().sent.remove(&id) {
+        let mut fetches = self.fetches.borrow_mut();
+        if let Some(p) = fetches.sent.remove(&id) {
+            drop(fetches);
             p.reject(ErrorCode::Sync, &format!("the peer could not send the events ({status:?})"));
+        } else if let Some(p) = fetches.proving.remove(&id) {
+            drop(fetches);
+            let msg = format!("the peer could not send the proof ({status:?})");
+            let _ = p.reject.call1(&JsValue::NULL, &make_js_error(ErrorCode::Sync, &msg));
         }
     }
 
     /// The session ended: every request fails.
     pub(super) fn fail_fetches(&self) {
-        let Fetches { sent, parked } = std::mem::take(&mut *self.fetches.borrow_mut());
+        let Fetches { sent, proving, parked } = std::mem::take(&mut *self.fetches.borrow_mut());
         for p in sent.into_values().chain(parked) {
             p.reject(ErrorCode::Sync, "the session ended before the events came");
+        }
+        for p in proving.into_values() {
+            let error = make_js_error(ErrorCode::Sync, "the session ended before the proof came");
+            let _ = p.reject.call1(&JsValue::NULL, &error);
         }
     }
 }
@@ -162,7 +222,33 @@ impl SyncSession {
         let mut callbacks = None;
         let promise = js_sys::Promise::new(&mut |resolve, reject| callbacks = Some((resolve, reject)));
         let (resolve, reject) = callbacks.ok_or_else(|| make_js_error(ErrorCode::Sync, "no promise callbacks"))?;
-        let p = Pending { author, mode, events: Array::new(), start: None, head: None, resolve, reject };
+        let p = Pending { author, prove: false, mode, events: Array::new(), start: None, head: None, resolve, reject };
+        self.driver.send_fetch(p);
+        self.driver.run();
+        Ok(promise)
+    }
+
+    /// Proves event `seq` of `author`'s feed (hex) with the peer's help, for a feed this store
+    /// does not hold: reads the event (verified against the author's signed head), then asks
+    /// the peer for its inclusion proof (verified against the head it comes with). Resolves
+    /// with the proof file `store.prove` makes for a stored feed, which anyone checks with
+    /// `verifyProof` (or `xf verify`); rejects with `NOT_FOUND` if the peer does not hold the
+    /// event, `PROOF_INVALID` if the event and the proof disagree, `SYNC` if the session ends
+    /// first.
+    #[wasm_bindgen(js_name = fetchProof, unchecked_return_type = "Promise<ProofFile>")]
+    pub fn fetch_proof(&self, author: &str, seq: f64) -> Result<js_sys::Promise, JsValue> {
+        let author = hex::decode32(author)
+            .map(AuthorId)
+            .ok_or_else(|| arg(ArgError { name: "author", expected: "64 hex characters" }))?;
+        let seq = index(seq, "seq").map_err(arg)?;
+        if self.driver.closed.get() {
+            return Err(make_js_error(ErrorCode::Sync, "the session has ended"));
+        }
+        let mut callbacks = None;
+        let promise = js_sys::Promise::new(&mut |resolve, reject| callbacks = Some((resolve, reject)));
+        let (resolve, reject) = callbacks.ok_or_else(|| make_js_error(ErrorCode::Sync, "no promise callbacks"))?;
+        let mode = RangeMode::Range { start: seq, end: seq + 1 };
+        let p = Pending { author, prove: true, mode, events: Array::new(), start: None, head: None, resolve, reject };
         self.driver.send_fetch(p);
         self.driver.run();
         Ok(promise)

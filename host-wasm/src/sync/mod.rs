@@ -167,6 +167,7 @@ impl Driver {
                 self.retry_fetches();
             }
             Event::Range(range) => self.on_range(range),
+            Event::Proof(proof) => self.on_proof(proof),
             Event::RequestFailed { id, status } => self.on_request_failed(id, status),
             // Pages of a feed no longer fetched (`setFetch`), sent before the peer read the
             // UNWANT: verified, but not stored.
