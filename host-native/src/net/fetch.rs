@@ -13,6 +13,7 @@ use std::sync::{Arc, mpsc};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use tokio::sync::futures::Notified;
 use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -64,7 +65,7 @@ const FOREVER: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
 
 /// How long a fetch waits before looking at the sessions again when none could answer (a
 /// session that learns of a feed reports no event the fetch could wait for).
-pub(super) const RETRY: Duration = Duration::from_millis(100);
+const RETRY: Duration = Duration::from_millis(100);
 
 /// Which events of a feed to fetch.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -377,15 +378,29 @@ async fn fetch(
         if let Some(got) = cut {
             return Ok(got);
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || inner.is_stopping() {
-            return Err(match failed {
-                Some((peer, status)) => FetchError::Failed { author, peer, status },
-                None => FetchError::NotFound { author },
-            });
-        }
-        let _ = tokio::time::timeout(left.min(RETRY), activity).await;
+        wait_or_give_up(&inner, author, deadline, failed, activity).await?;
     }
+}
+
+/// Between two looks at the sessions of a fetch of `author`'s feed: waits a while (woken early
+/// by `activity`, a sync event), or gives up if the `deadline` passed or sync is stopping,
+/// with the last peer's refusal (`failed`) if one refused.
+pub(super) async fn wait_or_give_up(
+    inner: &NetInner,
+    author: AuthorId,
+    deadline: Instant,
+    failed: Option<(PeerId, ProofStatus)>,
+    activity: Pin<&mut Notified<'_>>,
+) -> Result<(), FetchError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() || inner.is_stopping() {
+        return Err(match failed {
+            Some((peer, status)) => FetchError::Failed { author, peer, status },
+            None => FetchError::NotFound { author },
+        });
+    }
+    let _ = tokio::time::timeout(left.min(RETRY), activity).await;
+    Ok(())
 }
 
 /// The open sessions whose peers announced `author`'s feed, in the order a fetch asks them

@@ -20,8 +20,8 @@ use xaeroflux_core::{AuthorId, EventRef, SignedHead};
 
 use super::driver::Control;
 use super::fetch::{
-    AbortOnDrop, Answer, FetchError, FetchStep, FetchedEvents, RETRY, deadline_after, fetch_from, local_answer,
-    sessions_to_ask,
+    AbortOnDrop, Answer, FetchError, FetchStep, FetchedEvents, deadline_after, fetch_from, local_answer,
+    sessions_to_ask, wait_or_give_up,
 };
 use super::node::NetInner;
 use super::ticket::PeerId;
@@ -154,14 +154,7 @@ async fn fetch_proof(
         if let Some(length) = short {
             return Err(FetchError::OutOfRange { author, seq, length });
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || inner.is_stopping() {
-            return Err(match failed {
-                Some((peer, status)) => FetchError::Failed { author, peer, status },
-                None => FetchError::NotFound { author },
-            });
-        }
-        let _ = tokio::time::timeout(left.min(RETRY), activity).await;
+        wait_or_give_up(&inner, author, deadline, failed, activity).await?;
     }
 }
 
