@@ -118,6 +118,17 @@ fn a_store_that_follows_no_one_reads_feeds_on_demand() {
     assert!(matches!(err, FetchError::NotFound { .. }), "{err}");
     assert!(matches!(b.fetch_proof(&author, u64::MAX, PATIENCE), Err(FetchError::Empty)));
 
+    // A head seen before, checked against the feed as it is now: A appends, and the newer head
+    // comes with the proof that it extends the one B saw.
+    let seen = *proved.head();
+    append_n(&a, 2, 10, SIZE);
+    let now = b.fetch_consistency(&seen, PATIENCE).unwrap();
+    assert_eq!((now.peer(), now.head().length), (a.node_id().unwrap(), N as u64 + 10));
+    xaeroflux::verify_consistency(&seen, now.head(), now.proof()).unwrap();
+    let mut forged = seen;
+    forged.root.0[0] ^= 1;
+    assert!(matches!(b.fetch_consistency(&forged, PATIENCE), Err(FetchError::BadHead(_))));
+
     // Nothing fetched was stored, and only what was read crossed the network.
     assert_eq!(b.feed_len(&author), 0);
     let read = (20 + 5_000 + 10 + 1) * SIZE;
@@ -127,7 +138,7 @@ fn a_store_that_follows_no_one_reads_feeds_on_demand() {
     let dc = tempfile::tempdir().unwrap();
     let c = node_with(dc.path(), &["iroh"]);
     c.join_ticket(&a.ticket(space("sparse")).unwrap()).unwrap();
-    assert!(wait_until(|| c.feed_len(&author) == N as u64));
+    assert!(wait_until(|| c.feed_len(&author) == N as u64 + 10));
 }
 
 #[test]

@@ -62,13 +62,15 @@ pub(crate) enum Control {
         /// Where the verified events (or the refusal) go.
         reply: FetchReply,
     },
-    /// An inclusion proof of one event of the peer's feed ([`Session::request_proof`]),
-    /// answered on `reply` as a fetch is.
+    /// A proof about the peer's feed ([`Session::request_proof`]): inclusion of event `a`,
+    /// or consistency with the feed's first `a` events; answered on `reply` as a fetch is.
     Prove {
         /// The feed.
         author: AuthorId,
-        /// The event's seq.
-        seq: u64,
+        /// Which proof.
+        kind: ProofKind,
+        /// The event's seq, or the older length.
+        a: u64,
         /// Where the verified proof (or the refusal) goes.
         reply: FetchReply,
     },
@@ -312,8 +314,8 @@ pub(crate) async fn run_session(
                         let _ = reply.try_send(FetchStep::NotSent);
                     }
                 },
-                Some(Control::Prove { author, seq, reply }) => {
-                    match session.request_proof(&author, ProofKind::Inclusion, seq) {
+                Some(Control::Prove { author, kind, a, reply }) => {
+                    match session.request_proof(&author, kind, a) {
                         Ok(req) => {
                             let _ = reply.try_send(FetchStep::Sent);
                             d.fetches.insert(req, reply);

@@ -17,6 +17,7 @@ use tokio::sync::futures::Notified;
 use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 use tokio::time::Instant;
 
+use xaeroflux_core::head::HeadError;
 use xaeroflux_core::xsp::{EventBlock, ProofStatus, RangeMode, VerifiedProof, VerifiedRange};
 use xaeroflux_core::{AuthorId, EventRef, SignedHead};
 
@@ -161,13 +162,16 @@ pub enum FetchError {
     },
     /// [`Core::fetch_proof`]: a peer sent the event and an inclusion proof that disagree, each
     /// valid against a head the author signed: the author forked, or the peer is faulty. No
-    /// other peer could prove the event.
+    /// other peer could prove the event. [`Core::fetch_consistency`]: a peer proved that the
+    /// author's latest head does not extend the older one (the author forked).
     Inconsistent {
         /// The feed.
         author: AuthorId,
         /// The peer.
         peer: PeerId,
     },
+    /// [`Core::fetch_consistency`]: the older head given is not validly signed.
+    BadHead(HeadError),
 }
 
 impl fmt::Display for FetchError {
@@ -183,6 +187,7 @@ impl fmt::Display for FetchError {
             Self::OutOfRange { author, seq, length } => {
                 write!(f, "no event #{seq} in the feed of {author}: the peers hold {length} events")
             }
+            Self::BadHead(e) => write!(f, "the older head: {e}"),
             Self::Inconsistent { author, peer } => write!(
                 f,
                 "peer {peer} sent an event of {author} and a proof that disagree (the author forked, or the peer is faulty)"
@@ -195,6 +200,7 @@ impl std::error::Error for FetchError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Net(e) => Some(e),
+            Self::BadHead(e) => Some(e),
             _ => None,
         }
     }

@@ -1,6 +1,7 @@
-//! Proving an event of a feed this store does not hold ([`Core::fetch_proof`]): the event and
-//! its inclusion proof read from a peer, both verified, ready to be shown to anyone (the
-//! proof file of `xf prove`, which `xf verify` checks with no store at all).
+//! Proofs about feeds this store does not hold, from peers: an event and its inclusion proof
+//! ([`Core::fetch_proof`]), both verified, ready to be shown to anyone (the proof file of `xf
+//! prove`, which `xf verify` checks with no store at all); and a newer head of a feed with the
+//! proof that it extends one seen before ([`Core::fetch_consistency`]).
 //!
 //! A fetch of one event (XSP's RANGE_REQUEST, the event with a range proof against the peer's
 //! latest signed head) is followed by an inclusion proof of it from the same peer
@@ -14,8 +15,8 @@ use std::time::Duration;
 use tokio::sync::mpsc as tokio_mpsc;
 use tokio::time::Instant;
 
-use xaeroflux_core::mmr::InclusionProof;
-use xaeroflux_core::xsp::{ProofStatus, RangeMode, VerifiedProof};
+use xaeroflux_core::mmr::{ConsistencyProof, InclusionProof};
+use xaeroflux_core::xsp::{ProofKind, ProofStatus, RangeMode, VerifiedProof};
 use xaeroflux_core::{AuthorId, EventRef, SignedHead};
 
 use super::driver::Control;
@@ -26,7 +27,7 @@ use super::fetch::{
 use super::node::NetInner;
 use super::ticket::PeerId;
 use crate::Core;
-use crate::verify::verify_event;
+use crate::verify::{verify_consistency, verify_event};
 
 /// An event read from a peer with its inclusion proof against the author's signed head, both
 /// verified: what [`Core::inclusion_proof`] and [`Core::get`] give for a stored feed.
@@ -57,6 +58,33 @@ impl FetchedProof {
     /// The author's signed head the proof leads to.
     pub fn head(&self) -> &SignedHead {
         &self.head
+    }
+}
+
+/// A newer signed head of a feed with the proof that it extends an older one
+/// ([`Core::fetch_consistency`]): the author did not rewrite what the older head signed.
+#[derive(Clone, Debug)]
+pub struct FetchedConsistency {
+    peer: PeerId,
+    head: SignedHead,
+    proof: ConsistencyProof,
+}
+
+impl FetchedConsistency {
+    /// The peer that sent the head and the proof.
+    pub fn peer(&self) -> PeerId {
+        self.peer
+    }
+
+    /// The peer's latest signed head of the feed (at least as long as the older one).
+    pub fn head(&self) -> &SignedHead {
+        &self.head
+    }
+
+    /// The proof that the older head's feed is a prefix of [`head`](Self::head)'s
+    /// ([`verify_consistency`](crate::verify_consistency) checks it).
+    pub fn proof(&self) -> &ConsistencyProof {
+        &self.proof
     }
 }
 
@@ -106,6 +134,96 @@ impl Core {
         let task = AbortOnDrop(inner.handle.clone().spawn(fetch_proof(inner, *author, seq, timeout)));
         task.await
     }
+}
+
+impl Core {
+    /// Asks a connected peer for its latest signed head of `old`'s feed and the proof that it
+    /// extends `old` (XSP's consistency proof), both verified: a head seen before (last week's
+    /// [`FetchedEvents::head`], one from a proof file) is checked against the feed as it is
+    /// now, without storing the feed. If the author signed a head that disagrees with `old`
+    /// (a fork), the answer is [`FetchError::Inconsistent`]. Peers are asked longest head
+    /// first; one whose feed is shorter than `old` cannot prove it
+    /// ([`FetchError::Failed`] with [`ProofStatus::OutOfRange`] if none can). Blocks until the
+    /// proof came or `timeout` passed (`Duration::MAX`: no timeout).
+    ///
+    /// ```no_run
+    /// # use xaeroflux::Core;
+    /// # use xaeroflux::net::Fetch;
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let core = Core::builder().with_sync_backends(&["iroh"]).open("reader.db")?;
+    /// # let author = core.author();
+    /// let seen = core.fetch_events(&author, Fetch::Latest(20), Duration::from_secs(10))?.head().clone();
+    /// // ... later: the feed grew, and still holds what `seen` signed.
+    /// let now = core.fetch_consistency(&seen, Duration::from_secs(10))?;
+    /// xaeroflux::verify_consistency(&seen, now.head(), now.proof())?; // checks again
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn fetch_consistency(&self, old: &SignedHead, timeout: Duration) -> Result<FetchedConsistency, FetchError> {
+        let inner = self.net_slot().inner()?;
+        let (old, (done, result)) = (*old, std::sync::mpsc::sync_channel(1));
+        drop(inner.handle.clone().spawn(async move {
+            let _ = done.send(fetch_consistency(inner, old, timeout).await);
+        }));
+        // No answer: the sync's runtime shut down (the store is closing).
+        result.recv().unwrap_or(Err(FetchError::Net(super::NetError::Stopped)))
+    }
+
+    /// [`Core::fetch_consistency`] for async code, as [`Core::fetch_events_async`] is.
+    pub async fn fetch_consistency_async(
+        &self,
+        old: &SignedHead,
+        timeout: Duration,
+    ) -> Result<FetchedConsistency, FetchError> {
+        let inner = self.net_slot().inner()?;
+        let task = AbortOnDrop(inner.handle.clone().spawn(fetch_consistency(inner, *old, timeout)));
+        task.await
+    }
+}
+
+/// [`Core::fetch_consistency`] on the running sync `inner`, as a task of the sync's runtime.
+async fn fetch_consistency(
+    inner: Arc<NetInner>,
+    old: SignedHead,
+    timeout: Duration,
+) -> Result<FetchedConsistency, FetchError> {
+    old.verify().map_err(FetchError::BadHead)?;
+    let (author, deadline) = (old.author, deadline_after(timeout));
+    let (mut failed, mut inconsistent) = (None, None);
+    loop {
+        let activity = inner.activity.notified();
+        tokio::pin!(activity);
+        activity.as_mut().enable();
+        // The newest head is the one worth proving against: longest first.
+        for id in sessions_to_ask(&inner, author, RangeMode::Latest(1), deadline).await {
+            let Some(peer) = inner.session_peer(id) else { continue };
+            match ask_proof(&inner, id, peer, author, ProofKind::Consistency, old.length, deadline).await? {
+                Some(Ok(verified)) => match consistency_with(&old, verified) {
+                    Some((head, proof)) => return Ok(FetchedConsistency { peer, head, proof }),
+                    None => inconsistent = Some(peer),
+                },
+                Some(Err(status)) => failed = Some((peer, status)),
+                None => {}
+            }
+        }
+        if let Some(peer) = inconsistent {
+            return Err(FetchError::Inconsistent { author, peer });
+        }
+        wait_or_give_up(&inner, author, deadline, failed, activity).await?;
+    }
+}
+
+/// The newer head and the proof of `verified` if it proves that `old`'s feed is a prefix of
+/// it: the session checked the proof against the newer head, so the prefix's root it implies
+/// must be `old`'s, and the whole is checked again as anyone shown it will check it.
+fn consistency_with(old: &SignedHead, verified: VerifiedProof) -> Option<(SignedHead, ConsistencyProof)> {
+    let VerifiedProof::Consistency { head, old_len, old_root, proof, .. } = verified else { return None };
+    let agrees = old_len == old.length
+        && old_root == old.root
+        && head.author == old.author
+        && verify_consistency(old, &head, &proof).is_ok();
+    agrees.then_some((head, proof))
 }
 
 /// What one session made of a proof.
@@ -174,24 +292,43 @@ async fn prove_from(
         Answer::None => return Ok(ProofAnswer::None),
     };
     let peer = event.peer();
-    let (reply, mut answer) = tokio_mpsc::channel(2);
-    if !inner.control(id, Control::Prove { author, seq, reply }) {
-        return Ok(ProofAnswer::None);
-    }
-    match tokio::time::timeout(local_answer(deadline), answer.recv()).await {
-        Ok(Some(FetchStep::Sent)) => {}
-        _ => return Ok(ProofAnswer::None),
-    }
-    let left = deadline.saturating_duration_since(Instant::now());
-    let verified = match tokio::time::timeout(left, answer.recv()).await {
-        Ok(Some(FetchStep::Proof(p))) => *p,
-        Ok(Some(FetchStep::Failed(status))) => return Ok(ProofAnswer::Failed(peer, status)),
-        Ok(_) => return Ok(ProofAnswer::None),
-        Err(_) => return Err(FetchError::TimedOut { author, peer }),
+    let verified = match ask_proof(inner, id, peer, author, ProofKind::Inclusion, seq, deadline).await? {
+        Some(Ok(verified)) => verified,
+        Some(Err(status)) => return Ok(ProofAnswer::Failed(peer, status)),
+        None => return Ok(ProofAnswer::None),
     };
     let Some(ev) = event.iter().next() else { return Ok(ProofAnswer::None) };
     let Some((proof, head)) = proof_of(&ev, verified) else { return Ok(ProofAnswer::Inconsistent(peer)) };
     Ok(ProofAnswer::Got(Box::new(FetchedProof { event, proof, head })))
+}
+
+/// Asks session `id` (with `peer`) for a proof of `kind` about `a`: the verified proof, or the
+/// peer's refusal; `None` if the session could not ask (its peer did not announce the feed,
+/// or it ended).
+async fn ask_proof(
+    inner: &NetInner,
+    id: u64,
+    peer: PeerId,
+    author: AuthorId,
+    kind: ProofKind,
+    a: u64,
+    deadline: Instant,
+) -> Result<Option<Result<VerifiedProof, ProofStatus>>, FetchError> {
+    let (reply, mut answer) = tokio_mpsc::channel(2);
+    if !inner.control(id, Control::Prove { author, kind, a, reply }) {
+        return Ok(None);
+    }
+    match tokio::time::timeout(local_answer(deadline), answer.recv()).await {
+        Ok(Some(FetchStep::Sent)) => {}
+        _ => return Ok(None),
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    match tokio::time::timeout(left, answer.recv()).await {
+        Ok(Some(FetchStep::Proof(p))) => Ok(Some(Ok(*p))),
+        Ok(Some(FetchStep::Failed(status))) => Ok(Some(Err(status))),
+        Ok(_) => Ok(None),
+        Err(_) => Err(FetchError::TimedOut { author, peer }),
+    }
 }
 
 /// The inclusion proof and head of `verified` if it proves `ev`. Both were verified against
@@ -208,7 +345,7 @@ fn proof_of(ev: &EventRef<'_>, verified: VerifiedProof) -> Option<(InclusionProo
 mod tests {
     use super::*;
     use xaeroflux_core::mmr::Mmr;
-    use xaeroflux_core::{AuthorKey, Event, EventFlags};
+    use xaeroflux_core::{AuthorKey, Event, EventFlags, Hash};
 
     /// `n` events of `key`'s feed, the `fork`th (if any) with another payload, and the MMR.
     fn feed(key: &AuthorKey, n: u64, fork: Option<u64>) -> (Vec<Event>, Mmr) {
@@ -263,5 +400,37 @@ mod tests {
             proof: mmr.consistency_proof(7).expect("7 <= 20"),
         };
         assert!(proof_of(&events[7].as_ref(), consistency).is_none());
+    }
+
+    fn consistency(key: &AuthorKey, old_len: u64, old_root: Hash, mmr: &Mmr) -> VerifiedProof {
+        VerifiedProof::Consistency {
+            id: 1,
+            head: key.sign_head(mmr.leaves(), mmr.root()),
+            old_len,
+            old_root,
+            proof: mmr.consistency_proof(old_len).expect("a prefix"),
+        }
+    }
+
+    #[test]
+    fn a_newer_head_that_extends_the_older_is_kept_and_one_that_forks_is_refused() {
+        let key = AuthorKey::from_secret_bytes(&[5; 32]);
+        let (_, short) = feed(&key, 12, None);
+        let old = key.sign_head(12, short.root());
+        let (_, long) = feed(&key, 30, None);
+        let (head, _) = consistency_with(&old, consistency(&key, 12, old.root, &long)).unwrap();
+        assert_eq!(head.length, 30);
+        // Another history of 30 events whose event 3 differs: the prefix of 12 it implies (and
+        // the session checked) is not `old`'s.
+        let (forked_events, forked) = feed(&key, 30, Some(3));
+        let mut prefix = Mmr::new();
+        for e in &forked_events[..12] {
+            prefix.append(e.leaf_hash());
+        }
+        assert!(consistency_with(&old, consistency(&key, 12, prefix.root(), &forked)).is_none());
+        // A proof from another length, or of inclusion, is not one.
+        assert!(consistency_with(&old, consistency(&key, 11, old.root, &long)).is_none());
+        let (events, mmr) = feed(&key, 30, None);
+        assert!(consistency_with(&old, inclusion(&key, &events, &mmr, 3)).is_none());
     }
 }

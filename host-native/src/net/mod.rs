@@ -90,7 +90,7 @@ pub use endpoint::XSP_ALPN;
 #[doc(hidden)]
 pub use endpoint::quic_transport_config;
 pub use fetch::{Fetch, FetchError, FetchedEvents};
-pub use fetch_proof::FetchedProof;
+pub use fetch_proof::{FetchedConsistency, FetchedProof};
 pub use follow::Replication;
 pub(crate) use node::{NetSlot, start};
 pub use onion::{OnionAddress, OnionAddressError};
