@@ -118,6 +118,19 @@ impl Connection {
         }
     }
 
+    /// Checks a signed head seen before against the peer's feed, as
+    /// [`SyncSession::fetch_consistency`] (`session.fetchConsistency`).
+    #[wasm_bindgen(js_name = fetchConsistency, unchecked_return_type = "Promise<FetchedConsistency>")]
+    pub fn fetch_consistency(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "SignedHeadInfo | Uint8Array | string")] head: JsValue,
+    ) -> Result<js_sys::Promise, JsValue> {
+        match &*self.session.borrow() {
+            Some(s) => s.fetch_consistency(head),
+            None => Err(ConnectError::Stream(String::from("no session")).to_js()),
+        }
+    }
+
     /// Changes the feeds the session fetches and stores, as [`SyncSession::set_fetch`]
     /// (`session.setFetch`).
     #[wasm_bindgen(js_name = setFetch)]

@@ -228,6 +228,13 @@ export interface FetchedEvents {
   events: StoredEvent[];
 }
 
+/** What `fetchConsistency` resolves with: the peer's latest signed head of the feed, and the
+ * consistency proof (encoded) that it extends the older head given; both verified. */
+export interface FetchedConsistency {
+  head: SignedHeadInfo;
+  proof: Uint8Array;
+}
+
 /** What happens in a sync session. */
 export type SyncEvent =
   | { type: "connected"; peerPageSize: number; live: boolean }

@@ -249,6 +249,18 @@ async fn a_session_that_fetches_no_feed_reads_them_on_demand() {
     assert_eq!(get(&verified, "seq").as_f64(), Some(7.0));
     let err = fetch_proof(3000.0).await.unwrap_err();
     assert_eq!(get(&err, "code").as_string().as_deref(), Some("NOT_FOUND"), "{err:?}");
+    // The head seen then, checked against the feed after it grew.
+    let seen = get(&latest, "head");
+    JsFuture::from(a.append_batch(Array::of1(&JsValue::from_str("later")).into(), None).unwrap()).await.unwrap();
+    let session = || sb.borrow().as_ref().unwrap().fetch_consistency(seen.clone()).unwrap();
+    let now = JsFuture::from(session()).await.unwrap();
+    assert_eq!(get(&get(&now, "head"), "length").as_f64(), Some(3001.0));
+    assert!(get(&now, "proof").is_instance_of::<js_sys::Uint8Array>());
+    let mut forged = js_sys::Uint8Array::new(&get(&seen, "bytes")).to_vec();
+    forged[40] ^= 1;
+    let forged = js_sys::Uint8Array::from(&forged[..]);
+    let err = sb.borrow().as_ref().unwrap().fetch_consistency(forged.into()).unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("BAD_SIGNATURE"), "{err:?}");
     // Nothing stored; the session is synced without the feed.
     wait_for("b synced", || sb.borrow().as_ref().unwrap().synced()).await;
     assert_eq!(b.event_count(), 0.0);
@@ -261,7 +273,7 @@ async fn a_session_that_fetches_no_feed_reads_them_on_demand() {
     // A session that fetches this author stores the feed.
     let c = Store::open_in_memory(None).unwrap();
     let _ac = connect_fetching(&a, &c, Array::of1(&JsValue::from_str(&author)).into());
-    wait_for("c stores a's feed", || c.event_count() == 3000.0).await;
+    wait_for("c stores a's feed", || c.event_count() == 3001.0).await;
 }
 
 /// `session.setFetch` changes the feeds a session keeps while it runs: a feed now fetched

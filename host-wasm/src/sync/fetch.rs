@@ -21,11 +21,20 @@ use crate::error::{ArgError, ErrorCode, JsError, make_js_error};
 use crate::hex;
 use crate::js::{Obj, index, prop, prop_num};
 
-/// One `fetchEvents` call (or the first half of a `fetchProof` call).
+/// What a request is for.
+enum Kind {
+    /// `fetchEvents`.
+    Events,
+    /// `fetchProof`: the event first, then its proof.
+    Prove,
+    /// `fetchConsistency`: a proof that the feed extends this older head.
+    Extends(SignedHead),
+}
+
+/// One `fetchEvents`, `fetchProof` or `fetchConsistency` call, until its first request went.
 pub(super) struct Pending {
     author: AuthorId,
-    /// `fetchProof`: the event's proof is asked for once the event came.
-    prove: bool,
+    kind: Kind,
     /// What to ask for next.
     mode: RangeMode,
     /// The events so far (`StoredEvent` objects).
@@ -44,11 +53,20 @@ impl Pending {
     }
 }
 
-/// The second half of a `fetchProof` call: the event came, its proof is asked for.
+/// A proof asked for: of the event that came (`fetchProof`), or that the feed extends the
+/// older head (`fetchConsistency`).
 struct Proving {
-    event: Event,
+    expects: Expects,
     resolve: Function,
     reject: Function,
+}
+
+/// What a proof asked for must show.
+enum Expects {
+    /// That this event is in the feed.
+    Event(Event),
+    /// That the feed extends this head.
+    Extends(SignedHead),
 }
 
 /// The session's requests.
@@ -65,11 +83,22 @@ pub(super) struct Fetches {
 impl Driver {
     /// Sends `p`'s next request, or parks it until the peer announced the feed.
     fn send_fetch(&self, p: Pending) {
-        let r = self.session.borrow_mut().request_range(&p.author, p.mode);
-        match r {
-            Ok(id) => {
-                self.fetches.borrow_mut().sent.insert(id, p);
+        let r = match &p.kind {
+            Kind::Extends(old) => {
+                self.session.borrow_mut().request_proof(&p.author, ProofKind::Consistency, old.length)
             }
+            Kind::Events | Kind::Prove => self.session.borrow_mut().request_range(&p.author, p.mode),
+        };
+        match r {
+            Ok(id) => match p.kind {
+                Kind::Extends(old) => {
+                    let proving = Proving { expects: Expects::Extends(old), resolve: p.resolve, reject: p.reject };
+                    self.fetches.borrow_mut().proving.insert(id, proving);
+                }
+                Kind::Events | Kind::Prove => {
+                    self.fetches.borrow_mut().sent.insert(id, p);
+                }
+            },
             Err(RequestError::UnknownFeed) if self.session.borrow().is_synced() => {
                 // Synced: the peer announced every feed it holds, and not this one.
                 let msg = format!("the peer does not hold the feed {}", hex::encode(p.author.as_bytes()));
@@ -101,7 +130,7 @@ impl Driver {
             p.events.push(&crate::js::event(&ev));
         }
         p.head = Some(range.head);
-        if p.prove {
+        if matches!(p.kind, Kind::Prove) {
             self.prove_fetched(p, range);
         } else if let Some(rest) = range.rest(p.mode) {
             p.mode = rest;
@@ -131,7 +160,7 @@ impl Driver {
         let r = self.session.borrow_mut().request_proof(&p.author, ProofKind::Inclusion, seq);
         match r {
             Ok(id) => {
-                let proving = Proving { event, resolve: p.resolve, reject: p.reject };
+                let proving = Proving { expects: Expects::Event(event), resolve: p.resolve, reject: p.reject };
                 self.fetches.borrow_mut().proving.insert(id, proving);
             }
             Err(e) => p.reject(ErrorCode::Sync, &format!("cannot ask the peer for the proof: {e}")),
@@ -139,17 +168,31 @@ impl Driver {
     }
 
     /// A verified proof: resolves its `fetchProof` with the proof file, if it proves the event
-    /// that came (each was verified against a head the author signed; if they disagree, the
-    /// author forked or the peer is faulty).
+    /// that came, or its `fetchConsistency` with the newer head and the proof, if the prefix
+    /// it proves is the older head's (each was verified against a head the author signed; if
+    /// they disagree, the author forked or the peer is faulty).
     pub(super) fn on_proof(&self, verified: VerifiedProof) {
         let Some(p) = self.fetches.borrow_mut().proving.remove(&verified.id()) else { return };
-        let ev = p.event.as_ref();
-        match verified {
-            VerifiedProof::Inclusion { head, seq, leaf, proof, .. } if seq == ev.seq() && leaf == ev.leaf_hash() => {
-                let _ = p.resolve.call1(&JsValue::NULL, &crate::verify::proof_object(&ev, &proof, &head));
+        let answer = match (p.expects, verified) {
+            (Expects::Event(ev), VerifiedProof::Inclusion { head, seq, leaf, proof, .. })
+                if seq == ev.seq() && leaf == ev.leaf_hash() =>
+            {
+                Some(crate::verify::proof_object(&ev.as_ref(), &proof, &head))
             }
-            _ => {
-                let msg = "the peer sent an event and a proof that disagree (the author forked, or the peer is faulty)";
+            (Expects::Extends(old), VerifiedProof::Consistency { head, old_len, old_root, proof, .. })
+                if old_len == old.length && old_root == old.root =>
+            {
+                let bytes = js_sys::Uint8Array::from(&proof.encode()[..]);
+                Some(Obj::new().set("head", crate::js::head(&head)).set("proof", bytes).build())
+            }
+            _ => None,
+        };
+        match answer {
+            Some(answer) => {
+                let _ = p.resolve.call1(&JsValue::NULL, &answer);
+            }
+            None => {
+                let msg = "the peer's proof disagrees with what it proves (the author forked, or the peer is faulty)";
                 let _ = p.reject.call1(&JsValue::NULL, &make_js_error(ErrorCode::ProofInvalid, msg));
             }
         }
@@ -199,6 +242,17 @@ fn parse_range(range: &JsValue) -> Result<RangeMode, JsValue> {
     if start < end { Ok(RangeMode::Range { start, end }) } else { Err(bad()) }
 }
 
+/// The older head of `fetchConsistency`: a `SignedHeadInfo` (its `bytes`), or a signed head's
+/// bytes or hex; its signature checked.
+fn old_head(head: &JsValue) -> Result<SignedHead, JsValue> {
+    let value = prop(head, "bytes").unwrap_or_else(|| head.clone());
+    let bytes = crate::js::bytes_or_hex(&value, "head").map_err(arg)?;
+    let h = SignedHead::decode(&bytes)
+        .map_err(|e| make_js_error(ErrorCode::Malformed, &format!("malformed signed head: {e}")))?;
+    h.verify().map_err(|e| make_js_error(ErrorCode::BadSignature, &format!("signed head does not verify: {e}")))?;
+    Ok(h)
+}
+
 #[wasm_bindgen]
 impl SyncSession {
     /// Reads events of `author`'s feed (hex) from the peer without storing them:
@@ -222,7 +276,16 @@ impl SyncSession {
         let mut callbacks = None;
         let promise = js_sys::Promise::new(&mut |resolve, reject| callbacks = Some((resolve, reject)));
         let (resolve, reject) = callbacks.ok_or_else(|| make_js_error(ErrorCode::Sync, "no promise callbacks"))?;
-        let p = Pending { author, prove: false, mode, events: Array::new(), start: None, head: None, resolve, reject };
+        let p = Pending {
+            author,
+            kind: Kind::Events,
+            mode,
+            events: Array::new(),
+            start: None,
+            head: None,
+            resolve,
+            reject,
+        };
         self.driver.send_fetch(p);
         self.driver.run();
         Ok(promise)
@@ -248,7 +311,36 @@ impl SyncSession {
         let promise = js_sys::Promise::new(&mut |resolve, reject| callbacks = Some((resolve, reject)));
         let (resolve, reject) = callbacks.ok_or_else(|| make_js_error(ErrorCode::Sync, "no promise callbacks"))?;
         let mode = RangeMode::Range { start: seq, end: seq + 1 };
-        let p = Pending { author, prove: true, mode, events: Array::new(), start: None, head: None, resolve, reject };
+        let p =
+            Pending { author, kind: Kind::Prove, mode, events: Array::new(), start: None, head: None, resolve, reject };
+        self.driver.send_fetch(p);
+        self.driver.run();
+        Ok(promise)
+    }
+
+    /// Checks a signed head seen before (a `SignedHeadInfo` such as `fetchEvents` returns,
+    /// or its bytes or hex) against the feed as the peer holds it now: resolves with
+    /// `{ head, proof }`, the peer's latest signed head of the feed and the consistency proof
+    /// (bytes) that it extends the older one, both verified by the session. Rejects with
+    /// `BAD_SIGNATURE` or `MALFORMED` for a head that is not one, `PROOF_INVALID` if the
+    /// author's feed no longer extends it (a fork), `SYNC` if the peer cannot prove it (its
+    /// feed is shorter) or the session ends first, `NOT_FOUND` if the peer does not hold the
+    /// feed.
+    #[wasm_bindgen(js_name = fetchConsistency, unchecked_return_type = "Promise<FetchedConsistency>")]
+    pub fn fetch_consistency(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "SignedHeadInfo | Uint8Array | string")] head: JsValue,
+    ) -> Result<js_sys::Promise, JsValue> {
+        let old = old_head(&head)?;
+        if self.driver.closed.get() {
+            return Err(make_js_error(ErrorCode::Sync, "the session has ended"));
+        }
+        let mut callbacks = None;
+        let promise = js_sys::Promise::new(&mut |resolve, reject| callbacks = Some((resolve, reject)));
+        let (resolve, reject) = callbacks.ok_or_else(|| make_js_error(ErrorCode::Sync, "no promise callbacks"))?;
+        let (author, mode) = (old.author, RangeMode::Latest(1));
+        let kind = Kind::Extends(old);
+        let p = Pending { author, kind, mode, events: Array::new(), start: None, head: None, resolve, reject };
         self.driver.send_fetch(p);
         self.driver.run();
         Ok(promise)
