@@ -88,6 +88,12 @@ pub struct FetchedEvents {
 }
 
 impl FetchedEvents {
+    /// The events of one verified answer from `peer`.
+    pub(super) fn from_range(peer: PeerId, range: VerifiedRange) -> Self {
+        let len = range.events.len() as u64;
+        FetchedEvents { peer, head: range.head, start: range.start, len, blocks: vec![range.events] }
+    }
+
     /// The peer that sent them.
     pub fn peer(&self) -> PeerId {
         self.peer
@@ -472,7 +478,7 @@ fn covers(got: &FetchedEvents, mode: RangeMode) -> bool {
 }
 
 /// What one session made of a fetch.
-pub(super) enum Answer {
+enum Answer {
     /// Events (perhaps none: the peer's feed ends before them).
     Got(FetchedEvents),
     /// The peer announced the feed but could not send the events.
@@ -483,7 +489,7 @@ pub(super) enum Answer {
 
 /// Fetches from session `id`, asking again for the rest while the answers stop short of what
 /// its peer holds (one frame each).
-pub(super) async fn fetch_from(
+async fn fetch_from(
     inner: &NetInner,
     id: u64,
     author: AuthorId,

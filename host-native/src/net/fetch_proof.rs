@@ -4,8 +4,8 @@
 //! proof that it extends one seen before ([`Core::fetch_consistency`]).
 //!
 //! A fetch of one event (XSP's RANGE_REQUEST, the event with a range proof against the peer's
-//! latest signed head) is followed by an inclusion proof of it from the same peer
-//! (PROOF_REQUEST), which the session verifies against the head it comes with. The two heads
+//! latest signed head) and its inclusion proof (PROOF_REQUEST, which the session verifies
+//! against the head it comes with) are asked of the same peer at once. The two heads
 //! may differ (the feed grew in between); the proof's leaf must be the event's, and the host
 //! checks the whole proof again before it is returned.
 
@@ -21,8 +21,8 @@ use xaeroflux_core::{AuthorId, EventRef, SignedHead};
 
 use super::driver::Control;
 use super::fetch::{
-    AbortOnDrop, Answer, FetchError, FetchStep, FetchedEvents, deadline_after, fetch_from, local_answer,
-    sessions_to_ask, wait_or_give_up,
+    AbortOnDrop, FetchError, FetchReply, FetchStep, FetchedEvents, deadline_after, local_answer, sessions_to_ask,
+    wait_or_give_up,
 };
 use super::node::NetInner;
 use super::ticket::PeerId;
@@ -198,13 +198,18 @@ async fn fetch_consistency(
         // The newest head is the one worth proving against: longest first.
         for id in sessions_to_ask(&inner, author, RangeMode::Latest(1), deadline).await {
             let Some(peer) = inner.session_peer(id) else { continue };
-            match ask_proof(&inner, id, peer, author, ProofKind::Consistency, old.length, deadline).await? {
-                Some(Ok(verified)) => match consistency_with(&old, verified) {
+            let (kind, a) = (ProofKind::Consistency, old.length);
+            let Some(proofs) = send(&inner, id, deadline, |reply| Control::Prove { author, kind, a, reply }).await
+            else {
+                continue;
+            };
+            match answer(proofs, deadline, author, peer).await? {
+                Some(FetchStep::Proof(verified)) => match consistency_with(&old, *verified) {
                     Some((head, proof)) => return Ok(FetchedConsistency { peer, head, proof }),
                     None => inconsistent = Some(peer),
                 },
-                Some(Err(status)) => failed = Some((peer, status)),
-                None => {}
+                Some(FetchStep::Failed(status)) => failed = Some((peer, status)),
+                _ => {}
             }
         }
         if let Some(peer) = inconsistent {
@@ -276,7 +281,7 @@ async fn fetch_proof(
     }
 }
 
-/// The event `seq` from session `id`, then its inclusion proof from the same session.
+/// The event `seq` and its inclusion proof from session `id`, both asked for at once.
 async fn prove_from(
     inner: &NetInner,
     id: u64,
@@ -284,51 +289,75 @@ async fn prove_from(
     seq: u64,
     deadline: Instant,
 ) -> Result<ProofAnswer, FetchError> {
+    let Some(peer) = inner.session_peer(id) else { return Ok(ProofAnswer::None) };
     let mode = RangeMode::Range { start: seq, end: seq + 1 };
-    let event = match fetch_from(inner, id, author, mode, deadline).await? {
-        Answer::Got(got) if got.seqs() == (seq..seq + 1) => got,
-        Answer::Got(got) => return Ok(ProofAnswer::Short(got.head().length)),
-        Answer::Failed { peer, status } => return Ok(ProofAnswer::Failed(peer, status)),
-        Answer::None => return Ok(ProofAnswer::None),
+    let Some(events) = send(inner, id, deadline, |reply| Control::Fetch { author, mode, reply }).await else {
+        return Ok(ProofAnswer::None);
     };
-    let peer = event.peer();
-    let verified = match ask_proof(inner, id, peer, author, ProofKind::Inclusion, seq, deadline).await? {
-        Some(Ok(verified)) => verified,
-        Some(Err(status)) => return Ok(ProofAnswer::Failed(peer, status)),
-        None => return Ok(ProofAnswer::None),
+    let kind = ProofKind::Inclusion;
+    let prove = |reply| Control::Prove { author, kind, a: seq, reply };
+    // Both at once, unless the peer allows only one request at a time: then the proof after.
+    let (events, proofs) = match send(inner, id, deadline, prove).await {
+        Some(proofs) => {
+            let (e, p) = tokio::join!(answer(events, deadline, author, peer), answer(proofs, deadline, author, peer));
+            (e?, Some(p?))
+        }
+        None => (answer(events, deadline, author, peer).await?, None),
     };
+    let range = match events {
+        Some(FetchStep::Events(range)) => *range,
+        Some(FetchStep::Failed(status)) => return Ok(ProofAnswer::Failed(peer, status)),
+        _ => return Ok(ProofAnswer::None),
+    };
+    if range.start != seq || range.events.is_empty() {
+        return Ok(ProofAnswer::Short(range.head.length));
+    }
+    let proofs = match proofs {
+        Some(step) => step,
+        None => match send(inner, id, deadline, prove).await {
+            Some(proofs) => answer(proofs, deadline, author, peer).await?,
+            None => None,
+        },
+    };
+    let verified = match proofs {
+        Some(FetchStep::Proof(verified)) => *verified,
+        Some(FetchStep::Failed(status)) => return Ok(ProofAnswer::Failed(peer, status)),
+        _ => return Ok(ProofAnswer::None),
+    };
+    let event = FetchedEvents::from_range(peer, range);
     let Some(ev) = event.iter().next() else { return Ok(ProofAnswer::None) };
     let Some((proof, head)) = proof_of(&ev, verified) else { return Ok(ProofAnswer::Inconsistent(peer)) };
     Ok(ProofAnswer::Got(Box::new(FetchedProof { event, proof, head })))
 }
 
-/// Asks session `id` (with `peer`) for a proof of `kind` about `a`: the verified proof, or the
-/// peer's refusal; `None` if the session could not ask (its peer did not announce the feed,
-/// or it ended).
-async fn ask_proof(
+/// Hands session `id` the request `control` makes with its reply channel, and waits until
+/// the session says it went to the peer: the channel its answer comes on, or `None` if it
+/// could not go (the peer did not announce the feed, or the session ended).
+async fn send(
     inner: &NetInner,
     id: u64,
-    peer: PeerId,
-    author: AuthorId,
-    kind: ProofKind,
-    a: u64,
     deadline: Instant,
-) -> Result<Option<Result<VerifiedProof, ProofStatus>>, FetchError> {
+    control: impl FnOnce(FetchReply) -> Control,
+) -> Option<tokio_mpsc::Receiver<FetchStep>> {
     let (reply, mut answer) = tokio_mpsc::channel(2);
-    if !inner.control(id, Control::Prove { author, kind, a, reply }) {
-        return Ok(None);
+    if !inner.control(id, control(reply)) {
+        return None;
     }
     match tokio::time::timeout(local_answer(deadline), answer.recv()).await {
-        Ok(Some(FetchStep::Sent)) => {}
-        _ => return Ok(None),
+        Ok(Some(FetchStep::Sent)) => Some(answer),
+        _ => None,
     }
+}
+
+/// The answer to a request [`send`] sent to `peer`; `None` if the session ended first.
+async fn answer(
+    mut answer: tokio_mpsc::Receiver<FetchStep>,
+    deadline: Instant,
+    author: AuthorId,
+    peer: PeerId,
+) -> Result<Option<FetchStep>, FetchError> {
     let left = deadline.saturating_duration_since(Instant::now());
-    match tokio::time::timeout(left, answer.recv()).await {
-        Ok(Some(FetchStep::Proof(p))) => Ok(Some(Ok(*p))),
-        Ok(Some(FetchStep::Failed(status))) => Ok(Some(Err(status))),
-        Ok(_) => Ok(None),
-        Err(_) => Err(FetchError::TimedOut { author, peer }),
-    }
+    tokio::time::timeout(left, answer.recv()).await.map_err(|_| FetchError::TimedOut { author, peer })
 }
 
 /// The inclusion proof and head of `verified` if it proves `ev`. Both were verified against
