@@ -260,13 +260,8 @@ impl Core {
     ) -> Result<FetchedEvents, FetchError> {
         let inner = self.net_slot().inner()?;
         let (author, mode) = (*author, range_mode(which)?);
-        let (done, result) = mpsc::sync_channel(1);
         let handle = inner.handle.clone();
-        drop(handle.spawn(async move {
-            let _ = done.send(fetch(inner, author, mode, timeout).await);
-        }));
-        // No answer: the sync's runtime shut down (the store is closing).
-        result.recv().unwrap_or(Err(FetchError::Net(NetError::Stopped)))
+        wait_for_task(&handle, fetch(inner, author, mode, timeout))
     }
 
     /// [`Core::fetch_events`] for async code: the same fetch, run as a task on the sync's own
@@ -324,6 +319,19 @@ impl Core {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Runs `task` on the sync's runtime (`handle`) and blocks the calling thread until it is done.
+pub(super) fn wait_for_task<T: Send + 'static>(
+    handle: &tokio::runtime::Handle,
+    task: impl Future<Output = Result<T, FetchError>> + Send + 'static,
+) -> Result<T, FetchError> {
+    let (done, result) = mpsc::sync_channel(1);
+    drop(handle.spawn(async move {
+        let _ = done.send(task.await);
+    }));
+    // No answer: the sync's runtime shut down (the store is closing).
+    result.recv().unwrap_or(Err(FetchError::Net(NetError::Stopped)))
 }
 
 /// A task of the sync's runtime that stops when no one awaits it any more.

@@ -22,7 +22,7 @@ use xaeroflux_core::{AuthorId, EventRef, SignedHead};
 use super::driver::Control;
 use super::fetch::{
     AbortOnDrop, FetchError, FetchReply, FetchStep, FetchedEvents, deadline_after, local_answer, sessions_to_ask,
-    wait_or_give_up,
+    wait_for_task, wait_or_give_up,
 };
 use super::node::NetInner;
 use super::ticket::PeerId;
@@ -114,12 +114,8 @@ impl Core {
     /// ```
     pub fn fetch_proof(&self, author: &AuthorId, seq: u64, timeout: Duration) -> Result<FetchedProof, FetchError> {
         let inner = self.net_slot().inner()?;
-        let (author, (done, result)) = (*author, std::sync::mpsc::sync_channel(1));
-        drop(inner.handle.clone().spawn(async move {
-            let _ = done.send(fetch_proof(inner, author, seq, timeout).await);
-        }));
-        // No answer: the sync's runtime shut down (the store is closing).
-        result.recv().unwrap_or(Err(FetchError::Net(super::NetError::Stopped)))
+        let handle = inner.handle.clone();
+        wait_for_task(&handle, fetch_proof(inner, *author, seq, timeout))
     }
 
     /// [`Core::fetch_proof`] for async code, as [`Core::fetch_events_async`] is: a task on the
@@ -162,12 +158,8 @@ impl Core {
     /// ```
     pub fn fetch_consistency(&self, old: &SignedHead, timeout: Duration) -> Result<FetchedConsistency, FetchError> {
         let inner = self.net_slot().inner()?;
-        let (old, (done, result)) = (*old, std::sync::mpsc::sync_channel(1));
-        drop(inner.handle.clone().spawn(async move {
-            let _ = done.send(fetch_consistency(inner, old, timeout).await);
-        }));
-        // No answer: the sync's runtime shut down (the store is closing).
-        result.recv().unwrap_or(Err(FetchError::Net(super::NetError::Stopped)))
+        let handle = inner.handle.clone();
+        wait_for_task(&handle, fetch_consistency(inner, *old, timeout))
     }
 
     /// [`Core::fetch_consistency`] for async code, as [`Core::fetch_events_async`] is.
