@@ -176,7 +176,9 @@ fn following_keeps_a_feed_and_unfollowing_stops_fetching_it() {
     }
     assert!(wait_until(|| c.feed_len(&author) == N as u64 + 51));
     std::thread::sleep(Duration::from_millis(500));
-    assert!(synced_with_every_peer(&b));
+    // Synced without the feed (a longer head of it just announced leaves a session unsynced
+    // for as long as it takes to see it is not wanted, which a loaded machine stretches).
+    assert!(wait_until(|| synced_with_every_peer(&b)));
     assert_eq!(b.feed_len(&author), N as u64 + 1, "an unfollowed feed is not fetched");
     let reconnects: Vec<_> = std::iter::from_fn(|| events.try_recv())
         .filter(|e| matches!(e, SyncEvent::PeerDisconnected { .. } | SyncEvent::PeerConnected { .. }))

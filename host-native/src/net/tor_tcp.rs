@@ -12,8 +12,10 @@
 //! Nagle only adds waiting; a quick ACK costs a small packet.
 //!
 //! Measured on a private Tor network on loopback (`docs/benchmarks.md`, "Network sync over
-//! Tor"): a live append reached the other store in about 50 ms with the defaults, 6–8 ms with
-//! this provider; 25.6 MB crossed a raw Tor stream in 7.5–7.9 s, 5.2–5.3 s with it.
+//! Tor"): 25.6 MB crossed a raw Tor stream in 7.5–8.1 s with the defaults, 5.0–5.3 s with this
+//! provider. A live append took ≈ 50 ms with the defaults in every run; with the provider,
+//! 6–10 ms in some runs and still ≈ 50 ms in others: the hops between C tor relays keep
+//! Nagle on, and a stall there is beyond a client's reach.
 
 use std::io;
 use std::net::SocketAddr;
