@@ -266,29 +266,7 @@ impl SyncSession {
         author: &str,
         #[wasm_bindgen(unchecked_param_type = "FetchRange")] range: JsValue,
     ) -> Result<js_sys::Promise, JsValue> {
-        let author = hex::decode32(author)
-            .map(AuthorId)
-            .ok_or_else(|| arg(ArgError { name: "author", expected: "64 hex characters" }))?;
-        let mode = parse_range(&range)?;
-        if self.driver.closed.get() {
-            return Err(make_js_error(ErrorCode::Sync, "the session has ended"));
-        }
-        let mut callbacks = None;
-        let promise = js_sys::Promise::new(&mut |resolve, reject| callbacks = Some((resolve, reject)));
-        let (resolve, reject) = callbacks.ok_or_else(|| make_js_error(ErrorCode::Sync, "no promise callbacks"))?;
-        let p = Pending {
-            author,
-            kind: Kind::Events,
-            mode,
-            events: Array::new(),
-            start: None,
-            head: None,
-            resolve,
-            reject,
-        };
-        self.driver.send_fetch(p);
-        self.driver.run();
-        Ok(promise)
+        self.request(author_arg(author)?, Kind::Events, parse_range(&range)?)
     }
 
     /// Proves event `seq` of `author`'s feed (hex) with the peer's help, for a feed this store
@@ -300,22 +278,8 @@ impl SyncSession {
     /// first.
     #[wasm_bindgen(js_name = fetchProof, unchecked_return_type = "Promise<ProofFile>")]
     pub fn fetch_proof(&self, author: &str, seq: f64) -> Result<js_sys::Promise, JsValue> {
-        let author = hex::decode32(author)
-            .map(AuthorId)
-            .ok_or_else(|| arg(ArgError { name: "author", expected: "64 hex characters" }))?;
-        let seq = index(seq, "seq").map_err(arg)?;
-        if self.driver.closed.get() {
-            return Err(make_js_error(ErrorCode::Sync, "the session has ended"));
-        }
-        let mut callbacks = None;
-        let promise = js_sys::Promise::new(&mut |resolve, reject| callbacks = Some((resolve, reject)));
-        let (resolve, reject) = callbacks.ok_or_else(|| make_js_error(ErrorCode::Sync, "no promise callbacks"))?;
-        let mode = RangeMode::Range { start: seq, end: seq + 1 };
-        let p =
-            Pending { author, kind: Kind::Prove, mode, events: Array::new(), start: None, head: None, resolve, reject };
-        self.driver.send_fetch(p);
-        self.driver.run();
-        Ok(promise)
+        let (author, seq) = (author_arg(author)?, index(seq, "seq").map_err(arg)?);
+        self.request(author, Kind::Prove, RangeMode::Range { start: seq, end: seq + 1 })
     }
 
     /// Checks a signed head seen before (a `SignedHeadInfo` such as `fetchEvents` returns,
@@ -332,17 +296,28 @@ impl SyncSession {
         #[wasm_bindgen(unchecked_param_type = "SignedHeadInfo | Uint8Array | string")] head: JsValue,
     ) -> Result<js_sys::Promise, JsValue> {
         let old = old_head(&head)?;
+        self.request(old.author, Kind::Extends(old), RangeMode::Latest(1))
+    }
+}
+
+impl SyncSession {
+    /// Starts a request of `kind` about `author`'s feed (`mode`: the events to read; unused by
+    /// `Kind::Extends`, which asks for a proof only) and returns the promise it settles.
+    fn request(&self, author: AuthorId, kind: Kind, mode: RangeMode) -> Result<js_sys::Promise, JsValue> {
         if self.driver.closed.get() {
             return Err(make_js_error(ErrorCode::Sync, "the session has ended"));
         }
         let mut callbacks = None;
         let promise = js_sys::Promise::new(&mut |resolve, reject| callbacks = Some((resolve, reject)));
         let (resolve, reject) = callbacks.ok_or_else(|| make_js_error(ErrorCode::Sync, "no promise callbacks"))?;
-        let (author, mode) = (old.author, RangeMode::Latest(1));
-        let kind = Kind::Extends(old);
         let p = Pending { author, kind, mode, events: Array::new(), start: None, head: None, resolve, reject };
         self.driver.send_fetch(p);
         self.driver.run();
         Ok(promise)
     }
+}
+
+/// An author argument: 64 hex characters.
+fn author_arg(author: &str) -> Result<AuthorId, JsValue> {
+    hex::decode32(author).map(AuthorId).ok_or_else(|| arg(ArgError { name: "author", expected: "64 hex characters" }))
 }
