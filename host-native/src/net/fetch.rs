@@ -457,7 +457,7 @@ pub(super) fn deadline_after(timeout: Duration) -> Instant {
 }
 
 /// How long a session may take to say whether it sent a request, with the fetch's `deadline`.
-pub(super) fn local_answer(deadline: Instant) -> Duration {
+fn local_answer(deadline: Instant) -> Duration {
     LOCAL_ANSWER.min(deadline.saturating_duration_since(Instant::now())).max(LOCAL_ANSWER_MIN)
 }
 
@@ -485,6 +485,36 @@ fn covers(got: &FetchedEvents, mode: RangeMode) -> bool {
     }
 }
 
+/// Hands session `id` the request `control` makes with its reply channel, and waits until
+/// the session says it went to the peer: the channel its answer comes on, or `None` if it
+/// could not go (the peer did not announce the feed, or the session ended).
+pub(super) async fn send(
+    inner: &NetInner,
+    id: u64,
+    deadline: Instant,
+    control: impl FnOnce(FetchReply) -> Control,
+) -> Option<tokio_mpsc::Receiver<FetchStep>> {
+    let (reply, mut answer) = tokio_mpsc::channel(2);
+    if !inner.control(id, control(reply)) {
+        return None;
+    }
+    match tokio::time::timeout(local_answer(deadline), answer.recv()).await {
+        Ok(Some(FetchStep::Sent)) => Some(answer),
+        _ => None,
+    }
+}
+
+/// The answer to a request [`send`] sent to `peer`; `None` if the session ended first.
+pub(super) async fn answer(
+    mut answer: tokio_mpsc::Receiver<FetchStep>,
+    deadline: Instant,
+    author: AuthorId,
+    peer: PeerId,
+) -> Result<Option<FetchStep>, FetchError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    tokio::time::timeout(left, answer.recv()).await.map_err(|_| FetchError::TimedOut { author, peer })
+}
+
 /// What one session made of a fetch.
 enum Answer {
     /// Events (perhaps none: the peer's feed ends before them).
@@ -510,20 +540,13 @@ async fn fetch_from(
     let ended = |got: Option<FetchedEvents>| Ok(got.map_or(Answer::None, Answer::Got));
     let mut mode = mode;
     loop {
-        let (reply, mut answer) = tokio_mpsc::channel(2);
-        if !inner.control(id, Control::Fetch { author, mode, reply }) {
+        let Some(answered) = send(inner, id, deadline, |reply| Control::Fetch { author, mode, reply }).await else {
             return ended(got);
-        }
-        match tokio::time::timeout(local_answer(deadline), answer.recv()).await {
-            Ok(Some(FetchStep::Sent)) => {}
+        };
+        let range = match answer(answered, deadline, author, peer).await? {
+            Some(FetchStep::Events(range)) => range,
+            Some(FetchStep::Failed(status)) if got.is_none() => return Ok(Answer::Failed { peer, status }),
             _ => return ended(got),
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        let range = match tokio::time::timeout(left, answer.recv()).await {
-            Ok(Some(FetchStep::Events(range))) => range,
-            Ok(Some(FetchStep::Failed(status))) if got.is_none() => return Ok(Answer::Failed { peer, status }),
-            Ok(_) => return ended(got),
-            Err(_) => return Err(FetchError::TimedOut { author, peer }),
         };
         let rest = range.rest(mode);
         let range = *range;

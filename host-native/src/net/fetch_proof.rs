@@ -12,7 +12,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc as tokio_mpsc;
 use tokio::time::Instant;
 
 use xaeroflux_core::mmr::{ConsistencyProof, InclusionProof};
@@ -21,8 +20,8 @@ use xaeroflux_core::{AuthorId, EventRef, SignedHead};
 
 use super::driver::Control;
 use super::fetch::{
-    AbortOnDrop, FetchError, FetchReply, FetchStep, FetchedEvents, deadline_after, local_answer, sessions_to_ask,
-    wait_for_task, wait_or_give_up,
+    AbortOnDrop, FetchError, FetchStep, FetchedEvents, answer, deadline_after, send, sessions_to_ask, wait_for_task,
+    wait_or_give_up,
 };
 use super::node::NetInner;
 use super::ticket::PeerId;
@@ -320,36 +319,6 @@ async fn prove_from(
     let Some(ev) = event.iter().next() else { return Ok(ProofAnswer::None) };
     let Some((proof, head)) = proof_of(&ev, verified) else { return Ok(ProofAnswer::Inconsistent(peer)) };
     Ok(ProofAnswer::Got(Box::new(FetchedProof { event, proof, head })))
-}
-
-/// Hands session `id` the request `control` makes with its reply channel, and waits until
-/// the session says it went to the peer: the channel its answer comes on, or `None` if it
-/// could not go (the peer did not announce the feed, or the session ended).
-async fn send(
-    inner: &NetInner,
-    id: u64,
-    deadline: Instant,
-    control: impl FnOnce(FetchReply) -> Control,
-) -> Option<tokio_mpsc::Receiver<FetchStep>> {
-    let (reply, mut answer) = tokio_mpsc::channel(2);
-    if !inner.control(id, control(reply)) {
-        return None;
-    }
-    match tokio::time::timeout(local_answer(deadline), answer.recv()).await {
-        Ok(Some(FetchStep::Sent)) => Some(answer),
-        _ => None,
-    }
-}
-
-/// The answer to a request [`send`] sent to `peer`; `None` if the session ended first.
-async fn answer(
-    mut answer: tokio_mpsc::Receiver<FetchStep>,
-    deadline: Instant,
-    author: AuthorId,
-    peer: PeerId,
-) -> Result<Option<FetchStep>, FetchError> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    tokio::time::timeout(left, answer.recv()).await.map_err(|_| FetchError::TimedOut { author, peer })
 }
 
 /// The inclusion proof and head of `verified` if it proves `ev`. Both were verified against
