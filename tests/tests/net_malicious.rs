@@ -342,40 +342,6 @@ fn a_peer_that_never_answers_our_hello_is_given_up_after_the_handshake_window_an
     server.join().unwrap();
 }
 
-/// Copies a store directory (as a backup restored elsewhere would be), without its network
-/// identity, so the copy is another node with the same author key.
-fn copy_store(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name.to_string_lossy().starts_with("net.") {
-            continue;
-        }
-        if entry.file_type().unwrap().is_dir() {
-            copy_store(&entry.path(), &to.join(&name));
-        } else {
-            std::fs::copy(entry.path(), to.join(&name)).unwrap();
-        }
-    }
-}
-
-/// Two stores of one author, at `x` and `y`, with 10 events each: the first 5 the same, the
-/// last 5 different (`y` is a copy of `x` made after the first 5, as a restored backup
-/// appending again would be). Both closed.
-fn two_histories(x: &std::path::Path, y: &std::path::Path) {
-    let open = |dir: &std::path::Path| Core::builder().with_page_size(PAGE).open(dir).unwrap();
-    let store = open(x);
-    append_n(&store, 1, 5, 64);
-    store.close().unwrap();
-    copy_store(x, y);
-    for (dir, tag) in [(x, 2), (y, 3)] {
-        let store = open(dir);
-        append_n(&store, tag, 5, 64);
-        store.close().unwrap();
-    }
-}
-
 /// An author who appends two different histories from two copies of one store (an
 /// equivocation, as a restored backup appending again would make): a node that meets both
 /// reports the fork and records the evidence, and after a restart it still holds the evidence

@@ -318,3 +318,49 @@ fn async_fetches_run_at_once_without_holding_threads() {
     }
     eprintln!("with 16 fetches waiting, a fetch took {took:?}");
 }
+
+/// A head seen before that the author's feed no longer extends (the author forked: a restored
+/// backup appended again): `fetch_consistency` answers with checked fork evidence, for heads
+/// of one length (two roots signed for one length) and of different lengths (the peer's
+/// proof that its feed holds something else where the older head ends), which the reader can
+/// record. A head the feed does extend is still proved.
+#[test]
+fn a_head_the_feed_no_longer_extends_is_answered_with_fork_evidence() {
+    let (dx, dy, dr) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dy = dy.path().join("copy");
+    two_histories(dx.path(), &dy);
+    let other = Core::builder().with_page_size(16 * 1024).open(&dy).unwrap();
+    let (theirs, mallory) = (other.head(), other.author());
+    other.close().unwrap();
+    let x = node_with(dx.path(), &["iroh"]);
+    let before = x.head();
+    assert_eq!((before.author, before.length, theirs.length), (mallory, 10, 10));
+    assert_ne!(before.root, theirs.root);
+
+    let reader = sparse_node(dr.path());
+    reader.join_ticket(&x.ticket(space("sparse fork")).unwrap()).unwrap();
+    let forked = |old: &xaeroflux::SignedHead| match reader.fetch_consistency(old, PATIENCE) {
+        Err(FetchError::Forked { peer, evidence }) => {
+            assert_eq!(peer, x.node_id().unwrap());
+            evidence.verify().unwrap();
+            assert_eq!((evidence.first, evidence.second), (*old, x.head()));
+            evidence
+        }
+        other => panic!("expected the fork, got {other:?}"),
+    };
+    let same_length = forked(&theirs);
+    assert!(same_length.proof.is_none(), "two roots for one length need no proof");
+    let said = reader.fetch_consistency(&theirs, PATIENCE).unwrap_err().to_string();
+    assert!(said.contains("forked") && said.contains("length 10"), "{said}");
+    append_n(&x, 4, 3, 64);
+    let longer = forked(&theirs);
+    assert!(longer.proof.is_some(), "the peer's proof that its feed differs at length 10");
+    // The history the peer does hold is extended, as before.
+    let now = reader.fetch_consistency(&before, PATIENCE).unwrap();
+    assert_eq!(now.head().length, 13);
+    xaeroflux::verify_consistency(&before, now.head(), now.proof()).unwrap();
+    // Nothing is recorded on its own; the reader keeps the evidence when it chooses to.
+    assert!(reader.forks().is_empty());
+    assert!(reader.record_fork(&longer).unwrap());
+    assert!(reader.is_forked(&mallory));
+}

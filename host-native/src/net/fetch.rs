@@ -18,7 +18,7 @@ use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 use tokio::time::Instant;
 
 use xaeroflux_core::head::HeadError;
-use xaeroflux_core::xsp::{EventBlock, ProofStatus, RangeMode, VerifiedProof, VerifiedRange};
+use xaeroflux_core::xsp::{EventBlock, ForkEvidence, ProofStatus, RangeMode, VerifiedProof, VerifiedRange};
 use xaeroflux_core::{AuthorId, EventRef, SignedHead};
 
 use super::config::NetError;
@@ -168,8 +168,8 @@ pub enum FetchError {
     },
     /// [`Core::fetch_proof`]: a peer sent the event and an inclusion proof that disagree, each
     /// valid against a head the author signed: the author forked, or the peer is faulty. No
-    /// other peer could prove the event. [`Core::fetch_consistency`]: a peer proved that the
-    /// author's latest head does not extend the older one (the author forked).
+    /// other peer could prove the event. [`Core::fetch_consistency`]: a peer's proof was not
+    /// about the older head given (a faulty peer), and no other peer proved it.
     Inconsistent {
         /// The feed.
         author: AuthorId,
@@ -178,6 +178,17 @@ pub enum FetchError {
     },
     /// [`Core::fetch_consistency`]: the older head given is not validly signed.
     BadHead(HeadError),
+    /// [`Core::fetch_consistency`]: the author signed a head that does not extend the older
+    /// one (the author forked). The evidence is checked ([`ForkEvidence::verify`]): both heads
+    /// and, for heads of different lengths, the peer's proof that its feed holds something
+    /// else where the older head's ends. Anyone can check it again;
+    /// [`Core::record_fork`](crate::Core::record_fork) keeps it and stops syncing the feed.
+    Forked {
+        /// The peer whose head and proof show the fork.
+        peer: PeerId,
+        /// The older head given (`first`), the peer's head (`second`) and the proof.
+        evidence: Box<ForkEvidence>,
+    },
 }
 
 impl fmt::Display for FetchError {
@@ -196,7 +207,12 @@ impl fmt::Display for FetchError {
             Self::BadHead(e) => write!(f, "the older head: {e}"),
             Self::Inconsistent { author, peer } => write!(
                 f,
-                "peer {peer} sent an event of {author} and a proof that disagree (the author forked, or the peer is faulty)"
+                "peer {peer} sent a proof about the feed of {author} that disagrees with what was asked (the author forked, or the peer is faulty)"
+            ),
+            Self::Forked { peer, evidence } => write!(
+                f,
+                "the author {} forked: peer {peer} holds a signed head of length {} that does not extend the one of length {}",
+                evidence.first.author, evidence.second.length, evidence.first.length
             ),
         }
     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use xaeroflux_core::mmr::{ConsistencyProof, InclusionProof};
-use xaeroflux_core::xsp::{ProofKind, ProofStatus, RangeMode, VerifiedProof};
+use xaeroflux_core::xsp::{ForkEvidence, ProofKind, ProofStatus, RangeMode, VerifiedProof};
 use xaeroflux_core::{AuthorId, EventRef, SignedHead};
 
 use super::driver::Control;
@@ -136,7 +136,8 @@ impl Core {
     /// extends `old` (XSP's consistency proof), both verified: a head seen before (last week's
     /// [`FetchedEvents::head`], one from a proof file) is checked against the feed as it is
     /// now, without storing the feed. If the author signed a head that disagrees with `old`
-    /// (a fork), the answer is [`FetchError::Inconsistent`]. Peers are asked longest head
+    /// (a fork), the answer is [`FetchError::Forked`] with the checked evidence, which
+    /// [`Core::record_fork`] keeps (nothing is recorded on its own). Peers are asked longest head
     /// first; one whose feed is shorter than `old` cannot prove it
     /// ([`FetchError::Failed`] with [`ProofStatus::OutOfRange`] if none can). Blocks until the
     /// proof came or `timeout` passed (`Duration::MAX`: no timeout).
@@ -196,8 +197,9 @@ async fn fetch_consistency(
             };
             match answer(proofs, deadline, author, peer).await? {
                 Some(FetchStep::Proof(verified)) => match consistency_with(&old, *verified) {
-                    Some((head, proof)) => return Ok(FetchedConsistency { peer, head, proof }),
-                    None => inconsistent = Some(peer),
+                    Consistency::Extends(head, proof) => return Ok(FetchedConsistency { peer, head, proof }),
+                    Consistency::Forked(evidence) => return Err(FetchError::Forked { peer, evidence }),
+                    Consistency::Unrelated => inconsistent = Some(peer),
                 },
                 Some(FetchStep::Failed(status)) => failed = Some((peer, status)),
                 _ => {}
@@ -210,16 +212,40 @@ async fn fetch_consistency(
     }
 }
 
-/// The newer head and the proof of `verified` if it proves that `old`'s feed is a prefix of
-/// it: the session checked the proof against the newer head, so the prefix's root it implies
-/// must be `old`'s, and the whole is checked again as anyone shown it will check it.
-fn consistency_with(old: &SignedHead, verified: VerifiedProof) -> Option<(SignedHead, ConsistencyProof)> {
-    let VerifiedProof::Consistency { head, old_len, old_root, proof, .. } = verified else { return None };
-    let agrees = old_len == old.length
-        && old_root == old.root
-        && head.author == old.author
-        && verify_consistency(old, &head, &proof).is_ok();
-    agrees.then_some((head, proof))
+/// What a verified consistency proof says about the older head asked about.
+enum Consistency {
+    /// The peer's head extends it.
+    Extends(SignedHead, ConsistencyProof),
+    /// The peer's head, signed by the same author, holds something else where the older head
+    /// ends: checked fork evidence.
+    Forked(Box<ForkEvidence>),
+    /// The proof is not about the older head (a faulty peer).
+    Unrelated,
+}
+
+/// Reads `verified` as an answer about `old`: the session checked the proof against the newer
+/// head, so the prefix's root it implies is what the author signed at `old`'s length; the
+/// host checks the whole again as anyone shown it will check it.
+fn consistency_with(old: &SignedHead, verified: VerifiedProof) -> Consistency {
+    let VerifiedProof::Consistency { head, old_len, old_root, proof, .. } = verified else {
+        return Consistency::Unrelated;
+    };
+    if old_len != old.length || head.author != old.author {
+        return Consistency::Unrelated;
+    }
+    if old_root == old.root {
+        return match verify_consistency(old, &head, &proof) {
+            Ok(()) => Consistency::Extends(head, proof),
+            Err(_) => Consistency::Unrelated,
+        };
+    }
+    // Heads of one length need no proof: two roots signed for one length are the fork.
+    let proof = (head.length != old.length).then_some(proof);
+    let evidence = ForkEvidence { first: *old, second: head, proof };
+    match evidence.verify() {
+        Ok(()) => Consistency::Forked(Box::new(evidence)),
+        Err(_) => Consistency::Unrelated,
+    }
 }
 
 /// What one session made of a proof.

@@ -123,3 +123,37 @@ pub fn socket_count() -> usize {
         })
         .unwrap_or(0)
 }
+
+/// Copies a store directory (as a backup restored elsewhere would be), without its network
+/// identity, so the copy is another node with the same author key.
+pub fn copy_store(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("net.") {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_store(&entry.path(), &to.join(&name));
+        } else {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// Two stores of one author, at `x` and `y`, with 10 events each: the first 5 the same, the
+/// last 5 different (`y` is a copy of `x` made after the first 5, as a restored backup
+/// appending again would be). Both closed.
+pub fn two_histories(x: &Path, y: &Path) {
+    let open = |dir: &Path| Core::builder().with_page_size(16 * 1024).open(dir).unwrap();
+    let store = open(x);
+    append_n(&store, 1, 5, 64);
+    store.close().unwrap();
+    copy_store(x, y);
+    for (dir, tag) in [(x, 2), (y, 3)] {
+        let store = open(dir);
+        append_n(&store, tag, 5, 64);
+        store.close().unwrap();
+    }
+}
