@@ -1,8 +1,8 @@
 //! End-to-end test of the `xf` sync commands on 127.0.0.1: `serve` prints a ticket and
 //! serves; `sync` fetches everything and exits; `watch --for` prints events as JSON lines;
 //! `serve` stops cleanly on SIGTERM; `status` asks a running `serve` from another process;
-//! bad tickets are one-line errors; `fetch` reads a feed
-//! without storing it; `follow` and `sync --only-followed` keep only the feeds followed.
+//! bad tickets are one-line errors; `fetch` reads a feed, proves an event of it and checks an
+//! older head against it, without storing it; `follow` and `sync --only-followed` keep only the feeds followed.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -114,9 +114,16 @@ fn fetch_follow_and_only_followed_sync() {
     ok_json(&a, &["--json", "init"]);
     ok_json(&b, &["--json", "init"]);
     let words: Vec<String> = (0..50).map(|i| format!("post {i}")).collect();
-    let mut args = vec!["--json", "append"];
-    args.extend(words.iter().map(String::as_str));
-    ok_json(&a, &args);
+    // The head after 20 events, kept by a reader to check the feed against later.
+    let old_head = dir.path().join("head-20.hex");
+    for (part, keep) in [(&words[..20], Some(&old_head)), (&words[20..], None)] {
+        let mut args = vec!["--json", "append"];
+        args.extend(part.iter().map(String::as_str));
+        ok_json(&a, &args);
+        if let Some(path) = keep {
+            ok_json(&a, &["--json", "head", "-o", path.to_str().unwrap()]);
+        }
+    }
     let author = ok_json(&a, &["--json", "head"])[0]["author"].as_str().unwrap().to_string();
     let (mut serve, _lines, ticket) = serve(&a, "cli fetch");
 
@@ -149,6 +156,21 @@ fn fetch_follow_and_only_followed_sync() {
     let out = xf(&b, &["fetch", &ticket, "--author", &author, "--prove", "50", "--bind", "127.0.0.1:0"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.code() == Some(1) && err.contains("no event #50") && err.contains("50 events"), "{err}");
+    // The head seen after 20 events, checked against the feed as the node holds it now: the
+    // newer head (written for the next check) with a verified consistency proof.
+    let new_head = dir.path().join("head-now.hex");
+    let (old_p, new_p) = (old_head.to_str().unwrap(), new_head.to_str().unwrap());
+    let since = ["--json", "fetch", &ticket, "--since", old_p, "-o", new_p, "--bind", "127.0.0.1:0"];
+    let checked = &ok_json(&b, &since)[0];
+    assert_eq!((checked["extends"].as_bool(), checked["old"]["length"].as_u64()), (Some(true), Some(20)), "{checked}");
+    assert_eq!((checked["head"]["length"].as_u64(), checked["head"]["author"].as_str()), (Some(50), Some(&*author)));
+    let written = std::fs::read_to_string(&new_head).unwrap();
+    assert_eq!(written.trim(), checked["head"]["encoded"].as_str().unwrap());
+    let again = ok_json(&b, &["--json", "fetch", &ticket, "--since", new_p, "--bind", "127.0.0.1:0"]);
+    assert_eq!((again[0]["extends"].as_bool(), again[0]["old"]["length"].as_u64()), (Some(true), Some(50)));
+    let out = xf(&b, &["fetch", &ticket, "--since", "not-a-head", "--bind", "127.0.0.1:0"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(1) && err.starts_with("xf: error: --since \"not-a-head\""), "{err}");
     let stats = ok_json(&b, &["--json", "stats"]);
     assert_eq!(stats[0]["events"], 0, "nothing fetched was stored: {stats:?}");
 

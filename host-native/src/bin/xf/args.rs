@@ -321,25 +321,34 @@ pub struct WatchArgs {
 /// `xf fetch`.
 #[cfg(feature = "net")]
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("what").args(["latest", "seqs", "prove", "since"]).required(true)))]
+#[command(group(clap::ArgGroup::new("writes").args(["prove", "since"])))]
 pub struct FetchArgs {
     /// A ticket of a node holding the feed (`xf serve` prints one).
     #[arg(value_name = "TICKET")]
     pub ticket: String,
-    /// The feed's author (64 hex digits, or a unique prefix of a stored feed).
-    #[arg(long, value_name = "HEX")]
-    pub author: String,
+    /// The feed's author (64 hex digits, or a unique prefix of a stored feed); with
+    /// `--since`, the older head's.
+    #[arg(long, value_name = "HEX", required_unless_present = "since", conflicts_with = "since")]
+    pub author: Option<String>,
     /// The last N events of the feed.
-    #[arg(long, value_name = "N", conflicts_with_all = ["seqs", "prove"], required_unless_present_any = ["seqs", "prove"])]
+    #[arg(long, value_name = "N", conflicts_with_all = ["seqs", "prove", "since"])]
     pub latest: Option<u64>,
     /// The events with these seqs, START..END (END not included).
-    #[arg(long, value_name = "START..END", conflicts_with = "prove")]
+    #[arg(long, value_name = "START..END", conflicts_with_all = ["prove", "since"])]
     pub seqs: Option<String>,
     /// Event SEQ with its inclusion proof: the proof file of `xf prove` (for `xf verify`),
     /// for a feed this store does not hold.
-    #[arg(long, value_name = "SEQ")]
+    #[arg(long, value_name = "SEQ", conflicts_with = "since")]
     pub prove: Option<u64>,
-    /// With `--prove`: write the proof file here instead of stdout.
-    #[arg(long, short = 'o', value_name = "PATH", requires = "prove")]
+    /// A signed head seen before (hex, or a file written by `xf head -o` or `xf fetch --since
+    /// -o`): checks that the author's feed, as the peer holds it now, still extends it (a
+    /// verified consistency proof), or shows that the author forked.
+    #[arg(long, value_name = "HEAD")]
+    pub since: Option<String>,
+    /// With `--prove`: write the proof file here instead of stdout. With `--since`: write the
+    /// peer's newer signed head here (hex), for the next check.
+    #[arg(long, short = 'o', value_name = "PATH", requires = "writes")]
     pub out: Option<PathBuf>,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 60, value_name = "SECS")]

@@ -42,8 +42,9 @@ pub enum CliError {
     AmbiguousAuthor(String),
     /// `--root` is not 64 hex digits.
     BadRoot(String),
-    /// `--head` is neither a signed head in hex nor a file holding one.
-    BadHead(String),
+    /// `--head` (or `--since`, the flag named) is neither a signed head in hex nor a file
+    /// holding one.
+    BadHead(&'static str, String),
     /// The proof file cannot be read.
     ProofFile(ProofFileError),
     /// The proof does not verify.
@@ -123,7 +124,7 @@ impl fmt::Display for CliError {
             Self::UnknownAuthor(s) => write!(f, "no feed in this store matches --author {s}"),
             Self::AmbiguousAuthor(s) => write!(f, "--author {s} matches several feeds: give more digits"),
             Self::BadRoot(s) => write!(f, "--root {s:?} is not a root (64 hex digits)"),
-            Self::BadHead(s) => write!(f, "--head {s:?} is neither a signed head in hex nor a file holding one"),
+            Self::BadHead(flag, s) => write!(f, "{flag} {s:?} is neither a signed head in hex nor a file holding one"),
             Self::ProofFile(e) => write!(f, "{e}"),
             Self::Rejected(e) => write!(f, "proof INVALID: {e}"),
             Self::Line(n, e) => write!(f, "import line {n}: {e}"),

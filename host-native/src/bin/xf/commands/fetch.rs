@@ -4,15 +4,16 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use xaeroflux::net::Fetch;
+use xaeroflux::SignedHead;
+use xaeroflux::net::{Fetch, FetchError};
 
 use crate::args::{Cli, FetchArgs, FollowArgs, UnfollowArgs};
 use crate::commands::net::{open_syncing_as, parse_ticket};
-use crate::commands::proof::write_proof;
+use crate::commands::proof::{parse_head, write_proof};
 use crate::commands::read::log_line;
 use crate::commands::secret;
 use crate::error::CliError;
-use crate::output::{Out, author_hex, event_json, hash_hex};
+use crate::output::{Out, author_hex, event_json, hash_hex, hex};
 use crate::store::{open_existing, resolve_author};
 
 /// `START..END`.
@@ -29,19 +30,29 @@ fn parse_seqs(s: &str) -> Result<std::ops::Range<u64>, CliError> {
 /// `xf fetch`: joins the ticket's space keeping only followed feeds (so nothing else is
 /// downloaded), reads the events asked for from a peer that announced the feed, prints them
 /// (as `xf log` does) and the signed head they were verified against, and exits.
-/// With `--prove SEQ`, writes the proof file of event SEQ (as `xf prove` does) instead.
+/// With `--prove SEQ`, writes the proof file of event SEQ (as `xf prove` does) instead; with
+/// `--since HEAD`, checks that the feed still extends an older head.
 pub fn fetch(cli: &Cli, a: &FetchArgs, out: &mut Out) -> Result<(), CliError> {
     let which = match (&a.seqs, a.latest, a.prove) {
-        (Some(s), _, _) => Fetch::Seqs(parse_seqs(s)?),
-        (None, Some(n), _) => Fetch::Latest(n),
-        (None, None, Some(seq)) => Fetch::Seqs(seq..seq.saturating_add(1)),
-        (None, None, None) => return Err(CliError::BadSeqs(String::new())),
+        (Some(s), _, _) => Some(Fetch::Seqs(parse_seqs(s)?)),
+        (None, Some(n), _) => Some(Fetch::Latest(n)),
+        (None, None, Some(seq)) => Some(Fetch::Seqs(seq..seq.saturating_add(1))),
+        (None, None, None) => None,
     };
+    let since = a.since.as_deref().map(|h| parse_head("--since", h)).transpose()?;
     let ticket = parse_ticket(&a.ticket)?;
     let secrets = secret::load(cli)?;
     let core = open_syncing_as(cli, &a.net, true)?;
-    let author = resolve_author(&core, Some(&a.author))?;
     let start = Instant::now();
+    let (which, author) = match (which, since, a.author.as_deref()) {
+        (_, Some(old), _) => {
+            core.join_ticket(&ticket).map_err(CliError::Net)?;
+            return check_since(cli, &core, &old, a, start, out);
+        }
+        (Some(which), None, Some(author)) => (which, resolve_author(&core, Some(author))?),
+        // clap asks for one of --latest, --seqs, --prove, --since, and --author without --since.
+        _ => return Err(CliError::BadSeqs(String::new())),
+    };
     core.join_ticket(&ticket).map_err(CliError::Net)?;
     if let Some(seq) = a.prove {
         let proved = core.fetch_proof(&author, seq, Duration::from_secs(a.timeout)).map_err(CliError::Fetch)?;
@@ -74,6 +85,61 @@ pub fn fetch(cli: &Cli, a: &FetchArgs, out: &mut Out) -> Result<(), CliError> {
         ))?;
     }
     Ok(())
+}
+
+/// `xf fetch --since HEAD`: the peer's newer head of the older head's feed with the proof that
+/// it extends it, both verified; written to `-o` for the next check. A fork is an error (exit
+/// 1) after, with `--json`, a line holding the evidence, which anyone can check.
+fn check_since(
+    cli: &Cli,
+    core: &xaeroflux::Core,
+    old: &SignedHead,
+    a: &FetchArgs,
+    start: Instant,
+    out: &mut Out,
+) -> Result<(), CliError> {
+    let now = match core.fetch_consistency(old, Duration::from_secs(a.timeout)) {
+        Ok(now) => now,
+        Err(FetchError::Forked { peer, evidence }) => {
+            if cli.json {
+                out.json(&json!({"extends": false, "forked": true, "peer": peer.to_string(),
+                                 "old": head_json(&evidence.first), "head": head_json(&evidence.second),
+                                 "evidence": hex(&evidence.encode())}))?;
+                out.flush()?;
+            }
+            return Err(CliError::Fetch(FetchError::Forked { peer, evidence }));
+        }
+        Err(e) => return Err(CliError::Fetch(e)),
+    };
+    let (secs, head) = (start.elapsed().as_secs_f64(), now.head());
+    let written = a.out.as_deref().map(|path| write_head(path, head)).transpose()?;
+    if cli.json {
+        return out.json(&json!({"extends": true, "peer": now.peer().to_string(), "secs": secs,
+                                "old": head_json(old), "head": head_json(head), "written": written}));
+    }
+    out.line(format!(
+        "the feed of {} extends the head given: {} events then, {} now (root {}), consistency proof from peer {} verified in {secs:.2} s",
+        author_hex(&old.author),
+        old.length,
+        head.length,
+        hash_hex(&head.root),
+        now.peer()
+    ))?;
+    if let Some(path) = written {
+        out.line(format!("(the newer signed head written to {path})"))?;
+    }
+    Ok(())
+}
+
+/// Writes `head` encoded in hex to `path` (as `xf head -o` does); its display form.
+fn write_head(path: &std::path::Path, head: &SignedHead) -> Result<String, CliError> {
+    std::fs::write(path, format!("{}\n", hex(&head.encode()))).map_err(|e| CliError::io(path.display(), e))?;
+    Ok(path.display().to_string())
+}
+
+fn head_json(head: &SignedHead) -> serde_json::Value {
+    json!({"author": author_hex(&head.author), "length": head.length, "root": hash_hex(&head.root),
+           "encoded": hex(&head.encode())})
 }
 
 /// `xf follow`: follows the authors named, or lists those followed.

@@ -84,18 +84,19 @@ fn head_from_text(text: &str) -> Option<SignedHead> {
     SignedHead::decode(&bytes).ok()
 }
 
-/// `--head`: hex on the command line, or a file holding hex, JSON or the raw 137 bytes.
-fn parse_head(arg: &str) -> Result<SignedHead, CliError> {
+/// A signed head given as `flag` (`--head`, `--since`): hex on the command line, or a file
+/// holding hex, the JSON of `xf head --json` or the raw 137 bytes.
+pub fn parse_head(flag: &'static str, arg: &str) -> Result<SignedHead, CliError> {
     if arg.len() == 2 * SIGNED_HEAD_LEN
         && let Some(h) = head_from_text(arg)
     {
         return Ok(h);
     }
-    let bytes = std::fs::read(arg).map_err(|_| CliError::BadHead(arg.to_string()))?;
+    let bytes = std::fs::read(arg).map_err(|_| CliError::BadHead(flag, arg.to_string()))?;
     if let Ok(h) = SignedHead::decode(&bytes) {
         return Ok(h);
     }
-    std::str::from_utf8(&bytes).ok().and_then(head_from_text).ok_or_else(|| CliError::BadHead(arg.to_string()))
+    std::str::from_utf8(&bytes).ok().and_then(head_from_text).ok_or_else(|| CliError::BadHead(flag, arg.to_string()))
 }
 
 /// `xf verify`: needs no store.
@@ -110,7 +111,7 @@ pub fn verify(cli: &Cli, a: &VerifyArgs, out: &mut Out) -> Result<(), CliError> 
         (Some(r), _) => {
             (Anchor::Root(Hash::from_hex(r.trim()).ok_or_else(|| CliError::BadRoot(r.clone()))?), "the root given")
         }
-        (None, Some(h)) => (Anchor::Head(parse_head(h)?), "the signed head given"),
+        (None, Some(h)) => (Anchor::Head(parse_head("--head", h)?), "the signed head given"),
         (None, None) => (Anchor::FileHead, "the signed head in the proof file"),
     };
     let trust = Trust { anchor, author: None };
