@@ -429,12 +429,14 @@ mod tests {
     }
 
     #[test]
-    fn a_newer_head_that_extends_the_older_is_kept_and_one_that_forks_is_refused() {
+    fn a_newer_head_that_extends_the_older_is_kept_and_one_that_forks_is_evidence() {
         let key = AuthorKey::from_secret_bytes(&[5; 32]);
         let (_, short) = feed(&key, 12, None);
         let old = key.sign_head(12, short.root());
         let (_, long) = feed(&key, 30, None);
-        let (head, _) = consistency_with(&old, consistency(&key, 12, old.root, &long)).unwrap();
+        let Consistency::Extends(head, _) = consistency_with(&old, consistency(&key, 12, old.root, &long)) else {
+            panic!("a feed that extends the older head")
+        };
         assert_eq!(head.length, 30);
         // Another history of 30 events whose event 3 differs: the prefix of 12 it implies (and
         // the session checked) is not `old`'s.
@@ -443,10 +445,26 @@ mod tests {
         for e in &forked_events[..12] {
             prefix.append(e.leaf_hash());
         }
-        assert!(consistency_with(&old, consistency(&key, 12, prefix.root(), &forked)).is_none());
-        // A proof from another length, or of inclusion, is not one.
-        assert!(consistency_with(&old, consistency(&key, 11, old.root, &long)).is_none());
+        let Consistency::Forked(evidence) = consistency_with(&old, consistency(&key, 12, prefix.root(), &forked))
+        else {
+            panic!("two histories")
+        };
+        assert_eq!((evidence.first, evidence.second.length), (old, 30));
+        assert!(evidence.proof.is_some() && evidence.verify().is_ok());
+        // Two roots signed for one length: evidence without a proof.
+        let Consistency::Forked(evidence) = consistency_with(&old, consistency(&key, 12, prefix.root(), &prefix))
+        else {
+            panic!("two roots for one length")
+        };
+        assert!(evidence.proof.is_none() && evidence.verify().is_ok());
+        // A proof from another length, of another author's feed, or of inclusion, is not one.
+        assert!(matches!(consistency_with(&old, consistency(&key, 11, old.root, &long)), Consistency::Unrelated));
+        let other = AuthorKey::from_secret_bytes(&[6; 32]);
+        let (_, theirs) = feed(&other, 30, None);
+        let prefix_root = theirs.consistency_proof(12).and_then(|p| p.prefix_root(&theirs.root())).expect("a prefix");
+        let answer = consistency(&other, 12, prefix_root, &theirs);
+        assert!(matches!(consistency_with(&old, answer), Consistency::Unrelated));
         let (events, mmr) = feed(&key, 30, None);
-        assert!(consistency_with(&old, inclusion(&key, &events, &mmr, 3)).is_none());
+        assert!(matches!(consistency_with(&old, inclusion(&key, &events, &mmr, 3)), Consistency::Unrelated));
     }
 }
