@@ -55,6 +55,9 @@ pub enum ErrorCode {
     /// An encrypted event's payload does not open with the secret given: the event is not
     /// encrypted, was sealed with another secret, or was altered.
     Decrypt,
+    /// The author signed two histories (`fetchConsistency`): the error's `evidence` holds the
+    /// fork evidence (both signed heads and the proof), which anyone can check.
+    Forked,
 }
 
 impl ErrorCode {
@@ -74,11 +77,12 @@ impl ErrorCode {
             Self::Unsupported => "UNSUPPORTED",
             Self::Sync => "SYNC",
             Self::Decrypt => "DECRYPT",
+            Self::Forked => "FORKED",
         }
     }
 
     /// Every code, for the type definitions and tests.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         Self::InvalidArgument,
         Self::PayloadTooLarge,
         Self::Malformed,
@@ -92,6 +96,7 @@ impl ErrorCode {
         Self::Unsupported,
         Self::Sync,
         Self::Decrypt,
+        Self::Forked,
     ];
 }
 

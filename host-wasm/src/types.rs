@@ -20,12 +20,16 @@ export type ErrorCode =
   | "CLOSED"
   | "UNSUPPORTED"
   | "SYNC"
-  | "DECRYPT";
+  | "DECRYPT"
+  | "FORKED";
 
 /** Every error this package throws: a real `Error` with a stable `code`. */
 export interface XaerofluxError extends Error {
   name: "XaerofluxError";
   code: ErrorCode;
+  /** With `FORKED` (`fetchConsistency`): the fork evidence, encoded as XSP's FORK message
+   * body (docs/xsp.md): the older head, the peer's head and the proof. */
+  evidence?: Uint8Array;
 }
 
 /** An event as stored: the author's signed fields and the payload. */

@@ -276,6 +276,40 @@ async fn a_session_that_fetches_no_feed_reads_them_on_demand() {
     wait_for("c stores a's feed", || c.event_count() == 3001.0).await;
 }
 
+/// An author who signed two histories (two stores of one key): `fetchConsistency` of a head of
+/// the other history rejects with `FORKED` and the evidence, which the evidence's own decoder
+/// accepts; a head of the peer's history is still extended.
+#[wasm_bindgen_test]
+async fn fetch_consistency_answers_a_fork_with_the_evidence() {
+    let secret = "5a".repeat(32);
+    let key = || Some(opts(&[("secretKey", secret.clone().into())]));
+    let (a, other) = (Store::open_in_memory(key()).unwrap(), Store::open_in_memory(key()).unwrap());
+    for i in 0..4 {
+        append(&a, &format!("a {i}")).await;
+        append(&other, &format!("other {i}")).await;
+    }
+    let theirs = other.head(None).unwrap();
+    let b = Store::open_in_memory(None).unwrap();
+    let (_sa, sb) = connect_fetching(&a, &b, JsValue::from_str("none"));
+    let check = |head: &JsValue| JsFuture::from(sb.borrow().as_ref().unwrap().fetch_consistency(head.clone()).unwrap());
+    for longer in [false, true] {
+        if longer {
+            append(&a, "a 4").await;
+        }
+        let err = check(&theirs).await.unwrap_err();
+        assert_eq!(code_of(&err), "FORKED", "{err:?}");
+        let evidence = js_sys::Uint8Array::new(&get(&err, "evidence")).to_vec();
+        let decoded = xaeroflux_core::xsp::ForkEvidence::decode(&evidence).unwrap();
+        decoded.verify().unwrap();
+        assert_eq!(
+            (decoded.first.length, decoded.second.length, decoded.proof.is_some()),
+            (4, 4 + longer as u64, longer)
+        );
+    }
+    let now = check(&a.head(None).unwrap()).await.unwrap();
+    assert_eq!(get(&get(&now, "head"), "length").as_f64(), Some(5.0));
+}
+
 /// `session.setFetch` changes the feeds a session keeps while it runs: a feed now fetched
 /// comes at once and live; one no longer fetched stops coming, on the same session (UNWANT).
 #[wasm_bindgen_test]

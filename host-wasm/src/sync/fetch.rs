@@ -13,7 +13,10 @@ use std::collections::HashMap;
 
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
-use xaeroflux_core::xsp::{ProofKind, ProofStatus, RangeMode, RequestError, VerifiedProof, VerifiedRange};
+use xaeroflux_core::mmr::ConsistencyProof;
+use xaeroflux_core::xsp::{
+    ForkEvidence, ProofKind, ProofStatus, RangeMode, RequestError, VerifiedProof, VerifiedRange,
+};
 use xaeroflux_core::{AuthorId, Event, SignedHead};
 
 use super::{Driver, SyncSession};
@@ -177,25 +180,38 @@ impl Driver {
             (Expects::Event(ev), VerifiedProof::Inclusion { head, seq, leaf, proof, .. })
                 if seq == ev.seq() && leaf == ev.leaf_hash() =>
             {
-                Some(crate::verify::proof_object(&ev.as_ref(), &proof, &head))
+                Ok(crate::verify::proof_object(&ev.as_ref(), &proof, &head))
             }
             (Expects::Extends(old), VerifiedProof::Consistency { head, old_len, old_root, proof, .. })
-                if old_len == old.length && old_root == old.root =>
+                if old_len == old.length && old.author == head.author =>
             {
-                let bytes = js_sys::Uint8Array::from(&proof.encode()[..]);
-                Some(Obj::new().set("head", crate::js::head(&head)).set("proof", bytes).build())
+                if old_root == old.root {
+                    let bytes = js_sys::Uint8Array::from(&proof.encode()[..]);
+                    Ok(Obj::new().set("head", crate::js::head(&head)).set("proof", bytes).build())
+                } else {
+                    Err(forked(old, head, proof))
+                }
             }
-            _ => None,
+            _ => Err(None),
         };
-        match answer {
-            Some(answer) => {
-                let _ = p.resolve.call1(&JsValue::NULL, &answer);
+        let _ = match answer {
+            Ok(answer) => p.resolve.call1(&JsValue::NULL, &answer),
+            Err(Some(evidence)) => {
+                let msg = format!(
+                    "the author forked: the peer holds a signed head of length {} that does not extend the one of length {}",
+                    evidence.second.length, evidence.first.length
+                );
+                let error = make_js_error(ErrorCode::Forked, &msg);
+                let bytes = js_sys::Uint8Array::from(&evidence.encode()[..]);
+                // Setting a property on a fresh Error object cannot fail.
+                let _ = js_sys::Reflect::set(&error, &JsValue::from_str("evidence"), &bytes);
+                p.reject.call1(&JsValue::NULL, &error)
             }
-            None => {
+            Err(None) => {
                 let msg = "the peer's proof disagrees with what it proves (the author forked, or the peer is faulty)";
-                let _ = p.reject.call1(&JsValue::NULL, &make_js_error(ErrorCode::ProofInvalid, msg));
+                p.reject.call1(&JsValue::NULL, &make_js_error(ErrorCode::ProofInvalid, msg))
             }
-        }
+        };
     }
 
     /// The peer could not answer a request.
@@ -222,6 +238,15 @@ impl Driver {
             let _ = p.reject.call1(&JsValue::NULL, &error);
         }
     }
+}
+
+/// Checked fork evidence from an older head and a peer's head of the same author whose proof
+/// implies another root at the older head's length (heads of one length need no proof), or
+/// `None` if it does not check out (a faulty peer).
+fn forked(old: SignedHead, head: SignedHead, proof: ConsistencyProof) -> Option<ForkEvidence> {
+    let proof = (head.length != old.length).then_some(proof);
+    let evidence = ForkEvidence { first: old, second: head, proof };
+    evidence.verify().is_ok().then_some(evidence)
 }
 
 fn arg(e: ArgError) -> JsValue {
@@ -286,8 +311,9 @@ impl SyncSession {
     /// or its bytes or hex) against the feed as the peer holds it now: resolves with
     /// `{ head, proof }`, the peer's latest signed head of the feed and the consistency proof
     /// (bytes) that it extends the older one, both verified by the session. Rejects with
-    /// `BAD_SIGNATURE` or `MALFORMED` for a head that is not one, `PROOF_INVALID` if the
-    /// author's feed no longer extends it (a fork), `SYNC` if the peer cannot prove it (its
+    /// `BAD_SIGNATURE` or `MALFORMED` for a head that is not one, `FORKED` if the author's
+    /// feed no longer extends it (the error's `evidence`: the fork evidence, checked, as XSP's
+    /// FORK body), `PROOF_INVALID` if the peer's proof is about something else, `SYNC` if the peer cannot prove it (its
     /// feed is shorter) or the session ends first, `NOT_FOUND` if the peer does not hold the
     /// feed.
     #[wasm_bindgen(js_name = fetchConsistency, unchecked_return_type = "Promise<FetchedConsistency>")]
