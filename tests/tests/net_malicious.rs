@@ -10,14 +10,14 @@ mod net_common;
 
 use std::time::{Duration, Instant};
 
-use iroh::{EndpointAddr, EndpointId};
-use net_common::outsider::{announcement, gossip_from_outsider, loopback_endpoint};
+use iroh::EndpointId;
+use net_common::outsider::{announcement, gossip_from_outsider, loopback_endpoint, serve_session};
 use net_common::*;
 use xaeroflux::Core;
 use xaeroflux::net::{SyncEvent, Ticket, XSP_ALPN};
 use xaeroflux_core::memstore::MemStore;
 use xaeroflux_core::mmr::{ConsistencyProof, InclusionProof, MmrPeaks, RangeProof};
-use xaeroflux_core::xsp::{Config, FeedSource, Role, Session, SessionError};
+use xaeroflux_core::xsp::{Config, FeedSource, SessionError};
 use xaeroflux_core::{AuthorId, Event, PageBuilder, PageConfig, PageRef, SignedHead};
 
 const PAGE: u32 = 16 * 1024;
@@ -112,40 +112,8 @@ fn copy_feed(core: &Core) -> MemStore {
 /// Connects to the ticket's node as an XSP initiator serving `source`, until the session
 /// closes or `limit` passes.
 fn run_evil(ticket: &Ticket, source: Evil, limit: Duration) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async move {
-        let ep = loopback_endpoint(Vec::new()).await;
-        let id = EndpointId::from_bytes(&ticket.peer.0).unwrap();
-        let addr = ticket.addrs.iter().fold(EndpointAddr::new(id), |a, s| a.with_ip_addr(*s));
-        let conn = ep.connect(addr, XSP_ALPN).await.unwrap();
-        let (mut send, mut recv) = conn.open_bi().await.unwrap();
-        let config = Config::new(ticket.space.0).with_page_size(PAGE).unwrap();
-        let start = Instant::now();
-        let now = || start.elapsed().as_micros() as u64;
-        let mut session = Session::new(config, Role::Initiator, now(), source);
-        let (mut rbuf, mut out) = (vec![0u8; 65536], vec![0u8; 65536]);
-        while !session.is_closed() && start.elapsed() < limit {
-            while let Some(n) = session.poll_transmit(&mut out) {
-                if send.write_all(&out[..n]).await.is_err() {
-                    return;
-                }
-            }
-            while session.poll_event().is_some() {}
-            tokio::select! {
-                r = recv.read(&mut rbuf) => match r {
-                    Ok(Some(n)) => session.handle_input(now(), &rbuf[..n]),
-                    _ => break,
-                },
-                _ = tokio::time::sleep(Duration::from_millis(50)) => session.handle_timeout(now()),
-            }
-        }
-        while let Some(n) = session.poll_transmit(&mut out) {
-            let _ = send.write_all(&out[..n]).await;
-        }
-        let _ = send.finish();
-        conn.close(0u32.into(), b"");
-        ep.close().await;
-    });
+    let config = Config::new(ticket.space.0).with_page_size(PAGE).unwrap();
+    serve_session(ticket, config, source, limit);
 }
 
 /// Waits for a rejection from `peer` in `events`; returns its error.

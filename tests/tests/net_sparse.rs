@@ -7,6 +7,7 @@ mod net_common;
 
 use std::time::{Duration, Instant};
 
+use net_common::outsider::serve_session;
 use net_common::*;
 use xaeroflux::Core;
 use xaeroflux::net::{Fetch, FetchError, Replication, SyncEvent};
@@ -363,4 +364,33 @@ fn a_head_the_feed_no_longer_extends_is_answered_with_fork_evidence() {
     assert!(reader.forks().is_empty());
     assert!(reader.record_fork(&longer).unwrap());
     assert!(reader.is_forked(&mallory));
+}
+
+/// A peer that takes one outstanding request at a time (its HELLO's `max_requests` is 1, as a
+/// small device may announce): `fetch_proof` cannot ask for the event and the proof at once,
+/// so it asks for the proof once the event came, and the proof is the same.
+#[test]
+fn a_proof_from_a_peer_that_takes_one_request_at_a_time() {
+    use xaeroflux_core::memstore::MemStore;
+    use xaeroflux_core::xsp::{Config, Limits};
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Core::builder().with_page_size(16 * 1024).open(da.path()).unwrap();
+    append_n(&a, 1, 300, SIZE);
+    let author = a.author();
+    let mut copy = MemStore::replica(xaeroflux_core::PageConfig::new(16 * 1024).unwrap());
+    let events: Vec<_> = a.iter_feed(&author).unwrap().collect();
+    copy.import_events(&a.head(), &events).unwrap();
+
+    let b = sparse_node(db.path());
+    let ticket = b.ticket(space("one request at a time")).unwrap();
+    let limits = Limits { max_requests: 1, ..Limits::default() };
+    let config = Config::new(ticket.space.0).with_page_size(16 * 1024).unwrap().with_limits(limits).unwrap();
+    let peer = std::thread::spawn(move || serve_session(&ticket, config, copy, Duration::from_secs(30)));
+    let proved = b.fetch_proof(&author, 7, PATIENCE).unwrap();
+    assert_eq!((proved.event().seq(), proved.head().length), (7, 300));
+    assert_eq!(proved.event().payload(), a.get(&author, 7).unwrap().unwrap().payload());
+    assert_eq!(proved.proof(), &a.inclusion_proof(&author, 7).unwrap());
+    assert_proof_file_verifies(&proved);
+    b.close().unwrap();
+    peer.join().unwrap();
 }

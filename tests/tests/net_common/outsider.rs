@@ -1,12 +1,13 @@
 //! An outsider on the network tests' loopback: an iroh endpoint of its own, announcements
 //! written by hand as `docs/net.md` lays them out, and gossip sent from that endpoint.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use iroh::endpoint::presets;
 use iroh::{Endpoint, EndpointAddr, EndpointId, RelayMode};
-use xaeroflux::net::Ticket;
+use xaeroflux::net::{Ticket, XSP_ALPN};
 use xaeroflux_core::SignedHead;
+use xaeroflux_core::xsp::{Config, FeedSource, Role, Session};
 
 /// An iroh endpoint on 127.0.0.1 (no relay, no discovery) accepting `alpns`.
 pub async fn loopback_endpoint(alpns: Vec<Vec<u8>>) -> Endpoint {
@@ -89,5 +90,43 @@ pub fn gossip_from_outsider(to: &Ticket, messages: impl FnOnce(&Endpoint) -> Vec
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
         router.shutdown().await.unwrap();
+    });
+}
+
+/// Connects to the ticket's node as an XSP initiator with `config`, serving `source` (a
+/// session of `xaeroflux_core` driven by hand), until the session closes or `limit` passes.
+pub fn serve_session(ticket: &Ticket, config: Config, source: impl FeedSource, limit: Duration) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async move {
+        let ep = loopback_endpoint(Vec::new()).await;
+        let id = EndpointId::from_bytes(&ticket.peer.0).unwrap();
+        let addr = ticket.addrs.iter().fold(EndpointAddr::new(id), |a, s| a.with_ip_addr(*s));
+        let conn = ep.connect(addr, XSP_ALPN).await.unwrap();
+        let (mut send, mut recv) = conn.open_bi().await.unwrap();
+        let start = Instant::now();
+        let now = || start.elapsed().as_micros() as u64;
+        let mut session = Session::new(config, Role::Initiator, now(), source);
+        let (mut rbuf, mut out) = (vec![0u8; 65536], vec![0u8; 65536]);
+        while !session.is_closed() && start.elapsed() < limit {
+            while let Some(n) = session.poll_transmit(&mut out) {
+                if send.write_all(&out[..n]).await.is_err() {
+                    return;
+                }
+            }
+            while session.poll_event().is_some() {}
+            tokio::select! {
+                r = recv.read(&mut rbuf) => match r {
+                    Ok(Some(n)) => session.handle_input(now(), &rbuf[..n]),
+                    _ => break,
+                },
+                _ = tokio::time::sleep(Duration::from_millis(50)) => session.handle_timeout(now()),
+            }
+        }
+        while let Some(n) = session.poll_transmit(&mut out) {
+            let _ = send.write_all(&out[..n]).await;
+        }
+        let _ = send.finish();
+        conn.close(0u32.into(), b"");
+        ep.close().await;
     });
 }
