@@ -194,6 +194,27 @@ fn fetch_follow_and_only_followed_sync() {
     assert!(serve.wait().unwrap().success());
 }
 
+/// A store whose socket path is longer than a Unix socket address holds (108 bytes): the
+/// running command still answers `xf status` (through the directory's descriptor).
+#[test]
+fn status_answers_for_a_store_at_a_long_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("d".repeat(70)).join("e".repeat(70));
+    assert!(a.join("xf.sock").as_os_str().len() > 108);
+    std::fs::create_dir_all(a.parent().unwrap()).unwrap();
+    ok_json(&a, &["--json", "init"]);
+    ok_json(&a, &["--json", "append", "one"]);
+    let (mut serve, _lines, _ticket) = serve(&a, "long path");
+    let status = ok_json(&a, &["--json", "status"]);
+    assert_eq!((status[0]["running"].as_bool(), status[0]["events"].as_u64()), (Some(true), Some(1)), "{status:?}");
+    assert!(a.join("xf.sock").exists(), "the socket is in the store directory");
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    assert!(serve.wait().unwrap().success());
+    assert!(!a.join("xf.sock").exists(), "and removed when the command ends");
+    let status = ok_json(&a, &["--json", "status"]);
+    assert_eq!(status[0]["running"].as_bool(), Some(false));
+}
+
 /// `--tor` in a build without the feature `tor` is a one-line error that names the feature;
 /// `--tor-only` with gossip options is refused by the parser.
 #[test]

@@ -6,7 +6,12 @@
 //! one JSON object, its sync status at that moment, then closes it. `xf status` connects and
 //! prints it; with no command running it says so and prints what the store holds. Feature
 //! `net`, Unix only.
+//!
+//! A Unix socket's address holds a path of at most 107 bytes. For a store whose socket path
+//! is longer, both sides reach the same file through a descriptor of the store directory,
+//! `/proc/self/fd/N/xf.sock` (Linux); elsewhere such a store answers no status.
 
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -24,6 +29,21 @@ use crate::store::open_existing;
 
 /// The status socket's file name in the store directory.
 pub const SOCKET: &str = "xf.sock";
+
+/// The longest path a Unix socket address holds (`sun_path` is 108 bytes with the NUL).
+const SUN_PATH_MAX: usize = 107;
+
+/// The path `bind` and `connect` are given for `store`'s socket, and the open directory that
+/// path goes through, if it does (kept open while the path is used).
+fn socket_addr_path(store: &Path) -> io::Result<(PathBuf, Option<File>)> {
+    let path = store.join(SOCKET);
+    if path.as_os_str().len() <= SUN_PATH_MAX || !cfg!(target_os = "linux") {
+        return Ok((path, None));
+    }
+    use std::os::fd::AsRawFd;
+    let dir = File::open(store)?;
+    Ok((PathBuf::from(format!("/proc/self/fd/{}/{SOCKET}", dir.as_raw_fd())), Some(dir)))
+}
 
 /// How long `xf status` waits for the running command's answer.
 const ANSWER: Duration = Duration::from_secs(5);
@@ -44,7 +64,8 @@ impl StatusSocket {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        let listener = UnixListener::bind(&path)?;
+        let (addr, _dir) = socket_addr_path(store)?;
+        let listener = UnixListener::bind(&addr)?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
         listener.set_nonblocking(true)?;
         Ok(StatusSocket { path, listener })
@@ -113,7 +134,8 @@ pub fn status_json(command: &str, core: &Core) -> Value {
 /// `xf status`.
 pub fn status(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
     let path = cli.store.join(SOCKET);
-    let answer = match UnixStream::connect(&path) {
+    let connected = socket_addr_path(&cli.store).and_then(|(addr, _dir)| UnixStream::connect(addr));
+    let answer = match connected {
         Ok(conn) => read_answer(conn).map_err(|e| CliError::io(path.display(), e))?,
         // No command runs on the store (a file left by a killed one refuses connections).
         Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) => {
