@@ -386,6 +386,49 @@ fn stats_marks_a_forked_feed_and_prints_its_evidence() {
     assert!(decoded.verify().is_ok());
 }
 
+/// `xf forks --check` verifies evidence with no store; `--record` keeps it (once per author)
+/// and the feed is then marked forked; the listing prints it back, checkable by anyone; what
+/// proves no fork is a one-line error.
+#[test]
+fn forks_checks_records_and_lists_evidence() {
+    use xaeroflux::xaeroflux_core::xsp::ForkEvidence;
+    use xaeroflux::xaeroflux_core::{AuthorKey, Hash};
+    let env = Env::new();
+    env.ok(&["init"]);
+    assert_eq!(env.json(&["forks"])["forks"], serde_json::json!([]));
+    assert!(env.ok(&["forks"]).contains("no fork evidence held"));
+    let key = AuthorKey::from_secret_bytes(&[4; 32]);
+    let evidence =
+        ForkEvidence { first: key.sign_head(5, Hash([1; 32])), second: key.sign_head(5, Hash([2; 32])), proof: None };
+    let hex = hex_of_bytes(&evidence.encode());
+    let author = hex_of_bytes(key.author().as_bytes());
+
+    // Checked with no store at all.
+    let out = run(None, &["--json", "forks", "--check", &hex], b"");
+    assert_success(&out, &["forks", "--check"]);
+    let checked: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((checked["valid"].as_bool(), checked["author"].as_str()), (Some(true), Some(&*author)));
+    let same = ForkEvidence { second: evidence.first, ..evidence.clone() };
+    let out = run(None, &["forks", "--check", &hex_of_bytes(&same.encode())], b"");
+    assert_one_line_error(&out, 1, "the heads are equal");
+    assert_one_line_error(&env.xf(&["forks", "--record", "beef"], b""), 1, "neither evidence in hex nor a file");
+
+    // Recorded from a file holding a JSON object with `evidence`, as `xf fetch --since --json` prints.
+    let file = env.path("evidence.json");
+    std::fs::write(&file, format!("{{\"forked\": true, \"evidence\": \"{hex}\"}}\n")).unwrap();
+    let text = env.ok(&["forks", "--record", file.to_str().unwrap()]);
+    assert!(text.contains(&format!("recorded {author}")), "{text}");
+    assert!(text.contains(&format!("{author} signed two histories: 5 events")), "{text}");
+    assert!(env.ok(&["forks", "--record", &hex]).contains("already held evidence"));
+    let listed = env.json(&["forks"]);
+    let forks = listed["forks"].as_array().unwrap();
+    assert_eq!(forks.len(), 1);
+    assert_eq!(forks[0]["evidence"].as_str(), Some(&*hex));
+    assert_eq!((forks[0]["first"]["length"].as_u64(), forks[0]["proof"].as_bool()), (Some(5), Some(false)));
+    let stats = env.json(&["stats"]);
+    assert_eq!(stats["forks"][0]["evidence"].as_str(), Some(&*hex), "stats prints the same evidence");
+}
+
 fn hex_of_bytes(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }

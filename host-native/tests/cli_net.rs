@@ -194,6 +194,53 @@ fn fetch_follow_and_only_followed_sync() {
     assert!(serve.wait().unwrap().success());
 }
 
+/// Copies a store directory (a backup restored elsewhere: the same author key).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// An author who signed two histories (a store copied, then appended to in both copies): `xf
+/// fetch --since` a head of the other history exits 1 and prints the evidence, and `xf forks
+/// --record` keeps what it printed.
+#[test]
+fn a_fork_found_by_fetch_since_is_recorded_by_forks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y, r) = (dir.path().join("x"), dir.path().join("y"), dir.path().join("r"));
+    ok_json(&x, &["--json", "init"]);
+    ok_json(&x, &["--json", "append", "a", "b", "c"]);
+    copy_dir(&x, &y);
+    ok_json(&x, &["--json", "append", "x 1", "x 2"]);
+    ok_json(&y, &["--json", "append", "y 1"]);
+    let other = dir.path().join("y.hex");
+    let author =
+        ok_json(&y, &["--json", "head", "-o", other.to_str().unwrap()])[0]["author"].as_str().unwrap().to_string();
+    ok_json(&r, &["--json", "init"]);
+    let (mut serve, _lines, ticket) = serve(&x, "cli fork");
+
+    let out = xf(&r, &["--json", "fetch", &ticket, "--since", other.to_str().unwrap(), "--bind", "127.0.0.1:0"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(1) && err.contains("forked") && err.trim_end().lines().count() == 1, "{err}");
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!((printed["forked"].as_bool(), printed["old"]["length"].as_u64()), (Some(true), Some(4)), "{printed}");
+    assert_eq!(printed["head"]["length"].as_u64(), Some(5));
+    let evidence = dir.path().join("evidence.json");
+    std::fs::write(&evidence, &out.stdout).unwrap();
+    let held = ok_json(&r, &["--json", "forks", "--record", evidence.to_str().unwrap()]);
+    assert_eq!(held[0]["forks"][0]["author"].as_str(), Some(&*author), "{held:?}");
+    assert_eq!(held[0]["forks"][0]["evidence"], printed["evidence"]);
+
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    assert!(serve.wait().unwrap().success());
+}
+
 /// A store whose socket path is longer than a Unix socket address holds (108 bytes): the
 /// running command still answers `xf status` (through the directory's descriptor).
 #[test]

@@ -72,6 +72,9 @@ pub enum Command {
     Import(ImportArgs),
     /// Export feeds as NDJSON (a signed head line, then one line per event).
     Export(ExportArgs),
+    /// List the fork evidence the store holds (authors who signed two histories; their feeds
+    /// take no more events), record evidence, or check evidence with no store.
+    Forks(ForksArgs),
     /// Sync a space over the network: print a ticket for it, then serve and fetch until
     /// interrupted.
     #[cfg(feature = "net")]
@@ -100,6 +103,20 @@ pub enum Command {
     /// Stop following authors (their stored events stay).
     #[cfg(feature = "net")]
     Unfollow(UnfollowArgs),
+}
+
+/// `xf forks`.
+#[derive(Args, Debug)]
+pub struct ForksArgs {
+    /// Record this evidence (hex, as `--json` prints it in `evidence`, or a file holding it or
+    /// such a JSON object, e.g. what `xf fetch --since --json` printed): the store takes no
+    /// more events of that author's feed, and sync neither fetches nor serves it.
+    #[arg(long, value_name = "EVIDENCE", conflicts_with = "check")]
+    pub record: Vec<String>,
+    /// Check this evidence and print what it proves, with no store; exit 1 if it proves no
+    /// fork.
+    #[arg(long, value_name = "EVIDENCE")]
+    pub check: Vec<String>,
 }
 
 /// `xf secret …`.

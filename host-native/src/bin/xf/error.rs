@@ -45,6 +45,10 @@ pub enum CliError {
     /// `--head` (or `--since`, the flag named) is neither a signed head in hex nor a file
     /// holding one.
     BadHead(&'static str, String),
+    /// Fork evidence given (the argument) is not evidence, or proves no fork (why).
+    BadEvidence(String, String),
+    /// Recording fork evidence (the argument) failed.
+    RecordFork(String, xaeroflux::RecordForkError),
     /// The proof file cannot be read.
     ProofFile(ProofFileError),
     /// The proof does not verify.
@@ -127,6 +131,8 @@ impl fmt::Display for CliError {
             Self::BadHead(flag, s) => write!(f, "{flag} {s:?} is neither a signed head in hex nor a file holding one"),
             Self::ProofFile(e) => write!(f, "{e}"),
             Self::Rejected(e) => write!(f, "proof INVALID: {e}"),
+            Self::BadEvidence(arg, why) => write!(f, "fork evidence {}: {why}", short(arg)),
+            Self::RecordFork(arg, e) => write!(f, "fork evidence {}: {e}", short(arg)),
             Self::Line(n, e) => write!(f, "import line {n}: {e}"),
             Self::Io(what, e) => write!(f, "{what}: {e}"),
             Self::Stdout(e) => write!(f, "cannot write to stdout: {e}"),
@@ -157,3 +163,12 @@ impl fmt::Display for CliError {
 }
 
 impl std::error::Error for CliError {}
+
+/// An argument as an error names it: in full if short, else its first characters (evidence
+/// in hex is a few hundred).
+fn short(arg: &str) -> String {
+    match arg.char_indices().nth(24) {
+        Some((i, _)) => format!("{:?}", format!("{}…", &arg[..i])),
+        None => format!("{arg:?}"),
+    }
+}

@@ -50,6 +50,7 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Verify(a) => commands::proof::verify(cli, a, &mut out)?,
         Command::Import(a) => ndjson::import(cli, a, &mut out)?,
         Command::Export(a) => ndjson::export(cli, a, &mut out)?,
+        Command::Forks(a) => commands::forks::forks(cli, a, &mut out)?,
         #[cfg(feature = "net")]
         Command::Serve(a) => commands::net::serve(cli, a, &mut out)?,
         #[cfg(feature = "net")]

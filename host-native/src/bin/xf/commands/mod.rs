@@ -3,6 +3,7 @@
 pub mod check;
 #[cfg(feature = "net")]
 pub mod fetch;
+pub mod forks;
 #[cfg(feature = "net")]
 pub mod net;
 pub mod proof;

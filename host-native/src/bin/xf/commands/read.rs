@@ -5,6 +5,7 @@ use xaeroflux::{Core, SpaceSecret};
 use xaeroflux_core::{AuthorId, EventRef, SignedHead};
 
 use crate::args::{Cli, FeedArgs, HeadArgs, LogArgs, ShowArgs};
+use crate::commands::forks::{describe, evidence_json};
 use crate::commands::secret;
 use crate::error::CliError;
 use crate::output::{Out, Shown, author_hex, author_short, event_json, hash_hex, hex, utc};
@@ -190,15 +191,7 @@ pub fn stats(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
                         "forked": f.forked })
             })
             .collect();
-        let forks: Vec<_> = core
-            .forks()
-            .iter()
-            .map(|e| {
-                let head = |h: &SignedHead| json!({ "length": h.length, "root": hash_hex(&h.root) });
-                json!({ "author": author_hex(&e.author()), "first": head(&e.first), "second": head(&e.second),
-                        "evidence": hex(&e.encode()) })
-            })
-            .collect();
+        let forks: Vec<_> = core.forks().iter().map(evidence_json).collect();
         return out.json(&json!({
             "store": cli.store.display().to_string(),
             "author": author_hex(&author),
@@ -230,14 +223,7 @@ pub fn stats(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
         out.line(format!("  {}  {} events  root {}{mine}{forked}", author_hex(&f.author), f.len, hash_hex(&f.root)))?;
     }
     for e in core.forks() {
-        out.line(format!(
-            "fork       {} signed two histories: {} events root {} / {} events root {} (--json prints the evidence)",
-            author_hex(&e.author()),
-            e.first.length,
-            hash_hex(&e.first.root),
-            e.second.length,
-            hash_hex(&e.second.root)
-        ))?;
+        out.line(format!("fork       {} (`xf forks --json` prints the evidence)", describe(&e)))?;
     }
     Ok(())
 }
