@@ -232,6 +232,18 @@ export interface FetchedEvents {
   events: StoredEvent[];
 }
 
+/** Fork evidence a store holds (`store.forks()`): an author who signed two heads that no one
+ * history satisfies. `evidence` is the whole, encoded as XSP's FORK body, for anyone to check
+ * (`store.recordFork` on another store, `xf forks --check`). */
+export interface ForkInfo {
+  author: string;
+  first: SignedHeadInfo;
+  second: SignedHeadInfo;
+  /** Whether a consistency proof is part of it (heads of different lengths). */
+  proof: boolean;
+  evidence: Uint8Array;
+}
+
 /** What `fetchConsistency` resolves with: the peer's latest signed head of the feed, and the
  * consistency proof (encoded) that it extends the older head given; both verified. */
 export interface FetchedConsistency {

@@ -278,9 +278,11 @@ async fn a_session_that_fetches_no_feed_reads_them_on_demand() {
 
 /// An author who signed two histories (two stores of one key): `fetchConsistency` of a head of
 /// the other history rejects with `FORKED` and the evidence, which the evidence's own decoder
-/// accepts; a head of the peer's history is still extended.
+/// accepts; a head of the peer's history is still extended. `recordFork` keeps the evidence
+/// (`forks()` lists it) and stops a running session from fetching the feed.
 #[wasm_bindgen_test]
 async fn fetch_consistency_answers_a_fork_with_the_evidence() {
+    use xaeroflux_core::xsp::ForkEvidence;
     let secret = "5a".repeat(32);
     let key = || Some(opts(&[("secretKey", secret.clone().into())]));
     let (a, other) = (Store::open_in_memory(key()).unwrap(), Store::open_in_memory(key()).unwrap());
@@ -299,7 +301,7 @@ async fn fetch_consistency_answers_a_fork_with_the_evidence() {
         let err = check(&theirs).await.unwrap_err();
         assert_eq!(code_of(&err), "FORKED", "{err:?}");
         let evidence = js_sys::Uint8Array::new(&get(&err, "evidence")).to_vec();
-        let decoded = xaeroflux_core::xsp::ForkEvidence::decode(&evidence).unwrap();
+        let decoded = ForkEvidence::decode(&evidence).unwrap();
         decoded.verify().unwrap();
         assert_eq!(
             (decoded.first.length, decoded.second.length, decoded.proof.is_some()),
@@ -308,6 +310,50 @@ async fn fetch_consistency_answers_a_fork_with_the_evidence() {
     }
     let now = check(&a.head(None).unwrap()).await.unwrap();
     assert_eq!(get(&get(&now, "head"), "length").as_f64(), Some(5.0));
+
+    // A store that keeps the feed records the evidence: it lists it, and its running session
+    // stops fetching the feed (the want is taken back), so a later append does not come.
+    let err = check(&theirs).await.unwrap_err();
+    let evidence = get(&err, "evidence");
+    let c = Store::open_in_memory(None).unwrap();
+    // c's session with a, its events kept.
+    let (sa2, sc): (Slot, Slot) = Default::default();
+    *sa2.borrow_mut() = Some(a.sync(opts(&[("role", "initiator".into()), ("send", sender(&sc).into())])).unwrap());
+    let seen = Array::new();
+    let sink = seen.clone();
+    let on_event = wasm_bindgen::closure::Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        sink.push(&e);
+    });
+    let c_opts =
+        opts(&[("role", "responder".into()), ("send", sender(&sa2).into()), ("onEvent", on_event.as_ref().clone())]);
+    *sc.borrow_mut() = Some(c.sync(c_opts).unwrap());
+    let author = a.author();
+    wait_for("c stores a's feed", || c.event_count() == 5.0).await;
+    let record = |e: &JsValue| JsFuture::from(c.record_fork(e.clone()).unwrap());
+    assert_eq!(record(&evidence).await.unwrap().as_bool(), Some(true));
+    assert_eq!(record(&evidence).await.unwrap().as_bool(), Some(false), "one evidence per author");
+    let forks = c.forks().unwrap();
+    assert_eq!(forks.length(), 1);
+    assert_eq!(get(&forks.get(0), "author").as_string(), Some(author.clone()));
+    assert_eq!(get(&forks.get(0), "proof").as_bool(), Some(true));
+    let listed = js_sys::Uint8Array::new(&get(&forks.get(0), "evidence")).to_vec();
+    assert_eq!(listed, js_sys::Uint8Array::new(&evidence).to_vec());
+    let feeds = c.feeds().unwrap();
+    assert_eq!(get(&feeds.get(1), "forked").as_bool(), Some(true), "the feed is marked forked");
+    append(&a, "a 5").await;
+    wait_for("c's session settles", || sc.borrow().as_ref().unwrap().synced()).await;
+    JsFuture::from(sleep(200)).await.unwrap();
+    assert_eq!(c.event_count(), 5.0, "nothing more of the forked feed is stored");
+    let refused = seen.iter().filter(|e| get(e, "type").as_string().as_deref() == Some("rejected")).count();
+    assert_eq!(refused, 0, "nor sent: the want was taken back, nothing came to refuse");
+    drop(on_event);
+    // What is not evidence, or proves no fork, is refused.
+    assert_eq!(code_of(&c.record_fork(JsValue::from_str("beef")).unwrap_err()), "MALFORMED");
+    let mut same = ForkEvidence::decode(&listed).unwrap();
+    same.second = same.first;
+    same.proof = None;
+    let same = js_sys::Uint8Array::from(&same.encode()[..]);
+    assert_eq!(code_of(&c.record_fork(same.into()).unwrap_err()), "PROOF_INVALID");
 }
 
 /// `session.setFetch` changes the feeds a session keeps while it runs: a feed now fetched

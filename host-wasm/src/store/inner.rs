@@ -30,6 +30,7 @@ use js_sys::Function;
 use wasm_bindgen::JsValue;
 use web_sys::IdbDatabase;
 use xaeroflux_core::memstore::MemStore;
+use xaeroflux_core::xsp::{ForkEvidence, ForkEvidenceError};
 use xaeroflux_core::{AuthorId, SignedHead};
 
 use crate::error::{ErrorCode, JsError, make_js_error};
@@ -84,6 +85,8 @@ type Waiter = (Function, Function);
 pub trait FeedListener {
     /// `author`'s feed changed (new events, or a new head).
     fn feed_updated(&self, author: &AuthorId);
+    /// Whether the store wants `author`'s feed may have changed (fork evidence recorded).
+    fn wants_changed(&self, author: &AuthorId);
     /// The store closed: end the session.
     fn store_closed(&self);
 }
@@ -254,6 +257,26 @@ impl Inner {
         let sessions: Vec<_> = self.sessions.borrow().iter().filter_map(std::rc::Weak::upgrade).collect();
         for s in sessions {
             s.feed_updated(author);
+        }
+    }
+
+    /// Records fork evidence (checked): if new, marks it to persist (the caller commits) and
+    /// tells every session to stop fetching the feed.
+    pub fn record_fork(&self, ev: &ForkEvidence) -> Result<bool, ForkEvidenceError> {
+        let new = self.mem.borrow_mut().record_fork(ev)?;
+        if new {
+            self.touch_fork(ev.author());
+            self.notify_wants(&ev.author());
+        }
+        Ok(new)
+    }
+
+    /// Tells every sync session that whether the store wants `author`'s feed may have changed.
+    pub fn notify_wants(&self, author: &AuthorId) {
+        self.sessions.borrow_mut().retain(|w| w.strong_count() > 0);
+        let sessions: Vec<_> = self.sessions.borrow().iter().filter_map(std::rc::Weak::upgrade).collect();
+        for s in sessions {
+            s.wants_changed(author);
         }
     }
 

@@ -9,6 +9,7 @@
 //! - Reads are synchronous and copy what they return into plain JavaScript objects.
 //! - `subscribe(listener)` reports changes after they are committed.
 
+mod forks;
 mod inner;
 mod open;
 

@@ -46,6 +46,8 @@ struct Driver {
     busy: Cell<bool>,
     inbox: RefCell<VecDeque<Vec<u8>>>,
     updated: RefCell<BTreeSet<AuthorId>>,
+    /// Feeds whose want may have changed (fork evidence recorded).
+    rewanted: RefCell<BTreeSet<AuthorId>>,
     timed_out: Cell<bool>,
     close_requested: Cell<bool>,
     closed: Cell<bool>,
@@ -58,6 +60,11 @@ struct Driver {
 impl FeedListener for Driver {
     fn feed_updated(&self, author: &AuthorId) {
         self.updated.borrow_mut().insert(*author);
+        self.run();
+    }
+
+    fn wants_changed(&self, author: &AuthorId) {
+        self.rewanted.borrow_mut().insert(*author);
         self.run();
     }
 
@@ -92,6 +99,13 @@ impl Driver {
             let updated = std::mem::take(&mut *self.updated.borrow_mut());
             for a in &updated {
                 self.session.borrow_mut().feed_updated(a);
+                work = true;
+            }
+            let rewanted = std::mem::take(&mut *self.rewanted.borrow_mut());
+            for a in &rewanted {
+                // A peer too old to take a want back goes on sending the feed; the store
+                // refuses what comes (it takes no more of a forked feed).
+                let _ = self.session.borrow_mut().wants_changed(a);
                 work = true;
             }
             if self.timed_out.replace(false) {
@@ -249,9 +263,7 @@ impl Driver {
 
     fn record_fork(&self, ev: &xaeroflux_core::xsp::ForkEvidence) {
         let store = &self.store;
-        let recorded = store.mem.borrow_mut().record_fork(ev);
-        if recorded == Ok(true) {
-            store.touch_fork(ev.author());
+        if store.record_fork(ev) == Ok(true) {
             commit_later(store);
         }
         self.emit(Obj::new().set("type", "fork").set("author", hex::encode(ev.author().as_bytes())).build());
@@ -391,6 +403,7 @@ pub(crate) fn start(
         busy: Cell::new(false),
         inbox: RefCell::new(VecDeque::new()),
         updated: RefCell::new(BTreeSet::new()),
+        rewanted: RefCell::new(BTreeSet::new()),
         timed_out: Cell::new(false),
         close_requested: Cell::new(false),
         closed: Cell::new(false),
