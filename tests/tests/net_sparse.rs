@@ -7,7 +7,7 @@ mod net_common;
 
 use std::time::{Duration, Instant};
 
-use net_common::outsider::serve_session;
+use net_common::outsider::{serve_session, serve_session_until_mute};
 use net_common::*;
 use xaeroflux::Core;
 use xaeroflux::net::{Fetch, FetchError, Replication, SyncEvent};
@@ -393,4 +393,63 @@ fn a_proof_from_a_peer_that_takes_one_request_at_a_time() {
     assert_proof_file_verifies(&proved);
     b.close().unwrap();
     peer.join().unwrap();
+}
+
+/// A peer that announced the feed and then stops answering while its connection stays up (a
+/// phone gone to sleep, a faulty or hostile node): a read on demand asks it first (its head is
+/// the longest), and after the fetch patience asks the next peer, which answers; so do proofs
+/// and consistency checks. Without the patience the read would wait for its whole timeout and
+/// fail, though another peer holds the events.
+#[test]
+fn a_peer_that_stops_answering_is_passed_over_after_the_fetch_patience() {
+    use xaeroflux_core::memstore::MemStore;
+    use xaeroflux_core::xsp::Config;
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Core::builder().with_page_size(16 * 1024).open(da.path()).unwrap();
+    append_n(&a, 1, 200, SIZE);
+    let (author, at_200) = (a.author(), a.head());
+    append_n(&a, 2, 100, SIZE);
+    let events: Vec<_> = a.iter_feed(&author).unwrap().collect();
+    let copy = |head: &xaeroflux::SignedHead| {
+        let mut m = MemStore::replica(xaeroflux_core::PageConfig::new(16 * 1024).unwrap());
+        m.import_events(head, &events[..head.length as usize]).unwrap();
+        m
+    };
+    let (all, prefix) = (copy(&a.head()), copy(&at_200));
+
+    let patience = Duration::from_millis(300);
+    let b = Core::builder()
+        .with_page_size(16 * 1024)
+        .with_sync_backends(&["iroh"])
+        .with_net_config(config().with_replication(Replication::Followed).with_fetch_patience(patience))
+        .open(db.path())
+        .unwrap();
+    let ticket = b.ticket(space("a silent peer")).unwrap();
+    let config = || Config::new(ticket.space.0).with_page_size(16 * 1024).unwrap();
+    let mute = Duration::from_secs(1);
+    let (t1, t2, c1, c2) = (ticket.clone(), ticket.clone(), config(), config());
+    let silent =
+        std::thread::spawn(move || serve_session_until_mute(&t1, c1, all, Duration::from_secs(20), Some(mute)));
+    let honest = std::thread::spawn(move || serve_session(&t2, c2, prefix, Duration::from_secs(20)));
+    let started = Instant::now();
+    let both = || b.sync_status().unwrap().peers.iter().filter(|p| p.connected).count() == 2;
+    assert!(wait_until(both), "both peers connected");
+    std::thread::sleep(mute.saturating_sub(started.elapsed()) + Duration::from_millis(200));
+
+    let t = Instant::now();
+    let got = b.fetch_events(&author, Fetch::Latest(5), PATIENCE).unwrap();
+    assert_eq!((got.seqs(), got.head().length), (195..200, 200), "from the peer that answers");
+    assert!(same_events(&got, &a, 195..200));
+    assert!(t.elapsed() < PATIENCE / 4, "after the patience, not the timeout: {:?}", t.elapsed());
+    // A head checked: the silent peer's is the longest, asked first; the other one proves it.
+    let now = b.fetch_consistency(&at_200, PATIENCE).unwrap();
+    assert_eq!(now.head().length, 200);
+    // An event only the silent peer holds: the one that answers holds 200 events.
+    let t = Instant::now();
+    let err = b.fetch_proof(&author, 250, PATIENCE).unwrap_err();
+    assert!(matches!(err, FetchError::OutOfRange { length: 200, .. }), "{err}");
+    assert!(t.elapsed() < PATIENCE / 4, "{:?}", t.elapsed());
+    b.close().unwrap();
+    honest.join().unwrap();
+    drop(silent); // it holds its connection until its limit
 }

@@ -30,6 +30,8 @@ pub struct NetConfig {
     pub(crate) redial: (Duration, Duration),
     /// The same, for a peer reached over Tor.
     pub(crate) tor_redial: (Duration, Duration),
+    /// How long a read on demand waits for one peer's answer before it asks another.
+    pub(crate) fetch_patience: Duration,
 }
 
 /// The default first wait before redialling a kept peer; it doubles with each short session.
@@ -46,6 +48,9 @@ pub(crate) const REDIAL_MAX: Duration = Duration::from_secs(10);
 pub(crate) const TOR_REDIAL_FIRST: Duration = Duration::from_secs(2);
 /// The default longest wait before redialling a peer reached over Tor.
 pub(crate) const TOR_REDIAL_MAX: Duration = Duration::from_secs(60);
+/// The default wait for one peer's answer to a read on demand: far above a frame's transfer
+/// over Tor (a 256 KiB frame took well under a second on the private test network).
+pub(crate) const FETCH_PATIENCE: Duration = Duration::from_secs(10);
 
 impl Default for NetConfig {
     fn default() -> Self {
@@ -63,6 +68,7 @@ impl Default for NetConfig {
             replication: Replication::All,
             redial: (REDIAL_FIRST, REDIAL_MAX),
             tor_redial: (TOR_REDIAL_FIRST, TOR_REDIAL_MAX),
+            fetch_patience: FETCH_PATIENCE,
         }
     }
 }
@@ -156,6 +162,18 @@ impl NetConfig {
     /// points; a client dialling it meanwhile is refused and then avoids them for a while.
     pub fn with_tor_redial_waits(mut self, first: Duration, max: Duration) -> Self {
         self.tor_redial = redial_waits(first, max);
+        self
+    }
+
+    /// How long a read on demand ([`Core::fetch_events`](crate::Core::fetch_events),
+    /// [`fetch_proof`](crate::Core::fetch_proof), [`fetch_consistency`](crate::Core::fetch_consistency))
+    /// waits for one peer's answer (each answer of a long read) before it asks the next peer
+    /// that announced the feed; a peer that did not answer is asked after the others for the
+    /// rest of that read. Default 10 s, at least 1 ms. A connected peer can stop answering
+    /// (a phone gone to sleep, a faulty or hostile node) long before its connection times out;
+    /// the fetch's own timeout still bounds the whole read.
+    pub fn with_fetch_patience(mut self, d: Duration) -> Self {
+        self.fetch_patience = d.max(Duration::from_millis(1));
         self
     }
 

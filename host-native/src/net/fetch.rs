@@ -149,7 +149,8 @@ pub enum FetchError {
         /// Its answer ([`ProofStatus::Unavailable`]: its store could not read them).
         status: ProofStatus,
     },
-    /// A peer announced the feed but did not send the events before the timeout.
+    /// A peer announced the feed but did not answer before the timeout (the last peer asked
+    /// that did not answer within the fetch patience, when no other peer could answer).
     TimedOut {
         /// The feed.
         author: AuthorId,
@@ -389,7 +390,7 @@ async fn fetch(
     timeout: Duration,
 ) -> Result<FetchedEvents, FetchError> {
     let deadline = deadline_after(timeout);
-    let mut failed = None;
+    let mut misses = Misses::default();
     loop {
         // Woken early by any sync event (a peer connected, heads came): registered before the
         // sessions are looked at, so an event meanwhile is not missed.
@@ -399,53 +400,90 @@ async fn fetch(
         // A peer whose feed ends before the last seq asked for answers with fewer events
         // (or none): the longest such answer is kept in case no other peer has them all.
         let mut cut: Option<FetchedEvents> = None;
-        for id in sessions_to_ask(&inner, author, mode, deadline).await {
-            match fetch_from(&inner, id, author, mode, deadline).await? {
+        let mut keep = |got: FetchedEvents| {
+            if cut.as_ref().is_none_or(|c| got.seqs().end > c.seqs().end) {
+                cut = Some(got);
+            }
+        };
+        for id in sessions_to_ask(&inner, author, mode, deadline, &misses).await {
+            match fetch_from(&inner, id, author, mode, deadline).await {
                 Answer::Got(got) if covers(&got, mode) => return Ok(got),
-                Answer::Got(got) => {
-                    if cut.as_ref().is_none_or(|c| got.seqs().end > c.seqs().end) {
-                        cut = Some(got);
-                    }
+                Answer::Got(got) => keep(got),
+                Answer::Failed { peer, status } => misses.refused(FetchError::Failed { author, peer, status }),
+                Answer::Stalled { peer, got } => {
+                    misses.stalled(id, FetchError::TimedOut { author, peer });
+                    got.map(&mut keep);
                 }
-                Answer::Failed { peer, status } => failed = Some((peer, status)),
                 Answer::None => {}
             }
         }
         if let Some(got) = cut {
             return Ok(got);
         }
-        wait_or_give_up(&inner, author, deadline, failed, activity).await?;
+        wait_or_give_up(&inner, author, deadline, &mut misses, activity).await?;
+    }
+}
+
+/// What a fetch remembers from one look at the sessions to the next: the sessions whose peer
+/// did not answer within [`NetConfig::with_fetch_patience`](super::NetConfig::with_fetch_patience)
+/// (asked after the others from then on: a peer that stopped answering, say a phone gone to
+/// sleep, must not keep the fetch from peers that answer), and the failure to report if the
+/// fetch gives up.
+#[derive(Default)]
+pub(super) struct Misses {
+    stalled: Vec<u64>,
+    last: Option<FetchError>,
+}
+
+impl Misses {
+    /// A peer refused (`error`: [`FetchError::Failed`]).
+    pub(super) fn refused(&mut self, error: FetchError) {
+        self.last = Some(error);
+    }
+
+    /// Session `id`'s peer did not answer in time (`error`: [`FetchError::TimedOut`]).
+    pub(super) fn stalled(&mut self, id: u64, error: FetchError) {
+        if !self.stalled.contains(&id) {
+            self.stalled.push(id);
+        }
+        self.last = Some(error);
+    }
+
+    /// `ranked` with the sessions that stalled moved last, in the order they stalled.
+    fn reorder(&self, ranked: Vec<u64>) -> Vec<u64> {
+        let (mut answering, stalled): (Vec<u64>, Vec<u64>) =
+            ranked.into_iter().partition(|id| !self.stalled.contains(id));
+        answering.extend(self.stalled.iter().filter(|id| stalled.contains(id)));
+        answering
     }
 }
 
 /// Between two looks at the sessions of a fetch of `author`'s feed: waits a while (woken early
 /// by `activity`, a sync event), or gives up if the `deadline` passed or sync is stopping,
-/// with the last peer's refusal (`failed`) if one refused.
+/// with the last peer's refusal or silence (`misses`) if there was one.
 pub(super) async fn wait_or_give_up(
     inner: &NetInner,
     author: AuthorId,
     deadline: Instant,
-    failed: Option<(PeerId, ProofStatus)>,
+    misses: &mut Misses,
     activity: Pin<&mut Notified<'_>>,
 ) -> Result<(), FetchError> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() || inner.is_stopping() {
-        return Err(match failed {
-            Some((peer, status)) => FetchError::Failed { author, peer, status },
-            None => FetchError::NotFound { author },
-        });
+        return Err(misses.last.take().unwrap_or(FetchError::NotFound { author }));
     }
     let _ = tokio::time::timeout(left.min(RETRY), activity).await;
     Ok(())
 }
 
 /// The open sessions whose peers announced `author`'s feed, in the order a fetch asks them
-/// (see [`rank`]).
+/// (see [`rank`]; those that stalled before last).
 pub(super) async fn sessions_to_ask(
     inner: &NetInner,
     author: AuthorId,
     mode: RangeMode,
     deadline: Instant,
+    misses: &Misses,
 ) -> Vec<u64> {
     // Every session is asked at once, then the answers are read: a busy session delays the
     // ranking by its own delay only.
@@ -463,7 +501,7 @@ pub(super) async fn sessions_to_ask(
             announced.push((id, len));
         }
     }
-    rank(mode, announced)
+    misses.reorder(rank(mode, announced))
 }
 
 /// When a fetch of `timeout` gives up (far away for a timeout past what the clock can count:
@@ -521,13 +559,16 @@ pub(super) async fn send(
 }
 
 /// The answer to a request [`send`] sent to `peer`; `None` if the session ended first.
+/// [`FetchError::TimedOut`] if none came by the `deadline`, or within the fetch patience
+/// ([`NetInner::fetch_patience`]): then the fetch asks another peer.
 pub(super) async fn answer(
+    inner: &NetInner,
     mut answer: tokio_mpsc::Receiver<FetchStep>,
     deadline: Instant,
     author: AuthorId,
     peer: PeerId,
 ) -> Result<Option<FetchStep>, FetchError> {
-    let left = deadline.saturating_duration_since(Instant::now());
+    let left = deadline.saturating_duration_since(Instant::now()).min(inner.fetch_patience());
     tokio::time::timeout(left, answer.recv()).await.map_err(|_| FetchError::TimedOut { author, peer })
 }
 
@@ -537,32 +578,29 @@ enum Answer {
     Got(FetchedEvents),
     /// The peer announced the feed but could not send the events.
     Failed { peer: PeerId, status: ProofStatus },
+    /// The peer did not answer within the fetch patience (after the events `got`, if any).
+    Stalled { peer: PeerId, got: Option<FetchedEvents> },
     /// The peer did not announce the feed (yet), or the session ended first.
     None,
 }
 
 /// Fetches from session `id`, asking again for the rest while the answers stop short of what
 /// its peer holds (one frame each).
-async fn fetch_from(
-    inner: &NetInner,
-    id: u64,
-    author: AuthorId,
-    mode: RangeMode,
-    deadline: Instant,
-) -> Result<Answer, FetchError> {
-    let Some(peer) = inner.session_peer(id) else { return Ok(Answer::None) };
+async fn fetch_from(inner: &NetInner, id: u64, author: AuthorId, mode: RangeMode, deadline: Instant) -> Answer {
+    let Some(peer) = inner.session_peer(id) else { return Answer::None };
     let mut got: Option<FetchedEvents> = None;
     // Not this peer's feed (yet), or the session ended: the events so far, if any.
-    let ended = |got: Option<FetchedEvents>| Ok(got.map_or(Answer::None, Answer::Got));
+    let ended = |got: Option<FetchedEvents>| got.map_or(Answer::None, Answer::Got);
     let mut mode = mode;
     loop {
         let Some(answered) = send(inner, id, deadline, |reply| Control::Fetch { author, mode, reply }).await else {
             return ended(got);
         };
-        let range = match answer(answered, deadline, author, peer).await? {
-            Some(FetchStep::Events(range)) => range,
-            Some(FetchStep::Failed(status)) if got.is_none() => return Ok(Answer::Failed { peer, status }),
-            _ => return ended(got),
+        let range = match answer(inner, answered, deadline, author, peer).await {
+            Ok(Some(FetchStep::Events(range))) => range,
+            Ok(Some(FetchStep::Failed(status))) if got.is_none() => return Answer::Failed { peer, status },
+            Err(_) => return Answer::Stalled { peer, got },
+            Ok(_) => return ended(got),
         };
         let rest = range.rest(mode);
         let range = *range;
@@ -593,6 +631,22 @@ async fn fetch_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sessions_that_stalled_are_asked_after_the_others_in_the_order_they_stalled() {
+        let (author, peer) = (AuthorId([1; 32]), PeerId([2; 32]));
+        let mut misses = Misses::default();
+        assert_eq!(misses.reorder(vec![5, 3, 9, 1]), [5, 3, 9, 1]);
+        misses.stalled(9, FetchError::TimedOut { author, peer });
+        misses.stalled(5, FetchError::TimedOut { author, peer });
+        misses.stalled(9, FetchError::TimedOut { author, peer });
+        assert_eq!(misses.reorder(vec![5, 3, 9, 1]), [3, 1, 9, 5]);
+        // A stalled session gone from the ranking stays gone.
+        assert_eq!(misses.reorder(vec![1, 5]), [1, 5]);
+        assert!(matches!(misses.last, Some(FetchError::TimedOut { .. })));
+        misses.refused(FetchError::Failed { author, peer, status: ProofStatus::Unavailable });
+        assert!(matches!(misses.last, Some(FetchError::Failed { .. })));
+    }
 
     #[test]
     fn a_range_asks_the_peers_that_reach_its_end_first_in_the_given_order() {

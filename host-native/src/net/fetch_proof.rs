@@ -20,8 +20,8 @@ use xaeroflux_core::{AuthorId, EventRef, SignedHead};
 
 use super::driver::Control;
 use super::fetch::{
-    AbortOnDrop, FetchError, FetchStep, FetchedEvents, answer, deadline_after, send, sessions_to_ask, wait_for_task,
-    wait_or_give_up,
+    AbortOnDrop, FetchError, FetchStep, FetchedEvents, Misses, answer, deadline_after, send, sessions_to_ask,
+    wait_for_task, wait_or_give_up,
 };
 use super::node::NetInner;
 use super::ticket::PeerId;
@@ -182,33 +182,34 @@ async fn fetch_consistency(
 ) -> Result<FetchedConsistency, FetchError> {
     old.verify().map_err(FetchError::BadHead)?;
     let (author, deadline) = (old.author, deadline_after(timeout));
-    let (mut failed, mut inconsistent) = (None, None);
+    let (mut misses, mut inconsistent) = (Misses::default(), None);
     loop {
         let activity = inner.activity.notified();
         tokio::pin!(activity);
         activity.as_mut().enable();
         // The newest head is the one worth proving against: longest first.
-        for id in sessions_to_ask(&inner, author, RangeMode::Latest(1), deadline).await {
+        for id in sessions_to_ask(&inner, author, RangeMode::Latest(1), deadline, &misses).await {
             let Some(peer) = inner.session_peer(id) else { continue };
             let (kind, a) = (ProofKind::Consistency, old.length);
             let Some(proofs) = send(&inner, id, deadline, |reply| Control::Prove { author, kind, a, reply }).await
             else {
                 continue;
             };
-            match answer(proofs, deadline, author, peer).await? {
-                Some(FetchStep::Proof(verified)) => match consistency_with(&old, *verified) {
+            match answer(&inner, proofs, deadline, author, peer).await {
+                Ok(Some(FetchStep::Proof(verified))) => match consistency_with(&old, *verified) {
                     Consistency::Extends(head, proof) => return Ok(FetchedConsistency { peer, head, proof }),
                     Consistency::Forked(evidence) => return Err(FetchError::Forked { peer, evidence }),
                     Consistency::Unrelated => inconsistent = Some(peer),
                 },
-                Some(FetchStep::Failed(status)) => failed = Some((peer, status)),
-                _ => {}
+                Ok(Some(FetchStep::Failed(status))) => misses.refused(FetchError::Failed { author, peer, status }),
+                Ok(_) => {}
+                Err(silent) => misses.stalled(id, silent),
             }
         }
         if let Some(peer) = inconsistent {
             return Err(FetchError::Inconsistent { author, peer });
         }
-        wait_or_give_up(&inner, author, deadline, failed, activity).await?;
+        wait_or_give_up(&inner, author, deadline, &mut misses, activity).await?;
     }
 }
 
@@ -258,6 +259,8 @@ enum ProofAnswer {
     Failed(PeerId, ProofStatus),
     /// The event and the proof disagree.
     Inconsistent(PeerId),
+    /// The peer did not answer within the fetch patience.
+    Stalled(PeerId),
     /// The peer did not announce the feed (yet), or the session ended first.
     None,
 }
@@ -272,19 +275,20 @@ async fn fetch_proof(
     let end = seq.checked_add(1).ok_or(FetchError::Empty)?;
     let mode = RangeMode::Range { start: seq, end };
     let deadline = deadline_after(timeout);
-    let (mut failed, mut inconsistent, mut short) = (None, None, None);
+    let (mut misses, mut inconsistent, mut short) = (Misses::default(), None, None);
     loop {
         // As in `fetch`: woken early by any sync event, registered before the sessions are
         // looked at.
         let activity = inner.activity.notified();
         tokio::pin!(activity);
         activity.as_mut().enable();
-        for id in sessions_to_ask(&inner, author, mode, deadline).await {
-            match prove_from(&inner, id, author, seq, deadline).await? {
+        for id in sessions_to_ask(&inner, author, mode, deadline, &misses).await {
+            match prove_from(&inner, id, author, seq, deadline).await {
                 ProofAnswer::Got(proved) => return Ok(*proved),
                 ProofAnswer::Short(length) => short = short.max(Some(length)),
-                ProofAnswer::Failed(peer, status) => failed = Some((peer, status)),
+                ProofAnswer::Failed(peer, status) => misses.refused(FetchError::Failed { author, peer, status }),
                 ProofAnswer::Inconsistent(peer) => inconsistent = Some(peer),
+                ProofAnswer::Stalled(peer) => misses.stalled(id, FetchError::TimedOut { author, peer }),
                 ProofAnswer::None => {}
             }
         }
@@ -294,57 +298,65 @@ async fn fetch_proof(
         if let Some(length) = short {
             return Err(FetchError::OutOfRange { author, seq, length });
         }
-        wait_or_give_up(&inner, author, deadline, failed, activity).await?;
+        wait_or_give_up(&inner, author, deadline, &mut misses, activity).await?;
     }
 }
 
 /// The event `seq` and its inclusion proof from session `id`, both asked for at once.
-async fn prove_from(
-    inner: &NetInner,
-    id: u64,
-    author: AuthorId,
-    seq: u64,
-    deadline: Instant,
-) -> Result<ProofAnswer, FetchError> {
-    let Some(peer) = inner.session_peer(id) else { return Ok(ProofAnswer::None) };
+async fn prove_from(inner: &NetInner, id: u64, author: AuthorId, seq: u64, deadline: Instant) -> ProofAnswer {
+    let Some(peer) = inner.session_peer(id) else { return ProofAnswer::None };
     let mode = RangeMode::Range { start: seq, end: seq + 1 };
     let Some(events) = send(inner, id, deadline, |reply| Control::Fetch { author, mode, reply }).await else {
-        return Ok(ProofAnswer::None);
+        return ProofAnswer::None;
     };
     let kind = ProofKind::Inclusion;
     let prove = |reply| Control::Prove { author, kind, a: seq, reply };
+    let answered = |events, proofs| match (events, proofs) {
+        (Ok(e), Ok(p)) => Ok((e, p)),
+        _ => Err(ProofAnswer::Stalled(peer)),
+    };
     // Both at once, unless the peer allows only one request at a time: then the proof after.
-    let (events, proofs) = match send(inner, id, deadline, prove).await {
+    let both = match send(inner, id, deadline, prove).await {
         Some(proofs) => {
-            let (e, p) = tokio::join!(answer(events, deadline, author, peer), answer(proofs, deadline, author, peer));
-            (e?, Some(p?))
+            let (e, p) = tokio::join!(
+                answer(inner, events, deadline, author, peer),
+                answer(inner, proofs, deadline, author, peer)
+            );
+            answered(e, p.map(Some))
         }
-        None => (answer(events, deadline, author, peer).await?, None),
+        None => answered(answer(inner, events, deadline, author, peer).await, Ok(None)),
+    };
+    let (events, proofs) = match both {
+        Ok(both) => both,
+        Err(stalled) => return stalled,
     };
     let range = match events {
         Some(FetchStep::Events(range)) => *range,
-        Some(FetchStep::Failed(status)) => return Ok(ProofAnswer::Failed(peer, status)),
-        _ => return Ok(ProofAnswer::None),
+        Some(FetchStep::Failed(status)) => return ProofAnswer::Failed(peer, status),
+        _ => return ProofAnswer::None,
     };
     if range.start != seq || range.events.is_empty() {
-        return Ok(ProofAnswer::Short(range.head.length));
+        return ProofAnswer::Short(range.head.length);
     }
     let proofs = match proofs {
         Some(step) => step,
         None => match send(inner, id, deadline, prove).await {
-            Some(proofs) => answer(proofs, deadline, author, peer).await?,
+            Some(proofs) => match answer(inner, proofs, deadline, author, peer).await {
+                Ok(step) => step,
+                Err(_) => return ProofAnswer::Stalled(peer),
+            },
             None => None,
         },
     };
     let verified = match proofs {
         Some(FetchStep::Proof(verified)) => *verified,
-        Some(FetchStep::Failed(status)) => return Ok(ProofAnswer::Failed(peer, status)),
-        _ => return Ok(ProofAnswer::None),
+        Some(FetchStep::Failed(status)) => return ProofAnswer::Failed(peer, status),
+        _ => return ProofAnswer::None,
     };
     let event = FetchedEvents::from_range(peer, range);
-    let Some(ev) = event.iter().next() else { return Ok(ProofAnswer::None) };
-    let Some((proof, head)) = proof_of(&ev, verified) else { return Ok(ProofAnswer::Inconsistent(peer)) };
-    Ok(ProofAnswer::Got(Box::new(FetchedProof { event, proof, head })))
+    let Some(ev) = event.iter().next() else { return ProofAnswer::None };
+    let Some((proof, head)) = proof_of(&ev, verified) else { return ProofAnswer::Inconsistent(peer) };
+    ProofAnswer::Got(Box::new(FetchedProof { event, proof, head }))
 }
 
 /// The inclusion proof and head of `verified` if it proves `ev`. Both were verified against

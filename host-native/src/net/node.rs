@@ -836,6 +836,11 @@ impl NetInner {
         ids.into_iter().map(|(_, id)| id).collect()
     }
 
+    /// How long a read on demand waits for one peer's answer ([`NetConfig::with_fetch_patience`]).
+    pub(crate) fn fetch_patience(&self) -> std::time::Duration {
+        self.cfg.fetch_patience
+    }
+
     /// The peer of session `id`, while it runs.
     pub(crate) fn session_peer(&self, id: u64) -> Option<PeerId> {
         lock(&self.state).sessions.get(&id).map(|s| s.status.peer)

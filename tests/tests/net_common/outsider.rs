@@ -96,6 +96,19 @@ pub fn gossip_from_outsider(to: &Ticket, messages: impl FnOnce(&Endpoint) -> Vec
 /// Connects to the ticket's node as an XSP initiator with `config`, serving `source` (a
 /// session of `xaeroflux_core` driven by hand), until the session closes or `limit` passes.
 pub fn serve_session(ticket: &Ticket, config: Config, source: impl FeedSource, limit: Duration) {
+    serve_session_until_mute(ticket, config, source, limit, None);
+}
+
+/// [`serve_session`], but after `mute` (if any) the session goes silent: it neither reads nor
+/// answers, while the connection stays up (a peer gone to sleep, or a hostile one), until
+/// `limit`.
+pub fn serve_session_until_mute(
+    ticket: &Ticket,
+    config: Config,
+    source: impl FeedSource,
+    limit: Duration,
+    mute: Option<Duration>,
+) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async move {
         let ep = loopback_endpoint(Vec::new()).await;
@@ -108,6 +121,10 @@ pub fn serve_session(ticket: &Ticket, config: Config, source: impl FeedSource, l
         let mut session = Session::new(config, Role::Initiator, now(), source);
         let (mut rbuf, mut out) = (vec![0u8; 65536], vec![0u8; 65536]);
         while !session.is_closed() && start.elapsed() < limit {
+            if mute.is_some_and(|m| start.elapsed() >= m) {
+                tokio::time::sleep(limit.saturating_sub(start.elapsed())).await;
+                break;
+            }
             while let Some(n) = session.poll_transmit(&mut out) {
                 if send.write_all(&out[..n]).await.is_err() {
                     return;
