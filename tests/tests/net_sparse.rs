@@ -7,7 +7,7 @@ mod net_common;
 
 use std::time::{Duration, Instant};
 
-use net_common::outsider::{serve_session, serve_session_until_mute};
+use net_common::outsider::{Quirks, serve_session, serve_session_with};
 use net_common::*;
 use xaeroflux::Core;
 use xaeroflux::net::{Fetch, FetchError, Replication, SyncEvent};
@@ -216,7 +216,7 @@ fn a_range_one_peer_lacks_comes_from_the_peer_that_holds_it() {
     append_n(&a, 4, 100, SIZE);
 
     // C follows B's own feed (so B's session is the one that sent C the most, and is asked
-    // first) and reads A's on demand.
+    // first while neither was asked) and reads A's on demand.
     append_n(&b, 5, 1_000, SIZE);
     let c = sparse_node(dc.path());
     c.follow(&b.author()).unwrap();
@@ -237,7 +237,7 @@ fn a_range_one_peer_lacks_comes_from_the_peer_that_holds_it() {
         assert_eq!(got.seqs(), 50..150);
         assert_eq!(got.peer(), a.node_id().unwrap());
         assert!(same_events(&got, &a, 50..150));
-        // The latest events are those of the longest head (A's), although B is asked first
+        // The latest events are those of the longest head (A's), although B was asked first
         // for ranges both hold.
         let latest = c.fetch_events(&author, Fetch::Latest(20), PATIENCE).unwrap();
         assert_eq!(latest.seqs(), 180..200);
@@ -245,12 +245,14 @@ fn a_range_one_peer_lacks_comes_from_the_peer_that_holds_it() {
         assert_eq!(latest.head().length, 200);
         assert!(same_events(&latest, &a, 180..200));
     }
-    // A proof of an event B's prefix lacks comes from A; one B holds, from B (asked first).
+    // A proof of an event B's prefix lacks comes from A; one both hold, from either (now that
+    // both were asked, the one that answered sooner), against that peer's head.
     let proved = c.fetch_proof(&author, 150, PATIENCE).unwrap();
     assert_eq!((proved.peer(), proved.event().seq()), (a.node_id().unwrap(), 150));
     assert_eq!(proved.head().length, 200);
     let proved = c.fetch_proof(&author, 42, PATIENCE).unwrap();
-    assert_eq!((proved.peer(), proved.head().length), (b.node_id().unwrap(), 100));
+    let from = if proved.peer() == b.node_id().unwrap() { 100 } else { 200 };
+    assert_eq!(proved.head().length, from);
     assert_proof_file_verifies(&proved);
 }
 
@@ -428,8 +430,8 @@ fn a_peer_that_stops_answering_is_passed_over_after_the_fetch_patience() {
     let config = || Config::new(ticket.space.0).with_page_size(16 * 1024).unwrap();
     let mute = Duration::from_secs(1);
     let (t1, t2, c1, c2) = (ticket.clone(), ticket.clone(), config(), config());
-    let silent =
-        std::thread::spawn(move || serve_session_until_mute(&t1, c1, all, Duration::from_secs(20), Some(mute)));
+    let quirks = Quirks { mute_after: Some(mute), ..Quirks::default() };
+    let silent = std::thread::spawn(move || serve_session_with(&t1, c1, all, Duration::from_secs(20), quirks));
     let honest = std::thread::spawn(move || serve_session(&t2, c2, prefix, Duration::from_secs(20)));
     let started = Instant::now();
     let both = || b.sync_status().unwrap().peers.iter().filter(|p| p.connected).count() == 2;
@@ -452,4 +454,62 @@ fn a_peer_that_stops_answering_is_passed_over_after_the_fetch_patience() {
     b.close().unwrap();
     honest.join().unwrap();
     drop(silent); // it holds its connection until its limit
+}
+
+/// Two peers hold the events asked for, one slow to answer (a far or busy peer) though it sent
+/// this store the most: after each has been asked once, reads on demand go to the one that
+/// answers sooner.
+#[test]
+fn reads_on_demand_go_to_the_peer_that_answers_sooner() {
+    use xaeroflux_core::memstore::MemStore;
+    use xaeroflux_core::xsp::Config;
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Core::builder().with_page_size(16 * 1024).open(da.path()).unwrap();
+    append_n(&a, 1, 299, SIZE);
+    let (author, at_299) = (a.author(), a.head());
+    append_n(&a, 2, 1, SIZE);
+    let events: Vec<_> = a.iter_feed(&author).unwrap().collect();
+    let copy = |head: &xaeroflux::SignedHead| {
+        let mut m = MemStore::replica(xaeroflux_core::PageConfig::new(16 * 1024).unwrap());
+        m.import_events(head, &events[..head.length as usize]).unwrap();
+        m
+    };
+    // The slow peer holds 300 events, the quick one 299: the head of an answer says whose it is.
+    let (mut slow_copy, quick_copy) = (copy(&a.head()), copy(&at_299));
+    // The slow peer also serves a feed the reader follows, so it sends the reader the most
+    // (the order of peers never asked yet).
+    let dc = tempfile::tempdir().unwrap();
+    let c = Core::builder().with_page_size(16 * 1024).open(dc.path()).unwrap();
+    append_n(&c, 3, 500, SIZE);
+    let followed: Vec<_> = c.iter_feed(&c.author()).unwrap().collect();
+    slow_copy.import_events(&c.head(), &followed).unwrap();
+
+    let b = sparse_node(db.path());
+    b.follow(&c.author()).unwrap();
+    let ticket = b.ticket(space("a slow peer")).unwrap();
+    let config = || Config::new(ticket.space.0).with_page_size(16 * 1024).unwrap();
+    let (t1, t2, c1, c2) = (ticket.clone(), ticket.clone(), config(), config());
+    let slow_quirks = Quirks { delay: Duration::from_millis(40), ..Quirks::default() };
+    let limit = Duration::from_secs(30);
+    let slow = std::thread::spawn(move || serve_session_with(&t1, c1, slow_copy, limit, slow_quirks));
+    let quick = std::thread::spawn(move || serve_session(&t2, c2, quick_copy, limit));
+    let both = || b.sync_status().unwrap().peers.iter().filter(|p| p.connected).count() == 2;
+    assert!(wait_until(both), "both peers connected");
+    assert!(wait_until(|| b.feed_len(&c.author()) == 500), "the followed feed, from the slow peer");
+
+    let answered_by: Vec<u64> = (0..6)
+        .map(|i| {
+            let got = b.fetch_events(&author, Fetch::Seqs(i * 10..i * 10 + 10), PATIENCE).unwrap();
+            assert!(same_events(&got, &a, i * 10..i * 10 + 10));
+            got.head().length
+        })
+        .collect();
+    assert!(
+        answered_by[..2].contains(&300) && answered_by[..2].contains(&299),
+        "each asked once first: {answered_by:?}"
+    );
+    assert_eq!(answered_by[2..], [299; 4], "then the quick one: {answered_by:?}");
+    b.close().unwrap();
+    slow.join().unwrap();
+    quick.join().unwrap();
 }

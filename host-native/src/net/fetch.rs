@@ -488,7 +488,7 @@ pub(super) async fn sessions_to_ask(
     // Every session is asked at once, then the answers are read: a busy session delays the
     // ranking by its own delay only.
     let asked: Vec<(u64, oneshot::Receiver<Option<u64>>)> = inner
-        .connected_sessions()
+        .sessions_to_fetch_from()
         .into_iter()
         .filter_map(|id| {
             let (reply, answer) = oneshot::channel();
@@ -516,7 +516,7 @@ fn local_answer(deadline: Instant) -> Duration {
 }
 
 /// Orders the sessions `announced` (session, length of its peer's head of the feed; in the
-/// order of [`NetInner::connected_sessions`], the one that sent this store the most first)
+/// order of [`NetInner::sessions_to_fetch_from`]: peers not asked yet first, then the quickest)
 /// for a fetch of `mode`. For a range: the peers whose feed reaches its end, in the given
 /// order, then the others, longest first. For the latest events: the longest heads first (the
 /// latest events are those of the longest head), then the given order.
@@ -539,37 +539,58 @@ fn covers(got: &FetchedEvents, mode: RangeMode) -> bool {
     }
 }
 
+/// A request that went to the peer of a session: the channel its answer comes on.
+pub(super) struct Asked {
+    answer: tokio_mpsc::Receiver<FetchStep>,
+    session: u64,
+    at: Instant,
+}
+
 /// Hands session `id` the request `control` makes with its reply channel, and waits until
-/// the session says it went to the peer: the channel its answer comes on, or `None` if it
-/// could not go (the peer did not announce the feed, or the session ended).
+/// the session says it went to the peer; `None` if it could not go (the peer did not announce
+/// the feed, or the session ended).
 pub(super) async fn send(
     inner: &NetInner,
     id: u64,
     deadline: Instant,
     control: impl FnOnce(FetchReply) -> Control,
-) -> Option<tokio_mpsc::Receiver<FetchStep>> {
+) -> Option<Asked> {
     let (reply, mut answer) = tokio_mpsc::channel(2);
     if !inner.control(id, control(reply)) {
         return None;
     }
     match tokio::time::timeout(local_answer(deadline), answer.recv()).await {
-        Ok(Some(FetchStep::Sent)) => Some(answer),
+        Ok(Some(FetchStep::Sent)) => Some(Asked { answer, session: id, at: Instant::now() }),
         _ => None,
     }
 }
 
 /// The answer to a request [`send`] sent to `peer`; `None` if the session ended first.
 /// [`FetchError::TimedOut`] if none came by the `deadline`, or within the fetch patience
-/// ([`NetInner::fetch_patience`]): then the fetch asks another peer.
+/// ([`NetInner::fetch_patience`]): then the fetch asks another peer. How long the answer took
+/// (the patience, for none) counts towards the order later fetches ask the peers in
+/// ([`NetInner::note_answer_time`]).
 pub(super) async fn answer(
     inner: &NetInner,
-    mut answer: tokio_mpsc::Receiver<FetchStep>,
+    mut asked: Asked,
     deadline: Instant,
     author: AuthorId,
     peer: PeerId,
 ) -> Result<Option<FetchStep>, FetchError> {
-    let left = deadline.saturating_duration_since(Instant::now()).min(inner.fetch_patience());
-    tokio::time::timeout(left, answer.recv()).await.map_err(|_| FetchError::TimedOut { author, peer })
+    let patience = inner.fetch_patience();
+    let left = deadline.saturating_duration_since(Instant::now()).min(patience);
+    match tokio::time::timeout(left, asked.answer.recv()).await {
+        Ok(step) => {
+            if step.is_some() {
+                inner.note_answer_time(asked.session, asked.at.elapsed());
+            }
+            Ok(step)
+        }
+        Err(_) => {
+            inner.note_answer_time(asked.session, patience);
+            Err(FetchError::TimedOut { author, peer })
+        }
+    }
 }
 
 /// What one session made of a fetch.

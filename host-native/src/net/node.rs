@@ -210,6 +210,8 @@ pub(crate) struct SessionEntry {
     peer_incarnation: Option<u64>,
     /// The QUIC connection it runs on (None over another transport).
     conn: Option<Connection>,
+    /// How long its peer takes to answer a read on demand (a moving average), once asked.
+    answer_time: Option<std::time::Duration>,
 }
 
 /// A connection kept for new sessions with a peer.
@@ -648,6 +650,7 @@ impl NetInner {
             last_in: std::time::Instant::now(),
             peer_incarnation: None,
             conn: conn.cloned(),
+            answer_time: None,
         };
         st.sessions.insert(id, entry);
         id
@@ -826,14 +829,33 @@ impl NetInner {
         }
     }
 
-    /// The ids of the sessions whose peer answered their HELLO, those that received the most
-    /// first (a peer serving this store is likely to hold more).
-    pub(crate) fn connected_sessions(&self) -> Vec<u64> {
+    /// The ids of the sessions whose peer answered their HELLO, in the order reads on demand
+    /// ask them when their peers hold the same: first those never asked yet (so every peer is
+    /// tried once), those that sent this store the most first (a peer serving it is likely to
+    /// hold more); then those asked before, the quickest to answer first.
+    pub(crate) fn sessions_to_fetch_from(&self) -> Vec<u64> {
         let st = lock(&self.state);
-        let mut ids: Vec<(u64, u64)> =
-            st.sessions.iter().filter(|(_, s)| s.status.connected).map(|(id, s)| (s.status.bytes_in, *id)).collect();
-        ids.sort_unstable_by(|a, b| b.cmp(a));
-        ids.into_iter().map(|(_, id)| id).collect()
+        let mut ids: Vec<(Option<std::time::Duration>, std::cmp::Reverse<u64>, u64)> = st
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.status.connected)
+            .map(|(id, s)| (s.answer_time, std::cmp::Reverse(s.status.bytes_in), *id))
+            .collect();
+        // `None` (never asked) sorts first.
+        ids.sort_unstable();
+        ids.into_iter().map(|(_, _, id)| id).collect()
+    }
+
+    /// Session `id`'s peer answered a read on demand in `took` (or did not within the fetch
+    /// patience, `took` being the patience): a moving average, the latest answer weighing a
+    /// quarter.
+    pub(crate) fn note_answer_time(&self, id: u64, took: std::time::Duration) {
+        if let Some(s) = lock(&self.state).sessions.get_mut(&id) {
+            s.answer_time = Some(match s.answer_time {
+                Some(before) => (before * 3 + took) / 4,
+                None => took,
+            });
+        }
     }
 
     /// How long a read on demand waits for one peer's answer ([`NetConfig::with_fetch_patience`]).

@@ -96,19 +96,21 @@ pub fn gossip_from_outsider(to: &Ticket, messages: impl FnOnce(&Endpoint) -> Vec
 /// Connects to the ticket's node as an XSP initiator with `config`, serving `source` (a
 /// session of `xaeroflux_core` driven by hand), until the session closes or `limit` passes.
 pub fn serve_session(ticket: &Ticket, config: Config, source: impl FeedSource, limit: Duration) {
-    serve_session_until_mute(ticket, config, source, limit, None);
+    serve_session_with(ticket, config, source, limit, Quirks::default());
 }
 
-/// [`serve_session`], but after `mute` (if any) the session goes silent: it neither reads nor
-/// answers, while the connection stays up (a peer gone to sleep, or a hostile one), until
-/// `limit`.
-pub fn serve_session_until_mute(
-    ticket: &Ticket,
-    config: Config,
-    source: impl FeedSource,
-    limit: Duration,
-    mute: Option<Duration>,
-) {
+/// How a hand-driven peer of [`serve_session_with`] misbehaves.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Quirks {
+    /// After this long, the session neither reads nor answers, while the connection stays up
+    /// (a peer gone to sleep, or a hostile one).
+    pub mute_after: Option<Duration>,
+    /// Each piece of input is handled this much later (a slow or far peer).
+    pub delay: Duration,
+}
+
+/// [`serve_session`] with `quirks`.
+pub fn serve_session_with(ticket: &Ticket, config: Config, source: impl FeedSource, limit: Duration, quirks: Quirks) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async move {
         let ep = loopback_endpoint(Vec::new()).await;
@@ -121,7 +123,7 @@ pub fn serve_session_until_mute(
         let mut session = Session::new(config, Role::Initiator, now(), source);
         let (mut rbuf, mut out) = (vec![0u8; 65536], vec![0u8; 65536]);
         while !session.is_closed() && start.elapsed() < limit {
-            if mute.is_some_and(|m| start.elapsed() >= m) {
+            if quirks.mute_after.is_some_and(|m| start.elapsed() >= m) {
                 tokio::time::sleep(limit.saturating_sub(start.elapsed())).await;
                 break;
             }
@@ -133,7 +135,10 @@ pub fn serve_session_until_mute(
             while session.poll_event().is_some() {}
             tokio::select! {
                 r = recv.read(&mut rbuf) => match r {
-                    Ok(Some(n)) => session.handle_input(now(), &rbuf[..n]),
+                    Ok(Some(n)) => {
+                        tokio::time::sleep(quirks.delay).await;
+                        session.handle_input(now(), &rbuf[..n]);
+                    }
                     _ => break,
                 },
                 _ = tokio::time::sleep(Duration::from_millis(50)) => session.handle_timeout(now()),
