@@ -62,7 +62,7 @@ pub(crate) trait Vector: Copy {
     unsafe fn select(mask: Self, a: Self, b: Self) -> Self;
     /// Whether the backend loads whole blocks ([`load_blocks`](Self::load_blocks)): groups
     /// then go through [`hash_group_whole_blocks`]. Otherwise [`hash_group`] gathers the
-    /// message words one by one into an array and loads them from there (the AVX-512
+    /// message words one by one into an array and loads them from there (the `simd128`
     /// backend's way, kept as it was measured: the compiler's code for that loop turned out
     /// sensitive to its surroundings, up to 1.4× slower in a restructured version on AVX2).
     const WHOLE_BLOCKS: bool = false;

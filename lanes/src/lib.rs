@@ -28,11 +28,12 @@
 //! [`backend`] tells which one runs. The test suite checks every backend the CPU has against
 //! `blake3::keyed_hash` on every length from 0 to 1 100 bytes and on random groups.
 //!
-//! The message words reach the lanes in one of two ways. AVX2 loads each lane's whole
-//! 64-byte block and transposes 8 × 8 words in registers (as BLAKE3's own `hash_many` does).
-//! AVX-512 and `simd128` gather the words one by one into an array first: on AVX2 hardware
-//! that path runs in the tests through a test-only backend, so machines without AVX-512
-//! check it too.
+//! The message words reach the lanes in one of two ways. AVX2 and AVX-512 load each lane's
+//! whole 64-byte block and transpose 8 × 8 or 16 × 16 words in registers (as BLAKE3's own
+//! `hash_many` does). `simd128` gathers the words one by one into an array first: on AVX2
+//! hardware that path runs in the tests through a test-only backend, so native test runs
+//! check it too. On AVX-512, the inputs after the last full group of sixteen go through the
+//! AVX2 code when they are eight or fewer (faster than half of the sixteen lanes).
 //!
 //! # Example
 //!

@@ -85,9 +85,9 @@ proptest! {
     }
 }
 
-/// The gather path of the lanes (the AVX-512 backend's, which loads message words one by one
-/// where AVX2 and simd128 load whole blocks), run with AVX2 instructions so that machines
-/// without AVX-512 test it: every length in full groups, and mixed lengths.
+/// The gather path of the lanes (the `simd128` backend's, which loads message words one by
+/// one where AVX2 and AVX-512 load whole blocks), run with AVX2 instructions so that native
+/// test runs check it: every length in full groups, and mixed lengths.
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn the_gather_path_matches_blake3() {

@@ -58,6 +58,54 @@ impl Vector for Avx512 {
     unsafe fn select(mask: Self, a: Self, b: Self) -> Self {
         Avx512(unsafe { _mm512_or_si512(_mm512_and_si512(mask.0, a.0), _mm512_andnot_si512(mask.0, b.0)) })
     }
+    const WHOLE_BLOCKS: bool = true;
+    #[inline(always)]
+    unsafe fn load_blocks(blocks: &[&[u8; BLOCK_LEN]; MAX_LANES]) -> [Self; 16] {
+        // Each lane's block in one 64-byte load, then a 16 × 16 transposition of 32-bit
+        // words, as BLAKE3's own AVX-512 `hash_many` does.
+        // SAFETY: each block is 64 readable bytes; the loads are unaligned.
+        unsafe {
+            let rows: [__m512i; 16] = core::array::from_fn(|l| _mm512_loadu_si512(blocks[l].as_ptr().cast()));
+            transpose16(rows).map(Avx512)
+        }
+    }
+}
+
+/// Transposes 16 rows of 16 32-bit words: word `w` of row `r` becomes word `r` of row `w`.
+#[inline(always)]
+unsafe fn transpose16(r: [__m512i; 16]) -> [__m512i; 16] {
+    // SAFETY: called only from functions compiled with AVX-512F (`Vector`'s contract).
+    unsafe {
+        // Within each 128-bit lane `k`: (a[4k] b[4k] a[4k+1] b[4k+1]) and the same for 4k+2, 4k+3.
+        let lo32 = |a: usize| _mm512_unpacklo_epi32(r[a], r[a + 1]);
+        let hi32 = |a: usize| _mm512_unpackhi_epi32(r[a], r[a + 1]);
+        let (ab0, ab2, cd0, cd2) = (lo32(0), hi32(0), lo32(2), hi32(2));
+        let (ef0, ef2, gh0, gh2) = (lo32(4), hi32(4), lo32(6), hi32(6));
+        let (ij0, ij2, kl0, kl2) = (lo32(8), hi32(8), lo32(10), hi32(10));
+        let (mn0, mn2, op0, op2) = (lo32(12), hi32(12), lo32(14), hi32(14));
+        // Within each 128-bit lane `k`: word 4k+j of four rows, for j = 0..4.
+        let quad = |x02: __m512i, y02: __m512i, x2: __m512i, y2: __m512i| {
+            [
+                _mm512_unpacklo_epi64(x02, y02),
+                _mm512_unpackhi_epi64(x02, y02),
+                _mm512_unpacklo_epi64(x2, y2),
+                _mm512_unpackhi_epi64(x2, y2),
+            ]
+        };
+        let abcd = quad(ab0, cd0, ab2, cd2);
+        let efgh = quad(ef0, gh0, ef2, gh2);
+        let ijkl = quad(ij0, kl0, ij2, kl2);
+        let mnop = quad(mn0, op0, mn2, op2);
+        // 128-bit lanes: `lo` takes lanes 0 and 2 of each, `hi` lanes 1 and 3.
+        let lo = |a: __m512i, b: __m512i| _mm512_shuffle_i32x4::<0x88>(a, b);
+        let hi = |a: __m512i, b: __m512i| _mm512_shuffle_i32x4::<0xdd>(a, b);
+        // Rows 0–7: words j and 8+j (`lo`), 4+j and 12+j (`hi`); rows 8–15 likewise.
+        let first: [__m512i; 8] =
+            core::array::from_fn(|x| if x < 4 { lo(abcd[x], efgh[x]) } else { hi(abcd[x - 4], efgh[x - 4]) });
+        let second: [__m512i; 8] =
+            core::array::from_fn(|x| if x < 4 { lo(ijkl[x], mnop[x]) } else { hi(ijkl[x - 4], mnop[x - 4]) });
+        core::array::from_fn(|w| if w < 8 { lo(first[w], second[w]) } else { hi(first[w - 8], second[w - 8]) })
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -200,10 +248,10 @@ unsafe fn transpose8(r: [__m256i; 8]) -> [__m256i; 8] {
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
 unsafe fn hash_many_avx512(key: &[u8; 32], inputs: &[&[u8]], out: &mut [[u8; 32]]) {
-    // Eight inputs or fewer go faster through AVX2's eight lanes (whole-block loads) than
-    // through half of AVX-512's sixteen (gathered loads): 110 against 127 ns per 312-byte
-    // input for 8, 205 against 228 for 4 (`cargo bench -p xaeroflux-lanes`, an Intel Xeon).
-    // So the inputs after the last full group of sixteen go there when they are that few.
+    // Eight inputs or fewer go faster through AVX2's eight lanes than through half of
+    // AVX-512's sixteen: 110 against 125 ns per 312-byte input for 8, 202 against 232 for 4
+    // (`cargo bench -p xaeroflux-lanes`, an Intel Xeon; both with whole-block loads). So the
+    // inputs after the last full group of sixteen go there when they are that few.
     let tail = inputs.len() % Avx512::LANES;
     let split = if tail <= Avx2::LANES { inputs.len() - tail } else { inputs.len() };
     let ((wide, rest), (wide_out, rest_out)) = (inputs.split_at(split), out.split_at_mut(split));
@@ -267,8 +315,8 @@ pub(crate) fn hash_many(backend: Backend, key: &[u8; 32], inputs: &[&[u8]], out:
     true
 }
 
-/// The AVX2 instructions through the gather path of `hash_group` (the AVX-512 backend's
-/// path), so that machines without AVX-512 test that path too.
+/// The AVX2 instructions through the gather path of `hash_group` (the `simd128` backend's
+/// path), so that native test runs check that path too.
 #[cfg(test)]
 #[derive(Clone, Copy)]
 struct Avx2Gather(Avx2);
