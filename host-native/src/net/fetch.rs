@@ -412,7 +412,9 @@ async fn fetch(
                 Answer::Failed { peer, status } => misses.refused(FetchError::Failed { author, peer, status }),
                 Answer::Stalled { peer, got } => {
                     misses.stalled(id, FetchError::TimedOut { author, peer });
-                    got.map(&mut keep);
+                    if let Some(got) = got {
+                        keep(got);
+                    }
                 }
                 Answer::None => {}
             }
@@ -568,8 +570,8 @@ pub(super) async fn send(
 /// The answer to a request [`send`] sent to `peer`; `None` if the session ended first.
 /// [`FetchError::TimedOut`] if none came by the `deadline`, or within the fetch patience
 /// ([`NetInner::fetch_patience`]): then the fetch asks another peer. How long the answer took
-/// (the patience, for none) counts towards the order later fetches ask the peers in
-/// ([`NetInner::note_answer_time`]).
+/// (how long it was waited for, for none) counts towards the order later fetches ask the
+/// peers in ([`NetInner::note_answer_time`]).
 pub(super) async fn answer(
     inner: &NetInner,
     mut asked: Asked,
@@ -577,20 +579,12 @@ pub(super) async fn answer(
     author: AuthorId,
     peer: PeerId,
 ) -> Result<Option<FetchStep>, FetchError> {
-    let patience = inner.fetch_patience();
-    let left = deadline.saturating_duration_since(Instant::now()).min(patience);
-    match tokio::time::timeout(left, asked.answer.recv()).await {
-        Ok(step) => {
-            if step.is_some() {
-                inner.note_answer_time(asked.session, asked.at.elapsed());
-            }
-            Ok(step)
-        }
-        Err(_) => {
-            inner.note_answer_time(asked.session, patience);
-            Err(FetchError::TimedOut { author, peer })
-        }
+    let left = deadline.saturating_duration_since(Instant::now()).min(inner.fetch_patience());
+    let step = tokio::time::timeout(left, asked.answer.recv()).await;
+    if !matches!(step, Ok(None)) {
+        inner.note_answer_time(asked.session, asked.at.elapsed());
     }
+    step.map_err(|_| FetchError::TimedOut { author, peer })
 }
 
 /// What one session made of a fetch.

@@ -846,9 +846,8 @@ impl NetInner {
         ids.into_iter().map(|(_, _, id)| id).collect()
     }
 
-    /// Session `id`'s peer answered a read on demand in `took` (or did not within the fetch
-    /// patience, `took` being the patience): a moving average, the latest answer weighing a
-    /// quarter.
+    /// Session `id`'s peer answered a read on demand in `took` (or did not, `took` being how
+    /// long it was waited for): a moving average, the latest answer weighing a quarter.
     pub(crate) fn note_answer_time(&self, id: u64, took: std::time::Duration) {
         if let Some(s) = lock(&self.state).sessions.get_mut(&id) {
             s.answer_time = Some(match s.answer_time {
