@@ -101,14 +101,6 @@ impl FeedSource for Evil {
     }
 }
 
-/// A copy of `core`'s own feed in memory.
-fn copy_feed(core: &Core) -> MemStore {
-    let mut m = MemStore::replica(PageConfig::new(PAGE).unwrap());
-    let events: Vec<_> = core.iter_feed(&core.author()).unwrap().collect();
-    m.import_events(&core.head(), &events).unwrap();
-    m
-}
-
 /// Connects to the ticket's node as an XSP initiator serving `source`, until the session
 /// closes or `limit` passes.
 fn run_evil(ticket: &Ticket, source: Evil, limit: Duration) {
@@ -138,14 +130,14 @@ fn forged_heads_and_tampered_pages_are_rejected_and_honest_nodes_converge() {
     let events = b.subscribe().unwrap();
 
     // 1. A forged head.
-    let evil = Evil { store: copy_feed(&a), lie: Lie::ForgedHead };
+    let evil = Evil { store: replica_of(&a, &a.head()), lie: Lie::ForgedHead };
     run_evil(&b_ticket, evil, Duration::from_secs(10));
     let err = rejection(&events).expect("the forged head was reported");
     assert!(matches!(err, SessionError::BadSignature(author) if author == a.author()), "{err:?}");
     assert_eq!(b.feed_len(&a.author()), 0, "nothing stored from a forged head");
 
     // 2. Tampered pages of A's feed (page 2 altered, checksum recomputed).
-    let evil = Evil { store: copy_feed(&a), lie: Lie::TamperedPage(2) };
+    let evil = Evil { store: replica_of(&a, &a.head()), lie: Lie::TamperedPage(2) };
     run_evil(&b_ticket, evil, Duration::from_secs(10));
     let err = rejection(&events).expect("the tampered page was reported");
     assert!(matches!(err, SessionError::Verification { .. } | SessionError::BadPage { .. }), "{err:?}");

@@ -373,15 +373,12 @@ fn a_head_the_feed_no_longer_extends_is_answered_with_fork_evidence() {
 /// so it asks for the proof once the event came, and the proof is the same.
 #[test]
 fn a_proof_from_a_peer_that_takes_one_request_at_a_time() {
-    use xaeroflux_core::memstore::MemStore;
     use xaeroflux_core::xsp::{Config, Limits};
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = Core::builder().with_page_size(16 * 1024).open(da.path()).unwrap();
     append_n(&a, 1, 300, SIZE);
     let author = a.author();
-    let mut copy = MemStore::replica(xaeroflux_core::PageConfig::new(16 * 1024).unwrap());
-    let events: Vec<_> = a.iter_feed(&author).unwrap().collect();
-    copy.import_events(&a.head(), &events).unwrap();
+    let copy = replica_of(&a, &a.head());
 
     let b = sparse_node(db.path());
     let ticket = b.ticket(space("one request at a time")).unwrap();
@@ -404,19 +401,13 @@ fn a_proof_from_a_peer_that_takes_one_request_at_a_time() {
 /// fail, though another peer holds the events.
 #[test]
 fn a_peer_that_stops_answering_is_passed_over_after_the_fetch_patience() {
-    use xaeroflux_core::memstore::MemStore;
     use xaeroflux_core::xsp::Config;
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = Core::builder().with_page_size(16 * 1024).open(da.path()).unwrap();
     append_n(&a, 1, 200, SIZE);
     let (author, at_200) = (a.author(), a.head());
     append_n(&a, 2, 100, SIZE);
-    let events: Vec<_> = a.iter_feed(&author).unwrap().collect();
-    let copy = |head: &xaeroflux::SignedHead| {
-        let mut m = MemStore::replica(xaeroflux_core::PageConfig::new(16 * 1024).unwrap());
-        m.import_events(head, &events[..head.length as usize]).unwrap();
-        m
-    };
+    let copy = |head: &xaeroflux::SignedHead| replica_of(&a, head);
     let (all, prefix) = (copy(&a.head()), copy(&at_200));
 
     let patience = Duration::from_millis(300);
@@ -461,19 +452,13 @@ fn a_peer_that_stops_answering_is_passed_over_after_the_fetch_patience() {
 /// answers sooner.
 #[test]
 fn reads_on_demand_go_to_the_peer_that_answers_sooner() {
-    use xaeroflux_core::memstore::MemStore;
     use xaeroflux_core::xsp::Config;
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = Core::builder().with_page_size(16 * 1024).open(da.path()).unwrap();
     append_n(&a, 1, 299, SIZE);
     let (author, at_299) = (a.author(), a.head());
     append_n(&a, 2, 1, SIZE);
-    let events: Vec<_> = a.iter_feed(&author).unwrap().collect();
-    let copy = |head: &xaeroflux::SignedHead| {
-        let mut m = MemStore::replica(xaeroflux_core::PageConfig::new(16 * 1024).unwrap());
-        m.import_events(head, &events[..head.length as usize]).unwrap();
-        m
-    };
+    let copy = |head: &xaeroflux::SignedHead| replica_of(&a, head);
     // The slow peer holds 300 events, the quick one 299: the head of an answer says whose it is.
     let (mut slow_copy, quick_copy) = (copy(&a.head()), copy(&at_299));
     // The slow peer also serves a feed the reader follows, so it sends the reader the most

@@ -157,3 +157,12 @@ pub fn two_histories(x: &Path, y: &Path) {
         store.close().unwrap();
     }
 }
+
+/// An in-memory replica of `core`'s own feed up to `head` (one of its signed heads), for a peer
+/// driven by hand to serve (`outsider::serve_session`).
+pub fn replica_of(core: &Core, head: &xaeroflux::SignedHead) -> xaeroflux_core::memstore::MemStore {
+    let mut m = xaeroflux_core::memstore::MemStore::replica(xaeroflux_core::PageConfig::new(16 * 1024).unwrap());
+    let events: Vec<_> = core.iter_feed(&core.author()).unwrap().take(head.length as usize).collect();
+    m.import_events(head, &events).unwrap();
+    m
+}
