@@ -11,6 +11,7 @@ use xaeroflux::xaeroflux_core::xsp::ForkEvidence;
 use xaeroflux::{Core, SignedHead};
 
 use crate::args::{Cli, ForksArgs};
+use crate::commands::proof::{ArgMissing, decode_arg};
 use crate::error::CliError;
 use crate::output::{Out, author_hex, hash_hex, hex};
 use crate::store::open_existing;
@@ -94,23 +95,11 @@ pub fn evidence_json(e: &ForkEvidence) -> Value {
 /// Evidence given on the command line: hex, or a file holding hex, the raw bytes or a JSON
 /// object with `evidence`.
 fn parse_evidence(arg: &str) -> Result<ForkEvidence, CliError> {
-    let bad = |why: &str| CliError::BadEvidence(arg.to_string(), why.to_string());
-    if let Some(e) = evidence_from_text(arg) {
-        return Ok(e);
-    }
-    let bytes = std::fs::read(arg).map_err(|_| bad("neither evidence in hex nor a file holding some"))?;
-    if let Ok(e) = ForkEvidence::decode(&bytes) {
-        return Ok(e);
-    }
-    std::str::from_utf8(&bytes).ok().and_then(evidence_from_text).ok_or_else(|| bad("the file holds no fork evidence"))
-}
-
-/// Hex, or a JSON object whose `evidence` is hex.
-fn evidence_from_text(text: &str) -> Option<ForkEvidence> {
-    let text = text.trim();
-    let hex_text = match serde_json::from_str::<Value>(text) {
-        Ok(v) => v.get("evidence")?.as_str()?.to_owned(),
-        Err(_) => text.to_owned(),
-    };
-    ForkEvidence::decode(&::hex::decode(hex_text.trim()).ok()?).ok()
+    decode_arg(arg, true, "evidence", |b| ForkEvidence::decode(b).ok()).map_err(|missing| {
+        let why = match missing {
+            ArgMissing::NoFile => "neither evidence in hex nor a file holding some",
+            ArgMissing::NotInFile => "the file holds no fork evidence",
+        };
+        CliError::BadEvidence(arg.to_string(), why.to_string())
+    })
 }

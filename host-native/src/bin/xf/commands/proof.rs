@@ -73,30 +73,47 @@ fn read_input(path: &Path) -> Result<Vec<u8>, CliError> {
     std::fs::read(path).map_err(|e| CliError::io(path.display(), e))
 }
 
-/// A signed head from text: hex, or the JSON `xf head --json` prints.
-fn head_from_text(text: &str) -> Option<SignedHead> {
-    let text = text.trim();
-    let hex_text = match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(v) => v.get("encoded").and_then(|e| e.as_str()).map(str::to_owned)?,
-        Err(_) => text.to_owned(),
+/// Why [`decode_arg`] found no value.
+pub enum ArgMissing {
+    /// The argument is not the value, and no file of that name can be read.
+    NoFile,
+    /// The file holds no such value.
+    NotInFile,
+}
+
+/// An encoded value given on the command line: the argument itself as text, if `inline`
+/// (hex, or a JSON object whose `field` is hex), else (or failing that) the file it names,
+/// holding the raw bytes or such text. `decode` makes the value of its bytes.
+pub fn decode_arg<T>(
+    arg: &str,
+    inline: bool,
+    field: &str,
+    decode: impl Fn(&[u8]) -> Option<T>,
+) -> Result<T, ArgMissing> {
+    let from_text = |text: &str| {
+        let text = text.trim();
+        let hex_text = match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(v) => v.get(field)?.as_str()?.to_owned(),
+            Err(_) => text.to_owned(),
+        };
+        decode(&hex::decode(hex_text.trim()).ok()?)
     };
-    let bytes = hex::decode(hex_text.trim()).ok()?;
-    SignedHead::decode(&bytes).ok()
+    if inline && let Some(v) = from_text(arg) {
+        return Ok(v);
+    }
+    let bytes = std::fs::read(arg).map_err(|_| ArgMissing::NoFile)?;
+    if let Some(v) = decode(&bytes) {
+        return Ok(v);
+    }
+    std::str::from_utf8(&bytes).ok().and_then(from_text).ok_or(ArgMissing::NotInFile)
 }
 
 /// A signed head given as `flag` (`--head`, `--since`): hex on the command line, or a file
 /// holding hex, the JSON of `xf head --json` or the raw 137 bytes.
 pub fn parse_head(flag: &'static str, arg: &str) -> Result<SignedHead, CliError> {
-    if arg.len() == 2 * SIGNED_HEAD_LEN
-        && let Some(h) = head_from_text(arg)
-    {
-        return Ok(h);
-    }
-    let bytes = std::fs::read(arg).map_err(|_| CliError::BadHead(flag, arg.to_string()))?;
-    if let Ok(h) = SignedHead::decode(&bytes) {
-        return Ok(h);
-    }
-    std::str::from_utf8(&bytes).ok().and_then(head_from_text).ok_or_else(|| CliError::BadHead(flag, arg.to_string()))
+    let inline = arg.len() == 2 * SIGNED_HEAD_LEN;
+    decode_arg(arg, inline, "encoded", |b| SignedHead::decode(b).ok())
+        .map_err(|_| CliError::BadHead(flag, arg.to_string()))
 }
 
 /// `xf verify`: needs no store.
