@@ -85,6 +85,17 @@ impl fmt::Display for ForkEvidenceError {
 impl core::error::Error for ForkEvidenceError {}
 
 impl ForkEvidence {
+    /// The evidence an older head and a newer head of its author make when the newer head's
+    /// consistency proof from the older length (as a peer answers a PROOF_REQUEST of kind 2)
+    /// implies another root there: `older`, `newer` and the proof (none for heads of one
+    /// length: two roots signed for one length are the fork). `None` if that proves no fork
+    /// ([`verify`](Self::verify) refuses it).
+    pub fn from_consistency(older: SignedHead, newer: SignedHead, proof: ConsistencyProof) -> Option<ForkEvidence> {
+        let proof = (newer.length != older.length).then_some(proof);
+        let evidence = ForkEvidence { first: older, second: newer, proof };
+        evidence.verify().is_ok().then_some(evidence)
+    }
+
     /// The author who forked.
     pub fn author(&self) -> crate::head::AuthorId {
         self.first.author

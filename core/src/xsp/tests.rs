@@ -207,3 +207,41 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn fork_evidence_from_a_consistency_answer() {
+    use super::ForkEvidence;
+    use crate::head::AuthorKey;
+    use crate::mmr::Mmr;
+    let key = AuthorKey::from_secret_bytes(&[8; 32]);
+    let leaves = |n: u8, fork: u8| -> Mmr {
+        let mut m = Mmr::new();
+        for i in 0..n {
+            m.append(Hash([if i == 3 { fork } else { i }; 32]));
+        }
+        m
+    };
+    let (ours, theirs) = (leaves(10, 3), leaves(20, 99));
+    let older = key.sign_head(10, ours.root());
+    // A longer history that differs at leaf 3: its proof from 10 implies another root.
+    let evidence =
+        ForkEvidence::from_consistency(older, key.sign_head(20, theirs.root()), theirs.consistency_proof(10).unwrap())
+            .expect("two histories");
+    assert!(evidence.proof.is_some() && evidence.verify().is_ok());
+    // One length, two roots: no proof needed.
+    let same_len = leaves(10, 99);
+    let evidence = ForkEvidence::from_consistency(
+        older,
+        key.sign_head(10, same_len.root()),
+        same_len.consistency_proof(10).unwrap(),
+    );
+    assert!(evidence.is_some_and(|e| e.proof.is_none()));
+    // A history that extends the older head: no fork.
+    let extends = leaves(20, 3);
+    let none = ForkEvidence::from_consistency(
+        older,
+        key.sign_head(20, extends.root()),
+        extends.consistency_proof(10).unwrap(),
+    );
+    assert!(none.is_none());
+}

@@ -240,12 +240,9 @@ fn consistency_with(old: &SignedHead, verified: VerifiedProof) -> Consistency {
             Err(_) => Consistency::Unrelated,
         };
     }
-    // Heads of one length need no proof: two roots signed for one length are the fork.
-    let proof = (head.length != old.length).then_some(proof);
-    let evidence = ForkEvidence { first: *old, second: head, proof };
-    match evidence.verify() {
-        Ok(()) => Consistency::Forked(Box::new(evidence)),
-        Err(_) => Consistency::Unrelated,
+    match ForkEvidence::from_consistency(*old, head, proof) {
+        Some(evidence) => Consistency::Forked(Box::new(evidence)),
+        None => Consistency::Unrelated,
     }
 }
 

@@ -13,7 +13,6 @@ use std::collections::HashMap;
 
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
-use xaeroflux_core::mmr::ConsistencyProof;
 use xaeroflux_core::xsp::{
     ForkEvidence, ProofKind, ProofStatus, RangeMode, RequestError, VerifiedProof, VerifiedRange,
 };
@@ -189,7 +188,7 @@ impl Driver {
                     let bytes = js_sys::Uint8Array::from(&proof.encode()[..]);
                     Ok(Obj::new().set("head", crate::js::head(&head)).set("proof", bytes).build())
                 } else {
-                    Err(forked(old, head, proof))
+                    Err(ForkEvidence::from_consistency(old, head, proof))
                 }
             }
             _ => Err(None),
@@ -238,15 +237,6 @@ impl Driver {
             let _ = p.reject.call1(&JsValue::NULL, &error);
         }
     }
-}
-
-/// Checked fork evidence from an older head and a peer's head of the same author whose proof
-/// implies another root at the older head's length (heads of one length need no proof), or
-/// `None` if it does not check out (a faulty peer).
-fn forked(old: SignedHead, head: SignedHead, proof: ConsistencyProof) -> Option<ForkEvidence> {
-    let proof = (head.length != old.length).then_some(proof);
-    let evidence = ForkEvidence { first: old, second: head, proof };
-    evidence.verify().is_ok().then_some(evidence)
 }
 
 fn arg(e: ArgError) -> JsValue {
