@@ -498,3 +498,58 @@ fn reads_on_demand_go_to_the_peer_that_answers_sooner() {
     slow.join().unwrap();
     quick.join().unwrap();
 }
+
+#[test]
+fn events_read_once_are_read_again_from_memory_even_with_no_peer() {
+    let (da, db, dc) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node_with(da.path(), &["iroh"]);
+    append_n(&a, 1, 300, SIZE);
+    let (author, peer) = (a.author(), a.node_id().unwrap());
+    let b = sparse_node(db.path());
+    // The same store kind keeping nothing fetched.
+    let c = Core::builder()
+        .with_sync_backends(&["iroh"])
+        .with_net_config(config().with_replication(Replication::Followed).with_fetch_cache(0))
+        .open(dc.path())
+        .unwrap();
+    let ticket = a.ticket(space("cached")).unwrap();
+    b.join_ticket(&ticket).unwrap();
+    c.join_ticket(&ticket).unwrap();
+
+    let first = b.fetch_events(&author, Fetch::Seqs(100..200), PATIENCE).unwrap();
+    assert!(!first.from_cache());
+    assert!(same_events(&first, &a, 100..200));
+    // Inside it: from memory, the same events, as the peer sent them.
+    let inside = b.fetch_events(&author, Fetch::Seqs(150..170), PATIENCE).unwrap();
+    assert!(inside.from_cache());
+    assert_eq!((inside.seqs(), inside.len(), inside.peer()), (150..170, 20, peer));
+    assert_eq!(inside.head(), first.head());
+    assert!(same_events(&inside, &a, 150..170));
+    // Reaching past it: from the peer.
+    assert!(!b.fetch_events(&author, Fetch::Seqs(190..210), PATIENCE).unwrap().from_cache());
+
+    // The latest events come from memory only while they end where the peers' head ends.
+    let latest = b.fetch_events(&author, Fetch::Latest(20), PATIENCE).unwrap();
+    assert!(!latest.from_cache());
+    let again = b.fetch_events(&author, Fetch::Latest(5), PATIENCE).unwrap();
+    assert!(again.from_cache());
+    assert_eq!(again.seqs(), 295..300);
+    assert!(same_events(&again, &a, 295..300));
+    append_n(&a, 2, 1, SIZE);
+    // Once B's session has heard of the new head, the latest events come from the peer again.
+    assert!(wait_until(|| {
+        let got = b.fetch_events(&author, Fetch::Latest(5), PATIENCE).unwrap();
+        got.seqs() == (296..301) && !got.from_cache()
+    }));
+
+    // The peer gone: what was read is still there, nothing else is.
+    c.fetch_events(&author, Fetch::Seqs(100..200), PATIENCE).unwrap();
+    drop(a);
+    let offline = b.fetch_events(&author, Fetch::Seqs(120..150), Duration::from_millis(200)).unwrap();
+    assert!(offline.from_cache());
+    let a = Core::builder().open(da.path()).unwrap();
+    assert!(same_events(&offline, &a, 120..150));
+    assert!(b.fetch_events(&author, Fetch::Seqs(0..10), Duration::from_millis(200)).is_err());
+    // A store that keeps nothing fetched has nothing to answer with.
+    assert!(c.fetch_events(&author, Fetch::Seqs(120..150), Duration::from_millis(200)).is_err());
+}

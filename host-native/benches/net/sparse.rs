@@ -2,8 +2,10 @@
 //! `sync.rs`); a fresh store that keeps only the feeds it follows (`Replication::Followed`)
 //! joins its ticket and reads, without storing: the 20 latest events (timed from
 //! `join_ticket`, connection included), then 20 reads of 20 events at other places of the
-//! feed, then 10 000 events from the middle. Hypercore does the same reads on a sparse clone
-//! (`get`, `download`), in `bench/hypercore/replicate.mjs sparse`, with the same seqs.
+//! feed, then 10 000 events from the middle, then the 20 small reads again (ours from the
+//! events earlier reads verified, kept in memory: `NetConfig::with_fetch_cache`; Hypercore's
+//! from the blocks its clone stored). Hypercore does the same reads on a sparse clone (`get`,
+//! `download`), in `bench/hypercore/replicate.mjs sparse`, with the same seqs.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -36,6 +38,8 @@ pub(crate) struct SparseRound {
     pub warm: Vec<Duration>,
     /// The large read.
     pub range: Duration,
+    /// Each small read again, after the large one.
+    pub again: Vec<Duration>,
 }
 
 /// Our reads; each result is checked against what the child appended.
@@ -55,7 +59,8 @@ pub(crate) fn run_ours(records: usize) -> Result<SparseRound, BoxError> {
         .with_sync_backends(&["iroh"])
         .with_net_config(net)
         .open(dir.path())?;
-    let read = |start: u64, end: u64, which: Fetch| -> Result<Duration, BoxError> {
+    // Each read's time, and whether it was answered from the events earlier reads verified.
+    let read_cached = |start: u64, end: u64, which: Fetch| -> Result<(Duration, bool), BoxError> {
         let t = Instant::now();
         let got = core.fetch_events(&author, which, PATIENCE)?;
         let took = t.elapsed();
@@ -68,8 +73,9 @@ pub(crate) fn run_ours(records: usize) -> Result<SparseRound, BoxError> {
                 return Err(format!("event {seq} is not the one appended").into());
             }
         }
-        Ok(took)
+        Ok((took, got.from_cache()))
     };
+    let read = |start: u64, end: u64, which: Fetch| Ok::<_, BoxError>(read_cached(start, end, which)?.0);
     let t = Instant::now();
     core.join_ticket(&ticket)?;
     read(n - LATEST, n, Fetch::Latest(LATEST))?;
@@ -82,12 +88,21 @@ pub(crate) fn run_ours(records: usize) -> Result<SparseRound, BoxError> {
     let from = n / 2 + LATEST;
     let len = range_len(n);
     let range = read(from, from + len, Fetch::Seqs(from..from + len))?;
+    let mut again = Vec::new();
+    for r in 0..WARM_READS {
+        let at = r * n / WARM_READS;
+        let (took, cached) = read_cached(at, at + LATEST, Fetch::Seqs(at..at + LATEST))?;
+        if !cached {
+            return Err(format!("the events {at}..{} read again were not answered from memory", at + LATEST).into());
+        }
+        again.push(took);
+    }
     if core.feed_len(&author) != 0 {
         return Err("a read on demand stored events".into());
     }
     drop(core);
     c.finish()?;
-    Ok(SparseRound { cold, warm, range })
+    Ok(SparseRound { cold, warm, range, again })
 }
 
 fn script() -> PathBuf {
@@ -117,14 +132,15 @@ pub(crate) fn run_hypercore(records: usize) -> Result<SparseRound, BoxError> {
     let secs = |v: &str| v.trim().trim_start_matches('[').parse::<f64>().ok().map(Duration::from_secs_f64);
     let cold = field("cold").and_then(secs);
     let range = field("range").and_then(secs);
-    let warm: Option<Vec<Duration>> = out
-        .split("\"warm\":[")
-        .nth(1)
-        .and_then(|w| w.split(']').next())
-        .map(|list| list.split(',').filter_map(secs).collect());
-    match (cold, warm, range) {
-        (Some(cold), Some(warm), Some(range)) if warm.len() == WARM_READS as usize => {
-            Ok(SparseRound { cold, warm, range })
+    let list = |name: &str| -> Option<Vec<Duration>> {
+        let rest = out.split(&format!("\"{name}\":[")).nth(1)?;
+        Some(rest.split(']').next()?.split(',').filter_map(secs).collect())
+    };
+    match (cold, list("warm"), range, list("again")) {
+        (Some(cold), Some(warm), Some(range), Some(again))
+            if warm.len() == WARM_READS as usize && again.len() == WARM_READS as usize =>
+        {
+            Ok(SparseRound { cold, warm, range, again })
         }
         _ => Err(format!("unexpected output from replicate.mjs sparse: {out}").into()),
     }
@@ -137,7 +153,8 @@ pub(crate) fn report(records: usize, ours: &[SparseRound], hypercore: &[SparseRo
         let cold = median(rounds.iter().map(|r| r.cold).collect());
         let warm: Vec<Duration> = rounds.iter().flat_map(|r| r.warm.iter().copied()).collect();
         let range = median(rounds.iter().map(|r| r.range).collect());
-        (cold, quantile(&warm, 0.5), quantile(&warm, 0.9), range)
+        let again: Vec<Duration> = rounds.iter().flat_map(|r| r.again.iter().copied()).collect();
+        (cold, quantile(&warm, 0.5), quantile(&warm, 0.9), range, quantile(&again, 0.5))
     };
     println!();
     println!(
@@ -145,12 +162,13 @@ pub(crate) fn report(records: usize, ours: &[SparseRound], hypercore: &[SparseRo
         ours.len().max(hypercore.len())
     );
     println!(
-        "{:<28} {:>16} {:>18} {:>12} {:>18}",
+        "{:<28} {:>16} {:>18} {:>12} {:>18} {:>16}",
         "system",
         "20 latest, cold",
         "20 events, warm",
         "warm p90",
-        format!("{len} events")
+        format!("{len} events"),
+        "20 again"
     );
     let mb = |d: Duration| (len as usize * RECORD) as f64 / d.as_secs_f64() / 1e6;
     let mut rows = Vec::new();
@@ -158,23 +176,26 @@ pub(crate) fn report(records: usize, ours: &[SparseRound], hypercore: &[SparseRo
         if rounds.is_empty() {
             continue;
         }
-        let (cold, warm, p90, range) = summary(rounds);
+        let (cold, warm, p90, range, again) = summary(rounds);
         println!(
-            "{name:<28} {:>13.2} ms {:>15.2} ms {:>9.2} ms {:>9.1} ms {:>5.0} MB/s",
+            "{name:<28} {:>13.2} ms {:>15.2} ms {:>9.2} ms {:>9.1} ms {:>5.0} MB/s {:>13.1} us",
             ms(cold),
             ms(warm),
             ms(p90),
             ms(range),
-            mb(range)
+            mb(range),
+            again.as_secs_f64() * 1e6
         );
-        rows.push((cold, warm, range));
+        rows.push((cold, warm, range, again));
     }
     if let [o, h] = rows[..] {
+        let x = |h: Duration, o: Duration| h.as_secs_f64() / o.as_secs_f64();
         println!(
-            "ours vs hypercore: {:.1}x faster cold, {:.1}x faster warm, {:.1}x faster for {len} events",
-            h.0.as_secs_f64() / o.0.as_secs_f64(),
-            h.1.as_secs_f64() / o.1.as_secs_f64(),
-            h.2.as_secs_f64() / o.2.as_secs_f64()
+            "ours vs hypercore: {:.1}x faster cold, {:.1}x faster warm, {:.1}x faster for {len} events, {:.1}x faster read again",
+            x(h.0, o.0),
+            x(h.1, o.1),
+            x(h.2, o.2),
+            x(h.3, o.3)
         );
     }
 }

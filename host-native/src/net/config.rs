@@ -32,6 +32,8 @@ pub struct NetConfig {
     pub(crate) tor_redial: (Duration, Duration),
     /// How long a read on demand waits for one peer's answer before it asks another.
     pub(crate) fetch_patience: Duration,
+    /// Bytes of events reads on demand verified kept for later reads.
+    pub(crate) fetch_cache: usize,
 }
 
 /// The default first wait before redialling a kept peer; it doubles with each short session.
@@ -51,6 +53,9 @@ pub(crate) const TOR_REDIAL_MAX: Duration = Duration::from_secs(60);
 /// The default wait for one peer's answer to a read on demand: far above a frame's transfer
 /// over Tor (a 256 KiB frame took well under a second on the private test network).
 pub(crate) const FETCH_PATIENCE: Duration = Duration::from_secs(10);
+/// The default budget of the events reads on demand keep for later reads: the events of a few
+/// thousand posts of 256 bytes, or a dozen 256 KiB frames.
+pub(crate) const FETCH_CACHE: usize = 4 << 20;
 
 impl Default for NetConfig {
     fn default() -> Self {
@@ -69,6 +74,7 @@ impl Default for NetConfig {
             redial: (REDIAL_FIRST, REDIAL_MAX),
             tor_redial: (TOR_REDIAL_FIRST, TOR_REDIAL_MAX),
             fetch_patience: FETCH_PATIENCE,
+            fetch_cache: FETCH_CACHE,
         }
     }
 }
@@ -174,6 +180,19 @@ impl NetConfig {
     /// the fetch's own timeout still bounds the whole read.
     pub fn with_fetch_patience(mut self, d: Duration) -> Self {
         self.fetch_patience = d.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How many bytes of the events reads on demand ([`Core::fetch_events`](crate::Core::fetch_events))
+    /// verified are kept in memory, so that reading them again asks no peer (default 4 MiB;
+    /// 0 keeps none). A read of seqs inside an earlier answer is answered at once, even with
+    /// no peer connected; a read of the latest events is, when an earlier answer ends where
+    /// the longest head connected peers announce ends (what a peer would send). The least
+    /// recently read go first; a forked author's are dropped.
+    /// [`FetchedEvents::from_cache`](super::FetchedEvents::from_cache) tells such answers
+    /// apart. Nothing of it is written to the store.
+    pub fn with_fetch_cache(mut self, bytes: usize) -> Self {
+        self.fetch_cache = bytes;
         self
     }
 

@@ -4,7 +4,8 @@
 //! A fetch is XSP's sparse read (RANGE_REQUEST): the peer sends the events with a range proof
 //! against its latest signed head of the feed, and the session verifies both before the
 //! events reach the caller. Nothing fetched is stored: the store holds a feed only as a
-//! verified prefix, which sync fills for the feeds it keeps.
+//! verified prefix, which sync fills for the feeds it keeps. What was fetched is kept in
+//! memory for a while ([`super::fetch_cache`]), so a second read of it asks no peer.
 
 use std::fmt;
 use std::ops::Range;
@@ -27,6 +28,7 @@ use super::follow::{Follows, Replication};
 use super::node::NetInner;
 use super::ticket::PeerId;
 use crate::Core;
+use crate::store::state::lock;
 
 /// Where a session sends what became of one sparse read: [`FetchStep::Sent`] or
 /// [`FetchStep::NotSent`] at once, then (if sent) the answer.
@@ -78,25 +80,58 @@ pub enum Fetch {
 }
 
 /// Events of a feed read from a peer, verified against the author's signed head, not stored.
+///
+/// Cloning is cheap: the events are shared, not copied.
 #[derive(Clone, Debug)]
 pub struct FetchedEvents {
     peer: PeerId,
     head: SignedHead,
     start: u64,
     len: u64,
-    blocks: Vec<EventBlock>,
+    /// The verified answers, in seq order; the events shown are `len` of them after the first
+    /// `skip` (a read answered from a larger cached one).
+    blocks: Arc<Vec<EventBlock>>,
+    skip: u64,
+    cached: bool,
 }
 
 impl FetchedEvents {
     /// The events of one verified answer from `peer`.
     pub(super) fn from_range(peer: PeerId, range: VerifiedRange) -> Self {
         let len = range.events.len() as u64;
-        FetchedEvents { peer, head: range.head, start: range.start, len, blocks: vec![range.events] }
+        let blocks = Arc::new(vec![range.events]);
+        FetchedEvents { peer, head: range.head, start: range.start, len, blocks, skip: 0, cached: false }
+    }
+
+    /// Seqs `seqs` of these events (which hold them all), as the answer to a read made later:
+    /// marked as [`FetchedEvents::from_cache`].
+    fn part(&self, seqs: Range<u64>) -> FetchedEvents {
+        debug_assert!(self.start <= seqs.start && seqs.end <= self.start + self.len);
+        FetchedEvents {
+            start: seqs.start,
+            len: seqs.end - seqs.start,
+            skip: self.skip + (seqs.start - self.start),
+            cached: true,
+            ..self.clone()
+        }
+    }
+
+    /// The size of the events' canonical bytes (what the cache counts).
+    fn byte_len(&self) -> usize {
+        self.blocks.iter().map(EventBlock::byte_len).sum()
     }
 
     /// The peer that sent them.
     pub fn peer(&self) -> PeerId {
         self.peer
+    }
+
+    /// Whether they came from the events earlier reads verified
+    /// ([`NetConfig::with_fetch_cache`](super::NetConfig::with_fetch_cache)) rather than
+    /// from a peer just now. They are the same events either way, verified against
+    /// [`FetchedEvents::head`] when they first came.
+    pub fn from_cache(&self) -> bool {
+        self.cached
     }
 
     /// The author's signed head they were proved against (the peer's latest when the last of
@@ -123,7 +158,18 @@ impl FetchedEvents {
 
     /// The events in seq order.
     pub fn iter(&self) -> impl Iterator<Item = EventRef<'_>> + '_ {
-        self.blocks.iter().flat_map(|b| b.iter())
+        // Whole blocks before the first event shown are passed over without parsing them.
+        let mut skip = usize::try_from(self.skip).unwrap_or(usize::MAX);
+        let first = self.blocks.iter().position(|b| {
+            let inside = skip < b.len();
+            if !inside {
+                skip -= b.len();
+            }
+            inside
+        });
+        let blocks = first.map_or(&self.blocks[..0], |i| &self.blocks[i..]);
+        let len = usize::try_from(self.len).unwrap_or(usize::MAX);
+        blocks.iter().flat_map(|b| b.iter()).skip(skip).take(len)
     }
 }
 
@@ -277,6 +323,10 @@ impl Core {
     ) -> Result<FetchedEvents, FetchError> {
         let inner = self.net_slot().inner()?;
         let (author, mode) = (*author, range_mode(which)?);
+        // Seqs read before: answered here, without a hop to the sync's threads.
+        if let Some(hit) = inner.cached(&author, mode, None) {
+            return Ok(hit);
+        }
         let handle = inner.handle.clone();
         wait_for_task(&handle, fetch(inner, author, mode, timeout))
     }
@@ -293,6 +343,9 @@ impl Core {
     ) -> Result<FetchedEvents, FetchError> {
         let inner = self.net_slot().inner()?;
         let (author, mode) = (*author, range_mode(which)?);
+        if let Some(hit) = inner.cached(&author, mode, None) {
+            return Ok(hit);
+        }
         let task = AbortOnDrop(inner.handle.clone().spawn(fetch(inner, author, mode, timeout)));
         task.await
     }
@@ -397,6 +450,13 @@ async fn fetch(
         let activity = inner.activity.notified();
         tokio::pin!(activity);
         activity.as_mut().enable();
+        let announced = announced_lengths(&inner, author, deadline).await;
+        let longest = announced.iter().map(|&(_, len)| len).max();
+        if longest.is_some()
+            && let Some(hit) = inner.cached(&author, mode, longest)
+        {
+            return Ok(hit);
+        }
         // A peer whose feed ends before the last seq asked for answers with fewer events
         // (or none): the longest such answer is kept in case no other peer has them all.
         let mut cut: Option<FetchedEvents> = None;
@@ -405,9 +465,9 @@ async fn fetch(
                 cut = Some(got);
             }
         };
-        for id in sessions_to_ask(&inner, author, mode, deadline, &misses).await {
+        for id in misses.reorder(rank(mode, announced)) {
             match fetch_from(&inner, id, author, mode, deadline).await {
-                Answer::Got(got) if covers(&got, mode) => return Ok(got),
+                Answer::Got(got) if covers(&got, mode) => return Ok(inner.keep_fetched(author, got)),
                 Answer::Got(got) => keep(got),
                 Answer::Failed { peer, status } => misses.refused(FetchError::Failed { author, peer, status }),
                 Answer::Stalled { peer, got } => {
@@ -420,9 +480,39 @@ async fn fetch(
             }
         }
         if let Some(got) = cut {
-            return Ok(got);
+            return Ok(inner.keep_fetched(author, got));
         }
         wait_or_give_up(&inner, author, deadline, &mut misses, activity).await?;
+    }
+}
+
+impl NetInner {
+    /// A read of `author`'s feed answered from the events earlier reads verified, if they hold
+    /// it: seqs of a range inside one cached answer; the latest events if a cached answer ends
+    /// at `longest`, the longest head connected peers announced (`None`: not known, the latest
+    /// events are not answered). A forked author's entries are dropped instead.
+    fn cached(&self, author: &AuthorId, mode: RangeMode, longest: Option<u64>) -> Option<FetchedEvents> {
+        let mut cache = lock(&self.fetch_cache);
+        if self.forked.contains(author) {
+            cache.forget(author);
+            return None;
+        }
+        let (want, found) = match mode {
+            RangeMode::Range { start, end } => (start..end, cache.covering(author, &(start..end))),
+            RangeMode::Latest(n) => {
+                let end = longest?;
+                (end.saturating_sub(n)..end, cache.ending_at(author, end, n))
+            }
+        };
+        found.map(|(_, answer)| answer.part(want))
+    }
+
+    /// Keeps the events a read of `author`'s feed verified for later reads, and returns them.
+    fn keep_fetched(&self, author: AuthorId, got: FetchedEvents) -> FetchedEvents {
+        if !got.is_empty() && !self.forked.contains(&author) {
+            lock(&self.fetch_cache).insert(author, got.seqs(), got.byte_len(), got.clone());
+        }
+        got
     }
 }
 
@@ -487,6 +577,12 @@ pub(super) async fn sessions_to_ask(
     deadline: Instant,
     misses: &Misses,
 ) -> Vec<u64> {
+    misses.reorder(rank(mode, announced_lengths(inner, author, deadline).await))
+}
+
+/// The open sessions whose peers announced `author`'s feed, with the length of its head each
+/// announced, in the order of [`NetInner::sessions_to_fetch_from`].
+async fn announced_lengths(inner: &NetInner, author: AuthorId, deadline: Instant) -> Vec<(u64, u64)> {
     // Every session is asked at once, then the answers are read: a busy session delays the
     // ranking by its own delay only.
     let asked: Vec<(u64, oneshot::Receiver<Option<u64>>)> = inner
@@ -503,7 +599,7 @@ pub(super) async fn sessions_to_ask(
             announced.push((id, len));
         }
     }
-    misses.reorder(rank(mode, announced))
+    announced
 }
 
 /// When a fetch of `timeout` gives up (far away for a timeout past what the clock can count:
@@ -624,7 +720,9 @@ async fn fetch_from(inner: &NetInner, id: u64, author: AuthorId, mode: RangeMode
             head: range.head,
             start: range.start,
             len: 0,
-            blocks: Vec::new(),
+            blocks: Arc::default(),
+            skip: 0,
+            cached: false,
         });
         if range.start != f.start + f.len {
             // An answer that does not follow the events so far (the session asked for exactly
@@ -634,7 +732,8 @@ async fn fetch_from(inner: &NetInner, id: u64, author: AuthorId, mode: RangeMode
         f.len += range.events.len() as u64;
         f.head = range.head;
         if !range.events.is_empty() {
-            f.blocks.push(range.events);
+            // Not shared yet: pushed in place.
+            Arc::make_mut(&mut f.blocks).push(range.events);
         }
         match rest {
             Some(rest) => mode = rest,

@@ -28,6 +28,8 @@ use super::claims::{self, Claims};
 use super::config::{Backends, NetConfig, NetError};
 use super::driver::{self, Control};
 use super::endpoint::{self, XSP_ALPN};
+use super::fetch::FetchedEvents;
+use super::fetch_cache::FetchCache;
 use super::follow::Follows;
 use super::import::{self, ImportJob};
 use super::onion::OnionAddress;
@@ -268,6 +270,8 @@ pub(crate) struct NetInner {
     pub(crate) follows: Follows,
     /// Which session fetches which feed.
     pub(crate) claims: Arc<Claims>,
+    /// What reads on demand verified, kept for later reads.
+    pub(crate) fetch_cache: Mutex<FetchCache<FetchedEvents>>,
     state: Mutex<State>,
     pub(crate) handle: tokio::runtime::Handle,
     next_session: AtomicU64,
@@ -324,6 +328,7 @@ impl NetInner {
         };
         let gossip = backends.gossip.then(|| Gossip::builder().spawn(ep.clone()));
         let changed = broadcast::channel(CHANGE_QUEUE).0;
+        let fetch_cache = Mutex::new(FetchCache::new(cfg.fetch_cache));
         let inner = Arc::new(NetInner {
             id: endpoint::peer_id(ep.id()),
             core,
@@ -340,6 +345,7 @@ impl NetInner {
             forked,
             follows,
             claims: Claims::new(changed),
+            fetch_cache,
             state: Mutex::default(),
             handle,
             next_session: AtomicU64::new(1),

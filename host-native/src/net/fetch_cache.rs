@@ -1,0 +1,247 @@
+//! The events reads on demand verified, kept in memory within a byte budget
+//! ([`NetConfig::with_fetch_cache`](super::NetConfig::with_fetch_cache)), so that reading them
+//! again asks no peer.
+//!
+//! An event at a seq of an author's feed never changes once verified against the author's
+//! signed head (a second history is a fork, and a forked author's entries are dropped), so a
+//! cached range answers any read of seqs inside it, at any later time and with no peer
+//! connected. The latest events of a feed are answered from the cache only when they end where
+//! the longest head connected peers announce ends: what a peer would send.
+//!
+//! The cache is pure bookkeeping (no I/O, no clock): entries are ranges of seqs per author,
+//! each with its byte size; the least recently used go first when an insert passes the budget.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use xaeroflux_core::AuthorId;
+
+/// One cached answer.
+struct Entry<T> {
+    seqs: Range<u64>,
+    bytes: usize,
+    /// The cache's clock when it was inserted or last read.
+    used_at: u64,
+    value: T,
+}
+
+/// Answers of reads on demand per author, least recently used dropped first beyond `budget`
+/// bytes. `T` is the answer ([`super::fetch::FetchedEvents`] in use).
+pub(crate) struct FetchCache<T> {
+    budget: usize,
+    used: usize,
+    clock: u64,
+    feeds: HashMap<AuthorId, Vec<Entry<T>>>,
+}
+
+impl<T> FetchCache<T> {
+    /// An empty cache of at most `budget` bytes (0: keeps nothing).
+    pub(crate) fn new(budget: usize) -> Self {
+        FetchCache { budget, used: 0, clock: 0, feeds: HashMap::new() }
+    }
+
+    /// The bytes of the entries held.
+    #[cfg(test)]
+    pub(crate) fn used(&self) -> usize {
+        self.used
+    }
+
+    /// An entry of `author` that holds every seq of `want` (not empty), the latest inserted
+    /// first; marked as just used. Returns its seqs and answer.
+    pub(crate) fn covering(&mut self, author: &AuthorId, want: &Range<u64>) -> Option<(Range<u64>, &T)> {
+        if want.is_empty() {
+            return None;
+        }
+        self.find(author, |s| s.start <= want.start && want.end <= s.end)
+    }
+
+    /// An entry of `author` that ends at `end` and holds at least its last `n` seqs (or all
+    /// of `0..end` if `n` is larger), the latest inserted first; marked as just used.
+    pub(crate) fn ending_at(&mut self, author: &AuthorId, end: u64, n: u64) -> Option<(Range<u64>, &T)> {
+        let start = end.saturating_sub(n);
+        self.find(author, |s| s.end == end && s.start <= start && start < end)
+    }
+
+    fn find(&mut self, author: &AuthorId, fits: impl Fn(&Range<u64>) -> bool) -> Option<(Range<u64>, &T)> {
+        self.clock += 1;
+        let clock = self.clock;
+        let entry = self.feeds.get_mut(author)?.iter_mut().rev().find(|e| fits(&e.seqs))?;
+        entry.used_at = clock;
+        Some((entry.seqs.clone(), &entry.value))
+    }
+
+    /// Keeps `value`, the answer for `author`'s `seqs` (`bytes` of it), dropping the entries
+    /// of that author it covers, then the least recently used entries while the cache holds
+    /// more than its budget. An answer larger than the whole budget, or of no seqs, is not
+    /// kept.
+    pub(crate) fn insert(&mut self, author: AuthorId, seqs: Range<u64>, bytes: usize, value: T) {
+        if seqs.is_empty() || bytes > self.budget {
+            return;
+        }
+        self.clock += 1;
+        let entries = self.feeds.entry(author).or_default();
+        let mut freed = 0;
+        entries.retain(|e| {
+            let covered = seqs.start <= e.seqs.start && e.seqs.end <= seqs.end;
+            if covered {
+                freed += e.bytes;
+            }
+            !covered
+        });
+        entries.push(Entry { seqs, bytes, used_at: self.clock, value });
+        self.used = self.used - freed + bytes;
+        while self.used > self.budget {
+            self.drop_least_recently_used();
+        }
+    }
+
+    /// Drops every entry of `author` (its feed forked: which history a cached range belongs
+    /// to is no longer known).
+    pub(crate) fn forget(&mut self, author: &AuthorId) {
+        if let Some(entries) = self.feeds.remove(author) {
+            self.used -= entries.iter().map(|e| e.bytes).sum::<usize>();
+        }
+    }
+
+    fn drop_least_recently_used(&mut self) {
+        let oldest = self
+            .feeds
+            .iter()
+            .flat_map(|(a, es)| es.iter().enumerate().map(move |(i, e)| (e.used_at, *a, i)))
+            .min_by_key(|&(at, _, _)| at);
+        let Some((_, author, i)) = oldest else {
+            self.used = 0;
+            return;
+        };
+        if let Some(entries) = self.feeds.get_mut(&author) {
+            let e = entries.remove(i);
+            self.used -= e.bytes;
+            if entries.is_empty() {
+                self.feeds.remove(&author);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn author(n: u8) -> AuthorId {
+        AuthorId([n; 32])
+    }
+
+    /// The naive model: entries in least-recently-used-first order.
+    #[derive(Default)]
+    struct Model {
+        entries: Vec<(u8, Range<u64>, usize, u32)>,
+    }
+
+    impl Model {
+        fn touch(&mut self, i: usize) -> (Range<u64>, u32) {
+            let e = self.entries.remove(i);
+            let found = (e.1.clone(), e.3);
+            self.entries.push(e);
+            found
+        }
+        fn find(&mut self, a: u8, fits: impl Fn(&Range<u64>) -> bool) -> Option<(Range<u64>, u32)> {
+            // The latest inserted of the author first: insertion order is kept apart from use.
+            let i = self.entries.iter().enumerate().filter(|(_, e)| e.0 == a && fits(&e.1)).max_by_key(|(_, e)| e.3)?.0;
+            Some(self.touch(i))
+        }
+        fn insert(&mut self, budget: usize, a: u8, seqs: Range<u64>, bytes: usize, id: u32) {
+            if seqs.is_empty() || bytes > budget {
+                return;
+            }
+            self.entries.retain(|e| !(e.0 == a && seqs.start <= e.1.start && e.1.end <= seqs.end));
+            self.entries.push((a, seqs, bytes, id));
+            while self.entries.iter().map(|e| e.2).sum::<usize>() > budget {
+                self.entries.remove(0);
+            }
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u8, u64, u64, usize),
+        Covering(u8, u64, u64),
+        EndingAt(u8, u64, u64),
+        Forget(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u8..3, 0u64..40, 0u64..20, 1usize..400).prop_map(|(a, s, l, b)| Op::Insert(a, s, s + l, b)),
+            4 => (0u8..3, 0u64..40, 0u64..20).prop_map(|(a, s, l)| Op::Covering(a, s, s + l)),
+            2 => (0u8..3, 0u64..60, 0u64..25).prop_map(|(a, e, n)| Op::EndingAt(a, e, n)),
+            1 => (0u8..3).prop_map(Op::Forget),
+        ]
+    }
+
+    proptest! {
+        /// Every operation gives what the naive model gives, and the bytes held never pass
+        /// the budget.
+        #[test]
+        fn the_cache_behaves_as_the_naive_model(budget in 0usize..1500, ops in proptest::collection::vec(op(), 1..120)) {
+            let mut cache = FetchCache::<u32>::new(budget);
+            let mut model = Model::default();
+            for (id, op) in ops.into_iter().enumerate() {
+                let id = id as u32;
+                match op {
+                    Op::Insert(a, s, e, b) => {
+                        cache.insert(author(a), s..e, b, id);
+                        model.insert(budget, a, s..e, b, id);
+                    }
+                    Op::Covering(a, s, e) => {
+                        let got = cache.covering(&author(a), &(s..e)).map(|(r, v)| (r, *v));
+                        let want = if s < e { model.find(a, |r| r.start <= s && e <= r.end) } else { None };
+                        prop_assert_eq!(got, want);
+                    }
+                    Op::EndingAt(a, e, n) => {
+                        let got = cache.ending_at(&author(a), e, n).map(|(r, v)| (r, *v));
+                        let start = e.saturating_sub(n);
+                        let want = model.find(a, |r| r.end == e && r.start <= start && start < e);
+                        prop_assert_eq!(got, want);
+                    }
+                    Op::Forget(a) => {
+                        cache.forget(&author(a));
+                        model.entries.retain(|x| x.0 != a);
+                    }
+                }
+                let held: usize = model.entries.iter().map(|e| e.2).sum();
+                prop_assert_eq!(cache.used(), held);
+                prop_assert!(cache.used() <= budget);
+            }
+        }
+    }
+
+    #[test]
+    fn a_read_keeps_an_entry_from_being_the_next_dropped() {
+        let mut cache = FetchCache::new(300);
+        cache.insert(author(1), 0..10, 100, "a");
+        cache.insert(author(1), 20..30, 100, "b");
+        cache.insert(author(2), 0..10, 100, "c");
+        assert_eq!(cache.covering(&author(1), &(2..5)).map(|(_, v)| *v), Some("a"));
+        cache.insert(author(2), 50..60, 100, "d");
+        // "b" was the least recently used.
+        assert!(cache.covering(&author(1), &(20..21)).is_none());
+        assert!(cache.covering(&author(1), &(0..10)).is_some());
+        assert_eq!(cache.used(), 300);
+        // A wider range replaces the entries it covers.
+        cache.insert(author(2), 0..100, 150, "e");
+        assert_eq!(cache.used(), 250);
+        assert_eq!(cache.covering(&author(2), &(55..60)).map(|(_, v)| *v), Some("e"));
+        // The latest events: only an entry that ends where asked.
+        assert_eq!(cache.ending_at(&author(2), 100, 20).map(|(r, _)| r), Some(0..100));
+        assert!(cache.ending_at(&author(2), 101, 20).is_none());
+        assert!(cache.ending_at(&author(1), 10, 11).is_some(), "all of a short feed");
+        cache.forget(&author(2));
+        assert_eq!(cache.used(), 100);
+        // Nothing kept with no budget, or larger than the budget.
+        let mut none = FetchCache::new(0);
+        none.insert(author(1), 0..1, 1, ());
+        assert_eq!(none.used(), 0);
+        assert!(none.covering(&author(1), &(0..1)).is_none());
+    }
+}
