@@ -130,6 +130,10 @@ export interface StoreOptions {
   secretKey?: Uint8Array | string;
   /** `"strict"` (default): a commit is flushed to disk before it resolves. */
   durability?: "strict" | "relaxed";
+  /** Bytes of events read on demand (`fetchEvents`) kept in memory for later reads
+   * (default 4194304; 0 keeps none). A read of seqs inside an earlier answer resolves at once,
+   * from any session of the store, with no peer asked. */
+  fetchCache?: number;
 }
 
 /** Options of `append` and `appendBatch`. */
@@ -230,6 +234,10 @@ export interface FetchedEvents {
   end: number;
   head: SignedHeadInfo;
   events: StoredEvent[];
+  /** Whether the store answered from events an earlier `fetchEvents` verified (the store
+   * option `fetchCache`) rather than asking the peer; the same events either way, verified
+   * against `head` when they first came. */
+  fromCache: boolean;
 }
 
 /** Fork evidence a store holds (`store.forks()`): an author who signed two heads that no one

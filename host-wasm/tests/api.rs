@@ -276,6 +276,72 @@ async fn a_session_that_fetches_no_feed_reads_them_on_demand() {
     wait_for("c stores a's feed", || c.event_count() == 3001.0).await;
 }
 
+/// What `fetchEvents` verified is kept by the store: a read inside an earlier answer resolves
+/// from memory (`fromCache`), from another session of the store and once every session ended;
+/// the latest events only while an answer ends where the peer's head ends; nothing is kept by
+/// a store with `fetchCache: 0`.
+#[wasm_bindgen_test]
+async fn events_read_on_demand_are_read_again_from_memory() {
+    let a = Store::open_in_memory(None).unwrap();
+    let payloads: Vec<String> = (0..300).map(|i| format!("post {i}")).collect();
+    let batch = Array::new();
+    for p in &payloads {
+        batch.push(&JsValue::from_str(p));
+    }
+    JsFuture::from(a.append_batch(batch.into(), None).unwrap()).await.unwrap();
+    let author = a.author();
+    let b = Store::open_in_memory(None).unwrap();
+    let none = Store::open_in_memory(Some(opts(&[("fetchCache", 0.into())]))).unwrap();
+    let (sa, sb) = connect_fetching(&a, &b, JsValue::from_str("none"));
+    let (_sa2, sn) = connect_fetching(&a, &none, JsValue::from_str("none"));
+    let cached = |v: &JsValue| get(v, "fromCache").as_bool().unwrap();
+    let range = |s: u32, e: u32| opts(&[("start", s.into()), ("end", e.into())]);
+
+    let first = fetch_events(&sb, &author, range(100, 200)).await.unwrap();
+    assert!(!cached(&first));
+    assert_eq!(texts(&first), payloads[100..200].to_vec());
+    let inside = fetch_events(&sb, &author, range(150, 170)).await.unwrap();
+    assert!(cached(&inside));
+    assert_eq!(texts(&inside), payloads[150..170].to_vec());
+    assert_eq!((get(&inside, "start").as_f64(), get(&inside, "end").as_f64()), (Some(150.0), Some(170.0)));
+    let json = |v: &JsValue| js_sys::JSON::stringify(v).unwrap().as_string().unwrap();
+    assert_eq!(json(&get(&inside, "head")), json(&get(&first, "head")));
+    assert!(!cached(&fetch_events(&sb, &author, range(190, 210)).await.unwrap()), "past the answer");
+
+    // The latest events: from memory while the answer ends at the peer's head.
+    assert!(!cached(&fetch_events(&sb, &author, opts(&[("latest", 20.into())])).await.unwrap()));
+    let again = fetch_events(&sb, &author, opts(&[("latest", 5.into())])).await.unwrap();
+    assert!(cached(&again));
+    assert_eq!(texts(&again), payloads[295..300].to_vec());
+    append(&a, "post 300").await;
+    // Once the session has the peer's new head, the latest events come from the peer.
+    let mut newer = None;
+    for _ in 0..200 {
+        let got = fetch_events(&sb, &author, opts(&[("latest", 5.into())])).await.unwrap();
+        if get(&got, "end").as_f64() == Some(301.0) {
+            newer = Some(got);
+            break;
+        }
+        assert!(cached(&got), "an answer ending at the old head comes from memory");
+        JsFuture::from(sleep(10)).await.unwrap();
+    }
+    let newer = newer.expect("the latest events after the append");
+    assert!(!cached(&newer));
+    assert_eq!(texts(&newer)[4], "post 300");
+
+    // Every session ended: what was read is still answered, nothing else.
+    fetch_events(&sn, &author, range(100, 200)).await.unwrap();
+    sa.borrow().as_ref().unwrap().close();
+    wait_for("b's session to end", || sb.borrow().as_ref().unwrap().closed()).await;
+    let offline = fetch_events(&sb, &author, range(120, 150)).await.unwrap();
+    assert!(cached(&offline));
+    assert_eq!(texts(&offline), payloads[120..150].to_vec());
+    let err = fetch_events(&sb, &author, range(0, 10)).await.unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("SYNC"), "{err:?}");
+    // A store keeping nothing asks the peer every time.
+    assert!(!cached(&fetch_events(&sn, &author, range(120, 150)).await.unwrap()));
+}
+
 /// An author who signed two histories (two stores of one key): `fetchConsistency` of a head of
 /// the other history rejects with `FORKED` and the evidence, which the evidence's own decoder
 /// accepts; a head of the peer's history is still extended. `recordFork` keeps the evidence

@@ -5,7 +5,8 @@
 //! against its latest signed head of the feed, and the session verifies both before the
 //! events reach the caller. Nothing fetched is stored: the store holds a feed only as a
 //! verified prefix, which sync fills for the feeds it keeps. What was fetched is kept in
-//! memory for a while ([`super::fetch_cache`]), so a second read of it asks no peer.
+//! memory for a while ([`FetchCache`](xaeroflux_core::xsp::FetchCache)), so a second read of it
+//! asks no peer.
 
 use std::fmt;
 use std::ops::Range;

@@ -65,7 +65,6 @@ mod config;
 mod driver;
 mod endpoint;
 mod fetch;
-mod fetch_cache;
 mod fetch_proof;
 mod follow;
 #[doc(hidden)]

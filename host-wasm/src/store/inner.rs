@@ -30,7 +30,7 @@ use js_sys::Function;
 use wasm_bindgen::JsValue;
 use web_sys::IdbDatabase;
 use xaeroflux_core::memstore::MemStore;
-use xaeroflux_core::xsp::{ForkEvidence, ForkEvidenceError};
+use xaeroflux_core::xsp::{FetchCache, ForkEvidence, ForkEvidenceError};
 use xaeroflux_core::{AuthorId, SignedHead};
 
 use crate::error::{ErrorCode, JsError, make_js_error};
@@ -119,7 +119,20 @@ pub struct Inner {
     pub next_listener: Cell<u32>,
     /// The store's sync sessions.
     pub sessions: RefCell<Vec<std::rc::Weak<dyn FeedListener>>>,
+    /// What sessions' reads on demand (`fetchEvents`) verified, kept for later reads.
+    pub fetched: RefCell<FetchCache<FetchedRead>>,
 }
+
+/// One verified answer of `fetchEvents`, kept for later reads ([`Inner::fetched`]).
+pub struct FetchedRead {
+    /// The signed head the events were verified against.
+    pub head: SignedHead,
+    /// The events (`StoredEvent` objects), in seq order.
+    pub events: js_sys::Array,
+}
+
+/// The default budget of [`Inner::fetched`] (the store option `fetchCache`).
+pub const FETCH_CACHE: usize = 4 << 20;
 
 /// The store is closed or stopped.
 pub struct ClosedError(pub String);
@@ -138,7 +151,15 @@ impl JsError for ClosedError {
 
 impl Inner {
     /// A store around `mem`, whose arrival runs up to `runs_saved` are already persisted.
-    pub fn new(name: Option<String>, mem: MemStore, db: Option<IdbDatabase>, strict: bool, runs_saved: usize) -> Self {
+    /// It keeps at most `fetch_cache` bytes of events read on demand ([`Inner::fetched`]).
+    pub fn new(
+        name: Option<String>,
+        mem: MemStore,
+        db: Option<IdbDatabase>,
+        strict: bool,
+        runs_saved: usize,
+        fetch_cache: usize,
+    ) -> Self {
         let author = mem.author().unwrap_or_default();
         let durable = Durable { len: mem.feed_len(&author), head: mem.local_head() };
         Inner {
@@ -157,6 +178,7 @@ impl Inner {
             listeners: RefCell::new(BTreeMap::new()),
             next_listener: Cell::new(1),
             sessions: RefCell::new(Vec::new()),
+            fetched: RefCell::new(FetchCache::new(fetch_cache)),
         }
     }
 

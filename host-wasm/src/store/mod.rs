@@ -24,7 +24,7 @@ use xaeroflux_core::{AuthorId, EventFlags};
 
 #[cfg(test)]
 pub(crate) use inner::Durable;
-pub(crate) use inner::{Change, FeedListener, Inner, commit_later};
+pub(crate) use inner::{Change, FeedListener, FetchedRead, Inner, commit_later};
 pub use open::OpenError;
 use open::Options;
 
@@ -76,7 +76,12 @@ fn parse_options(options: &JsValue) -> Result<Options, JsValue> {
         Some("relaxed") => false,
         Some(_) => return Err(arg(ArgError { name: "durability", expected: "\"strict\" or \"relaxed\"" })),
     };
-    Ok(Options { page, secret, strict })
+    let fetch_cache = match prop_num(options, "fetchCache").map_err(arg)? {
+        Some(n) if n >= 0.0 && n.fract() == 0.0 => n.min(usize::MAX as f64) as usize,
+        Some(_) => return Err(arg(ArgError { name: "fetchCache", expected: "a number of bytes (0 or more)" })),
+        None => inner::FETCH_CACHE,
+    };
+    Ok(Options { page, secret, strict, fetch_cache })
 }
 
 /// What `append` and `appendBatch` were asked to do besides storing the payloads.
@@ -203,7 +208,8 @@ impl Store {
                 return Err(e);
             }
         };
-        let inner = Inner::new(Some(name), opened.mem, Some(db), options.strict, opened.runs_saved);
+        let inner =
+            Inner::new(Some(name), opened.mem, Some(db), options.strict, opened.runs_saved, options.fetch_cache);
         *inner.release.borrow_mut() = Some(release);
         Ok(Store { inner: Rc::new(inner) })
     }
@@ -232,7 +238,7 @@ impl Store {
         let options = parse_options(&options.unwrap_or(JsValue::UNDEFINED))?;
         let key = open::new_key(&options).map_err(|e| e.to_js())?;
         let mem = xaeroflux_core::memstore::MemStore::new(key, options.page);
-        Ok(Store { inner: Rc::new(Inner::new(None, mem, None, options.strict, 0)) })
+        Ok(Store { inner: Rc::new(Inner::new(None, mem, None, options.strict, 0, options.fetch_cache)) })
     }
 
     /// Deletes the persisted store `name` (it must not be open anywhere).

@@ -105,6 +105,8 @@ pub struct Options {
     pub secret: Option<[u8; 32]>,
     /// Commit with strict durability.
     pub strict: bool,
+    /// Bytes of events read on demand kept for later reads.
+    pub fetch_cache: usize,
 }
 
 /// The key of a new store.

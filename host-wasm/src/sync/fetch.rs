@@ -4,6 +4,12 @@
 //! seq)` reads one event so, then asks for its inclusion proof (PROOF_REQUEST), and resolves
 //! with the proof file `store.prove` would make.
 //!
+//! What `fetchEvents` verified is kept by the store for later reads (the store option
+//! `fetchCache`, [`FetchCache`](xaeroflux_core::xsp::FetchCache)): a read of seqs inside an
+//! earlier answer, from any of the store's sessions, resolves at once with no request; so does
+//! a read of the latest events when an earlier answer ends where this session's peer's head of
+//! the feed ends. The answer says `fromCache: true`.
+//!
 //! A request made before the peer announced the feed (the session just started) waits until
 //! it does; if the session is synced and the peer never announced it, the promise rejects
 //! with `NOT_FOUND`. A range larger than one XSP frame is asked for in several requests,
@@ -22,6 +28,7 @@ use super::{Driver, SyncSession};
 use crate::error::{ArgError, ErrorCode, JsError, make_js_error};
 use crate::hex;
 use crate::js::{Obj, index, prop, prop_num};
+use crate::store::FetchedRead;
 
 /// What a request is for.
 enum Kind {
@@ -45,6 +52,8 @@ pub(super) struct Pending {
     start: Option<u64>,
     /// The head of the last answer.
     head: Option<SignedHead>,
+    /// The canonical bytes of the events so far (what the store's cache counts).
+    bytes: usize,
     resolve: Function,
     reject: Function,
 }
@@ -131,6 +140,7 @@ impl Driver {
         for ev in range.events.iter() {
             p.events.push(&crate::js::event(&ev));
         }
+        p.bytes += range.events.byte_len();
         p.head = Some(range.head);
         if matches!(p.kind, Kind::Prove) {
             self.prove_fetched(p, range);
@@ -138,14 +148,12 @@ impl Driver {
             p.mode = rest;
             self.send_fetch(p);
         } else {
-            let head = p.head.as_ref().map_or(JsValue::UNDEFINED, crate::js::head);
-            let result = Obj::new()
-                .set("author", hex::encode(p.author.as_bytes()))
-                .num("start", start)
-                .num("end", start + u64::from(p.events.length()))
-                .set("head", head)
-                .set("events", p.events.clone())
-                .build();
+            let result = fetched_object(&p.author, start, p.head.as_ref(), p.events.clone(), false);
+            let end = start + u64::from(p.events.length());
+            if let Some(head) = p.head.filter(|_| end > start && self.store.mem.borrow().fork(&p.author).is_none()) {
+                let read = FetchedRead { head, events: p.events };
+                self.store.fetched.borrow_mut().insert(p.author, start..end, p.bytes, read);
+            }
             let _ = p.resolve.call1(&JsValue::NULL, &result);
         }
         self.retry_fetches();
@@ -239,6 +247,45 @@ impl Driver {
     }
 }
 
+/// The `FetchedEvents` object of `events` (from seq `start`) verified against `head`.
+fn fetched_object(author: &AuthorId, start: u64, head: Option<&SignedHead>, events: Array, cached: bool) -> JsValue {
+    let end = start + u64::from(events.length());
+    Obj::new()
+        .set("author", hex::encode(author.as_bytes()))
+        .num("start", start)
+        .num("end", end)
+        .set("head", head.map_or(JsValue::UNDEFINED, crate::js::head))
+        .set("events", events)
+        .set("fromCache", cached)
+        .build()
+}
+
+impl Driver {
+    /// A `fetchEvents` of `author`'s feed answered from what the store's sessions verified
+    /// before, if it holds it: seqs inside one earlier answer; the latest events if an earlier
+    /// answer ends where this session's peer's head of the feed ends. A forked author's
+    /// answers are dropped instead.
+    fn cached_read(&self, author: &AuthorId, mode: RangeMode) -> Option<JsValue> {
+        let mut cache = self.store.fetched.borrow_mut();
+        if self.store.mem.borrow().fork(author).is_some() {
+            cache.forget(author);
+            return None;
+        }
+        let (want, found) = match mode {
+            RangeMode::Range { start, end } => (start..end, cache.covering(author, &(start..end))),
+            RangeMode::Latest(n) => {
+                let end = self.session.borrow().remote_head_of(author)?.length;
+                (end.saturating_sub(n)..end, cache.ending_at(author, end, n))
+            }
+        };
+        let (held, read) = found?;
+        let skip = u32::try_from(want.start - held.start).ok()?;
+        let len = u32::try_from(want.end - want.start).ok()?;
+        let events = read.events.slice(skip, skip.checked_add(len)?);
+        Some(fetched_object(author, want.start, Some(&read.head), events, true))
+    }
+}
+
 fn arg(e: ArgError) -> JsValue {
     e.to_js()
 }
@@ -320,13 +367,20 @@ impl SyncSession {
     /// Starts a request of `kind` about `author`'s feed (`mode`: the events to read; unused by
     /// `Kind::Extends`, which asks for a proof only) and returns the promise it settles.
     fn request(&self, author: AuthorId, kind: Kind, mode: RangeMode) -> Result<js_sys::Promise, JsValue> {
+        // Events read before, by any session of the store: at once, even once this one ended.
+        if matches!(kind, Kind::Events)
+            && let Some(answer) = self.driver.cached_read(&author, mode)
+        {
+            return Ok(js_sys::Promise::resolve(&answer));
+        }
         if self.driver.closed.get() {
             return Err(make_js_error(ErrorCode::Sync, "the session has ended"));
         }
         let mut callbacks = None;
         let promise = js_sys::Promise::new(&mut |resolve, reject| callbacks = Some((resolve, reject)));
         let (resolve, reject) = callbacks.ok_or_else(|| make_js_error(ErrorCode::Sync, "no promise callbacks"))?;
-        let p = Pending { author, kind, mode, events: Array::new(), start: None, head: None, resolve, reject };
+        let p =
+            Pending { author, kind, mode, events: Array::new(), start: None, head: None, bytes: 0, resolve, reject };
         self.driver.send_fetch(p);
         self.driver.run();
         Ok(promise)

@@ -21,6 +21,7 @@ use iroh::protocol::{AcceptError, ProtocolHandler, Router};
 use iroh_gossip::Gossip;
 use tokio::sync::{broadcast, mpsc, watch};
 use xaeroflux_core::AuthorId;
+use xaeroflux_core::xsp::FetchCache;
 
 use super::admission::{self, Existing};
 use super::claims::{self, Claims};
@@ -28,7 +29,6 @@ use super::config::{Backends, NetConfig, NetError};
 use super::driver::Control;
 use super::endpoint::{self, XSP_ALPN};
 use super::fetch::FetchedEvents;
-use super::fetch_cache::FetchCache;
 use super::follow::Follows;
 use super::import::{self, ImportJob};
 use super::onion::OnionAddress;

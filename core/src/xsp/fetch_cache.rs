@@ -1,20 +1,11 @@
-//! The events reads on demand verified, kept in memory within a byte budget
-//! ([`NetConfig::with_fetch_cache`](super::NetConfig::with_fetch_cache)), so that reading them
-//! again asks no peer.
-//!
-//! An event at a seq of an author's feed never changes once verified against the author's
-//! signed head (a second history is a fork, and a forked author's entries are dropped), so a
-//! cached range answers any read of seqs inside it, at any later time and with no peer
-//! connected. The latest events of a feed are answered from the cache only when they end where
-//! the longest head connected peers announce ends: what a peer would send.
-//!
-//! The cache is pure bookkeeping (no I/O, no clock): entries are ranges of seqs per author,
-//! each with its byte size; the least recently used go first when an insert passes the budget.
+//! [`FetchCache`]: the answers of reads on demand (RANGE_REQUEST) a host keeps, so that reading
+//! the same events again asks no peer.
 
-use std::collections::HashMap;
-use std::ops::Range;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::ops::Range;
 
-use xaeroflux_core::AuthorId;
+use crate::head::AuthorId;
 
 /// One cached answer.
 struct Entry<T> {
@@ -25,30 +16,55 @@ struct Entry<T> {
     value: T,
 }
 
-/// Answers of reads on demand per author, least recently used dropped first beyond `budget`
-/// bytes. `T` is the answer ([`super::fetch::FetchedEvents`] in use).
-pub(crate) struct FetchCache<T> {
+/// Answers of reads on demand per author, within a byte budget, the least recently used
+/// dropped first: what a host keeps of the events its sessions verified for
+/// [`Session::request_range`](super::Session::request_range), so that a later read of them asks
+/// no peer.
+///
+/// An event at a seq of an author's feed never changes once verified against the author's
+/// signed head (a second history is a fork: call [`FetchCache::forget`] for a forked author),
+/// so an answer holding seqs `a..b` answers any later read of seqs inside it
+/// ([`FetchCache::covering`]), with no peer connected too. The latest events of a feed are
+/// answered from it only when an answer ends where the longest head the peers announce ends
+/// ([`FetchCache::ending_at`]): what a peer would send.
+///
+/// Pure bookkeeping (no I/O, no clock): entries are ranges of seqs per author with their size
+/// in bytes, as the host counts them; `T` is the host's answer (events and the signed head
+/// they were verified against), handed back by reference.
+///
+/// ```
+/// use xaeroflux_core::AuthorId;
+/// use xaeroflux_core::xsp::FetchCache;
+///
+/// let author = AuthorId([7; 32]);
+/// let mut cache = FetchCache::new(1 << 20);
+/// cache.insert(author, 100..200, 31_200, "events 100..200");
+/// assert_eq!(cache.covering(&author, &(150..170)), Some((100..200, &"events 100..200")));
+/// assert!(cache.covering(&author, &(190..210)).is_none());
+/// // The latest 20 of a feed the peers now announce at length 200:
+/// assert!(cache.ending_at(&author, 200, 20).is_some());
+/// ```
+pub struct FetchCache<T> {
     budget: usize,
     used: usize,
     clock: u64,
-    feeds: HashMap<AuthorId, Vec<Entry<T>>>,
+    feeds: BTreeMap<AuthorId, Vec<Entry<T>>>,
 }
 
 impl<T> FetchCache<T> {
     /// An empty cache of at most `budget` bytes (0: keeps nothing).
-    pub(crate) fn new(budget: usize) -> Self {
-        FetchCache { budget, used: 0, clock: 0, feeds: HashMap::new() }
+    pub fn new(budget: usize) -> Self {
+        FetchCache { budget, used: 0, clock: 0, feeds: BTreeMap::new() }
     }
 
-    /// The bytes of the entries held.
-    #[cfg(test)]
-    pub(crate) fn used(&self) -> usize {
+    /// The bytes of the entries held (at most the budget).
+    pub fn used(&self) -> usize {
         self.used
     }
 
     /// An entry of `author` that holds every seq of `want` (not empty), the latest inserted
     /// first; marked as just used. Returns its seqs and answer.
-    pub(crate) fn covering(&mut self, author: &AuthorId, want: &Range<u64>) -> Option<(Range<u64>, &T)> {
+    pub fn covering(&mut self, author: &AuthorId, want: &Range<u64>) -> Option<(Range<u64>, &T)> {
         if want.is_empty() {
             return None;
         }
@@ -57,7 +73,7 @@ impl<T> FetchCache<T> {
 
     /// An entry of `author` that ends at `end` and holds at least its last `n` seqs (or all
     /// of `0..end` if `n` is larger), the latest inserted first; marked as just used.
-    pub(crate) fn ending_at(&mut self, author: &AuthorId, end: u64, n: u64) -> Option<(Range<u64>, &T)> {
+    pub fn ending_at(&mut self, author: &AuthorId, end: u64, n: u64) -> Option<(Range<u64>, &T)> {
         let start = end.saturating_sub(n);
         self.find(author, |s| s.end == end && s.start <= start && start < end)
     }
@@ -74,7 +90,7 @@ impl<T> FetchCache<T> {
     /// of that author it covers, then the least recently used entries while the cache holds
     /// more than its budget. An answer larger than the whole budget, or of no seqs, is not
     /// kept.
-    pub(crate) fn insert(&mut self, author: AuthorId, seqs: Range<u64>, bytes: usize, value: T) {
+    pub fn insert(&mut self, author: AuthorId, seqs: Range<u64>, bytes: usize, value: T) {
         if seqs.is_empty() || bytes > self.budget {
             return;
         }
@@ -95,9 +111,9 @@ impl<T> FetchCache<T> {
         }
     }
 
-    /// Drops every entry of `author` (its feed forked: which history a cached range belongs
-    /// to is no longer known).
-    pub(crate) fn forget(&mut self, author: &AuthorId) {
+    /// Drops every entry of `author` (for a forked author: which history a cached range
+    /// belongs to is no longer known).
+    pub fn forget(&mut self, author: &AuthorId) {
         if let Some(entries) = self.feeds.remove(author) {
             self.used -= entries.iter().map(|e| e.bytes).sum::<usize>();
         }
