@@ -52,7 +52,9 @@
 //! - **Sparse replication.** By default every feed announced is fetched and kept
 //!   ([`Replication::All`]). With [`Replication::Followed`] only the feeds of the authors the
 //!   application follows ([`Core::follow`](crate::Core::follow)) are; any feed can be read on
-//!   demand, verified but not stored, with [`Core::fetch_events`](crate::Core::fetch_events).
+//!   demand, verified but not stored, with [`Core::fetch_events`](crate::Core::fetch_events);
+//!   what a read verified is kept in memory for later reads
+//!   ([`NetConfig::with_fetch_cache`]), so reading it again asks no peer.
 //!
 //! The byte layouts of tickets and gossip announcements are in `docs/net.md`.
 
