@@ -346,17 +346,25 @@ fn a_head_the_feed_no_longer_extends_is_answered_with_fork_evidence() {
         Err(FetchError::Forked { peer, evidence }) => {
             assert_eq!(peer, x.node_id().unwrap());
             evidence.verify().unwrap();
-            assert_eq!((evidence.first, evidence.second), (*old, x.head()));
+            assert_eq!((evidence.first, evidence.second.author), (*old, mallory));
             evidence
         }
         other => panic!("expected the fork, got {other:?}"),
     };
     let same_length = forked(&theirs);
+    assert_eq!(same_length.second, x.head());
     assert!(same_length.proof.is_none(), "two roots for one length need no proof");
     let said = reader.fetch_consistency(&theirs, PATIENCE).unwrap_err().to_string();
     assert!(said.contains("forked") && said.contains("length 10"), "{said}");
     append_n(&x, 4, 3, 64);
-    let longer = forked(&theirs);
+    // Once the peer's session serves its longer head (a moment after the append; until then
+    // it answers with the same-length evidence again).
+    let mut longer = forked(&theirs);
+    assert!(wait_until(|| {
+        longer = forked(&theirs);
+        longer.second.length == 13
+    }));
+    assert_eq!(longer.second, x.head());
     assert!(longer.proof.is_some(), "the peer's proof that its feed differs at length 10");
     // The history the peer does hold is extended, as before.
     let now = reader.fetch_consistency(&before, PATIENCE).unwrap();
