@@ -5,7 +5,20 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::ops::Range;
 
+use super::message::RangeMode;
 use crate::head::AuthorId;
+
+/// What [`FetchCache::answer`] found for a read.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CachedAnswer<'a, T> {
+    /// The seqs the read asks for (for the latest `n`, the last `n` of the feed, or all of
+    /// it if shorter), all inside `held`.
+    pub seqs: Range<u64>,
+    /// The seqs of the answer kept that holds them.
+    pub held: Range<u64>,
+    /// That answer.
+    pub value: &'a T,
+}
 
 /// One cached answer.
 struct Entry<T> {
@@ -76,6 +89,22 @@ impl<T> FetchCache<T> {
     pub fn ending_at(&mut self, author: &AuthorId, end: u64, n: u64) -> Option<(Range<u64>, &T)> {
         let start = end.saturating_sub(n);
         self.find(author, |s| s.end == end && s.start <= start && start < end)
+    }
+
+    /// An entry of `author` that answers a read of `mode` (a RANGE_REQUEST's), marked as just
+    /// used: for [`RangeMode::Range`], one holding every seq asked ([`FetchCache::covering`]);
+    /// for [`RangeMode::Latest`], one ending at `longest`, the longest head of the feed the
+    /// peers announce (`None`, not known: no answer), and holding its last `n` seqs
+    /// ([`FetchCache::ending_at`]).
+    pub fn answer(&mut self, author: &AuthorId, mode: RangeMode, longest: Option<u64>) -> Option<CachedAnswer<'_, T>> {
+        let (seqs, (held, value)) = match mode {
+            RangeMode::Range { start, end } => (start..end, self.covering(author, &(start..end))?),
+            RangeMode::Latest(n) => {
+                let end = longest?;
+                (end.saturating_sub(n)..end, self.ending_at(author, end, n)?)
+            }
+        };
+        Some(CachedAnswer { seqs, held, value })
     }
 
     fn find(&mut self, author: &AuthorId, fits: impl Fn(&Range<u64>) -> bool) -> Option<(Range<u64>, &T)> {
@@ -252,6 +281,12 @@ mod tests {
         assert_eq!(cache.ending_at(&author(2), 100, 20).map(|(r, _)| r), Some(0..100));
         assert!(cache.ending_at(&author(2), 101, 20).is_none());
         assert!(cache.ending_at(&author(1), 10, 11).is_some(), "all of a short feed");
+        // A RANGE_REQUEST's mode, with the seqs it asks for.
+        let hit = cache.answer(&author(2), RangeMode::Latest(5), Some(100)).unwrap();
+        assert_eq!((hit.seqs, hit.held, *hit.value), (95..100, 0..100, "e"));
+        assert!(cache.answer(&author(2), RangeMode::Latest(5), None).is_none(), "no head known");
+        let hit = cache.answer(&author(2), RangeMode::Range { start: 3, end: 9 }, None).unwrap();
+        assert_eq!((hit.seqs, hit.held), (3..9, 0..100));
         cache.forget(&author(2));
         assert_eq!(cache.used(), 100);
         // Nothing kept with no budget, or larger than the budget.

@@ -106,7 +106,7 @@ pub use codec::DecodeError;
 pub use config::{Capabilities, Config, ConfigError, Limits, MIN_FEEDS, MIN_WINDOW_BYTES, Role, VERSION};
 pub use error::{ErrorCode, PageFault, RequestError, SessionError};
 pub use event::{BatchPage, Closed, Event, EventBlock, VerifiedBatch, VerifiedProof, VerifiedRange};
-pub use fetch_cache::FetchCache;
+pub use fetch_cache::{CachedAnswer, FetchCache};
 pub use fork::{ForkEvidence, ForkEvidenceError};
 pub use message::{Message, ProofKind, ProofStatus, RangeMode};
 pub use pair::Pair;

@@ -498,14 +498,7 @@ impl NetInner {
             cache.forget(author);
             return None;
         }
-        let (want, found) = match mode {
-            RangeMode::Range { start, end } => (start..end, cache.covering(author, &(start..end))),
-            RangeMode::Latest(n) => {
-                let end = longest?;
-                (end.saturating_sub(n)..end, cache.ending_at(author, end, n))
-            }
-        };
-        found.map(|(_, answer)| answer.part(want))
+        cache.answer(author, mode, longest).map(|hit| hit.value.part(hit.seqs))
     }
 
     /// Keeps the events a read of `author`'s feed verified for later reads, and returns them.

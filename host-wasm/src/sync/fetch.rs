@@ -271,18 +271,12 @@ impl Driver {
             cache.forget(author);
             return None;
         }
-        let (want, found) = match mode {
-            RangeMode::Range { start, end } => (start..end, cache.covering(author, &(start..end))),
-            RangeMode::Latest(n) => {
-                let end = self.session.borrow().remote_head_of(author)?.length;
-                (end.saturating_sub(n)..end, cache.ending_at(author, end, n))
-            }
-        };
-        let (held, read) = found?;
-        let skip = u32::try_from(want.start - held.start).ok()?;
-        let len = u32::try_from(want.end - want.start).ok()?;
-        let events = read.events.slice(skip, skip.checked_add(len)?);
-        Some(fetched_object(author, want.start, Some(&read.head), events, true))
+        let longest = self.session.borrow().remote_head_of(author).map(|h| h.length);
+        let hit = cache.answer(author, mode, longest)?;
+        let skip = u32::try_from(hit.seqs.start - hit.held.start).ok()?;
+        let len = u32::try_from(hit.seqs.end - hit.seqs.start).ok()?;
+        let events = hit.value.events.slice(skip, skip.checked_add(len)?);
+        Some(fetched_object(author, hit.seqs.start, Some(&hit.value.head), events, true))
     }
 }
 
