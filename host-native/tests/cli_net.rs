@@ -4,7 +4,7 @@
 //! bad tickets are one-line errors; `fetch` reads a feed, proves an event of it and checks an
 //! older head against it, without storing it; `follow` and `sync --only-followed` keep only the feeds followed.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -260,6 +260,48 @@ fn status_answers_for_a_store_at_a_long_path() {
     assert!(!a.join("xf.sock").exists(), "and removed when the command ends");
     let status = ok_json(&a, &["--json", "status"]);
     assert_eq!(status[0]["running"].as_bool(), Some(false));
+}
+
+/// `xf status` while `xf serve` starts on the same store: neither fails. Before the serve has
+/// its status socket, `status` finds the store held (it waits for the socket) or free (it
+/// reads the store's counts, holding it a moment, which the starting serve waits out).
+#[test]
+fn status_while_serve_starts_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    ok_json(&a, &["--json", "init"]);
+    ok_json(&a, &["--json", "append", "one"]);
+    for round in 0..4 {
+        let mut serve = Command::new(env!("CARGO_BIN_EXE_xf"))
+            .env_remove("XF_STORE")
+            .arg("--store")
+            .arg(&a)
+            .args(["--json", "serve", "--space", "status race", "--bind", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // At once, and again while it starts.
+        for _ in 0..3 {
+            let status = ok_json(&a, &["--json", "status"]);
+            assert_eq!(status[0]["events"].as_u64(), Some(1), "round {round}: {status:?}");
+        }
+        let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        if !first.contains("\"ticket\"") {
+            let _ = serve.kill();
+            let mut err = String::new();
+            let _ = serve.stderr.take().unwrap().read_to_string(&mut err);
+            panic!("round {round}: the serve did not start: {first} {err}");
+        }
+        let status = ok_json(&a, &["--json", "status"]);
+        assert_eq!(status[0]["running"].as_bool(), Some(true), "round {round}: {status:?}");
+        unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+        // While it stops, and after.
+        let status = ok_json(&a, &["--json", "status"]);
+        assert_eq!(status[0]["events"].as_u64(), Some(1), "round {round}: {status:?}");
+        assert!(serve.wait().unwrap().success());
+    }
 }
 
 /// `--tor` in a build without the feature `tor` is a one-line error that names the feature;

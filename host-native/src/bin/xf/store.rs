@@ -1,14 +1,51 @@
 //! Opening the store and naming feeds from the command line.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use xaeroflux::{Core, PendingAppend, SpaceSecret};
+use xaeroflux::{Core, OpenError, PendingAppend, SpaceSecret};
 use xaeroflux_core::AuthorId;
 
 use crate::error::CliError;
 
+/// The file name of the status socket a running `xf serve`, `join` or `watch` listens on in
+/// the store directory (see `commands::status`).
+pub const STATUS_SOCKET: &str = "xf.sock";
+
+/// How long a command waits for a store another process holds without a status socket: most
+/// likely another short command (`xf status` reading the store's counts, `xf head`) about to
+/// release it.
+const HELD_WAIT: Duration = Duration::from_secs(2);
+
+/// How often a command looks again at a store another process holds.
+pub const HELD_POLL: Duration = Duration::from_millis(20);
+
 /// Opens the existing store at `path` (commands other than `init` never create one).
 pub fn open_existing(path: &Path) -> Result<Core, CliError> {
+    if !path.exists() {
+        return Err(CliError::NoStore(path.to_path_buf()));
+    }
+    open_waiting(path, || Core::builder().open(path))
+}
+
+/// Opens the store at `path` with `open`. While another process holds the store and no
+/// long-running command's status socket is there, tries again for at most [`HELD_WAIT`]; a
+/// store held by `xf serve`, `join` or `watch` fails at once.
+pub fn open_waiting(path: &Path, mut open: impl FnMut() -> Result<Core, OpenError>) -> Result<Core, CliError> {
+    let deadline = Instant::now() + HELD_WAIT;
+    loop {
+        match open() {
+            Err(OpenError::Locked { .. }) if Instant::now() < deadline && !path.join(STATUS_SOCKET).exists() => {
+                std::thread::sleep(HELD_POLL);
+            }
+            opened => return opened.map_err(|e| CliError::Open(path.to_path_buf(), e)),
+        }
+    }
+}
+
+/// Opens the store at `path` once, without waiting for a process that holds it.
+#[cfg(feature = "net")]
+pub fn open_now(path: &Path) -> Result<Core, CliError> {
     if !path.exists() {
         return Err(CliError::NoStore(path.to_path_buf()));
     }

@@ -16,6 +16,7 @@ use crate::args::{Cli, NetArgs, ServeArgs, SyncArgs, TicketArgs, WatchArgs};
 use crate::commands::status::{StatusSocket, status_json};
 use crate::error::CliError;
 use crate::output::{Out, author_hex};
+use crate::store::open_waiting;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -72,11 +73,9 @@ pub fn open_syncing_as(cli: &Cli, a: &NetArgs, only_followed: bool) -> Result<Co
     if a.tor || a.tor_only {
         backends.push("tor");
     }
-    Core::builder()
-        .with_sync_backends(&backends)
-        .with_net_config(cfg)
-        .open(&cli.store)
-        .map_err(|e| CliError::Open(cli.store.clone(), e))
+    open_waiting(&cli.store, || {
+        Core::builder().with_sync_backends(&backends).with_net_config(cfg.clone()).open(&cli.store)
+    })
 }
 
 fn short(bytes: &[u8; 32]) -> String {

@@ -7,6 +7,11 @@
 //! prints it; with no command running it says so and prints what the store holds. Feature
 //! `net`, Unix only.
 //!
+//! A command holds the store a moment before its socket is there (starting) and after it is
+//! gone or no longer answers (stopping): `xf status` then looks for the socket again, for up
+//! to [`SETTLING`]. Reading what the store holds, `xf status` holds the store itself for a
+//! moment; a command starting then waits for it (`store::open_waiting`).
+//!
 //! A Unix socket's address holds a path of at most 107 bytes. For a store whose socket path
 //! is longer, both sides reach the same file through a descriptor of the store directory,
 //! `/proc/self/fd/N/xf.sock` (Linux); elsewhere such a store answers no status.
@@ -17,18 +22,22 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use xaeroflux::Core;
+use xaeroflux::{Core, OpenError};
 
 use crate::args::Cli;
 use crate::error::CliError;
 use crate::output::{Out, author_hex};
-use crate::store::open_existing;
+use crate::store::{HELD_POLL, open_now};
 
 /// The status socket's file name in the store directory.
-pub const SOCKET: &str = "xf.sock";
+pub const SOCKET: &str = crate::store::STATUS_SOCKET;
+
+/// How long `xf status` waits for the status socket of a command that holds the store but
+/// has none yet (it is starting, or ending).
+const SETTLING: Duration = Duration::from_secs(5);
 
 /// The longest path a Unix socket address holds (`sun_path` is 108 bytes with the NUL).
 const SUN_PATH_MAX: usize = 107;
@@ -134,14 +143,32 @@ pub fn status_json(command: &str, core: &Core) -> Value {
 /// `xf status`.
 pub fn status(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
     let path = cli.store.join(SOCKET);
-    let connected = socket_addr_path(&cli.store).and_then(|(addr, _dir)| UnixStream::connect(addr));
-    let answer = match connected {
-        Ok(conn) => read_answer(conn).map_err(|e| CliError::io(path.display(), e))?,
-        // No command runs on the store (a file left by a killed one refuses connections).
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) => {
-            return not_running(cli, out);
+    let deadline = Instant::now() + SETTLING;
+    let answer = loop {
+        let connected = socket_addr_path(&cli.store).and_then(|(addr, _dir)| UnixStream::connect(addr));
+        match connected {
+            Ok(conn) => match read_answer(conn) {
+                Ok(answer) if !answer.is_empty() => break answer,
+                // The connection closed unanswered: the command is stopping, and its socket
+                // goes away next.
+                Ok(_) if Instant::now() < deadline => std::thread::sleep(HELD_POLL),
+                Err(e) if Instant::now() < deadline && is_ended(&e) => std::thread::sleep(HELD_POLL),
+                Ok(_) => return Err(CliError::io(path.display(), io::ErrorKind::UnexpectedEof.into())),
+                Err(e) => return Err(CliError::io(path.display(), e)),
+            },
+            // No command answers on the store (a file left by a killed one refuses
+            // connections): what the store holds, unless another process holds it. Then a
+            // command is starting or ending: its socket is looked for again.
+            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) => {
+                match not_running(cli, out) {
+                    Err(CliError::Open(_, OpenError::Locked { .. })) if Instant::now() < deadline => {
+                        std::thread::sleep(HELD_POLL);
+                    }
+                    done => return done,
+                }
+            }
+            Err(e) => return Err(CliError::io(path.display(), e)),
         }
-        Err(e) => return Err(CliError::io(path.display(), e)),
     };
     let v: Value = serde_json::from_str(&answer)
         .map_err(|e| CliError::io(path.display(), io::Error::new(io::ErrorKind::InvalidData, e)))?;
@@ -173,6 +200,11 @@ pub fn status(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Whether a failed read of an answer means the command ended meanwhile.
+fn is_ended(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::UnexpectedEof)
+}
+
 /// The running command's one JSON line.
 fn read_answer(mut conn: UnixStream) -> io::Result<String> {
     conn.set_read_timeout(Some(ANSWER))?;
@@ -183,7 +215,7 @@ fn read_answer(mut conn: UnixStream) -> io::Result<String> {
 
 /// No command runs on the store: says so, with what the store holds.
 fn not_running(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
-    let core = open_existing(&cli.store)?;
+    let core = open_now(&cli.store)?;
     let (events, feeds) = (core.stats().total_events, core.feeds().len());
     if cli.json {
         return out.json(&json!({"running": false, "events": events, "feeds": feeds}));

@@ -8,7 +8,7 @@ use xaeroflux::Core;
 use crate::args::{AppendArgs, Cli, InitArgs};
 use crate::error::CliError;
 use crate::output::{Out, author_hex, hash_hex};
-use crate::store::{Pipelined, open_existing};
+use crate::store::{Pipelined, open_existing, open_waiting};
 
 /// Stdin lines are appended in batches of at most this many events (one durable commit each),
 /// so an endless pipe never needs unbounded memory.
@@ -19,14 +19,16 @@ const STDIN_BATCH_BYTES: usize = 64 << 20;
 /// `xf init`: creates the store (or reports the one already there).
 pub fn init(cli: &Cli, a: &InitArgs, out: &mut Out) -> Result<(), CliError> {
     let existed = std::fs::read_dir(&cli.store).is_ok_and(|mut d| d.next().is_some());
-    let mut builder = Core::builder();
-    if let Some(p) = a.page_size {
-        builder = builder.with_page_size(p);
-    }
-    if let Some(n) = a.segment_pages {
-        builder = builder.with_segment_pages(n);
-    }
-    let core = builder.open(&cli.store).map_err(|e| CliError::Open(cli.store.clone(), e))?;
+    let core = open_waiting(&cli.store, || {
+        let mut builder = Core::builder();
+        if let Some(p) = a.page_size {
+            builder = builder.with_page_size(p);
+        }
+        if let Some(n) = a.segment_pages {
+            builder = builder.with_segment_pages(n);
+        }
+        builder.open(&cli.store)
+    })?;
     let author = core.author();
     let length = core.feed_len(&author);
     if cli.json {
