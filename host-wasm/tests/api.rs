@@ -300,9 +300,21 @@ async fn events_read_on_demand_are_read_again_from_memory() {
     let first = fetch_events(&sb, &author, range(100, 200)).await.unwrap();
     assert!(!cached(&first));
     assert_eq!(texts(&first), payloads[100..200].to_vec());
+    // What the application does with the objects it got changes no later answer.
+    let mangle = |fetched: &JsValue| {
+        let events: Array = get(fetched, "events").unchecked_into();
+        for e in events.iter() {
+            js_sys::Reflect::set(&e, &"text".into(), &"changed".into()).unwrap();
+        }
+        events.reverse();
+        events.push(&JsValue::from_str("extra"));
+    };
+    mangle(&first);
     let inside = fetch_events(&sb, &author, range(150, 170)).await.unwrap();
     assert!(cached(&inside));
     assert_eq!(texts(&inside), payloads[150..170].to_vec());
+    mangle(&inside);
+    assert_eq!(texts(&fetch_events(&sb, &author, range(150, 170)).await.unwrap()), payloads[150..170].to_vec());
     assert_eq!((get(&inside, "start").as_f64(), get(&inside, "end").as_f64()), (Some(150.0), Some(170.0)));
     let json = |v: &JsValue| js_sys::JSON::stringify(v).unwrap().as_string().unwrap();
     assert_eq!(json(&get(&inside, "head")), json(&get(&first, "head")));

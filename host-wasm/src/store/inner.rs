@@ -127,8 +127,9 @@ pub struct Inner {
 pub struct FetchedRead {
     /// The signed head the events were verified against.
     pub head: SignedHead,
-    /// The events (`StoredEvent` objects), in seq order.
-    pub events: js_sys::Array,
+    /// The verified events, in seq order. Kept as bytes, not as the objects handed out: each
+    /// answer gets objects of its own, so an application changing one changes no later answer.
+    pub blocks: Vec<xaeroflux_core::xsp::EventBlock>,
 }
 
 /// The default budget of [`Inner::fetched`] (the store option `fetchCache`).

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 use xaeroflux_core::xsp::{
-    ForkEvidence, ProofKind, ProofStatus, RangeMode, RequestError, VerifiedProof, VerifiedRange,
+    EventBlock, ForkEvidence, ProofKind, ProofStatus, RangeMode, RequestError, VerifiedProof, VerifiedRange,
 };
 use xaeroflux_core::{AuthorId, Event, SignedHead};
 
@@ -52,8 +52,8 @@ pub(super) struct Pending {
     start: Option<u64>,
     /// The head of the last answer.
     head: Option<SignedHead>,
-    /// The canonical bytes of the events so far (what the store's cache counts).
-    bytes: usize,
+    /// `fetchEvents`: the verified events so far, kept by the store once the read is done.
+    blocks: Vec<EventBlock>,
     resolve: Function,
     reject: Function,
 }
@@ -140,23 +140,30 @@ impl Driver {
         for ev in range.events.iter() {
             p.events.push(&crate::js::event(&ev));
         }
-        p.bytes += range.events.byte_len();
         p.head = Some(range.head);
         if matches!(p.kind, Kind::Prove) {
             self.prove_fetched(p, range);
-        } else if let Some(rest) = range.rest(p.mode) {
+        } else {
+            self.fetched_more(p, start, range);
+        }
+        self.retry_fetches();
+    }
+
+    /// `fetchEvents`: verified events came; asks for the rest, or resolves (and keeps the events
+    /// for later reads).
+    fn fetched_more(&self, mut p: Pending, start: u64, range: VerifiedRange) {
+        let rest = range.rest(p.mode);
+        if !range.events.is_empty() {
+            p.blocks.push(range.events);
+        }
+        if let Some(rest) = rest {
             p.mode = rest;
             self.send_fetch(p);
         } else {
-            let result = fetched_object(&p.author, start, p.head.as_ref(), p.events.clone(), false);
-            let end = start + u64::from(p.events.length());
-            if let Some(head) = p.head.filter(|_| end > start && self.store.mem.borrow().fork(&p.author).is_none()) {
-                let read = FetchedRead { head, events: p.events };
-                self.store.fetched.borrow_mut().insert(p.author, start..end, p.bytes, read);
-            }
+            let result = fetched_object(&p.author, start, p.head.as_ref(), p.events, false);
+            self.keep_fetched(p.author, start, p.head, p.blocks);
             let _ = p.resolve.call1(&JsValue::NULL, &result);
         }
-        self.retry_fetches();
     }
 
     /// `fetchProof`: the event came (or the peer's feed ends before it); asks for its proof.
@@ -273,10 +280,23 @@ impl Driver {
         }
         let longest = self.session.borrow().remote_head_of(author).map(|h| h.length);
         let hit = cache.answer(author, mode, longest)?;
-        let skip = u32::try_from(hit.seqs.start - hit.held.start).ok()?;
-        let len = u32::try_from(hit.seqs.end - hit.seqs.start).ok()?;
-        let events = hit.value.events.slice(skip, skip.checked_add(len)?);
+        let skip = usize::try_from(hit.seqs.start - hit.held.start).ok()?;
+        let len = usize::try_from(hit.seqs.end - hit.seqs.start).ok()?;
+        let events = Array::new();
+        for ev in hit.value.blocks.iter().flat_map(EventBlock::iter).skip(skip).take(len) {
+            events.push(&crate::js::event(&ev));
+        }
         Some(fetched_object(author, hit.seqs.start, Some(&hit.value.head), events, true))
+    }
+
+    /// Keeps the events a `fetchEvents` of `author`'s feed verified (from seq `start`, against
+    /// `head`) for later reads, unless the author forked.
+    fn keep_fetched(&self, author: AuthorId, start: u64, head: Option<SignedHead>, blocks: Vec<EventBlock>) {
+        let (count, bytes) = blocks.iter().fold((0, 0), |(n, b), block| (n + block.len() as u64, b + block.byte_len()));
+        let Some(head) = head.filter(|_| count > 0) else { return };
+        if self.store.mem.borrow().fork(&author).is_none() {
+            self.store.fetched.borrow_mut().insert(author, start..start + count, bytes, FetchedRead { head, blocks });
+        }
     }
 }
 
@@ -373,8 +393,8 @@ impl SyncSession {
         let mut callbacks = None;
         let promise = js_sys::Promise::new(&mut |resolve, reject| callbacks = Some((resolve, reject)));
         let (resolve, reject) = callbacks.ok_or_else(|| make_js_error(ErrorCode::Sync, "no promise callbacks"))?;
-        let p =
-            Pending { author, kind, mode, events: Array::new(), start: None, head: None, bytes: 0, resolve, reject };
+        let blocks = Vec::new();
+        let p = Pending { author, kind, mode, events: Array::new(), start: None, head: None, blocks, resolve, reject };
         self.driver.send_fetch(p);
         self.driver.run();
         Ok(promise)
