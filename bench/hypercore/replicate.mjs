@@ -122,31 +122,32 @@ async function getAll(core, start, end) {
   }
 }
 
-async function sparse(port, keyHex) {
-  const n = envInt('XF_BENCH_N', 100_000)
-  const { dir, clone, socket, start } = await cloneOf('sparse', port, keyHex, n)
-  const secsSince = (t) => Number(process.hrtime.bigint() - t) / 1e9
-  await getAll(clone, n - LATEST, n)
-  const cold = secsSince(start)
-  const warm = []
+const secsSince = (t) => Number(process.hrtime.bigint() - t) / 1e9
+
+// The small reads (LATEST blocks at WARM_READS places of a core of n), each timed.
+async function smallReads(core, n) {
+  const times = []
   for (let r = 0; r < WARM_READS; r++) {
     const at = Math.floor((r * n) / WARM_READS)
     const t = process.hrtime.bigint()
-    await getAll(clone, at, at + LATEST)
-    warm.push(secsSince(t))
+    await getAll(core, at, at + LATEST)
+    times.push(secsSince(t))
   }
+  return times
+}
+
+async function sparse(port, keyHex) {
+  const n = envInt('XF_BENCH_N', 100_000)
+  const { dir, clone, socket, start } = await cloneOf('sparse', port, keyHex, n)
+  await getAll(clone, n - LATEST, n)
+  const cold = secsSince(start)
+  const warm = await smallReads(clone, n)
   const from = Math.min(n, Math.floor(n / 2) + LATEST)
   const t = process.hrtime.bigint()
   await clone.download({ start: from, end: from + Math.min(RANGE, n - from) }).done()
   const range = secsSince(t)
   // The small reads again: the clone has those blocks stored now.
-  const again = []
-  for (let r = 0; r < WARM_READS; r++) {
-    const at = Math.floor((r * n) / WARM_READS)
-    const t = process.hrtime.bigint()
-    await getAll(clone, at, at + LATEST)
-    again.push(secsSince(t))
-  }
+  const again = await smallReads(clone, n)
   socket.destroy()
   await clone.close()
   fs.rmSync(dir, { recursive: true, force: true })
