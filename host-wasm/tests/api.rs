@@ -221,11 +221,7 @@ async fn a_session_that_fetches_no_feed_reads_them_on_demand() {
     let b = Store::open_in_memory(None).unwrap();
     // About 330 KB: more than one XSP frame.
     let payloads: Vec<String> = (0..3000).map(|i| format!("{i:>100}")).collect();
-    let batch = Array::new();
-    for p in &payloads {
-        batch.push(&JsValue::from_str(p));
-    }
-    JsFuture::from(a.append_batch(batch.into(), None).unwrap()).await.unwrap();
+    append_all(&a, &payloads).await;
     let (_sa, sb) = connect_fetching(&a, &b, JsValue::from_str("none"));
     let author = a.author();
     // Asked at once: waits for the peer to announce the feed.
@@ -284,11 +280,7 @@ async fn a_session_that_fetches_no_feed_reads_them_on_demand() {
 async fn events_read_on_demand_are_read_again_from_memory() {
     let a = Store::open_in_memory(None).unwrap();
     let payloads: Vec<String> = (0..300).map(|i| format!("post {i}")).collect();
-    let batch = Array::new();
-    for p in &payloads {
-        batch.push(&JsValue::from_str(p));
-    }
-    JsFuture::from(a.append_batch(batch.into(), None).unwrap()).await.unwrap();
+    append_all(&a, &payloads).await;
     let author = a.author();
     let b = Store::open_in_memory(None).unwrap();
     let none = Store::open_in_memory(Some(opts(&[("fetchCache", 0.into())]))).unwrap();
@@ -440,11 +432,7 @@ async fn fetch_consistency_answers_a_fork_with_the_evidence() {
 async fn set_fetch_changes_the_feeds_a_running_session_keeps() {
     let a = Store::open_in_memory(None).unwrap();
     let b = Store::open_in_memory(None).unwrap();
-    let batch = Array::new();
-    for i in 0..500 {
-        batch.push(&JsValue::from_str(&format!("{i:>100}")));
-    }
-    JsFuture::from(a.append_batch(batch.into(), None).unwrap()).await.unwrap();
+    append_all(&a, &(0..500).map(|i| format!("{i:>100}")).collect::<Vec<_>>()).await;
     let (_sa, sb) = connect_fetching(&a, &b, JsValue::from_str("none"));
     let author = a.author();
     let session = || sb.borrow();

@@ -36,6 +36,15 @@ pub async fn append(store: &Store, payload: &str) -> JsValue {
     JsFuture::from(store.append(JsValue::from_str(payload), None).unwrap()).await.unwrap()
 }
 
+/// Appends `payloads` (text) to `store` in one batch, once committed.
+pub async fn append_all(store: &Store, payloads: &[String]) {
+    let batch = js_sys::Array::new();
+    for p in payloads {
+        batch.push(&JsValue::from_str(p));
+    }
+    JsFuture::from(store.append_batch(batch.into(), None).unwrap()).await.unwrap();
+}
+
 /// A `send` function that hands bytes to the session in `slot` (the other end) a moment
 /// later, as a real transport would.
 pub fn sender(slot: &Slot) -> js_sys::Function {
