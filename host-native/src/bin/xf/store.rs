@@ -20,19 +20,35 @@ const HELD_WAIT: Duration = Duration::from_secs(2);
 /// How often a command looks again at a store another process holds.
 pub const HELD_POLL: Duration = Duration::from_millis(20);
 
-/// Opens the existing store at `path` (commands other than `init` never create one).
+/// Opens the existing store at `path` (commands other than `init` never create one), waiting
+/// as [`open_waiting`] does for a store another short command holds.
 pub fn open_existing(path: &Path) -> Result<Core, CliError> {
+    open_existing_within(path, HELD_WAIT)
+}
+
+/// [`open_existing`], waiting at most `wait` for a store another process holds without a
+/// status socket (`Duration::ZERO`: not at all).
+pub fn open_existing_within(path: &Path, wait: Duration) -> Result<Core, CliError> {
     if !path.exists() {
         return Err(CliError::NoStore(path.to_path_buf()));
     }
-    open_waiting(path, || Core::builder().open(path))
+    open_within(path, wait, || Core::builder().open(path))
 }
 
 /// Opens the store at `path` with `open`. While another process holds the store and no
 /// long-running command's status socket is there, tries again for at most [`HELD_WAIT`]; a
 /// store held by `xf serve`, `join` or `watch` fails at once.
-pub fn open_waiting(path: &Path, mut open: impl FnMut() -> Result<Core, OpenError>) -> Result<Core, CliError> {
-    let deadline = Instant::now() + HELD_WAIT;
+pub fn open_waiting(path: &Path, open: impl FnMut() -> Result<Core, OpenError>) -> Result<Core, CliError> {
+    open_within(path, HELD_WAIT, open)
+}
+
+/// [`open_waiting`], waiting at most `wait`.
+fn open_within(
+    path: &Path,
+    wait: Duration,
+    mut open: impl FnMut() -> Result<Core, OpenError>,
+) -> Result<Core, CliError> {
+    let deadline = Instant::now() + wait;
     loop {
         match open() {
             Err(OpenError::Locked { .. }) if Instant::now() < deadline && !path.join(STATUS_SOCKET).exists() => {
@@ -41,15 +57,6 @@ pub fn open_waiting(path: &Path, mut open: impl FnMut() -> Result<Core, OpenErro
             opened => return opened.map_err(|e| CliError::Open(path.to_path_buf(), e)),
         }
     }
-}
-
-/// Opens the store at `path` once, without waiting for a process that holds it.
-#[cfg(feature = "net")]
-pub fn open_now(path: &Path) -> Result<Core, CliError> {
-    if !path.exists() {
-        return Err(CliError::NoStore(path.to_path_buf()));
-    }
-    Core::builder().open(path).map_err(|e| CliError::Open(path.to_path_buf(), e))
 }
 
 /// The feed `--author` names: full hex, or a unique prefix of a stored feed's author; the

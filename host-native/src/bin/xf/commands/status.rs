@@ -30,7 +30,7 @@ use xaeroflux::{Core, OpenError};
 use crate::args::Cli;
 use crate::error::CliError;
 use crate::output::{Out, author_hex};
-use crate::store::{HELD_POLL, open_now};
+use crate::store::{HELD_POLL, open_existing_within};
 
 /// The status socket's file name in the store directory.
 pub const SOCKET: &str = crate::store::STATUS_SOCKET;
@@ -215,7 +215,8 @@ fn read_answer(mut conn: UnixStream) -> io::Result<String> {
 
 /// No command runs on the store: says so, with what the store holds.
 fn not_running(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
-    let core = open_now(&cli.store)?;
+    // Not waiting: the loop in `status` looks for a starting command's socket meanwhile.
+    let core = open_existing_within(&cli.store, Duration::ZERO)?;
     let (events, feeds) = (core.stats().total_events, core.feeds().len());
     if cli.json {
         return out.json(&json!({"running": false, "events": events, "feeds": feeds}));
