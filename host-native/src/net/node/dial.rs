@@ -41,7 +41,7 @@ impl CachedConn {
 impl NetInner {
     /// The first and the longest wait before redialing `peer`: longer for a peer dialled over
     /// Tor ([`NetConfig::with_tor_redial_waits`]).
-    pub(super) fn redial_waits(&self, peer: &PeerId) -> (Duration, Duration) {
+    fn redial_waits(&self, peer: &PeerId) -> (Duration, Duration) {
         #[cfg(feature = "tor")]
         if self.tor.get().is_some() && lock(&self.state).onions.contains_key(peer) {
             return self.cfg.tor_redial;
@@ -57,7 +57,7 @@ impl NetInner {
 
     /// A Tor stream to `peer`, if it has an onion service and Tor runs here; `None` if not.
     /// `Some(None)` when dialling over Tor failed.
-    pub(super) async fn tor_stream(&self, peer: &PeerId) -> Option<Option<Stream>> {
+    async fn tor_stream(&self, peer: &PeerId) -> Option<Option<Stream>> {
         let onion = lock(&self.state).onions.get(peer).copied()?;
         #[cfg(feature = "tor")]
         if let Some(tor) = self.tor.get() {
@@ -97,7 +97,7 @@ impl NetInner {
     }
 
     /// A live connection to `peer`: the cached one, or a new one.
-    pub(super) async fn connection(self: &Arc<Self>, peer: &PeerId) -> Option<Connection> {
+    async fn connection(self: &Arc<Self>, peer: &PeerId) -> Option<Connection> {
         if let Some(c) = lock(&self.state).conns.get(peer).filter(|c| c.conn.close_reason().is_none()) {
             return Some(c.conn.clone());
         }
@@ -130,7 +130,7 @@ impl NetInner {
     }
 
     /// Dials `peer` and runs a session in `space` until it ends. Returns whether it started.
-    pub(super) async fn dial(self: &Arc<Self>, space: SpaceId, peer: PeerId) -> bool {
+    async fn dial(self: &Arc<Self>, space: SpaceId, peer: PeerId) -> bool {
         lock(&self.state).dialing.insert((space, peer));
         let stream = match self.tor_stream(&peer).await {
             Some(over_tor) => over_tor,
@@ -146,7 +146,7 @@ impl NetInner {
     }
 
     /// A new QUIC stream to `peer`, over the cached connection or a new one.
-    pub(super) async fn quic_stream(self: &Arc<Self>, peer: &PeerId) -> Option<Stream> {
+    async fn quic_stream(self: &Arc<Self>, peer: &PeerId) -> Option<Stream> {
         match self.connection(peer).await {
             Some(conn) => match conn.open_bi().await {
                 Ok((send, recv)) => Some(Stream::quic(conn, send, recv)),
