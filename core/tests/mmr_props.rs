@@ -274,6 +274,35 @@ fn range_every_range() {
 }
 
 #[test]
+fn inclusion_from_range_every_leaf_of_every_range() {
+    let all = leaves(40);
+    let mut mmr = Mmr::new();
+    for n in 1..=all.len() {
+        mmr.append(all[n - 1]);
+        let root = mmr.root();
+        for start in 0..n {
+            for end in start + 1..=n {
+                let range = mmr.range_proof(start as u64, end as u64).unwrap();
+                for i in start..end {
+                    let derived = range.inclusion_proof(&all[start..end], i as u64, &root).unwrap();
+                    assert_eq!(derived, mmr.inclusion_proof(i as u64).unwrap(), "n {n} {start}..{end} leaf {i}");
+                }
+                for outside in [start.wrapping_sub(1), end] {
+                    assert!(matches!(
+                        range.inclusion_proof(&all[start..end], outside as u64, &root),
+                        Err(ProofError::LeafIndexOutOfRange { .. })
+                    ));
+                }
+                assert_eq!(
+                    range.inclusion_proof(&all[start..end], start as u64, &leaf(999)),
+                    Err(ProofError::RootMismatch)
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn extension_every_pair() {
     let all = leaves(130);
     let roots: Vec<Hash> = (0..=all.len()).map(|n| naive_root(&all[..n])).collect();
@@ -394,6 +423,25 @@ proptest! {
             changed[k] = flip(&changed[k], bit);
             prop_assert_eq!(proof.verify(&changed, &root), Err(ProofError::RootMismatch));
         }
+    }
+
+    /// Deep MMRs too: a leaf's inclusion proof derived from a range proof is the one the
+    /// MMR gives, and no changed leaf of the range yields one for the true root.
+    #[test]
+    fn inclusion_from_range_is_the_mmrs(n in 1u64..3000, a in any::<u64>(), b in any::<u64>(), i in any::<u64>(), bit in 0usize..256) {
+        let all = leaves(n);
+        let mmr = build(&all);
+        let (a, b) = (a % n, b % n);
+        let (start, end) = (a.min(b), a.max(b) + 1);
+        let i = start + i % (end - start);
+        let range = &all[start as usize..end as usize];
+        let root = mmr.root();
+        let proof = mmr.range_proof(start, end).unwrap();
+        prop_assert_eq!(proof.inclusion_proof(range, i, &root).unwrap(), mmr.inclusion_proof(i).unwrap());
+        let k = (i - start) as usize;
+        let mut changed = range.to_vec();
+        changed[k] = flip(&changed[k], bit);
+        prop_assert_eq!(proof.inclusion_proof(&changed, i, &root), Err(ProofError::RootMismatch));
     }
 
     #[test]

@@ -94,6 +94,19 @@ fn sparse_reads_and_proofs_without_syncing_the_feed() {
     assert_eq!(&ranges[..3], [(10, 3), (96, 4), (98, 2)]);
     let (start, n) = ranges[3];
     assert!(start == 0 && n > 0 && n < 100, "a range larger than a frame comes in part ({n} events)");
+    // Every event of an answer is provable later from the answer alone, against its head.
+    for r in w.seen.iter().filter_map(|s| match &s.event {
+        Event::Range(r) => Some(r),
+        _ => None,
+    }) {
+        for (k, ev) in r.events.iter().enumerate() {
+            let seq = r.start + k as u64;
+            let proof = r.inclusion_proof(seq).expect("a seq of the answer");
+            assert_eq!(proof.leaf_index, seq);
+            xaeroflux::verify_event(&ev, &proof, &r.head).unwrap();
+        }
+        assert!(r.inclusion_proof(r.start + r.events.len() as u64).is_none());
+    }
     assert_eq!(seen(&w, 1, |e| matches!(e, Event::RequestFailed { .. })), 1);
     assert_eq!(w.peers[1].store.borrow().feed_len(&a), 0, "sparse reads do not store the feed");
     assert!(w.failures.is_empty(), "{:?}", w.failures);

@@ -99,6 +99,11 @@ pub fn inclusion_proof<S: NodeStore + ?Sized>(
 }
 
 impl InclusionProof {
+    /// A proof made of its parts (callers build them as `inclusion_proof_with` does).
+    pub(crate) fn from_parts(leaf_index: u64, leaves: u64, hashes: Vec<Hash>, path_len: usize) -> Self {
+        InclusionProof { leaf_index, leaves, hashes, path_len }
+    }
+
     /// The sibling hashes from the leaf up to (not including) its peak.
     pub fn path(&self) -> &[Hash] {
         self.hashes.get(..self.path_len).unwrap_or(&[])

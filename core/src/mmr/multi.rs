@@ -120,6 +120,62 @@ impl Shape {
         Ok(())
     }
 
+    /// [`compute`](Self::compute), also collecting the path of leaf `target` (which must be
+    /// known, not in the proof): its siblings, bottom up, into `path`.
+    pub(crate) fn compute_with_path(
+        self,
+        leaves: u64,
+        known: &mut Known<'_>,
+        nodes: &[Hash],
+        peaks: &mut [Hash],
+        target: u64,
+        path: &mut Vec<Hash>,
+    ) -> Result<(), ProofError> {
+        let expected = self.node_count(leaves);
+        let mut nodes = nodes.iter();
+        for (slot, m) in peaks.iter_mut().zip(mountains(leaves)) {
+            *slot = if holds(&m, target) {
+                self.hash_on_path(m, known, &mut nodes, expected, target, path)?
+            } else {
+                self.hash(m, known, &mut nodes, expected)?
+            };
+        }
+        if nodes.len() != 0 {
+            return Err(ProofError::WrongNodeCount { expected, found: expected + nodes.len() });
+        }
+        Ok(())
+    }
+
+    /// The hash of `node`, which holds leaf `target`, pushing the sibling of every node on the
+    /// way down to it into `path` (bottom up, as the recursion returns).
+    fn hash_on_path(
+        self,
+        node: Node,
+        known: &mut Known<'_>,
+        nodes: &mut core::slice::Iter<'_, Hash>,
+        expected: usize,
+        target: u64,
+        path: &mut Vec<Hash>,
+    ) -> Result<Hash, ProofError> {
+        if node.height == 0 {
+            return self.hash(node, known, nodes, expected);
+        }
+        let (l, r) = node.children();
+        let on_left = holds(&l, target);
+        let left = if on_left {
+            self.hash_on_path(l, known, nodes, expected, target, path)?
+        } else {
+            self.hash(l, known, nodes, expected)?
+        };
+        let right = if on_left {
+            self.hash(r, known, nodes, expected)?
+        } else {
+            self.hash_on_path(r, known, nodes, expected, target, path)?
+        };
+        path.push(if on_left { right } else { left });
+        Ok(mmr_node(&left, &right))
+    }
+
     fn hash(
         self,
         node: Node,
@@ -140,6 +196,11 @@ impl Shape {
             }
         }
     }
+}
+
+/// Whether leaf `leaf` is under `node`.
+fn holds(node: &Node, leaf: u64) -> bool {
+    node.first_leaf <= leaf && leaf < node.end_leaf()
 }
 
 /// The verifier's known subtrees.

@@ -4,7 +4,9 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::encode::{self, KIND_RANGE};
+use super::inclusion::InclusionProof;
 use super::multi::{Known, Shape};
+use super::pos::mountain_of;
 use super::{MAX_LEAVES, NodeStore, ProofDecodeError, ProofError};
 use crate::hash::{Hash, mmr_root};
 
@@ -102,6 +104,60 @@ impl RangeProof {
         shape.compute(self.leaves, &mut known, &self.nodes, &mut peaks)?;
         let computed = mmr_root(self.leaves, peaks.get(..count).unwrap_or(&[]));
         if computed == *root { Ok(()) } else { Err(ProofError::RootMismatch) }
+    }
+
+    /// Checks the range as [`verify`](Self::verify) does and, if it holds, returns the
+    /// inclusion proof of leaf `leaf_index` (within the range) in the same MMR: the range's
+    /// leaves and the proof's nodes determine every node a leaf's path needs. Events read
+    /// with a range proof can so be proved one by one later, with no one asked again.
+    ///
+    /// ```
+    /// use xaeroflux_core::hash::leaf_hash;
+    /// use xaeroflux_core::mmr::Mmr;
+    ///
+    /// let leaves: Vec<_> = (0..30u8).map(|i| leaf_hash(&[i])).collect();
+    /// let mut mmr = Mmr::new();
+    /// leaves.iter().for_each(|l| { mmr.append(*l); });
+    /// let range = mmr.range_proof(7, 19).unwrap();
+    /// let one = range.inclusion_proof(&leaves[7..19], 11, &mmr.root()).unwrap();
+    /// assert_eq!(one, mmr.inclusion_proof(11).unwrap());
+    /// one.verify(&leaves[11], &mmr.root()).unwrap();
+    /// assert!(range.inclusion_proof(&leaves[7..19], 19, &mmr.root()).is_err()); // not in the range
+    /// ```
+    pub fn inclusion_proof(
+        &self,
+        leaf_hashes: &[Hash],
+        leaf_index: u64,
+        root: &Hash,
+    ) -> Result<InclusionProof, ProofError> {
+        check_range(self.leaves, self.start, self.end)?;
+        if !(self.start..self.end).contains(&leaf_index) {
+            return Err(ProofError::LeafIndexOutOfRange { leaf_index, leaves: self.leaves });
+        }
+        let want = self.end - self.start;
+        let have = u64::try_from(leaf_hashes.len()).unwrap_or(u64::MAX);
+        if have != want {
+            return Err(ProofError::WrongLeafCount { expected: want, found: have });
+        }
+        let shape = Shape::Range(self.start, self.end);
+        let expected = shape.node_count(self.leaves);
+        if self.nodes.len() != expected {
+            return Err(ProofError::WrongNodeCount { expected, found: self.nodes.len() });
+        }
+        let count = self.leaves.count_ones() as usize;
+        let mut peaks = [Hash::ZERO; 64];
+        let mut known = Known::Leaves { start: self.start, hashes: leaf_hashes };
+        let mut path = Vec::with_capacity(64);
+        shape.compute_with_path(self.leaves, &mut known, &self.nodes, &mut peaks, leaf_index, &mut path)?;
+        let peaks = peaks.get(..count).unwrap_or(&[]);
+        if mmr_root(self.leaves, peaks) != *root {
+            return Err(ProofError::RootMismatch);
+        }
+        let (own, _) = mountain_of(self.leaves, leaf_index)
+            .ok_or(ProofError::LeafIndexOutOfRange { leaf_index, leaves: self.leaves })?;
+        let path_len = path.len();
+        path.extend(peaks.iter().enumerate().filter(|&(i, _)| i != own).map(|(_, p)| *p));
+        Ok(InclusionProof::from_parts(leaf_index, self.leaves, path, path_len))
     }
 
     /// The encoding: version 1 ‖ kind 3 ‖ start (u64 LE) ‖ end (u64 LE) ‖ leaves (u64 LE) ‖

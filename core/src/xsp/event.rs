@@ -10,7 +10,7 @@ use super::message::{ProofStatus, RangeMode};
 use crate::event::EventRef;
 use crate::hash::Hash;
 use crate::head::{AuthorId, SignedHead};
-use crate::mmr::{ConsistencyProof, InclusionProof, MmrPeaks};
+use crate::mmr::{ConsistencyProof, InclusionProof, MmrPeaks, RangeProof};
 
 /// Canonical encoded events, back to back, with their leaf hashes.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -132,9 +132,20 @@ pub struct VerifiedRange {
     pub start: u64,
     /// The events (fewer than asked if they did not fit one frame: ask again for the rest).
     pub events: EventBlock,
+    /// The range proof they were verified with against [`head`](Self::head) (`None` for an
+    /// empty answer): kept, it proves any of them later
+    /// ([`RangeProof::inclusion_proof`](crate::mmr::RangeProof::inclusion_proof)).
+    pub proof: Option<RangeProof>,
 }
 
 impl VerifiedRange {
+    /// The inclusion proof of event `seq` against [`head`](Self::head), derived from the range
+    /// proof these events came with (no one asked again), or `None` if `seq` is not among them.
+    pub fn inclusion_proof(&self, seq: u64) -> Option<InclusionProof> {
+        // Verified when the answer came: deriving again cannot fail for a seq within it.
+        self.proof.as_ref()?.inclusion_proof(self.events.leaf_hashes(), seq, &self.head.root).ok()
+    }
+
     /// The request for what this answer to `asked` left out (it stopped at a frame's end),
     /// or `None` if it holds all that the peer's feed, as of [`head`](Self::head), has of the
     /// events asked for. An empty answer leaves nothing out: the peer's feed ends before them.

@@ -85,10 +85,11 @@ impl<S: FeedSource> Session<S> {
         dec.finish().map_err(|e| bad(PageFault::Event(e)))?;
         block.hash_leaves();
         let bad_proof = |what, decode| SessionError::BadProof { author, what, decode };
-        if resp.count == 0 {
+        let proof = if resp.count == 0 {
             if !resp.proof.is_empty() {
                 return Err(bad_proof("an empty range carries a proof", None));
             }
+            None
         } else {
             let proof =
                 RangeProof::decode(resp.proof).map_err(|e| bad_proof("range proof does not decode", Some(e)))?;
@@ -100,8 +101,9 @@ impl<S: FeedSource> Session<S> {
                 first_seq: start,
                 error,
             })?;
-        }
-        Ok(Event::Range(VerifiedRange { id: resp.id, head, start, events: block }))
+            Some(proof)
+        };
+        Ok(Event::Range(VerifiedRange { id: resp.id, head, start, events: block, proof }))
     }
 
     pub(super) fn on_proof_response(&mut self, resp: ProofResponse<'_>) {
