@@ -561,3 +561,57 @@ fn events_read_once_are_read_again_from_memory_even_with_no_peer() {
     // A store that keeps nothing fetched has nothing to answer with.
     assert!(c.fetch_events(&author, Fetch::Seqs(120..150), Duration::from_millis(200)).is_err());
 }
+
+#[test]
+fn events_read_once_are_proved_from_memory_even_with_no_peer() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node_with(da.path(), &["iroh"]);
+    append_n(&a, 1, 3_000, SIZE);
+    let author = a.author();
+    let b = sparse_node(db.path());
+    b.join_ticket(&a.ticket(space("proved")).unwrap()).unwrap();
+
+    // A read larger than one XSP frame comes in several answers, each with its range proof:
+    // every event of it is proved from them, against the head its answer was verified with.
+    let read = b.fetch_events(&author, Fetch::Seqs(0..3_000), PATIENCE).unwrap();
+    assert_eq!(read.seqs(), 0..3_000);
+    for seq in [0, 1, 799, 800, 1_234, 2_047, 2_048, 2_999] {
+        let proved = read.prove(seq).unwrap();
+        assert_eq!(proved.event().seq(), seq);
+        assert!(!proved.from_cache());
+        xaeroflux::verify_event(&proved.event(), proved.proof(), proved.head()).unwrap();
+        let theirs = a.inclusion_proof_at(&author, proved.head().length, seq).unwrap();
+        assert_eq!(proved.proof(), &theirs, "the proof the peer's store makes at that head");
+        assert_proof_file_verifies(&proved);
+    }
+    assert!(read.prove(3_000).is_none());
+    let part = b.fetch_events(&author, Fetch::Seqs(10..20), PATIENCE).unwrap();
+    assert!(part.from_cache());
+    assert!(part.prove(9).is_none() && part.prove(20).is_none());
+    assert!(part.prove(15).unwrap().from_cache());
+
+    // `fetch_proof` of an event read before: from memory. Of another: from the peer, and kept.
+    let kept = b.fetch_proof(&author, 1_500, PATIENCE).unwrap();
+    assert!(kept.from_cache());
+    xaeroflux::verify_event(&kept.event(), kept.proof(), kept.head()).unwrap();
+    append_n(&a, 2, 10, SIZE);
+    // (Once B's session has heard of the longer head.)
+    let mut fresh = None;
+    assert!(wait_until(|| {
+        fresh = b.fetch_proof(&author, 3_005, Duration::from_millis(500)).ok();
+        fresh.is_some()
+    }));
+    let fresh = fresh.unwrap();
+    assert!(!fresh.from_cache());
+    xaeroflux::verify_event(&fresh.event(), fresh.proof(), fresh.head()).unwrap();
+
+    // The peer gone: the events read are still proved, the others are not.
+    drop(a);
+    for seq in [7, 2_999, 3_005] {
+        let proved = b.fetch_proof(&author, seq, Duration::from_millis(200)).unwrap();
+        assert!(proved.from_cache(), "#{seq}");
+        xaeroflux::verify_event(&proved.event(), proved.proof(), proved.head()).unwrap();
+        assert_proof_file_verifies(&proved);
+    }
+    assert!(b.fetch_proof(&author, 3_004, Duration::from_millis(200)).is_err());
+}

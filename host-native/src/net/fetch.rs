@@ -20,11 +20,12 @@ use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 use tokio::time::Instant;
 
 use xaeroflux_core::head::HeadError;
-use xaeroflux_core::xsp::{EventBlock, ForkEvidence, ProofStatus, RangeMode, VerifiedProof, VerifiedRange};
+use xaeroflux_core::xsp::{ForkEvidence, ProofStatus, RangeMode, VerifiedProof, VerifiedRange};
 use xaeroflux_core::{AuthorId, EventRef, SignedHead};
 
 use super::config::NetError;
 use super::driver::Control;
+use super::fetch_proof::FetchedProof;
 use super::follow::{Follows, Replication};
 use super::node::NetInner;
 use super::ticket::PeerId;
@@ -89,9 +90,10 @@ pub struct FetchedEvents {
     head: SignedHead,
     start: u64,
     len: u64,
-    /// The verified answers, in seq order; the events shown are `len` of them after the first
-    /// `skip` (a read answered from a larger cached one).
-    blocks: Arc<Vec<EventBlock>>,
+    /// The verified answers, in seq order, each with the head and range proof it was verified
+    /// with; the events shown are `len` of them after the first `skip` (a read answered from a
+    /// larger cached one).
+    blocks: Arc<Vec<VerifiedRange>>,
     skip: u64,
     cached: bool,
 }
@@ -99,9 +101,8 @@ pub struct FetchedEvents {
 impl FetchedEvents {
     /// The events of one verified answer from `peer`.
     pub(super) fn from_range(peer: PeerId, range: VerifiedRange) -> Self {
-        let len = range.events.len() as u64;
-        let blocks = Arc::new(vec![range.events]);
-        FetchedEvents { peer, head: range.head, start: range.start, len, blocks, skip: 0, cached: false }
+        let (head, start, len) = (range.head, range.start, range.events.len() as u64);
+        FetchedEvents { peer, head, start, len, blocks: Arc::new(vec![range]), skip: 0, cached: false }
     }
 
     /// Seqs `seqs` of these events (which hold them all), as the answer to a read made later:
@@ -117,9 +118,41 @@ impl FetchedEvents {
         }
     }
 
-    /// The size of the events' canonical bytes (what the cache counts).
+    /// The size of the events' canonical bytes and of the proofs kept with them (what the
+    /// cache counts).
     fn byte_len(&self) -> usize {
-        self.blocks.iter().map(EventBlock::byte_len).sum()
+        let proof_len = |r: &VerifiedRange| r.proof.as_ref().map_or(0, |p| size_of_val(p.nodes()));
+        self.blocks.iter().map(|r| r.events.byte_len() + proof_len(r)).sum()
+    }
+
+    /// Event `seq` (one of these) with its inclusion proof against the signed head it was
+    /// verified with, derived from the range proof it came with: no peer is asked, and the
+    /// answer is what [`Core::fetch_proof`] gives (a proof to show anyone, as the proof file
+    /// of `xf prove`). `None` if `seq` is not among [`seqs`](Self::seqs).
+    ///
+    /// ```no_run
+    /// # use xaeroflux::Core;
+    /// # use xaeroflux::net::Fetch;
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let core = Core::builder().with_sync_backends(&["iroh"]).open("reader.db")?;
+    /// # let author = core.author();
+    /// let posts = core.fetch_events(&author, Fetch::Seqs(100..120), Duration::from_secs(10))?;
+    /// let proved = posts.prove(107).expect("one of the posts read");
+    /// xaeroflux::verify_event(&proved.event(), proved.proof(), proved.head())?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn prove(&self, seq: u64) -> Option<FetchedProof> {
+        if !self.seqs().contains(&seq) {
+            return None;
+        }
+        let block = self.blocks.iter().find(|r| (r.start..r.start + r.events.len() as u64).contains(&seq))?;
+        let proof = block.inclusion_proof(seq)?;
+        let head = block.head;
+        let event = FetchedEvents { head, ..self.part(seq..seq + 1) };
+        let event = FetchedEvents { cached: self.cached, ..event };
+        Some(FetchedProof::new(event, proof, head))
     }
 
     /// The peer that sent them.
@@ -162,15 +195,15 @@ impl FetchedEvents {
         // Whole blocks before the first event shown are passed over without parsing them.
         let mut skip = usize::try_from(self.skip).unwrap_or(usize::MAX);
         let first = self.blocks.iter().position(|b| {
-            let inside = skip < b.len();
+            let inside = skip < b.events.len();
             if !inside {
-                skip -= b.len();
+                skip -= b.events.len();
             }
             inside
         });
         let blocks = first.map_or(&self.blocks[..0], |i| &self.blocks[i..]);
         let len = usize::try_from(self.len).unwrap_or(usize::MAX);
-        blocks.iter().flat_map(|b| b.iter()).skip(skip).take(len)
+        blocks.iter().flat_map(|b| b.events.iter()).skip(skip).take(len)
     }
 }
 
@@ -492,7 +525,7 @@ impl NetInner {
     /// it: seqs of a range inside one cached answer; the latest events if a cached answer ends
     /// at `longest`, the longest head connected peers announced (`None`: not known, the latest
     /// events are not answered). A forked author's entries are dropped instead.
-    fn cached(&self, author: &AuthorId, mode: RangeMode, longest: Option<u64>) -> Option<FetchedEvents> {
+    pub(super) fn cached(&self, author: &AuthorId, mode: RangeMode, longest: Option<u64>) -> Option<FetchedEvents> {
         let mut cache = lock(&self.fetch_cache);
         if self.forked.contains(author) {
             cache.forget(author);
@@ -502,7 +535,7 @@ impl NetInner {
     }
 
     /// Keeps the events a read of `author`'s feed verified for later reads, and returns them.
-    fn keep_fetched(&self, author: AuthorId, got: FetchedEvents) -> FetchedEvents {
+    pub(super) fn keep_fetched(&self, author: AuthorId, got: FetchedEvents) -> FetchedEvents {
         if !got.is_empty() && !self.forked.contains(&author) {
             lock(&self.fetch_cache).insert(author, got.seqs(), got.byte_len(), got.clone());
         }
@@ -727,7 +760,7 @@ async fn fetch_from(inner: &NetInner, id: u64, author: AuthorId, mode: RangeMode
         f.head = range.head;
         if !range.events.is_empty() {
             // Not shared yet: pushed in place.
-            Arc::make_mut(&mut f.blocks).push(range.events);
+            Arc::make_mut(&mut f.blocks).push(range);
         }
         match rest {
             Some(rest) => mode = rest,

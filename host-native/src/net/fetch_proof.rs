@@ -38,6 +38,17 @@ pub struct FetchedProof {
 }
 
 impl FetchedProof {
+    /// `event` (exactly one) with its verified `proof` against `head`.
+    pub(super) fn new(event: FetchedEvents, proof: InclusionProof, head: SignedHead) -> Self {
+        FetchedProof { event, proof, head }
+    }
+
+    /// Whether the event and its proof came from what earlier reads verified (the proof
+    /// derived from the range proof the event came with) rather than from a peer just now.
+    pub fn from_cache(&self) -> bool {
+        self.event.from_cache()
+    }
+
     /// The peer that sent the event and the proof.
     pub fn peer(&self) -> PeerId {
         self.event.peer()
@@ -93,7 +104,10 @@ impl Core {
     /// proof of an event of a feed this store does not keep, to show to anyone
     /// ([`xaeroflux_core::proof_file::encode`] writes the proof file `xf verify` checks).
     /// Peers are asked in the order of [`Core::fetch_events`]; blocks until the proof came or
-    /// `timeout` passed (`Duration::MAX`: no timeout).
+    /// `timeout` passed (`Duration::MAX`: no timeout). An event an earlier read verified and
+    /// still kept ([`NetConfig::with_fetch_cache`](super::NetConfig::with_fetch_cache)) is
+    /// proved at once from the range proof it came with, against the head it was verified
+    /// with, with no peer asked ([`FetchedEvents::prove`]; [`FetchedProof::from_cache`]).
     ///
     /// ```no_run
     /// # use xaeroflux::Core;
@@ -113,6 +127,9 @@ impl Core {
     /// ```
     pub fn fetch_proof(&self, author: &AuthorId, seq: u64, timeout: Duration) -> Result<FetchedProof, FetchError> {
         let inner = self.net_slot().inner()?;
+        if let Some(proved) = proved_from_cache(&inner, author, seq) {
+            return Ok(proved);
+        }
         let handle = inner.handle.clone();
         wait_for_task(&handle, fetch_proof(inner, *author, seq, timeout))
     }
@@ -126,6 +143,9 @@ impl Core {
         timeout: Duration,
     ) -> Result<FetchedProof, FetchError> {
         let inner = self.net_slot().inner()?;
+        if let Some(proved) = proved_from_cache(&inner, author, seq) {
+            return Ok(proved);
+        }
         let task = AbortOnDrop(inner.handle.clone().spawn(fetch_proof(inner, *author, seq, timeout)));
         task.await
     }
@@ -262,6 +282,12 @@ enum ProofAnswer {
     None,
 }
 
+/// Event `seq` of `author`'s feed proved from what earlier reads verified, if they kept it.
+fn proved_from_cache(inner: &NetInner, author: &AuthorId, seq: u64) -> Option<FetchedProof> {
+    let one = RangeMode::Range { start: seq, end: seq.checked_add(1)? };
+    inner.cached(author, one, None)?.prove(seq)
+}
+
 /// [`Core::fetch_proof`] on the running sync `inner`, as a task of the sync's runtime.
 async fn fetch_proof(
     inner: Arc<NetInner>,
@@ -350,7 +376,7 @@ async fn prove_from(inner: &NetInner, id: u64, author: AuthorId, seq: u64, deadl
         Some(FetchStep::Failed(status)) => return ProofAnswer::Failed(peer, status),
         _ => return ProofAnswer::None,
     };
-    let event = FetchedEvents::from_range(peer, range);
+    let event = inner.keep_fetched(author, FetchedEvents::from_range(peer, range));
     let Some(ev) = event.iter().next() else { return ProofAnswer::None };
     let Some((proof, head)) = proof_of(&ev, verified) else { return ProofAnswer::Inconsistent(peer) };
     ProofAnswer::Got(Box::new(FetchedProof { event, proof, head }))
