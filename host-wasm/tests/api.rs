@@ -346,6 +346,36 @@ async fn events_read_on_demand_are_read_again_from_memory() {
     assert!(!cached(&fetch_events(&sn, &author, range(120, 150)).await.unwrap()));
 }
 
+/// `fetchProof` reads the event with its range proof and derives the inclusion proof from it:
+/// the same proof file as the holder's own. An event read before (by `fetchEvents` or
+/// `fetchProof`) is proved from memory, also once every session ended; any other then rejects.
+#[wasm_bindgen_test]
+async fn events_are_proved_from_the_range_proof_they_came_with_even_from_memory() {
+    let a = Store::open_in_memory(None).unwrap();
+    let payloads: Vec<String> = (0..300).map(|i| format!("post {i}")).collect();
+    append_all(&a, &payloads).await;
+    let author = a.author();
+    let b = Store::open_in_memory(None).unwrap();
+    let (sa, sb) = connect_fetching(&a, &b, JsValue::from_str("none"));
+    let json = |v: &JsValue| js_sys::JSON::stringify(v).unwrap().as_string().unwrap();
+    let fetch_proof = |seq: f64| JsFuture::from(sb.borrow().as_ref().unwrap().fetch_proof(&author, seq).unwrap());
+    let holders = |seq: f64| json(&a.prove(seq, None).unwrap());
+    for seq in [0.0, 255.0, 299.0] {
+        assert_eq!(json(&fetch_proof(seq).await.unwrap()), holders(seq), "#{seq} from the peer");
+    }
+    fetch_events(&sb, &author, opts(&[("start", 100.into()), ("end", 200.into())])).await.unwrap();
+    sa.borrow().as_ref().unwrap().close();
+    wait_for("b's session to end", || sb.borrow().as_ref().unwrap().closed()).await;
+    for seq in [0.0, 100.0, 137.0, 199.0, 255.0, 299.0] {
+        let proof = fetch_proof(seq).await.unwrap();
+        assert_eq!(json(&proof), holders(seq), "#{seq} from memory");
+        let opts = Some(opts(&[("author", author.clone().into())]));
+        assert_eq!(get(&xaeroflux_wasm::verify_proof(proof, opts).unwrap(), "seq").as_f64(), Some(seq));
+    }
+    let err = sb.borrow().as_ref().unwrap().fetch_proof(&author, 50.0).unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("SYNC"), "{err:?}");
+}
+
 /// An author who signed two histories (two stores of one key): `fetchConsistency` of a head of
 /// the other history rejects with `FORKED` and the evidence, which the evidence's own decoder
 /// accepts; a head of the peer's history is still extended. `recordFork` keeps the evidence

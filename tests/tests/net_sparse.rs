@@ -377,8 +377,8 @@ fn a_head_the_feed_no_longer_extends_is_answered_with_fork_evidence() {
 }
 
 /// A peer that takes one outstanding request at a time (its HELLO's `max_requests` is 1, as a
-/// small device may announce): `fetch_proof` cannot ask for the event and the proof at once,
-/// so it asks for the proof once the event came, and the proof is the same.
+/// small device may announce): `fetch_proof` needs one request (the proof is derived from the
+/// range proof the event comes with), and the proof is the one the peer's store makes.
 #[test]
 fn a_proof_from_a_peer_that_takes_one_request_at_a_time() {
     use xaeroflux_core::xsp::{Config, Limits};

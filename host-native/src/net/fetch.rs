@@ -99,12 +99,6 @@ pub struct FetchedEvents {
 }
 
 impl FetchedEvents {
-    /// The events of one verified answer from `peer`.
-    pub(super) fn from_range(peer: PeerId, range: VerifiedRange) -> Self {
-        let (head, start, len) = (range.head, range.start, range.events.len() as u64);
-        FetchedEvents { peer, head, start, len, blocks: Arc::new(vec![range]), skip: 0, cached: false }
-    }
-
     /// Seqs `seqs` of these events (which hold them all), as the answer to a read made later:
     /// marked as [`FetchedEvents::from_cache`].
     fn part(&self, seqs: Range<u64>) -> FetchedEvents {
@@ -247,10 +241,8 @@ pub enum FetchError {
         /// The longest of those peers' feeds.
         length: u64,
     },
-    /// [`Core::fetch_proof`]: a peer sent the event and an inclusion proof that disagree, each
-    /// valid against a head the author signed: the author forked, or the peer is faulty. No
-    /// other peer could prove the event. [`Core::fetch_consistency`]: a peer's proof was not
-    /// about the older head given (a faulty peer), and no other peer proved it.
+    /// [`Core::fetch_consistency`]: a peer's proof was not about the older head given (a
+    /// faulty peer), and no other peer proved it.
     Inconsistent {
         /// The feed.
         author: AuthorId,
@@ -470,7 +462,7 @@ fn range_mode(which: Fetch) -> Result<RangeMode, FetchError> {
 /// [`Core::fetch_events`] on the running sync `inner`, as a task of the sync's runtime: a
 /// fetch waits only on channels and timers, so any number run at once without holding a
 /// thread.
-async fn fetch(
+pub(super) async fn fetch(
     inner: Arc<NetInner>,
     author: AuthorId,
     mode: RangeMode,

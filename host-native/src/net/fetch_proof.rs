@@ -3,30 +3,31 @@
 //! prove`, which `xf verify` checks with no store at all); and a newer head of a feed with the
 //! proof that it extends one seen before ([`Core::fetch_consistency`]).
 //!
-//! A fetch of one event (XSP's RANGE_REQUEST, the event with a range proof against the peer's
-//! latest signed head) and its inclusion proof (PROOF_REQUEST, which the session verifies
-//! against the head it comes with) are asked of the same peer at once. The two heads
-//! may differ (the feed grew in between); the proof's leaf must be the event's, and the host
-//! checks the whole proof again before it is returned.
+//! A proof of one event is a read of it (XSP's RANGE_REQUEST: the event with a range proof
+//! against the peer's latest signed head, verified by the session): the range's leaf and the
+//! range proof's nodes are every node the event's inclusion path needs, so the inclusion proof
+//! is derived from them ([`RangeProof::inclusion_proof`], checked against the head's root),
+//! with no second request; an event read before is proved so from memory. A consistency proof
+//! is XSP's PROOF_REQUEST, verified by the session against the head it comes with.
+//!
+//! [`RangeProof::inclusion_proof`]: xaeroflux_core::mmr::RangeProof::inclusion_proof
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use xaeroflux_core::mmr::{ConsistencyProof, InclusionProof};
-use xaeroflux_core::xsp::{ForkEvidence, ProofKind, ProofStatus, RangeMode, VerifiedProof};
+use xaeroflux_core::xsp::{ForkEvidence, ProofKind, RangeMode, VerifiedProof};
 use xaeroflux_core::{AuthorId, EventRef, SignedHead};
 
 use super::driver::Control;
 use super::fetch::{
-    AbortOnDrop, FetchError, FetchStep, FetchedEvents, Misses, answer, deadline_after, send, sessions_to_ask,
+    AbortOnDrop, FetchError, FetchStep, FetchedEvents, Misses, answer, deadline_after, fetch, send, sessions_to_ask,
     wait_for_task, wait_or_give_up,
 };
 use super::node::NetInner;
 use super::ticket::PeerId;
 use crate::Core;
-use crate::verify::{verify_consistency, verify_event};
+use crate::verify::verify_consistency;
 
 /// An event read from a peer with its inclusion proof against the author's signed head, both
 /// verified: what [`Core::inclusion_proof`] and [`Core::get`] give for a stored feed.
@@ -266,29 +267,15 @@ fn consistency_with(old: &SignedHead, verified: VerifiedProof) -> Consistency {
     }
 }
 
-/// What one session made of a proof.
-enum ProofAnswer {
-    /// The event and its proof.
-    Got(Box<FetchedProof>),
-    /// The peer's feed ends before the event (its head's length).
-    Short(u64),
-    /// The peer could not send the event or the proof.
-    Failed(PeerId, ProofStatus),
-    /// The event and the proof disagree.
-    Inconsistent(PeerId),
-    /// The peer did not answer within the fetch patience.
-    Stalled(PeerId),
-    /// The peer did not announce the feed (yet), or the session ended first.
-    None,
-}
-
 /// Event `seq` of `author`'s feed proved from what earlier reads verified, if they kept it.
 fn proved_from_cache(inner: &NetInner, author: &AuthorId, seq: u64) -> Option<FetchedProof> {
     let one = RangeMode::Range { start: seq, end: seq.checked_add(1)? };
     inner.cached(author, one, None)?.prove(seq)
 }
 
-/// [`Core::fetch_proof`] on the running sync `inner`, as a task of the sync's runtime.
+/// [`Core::fetch_proof`] on the running sync `inner`, as a task of the sync's runtime: a read
+/// of the one event (peers asked as by any read), its inclusion proof derived from the range
+/// proof it came with.
 async fn fetch_proof(
     inner: Arc<NetInner>,
     author: AuthorId,
@@ -296,100 +283,9 @@ async fn fetch_proof(
     timeout: Duration,
 ) -> Result<FetchedProof, FetchError> {
     let end = seq.checked_add(1).ok_or(FetchError::Empty)?;
-    let mode = RangeMode::Range { start: seq, end };
-    let deadline = deadline_after(timeout);
-    let (mut misses, mut inconsistent, mut short) = (Misses::default(), None, None);
-    loop {
-        // As in `fetch`: woken early by any sync event, registered before the sessions are
-        // looked at.
-        let activity = inner.activity.notified();
-        tokio::pin!(activity);
-        activity.as_mut().enable();
-        for id in sessions_to_ask(&inner, author, mode, deadline, &misses).await {
-            match prove_from(&inner, id, author, seq, deadline).await {
-                ProofAnswer::Got(proved) => return Ok(*proved),
-                ProofAnswer::Short(length) => short = short.max(Some(length)),
-                ProofAnswer::Failed(peer, status) => misses.refused(FetchError::Failed { author, peer, status }),
-                ProofAnswer::Inconsistent(peer) => inconsistent = Some(peer),
-                ProofAnswer::Stalled(peer) => misses.stalled(id, FetchError::TimedOut { author, peer }),
-                ProofAnswer::None => {}
-            }
-        }
-        if let Some(peer) = inconsistent {
-            return Err(FetchError::Inconsistent { author, peer });
-        }
-        if let Some(length) = short {
-            return Err(FetchError::OutOfRange { author, seq, length });
-        }
-        wait_or_give_up(&inner, author, deadline, &mut misses, activity).await?;
-    }
-}
-
-/// The event `seq` and its inclusion proof from session `id`, both asked for at once.
-async fn prove_from(inner: &NetInner, id: u64, author: AuthorId, seq: u64, deadline: Instant) -> ProofAnswer {
-    let Some(peer) = inner.session_peer(id) else { return ProofAnswer::None };
-    let mode = RangeMode::Range { start: seq, end: seq + 1 };
-    let Some(events) = send(inner, id, deadline, |reply| Control::Fetch { author, mode, reply }).await else {
-        return ProofAnswer::None;
-    };
-    let kind = ProofKind::Inclusion;
-    let prove = |reply| Control::Prove { author, kind, a: seq, reply };
-    let answered = |events, proofs| match (events, proofs) {
-        (Ok(e), Ok(p)) => Ok((e, p)),
-        _ => Err(ProofAnswer::Stalled(peer)),
-    };
-    // Both at once, unless the peer allows only one request at a time: then the proof after.
-    let both = match send(inner, id, deadline, prove).await {
-        Some(proofs) => {
-            let (e, p) = tokio::join!(
-                answer(inner, events, deadline, author, peer),
-                answer(inner, proofs, deadline, author, peer)
-            );
-            answered(e, p.map(Some))
-        }
-        None => answered(answer(inner, events, deadline, author, peer).await, Ok(None)),
-    };
-    let (events, proofs) = match both {
-        Ok(both) => both,
-        Err(stalled) => return stalled,
-    };
-    let range = match events {
-        Some(FetchStep::Events(range)) => *range,
-        Some(FetchStep::Failed(status)) => return ProofAnswer::Failed(peer, status),
-        _ => return ProofAnswer::None,
-    };
-    if range.start != seq || range.events.is_empty() {
-        return ProofAnswer::Short(range.head.length);
-    }
-    let proofs = match proofs {
-        Some(step) => step,
-        None => match send(inner, id, deadline, prove).await {
-            Some(proofs) => match answer(inner, proofs, deadline, author, peer).await {
-                Ok(step) => step,
-                Err(_) => return ProofAnswer::Stalled(peer),
-            },
-            None => None,
-        },
-    };
-    let verified = match proofs {
-        Some(FetchStep::Proof(verified)) => *verified,
-        Some(FetchStep::Failed(status)) => return ProofAnswer::Failed(peer, status),
-        _ => return ProofAnswer::None,
-    };
-    let event = inner.keep_fetched(author, FetchedEvents::from_range(peer, range));
-    let Some(ev) = event.iter().next() else { return ProofAnswer::None };
-    let Some((proof, head)) = proof_of(&ev, verified) else { return ProofAnswer::Inconsistent(peer) };
-    ProofAnswer::Got(Box::new(FetchedProof { event, proof, head }))
-}
-
-/// The inclusion proof and head of `verified` if it proves `ev`. Both were verified against
-/// heads the author signed: the proof must be of the event's seq and leaf, and is checked
-/// again whole, as anyone shown it will check it; if not, the two heads disagree about the
-/// event (a fork) or the peer answered another request.
-fn proof_of(ev: &EventRef<'_>, verified: VerifiedProof) -> Option<(InclusionProof, SignedHead)> {
-    let VerifiedProof::Inclusion { head, seq, leaf, proof, .. } = verified else { return None };
-    let agrees = seq == ev.seq() && leaf == ev.leaf_hash() && verify_event(ev, &proof, &head).is_ok();
-    agrees.then_some((proof, head))
+    let got = fetch(inner, author, RangeMode::Range { start: seq, end }, timeout).await?;
+    // An answer without the event: the longest feed of the peers that answered ends before it.
+    got.prove(seq).ok_or(FetchError::OutOfRange { author, seq, length: got.head().length })
 }
 
 #[cfg(test)]
@@ -421,36 +317,6 @@ mod tests {
             leaf: events[seq as usize].leaf_hash(),
             proof: mmr.inclusion_proof(seq).expect("in the feed"),
         }
-    }
-
-    #[test]
-    fn a_proof_of_the_event_against_a_longer_head_is_kept() {
-        let key = AuthorKey::from_secret_bytes(&[3; 32]);
-        let (events, mmr) = feed(&key, 20, None);
-        // The event may have come with a shorter head; the proof comes with the head of 20.
-        let (proof, head) = proof_of(&events[7].as_ref(), inclusion(&key, &events, &mmr, 7)).unwrap();
-        assert_eq!((proof.leaves, head.length), (20, 20));
-    }
-
-    #[test]
-    fn a_proof_of_another_event_at_the_seq_or_of_another_seq_is_refused() {
-        let key = AuthorKey::from_secret_bytes(&[3; 32]);
-        let (events, _) = feed(&key, 20, None);
-        // The author signed a second feed whose event 7 differs: its proof is valid, of
-        // another event.
-        let (forked, forked_mmr) = feed(&key, 20, Some(7));
-        assert!(proof_of(&events[7].as_ref(), inclusion(&key, &forked, &forked_mmr, 7)).is_none());
-        let (_, mmr) = feed(&key, 20, None);
-        assert!(proof_of(&events[7].as_ref(), inclusion(&key, &events, &mmr, 8)).is_none());
-        let head = key.sign_head(mmr.leaves(), mmr.root());
-        let consistency = VerifiedProof::Consistency {
-            id: 1,
-            head,
-            old_len: 7,
-            old_root: mmr.root(),
-            proof: mmr.consistency_proof(7).expect("7 <= 20"),
-        };
-        assert!(proof_of(&events[7].as_ref(), consistency).is_none());
     }
 
     fn consistency(key: &AuthorKey, old_len: u64, old_root: Hash, mmr: &Mmr) -> VerifiedProof {

@@ -127,9 +127,11 @@ pub struct Inner {
 pub struct FetchedRead {
     /// The signed head the events were verified against.
     pub head: SignedHead,
-    /// The verified events, in seq order. Kept as bytes, not as the objects handed out: each
-    /// answer gets objects of its own, so an application changing one changes no later answer.
-    pub blocks: Vec<xaeroflux_core::xsp::EventBlock>,
+    /// The verified answers, in seq order, each with the head and the range proof it was
+    /// verified with (which prove any of its events later). Kept as bytes, not as the objects
+    /// handed out: each answer gets objects of its own, so an application changing one changes
+    /// no later answer.
+    pub blocks: Vec<xaeroflux_core::xsp::VerifiedRange>,
 }
 
 /// The default budget of [`Inner::fetched`] (the store option `fetchCache`).

@@ -1,14 +1,19 @@
 //! Reads on demand: `session.fetchEvents(author, range)` asks the peer for events of a feed
 //! (XSP's RANGE_REQUEST) and resolves with them once the session has verified them against
 //! the author's signed head (a range proof). Nothing is stored. `session.fetchProof(author,
-//! seq)` reads one event so, then asks for its inclusion proof (PROOF_REQUEST), and resolves
-//! with the proof file `store.prove` would make.
+//! seq)` reads one event so and resolves with the proof file `store.prove` would make: the
+//! event's inclusion proof is derived from the range proof it came with
+//! ([`VerifiedRange::inclusion_proof`]), with no second request. `session.fetchConsistency`
+//! asks for a consistency proof (PROOF_REQUEST).
 //!
-//! What `fetchEvents` verified is kept by the store for later reads (the store option
-//! `fetchCache`, [`FetchCache`](xaeroflux_core::xsp::FetchCache)): a read of seqs inside an
-//! earlier answer, from any of the store's sessions, resolves at once with no request; so does
-//! a read of the latest events when an earlier answer ends where this session's peer's head of
-//! the feed ends. The answer says `fromCache: true`.
+//! What `fetchEvents` and `fetchProof` verified is kept by the store for later reads (the
+//! store option `fetchCache`, [`FetchCache`](xaeroflux_core::xsp::FetchCache)), each answer
+//! with the head and range proof it was verified with: a read of seqs inside an earlier
+//! answer, from any of the store's sessions, resolves at once with no request; so does a read
+//! of the latest events when an earlier answer ends where this session's peer's head of the
+//! feed ends. The answer says `fromCache: true`. A `fetchProof` of an event inside an earlier
+//! answer resolves at once too, with the proof derived from the answer's range proof
+//! ([`VerifiedRange::inclusion_proof`]) against its head.
 //!
 //! A request made before the peer announced the feed (the session just started) waits until
 //! it does; if the session is synced and the peer never announced it, the promise rejects
@@ -20,9 +25,9 @@ use std::collections::HashMap;
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 use xaeroflux_core::xsp::{
-    EventBlock, ForkEvidence, ProofKind, ProofStatus, RangeMode, RequestError, VerifiedProof, VerifiedRange,
+    ForkEvidence, ProofKind, ProofStatus, RangeMode, RequestError, VerifiedProof, VerifiedRange,
 };
-use xaeroflux_core::{AuthorId, Event, SignedHead};
+use xaeroflux_core::{AuthorId, SignedHead};
 
 use super::{Driver, SyncSession};
 use crate::error::{ArgError, ErrorCode, JsError, make_js_error};
@@ -34,7 +39,7 @@ use crate::store::FetchedRead;
 enum Kind {
     /// `fetchEvents`.
     Events,
-    /// `fetchProof`: the event first, then its proof.
+    /// `fetchProof`: the event, its proof derived from the range proof it comes with.
     Prove,
     /// `fetchConsistency`: a proof that the feed extends this older head.
     Extends(SignedHead),
@@ -52,8 +57,8 @@ pub(super) struct Pending {
     start: Option<u64>,
     /// The head of the last answer.
     head: Option<SignedHead>,
-    /// `fetchEvents`: the verified events so far, kept by the store once the read is done.
-    blocks: Vec<EventBlock>,
+    /// `fetchEvents`: the verified answers so far, kept by the store once the read is done.
+    blocks: Vec<VerifiedRange>,
     resolve: Function,
     reject: Function,
 }
@@ -64,20 +69,11 @@ impl Pending {
     }
 }
 
-/// A proof asked for: of the event that came (`fetchProof`), or that the feed extends the
-/// older head (`fetchConsistency`).
+/// A proof asked for (`fetchConsistency`): that the feed extends the older head `old`.
 struct Proving {
-    expects: Expects,
+    old: SignedHead,
     resolve: Function,
     reject: Function,
-}
-
-/// What a proof asked for must show.
-enum Expects {
-    /// That this event is in the feed.
-    Event(Event),
-    /// That the feed extends this head.
-    Extends(SignedHead),
 }
 
 /// The session's requests.
@@ -103,7 +99,7 @@ impl Driver {
         match r {
             Ok(id) => match p.kind {
                 Kind::Extends(old) => {
-                    let proving = Proving { expects: Expects::Extends(old), resolve: p.resolve, reject: p.reject };
+                    let proving = Proving { old, resolve: p.resolve, reject: p.reject };
                     self.fetches.borrow_mut().proving.insert(id, proving);
                 }
                 Kind::Events | Kind::Prove => {
@@ -154,7 +150,7 @@ impl Driver {
     fn fetched_more(&self, mut p: Pending, start: u64, range: VerifiedRange) {
         let rest = range.rest(p.mode);
         if !range.events.is_empty() {
-            p.blocks.push(range.events);
+            p.blocks.push(range);
         }
         if let Some(rest) = rest {
             p.mode = rest;
@@ -166,37 +162,34 @@ impl Driver {
         }
     }
 
-    /// `fetchProof`: the event came (or the peer's feed ends before it); asks for its proof.
+    /// `fetchProof`: the event came (or the peer's feed ends before it) with its range proof,
+    /// verified against the peer's head: its inclusion proof is derived from that, with no
+    /// second request, and the event kept for later reads.
     fn prove_fetched(&self, p: Pending, range: VerifiedRange) {
         let RangeMode::Range { start: seq, .. } = p.mode else { return };
-        let Some(event) = range.events.get(0).filter(|e| e.seq() == seq).map(|e| e.to_owned()) else {
+        let proved = range
+            .events
+            .get(0)
+            .filter(|e| e.seq() == seq)
+            .zip(range.inclusion_proof(seq))
+            .map(|(event, proof)| crate::verify::proof_object(&event, &proof, &range.head));
+        let Some(answer) = proved else {
             let author = hex::encode(p.author.as_bytes());
             let msg = format!("no event #{seq} in the feed of {author}: the peer holds {}", range.head.length);
             return p.reject(ErrorCode::NotFound, &msg);
         };
-        let r = self.session.borrow_mut().request_proof(&p.author, ProofKind::Inclusion, seq);
-        match r {
-            Ok(id) => {
-                let proving = Proving { expects: Expects::Event(event), resolve: p.resolve, reject: p.reject };
-                self.fetches.borrow_mut().proving.insert(id, proving);
-            }
-            Err(e) => p.reject(ErrorCode::Sync, &format!("cannot ask the peer for the proof: {e}")),
-        }
+        self.keep_fetched(p.author, seq, Some(range.head), vec![range]);
+        let _ = p.resolve.call1(&JsValue::NULL, &answer);
     }
 
-    /// A verified proof: resolves its `fetchProof` with the proof file, if it proves the event
-    /// that came, or its `fetchConsistency` with the newer head and the proof, if the prefix
-    /// it proves is the older head's (each was verified against a head the author signed; if
-    /// they disagree, the author forked or the peer is faulty).
+    /// A verified proof: resolves its `fetchConsistency` with the newer head and the proof, if
+    /// the prefix it proves is the older head's (the proof was verified against a head the
+    /// author signed; if the two disagree, the author forked or the peer is faulty).
     pub(super) fn on_proof(&self, verified: VerifiedProof) {
         let Some(p) = self.fetches.borrow_mut().proving.remove(&verified.id()) else { return };
-        let answer = match (p.expects, verified) {
-            (Expects::Event(ev), VerifiedProof::Inclusion { head, seq, leaf, proof, .. })
-                if seq == ev.seq() && leaf == ev.leaf_hash() =>
-            {
-                Ok(crate::verify::proof_object(&ev.as_ref(), &proof, &head))
-            }
-            (Expects::Extends(old), VerifiedProof::Consistency { head, old_len, old_root, proof, .. })
+        let old = p.old;
+        let answer = match verified {
+            VerifiedProof::Consistency { head, old_len, old_root, proof, .. }
                 if old_len == old.length && old.author == head.author =>
             {
                 if old_root == old.root {
@@ -283,16 +276,34 @@ impl Driver {
         let skip = usize::try_from(hit.seqs.start - hit.held.start).ok()?;
         let len = usize::try_from(hit.seqs.end - hit.seqs.start).ok()?;
         let events = Array::new();
-        for ev in hit.value.blocks.iter().flat_map(EventBlock::iter).skip(skip).take(len) {
+        for ev in hit.value.blocks.iter().flat_map(|r| r.events.iter()).skip(skip).take(len) {
             events.push(&crate::js::event(&ev));
         }
         Some(fetched_object(author, hit.seqs.start, Some(&hit.value.head), events, true))
     }
 
-    /// Keeps the events a `fetchEvents` of `author`'s feed verified (from seq `start`, against
-    /// `head`) for later reads, unless the author forked.
-    fn keep_fetched(&self, author: AuthorId, start: u64, head: Option<SignedHead>, blocks: Vec<EventBlock>) {
-        let (count, bytes) = blocks.iter().fold((0, 0), |(n, b), block| (n + block.len() as u64, b + block.byte_len()));
+    /// A `fetchProof` of event `seq` of `author`'s feed answered from what the store's sessions
+    /// verified before, if it holds the event: the proof file, with the proof derived from the
+    /// range proof the event came with, against the head it was verified with.
+    fn cached_proof(&self, author: &AuthorId, seq: u64) -> Option<JsValue> {
+        let mut cache = self.store.fetched.borrow_mut();
+        if self.store.mem.borrow().fork(author).is_some() {
+            cache.forget(author);
+            return None;
+        }
+        let hit = cache.answer(author, RangeMode::Range { start: seq, end: seq.checked_add(1)? }, None)?;
+        let range = hit.value.blocks.iter().find(|r| (r.start..r.start + r.events.len() as u64).contains(&seq))?;
+        let proof = range.inclusion_proof(seq)?;
+        let event = range.events.get(usize::try_from(seq - range.start).ok()?)?;
+        Some(crate::verify::proof_object(&event, &proof, &range.head))
+    }
+
+    /// Keeps the answers a `fetchEvents` (or `fetchProof`) of `author`'s feed verified (from
+    /// seq `start`, the last against `head`) for later reads, unless the author forked.
+    fn keep_fetched(&self, author: AuthorId, start: u64, head: Option<SignedHead>, blocks: Vec<VerifiedRange>) {
+        let proof_len = |r: &VerifiedRange| r.proof.as_ref().map_or(0, |p| size_of_val(p.nodes()));
+        let (count, bytes) =
+            blocks.iter().fold((0, 0), |(n, b), r| (n + r.events.len() as u64, b + r.events.byte_len() + proof_len(r)));
         let Some(head) = head.filter(|_| count > 0) else { return };
         if self.store.mem.borrow().fork(&author).is_none() {
             self.store.fetched.borrow_mut().insert(author, start..start + count, bytes, FetchedRead { head, blocks });
@@ -346,12 +357,13 @@ impl SyncSession {
     }
 
     /// Proves event `seq` of `author`'s feed (hex) with the peer's help, for a feed this store
-    /// does not hold: reads the event (verified against the author's signed head), then asks
-    /// the peer for its inclusion proof (verified against the head it comes with). Resolves
-    /// with the proof file `store.prove` makes for a stored feed, which anyone checks with
-    /// `verifyProof` (or `xf verify`); rejects with `NOT_FOUND` if the peer does not hold the
-    /// event, `PROOF_INVALID` if the event and the proof disagree, `SYNC` if the session ends
-    /// first.
+    /// does not hold: reads the event with its range proof against the author's signed head
+    /// (verified), and derives the event's inclusion proof from it. Resolves with the proof
+    /// file `store.prove` makes for a stored feed, which anyone checks with `verifyProof` (or
+    /// `xf verify`). An event an earlier read of the store verified (and still keeps: the
+    /// store option `fetchCache`) is proved at once with no request, also once the session
+    /// ended. Rejects with `NOT_FOUND` if the peer does not hold the event, `SYNC` if the
+    /// session ends first.
     #[wasm_bindgen(js_name = fetchProof, unchecked_return_type = "Promise<ProofFile>")]
     pub fn fetch_proof(&self, author: &str, seq: f64) -> Result<js_sys::Promise, JsValue> {
         let (author, seq) = (author_arg(author)?, index(seq, "seq").map_err(arg)?);
@@ -382,9 +394,12 @@ impl SyncSession {
     /// `Kind::Extends`, which asks for a proof only) and returns the promise it settles.
     fn request(&self, author: AuthorId, kind: Kind, mode: RangeMode) -> Result<js_sys::Promise, JsValue> {
         // Events read before, by any session of the store: at once, even once this one ended.
-        if matches!(kind, Kind::Events)
-            && let Some(answer) = self.driver.cached_read(&author, mode)
-        {
+        let cached = match (&kind, mode) {
+            (Kind::Events, _) => self.driver.cached_read(&author, mode),
+            (Kind::Prove, RangeMode::Range { start, .. }) => self.driver.cached_proof(&author, start),
+            _ => None,
+        };
+        if let Some(answer) = cached {
             return Ok(js_sys::Promise::resolve(&answer));
         }
         if self.driver.closed.get() {
