@@ -24,7 +24,8 @@ pub struct CachedAnswer<'a, T> {
 struct Entry<T> {
     seqs: Range<u64>,
     bytes: usize,
-    /// The cache's clock when it was inserted or last read.
+    /// The cache's clock when it was inserted or last read: its key in
+    /// [`FetchCache::recency`], unique.
     used_at: u64,
     value: T,
 }
@@ -61,13 +62,17 @@ pub struct FetchCache<T> {
     budget: usize,
     used: usize,
     clock: u64,
+    /// Each author's entries, in insertion order.
     feeds: BTreeMap<AuthorId, Vec<Entry<T>>>,
+    /// Every entry's author by its `used_at`: the least recently used first, found in
+    /// O(log n) when the budget is passed.
+    recency: BTreeMap<u64, AuthorId>,
 }
 
 impl<T> FetchCache<T> {
     /// An empty cache of at most `budget` bytes (0: keeps nothing).
     pub fn new(budget: usize) -> Self {
-        FetchCache { budget, used: 0, clock: 0, feeds: BTreeMap::new() }
+        FetchCache { budget, used: 0, clock: 0, feeds: BTreeMap::new(), recency: BTreeMap::new() }
     }
 
     /// The bytes of the entries held (at most the budget).
@@ -111,6 +116,8 @@ impl<T> FetchCache<T> {
         self.clock += 1;
         let clock = self.clock;
         let entry = self.feeds.get_mut(author)?.iter_mut().rev().find(|e| fits(&e.seqs))?;
+        self.recency.remove(&entry.used_at);
+        self.recency.insert(clock, *author);
         entry.used_at = clock;
         Some((entry.seqs.clone(), &entry.value))
     }
@@ -125,15 +132,17 @@ impl<T> FetchCache<T> {
         }
         self.clock += 1;
         let entries = self.feeds.entry(author).or_default();
-        let mut freed = 0;
+        let (mut freed, recency) = (0, &mut self.recency);
         entries.retain(|e| {
             let covered = seqs.start <= e.seqs.start && e.seqs.end <= seqs.end;
             if covered {
                 freed += e.bytes;
+                recency.remove(&e.used_at);
             }
             !covered
         });
         entries.push(Entry { seqs, bytes, used_at: self.clock, value });
+        self.recency.insert(self.clock, author);
         self.used = self.used - freed + bytes;
         while self.used > self.budget {
             self.drop_least_recently_used();
@@ -144,26 +153,27 @@ impl<T> FetchCache<T> {
     /// belongs to is no longer known).
     pub fn forget(&mut self, author: &AuthorId) {
         if let Some(entries) = self.feeds.remove(author) {
-            self.used -= entries.iter().map(|e| e.bytes).sum::<usize>();
+            for e in &entries {
+                self.used -= e.bytes;
+                self.recency.remove(&e.used_at);
+            }
         }
     }
 
+    /// Drops the least recently used entry: found in [`FetchCache::recency`], then among its
+    /// author's entries.
     fn drop_least_recently_used(&mut self) {
-        let oldest = self
-            .feeds
-            .iter()
-            .flat_map(|(a, es)| es.iter().enumerate().map(move |(i, e)| (e.used_at, *a, i)))
-            .min_by_key(|&(at, _, _)| at);
-        let Some((_, author, i)) = oldest else {
+        let Some((at, author)) = self.recency.pop_first() else {
             self.used = 0;
             return;
         };
-        if let Some(entries) = self.feeds.get_mut(&author) {
+        let Some(entries) = self.feeds.get_mut(&author) else { return };
+        if let Some(i) = entries.iter().position(|e| e.used_at == at) {
             let e = entries.remove(i);
             self.used -= e.bytes;
-            if entries.is_empty() {
-                self.feeds.remove(&author);
-            }
+        }
+        if entries.is_empty() {
+            self.feeds.remove(&author);
         }
     }
 }
@@ -257,6 +267,10 @@ mod tests {
                 let held: usize = model.entries.iter().map(|e| e.2).sum();
                 prop_assert_eq!(cache.used(), held);
                 prop_assert!(cache.used() <= budget);
+                // The recency index names every entry, once.
+                let entries: usize = cache.feeds.values().map(Vec::len).sum();
+                prop_assert_eq!(cache.recency.len(), entries);
+                prop_assert!(cache.feeds.values().all(|es| !es.is_empty()));
             }
         }
     }
