@@ -53,6 +53,7 @@ pub struct CoreBuilder {
     io: Option<Box<dyn SegmentIo>>,
     hash_helper: bool,
     checkpoint_pages: u32,
+    lock_wait: Duration,
     #[cfg(feature = "net")]
     net: Option<crate::net::NetConfig>,
 }
@@ -98,6 +99,34 @@ impl CoreBuilder {
         self
     }
 
+    /// How long [`open`](Self::open) waits for a store another process (or another [`Core`]
+    /// of this one) holds before it fails with [`OpenError::Locked`] (default zero: at once;
+    /// `Duration::MAX`: until it is free). One process opens a store at a time; with a wait, a
+    /// short-lived holder (a command-line tool reading the store, an application restarting)
+    /// need not make the open fail, as SQLite's busy timeout does for its locks.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path();
+    /// use std::time::Duration;
+    /// use xaeroflux::{Core, OpenError};
+    ///
+    /// let first = Core::open(path)?;
+    /// let held = Core::builder().with_lock_wait(Duration::from_millis(50)).open(path);
+    /// assert!(matches!(held, Err(OpenError::Locked { .. })));
+    /// let closer = std::thread::spawn(move || first.close());
+    /// let second = Core::builder().with_lock_wait(Duration::from_secs(10)).open(path)?;
+    /// closer.join().unwrap()?;
+    /// # drop(second);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_lock_wait(mut self, wait: Duration) -> Self {
+        self.lock_wait = wait;
+        self
+    }
+
     #[cfg(test)]
     pub(crate) fn with_io(mut self, io: Box<dyn SegmentIo>) -> Self {
         self.io = Some(io);
@@ -138,6 +167,7 @@ impl CoreBuilder {
             io: self.io,
             hash_helper: self.hash_helper,
             checkpoint_pages: u64::from(self.checkpoint_pages),
+            lock_wait: self.lock_wait,
         };
         #[cfg(feature = "net")]
         let net = self.net;
@@ -362,6 +392,7 @@ impl Core {
             io: None,
             hash_helper: true,
             checkpoint_pages: crate::store::writer::CHECKPOINT_PAGES,
+            lock_wait: Duration::ZERO,
             #[cfg(feature = "net")]
             net: None,
         }

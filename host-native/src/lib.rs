@@ -94,7 +94,8 @@
 //!   borrowed event stays valid and unchanged.
 //! - Pages read for the first time in a process are checked (checksum and encoding); a damaged
 //!   page gives [`ReadError::Corrupt`] for its seqs, and every other page stays readable.
-//! - One process opens a store at a time ([`OpenError::Locked`] otherwise).
+//! - One process opens a store at a time ([`OpenError::Locked`] otherwise, at once or after
+//!   [`CoreBuilder::with_lock_wait`]).
 //! - Drop or [`Core::close`] checkpoints. A crash (even `kill -9` or a power cut, whatever
 //!   the order the disk persisted the last writes in) loses nothing acknowledged: the next
 //!   open recovers it (see "Recovery rule" and the tail log in `docs/storage.md`).

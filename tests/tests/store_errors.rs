@@ -61,6 +61,51 @@ fn already_open() {
     assert_eq!(core.feed_len(&core.author()), 1);
 }
 
+const HOLD_ENV: &str = "XF_HOLD_CHILD_STORE";
+
+/// Child side of `an_open_waits_for_a_store_another_process_holds`: holds the store, appends,
+/// says so, and closes it after a while.
+#[test]
+fn hold_child_entry() {
+    let Ok(path) = std::env::var(HOLD_ENV) else { return };
+    let core = Core::open(&path).unwrap();
+    core.append(core.new_event(b"from the holder")).unwrap();
+    println!("held");
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    core.close().unwrap();
+}
+
+/// Another process holds the store for a while: an open fails at once by default, after its
+/// wait with a short `with_lock_wait`, and succeeds with a long one once the holder closed,
+/// seeing what it appended.
+#[test]
+fn an_open_waits_for_a_store_another_process_holds() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    store_with(&path, 3);
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "hold_child_entry", "--nocapture", "--test-threads=1"])
+        .env(HOLD_ENV, &path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // The harness may print "test hold_child_entry ... " on the same line.
+    assert!(lines.any(|l| l.is_ok_and(|l| l.trim_end().ends_with("held"))), "the child holds the store");
+
+    let t = Instant::now();
+    assert!(matches!(Core::open(&path), Err(OpenError::Locked { .. })));
+    let short = Core::builder().with_lock_wait(Duration::from_millis(100)).open(&path);
+    assert!(matches!(short, Err(OpenError::Locked { .. })), "{:?}", short.err());
+    assert!(t.elapsed() >= Duration::from_millis(100), "waited: {:?}", t.elapsed());
+    let core = Core::builder().with_lock_wait(Duration::from_secs(30)).open(&path).unwrap();
+    assert!(t.elapsed() < Duration::from_secs(20), "opened once the holder closed: {:?}", t.elapsed());
+    assert_eq!(core.feed_len(&core.author()), 4, "what the holder appended is there");
+    assert!(child.wait().unwrap().success());
+}
+
 #[test]
 fn bad_key_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -160,7 +160,7 @@ impl Core {
     /// (a fork), the answer is [`FetchError::Forked`] with the checked evidence, which
     /// [`Core::record_fork`] keeps (nothing is recorded on its own). Peers are asked longest head
     /// first; one whose feed is shorter than `old` cannot prove it
-    /// ([`FetchError::Failed`] with [`ProofStatus::OutOfRange`] if none can). Blocks until the
+    /// ([`FetchError::Failed`] with [`ProofStatus::OutOfRange`](xaeroflux_core::xsp::ProofStatus::OutOfRange) if none can). Blocks until the
     /// proof came or `timeout` passed (`Duration::MAX`: no timeout).
     ///
     /// ```no_run

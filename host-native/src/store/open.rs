@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use redb::{ReadableDatabase as _, ReadableTable as _};
 use xaeroflux_core::mmr::{MmrPeaks, mmr_size};
@@ -41,6 +42,30 @@ pub(crate) struct Options {
     pub hash_helper: bool,
     /// Pages sealed between two checkpoints.
     pub checkpoint_pages: u64,
+    /// How long to wait for a store another process (or `Core`) holds.
+    pub lock_wait: Duration,
+}
+
+/// How often an open waiting for a held store tries again.
+const LOCK_POLL: Duration = Duration::from_millis(10);
+
+/// Opens the index of the store at `path`, trying again for at most `wait` while another
+/// process (or another `Core` of this one) holds it.
+fn open_index(path: &Path, wait: Duration) -> Result<redb::Database, OpenError> {
+    let deadline = Instant::now().checked_add(wait);
+    loop {
+        match redb_builder().open(path.join(files::INDEX_FILE)) {
+            Ok(db) => return Ok(db),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                let left = deadline.map_or(LOCK_POLL, |d| d.saturating_duration_since(Instant::now()));
+                if left.is_zero() {
+                    return Err(OpenError::Locked { path: path.to_path_buf() });
+                }
+                std::thread::sleep(left.min(LOCK_POLL));
+            }
+            Err(e) => return Err(ix("open index")(e.into())),
+        }
+    }
 }
 
 fn ix(op: &'static str) -> impl Fn(redb::Error) -> OpenError {
@@ -140,11 +165,7 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
         }
     };
     let key = files::load_key(path)?;
-    let db = match redb_builder().open(path.join(files::INDEX_FILE)) {
-        Ok(db) => db,
-        Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(OpenError::Locked { path: path.to_path_buf() }),
-        Err(e) => return Err(ix("open index")(e.into())),
-    };
+    let db = open_index(path, opts.lock_wait)?;
     let rtx = db.begin_read().map_err(|e| ix("read index")(e.into()))?;
     let settings = rtx.open_table(meta::SETTINGS).map_err(|e| ix("read index")(e.into()))?;
     let get_u32 = |k: &str| -> Result<u32, OpenError> {
