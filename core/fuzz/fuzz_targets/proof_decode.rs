@@ -1,6 +1,7 @@
 //! MMR proof and proof file decoding on arbitrary bytes: no panic, every accepted proof is
 //! canonical (it re-encodes to the input), and checking it against any root is an answer,
-//! never a panic. Proofs arrive from peers (PAGES, RANGE_RESPONSE, PROOF_RESPONSE, FORK) and
+//! never a panic; an inclusion proof derived from an accepted range proof verifies whenever
+//! the range does. Proofs arrive from peers (PAGES, RANGE_RESPONSE, PROOF_RESPONSE, FORK) and
 //! from files (`xf verify`, the npm package's `verifyProofFile`).
 //!
 //! The first input byte selects the decoder. For the proof file, either the rest is cut into
@@ -50,6 +51,18 @@ fn proofs(kind: u8, bytes: &[u8]) {
             if let Ok(p) = RangeProof::decode(bytes) {
                 assert_eq!(p.encode(), bytes, "an accepted range proof is canonical");
                 let _ = p.verify(&leaves, &root);
+                // An inclusion proof derived from it is an answer, never a panic; one derived
+                // at all is for a root the range verifies against, and verifies itself.
+                let want = usize::try_from(p.end - p.start).unwrap_or(usize::MAX);
+                let range = leaves.get(..want).unwrap_or(&leaves);
+                let mid = p.start + (p.end - p.start) / 2;
+                for (root, leaf) in [(root, p.start), (other, mid), (root, p.end)] {
+                    if let Ok(one) = p.inclusion_proof(range, leaf, &root) {
+                        assert_eq!(p.verify(range, &root), Ok(()));
+                        let k = usize::try_from(leaf - p.start).unwrap_or(usize::MAX);
+                        assert_eq!(one.verify(&range[k], &root), Ok(()));
+                    }
+                }
             }
         }
     }
