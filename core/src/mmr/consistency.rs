@@ -110,7 +110,7 @@ impl ConsistencyProof {
         let count = self.new_leaves.count_ones() as usize;
         let mut peaks = [Hash::ZERO; 64];
         let mut known = Known::Peaks(old.iter());
-        shape.compute(self.new_leaves, &mut known, nodes, &mut peaks)?;
+        shape.compute(self.new_leaves, &mut known, nodes, &mut peaks, None)?;
         if let Known::Peaks(rest) = known
             && rest.len() != 0
         {

@@ -100,44 +100,26 @@ impl Shape {
     }
 
     /// Recomputes every peak of the MMR of `leaves` leaves into `peaks` (which must have room
-    /// for `popcount(leaves)` hashes) from what is known and the proof nodes. Callers check
-    /// the counts first; running short still returns an error rather than panicking.
+    /// for `popcount(leaves)` hashes) from what is known and the proof nodes; with `path`
+    /// (a leaf that is known, and where to put its path), also collects that leaf's siblings,
+    /// bottom up. Callers check the counts first; running short still returns an error rather
+    /// than panicking.
     pub(crate) fn compute(
         self,
         leaves: u64,
         known: &mut Known<'_>,
         nodes: &[Hash],
         peaks: &mut [Hash],
+        mut path: Option<(u64, &mut Vec<Hash>)>,
     ) -> Result<(), ProofError> {
         let expected = self.node_count(leaves);
         let mut nodes = nodes.iter();
         for (slot, m) in peaks.iter_mut().zip(mountains(leaves)) {
-            *slot = self.hash(m, known, &mut nodes, expected)?;
-        }
-        if nodes.len() != 0 {
-            return Err(ProofError::WrongNodeCount { expected, found: expected + nodes.len() });
-        }
-        Ok(())
-    }
-
-    /// [`compute`](Self::compute), also collecting the path of leaf `target` (which must be
-    /// known, not in the proof): its siblings, bottom up, into `path`.
-    pub(crate) fn compute_with_path(
-        self,
-        leaves: u64,
-        known: &mut Known<'_>,
-        nodes: &[Hash],
-        peaks: &mut [Hash],
-        target: u64,
-        path: &mut Vec<Hash>,
-    ) -> Result<(), ProofError> {
-        let expected = self.node_count(leaves);
-        let mut nodes = nodes.iter();
-        for (slot, m) in peaks.iter_mut().zip(mountains(leaves)) {
-            *slot = if holds(&m, target) {
-                self.hash_on_path(m, known, &mut nodes, expected, target, path)?
-            } else {
-                self.hash(m, known, &mut nodes, expected)?
+            *slot = match &mut path {
+                Some((target, path)) if holds(&m, *target) => {
+                    self.hash_on_path(m, known, &mut nodes, expected, *target, path)?
+                }
+                _ => self.hash(m, known, &mut nodes, expected)?,
             };
         }
         if nodes.len() != 0 {

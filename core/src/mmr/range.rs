@@ -87,22 +87,7 @@ impl RangeProof {
     /// Checks that `leaf_hashes` (exactly `end - start` of them) are leaves `start..end` of
     /// an MMR of `leaves` leaves with root `root`.
     pub fn verify(&self, leaf_hashes: &[Hash], root: &Hash) -> Result<(), ProofError> {
-        check_range(self.leaves, self.start, self.end)?;
-        let want = self.end - self.start;
-        let have = u64::try_from(leaf_hashes.len()).unwrap_or(u64::MAX);
-        if have != want {
-            return Err(ProofError::WrongLeafCount { expected: want, found: have });
-        }
-        let shape = Shape::Range(self.start, self.end);
-        let expected = shape.node_count(self.leaves);
-        if self.nodes.len() != expected {
-            return Err(ProofError::WrongNodeCount { expected, found: self.nodes.len() });
-        }
-        let count = self.leaves.count_ones() as usize;
-        let mut peaks = [Hash::ZERO; 64];
-        let mut known = Known::Leaves { start: self.start, hashes: leaf_hashes };
-        shape.compute(self.leaves, &mut known, &self.nodes, &mut peaks)?;
-        let computed = mmr_root(self.leaves, peaks.get(..count).unwrap_or(&[]));
+        let (computed, _) = self.root_with(leaf_hashes, None)?;
         if computed == *root { Ok(()) } else { Err(ProofError::RootMismatch) }
     }
 
@@ -130,10 +115,32 @@ impl RangeProof {
         leaf_index: u64,
         root: &Hash,
     ) -> Result<InclusionProof, ProofError> {
-        check_range(self.leaves, self.start, self.end)?;
         if !(self.start..self.end).contains(&leaf_index) {
             return Err(ProofError::LeafIndexOutOfRange { leaf_index, leaves: self.leaves });
         }
+        let mut path = Vec::with_capacity(64);
+        let (computed, peaks) = self.root_with(leaf_hashes, Some((leaf_index, &mut path)))?;
+        if computed != *root {
+            return Err(ProofError::RootMismatch);
+        }
+        let (own, _) = mountain_of(self.leaves, leaf_index)
+            .ok_or(ProofError::LeafIndexOutOfRange { leaf_index, leaves: self.leaves })?;
+        let path_len = path.len();
+        let count = self.leaves.count_ones() as usize;
+        let others = peaks.iter().take(count).enumerate().filter(|&(i, _)| i != own);
+        path.extend(others.map(|(_, p)| *p));
+        Ok(InclusionProof::from_parts(leaf_index, self.leaves, path, path_len))
+    }
+
+    /// The root the range's leaves and the proof's nodes hash to, and the peaks on the way
+    /// (the first `popcount(leaves)` of them), once the sizes are checked; with `path`, also
+    /// the path of that leaf of the range.
+    fn root_with(
+        &self,
+        leaf_hashes: &[Hash],
+        path: Option<(u64, &mut Vec<Hash>)>,
+    ) -> Result<(Hash, [Hash; 64]), ProofError> {
+        check_range(self.leaves, self.start, self.end)?;
         let want = self.end - self.start;
         let have = u64::try_from(leaf_hashes.len()).unwrap_or(u64::MAX);
         if have != want {
@@ -147,17 +154,8 @@ impl RangeProof {
         let count = self.leaves.count_ones() as usize;
         let mut peaks = [Hash::ZERO; 64];
         let mut known = Known::Leaves { start: self.start, hashes: leaf_hashes };
-        let mut path = Vec::with_capacity(64);
-        shape.compute_with_path(self.leaves, &mut known, &self.nodes, &mut peaks, leaf_index, &mut path)?;
-        let peaks = peaks.get(..count).unwrap_or(&[]);
-        if mmr_root(self.leaves, peaks) != *root {
-            return Err(ProofError::RootMismatch);
-        }
-        let (own, _) = mountain_of(self.leaves, leaf_index)
-            .ok_or(ProofError::LeafIndexOutOfRange { leaf_index, leaves: self.leaves })?;
-        let path_len = path.len();
-        path.extend(peaks.iter().enumerate().filter(|&(i, _)| i != own).map(|(_, p)| *p));
-        Ok(InclusionProof::from_parts(leaf_index, self.leaves, path, path_len))
+        shape.compute(self.leaves, &mut known, &self.nodes, &mut peaks, path)?;
+        Ok((mmr_root(self.leaves, peaks.get(..count).unwrap_or(&[])), peaks))
     }
 
     /// The encoding: version 1 ‖ kind 3 ‖ start (u64 LE) ‖ end (u64 LE) ‖ leaves (u64 LE) ‖
