@@ -241,6 +241,68 @@ fn a_fork_found_by_fetch_since_is_recorded_by_forks() {
     assert!(serve.wait().unwrap().success());
 }
 
+/// `xf fetch --since` with several heads (repeated, or a file of heads): each is reported on a
+/// line of its own, the newer heads are written one per line (one not checked as it was given)
+/// for the next check, which reads that file back; a fork makes it exit 1 after every head
+/// was checked.
+#[test]
+fn fetch_since_checks_many_heads_and_writes_the_newer_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y, z, r) = (dir.path().join("x"), dir.path().join("y"), dir.path().join("z"), dir.path().join("r"));
+    let head_file = |store: &Path, name: &str| {
+        let path = dir.path().join(name);
+        ok_json(store, &["--json", "head", "-o", path.to_str().unwrap()]);
+        path.to_str().unwrap().to_string()
+    };
+    ok_json(&x, &["--json", "init"]);
+    ok_json(&x, &["--json", "append", "a", "b", "c"]);
+    let at_3 = head_file(&x, "x3.hex");
+    copy_dir(&x, &y);
+    ok_json(&x, &["--json", "append", "x 1", "x 2"]);
+    ok_json(&y, &["--json", "append", "y 1"]);
+    let forked = head_file(&y, "y4.hex");
+    ok_json(&z, &["--json", "init"]);
+    ok_json(&z, &["--json", "append", "elsewhere"]);
+    let unknown = head_file(&z, "z1.hex");
+    ok_json(&r, &["--json", "init"]);
+    let (mut serve, _lines, ticket) = serve(&x, "cli since many");
+
+    let heads = dir.path().join("heads.txt");
+    let h = heads.to_str().unwrap();
+    let mut args = vec!["--json", "fetch", &ticket, "--bind", "127.0.0.1:0", "--timeout", "3", "-o", h];
+    args.extend(["--since", &at_3, "--since", &forked, "--since", &unknown]);
+    let out = xf(&r, &args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(1) && err.contains("forked") && err.trim_end().lines().count() == 1, "{err}");
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!((lines[0]["extends"].as_bool(), lines[0]["head"]["length"].as_u64()), (Some(true), Some(5)));
+    assert_eq!(lines[0]["written"].as_str(), Some(h));
+    assert_eq!((lines[1]["forked"].as_bool(), lines[1]["old"]["length"].as_u64()), (Some(true), Some(4)));
+    assert!(lines[2]["extends"].is_null() && lines[2]["error"].as_str().is_some(), "{}", lines[2]);
+    let written = std::fs::read_to_string(&heads).unwrap();
+    let written: Vec<&str> = written.lines().collect();
+    let given = |path: &str| std::fs::read_to_string(path).unwrap().trim().to_string();
+    assert_eq!(written, [lines[0]["head"]["encoded"].as_str().unwrap(), &given(&forked), &given(&unknown)]);
+
+    // The file of heads read back: the first extends itself, the second is still a fork.
+    let out = xf(&r, &["--json", "fetch", &ticket, "--bind", "127.0.0.1:0", "--timeout", "3", "--since", h]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!((lines[0]["extends"].as_bool(), lines[0]["old"]["length"].as_u64()), (Some(true), Some(5)));
+    assert_eq!(lines[1]["forked"].as_bool(), Some(true));
+    // Two heads that both extend: exit 0, a line each in text.
+    let out = xf(&r, &["fetch", &ticket, "--bind", "127.0.0.1:0", "--since", &at_3, "--since", &at_3]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text.lines().filter(|l| l.contains("extends the head given")).count(), 2, "{text}");
+
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    assert!(serve.wait().unwrap().success());
+}
+
 /// A store whose socket path is longer than a Unix socket address holds (108 bytes): the
 /// running command still answers `xf status` (through the directory's descriptor).
 #[test]

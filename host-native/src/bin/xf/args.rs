@@ -359,12 +359,14 @@ pub struct FetchArgs {
     #[arg(long, value_name = "SEQ", conflicts_with = "since")]
     pub prove: Option<u64>,
     /// A signed head seen before (hex, or a file written by `xf head -o` or `xf fetch --since
-    /// -o`): checks that the author's feed, as the peer holds it now, still extends it (a
-    /// verified consistency proof), or shows that the author forked.
+    /// -o`, which may hold one head per line): checks that the author's feed, as the peer
+    /// holds it now, still extends it (a verified consistency proof), or shows that the author
+    /// forked. Repeat it, or give a file of heads, to check several feeds at once.
     #[arg(long, value_name = "HEAD")]
-    pub since: Option<String>,
+    pub since: Vec<String>,
     /// With `--prove`: write the proof file here instead of stdout. With `--since`: write the
-    /// peer's newer signed head here (hex), for the next check.
+    /// peers' newer signed heads here (hex, one per line; a head that could not be checked is
+    /// written as it was given), for the next check.
     #[arg(long, short = 'o', value_name = "PATH", requires = "writes")]
     pub out: Option<PathBuf>,
     /// Give up after this many seconds.

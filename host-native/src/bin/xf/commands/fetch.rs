@@ -31,7 +31,8 @@ fn parse_seqs(s: &str) -> Result<std::ops::Range<u64>, CliError> {
 /// downloaded), reads the events asked for from a peer that announced the feed, prints them
 /// (as `xf log` does) and the signed head they were verified against, and exits.
 /// With `--prove SEQ`, writes the proof file of event SEQ (as `xf prove` does) instead; with
-/// `--since HEAD`, checks that the feed still extends an older head.
+/// `--since HEAD` (repeated, or a file of heads), checks that each feed still extends an older
+/// head.
 pub fn fetch(cli: &Cli, a: &FetchArgs, out: &mut Out) -> Result<(), CliError> {
     let which = match (&a.seqs, a.latest, a.prove) {
         (Some(s), _, _) => Some(Fetch::Seqs(parse_seqs(s)?)),
@@ -39,17 +40,17 @@ pub fn fetch(cli: &Cli, a: &FetchArgs, out: &mut Out) -> Result<(), CliError> {
         (None, None, Some(seq)) => Some(Fetch::Seqs(seq..seq.saturating_add(1))),
         (None, None, None) => None,
     };
-    let since = a.since.as_deref().map(|h| parse_head("--since", h)).transpose()?;
+    let since = parse_heads(&a.since)?;
     let ticket = parse_ticket(&a.ticket)?;
     let secrets = secret::load(cli)?;
     let core = open_syncing_as(cli, &a.net, true)?;
     let start = Instant::now();
-    let (which, author) = match (which, since, a.author.as_deref()) {
-        (_, Some(old), _) => {
+    let (which, author) = match (which, since.is_empty(), a.author.as_deref()) {
+        (_, false, _) => {
             core.join_ticket(&ticket).map_err(CliError::Net)?;
-            return check_since(cli, &core, &old, a, start, out);
+            return check_since(cli, &core, &since, a, start, out);
         }
-        (Some(which), None, Some(author)) => (which, resolve_author(&core, Some(author))?),
+        (Some(which), true, Some(author)) => (which, resolve_author(&core, Some(author))?),
         // clap asks for one of --latest, --seqs, --prove, --since, and --author without --since.
         _ => return Err(CliError::BadSeqs(String::new())),
     };
@@ -87,32 +88,100 @@ pub fn fetch(cli: &Cli, a: &FetchArgs, out: &mut Out) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `xf fetch --since HEAD`: the peer's newer head of the older head's feed with the proof that
-/// it extends it, both verified; written to `-o` for the next check. A fork is an error (exit
-/// 1) after, with `--json`, a line holding the evidence, which anyone can check.
+/// The older heads of `--since`: each value a signed head (hex, or a file holding one as `xf
+/// head -o` writes it), or a file of heads one per line (as `xf fetch --since -o` writes them).
+fn parse_heads(args: &[String]) -> Result<Vec<SignedHead>, CliError> {
+    let mut heads = Vec::new();
+    for arg in args {
+        if let Ok(head) = parse_head("--since", arg) {
+            heads.push(head);
+            continue;
+        }
+        let bad = || CliError::BadHead("--since", arg.clone());
+        let text = std::fs::read_to_string(arg).map_err(|_| bad())?;
+        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        if lines.is_empty() {
+            return Err(bad());
+        }
+        for line in lines {
+            heads.push(parse_head("--since", line).map_err(|_| bad())?);
+        }
+    }
+    Ok(heads)
+}
+
+/// `xf fetch --since HEAD…`: for each older head, the peer's newer head of its feed with the
+/// proof that it extends it, both verified; the newer heads written to `-o` for the next
+/// check (a head not checked, as it was). Each head is reported, one line each; then a fork
+/// or a failure is an error (exit 1): the first fork, else the first failure. With `--json`, a
+/// fork's line holds the evidence, which anyone can check.
 fn check_since(
     cli: &Cli,
     core: &xaeroflux::Core,
-    old: &SignedHead,
+    olds: &[SignedHead],
     a: &FetchArgs,
     start: Instant,
     out: &mut Out,
 ) -> Result<(), CliError> {
-    let now = match core.fetch_consistency(old, Duration::from_secs(a.timeout)) {
-        Ok(now) => now,
-        Err(FetchError::Forked { peer, evidence }) => {
-            if cli.json {
-                out.json(&json!({"extends": false, "forked": true, "peer": peer.to_string(),
-                                 "old": head_json(&evidence.first), "head": head_json(&evidence.second),
-                                 "evidence": hex(&evidence.encode())}))?;
-                out.flush()?;
+    let (mut newer, mut forked, mut failed) = (Vec::with_capacity(olds.len()), None, None);
+    let target = a.out.as_deref().map(|p| p.display().to_string());
+    for old in olds {
+        match core.fetch_consistency(old, Duration::from_secs(a.timeout)) {
+            Ok(now) => {
+                report_extends(cli, old, &now, start, target.as_deref(), out)?;
+                newer.push(*now.head());
             }
-            return Err(CliError::Fetch(FetchError::Forked { peer, evidence }));
+            Err(FetchError::Forked { peer, evidence }) => {
+                if cli.json {
+                    out.json(&json!({"extends": false, "forked": true, "peer": peer.to_string(),
+                                     "old": head_json(&evidence.first), "head": head_json(&evidence.second),
+                                     "evidence": hex(&evidence.encode())}))?;
+                } else if olds.len() > 1 {
+                    out.line(format!("the author {} forked (peer {peer})", author_hex(&old.author)))?;
+                }
+                forked.get_or_insert(FetchError::Forked { peer, evidence });
+                newer.push(*old);
+            }
+            Err(e) => {
+                if olds.len() > 1 {
+                    let author = author_hex(&old.author);
+                    if cli.json {
+                        out.json(&json!({"extends": null, "old": head_json(old), "error": e.to_string()}))?;
+                    } else {
+                        out.line(format!("the feed of {author} was not checked: {e}"))?;
+                    }
+                }
+                failed.get_or_insert(e);
+                newer.push(*old);
+            }
         }
-        Err(e) => return Err(CliError::Fetch(e)),
-    };
+    }
+    if let Some(path) = a.out.as_deref() {
+        write_heads(path, &newer)?;
+        if !cli.json {
+            let what = if newer.len() == 1 { "the newer signed head" } else { "the newer signed heads" };
+            out.line(format!("({what} written to {})", path.display()))?;
+        }
+    }
+    match forked.or(failed) {
+        Some(e) => {
+            out.flush()?;
+            Err(CliError::Fetch(e))
+        }
+        None => Ok(()),
+    }
+}
+
+/// One head of `--since` that the peer's feed extends.
+fn report_extends(
+    cli: &Cli,
+    old: &SignedHead,
+    now: &xaeroflux::net::FetchedConsistency,
+    start: Instant,
+    written: Option<&str>,
+    out: &mut Out,
+) -> Result<(), CliError> {
     let (secs, head) = (start.elapsed().as_secs_f64(), now.head());
-    let written = a.out.as_deref().map(|path| write_head(path, head)).transpose()?;
     if cli.json {
         return out.json(&json!({"extends": true, "peer": now.peer().to_string(), "secs": secs,
                                 "old": head_json(old), "head": head_json(head), "written": written}));
@@ -124,17 +193,14 @@ fn check_since(
         head.length,
         hash_hex(&head.root),
         now.peer()
-    ))?;
-    if let Some(path) = written {
-        out.line(format!("(the newer signed head written to {path})"))?;
-    }
-    Ok(())
+    ))
 }
 
-/// Writes `head` encoded in hex to `path` (as `xf head -o` does); its display form.
-fn write_head(path: &std::path::Path, head: &SignedHead) -> Result<String, CliError> {
-    std::fs::write(path, format!("{}\n", hex(&head.encode()))).map_err(|e| CliError::io(path.display(), e))?;
-    Ok(path.display().to_string())
+/// Writes `heads` encoded in hex to `path`, one per line (for one head, what `xf head -o`
+/// writes).
+fn write_heads(path: &std::path::Path, heads: &[SignedHead]) -> Result<(), CliError> {
+    let text: String = heads.iter().map(|h| format!("{}\n", hex(&h.encode()))).collect();
+    std::fs::write(path, text).map_err(|e| CliError::io(path.display(), e))
 }
 
 fn head_json(head: &SignedHead) -> serde_json::Value {
