@@ -144,8 +144,8 @@ impl FetchedEvents {
         let block = self.blocks.iter().find(|r| (r.start..r.start + r.events.len() as u64).contains(&seq))?;
         let proof = block.inclusion_proof(seq)?;
         let head = block.head;
-        let event = FetchedEvents { head, ..self.part(seq..seq + 1) };
-        let event = FetchedEvents { cached: self.cached, ..event };
+        // The event as part of these events (not marked as a cached read of them).
+        let event = FetchedEvents { head, cached: self.cached, ..self.part(seq..seq + 1) };
         Some(FetchedProof::new(event, proof, head))
     }
 
