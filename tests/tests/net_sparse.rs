@@ -123,8 +123,15 @@ fn a_store_that_follows_no_one_reads_feeds_on_demand() {
     // comes with the proof that it extends the one B saw.
     let seen = *proved.head();
     append_n(&a, 2, 10, SIZE);
-    let now = b.fetch_consistency(&seen, PATIENCE).unwrap();
-    assert_eq!((now.peer(), now.head().length), (a.node_id().unwrap(), N as u64 + 10));
+    // (Once A's session serves the longer head: a request can reach it before the append's
+    // notification does, and is answered with the head it serves then.)
+    let mut answered = None;
+    assert!(wait_until(|| {
+        answered = b.fetch_consistency(&seen, PATIENCE).ok().filter(|now| now.head().length == N as u64 + 10);
+        answered.is_some()
+    }));
+    let now = answered.unwrap();
+    assert_eq!(now.peer(), a.node_id().unwrap());
     xaeroflux::verify_consistency(&seen, now.head(), now.proof()).unwrap();
     let mut forged = seen;
     forged.root.0[0] ^= 1;
