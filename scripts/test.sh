@@ -28,6 +28,10 @@ bash scripts/check-no-std.sh
 step "cargo test"
 cargo test --workspace
 
+step "examples (two stores on 127.0.0.1: sync, reads on demand and their proofs)"
+cargo run -q -p xaeroflux --example sync
+cargo run -q -p xaeroflux --example read_on_demand
+
 step "Tor: XSP over onion services, on a private Tor network on 127.0.0.1 (scripts/tor-testnet.sh)"
 cargo test -p xaeroflux --features tor --lib -- net::tor net::onion
 cargo test -p xaeroflux-tests --features tor --test net_tor -- --nocapture
