@@ -139,6 +139,17 @@ pub struct VerifiedRange {
 }
 
 impl VerifiedRange {
+    /// The seqs of the events.
+    pub fn seqs(&self) -> Range<u64> {
+        self.start..self.start + self.events.len() as u64
+    }
+
+    /// The bytes a host keeping this answer holds: the events' canonical bytes and the range
+    /// proof's nodes.
+    pub fn byte_len(&self) -> usize {
+        self.events.byte_len() + self.proof.as_ref().map_or(0, |p| core::mem::size_of_val(p.nodes()))
+    }
+
     /// The inclusion proof of event `seq` against [`head`](Self::head), derived from the range
     /// proof these events came with (no one asked again), or `None` if `seq` is not among them.
     pub fn inclusion_proof(&self, seq: u64) -> Option<InclusionProof> {

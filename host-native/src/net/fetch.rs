@@ -115,8 +115,7 @@ impl FetchedEvents {
     /// The size of the events' canonical bytes and of the proofs kept with them (what the
     /// cache counts).
     fn byte_len(&self) -> usize {
-        let proof_len = |r: &VerifiedRange| r.proof.as_ref().map_or(0, |p| size_of_val(p.nodes()));
-        self.blocks.iter().map(|r| r.events.byte_len() + proof_len(r)).sum()
+        self.blocks.iter().map(VerifiedRange::byte_len).sum()
     }
 
     /// Event `seq` (one of these) with its inclusion proof against the signed head it was
@@ -141,7 +140,7 @@ impl FetchedEvents {
         if !self.seqs().contains(&seq) {
             return None;
         }
-        let block = self.blocks.iter().find(|r| (r.start..r.start + r.events.len() as u64).contains(&seq))?;
+        let block = self.blocks.iter().find(|r| r.seqs().contains(&seq))?;
         let proof = block.inclusion_proof(seq)?;
         let head = block.head;
         // The event as part of these events (not marked as a cached read of them).

@@ -292,7 +292,7 @@ impl Driver {
             return None;
         }
         let hit = cache.answer(author, RangeMode::Range { start: seq, end: seq.checked_add(1)? }, None)?;
-        let range = hit.value.blocks.iter().find(|r| (r.start..r.start + r.events.len() as u64).contains(&seq))?;
+        let range = hit.value.blocks.iter().find(|r| r.seqs().contains(&seq))?;
         let proof = range.inclusion_proof(seq)?;
         let event = range.events.get(usize::try_from(seq - range.start).ok()?)?;
         Some(crate::verify::proof_object(&event, &proof, &range.head))
@@ -301,9 +301,7 @@ impl Driver {
     /// Keeps the answers a `fetchEvents` (or `fetchProof`) of `author`'s feed verified (from
     /// seq `start`, the last against `head`) for later reads, unless the author forked.
     fn keep_fetched(&self, author: AuthorId, start: u64, head: Option<SignedHead>, blocks: Vec<VerifiedRange>) {
-        let proof_len = |r: &VerifiedRange| r.proof.as_ref().map_or(0, |p| size_of_val(p.nodes()));
-        let (count, bytes) =
-            blocks.iter().fold((0, 0), |(n, b), r| (n + r.events.len() as u64, b + r.events.byte_len() + proof_len(r)));
+        let (count, bytes) = blocks.iter().fold((0, 0), |(n, b), r| (n + r.events.len() as u64, b + r.byte_len()));
         let Some(head) = head.filter(|_| count > 0) else { return };
         if self.store.mem.borrow().fork(&author).is_none() {
             self.store.fetched.borrow_mut().insert(author, start..start + count, bytes, FetchedRead { head, blocks });
