@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 use xaeroflux_core::xsp::{
-    ForkEvidence, ProofKind, ProofStatus, RangeMode, RequestError, VerifiedProof, VerifiedRange,
+    FetchCache, ForkEvidence, ProofKind, ProofStatus, RangeMode, RequestError, VerifiedProof, VerifiedRange,
 };
 use xaeroflux_core::{AuthorId, SignedHead};
 
@@ -266,11 +266,7 @@ impl Driver {
     /// answer ends where this session's peer's head of the feed ends. A forked author's
     /// answers are dropped instead.
     fn cached_read(&self, author: &AuthorId, mode: RangeMode) -> Option<JsValue> {
-        let mut cache = self.store.fetched.borrow_mut();
-        if self.store.mem.borrow().fork(author).is_some() {
-            cache.forget(author);
-            return None;
-        }
+        let mut cache = self.fetched_of(author)?;
         let longest = self.session.borrow().remote_head_of(author).map(|h| h.length);
         let hit = cache.answer(author, mode, longest)?;
         let skip = usize::try_from(hit.seqs.start - hit.held.start).ok()?;
@@ -286,16 +282,23 @@ impl Driver {
     /// verified before, if it holds the event: the proof file, with the proof derived from the
     /// range proof the event came with, against the head it was verified with.
     fn cached_proof(&self, author: &AuthorId, seq: u64) -> Option<JsValue> {
-        let mut cache = self.store.fetched.borrow_mut();
-        if self.store.mem.borrow().fork(author).is_some() {
-            cache.forget(author);
-            return None;
-        }
+        let mut cache = self.fetched_of(author)?;
         let hit = cache.answer(author, RangeMode::Range { start: seq, end: seq.checked_add(1)? }, None)?;
         let range = hit.value.blocks.iter().find(|r| r.seqs().contains(&seq))?;
         let proof = range.inclusion_proof(seq)?;
         let event = range.events.get(usize::try_from(seq - range.start).ok()?)?;
         Some(crate::verify::proof_object(&event, &proof, &range.head))
+    }
+
+    /// The store's kept answers, to answer a read of `author`'s feed from; `None` (and that
+    /// author's answers dropped) if the author forked.
+    fn fetched_of(&self, author: &AuthorId) -> Option<std::cell::RefMut<'_, FetchCache<FetchedRead>>> {
+        let mut cache = self.store.fetched.borrow_mut();
+        if self.store.mem.borrow().fork(author).is_some() {
+            cache.forget(author);
+            return None;
+        }
+        Some(cache)
     }
 
     /// Keeps the answers a `fetchEvents` (or `fetchProof`) of `author`'s feed verified (from
