@@ -20,6 +20,16 @@ pub struct CachedAnswer<'a, T> {
     pub value: &'a T,
 }
 
+/// What [`FetchCache::insert`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inserted {
+    /// Whether the answer is kept (not when larger than the budget, or of no seqs).
+    pub kept: bool,
+    /// The author and seqs of each entry dropped to make room or because the new answer
+    /// covers it.
+    pub dropped: Vec<(AuthorId, Range<u64>)>,
+}
+
 /// One cached answer.
 struct Entry<T> {
     seqs: Range<u64>,
@@ -125,10 +135,12 @@ impl<T> FetchCache<T> {
     /// Keeps `value`, the answer for `author`'s `seqs` (`bytes` of it), dropping the entries
     /// of that author it covers, then the least recently used entries while the cache holds
     /// more than its budget. An answer larger than the whole budget, or of no seqs, is not
-    /// kept.
-    pub fn insert(&mut self, author: AuthorId, seqs: Range<u64>, bytes: usize, value: T) {
+    /// kept. Says whether it was kept and which entries were dropped (for a host that keeps
+    /// them elsewhere too).
+    pub fn insert(&mut self, author: AuthorId, seqs: Range<u64>, bytes: usize, value: T) -> Inserted {
+        let mut dropped = Vec::new();
         if seqs.is_empty() || bytes > self.budget {
-            return;
+            return Inserted { kept: false, dropped };
         }
         self.clock += 1;
         let entries = self.feeds.entry(author).or_default();
@@ -138,6 +150,7 @@ impl<T> FetchCache<T> {
             if covered {
                 freed += e.bytes;
                 recency.remove(&e.used_at);
+                dropped.push((author, e.seqs.clone()));
             }
             !covered
         });
@@ -145,8 +158,11 @@ impl<T> FetchCache<T> {
         self.recency.insert(self.clock, author);
         self.used = self.used - freed + bytes;
         while self.used > self.budget {
-            self.drop_least_recently_used();
+            if let Some(gone) = self.drop_least_recently_used() {
+                dropped.push(gone);
+            }
         }
+        Inserted { kept: true, dropped }
     }
 
     /// Drops every entry of `author` (for a forked author: which history a cached range
@@ -161,20 +177,22 @@ impl<T> FetchCache<T> {
     }
 
     /// Drops the least recently used entry: found in [`FetchCache::recency`], then among its
-    /// author's entries.
-    fn drop_least_recently_used(&mut self) {
+    /// author's entries. Returns its author and seqs.
+    fn drop_least_recently_used(&mut self) -> Option<(AuthorId, Range<u64>)> {
         let Some((at, author)) = self.recency.pop_first() else {
             self.used = 0;
-            return;
+            return None;
         };
-        let Some(entries) = self.feeds.get_mut(&author) else { return };
-        if let Some(i) = entries.iter().position(|e| e.used_at == at) {
+        let entries = self.feeds.get_mut(&author)?;
+        let gone = entries.iter().position(|e| e.used_at == at).map(|i| {
             let e = entries.remove(i);
             self.used -= e.bytes;
-        }
+            (author, e.seqs)
+        });
         if entries.is_empty() {
             self.feeds.remove(&author);
         }
+        gone
     }
 }
 
@@ -205,15 +223,32 @@ mod tests {
             let i = self.entries.iter().enumerate().filter(|(_, e)| e.0 == a && fits(&e.1)).max_by_key(|(_, e)| e.3)?.0;
             Some(self.touch(i))
         }
-        fn insert(&mut self, budget: usize, a: u8, seqs: Range<u64>, bytes: usize, id: u32) {
+        /// Whether it was kept, and what was dropped.
+        fn insert(
+            &mut self,
+            budget: usize,
+            a: u8,
+            seqs: Range<u64>,
+            bytes: usize,
+            id: u32,
+        ) -> (bool, Vec<(u8, Range<u64>)>) {
+            let mut dropped = Vec::new();
             if seqs.is_empty() || bytes > budget {
-                return;
+                return (false, dropped);
             }
-            self.entries.retain(|e| !(e.0 == a && seqs.start <= e.1.start && e.1.end <= seqs.end));
+            self.entries.retain(|e| {
+                let covered = e.0 == a && seqs.start <= e.1.start && e.1.end <= seqs.end;
+                if covered {
+                    dropped.push((e.0, e.1.clone()));
+                }
+                !covered
+            });
             self.entries.push((a, seqs, bytes, id));
             while self.entries.iter().map(|e| e.2).sum::<usize>() > budget {
-                self.entries.remove(0);
+                let e = self.entries.remove(0);
+                dropped.push((e.0, e.1));
             }
+            (true, dropped)
         }
     }
 
@@ -245,8 +280,13 @@ mod tests {
                 let id = id as u32;
                 match op {
                     Op::Insert(a, s, e, b) => {
-                        cache.insert(author(a), s..e, b, id);
-                        model.insert(budget, a, s..e, b, id);
+                        let got = cache.insert(author(a), s..e, b, id);
+                        let (kept, mut dropped) = model.insert(budget, a, s..e, b, id);
+                        let mut got_dropped: Vec<_> = got.dropped.iter().map(|(x, r)| (x.0[0], r.clone())).collect();
+                        got_dropped.sort_by_key(|(x, r)| (*x, r.start, r.end));
+                        dropped.sort_by_key(|(x, r)| (*x, r.start, r.end));
+                        prop_assert_eq!(got.kept, kept);
+                        prop_assert_eq!(got_dropped, dropped);
                     }
                     Op::Covering(a, s, e) => {
                         let got = cache.covering(&author(a), &(s..e)).map(|(r, v)| (r, *v));

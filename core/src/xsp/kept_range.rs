@@ -1,0 +1,344 @@
+//! The kept form of a [`VerifiedRange`]: what a host writes to keep a read on demand past a
+//! restart (a file, a browser's database), and reads back only by verifying it again.
+//!
+//! A kept range is untrusted input when it is read back: a file can be damaged, truncated or
+//! written by someone else. [`VerifiedRange::decode_kept`] therefore checks everything the
+//! session checked when the events first came: the head's signature, every event (its author
+//! and seq included), the range proof's shape, and the proof against the head's root. What it
+//! returns is as verified as what a session reports; anything else is an error, never a
+//! partly trusted range.
+//!
+//! Layout (little-endian; `docs/formats.md`, "Kept ranges"):
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 1 | version, [`KEPT_RANGE_VERSION`] |
+//! | 137 | the signed head ([`SignedHead::encode`]) |
+//! | 8 | `start`, seq of the first event |
+//! | 4 | `count`, number of events |
+//! | 4 | `events_len`, then that many bytes: the events' canonical encodings back to back |
+//! | 4 | `proof_len`, then that many bytes: the range proof ([`RangeProof::encode`]), empty when `count` is 0 |
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::event::{EventBlock, VerifiedRange};
+use crate::event::{EventDecodeError, EventRef, MAX_PAYLOAD_LEN};
+use crate::head::{HeadError, SIGNED_HEAD_LEN, SignedHead};
+use crate::mmr::{ProofDecodeError, ProofError, RangeProof};
+
+/// The version byte [`VerifiedRange::encode_kept`] writes and [`VerifiedRange::decode_kept`]
+/// reads.
+pub const KEPT_RANGE_VERSION: u8 = 1;
+
+/// Version, head, start, count: the fixed part before the events.
+const FIXED_LEN: usize = 1 + SIGNED_HEAD_LEN + 8 + 4;
+
+/// Why [`VerifiedRange::decode_kept`] refused the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeptRangeError {
+    /// The bytes end before a field they state.
+    Truncated,
+    /// Bytes follow the range proof.
+    TrailingBytes,
+    /// A version this crate does not read.
+    BadVersion(u8),
+    /// The signed head does not decode, or its signature does not verify.
+    Head(HeadError),
+    /// Event `index` of the range does not decode.
+    Event {
+        /// Its position in the range.
+        index: u32,
+        /// Why.
+        error: EventDecodeError,
+    },
+    /// Event `index` decodes but is not the head's author's event at `start + index`.
+    WrongEvent {
+        /// Its position in the range.
+        index: u32,
+    },
+    /// The events' bytes hold more or fewer events than `count`.
+    WrongCount,
+    /// The range reaches past the head's length.
+    PastHead,
+    /// The range proof does not decode.
+    Proof(ProofDecodeError),
+    /// The range proof is for other seqs or another length than the range and its head, or
+    /// an empty range carries one.
+    ProofMismatch,
+    /// The range proof does not lead from the events to the head's root.
+    Verification(ProofError),
+}
+
+impl fmt::Display for KeptRangeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Truncated => f.write_str("kept range is truncated"),
+            Self::TrailingBytes => f.write_str("kept range has bytes after its proof"),
+            Self::BadVersion(v) => write!(f, "unsupported kept range version {v}"),
+            Self::Head(e) => write!(f, "kept range's signed head: {e}"),
+            Self::Event { index, error } => write!(f, "kept range's event {index}: {error}"),
+            Self::WrongEvent { index } => {
+                write!(f, "kept range's event {index} is not the head's author's event at its seq")
+            }
+            Self::WrongCount => f.write_str("kept range's events are not as many as it states"),
+            Self::PastHead => f.write_str("kept range reaches past its head's length"),
+            Self::Proof(e) => write!(f, "kept range's proof: {e}"),
+            Self::ProofMismatch => f.write_str("kept range's proof is for another range"),
+            Self::Verification(e) => write!(f, "kept range does not verify against its head: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for KeptRangeError {}
+
+/// A little-endian reader over the kept bytes.
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], KeptRangeError> {
+        if self.0.len() < n {
+            return Err(KeptRangeError::Truncated);
+        }
+        let (taken, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(taken)
+    }
+
+    fn u32(&mut self) -> Result<u32, KeptRangeError> {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn u64(&mut self) -> Result<u64, KeptRangeError> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// A `u32` length, then that many bytes.
+    fn sized(&mut self) -> Result<&'a [u8], KeptRangeError> {
+        let n = self.u32()?;
+        self.take(usize::try_from(n).map_err(|_| KeptRangeError::Truncated)?)
+    }
+}
+
+fn put_sized(out: &mut Vec<u8>, bytes: &[u8]) {
+    // Event blocks are bounded by a session's byte window (u32 offsets) and proofs by
+    // 189 nodes, so their lengths fit a u32.
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+impl VerifiedRange {
+    /// Appends the kept form of this range to `out` (layout in the [module
+    /// docs](self)): what [`VerifiedRange::decode_kept`] verifies and reads back.
+    pub fn encode_kept(&self, out: &mut Vec<u8>) {
+        out.reserve(FIXED_LEN + 8 + self.events.byte_len() + 16 + 32 * 64);
+        out.push(KEPT_RANGE_VERSION);
+        out.extend_from_slice(&self.head.encode());
+        out.extend_from_slice(&self.start.to_le_bytes());
+        out.extend_from_slice(&(self.events.len() as u32).to_le_bytes());
+        put_sized(out, self.events.as_bytes());
+        put_sized(out, &self.proof.as_ref().map_or_else(Vec::new, RangeProof::encode));
+    }
+
+    /// Reads a range written by [`VerifiedRange::encode_kept`] (exactly those bytes),
+    /// verifying it again as a session verifies a peer's answer: the head's signature, every
+    /// event's encoding, author and seq, and the range proof against the head's root. The
+    /// request id of the range returned is 0.
+    ///
+    /// ```
+    /// use xaeroflux_core::AuthorKey;
+    /// use xaeroflux_core::memstore::{MemStore, NewEvent};
+    /// use xaeroflux_core::page::PageConfig;
+    /// use xaeroflux_core::xsp::{KEPT_RANGE_VERSION, KeptRangeError, VerifiedRange};
+    ///
+    /// let key = AuthorKey::from_secret_bytes(&[9; 32]);
+    /// let author = key.author();
+    /// let mut feed = MemStore::new(key, PageConfig::new(4096).unwrap());
+    /// feed.append_batch((0..10u8).map(|i| NewEvent::new(u64::from(i), b"listing"))).unwrap();
+    /// // The kept form of events 2..6, written by hand here (a host keeps what
+    /// // `encode_kept` writes of a range its session verified).
+    /// let mut kept = vec![KEPT_RANGE_VERSION];
+    /// kept.extend(feed.head(&author).unwrap().encode());
+    /// kept.extend(2u64.to_le_bytes());
+    /// kept.extend(4u32.to_le_bytes());
+    /// let events: Vec<u8> = feed.range(&author, 2..6).flat_map(|e| e.encoded().to_vec()).collect();
+    /// kept.extend((events.len() as u32).to_le_bytes());
+    /// kept.extend(&events);
+    /// let proof = feed.range_proof(&author, 2..6).unwrap().encode();
+    /// kept.extend((proof.len() as u32).to_le_bytes());
+    /// kept.extend(&proof);
+    ///
+    /// let range = VerifiedRange::decode_kept(&kept).unwrap();
+    /// assert_eq!(range.seqs(), 2..6);
+    /// let mut again = Vec::new();
+    /// range.encode_kept(&mut again);
+    /// assert_eq!(again, kept);
+    /// // A changed event is refused: it no longer leads to the signed root.
+    /// let at = kept.len() - proof.len() - 5;
+    /// kept[at] ^= 1;
+    /// assert!(matches!(VerifiedRange::decode_kept(&kept), Err(KeptRangeError::Verification(_))));
+    /// ```
+    pub fn decode_kept(bytes: &[u8]) -> Result<VerifiedRange, KeptRangeError> {
+        let mut c = Cursor(bytes);
+        let version = c.take(1)?[0];
+        if version != KEPT_RANGE_VERSION {
+            return Err(KeptRangeError::BadVersion(version));
+        }
+        let head = SignedHead::decode(c.take(SIGNED_HEAD_LEN)?).map_err(KeptRangeError::Head)?;
+        head.verify().map_err(KeptRangeError::Head)?;
+        let start = c.u64()?;
+        let count = c.u32()?;
+        let events = c.sized()?;
+        let proof = c.sized()?;
+        if !c.0.is_empty() {
+            return Err(KeptRangeError::TrailingBytes);
+        }
+        if start.checked_add(u64::from(count)).is_none_or(|end| end > head.length) {
+            return Err(KeptRangeError::PastHead);
+        }
+        let mut block = EventBlock::default();
+        let mut rest = events;
+        for index in 0..count {
+            if rest.is_empty() {
+                return Err(KeptRangeError::WrongCount);
+            }
+            let (ev, used) = EventRef::parse_prefix(rest, MAX_PAYLOAD_LEN)
+                .map_err(|error| KeptRangeError::Event { index, error })?;
+            if ev.author() != head.author || ev.seq() != start + u64::from(index) {
+                return Err(KeptRangeError::WrongEvent { index });
+            }
+            block.bytes.extend_from_slice(&rest[..used]);
+            rest = &rest[used..];
+            // At most `events.len()`, itself read from a u32.
+            block.ends.push(block.bytes.len() as u32);
+        }
+        if !rest.is_empty() {
+            return Err(KeptRangeError::WrongCount);
+        }
+        block.hash_leaves();
+        let proof = if count == 0 {
+            if !proof.is_empty() {
+                return Err(KeptRangeError::ProofMismatch);
+            }
+            None
+        } else {
+            let proof = RangeProof::decode(proof).map_err(KeptRangeError::Proof)?;
+            if proof.start != start || proof.end != start + u64::from(count) || proof.leaves != head.length {
+                return Err(KeptRangeError::ProofMismatch);
+            }
+            proof.verify(&block.leaves, &head.root).map_err(KeptRangeError::Verification)?;
+            Some(proof)
+        };
+        Ok(VerifiedRange { id: 0, head, start, events: block, proof })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AuthorKey;
+    use crate::memstore::{MemStore, NewEvent};
+    use crate::page::PageConfig;
+    use alloc::vec;
+    use proptest::prelude::*;
+
+    /// A feed of `len` events of `payload` bytes each (seq-dependent contents).
+    fn feed(secret: u8, len: u64, payload: usize) -> MemStore {
+        let key = AuthorKey::from_secret_bytes(&[secret; 32]);
+        let mut store = MemStore::new(key, PageConfig::new(4096).unwrap());
+        let bodies: Vec<Vec<u8>> = (0..len).map(|i| vec![i as u8; payload + (i as usize % 7)]).collect();
+        store.append_batch(bodies.iter().enumerate().map(|(i, b)| NewEvent::new(i as u64, b))).unwrap();
+        store
+    }
+
+    /// Events `seqs` of `store`'s feed as a session would report them verified.
+    fn verified(store: &MemStore, seqs: core::ops::Range<u64>) -> VerifiedRange {
+        let author = store.author().unwrap();
+        let mut events = EventBlock::default();
+        for ev in store.range(&author, seqs.clone()) {
+            events.bytes.extend_from_slice(ev.encoded());
+            events.ends.push(events.bytes.len() as u32);
+        }
+        events.hash_leaves();
+        let proof = (!seqs.is_empty()).then(|| store.range_proof(&author, seqs.clone()).unwrap());
+        VerifiedRange { id: 7, head: store.head(&author).unwrap(), start: seqs.start, events, proof }
+    }
+
+    fn kept(range: &VerifiedRange) -> Vec<u8> {
+        let mut out = Vec::new();
+        range.encode_kept(&mut out);
+        out
+    }
+
+    #[test]
+    fn every_flipped_bit_and_every_cut_is_refused() {
+        let store = feed(1, 40, 3);
+        for seqs in [0..1, 5..9, 39..40, 0..40] {
+            let bytes = kept(&verified(&store, seqs));
+            for at in 0..bytes.len() {
+                for bit in 0..8 {
+                    let mut bad = bytes.clone();
+                    bad[at] ^= 1 << bit;
+                    assert!(VerifiedRange::decode_kept(&bad).is_err(), "bit {bit} of byte {at} flipped");
+                }
+                assert!(VerifiedRange::decode_kept(&bytes[..at]).is_err(), "cut at {at}");
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert_eq!(VerifiedRange::decode_kept(&longer).err(), Some(KeptRangeError::TrailingBytes));
+        }
+    }
+
+    #[test]
+    fn an_empty_range_round_trips_and_carries_no_proof() {
+        let store = feed(2, 5, 10);
+        let range = verified(&store, 5..5);
+        let back = VerifiedRange::decode_kept(&kept(&range)).unwrap();
+        assert_eq!((back.start, back.events.len(), back.proof), (5, 0, None));
+        // Past the head's length it is refused.
+        let mut past = kept(&verified(&store, 5..5));
+        past[1 + SIGNED_HEAD_LEN..1 + SIGNED_HEAD_LEN + 8].copy_from_slice(&6u64.to_le_bytes());
+        assert_eq!(VerifiedRange::decode_kept(&past).err(), Some(KeptRangeError::PastHead));
+    }
+
+    #[test]
+    fn another_authors_events_under_a_head_are_refused() {
+        let (ours, theirs) = (feed(3, 20, 4), feed(4, 20, 4));
+        let mut range = verified(&ours, 3..8);
+        range.events = verified(&theirs, 3..8).events;
+        assert_eq!(VerifiedRange::decode_kept(&kept(&range)).err(), Some(KeptRangeError::WrongEvent { index: 0 }));
+        // Events of the right author at other seqs.
+        let mut shifted = verified(&ours, 3..8);
+        shifted.events = verified(&ours, 4..9).events;
+        assert_eq!(VerifiedRange::decode_kept(&kept(&shifted)).err(), Some(KeptRangeError::WrongEvent { index: 0 }));
+        // A proof of other seqs.
+        let mut other = verified(&ours, 3..8);
+        other.proof = verified(&ours, 4..9).proof;
+        assert_eq!(VerifiedRange::decode_kept(&kept(&other)).err(), Some(KeptRangeError::ProofMismatch));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Against the naive model (the range's own fields): what is kept reads back as the
+        /// same head, seqs, events, leaves and proof.
+        #[test]
+        fn kept_ranges_read_back_as_they_were(len in 1u64..300, a in 0u64..300, b in 0u64..300, payload in 0usize..600) {
+            let store = feed(5, len, payload);
+            let (a, b) = (a % (len + 1), b % (len + 1));
+            let range = verified(&store, a.min(b)..a.max(b));
+            let back = VerifiedRange::decode_kept(&kept(&range)).unwrap();
+            prop_assert_eq!(back.head, range.head);
+            prop_assert_eq!(back.seqs(), range.seqs());
+            prop_assert_eq!(back.events.as_bytes(), range.events.as_bytes());
+            prop_assert_eq!(back.events.leaf_hashes(), range.events.leaf_hashes());
+            prop_assert_eq!(back.proof, range.proof);
+            prop_assert_eq!(back.id, 0);
+        }
+    }
+}
