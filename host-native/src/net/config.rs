@@ -34,6 +34,8 @@ pub struct NetConfig {
     pub(crate) fetch_patience: Duration,
     /// Bytes of events reads on demand verified kept for later reads.
     pub(crate) fetch_cache: usize,
+    /// Whether those are also kept on disk, in the store directory, across restarts.
+    pub(crate) fetch_cache_on_disk: bool,
 }
 
 /// The default first wait before redialling a kept peer; it doubles with each short session.
@@ -75,6 +77,7 @@ impl Default for NetConfig {
             tor_redial: (TOR_REDIAL_FIRST, TOR_REDIAL_MAX),
             fetch_patience: FETCH_PATIENCE,
             fetch_cache: FETCH_CACHE,
+            fetch_cache_on_disk: true,
         }
     }
 }
@@ -190,9 +193,26 @@ impl NetConfig {
     /// the longest head connected peers announce ends (what a peer would send). The least
     /// recently read go first; a forked author's are dropped.
     /// [`FetchedEvents::from_cache`](super::FetchedEvents::from_cache) tells such answers
-    /// apart. Nothing of it is written to the store.
+    /// apart. Nothing of it is part of the store's feeds; the answers are also kept on disk
+    /// across restarts ([`NetConfig::with_fetch_cache_on_disk`]).
     pub fn with_fetch_cache(mut self, bytes: usize) -> Self {
         self.fetch_cache = bytes;
+        self
+    }
+
+    /// Whether the answers the fetch cache holds ([`NetConfig::with_fetch_cache`]) are also
+    /// written to the store directory (`net.fetched/`, one file per answer) and read back when
+    /// sync starts, so that a restarted node answers the reads it made before with no peer,
+    /// offline too (default: on).
+    ///
+    /// The files are a cache: written in the background without `fdatasync` (a crash may
+    /// lose the last ones), deleted with the answers the cache drops, and never trusted: each
+    /// is verified again when read back, as a peer's answer is (signed heads, events, range
+    /// proofs), and one that does not verify is deleted. Reading them back takes about as long
+    /// as verifying that many events from a peer (a few milliseconds for the default 4 MiB).
+    /// Off, nothing is written, and what earlier runs wrote is left as it is.
+    pub fn with_fetch_cache_on_disk(mut self, on: bool) -> Self {
+        self.fetch_cache_on_disk = on;
         self
     }
 

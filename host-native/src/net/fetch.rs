@@ -32,6 +32,9 @@ use super::ticket::PeerId;
 use crate::Core;
 use crate::store::state::lock;
 
+mod kept;
+pub(crate) use kept::{KeptJob, KeptReads};
+
 /// Where a session sends what became of one sparse read: [`FetchStep::Sent`] or
 /// [`FetchStep::NotSent`] at once, then (if sent) the answer.
 pub(crate) type FetchReply = tokio_mpsc::Sender<FetchStep>;
@@ -520,17 +523,36 @@ impl NetInner {
         let mut cache = lock(&self.fetch_cache);
         if self.forked.contains(author) {
             cache.forget(author);
+            self.kept_job(KeptJob::Forget(*author));
             return None;
         }
         cache.answer(author, mode, longest).map(|hit| hit.value.part(hit.seqs))
     }
 
     /// Keeps the events a read of `author`'s feed verified for later reads, and returns them.
+    /// Also on disk, unless [`NetConfig::with_fetch_cache_on_disk`](super::NetConfig::with_fetch_cache_on_disk)
+    /// turned that off.
     pub(super) fn keep_fetched(&self, author: AuthorId, got: FetchedEvents) -> FetchedEvents {
         if !got.is_empty() && !self.forked.contains(&author) {
-            lock(&self.fetch_cache).insert(author, got.seqs(), got.byte_len(), got.clone());
+            // The cache stays locked while the jobs are queued: the disk sees the changes in
+            // the order the cache made them.
+            let mut cache = lock(&self.fetch_cache);
+            let inserted = cache.insert(author, got.seqs(), got.byte_len(), got.clone());
+            for (author, seqs) in inserted.dropped {
+                self.kept_job(KeptJob::Remove(author, seqs));
+            }
+            if inserted.kept {
+                self.kept_job(KeptJob::Write(author, got.clone()));
+            }
         }
         got
+    }
+
+    /// Queues `job` for the thread that keeps reads on disk, if it runs.
+    fn kept_job(&self, job: KeptJob) {
+        if let Some(jobs) = lock(&self.kept_jobs).as_ref() {
+            let _ = jobs.send(job);
+        }
     }
 }
 

@@ -28,7 +28,7 @@ use super::claims::{self, Claims};
 use super::config::{Backends, NetConfig, NetError};
 use super::driver::Control;
 use super::endpoint::{self, XSP_ALPN};
-use super::fetch::FetchedEvents;
+use super::fetch::{FetchedEvents, KeptJob, KeptReads};
 use super::follow::Follows;
 use super::import::{self, ImportJob};
 use super::onion::OnionAddress;
@@ -140,7 +140,18 @@ pub(crate) fn start(core: &Core, cfg: NetConfig) -> Result<(), NetError> {
     *lock(&inner.import_tx) = Some(import_tx);
     let importer = import::spawn(inner.clone(), import_rx)
         .map_err(|source| NetError::Io { op: "start the importer thread", source })?;
-    let net = Net { rt: Some(rt), inner: inner.clone(), importer: Some(importer) };
+    let kept = if inner.cfg.fetch_cache_on_disk {
+        let (jobs, queue) = std::sync::mpsc::channel();
+        *lock(&inner.kept_jobs) = Some(jobs);
+        Some(
+            KeptReads::new(core.path())
+                .spawn(queue)
+                .map_err(|source| NetError::Io { op: "start the thread keeping reads", source })?,
+        )
+    } else {
+        None
+    };
+    let net = Net { rt: Some(rt), inner: inner.clone(), importer: Some(importer), kept };
     for space in inner.cfg.spaces.clone() {
         inner.join_space(space, Vec::new());
     }
@@ -153,6 +164,8 @@ pub(crate) struct Net {
     rt: Option<tokio::runtime::Runtime>,
     inner: Arc<NetInner>,
     importer: Option<JoinHandle<()>>,
+    /// The thread keeping reads on demand on disk.
+    kept: Option<JoinHandle<()>>,
 }
 
 impl Drop for Net {
@@ -188,6 +201,11 @@ impl Drop for Net {
         }
         lock(&inner.import_tx).take();
         if let Some(t) = self.importer.take() {
+            let _ = t.join();
+        }
+        // Its last jobs done first: a store opened again reads what this run kept.
+        lock(&inner.kept_jobs).take();
+        if let Some(t) = self.kept.take() {
             let _ = t.join();
         }
         inner.save_book();
@@ -255,6 +273,9 @@ pub(crate) struct NetInner {
     pub(crate) claims: Arc<Claims>,
     /// What reads on demand verified, kept for later reads.
     pub(crate) fetch_cache: Mutex<FetchCache<FetchedEvents>>,
+    /// The queue of the thread that keeps the cache's answers on disk (`None`: not kept, or
+    /// sync stopping).
+    pub(crate) kept_jobs: Mutex<Option<std::sync::mpsc::Sender<KeptJob>>>,
     state: Mutex<State>,
     pub(crate) handle: tokio::runtime::Handle,
     next_session: AtomicU64,
@@ -311,7 +332,11 @@ impl NetInner {
         };
         let gossip = backends.gossip.then(|| Gossip::builder().spawn(ep.clone()));
         let changed = broadcast::channel(CHANGE_QUEUE).0;
-        let fetch_cache = Mutex::new(FetchCache::new(cfg.fetch_cache));
+        let mut fetch_cache = FetchCache::new(cfg.fetch_cache);
+        if cfg.fetch_cache_on_disk {
+            KeptReads::new(core.path()).load(&mut fetch_cache, |a| forked.contains(a));
+        }
+        let fetch_cache = Mutex::new(fetch_cache);
         let inner = Arc::new(NetInner {
             id: endpoint::peer_id(ep.id()),
             core,
@@ -329,6 +354,7 @@ impl NetInner {
             follows,
             claims: Claims::new(changed),
             fetch_cache,
+            kept_jobs: Mutex::new(None),
             state: Mutex::default(),
             handle,
             next_session: AtomicU64::new(1),

@@ -1,0 +1,260 @@
+//! Reads on demand kept on disk: every answer the fetch cache holds is also written to
+//! `net.fetched/` in the store directory, one file per answer, and read back when sync starts,
+//! so that a restarted node answers reads it made before with no peer, offline too.
+//!
+//! The files are a cache, not part of the store: written without `fdatasync` (a crash may lose
+//! the last ones), dropped with the answers the cache drops, and never trusted. Each is
+//! verified again when read back, as a peer's answer is (the signed heads, every event, the
+//! range proofs: [`VerifiedRange::decode_kept`]); a file that does not verify, a forked
+//! author's, or one the cache's budget has no room for is deleted. Layout in
+//! `docs/storage.md`, "Reads on demand kept".
+//!
+//! The writes and deletions run in order on one thread (`xaeroflux-kept`), so that a read
+//! returns without waiting for the disk; the thread ends, after its last job, when sync stops.
+
+use std::fs;
+use std::io::{self, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+use std::thread::JoinHandle;
+use std::time::SystemTime;
+
+use xaeroflux_core::head::SIGNED_HEAD_LEN;
+use xaeroflux_core::xsp::{FetchCache, KeptRangeError, VerifiedRange};
+use xaeroflux_core::{AuthorId, SignedHead, hex};
+
+use super::FetchedEvents;
+use crate::net::ticket::PeerId;
+
+/// The directory in the store that holds them.
+pub(crate) const KEPT_DIR: &str = "net.fetched";
+const MAGIC: [u8; 4] = *b"XFKR";
+const VERSION: u8 = 1;
+/// Magic, version, three zero bytes, the peer, the head, start, len, skip, block count.
+const HEADER_LEN: usize = 4 + 1 + 3 + 32 + SIGNED_HEAD_LEN + 8 + 8 + 8 + 4;
+/// The header and its checksum (the first 8 bytes of its BLAKE3 hash: the peer and the
+/// numbers are not covered by the signatures and proofs that verify the rest).
+const FIXED_LEN: usize = HEADER_LEN + 8;
+
+fn header_checksum(header: &[u8]) -> [u8; 8] {
+    let mut sum = [0u8; 8];
+    sum.copy_from_slice(&blake3::hash(header).as_bytes()[..8]);
+    sum
+}
+
+/// Why a kept file was refused (and deleted).
+#[derive(Debug)]
+pub(crate) enum KeptFileError {
+    /// Not a kept read of this version, or its numbers do not fit its answers.
+    Malformed(&'static str),
+    /// The head does not decode or verify.
+    Head(xaeroflux_core::head::HeadError),
+    /// An answer does not verify.
+    Range(KeptRangeError),
+}
+
+impl std::fmt::Display for KeptFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeptFileError::Malformed(what) => write!(f, "malformed kept read: {what}"),
+            KeptFileError::Head(e) => write!(f, "kept read's head: {e}"),
+            KeptFileError::Range(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// What the thread is asked to do, in order.
+pub(crate) enum KeptJob {
+    /// Write the answer for `author`'s seqs.
+    Write(AuthorId, FetchedEvents),
+    /// Delete the answer for `author`'s seqs (dropped from the cache).
+    Remove(AuthorId, Range<u64>),
+    /// Delete every answer of `author` (forked).
+    Forget(AuthorId),
+}
+
+impl FetchedEvents {
+    /// The file's bytes (layout in the module docs).
+    fn encode_kept(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(FIXED_LEN + self.byte_len() + 1024 * self.blocks.len());
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&[VERSION, 0, 0, 0]);
+        out.extend_from_slice(&self.peer.0);
+        out.extend_from_slice(&self.head.encode());
+        for n in [self.start, self.len, self.skip] {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        out.extend_from_slice(&(self.blocks.len() as u32).to_le_bytes());
+        let sum = header_checksum(&out);
+        out.extend_from_slice(&sum);
+        let mut block = Vec::new();
+        for range in self.blocks.iter() {
+            block.clear();
+            range.encode_kept(&mut block);
+            out.extend_from_slice(&(block.len() as u32).to_le_bytes());
+            out.extend_from_slice(&block);
+        }
+        out
+    }
+
+    /// Reads a file written by [`FetchedEvents::encode_kept`], verifying every answer in it
+    /// again; marked as [`FetchedEvents::from_cache`].
+    fn decode_kept(bytes: &[u8]) -> Result<FetchedEvents, KeptFileError> {
+        use KeptFileError::Malformed;
+        let fixed = bytes.get(..FIXED_LEN).ok_or(Malformed("shorter than its header"))?;
+        if fixed[..4] != MAGIC || fixed[4] != VERSION || fixed[5..8] != [0, 0, 0] {
+            return Err(Malformed("not a kept read of version 1"));
+        }
+        if fixed[HEADER_LEN..] != header_checksum(&fixed[..HEADER_LEN]) {
+            return Err(Malformed("its header's checksum does not match"));
+        }
+        let mut peer = [0u8; 32];
+        peer.copy_from_slice(&fixed[8..40]);
+        let head = SignedHead::decode(&fixed[40..40 + SIGNED_HEAD_LEN]).map_err(KeptFileError::Head)?;
+        head.verify().map_err(KeptFileError::Head)?;
+        let at = 40 + SIGNED_HEAD_LEN;
+        let word = |i: usize| u64::from_le_bytes(fixed[at + 8 * i..at + 8 * i + 8].try_into().unwrap_or([0xFF; 8]));
+        let (start, len, skip) = (word(0), word(1), word(2));
+        let count = u32::from_le_bytes(fixed[HEADER_LEN - 4..HEADER_LEN].try_into().unwrap_or([0xFF; 4]));
+        let mut rest = &bytes[FIXED_LEN..];
+        let mut blocks = Vec::new();
+        for _ in 0..count {
+            let (n, tail) = rest.split_first_chunk::<4>().ok_or(Malformed("an answer is cut"))?;
+            let n = u32::from_le_bytes(*n) as usize;
+            let (range, tail) = tail.split_at_checked(n).ok_or(Malformed("an answer is cut"))?;
+            let range = VerifiedRange::decode_kept(range).map_err(KeptFileError::Range)?;
+            let follows = blocks.last().is_none_or(|b: &VerifiedRange| b.seqs().end == range.start);
+            if range.head.author != head.author || range.head.length > head.length || !follows {
+                return Err(Malformed("the answers are not one run of the head's feed"));
+            }
+            if range.events.is_empty() {
+                return Err(Malformed("an empty answer"));
+            }
+            blocks.push(range);
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            return Err(Malformed("bytes after the answers"));
+        }
+        let (first, end) = match (blocks.first(), blocks.last()) {
+            (Some(f), Some(l)) => (f.start, l.seqs().end),
+            _ => return Err(Malformed("no answer")),
+        };
+        let shown = first.checked_add(skip).zip(start.checked_add(len));
+        if len == 0 || shown.is_none_or(|(s, e)| s != start || e > end) {
+            return Err(Malformed("the events shown are not within the answers"));
+        }
+        Ok(FetchedEvents { peer: PeerId(peer), head, start, len, blocks: Arc::new(blocks), skip, cached: true })
+    }
+}
+
+/// The directory of kept reads of one store.
+#[derive(Clone)]
+pub(crate) struct KeptReads {
+    dir: PathBuf,
+}
+
+/// What [`KeptReads::load`] found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Loaded {
+    /// Answers read back into the cache.
+    pub(crate) kept: usize,
+    /// Files deleted: refused, a forked author's, or beyond the cache's budget.
+    pub(crate) dropped: usize,
+}
+
+impl KeptReads {
+    pub(crate) fn new(store: &Path) -> Self {
+        KeptReads { dir: store.join(KEPT_DIR) }
+    }
+
+    fn file(&self, author: &AuthorId, seqs: &Range<u64>) -> PathBuf {
+        self.dir.join(format!("{}.{}-{}", hex::encode(&author.0), seqs.start, seqs.end))
+    }
+
+    /// Reads every kept answer back into `cache` (the oldest written first, so the least
+    /// recently kept are dropped first), verifying each; deletes what it refuses, the answers
+    /// of authors `forked` names, and what the cache's budget has no room for.
+    pub(crate) fn load(&self, cache: &mut FetchCache<FetchedEvents>, forked: impl Fn(&AuthorId) -> bool) -> Loaded {
+        let mut loaded = Loaded::default();
+        let Ok(dir) = fs::read_dir(&self.dir) else { return loaded };
+        let mut files: Vec<(SystemTime, PathBuf)> = dir
+            .filter_map(Result::ok)
+            .map(|e| (e.metadata().and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH), e.path()))
+            .collect();
+        files.sort();
+        for (_, path) in files {
+            let got = fs::read(&path).ok().and_then(|b| FetchedEvents::decode_kept(&b).ok());
+            let named = got.as_ref().is_some_and(|g| path == self.file(&g.head.author, &g.seqs()));
+            let Some(got) = got.filter(|g| named && !forked(&g.head.author)) else {
+                let _ = fs::remove_file(&path);
+                loaded.dropped += 1;
+                continue;
+            };
+            let author = got.head.author;
+            let (seqs, bytes) = (got.seqs(), got.byte_len());
+            let inserted = cache.insert(author, seqs, bytes, got);
+            for (a, s) in &inserted.dropped {
+                let _ = fs::remove_file(self.file(a, s));
+                loaded.kept -= 1;
+                loaded.dropped += 1;
+            }
+            if inserted.kept {
+                loaded.kept += 1;
+            } else {
+                let _ = fs::remove_file(&path);
+                loaded.dropped += 1;
+            }
+        }
+        loaded
+    }
+
+    /// Does one job. Failures are ignored: the files are a cache.
+    fn run(&self, job: KeptJob) {
+        match job {
+            KeptJob::Write(author, got) => {
+                let _ = self.write(&self.file(&author, &got.seqs()), &got.encode_kept());
+            }
+            KeptJob::Remove(author, seqs) => {
+                let _ = fs::remove_file(self.file(&author, &seqs));
+            }
+            KeptJob::Forget(author) => {
+                let prefix = format!("{}.", hex::encode(&author.0));
+                let Ok(dir) = fs::read_dir(&self.dir) else { return };
+                for e in dir.filter_map(Result::ok) {
+                    if e.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) {
+                        let _ = fs::remove_file(e.path());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes `bytes` to `path` through a temporary file renamed over it (a reader never sees
+    /// half a file; a crash leaves at worst a temporary file, refused and deleted at the next
+    /// load, or a torn one, refused likewise).
+    fn write(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        fs::create_dir_all(&self.dir)?;
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        drop(f);
+        fs::rename(&tmp, path)
+    }
+
+    /// Starts the thread that does the jobs sent to `jobs`, in order, until every sender is
+    /// dropped.
+    pub(crate) fn spawn(self, jobs: Receiver<KeptJob>) -> io::Result<JoinHandle<()>> {
+        std::thread::Builder::new().name("xaeroflux-kept".into()).spawn(move || {
+            for job in jobs {
+                self.run(job);
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
