@@ -15,7 +15,9 @@
 //                              the 20 latest blocks (timed from connecting), then 20 reads of
 //                              20 blocks at other places, then a range of 10 000 blocks from
 //                              the middle (`download({start, end})`), then the 20 small reads
-//                              again (from the clone's storage); prints one JSON line.
+//                              again (from the clone's storage), then closes the clone, opens
+//                              it again with no peer and does the small reads once more;
+//                              prints one JSON line.
 //
 // Both sides use `core.replicate(isInitiator)` streams (Noise-encrypted, as Hypercore always
 // replicates) piped into the TCP socket.
@@ -150,8 +152,15 @@ async function sparse(port, keyHex) {
   const again = await smallReads(clone, n)
   socket.destroy()
   await clone.close()
+  // Restarted with no peer: the clone opened again, then the small reads from its storage.
+  const t2 = process.hrtime.bigint()
+  const reopened = new Hypercore(dir, Buffer.from(keyHex, 'hex'))
+  await reopened.ready()
+  const reopen = secsSince(t2)
+  const restarted = await smallReads(reopened, n)
+  await reopened.close()
   fs.rmSync(dir, { recursive: true, force: true })
-  console.log(JSON.stringify({ system: 'hypercore', version: '11.37.1', records: n, cold, warm, range, again }))
+  console.log(JSON.stringify({ system: 'hypercore', version: '11.37.1', records: n, cold, warm, range, again, reopen, restarted }))
   process.exit(0)
 }
 

@@ -23,8 +23,9 @@
 //!   private Tor network on 127.0.0.1 (see `tor.rs`; `bash scripts/bench-net.sh --tor`).
 //! - **sparse**: reads on demand. A fresh store that keeps only followed feeds reads from the
 //!   serving store, without storing them: the 20 latest events (from `join_ticket`), 20 reads
-//!   of 20 events over the open session, 10 000 events at once; Hypercore does the same reads
-//!   on a sparse clone (see `sparse.rs`).
+//!   of 20 events over the open session, 10 000 events at once, the small reads again; then,
+//!   the store opened again with no peer, the small reads once more (from the reads kept on
+//!   disk); Hypercore does the same reads on a sparse clone (see `sparse.rs`).
 //! - **hypercore**: hypercore@11.37.1 under Node (bench/hypercore/replicate.mjs): one process
 //!   holds N blocks of 256 B, the other replicates them over a TCP connection
 //!   (`core.replicate()` streams) until `download()` is done.
