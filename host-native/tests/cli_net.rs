@@ -192,6 +192,24 @@ fn fetch_follow_and_only_followed_sync() {
 
     unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
     assert!(serve.wait().unwrap().success());
+
+    // The node gone: what earlier runs read is read and proved again from the store's kept
+    // reads; the latest events are not (no peer says which they are).
+    let offline = ["--bind", "127.0.0.1:0", "--timeout", "1"];
+    let mut args = vec!["--json", "fetch", &ticket, "--author", &author, "--seqs", "10..12"];
+    args.extend(offline);
+    let got = ok_json(&b, &args);
+    let payloads: Vec<_> = got.iter().filter_map(|e| e["payload"].as_str()).collect();
+    assert_eq!(payloads, ["post 10", "post 11"]);
+    assert_eq!(got.last().unwrap()["cached"], true, "{got:?}");
+    let mut args = vec!["fetch", &ticket, "--author", &author, "--prove", "48", "-o", p];
+    args.extend(offline);
+    let out = xf(&b, &args);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("kept from an earlier read"));
+    assert_eq!(ok_json(&dir.path().join("nowhere"), &["--json", "verify", p])[0]["seq"], 48);
+    let mut args = vec!["fetch", &ticket, "--author", &author, "--latest", "3"];
+    args.extend(offline);
+    assert_eq!(xf(&b, &args).status.code(), Some(1));
 }
 
 /// Copies a store directory (a backup restored elsewhere: the same author key).

@@ -57,7 +57,8 @@ pub fn fetch(cli: &Cli, a: &FetchArgs, out: &mut Out) -> Result<(), CliError> {
     core.join_ticket(&ticket).map_err(CliError::Net)?;
     if let Some(seq) = a.prove {
         let proved = core.fetch_proof(&author, seq, Duration::from_secs(a.timeout)).map_err(CliError::Fetch)?;
-        let whence = format!(" (from peer {} in {:.2} s)", proved.peer(), start.elapsed().as_secs_f64());
+        let whence =
+            format!(" ({} in {:.2} s)", source(proved.from_cache(), proved.peer()), start.elapsed().as_secs_f64());
         return write_proof(cli, &proved.event(), proved.proof(), proved.head(), a.out.as_deref(), &whence, out);
     }
     let got = core.fetch_events(&author, which, Duration::from_secs(a.timeout)).map_err(CliError::Fetch)?;
@@ -68,24 +69,30 @@ pub fn fetch(cli: &Cli, a: &FetchArgs, out: &mut Out) -> Result<(), CliError> {
             out.json(&event_json(&ev, false, &secrets))?;
         }
         out.json(&json!({"fetched": got.len(), "from": got.seqs().start, "to": got.seqs().end,
-                         "peer": got.peer().to_string(), "secs": secs,
+                         "peer": got.peer().to_string(), "cached": got.from_cache(), "secs": secs,
                          "head": {"author": author_hex(&head.author), "length": head.length, "root": hash_hex(&head.root)}}))?;
     } else {
         for ev in got.iter() {
             out.line(log_line(&ev, &secrets))?;
         }
         out.line(format!(
-            "{} events (seqs {}..{}) from peer {} in {secs:.2} s, verified against the author's signed head \
+            "{} events (seqs {}..{}) {} in {secs:.2} s, verified against the author's signed head \
              of length {} (root {})",
             got.len(),
             got.seqs().start,
             got.seqs().end,
-            got.peer(),
+            source(got.from_cache(), got.peer()),
             head.length,
             hash_hex(&head.root)
         ))?;
     }
     Ok(())
+}
+
+/// Where events came from: a peer just now, or what an earlier read verified (kept in memory,
+/// or on disk in the store across runs).
+fn source(cached: bool, peer: xaeroflux::net::PeerId) -> String {
+    if cached { format!("kept from an earlier read of peer {peer}") } else { format!("from peer {peer}") }
 }
 
 /// The older heads of `--since`: each value a signed head (hex, or a file holding one as `xf
