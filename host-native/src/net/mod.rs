@@ -53,8 +53,9 @@
 //!   ([`Replication::All`]). With [`Replication::Followed`] only the feeds of the authors the
 //!   application follows ([`Core::follow`](crate::Core::follow)) are; any feed can be read on
 //!   demand, verified but not stored, with [`Core::fetch_events`](crate::Core::fetch_events);
-//!   what a read verified is kept in memory for later reads
-//!   ([`NetConfig::with_fetch_cache`]), so reading it again asks no peer.
+//!   what a read verified is kept for later reads, in memory
+//!   ([`NetConfig::with_fetch_cache`]) and in the store directory across restarts
+//!   ([`NetConfig::with_fetch_cache_on_disk`]), so reading it again asks no peer, offline too.
 //!
 //! The byte layouts of tickets and gossip announcements are in `docs/net.md`.
 
