@@ -1,6 +1,6 @@
 //! IndexedDB, the browser store's persistence, as a few async calls.
 //!
-//! One database per store, named `xaeroflux:<name>`, version [`DB_VERSION`], with five
+//! One database per store, named `xaeroflux:<name>`, version [`DB_VERSION`], with six
 //! object stores (`docs/browser-storage.md` has the record formats):
 //!
 //! | object store | key | value |
@@ -10,11 +10,13 @@
 //! | `feeds` | author hex | a feed state record |
 //! | `arrival` | run index | an arrival run record |
 //! | `forks` | author hex | a fork evidence record |
+//! | `fetched` | `[author hex, start, end]` | a kept read (reads on demand, a cache) |
 //!
 //! Requests and transactions become futures by handing a promise's `resolve` and `reject`
 //! functions to the request's `onsuccess`/`onerror` (no Rust closure per request, so nothing
 //! leaks when only one of them fires). Every write of the store is one transaction, so a
-//! reload sees each write entirely or not at all.
+//! reload sees each write entirely or not at all. Kept reads are written in transactions of
+//! their own (a cache: a failed one loses a kept read, never the store).
 
 use core::fmt;
 
@@ -44,8 +46,9 @@ extern "C" {
     ) -> Result<IdbTransaction, JsValue>;
 }
 
-/// The schema version.
-pub const DB_VERSION: u32 = 1;
+/// The schema version: 2 since the object store `fetched` (a database of version 1 is
+/// upgraded by adding it).
+pub const DB_VERSION: u32 = 2;
 /// Object store names.
 pub const META: &str = "meta";
 /// Page images.
@@ -56,7 +59,11 @@ pub const FEEDS: &str = "feeds";
 pub const ARRIVAL: &str = "arrival";
 /// Fork evidence.
 pub const FORKS: &str = "forks";
-const ALL: [&str; 5] = [META, PAGES, FEEDS, ARRIVAL, FORKS];
+/// Reads on demand kept for later reads.
+pub const FETCHED: &str = "fetched";
+/// The object stores of the store itself, which every commit may write.
+const STORE: [&str; 5] = [META, PAGES, FEEDS, ARRIVAL, FORKS];
+const ALL: [&str; 6] = [META, PAGES, FEEDS, ARRIVAL, FORKS, FETCHED];
 
 /// The database name of store `name`.
 pub fn db_name(name: &str) -> String {
@@ -175,6 +182,38 @@ pub struct Loaded {
     pub arrival: Vec<Vec<u8>>,
     /// Fork evidence records.
     pub forks: Vec<Vec<u8>>,
+    /// Kept reads as (key, record); a record under a key that is not `[author, start, end]`
+    /// comes with `None`, to be deleted.
+    pub fetched: Vec<(JsValue, Option<FetchedKey>, Vec<u8>)>,
+}
+
+/// The key of a kept read: the author (hex) and the seqs it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedKey {
+    /// The author, hex.
+    pub author: String,
+    /// First seq.
+    pub start: u64,
+    /// One past the last seq.
+    pub end: u64,
+}
+
+impl FetchedKey {
+    fn to_js(&self) -> JsValue {
+        Array::of3(
+            &JsValue::from_str(&self.author),
+            &JsValue::from_f64(self.start as f64),
+            &JsValue::from_f64(self.end as f64),
+        )
+        .into()
+    }
+
+    fn from_js(k: &JsValue) -> Option<FetchedKey> {
+        let k = k.dyn_ref::<Array>()?;
+        let seq = |i| k.get(i).as_f64().filter(|n| *n >= 0.0 && n.fract() == 0.0).map(|n| n as u64);
+        (k.length() == 3).then_some(())?;
+        Some(FetchedKey { author: k.get(0).as_string()?, start: seq(1)?, end: seq(2)? })
+    }
 }
 
 fn bytes_of(v: &JsValue, store: &'static str) -> Result<Vec<u8>, StorageError> {
@@ -224,7 +263,18 @@ pub async fn load(db: &IdbDatabase) -> Result<Loaded, StorageError> {
     let list = |i: usize, store: &'static str| -> Result<Vec<Vec<u8>>, StorageError> {
         results[2 * i + 1].iter().map(|v| bytes_of(&v, store)).collect()
     };
-    Ok(Loaded { meta, feeds: list(2, FEEDS)?, pages, arrival: list(3, ARRIVAL)?, forks: list(4, FORKS)? })
+    // A kept read that is not bytes is only a damaged cache entry: an empty record, refused
+    // (and deleted) by whoever decodes it.
+    let (fk, fv) = pair(5);
+    let fetched = fk
+        .iter()
+        .zip(fv.iter())
+        .map(|(k, v)| {
+            let key = FetchedKey::from_js(&k);
+            (k, key, v.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec).unwrap_or_default())
+        })
+        .collect();
+    Ok(Loaded { meta, feeds: list(2, FEEDS)?, pages, arrival: list(3, ARRIVAL)?, forks: list(4, FORKS)?, fetched })
 }
 
 fn names(stores: &[&str]) -> Array {
@@ -251,7 +301,7 @@ pub async fn commit(db: &IdbDatabase, puts: Vec<Put>, strict: bool) -> Result<()
     let opts = crate::js::Obj::new().set("durability", if strict { "strict" } else { "relaxed" }).build();
     let tx = db
         .unchecked_ref::<DbWithOptions>()
-        .transaction_with_options(&names(&ALL), "readwrite", &opts)
+        .transaction_with_options(&names(&STORE), "readwrite", &opts)
         .map_err(fail("writing"))?;
     let done = Promise::new(&mut |resolve, reject| {
         tx.set_oncomplete(Some(&resolve));
@@ -289,4 +339,44 @@ pub async fn commit(db: &IdbDatabase, puts: Vec<Put>, strict: bool) -> Result<()
 
 fn u8s(b: &[u8]) -> JsValue {
     Uint8Array::from(b).into()
+}
+
+/// A change to the kept reads.
+pub enum FetchedOp {
+    /// Keep a read under its key.
+    Put(FetchedKey, Vec<u8>),
+    /// Delete the read under this key.
+    Delete(FetchedKey),
+    /// Delete the record under this raw key (one that does not decode).
+    DeleteRaw(JsValue),
+}
+
+/// Starts one transaction (relaxed durability) making `ops` on the kept reads, and returns a
+/// promise of its completion. The transaction is created now: IndexedDB runs transactions on
+/// one object store in the order they were created, so changes made one after another reach
+/// the database in that order whenever their promises are awaited.
+pub fn write_fetched(db: &IdbDatabase, ops: Vec<FetchedOp>) -> Result<Promise, StorageError> {
+    let opts = crate::js::Obj::new().set("durability", "relaxed").build();
+    let tx = db
+        .unchecked_ref::<DbWithOptions>()
+        .transaction_with_options(&names(&[FETCHED]), "readwrite", &opts)
+        .map_err(fail("keeping a read"))?;
+    let done = Promise::new(&mut |resolve, reject| {
+        tx.set_oncomplete(Some(&resolve));
+        tx.set_onerror(Some(&reject));
+        tx.set_onabort(Some(&reject));
+    });
+    let store = tx.object_store(FETCHED).map_err(fail("keeping a read"))?;
+    for op in ops {
+        let r = match op {
+            FetchedOp::Put(key, bytes) => store.put_with_key(&u8s(&bytes), &key.to_js()),
+            FetchedOp::Delete(key) => store.delete(&key.to_js()),
+            FetchedOp::DeleteRaw(key) => store.delete(&key),
+        };
+        if let Err(e) = r {
+            let _ = tx.abort();
+            return Err(fail("keeping a read")(e));
+        }
+    }
+    Ok(done)
 }

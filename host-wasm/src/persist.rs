@@ -6,17 +6,22 @@
 //! - [`ArrivalRun`] (object store `arrival`, keyed by run index): the local arrival order.
 //! - [`ForkEvidence`] (object store `forks`, keyed by author): two heads of one author that
 //!   contradict each other.
+//! - [`FetchedRead`] (object store `fetched`, keyed by `[author, start, end]`): an answer of
+//!   reads on demand the store keeps for later reads, across page loads.
 //!
 //! Decoders never panic and refuse anything that is not exactly a valid record; what they
-//! accept is verified again by [`Restore`](xaeroflux_core::memstore::Restore).
+//! accept is verified again by [`Restore`](xaeroflux_core::memstore::Restore), and a kept read
+//! by [`decode_fetched`] itself (signed heads, events, range proofs).
 
 use core::fmt;
 
 use xaeroflux_core::head::{HeadError, SIGNED_HEAD_LEN};
 use xaeroflux_core::memstore::{ArrivalRun, FeedState, PendingHead};
 use xaeroflux_core::mmr::{ConsistencyProof, ProofDecodeError};
-use xaeroflux_core::xsp::ForkEvidence;
+use xaeroflux_core::xsp::{ForkEvidence, KeptRangeError, VerifiedRange};
 use xaeroflux_core::{AuthorId, SignedHead};
+
+use crate::store::FetchedRead;
 
 /// Version byte of every record.
 pub const RECORD_VERSION: u8 = 1;
@@ -49,6 +54,10 @@ pub enum RecordError {
     Proof(ProofDecodeError),
     /// An arrival run whose end is not after its start.
     EmptyRun,
+    /// A kept read's answer does not verify.
+    Kept(KeptRangeError),
+    /// A kept read's answers are not one run of its head's feed, or there are none.
+    KeptRun,
 }
 
 impl fmt::Display for RecordError {
@@ -62,6 +71,8 @@ impl fmt::Display for RecordError {
             Self::Head(e) => write!(f, "stored signed head: {e}"),
             Self::Proof(e) => write!(f, "stored proof: {e}"),
             Self::EmptyRun => f.write_str("arrival run: end is not after start"),
+            Self::Kept(e) => write!(f, "kept read: {e}"),
+            Self::KeptRun => f.write_str("kept read: the answers are not one run of its head's feed"),
         }
     }
 }
@@ -237,6 +248,51 @@ pub fn decode_fork(bytes: &[u8]) -> Result<ForkEvidence, RecordError> {
     Ok(ForkEvidence { first, second, proof })
 }
 
+/// `version ‖ head 137 ‖ count u32 ‖ count × (length u32 ‖ kept range)`: a read on demand
+/// kept for later reads, each answer in the core's kept form
+/// ([`VerifiedRange::encode_kept`]).
+pub fn encode_fetched(read: &FetchedRead) -> Vec<u8> {
+    let mut out =
+        Vec::with_capacity(1 + SIGNED_HEAD_LEN + 4 + read.blocks.iter().map(VerifiedRange::byte_len).sum::<usize>());
+    out.push(RECORD_VERSION);
+    out.extend_from_slice(&read.head.encode());
+    out.extend_from_slice(&u32::try_from(read.blocks.len()).unwrap_or(u32::MAX).to_le_bytes());
+    let mut block = Vec::new();
+    for range in &read.blocks {
+        block.clear();
+        range.encode_kept(&mut block);
+        // An answer is bounded by a session's byte window: its length fits.
+        out.extend_from_slice(&u32::try_from(block.len()).unwrap_or(u32::MAX).to_le_bytes());
+        out.extend_from_slice(&block);
+    }
+    out
+}
+
+/// Decodes [`encode_fetched`], verifying every answer again as a session verifies a peer's
+/// ([`VerifiedRange::decode_kept`]): they must be of the head's author, one run of seqs, none
+/// empty, each verified against a head no longer than the record's, whose signature verifies.
+pub fn decode_fetched(bytes: &[u8]) -> Result<FetchedRead, RecordError> {
+    let mut r = Reader::new("kept read", bytes)?;
+    let head = r.head()?;
+    head.verify().map_err(RecordError::Head)?;
+    let count = r.u32()?;
+    let mut blocks: Vec<VerifiedRange> = Vec::new();
+    for _ in 0..count {
+        let n = r.u32()? as usize;
+        let range = VerifiedRange::decode_kept(r.take(n)?).map_err(RecordError::Kept)?;
+        let follows = blocks.last().is_none_or(|b| b.seqs().end == range.start);
+        if range.head.author != head.author || range.head.length > head.length || !follows || range.events.is_empty() {
+            return Err(RecordError::KeptRun);
+        }
+        blocks.push(range);
+    }
+    r.end()?;
+    if blocks.is_empty() {
+        return Err(RecordError::KeptRun);
+    }
+    Ok(FetchedRead { head, blocks })
+}
+
 #[cfg(test)]
 mod tests {
     use xaeroflux_core::memstore::{MemStore, NewEvent};
@@ -289,6 +345,57 @@ mod tests {
         assert_eq!(decode_run(&bad), Err(RecordError::Version { record: "arrival run", found: 2 }));
     }
 
+    /// Answers `parts` (one run of seqs) of a feed of 40 events, as a session verified them.
+    fn kept_read(secret: u8, parts: &[core::ops::Range<u64>]) -> FetchedRead {
+        use xaeroflux_core::xsp::KEPT_RANGE_VERSION;
+        let key = AuthorKey::from_secret_bytes(&[secret; 32]);
+        let author = key.author();
+        let mut s = MemStore::new(key, PageConfig::new(1024).unwrap());
+        s.append_batch((0..40u64).map(|i| NewEvent::new(i, b"a listing"))).unwrap();
+        let head = s.head(&author).unwrap();
+        let blocks = parts
+            .iter()
+            .map(|seqs| {
+                let mut kept = vec![KEPT_RANGE_VERSION];
+                kept.extend(head.encode());
+                kept.extend(seqs.start.to_le_bytes());
+                kept.extend(((seqs.end - seqs.start) as u32).to_le_bytes());
+                let events: Vec<u8> = s.range(&author, seqs.clone()).flat_map(|e| e.encoded().to_vec()).collect();
+                kept.extend((events.len() as u32).to_le_bytes());
+                kept.extend(&events);
+                let proof = s.range_proof(&author, seqs.clone()).unwrap().encode();
+                kept.extend((proof.len() as u32).to_le_bytes());
+                kept.extend(&proof);
+                VerifiedRange::decode_kept(&kept).unwrap()
+            })
+            .collect();
+        FetchedRead { head, blocks }
+    }
+
+    #[test]
+    #[allow(clippy::single_range_in_vec_init)] // `&[a..b]`: a list of one answer
+    fn kept_reads_round_trip_and_any_change_is_refused() {
+        let read = kept_read(5, &[3..10, 10..25]);
+        let bytes = encode_fetched(&read);
+        let back = decode_fetched(&bytes).unwrap();
+        assert_eq!((back.head, back.seqs()), (read.head, 3..25));
+        assert_eq!(encode_fetched(&back), bytes);
+        for at in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[at] ^= 0x04;
+            assert!(decode_fetched(&bad).is_err(), "byte {at} changed");
+            assert!(decode_fetched(&bytes[..at]).is_err(), "cut at {at}");
+        }
+        // Answers that are not one run, or of another author than the head.
+        let gap = kept_read(5, &[3..10, 11..25]);
+        assert_eq!(decode_fetched(&encode_fetched(&gap)).err(), Some(RecordError::KeptRun));
+        let mut mixed = kept_read(5, &[3..10]);
+        mixed.blocks.push(kept_read(6, &[10..25]).blocks.remove(0));
+        assert_eq!(decode_fetched(&encode_fetched(&mixed)).err(), Some(RecordError::KeptRun));
+        let none = FetchedRead { head: read.head, blocks: Vec::new() };
+        assert_eq!(decode_fetched(&encode_fetched(&none)).err(), Some(RecordError::KeptRun));
+    }
+
     #[cfg(not(target_arch = "wasm32"))]
     proptest::proptest! {
         #[test]
@@ -296,6 +403,7 @@ mod tests {
             let _ = decode_feed_state(&bytes);
             let _ = decode_run(&bytes);
             let _ = decode_fork(&bytes);
+            let _ = decode_fetched(&bytes);
         }
     }
 }

@@ -134,6 +134,10 @@ export interface StoreOptions {
    * (default 4194304; 0 keeps none). A read of seqs inside an earlier answer resolves at once,
    * from any session of the store, with no peer asked. */
   fetchCache?: number;
+  /** Whether a persisted store (`Store.open`) also keeps those reads in IndexedDB across page
+   * loads (default `true`): reopened, it answers them again with no peer, offline too, each
+   * verified again when read back. */
+  persistFetchCache?: boolean;
 }
 
 /** Options of `append` and `appendBatch`. */

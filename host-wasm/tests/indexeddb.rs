@@ -56,6 +56,21 @@ export async function stored_format(name) {
   d.close();
   return f;
 }
+export async function damage_kept_reads(name) {
+  const d = await db(name);
+  const tx = d.transaction("fetched", "readwrite");
+  const s = tx.objectStore("fetched");
+  const keys = await req(s.getAllKeys());
+  for (const k of keys) { const r = await req(s.get(k)); r[Math.floor(r.length / 2)] ^= 1; await req(s.put(r, k)); }
+  d.close();
+  return keys.length;
+}
+export async function kept_reads(name) {
+  const d = await db(name);
+  const n = await req(d.transaction("fetched", "readonly").objectStore("fetched").count());
+  d.close();
+  return n;
+}
 export function unique(prefix) { return prefix + "-" + Math.random().toString(36).slice(2); }
 "#)]
 extern "C" {
@@ -65,6 +80,8 @@ extern "C" {
     fn page_images(name: &str) -> js_sys::Promise;
     fn put_pages_and_format(name: &str, keys: &Array, pages: &Array, format: f64) -> js_sys::Promise;
     fn stored_format(name: &str) -> js_sys::Promise;
+    fn damage_kept_reads(name: &str) -> js_sys::Promise;
+    fn kept_reads(name: &str) -> js_sys::Promise;
 }
 
 async fn open(name: &str) -> Result<Store, JsValue> {
@@ -238,4 +255,89 @@ async fn replicas_from_sync_persist_in_arrival_order() {
     xaeroflux_wasm::verify_proof(proof, Some(opts(&[("author", peer.author().into())]))).unwrap();
     close(&back).await;
     delete(&name).await;
+}
+
+fn connect_fetching_none(a: &Store, b: &Store) -> (Slot, Slot) {
+    let (sa, sb): (Slot, Slot) = Default::default();
+    *sa.borrow_mut() = Some(a.sync(opts(&[("role", "initiator".into()), ("send", sender(&sb).into())])).unwrap());
+    let fetch = ("fetch", JsValue::from_str("none"));
+    *sb.borrow_mut() =
+        Some(b.sync(opts(&[("role", "responder".into()), ("send", sender(&sa).into()), fetch])).unwrap());
+    (sa, sb)
+}
+
+async fn kept_count(name: &str) -> f64 {
+    JsFuture::from(kept_reads(name)).await.unwrap().as_f64().unwrap()
+}
+
+/// Reads on demand kept in IndexedDB: with the store opened again and its only peer a store
+/// that does not hold the feed, a read inside an earlier answer resolves at once from the kept
+/// read (`fromCache`), and an event of it is proved; damaged records are refused and deleted;
+/// with `persistFetchCache: false` nothing is kept.
+#[wasm_bindgen_test]
+async fn reads_on_demand_are_kept_across_reopening() {
+    let name = unique("kept");
+    let a = Store::open_in_memory(None).unwrap();
+    // About 330 KB: more than one XSP frame.
+    let payloads: Vec<String> = (0..3000).map(|i| format!("{i:>100}")).collect();
+    append_all(&a, &payloads).await;
+    let author = a.author();
+    let range = |start: u32, end: u32| opts(&[("start", start.into()), ("end", end.into())]);
+    let fetch =
+        |slot: &Slot, r: JsValue| JsFuture::from(slot.borrow().as_ref().unwrap().fetch_events(&author, r).unwrap());
+    let texts = |got: &JsValue| -> Vec<String> {
+        let events: Array = get(got, "events").unchecked_into();
+        events.iter().map(|e| get(&e, "text").as_string().unwrap()).collect()
+    };
+
+    let b = open(&name).await.unwrap();
+    let (sa, sb) = connect_fetching_none(&a, &b);
+    let all = fetch(&sb, range(0, 3000)).await.unwrap();
+    assert_eq!(texts(&all).len(), 3000);
+    sa.borrow().as_ref().unwrap().close();
+    close(&b).await;
+    assert!(kept_count(&name).await >= 1.0);
+    assert_eq!(b_events(&name).await, 0.0, "nothing read is stored");
+
+    let b = open(&name).await.unwrap();
+    let empty = Store::open_in_memory(None).unwrap();
+    let (_se, sb) = connect_fetching_none(&empty, &b);
+    let again = fetch(&sb, range(10, 20)).await.unwrap();
+    assert_eq!(get(&again, "fromCache").as_bool(), Some(true));
+    assert_eq!(texts(&again), payloads[10..20].to_vec());
+    let proving = sb.borrow().as_ref().unwrap().fetch_proof(&author, 2999.0).unwrap();
+    let proof = JsFuture::from(proving).await.unwrap();
+    let json = |v: &JsValue| js_sys::JSON::stringify(v).unwrap().as_string().unwrap();
+    assert_eq!(json(&proof), json(&a.prove(2999.0, None).unwrap()));
+    close(&b).await;
+
+    // Every record damaged: refused and deleted, nothing shown.
+    assert!(JsFuture::from(damage_kept_reads(&name)).await.unwrap().as_f64().unwrap() >= 1.0);
+    let b = open(&name).await.unwrap();
+    let (_se, sb) = connect_fetching_none(&empty, &b);
+    let err = fetch(&sb, range(10, 20)).await.unwrap_err();
+    assert_eq!(code_of(&err), "NOT_FOUND", "{err:?}");
+    close(&b).await;
+    assert_eq!(kept_count(&name).await, 0.0);
+    delete(&name).await;
+
+    // Not kept when asked not to.
+    let name = unique("not-kept");
+    let off = opts(&[("persistFetchCache", false.into())]);
+    let b = Store::open_persistent(name.clone(), off).await.unwrap();
+    let (sa, sb) = connect_fetching_none(&a, &b);
+    fetch(&sb, range(0, 100)).await.unwrap();
+    assert_eq!(get(&fetch(&sb, range(5, 6)).await.unwrap(), "fromCache").as_bool(), Some(true), "in memory");
+    sa.borrow().as_ref().unwrap().close();
+    close(&b).await;
+    assert_eq!(kept_count(&name).await, 0.0);
+    delete(&name).await;
+}
+
+/// The number of events the store `name` holds.
+async fn b_events(name: &str) -> f64 {
+    let s = open(name).await.unwrap();
+    let n = s.event_count();
+    close(&s).await;
+    n
 }

@@ -166,14 +166,17 @@ impl<T> FetchCache<T> {
     }
 
     /// Drops every entry of `author` (for a forked author: which history a cached range
-    /// belongs to is no longer known).
-    pub fn forget(&mut self, author: &AuthorId) {
-        if let Some(entries) = self.feeds.remove(author) {
-            for e in &entries {
+    /// belongs to is no longer known). Returns the seqs of the entries dropped.
+    pub fn forget(&mut self, author: &AuthorId) -> Vec<Range<u64>> {
+        let entries = self.feeds.remove(author).unwrap_or_default();
+        entries
+            .into_iter()
+            .map(|e| {
                 self.used -= e.bytes;
                 self.recency.remove(&e.used_at);
-            }
-        }
+                e.seqs
+            })
+            .collect()
     }
 
     /// Drops the least recently used entry: found in [`FetchCache::recency`], then among its
@@ -300,8 +303,12 @@ mod tests {
                         prop_assert_eq!(got, want);
                     }
                     Op::Forget(a) => {
-                        cache.forget(&author(a));
+                        let mut got = cache.forget(&author(a));
+                        let mut want: Vec<Range<u64>> = model.entries.iter().filter(|x| x.0 == a).map(|x| x.1.clone()).collect();
                         model.entries.retain(|x| x.0 != a);
+                        got.sort_by_key(|r| (r.start, r.end));
+                        want.sort_by_key(|r| (r.start, r.end));
+                        prop_assert_eq!(got, want);
                     }
                 }
                 let held: usize = model.entries.iter().map(|e| e.2).sum();

@@ -121,6 +121,8 @@ pub struct Inner {
     pub sessions: RefCell<Vec<std::rc::Weak<dyn FeedListener>>>,
     /// What sessions' reads on demand (`fetchEvents`) verified, kept for later reads.
     pub fetched: RefCell<FetchCache<FetchedRead>>,
+    /// Whether those are also kept in IndexedDB across page loads (`super::kept`).
+    pub persist_fetched: bool,
 }
 
 /// One verified answer of `fetchEvents`, kept for later reads ([`Inner::fetched`]).
@@ -162,8 +164,10 @@ impl Inner {
         strict: bool,
         runs_saved: usize,
         fetch_cache: usize,
+        persist_fetched: bool,
     ) -> Self {
         let author = mem.author().unwrap_or_default();
+        let persist_fetched = persist_fetched && db.is_some();
         let durable = Durable { len: mem.feed_len(&author), head: mem.local_head() };
         Inner {
             name,
@@ -182,6 +186,7 @@ impl Inner {
             next_listener: Cell::new(1),
             sessions: RefCell::new(Vec::new()),
             fetched: RefCell::new(FetchCache::new(fetch_cache)),
+            persist_fetched,
         }
     }
 

@@ -11,6 +11,7 @@
 
 mod forks;
 mod inner;
+mod kept;
 mod open;
 
 use std::rc::Rc;
@@ -81,7 +82,11 @@ fn parse_options(options: &JsValue) -> Result<Options, JsValue> {
         Some(_) => return Err(arg(ArgError { name: "fetchCache", expected: "a number of bytes (0 or more)" })),
         None => inner::FETCH_CACHE,
     };
-    Ok(Options { page, secret, strict, fetch_cache })
+    let persist_fetch_cache = match prop(options, "persistFetchCache") {
+        None => true,
+        Some(v) => v.as_bool().ok_or_else(|| arg(ArgError { name: "persistFetchCache", expected: "a boolean" }))?,
+    };
+    Ok(Options { page, secret, strict, fetch_cache, persist_fetch_cache })
 }
 
 /// What `append` and `appendBatch` were asked to do besides storing the payloads.
@@ -208,8 +213,16 @@ impl Store {
                 return Err(e);
             }
         };
-        let inner =
-            Inner::new(Some(name), opened.mem, Some(db), options.strict, opened.runs_saved, options.fetch_cache);
+        let inner = Inner::new(
+            Some(name),
+            opened.mem,
+            Some(db),
+            options.strict,
+            opened.runs_saved,
+            options.fetch_cache,
+            options.persist_fetch_cache,
+        );
+        inner.restore_fetched(opened.fetched);
         *inner.release.borrow_mut() = Some(release);
         Ok(Store { inner: Rc::new(inner) })
     }
@@ -238,7 +251,7 @@ impl Store {
         let options = parse_options(&options.unwrap_or(JsValue::UNDEFINED))?;
         let key = open::new_key(&options).map_err(|e| e.to_js())?;
         let mem = xaeroflux_core::memstore::MemStore::new(key, options.page);
-        Ok(Store { inner: Rc::new(Inner::new(None, mem, None, options.strict, 0, options.fetch_cache)) })
+        Ok(Store { inner: Rc::new(Inner::new(None, mem, None, options.strict, 0, options.fetch_cache, false)) })
     }
 
     /// Deletes the persisted store `name` (it must not be open anywhere).

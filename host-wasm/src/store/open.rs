@@ -107,6 +107,8 @@ pub struct Options {
     pub strict: bool,
     /// Bytes of events read on demand kept for later reads.
     pub fetch_cache: usize,
+    /// Whether those are also kept in IndexedDB across page loads.
+    pub persist_fetch_cache: bool,
 }
 
 /// The key of a new store.
@@ -124,6 +126,8 @@ pub struct Opened {
     pub mem: MemStore,
     /// Arrival runs on disk.
     pub runs_saved: usize,
+    /// The kept reads found (not decoded yet: `Inner::restore_fetched` verifies them).
+    pub fetched: Vec<(JsValue, Option<idb::FetchedKey>, Vec<u8>)>,
 }
 
 fn meta<'a>(loaded: &'a Loaded, key: &str) -> Option<&'a JsValue> {
@@ -144,7 +148,7 @@ pub async fn open_db(db: &web_sys::IdbDatabase, options: &Options) -> Result<Ope
             Put::Meta("secret", Uint8Array::from(&key.secret_bytes()[..]).into()),
         ];
         idb::commit(db, puts, true).await.map_err(OpenError::Storage)?;
-        return Ok(Opened { mem: MemStore::new(key, options.page), runs_saved: 0 });
+        return Ok(Opened { mem: MemStore::new(key, options.page), runs_saved: 0, fetched: loaded.fetched });
     };
     let upgrade = match meta(&loaded, "format").and_then(JsValue::as_f64) {
         Some(FORMAT) => false,
@@ -186,5 +190,5 @@ pub async fn open_db(db: &web_sys::IdbDatabase, options: &Options) -> Result<Ope
             .await
             .map_err(OpenError::Storage)?;
     }
-    Ok(Opened { mem: restore.finish(), runs_saved })
+    Ok(Opened { mem: restore.finish(), runs_saved, fetched: loaded.fetched })
 }

@@ -160,7 +160,7 @@ mod tests {
         // 300-byte events: three to a page, so the durable length 10 ends inside page 3.
         let payload = [7u8; 300];
         mem.append_batch((0..10).map(|i| NewEvent::new(i, &payload))).unwrap();
-        let inner = Rc::new(Inner::new(None, mem, None, true, 0, 0));
+        let inner = Rc::new(Inner::new(None, mem, None, true, 0, 0, false));
         let committed_head = inner.mem.borrow().local_head().unwrap();
         inner.mem.borrow_mut().append_batch((10..14).map(|i| NewEvent::new(i, &payload))).unwrap();
 
