@@ -522,8 +522,9 @@ impl NetInner {
     pub(super) fn cached(&self, author: &AuthorId, mode: RangeMode, longest: Option<u64>) -> Option<FetchedEvents> {
         let mut cache = lock(&self.fetch_cache);
         if self.forked.contains(author) {
-            cache.forget(author);
-            self.kept_job(KeptJob::Forget(*author));
+            if !cache.forget(author).is_empty() {
+                self.kept_job(KeptJob::Forget(*author));
+            }
             return None;
         }
         cache.answer(author, mode, longest).map(|hit| hit.value.part(hit.seqs))

@@ -198,7 +198,7 @@ impl KeptReads {
             let inserted = cache.insert(author, seqs, bytes, got);
             for (a, s) in &inserted.dropped {
                 let _ = fs::remove_file(self.file(a, s));
-                loaded.kept -= 1;
+                loaded.kept = loaded.kept.saturating_sub(1);
                 loaded.dropped += 1;
             }
             if inserted.kept {
