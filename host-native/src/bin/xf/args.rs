@@ -361,7 +361,8 @@ pub struct FetchArgs {
     /// A signed head seen before (hex, or a file written by `xf head -o` or `xf fetch --since
     /// -o`, which may hold one head per line): checks that the author's feed, as the peer
     /// holds it now, still extends it (a verified consistency proof), or shows that the author
-    /// forked. Repeat it, or give a file of heads, to check several feeds at once.
+    /// forked. Repeat it, or give a file of heads, to check several feeds at once (up to 8
+    /// checked at the same time; reported in the order given).
     #[arg(long, value_name = "HEAD")]
     pub since: Vec<String>,
     /// With `--prove`: write the proof file here instead of stdout. With `--since`: write the

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use xaeroflux::SignedHead;
-use xaeroflux::net::{Fetch, FetchError};
+use xaeroflux::net::{Fetch, FetchError, NetError};
 
 use crate::args::{Cli, FetchArgs, FollowArgs, UnfollowArgs};
 use crate::commands::net::{open_syncing_as, parse_ticket};
@@ -132,8 +132,9 @@ fn check_since(
 ) -> Result<(), CliError> {
     let (mut newer, mut forked, mut failed) = (Vec::with_capacity(olds.len()), None, None);
     let target = a.out.as_deref().map(|p| p.display().to_string());
-    for old in olds {
-        match core.fetch_consistency(old, Duration::from_secs(a.timeout)) {
+    let answers = check_all(core, olds, Duration::from_secs(a.timeout));
+    for (old, answer) in olds.iter().zip(answers) {
+        match answer {
             Ok(now) => {
                 report_extends(cli, old, &now, start, target.as_deref(), out)?;
                 newer.push(*now.head());
@@ -177,6 +178,40 @@ fn check_since(
         }
         None => Ok(()),
     }
+}
+
+/// Heads of `--since` checked at once (each a round trip to a peer, most of it waiting).
+const CHECKS_AT_ONCE: usize = 8;
+
+/// Checks every head of `olds` (up to [`CHECKS_AT_ONCE`] at a time), each with `timeout`;
+/// the answers in the order of `olds`.
+fn check_all(
+    core: &xaeroflux::Core,
+    olds: &[SignedHead],
+    timeout: Duration,
+) -> Vec<Result<xaeroflux::net::FetchedConsistency, FetchError>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let answers: Vec<Mutex<Option<_>>> = olds.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..CHECKS_AT_ONCE.min(olds.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(old) = olds.get(i) else { break };
+                    let answer = core.fetch_consistency(old, timeout);
+                    *answers[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(answer);
+                }
+            });
+        }
+    });
+    // Every index was taken by one thread, which answered it (a panic would have ended the
+    // scope): `None` cannot remain.
+    answers
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()).unwrap_or(Err(FetchError::Net(NetError::Stopped))))
+        .collect()
 }
 
 /// One head of `--since` that the peer's feed extends.
