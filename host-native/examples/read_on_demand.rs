@@ -2,7 +2,8 @@
 //! (127.0.0.1): a seller's store holds 10 000 listings; a buyer's store keeps only the feeds it
 //! follows (`Replication::Followed`), reads the seller's latest listings and one page of older
 //! ones, each verified against the seller's signed head, proves one listing to a third party,
-//! and, with the seller gone, reads and proves what it read before from memory.
+//! and, with the seller gone, reads and proves what it read before from memory, then again
+//! after restarting (from the reads the store kept, verified again when it opens).
 //!
 //! ```sh
 //! cargo run -p xaeroflux --example read_on_demand
@@ -24,10 +25,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let author = seller.author();
 
     // The buyer keeps only the feeds it follows: the seller's is read on demand.
-    let buyer = Core::builder()
-        .with_sync_backends(&["iroh"])
-        .with_net_config(loopback.with_replication(Replication::Followed))
-        .open(dirs.1.path())?;
+    let sparse = loopback.with_replication(Replication::Followed);
+    let open_buyer =
+        || Core::builder().with_sync_backends(&["iroh"]).with_net_config(sparse.clone()).open(dirs.1.path());
+    let buyer = open_buyer()?;
     buyer.join_ticket(&ticket)?;
     let timeout = Duration::from_secs(30);
 
@@ -67,6 +68,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let unread = buyer.fetch_events(&author, Fetch::Seqs(0..10), Duration::from_millis(500));
     println!("listings never read: {}", unread.err().map_or("?".into(), |e| e.to_string()));
+
+    // The buyer restarts, still offline: the reads it kept come back, verified again.
+    buyer.close()?;
+    let t = Instant::now();
+    let buyer = open_buyer()?;
+    let opened = ms(t);
+    let kept = buyer.fetch_events(&author, Fetch::Seqs(4_000..4_050), Duration::from_millis(500))?;
+    let proof = buyer.fetch_proof(&author, 4_042, Duration::from_millis(500))?;
+    xaeroflux::verify_event(&proof.event(), proof.proof(), proof.head())?;
+    println!(
+        "restarted offline (opened in {opened:.1} ms): listings {:?} read from the reads kept ({}), #4042 proved",
+        kept.seqs(),
+        kept.from_cache()
+    );
     Ok(())
 }
 
