@@ -71,6 +71,21 @@ export async function kept_reads(name) {
   d.close();
   return n;
 }
+export async function copy_kept_reads(from, to) {
+  const a = await db(from);
+  const all = async (store) => { const s = a.transaction(store, "readonly").objectStore(store); return [await req(s.getAllKeys()), await req(s.getAll())]; };
+  const stores = {};
+  for (const name of a.objectStoreNames) stores[name] = await all(name);
+  const version = a.version;
+  a.close();
+  const open = indexedDB.open("xaeroflux:" + to, version);
+  open.onupgradeneeded = () => { for (const name of Object.keys(stores)) open.result.createObjectStore(name); };
+  const b = await req(open);
+  const tx = b.transaction(Object.keys(stores), "readwrite");
+  for (const [name, [keys, values]] of Object.entries(stores)) for (let i = 0; i < keys.length; i++) tx.objectStore(name).put(values[i], keys[i]);
+  await new Promise((ok, err) => { tx.oncomplete = ok; tx.onerror = () => err(tx.error); });
+  b.close();
+}
 export function unique(prefix) { return prefix + "-" + Math.random().toString(36).slice(2); }
 "#)]
 extern "C" {
@@ -82,6 +97,7 @@ extern "C" {
     fn stored_format(name: &str) -> js_sys::Promise;
     fn damage_kept_reads(name: &str) -> js_sys::Promise;
     fn kept_reads(name: &str) -> js_sys::Promise;
+    fn copy_kept_reads(from: &str, to: &str) -> js_sys::Promise;
 }
 
 async fn open(name: &str) -> Result<Store, JsValue> {
@@ -310,6 +326,16 @@ async fn reads_on_demand_are_kept_across_reopening() {
     let json = |v: &JsValue| js_sys::JSON::stringify(v).unwrap().as_string().unwrap();
     assert_eq!(json(&proof), json(&a.prove(2999.0, None).unwrap()));
     close(&b).await;
+
+    // Cleared (in a copy of the store's database: the test goes on with the records).
+    let copy = unique("kept-copy");
+    JsFuture::from(copy_kept_reads(&name, &copy)).await.unwrap();
+    let c = open(&copy).await.unwrap();
+    assert!(c.clear_fetch_cache().unwrap() >= 1);
+    assert_eq!(c.clear_fetch_cache().unwrap(), 0);
+    close(&c).await;
+    assert_eq!(kept_count(&copy).await, 0.0);
+    delete(&copy).await;
 
     // Every record damaged: refused and deleted, nothing shown.
     assert!(JsFuture::from(damage_kept_reads(&name)).await.unwrap().as_f64().unwrap() >= 1.0);

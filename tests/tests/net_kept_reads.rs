@@ -75,6 +75,16 @@ fn reads_on_demand_are_answered_again_after_a_restart_with_no_peer() {
     // The latest events are not answered with no peer to say which are the latest.
     assert!(b.fetch_events(&author, Fetch::Latest(20), OFFLINE).is_err());
     drop(b);
+    let kept = std::fs::read_dir(db.path().join("net.fetched")).unwrap().count();
+    copy_dir(&db.path().join("net.fetched"), &db.path().join("kept-copy"));
+    // Cleared: gone from memory and, once sync stops, from the disk.
+    let b = sparse_node(db.path(), true);
+    assert_eq!(b.clear_fetch_cache().unwrap(), kept);
+    assert!(b.fetch_events(&author, Fetch::Seqs(10..20), OFFLINE).is_err());
+    drop(b);
+    assert_eq!(kept_files(db.path()), 0);
+    std::fs::remove_dir(db.path().join("net.fetched")).unwrap();
+    std::fs::rename(db.path().join("kept-copy"), db.path().join("net.fetched")).unwrap();
 
     // Damaged files are refused and deleted: nothing unverified is shown.
     for f in std::fs::read_dir(db.path().join("net.fetched")).unwrap() {
@@ -87,6 +97,14 @@ fn reads_on_demand_are_answered_again_after_a_restart_with_no_peer() {
     let b = sparse_node(db.path(), true);
     assert!(b.fetch_events(&author, Fetch::Seqs(10..20), OFFLINE).is_err());
     assert_eq!(kept_files(db.path()), 0);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for f in std::fs::read_dir(from).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
+    }
 }
 
 /// The length of `author`'s feed in the store at `dir` (opened without sync).

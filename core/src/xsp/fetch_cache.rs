@@ -179,6 +179,14 @@ impl<T> FetchCache<T> {
             .collect()
     }
 
+    /// Drops every entry. Returns the author and seqs of each.
+    pub fn clear(&mut self) -> Vec<(AuthorId, Range<u64>)> {
+        self.used = 0;
+        self.recency.clear();
+        let feeds = core::mem::take(&mut self.feeds);
+        feeds.into_iter().flat_map(|(author, entries)| entries.into_iter().map(move |e| (author, e.seqs))).collect()
+    }
+
     /// Drops the least recently used entry: found in [`FetchCache::recency`], then among its
     /// author's entries. Returns its author and seqs.
     fn drop_least_recently_used(&mut self) -> Option<(AuthorId, Range<u64>)> {
@@ -261,6 +269,7 @@ mod tests {
         Covering(u8, u64, u64),
         EndingAt(u8, u64, u64),
         Forget(u8),
+        Clear,
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -269,6 +278,7 @@ mod tests {
             4 => (0u8..3, 0u64..40, 0u64..20).prop_map(|(a, s, l)| Op::Covering(a, s, s + l)),
             2 => (0u8..3, 0u64..60, 0u64..25).prop_map(|(a, e, n)| Op::EndingAt(a, e, n)),
             1 => (0u8..3).prop_map(Op::Forget),
+            1 => Just(Op::Clear),
         ]
     }
 
@@ -308,6 +318,13 @@ mod tests {
                         model.entries.retain(|x| x.0 != a);
                         got.sort_by_key(|r| (r.start, r.end));
                         want.sort_by_key(|r| (r.start, r.end));
+                        prop_assert_eq!(got, want);
+                    }
+                    Op::Clear => {
+                        let mut got: Vec<_> = cache.clear().into_iter().map(|(x, r)| (x.0[0], r)).collect();
+                        let mut want: Vec<_> = model.entries.drain(..).map(|e| (e.0, e.1)).collect();
+                        got.sort_by_key(|(x, r)| (*x, r.start, r.end));
+                        want.sort_by_key(|(x, r)| (*x, r.start, r.end));
                         prop_assert_eq!(got, want);
                     }
                 }

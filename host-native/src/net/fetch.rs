@@ -378,6 +378,31 @@ impl Core {
         task.await
     }
 
+    /// Drops every answer of reads on demand kept for later reads
+    /// ([`NetConfig::with_fetch_cache`](super::NetConfig::with_fetch_cache)), in memory and on
+    /// disk ([`NetConfig::with_fetch_cache_on_disk`](super::NetConfig::with_fetch_cache_on_disk)):
+    /// later reads ask a peer again. Returns how many answers were dropped. The files go in
+    /// the background, before sync stops. Sync must be running.
+    ///
+    /// ```no_run
+    /// # use xaeroflux::Core;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let core = Core::builder().with_sync_backends(&["iroh"]).open("reader.db")?;
+    /// let dropped = core.clear_fetch_cache()?; // say, the user asked to forget what they read
+    /// println!("{dropped} answers forgotten");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn clear_fetch_cache(&self) -> Result<usize, NetError> {
+        let inner = self.net_slot().inner()?;
+        let mut cache = lock(&inner.fetch_cache);
+        let dropped = cache.clear();
+        for (author, seqs) in &dropped {
+            inner.kept_job(KeptJob::Remove(*author, seqs.clone()));
+        }
+        Ok(dropped.len())
+    }
+
     /// Follows `author`: with [`Replication::Followed`](super::Replication::Followed), sync
     /// fetches and keeps the author's feed from now on (at once from the peers already
     /// connected). The list of followed authors is kept in the store (`net.follows`) before

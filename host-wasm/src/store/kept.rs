@@ -61,9 +61,9 @@ impl Inner {
         self.change_kept(ops);
     }
 
-    /// Deletes the kept answers of `author` whose seqs the cache forgot.
-    pub fn forget_reads(&self, author: &AuthorId, forgotten: Vec<Range<u64>>) {
-        self.change_kept(forgotten.iter().map(|s| FetchedOp::Delete(key(author, s))).collect());
+    /// Deletes the kept answers the cache dropped (author and seqs of each).
+    pub fn drop_reads(&self, dropped: &[(AuthorId, Range<u64>)]) {
+        self.change_kept(dropped.iter().map(|(a, s)| FetchedOp::Delete(key(a, s))).collect());
     }
 
     /// Reads the kept reads of the database back into the cache (in key order), verifying

@@ -269,6 +269,17 @@ impl Store {
         self.inner.name.clone()
     }
 
+    /// Forgets every answer of reads on demand the store kept for later reads (the options
+    /// `fetchCache` and `persistFetchCache`), in memory and in IndexedDB: later reads ask a
+    /// peer again. Returns how many answers were forgotten.
+    #[wasm_bindgen(js_name = clearFetchCache)]
+    pub fn clear_fetch_cache(&self) -> Result<u32, JsValue> {
+        self.inner.check_open()?;
+        let dropped = self.inner.fetched.borrow_mut().clear();
+        self.inner.drop_reads(&dropped);
+        Ok(u32::try_from(dropped.len()).unwrap_or(u32::MAX))
+    }
+
     /// Whether the store persists in IndexedDB.
     #[wasm_bindgen(getter)]
     pub fn persistent(&self) -> bool {

@@ -295,8 +295,8 @@ impl Driver {
     fn fetched_of(&self, author: &AuthorId) -> Option<std::cell::RefMut<'_, FetchCache<FetchedRead>>> {
         let mut cache = self.store.fetched.borrow_mut();
         if self.store.mem.borrow().fork(author).is_some() {
-            let forgotten = cache.forget(author);
-            self.store.forget_reads(author, forgotten);
+            let forgotten: Vec<_> = cache.forget(author).into_iter().map(|seqs| (*author, seqs)).collect();
+            self.store.drop_reads(&forgotten);
             return None;
         }
         Some(cache)
