@@ -33,7 +33,7 @@ use crate::Core;
 use crate::store::state::lock;
 
 mod kept;
-pub(crate) use kept::{KeptJob, KeptReads};
+pub(crate) use kept::{KeptJob, KeptReads, fuzz_kept_file};
 
 /// Where a session sends what became of one sparse read: [`FetchStep::Sent`] or
 /// [`FetchStep::NotSent`] at once, then (if sent) the answer.

@@ -1,5 +1,6 @@
 //! Entry points for the fuzz targets in `host-native/fuzz` (cargo-fuzz): the decoders of bytes
-//! that come from other people, tickets and gossip announcements. Not an API: hidden from the
+//! that come from other people, tickets and gossip announcements, and of the files of reads
+//! kept on disk (`net.fetched/`), which anything can damage. Not an API: hidden from the
 //! docs, and free to change with the targets.
 
 use iroh::SecretKey;
@@ -36,4 +37,10 @@ pub fn announcement(data: &[u8]) {
     if let Some((origin, heads)) = gossip::decode(&msg, &topic) {
         assert_eq!(gossip::encode(&origin, &heads, &topic, &key), vec![msg], "an accepted announcement re-encodes");
     }
+}
+
+/// A kept read (a file of `net.fetched/`) from arbitrary bytes and tampered with: no panic,
+/// and every file accepted is canonical and proves each event it shows.
+pub fn kept_read(data: &[u8]) {
+    super::fetch::fuzz_kept_file(data);
 }

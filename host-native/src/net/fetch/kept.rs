@@ -256,5 +256,77 @@ impl KeptReads {
     }
 }
 
+/// The fuzz target `kept_read_decode` (`crate::net::fuzzing::kept_read`): a kept read from
+/// arbitrary bytes, and (to reach the checks behind the header's checksum and the signatures)
+/// a valid one tampered with by the input, read as (position, xor) byte triples: no panic,
+/// and every file accepted re-encodes to its bytes and proves each event it shows against
+/// the head of the answer it came in.
+pub(crate) fn fuzz_kept_file(data: &[u8]) {
+    let check = |bytes: &[u8]| {
+        let Ok(got) = FetchedEvents::decode_kept(bytes) else { return };
+        assert_eq!(got.encode_kept(), bytes, "an accepted kept read re-encodes to its bytes");
+        for (ev, seq) in got.iter().zip(got.seqs()) {
+            assert_eq!((ev.author(), ev.seq()), (got.head.author, seq));
+            let proved = got.prove(seq).expect("an event shown is provable");
+            crate::verify_event(&proved.event(), proved.proof(), proved.head()).expect("its proof verifies");
+        }
+    };
+    let Some((&mode, rest)) = data.split_first() else { return };
+    if mode & 1 == 0 {
+        return check(rest);
+    }
+    static VALID: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let mut kept = VALID.get_or_init(valid_file).clone();
+    for edit in rest.chunks_exact(3) {
+        let at = usize::from(u16::from_le_bytes([edit[0], edit[1]])) % kept.len();
+        kept[at] ^= edit[2];
+    }
+    check(&kept);
+}
+
+/// A kept read of events 2..14 of a 16-event feed, in two answers, showing 4..12.
+fn valid_file() -> Vec<u8> {
+    use xaeroflux_core::AuthorKey;
+    use xaeroflux_core::memstore::{MemStore, NewEvent};
+    use xaeroflux_core::page::PageConfig;
+    use xaeroflux_core::xsp::KEPT_RANGE_VERSION;
+    let key = AuthorKey::from_secret_bytes(&[12; 32]);
+    let author = key.author();
+    let Ok(page) = PageConfig::new(4096) else { return Vec::new() };
+    let mut feed = MemStore::new(key, page);
+    let bodies: Vec<Vec<u8>> = (0..16u8).map(|i| vec![i; usize::from(i) * 2]).collect();
+    let (Ok(_), Some(head)) = (feed.append_batch(bodies.iter().map(|b| NewEvent::new(1, b))), feed.local_head()) else {
+        return Vec::new();
+    };
+    let mut blocks = Vec::new();
+    for seqs in [2..9u64, 9..14] {
+        let mut kept = vec![KEPT_RANGE_VERSION];
+        kept.extend(head.encode());
+        kept.extend(seqs.start.to_le_bytes());
+        kept.extend(((seqs.end - seqs.start) as u32).to_le_bytes());
+        let events: Vec<u8> = feed.range(&author, seqs.clone()).flat_map(|e| e.encoded().to_vec()).collect();
+        kept.extend((events.len() as u32).to_le_bytes());
+        kept.extend(&events);
+        let Ok(proof) = feed.range_proof(&author, seqs) else { return Vec::new() };
+        let proof = proof.encode();
+        kept.extend((proof.len() as u32).to_le_bytes());
+        kept.extend(&proof);
+        match VerifiedRange::decode_kept(&kept) {
+            Ok(range) => blocks.push(range),
+            Err(_) => return Vec::new(),
+        }
+    }
+    let read = FetchedEvents {
+        peer: PeerId([5; 32]),
+        head,
+        start: 4,
+        len: 8,
+        blocks: Arc::new(blocks),
+        skip: 2,
+        cached: false,
+    };
+    read.encode_kept()
+}
+
 #[cfg(test)]
 mod tests;

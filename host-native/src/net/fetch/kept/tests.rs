@@ -147,3 +147,15 @@ fn loading_verifies_each_file_and_deletes_what_it_cannot_keep() {
     kept.run(KeptJob::Remove(forked, 5..25));
     assert_eq!(files(), 0);
 }
+
+#[test]
+fn the_fuzz_targets_valid_file_is_accepted_and_checked() {
+    let valid = valid_file();
+    let got = FetchedEvents::decode_kept(&valid).unwrap();
+    assert_eq!((got.seqs(), got.len()), (4..12, 8));
+    let mut input = vec![0];
+    input.extend(&valid);
+    fuzz_kept_file(&input);
+    fuzz_kept_file(&[1, 0, 0, 0]); // a tampering that changes nothing
+    fuzz_kept_file(&[1, 200, 0, 1]);
+}
