@@ -133,8 +133,11 @@ fn put_sized(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 impl VerifiedRange {
-    /// Appends the kept form of this range to `out` (layout in the [module
-    /// docs](self)): what [`VerifiedRange::decode_kept`] verifies and reads back.
+    /// Appends the kept form of this range to `out`: what [`VerifiedRange::decode_kept`]
+    /// verifies and reads back. Layout (little-endian; `docs/formats.md`, "Kept ranges"):
+    /// version ([`KEPT_RANGE_VERSION`]) ‖ the signed head (137 bytes) ‖ `start` (u64) ‖
+    /// `count` (u32) ‖ `events_len` (u32) ‖ the events' canonical encodings ‖ `proof_len`
+    /// (u32) ‖ the range proof ([`RangeProof::encode`], empty when `count` is 0).
     pub fn encode_kept(&self, out: &mut Vec<u8>) {
         out.reserve(FIXED_LEN + 8 + self.events.byte_len() + 16 + 32 * 64);
         out.push(KEPT_RANGE_VERSION);
