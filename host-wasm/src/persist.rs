@@ -279,15 +279,10 @@ pub fn decode_fetched(bytes: &[u8]) -> Result<FetchedRead, RecordError> {
     let mut blocks: Vec<VerifiedRange> = Vec::new();
     for _ in 0..count {
         let n = r.u32()? as usize;
-        let range = VerifiedRange::decode_kept(r.take(n)?).map_err(RecordError::Kept)?;
-        let follows = blocks.last().is_none_or(|b| b.seqs().end == range.start);
-        if range.head.author != head.author || range.head.length > head.length || !follows || range.events.is_empty() {
-            return Err(RecordError::KeptRun);
-        }
-        blocks.push(range);
+        blocks.push(VerifiedRange::decode_kept(r.take(n)?).map_err(RecordError::Kept)?);
     }
     r.end()?;
-    if blocks.is_empty() {
+    if blocks.is_empty() || !VerifiedRange::are_one_read(&head, &blocks) {
         return Err(RecordError::KeptRun);
     }
     Ok(FetchedRead { head, blocks })
@@ -347,29 +342,12 @@ mod tests {
 
     /// Answers `parts` (one run of seqs) of a feed of 40 events, as a session verified them.
     fn kept_read(secret: u8, parts: &[core::ops::Range<u64>]) -> FetchedRead {
-        use xaeroflux_core::xsp::KEPT_RANGE_VERSION;
         let key = AuthorKey::from_secret_bytes(&[secret; 32]);
         let author = key.author();
         let mut s = MemStore::new(key, PageConfig::new(1024).unwrap());
         s.append_batch((0..40u64).map(|i| NewEvent::new(i, b"a listing"))).unwrap();
-        let head = s.head(&author).unwrap();
-        let blocks = parts
-            .iter()
-            .map(|seqs| {
-                let mut kept = vec![KEPT_RANGE_VERSION];
-                kept.extend(head.encode());
-                kept.extend(seqs.start.to_le_bytes());
-                kept.extend(((seqs.end - seqs.start) as u32).to_le_bytes());
-                let events: Vec<u8> = s.range(&author, seqs.clone()).flat_map(|e| e.encoded().to_vec()).collect();
-                kept.extend((events.len() as u32).to_le_bytes());
-                kept.extend(&events);
-                let proof = s.range_proof(&author, seqs.clone()).unwrap().encode();
-                kept.extend((proof.len() as u32).to_le_bytes());
-                kept.extend(&proof);
-                VerifiedRange::decode_kept(&kept).unwrap()
-            })
-            .collect();
-        FetchedRead { head, blocks }
+        let blocks = parts.iter().map(|seqs| s.verified_range(&author, seqs.clone()).unwrap()).collect();
+        FetchedRead { head: s.head(&author).unwrap(), blocks }
     }
 
     #[test]

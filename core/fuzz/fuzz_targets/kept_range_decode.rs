@@ -15,9 +15,9 @@ use xaeroflux_core::AuthorKey;
 use xaeroflux_core::hash::leaf_hash;
 use xaeroflux_core::memstore::{MemStore, NewEvent};
 use xaeroflux_core::page::PageConfig;
-use xaeroflux_core::xsp::{KEPT_RANGE_VERSION, VerifiedRange};
+use xaeroflux_core::xsp::VerifiedRange;
 
-/// The kept form of events 3..11 of a 16-event feed, written by hand.
+/// The kept form of events 3..11 of a 16-event feed.
 fn valid() -> &'static [u8] {
     static VALID: OnceLock<Vec<u8>> = OnceLock::new();
     VALID.get_or_init(|| {
@@ -26,16 +26,8 @@ fn valid() -> &'static [u8] {
         let mut feed = MemStore::new(key, PageConfig::new(4096).expect("page size"));
         let bodies: Vec<Vec<u8>> = (0..16u8).map(|i| vec![i; usize::from(i) * 3]).collect();
         feed.append_batch(bodies.iter().map(|b| NewEvent::new(1, b))).expect("append");
-        let mut kept = vec![KEPT_RANGE_VERSION];
-        kept.extend(feed.head(&author).expect("head").encode());
-        kept.extend(3u64.to_le_bytes());
-        kept.extend(8u32.to_le_bytes());
-        let events: Vec<u8> = feed.range(&author, 3..11).flat_map(|e| e.encoded().to_vec()).collect();
-        kept.extend((events.len() as u32).to_le_bytes());
-        kept.extend(&events);
-        let proof = feed.range_proof(&author, 3..11).expect("proof").encode();
-        kept.extend((proof.len() as u32).to_le_bytes());
-        kept.extend(&proof);
+        let mut kept = Vec::new();
+        feed.verified_range(&author, 3..11).expect("a range of the feed").encode_kept(&mut kept);
         kept
     })
 }

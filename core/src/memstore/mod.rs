@@ -93,7 +93,7 @@ use crate::hash::Hash;
 use crate::head::{AuthorId, AuthorKey, SignedHead};
 use crate::mmr::{ConsistencyProof, InclusionProof, MmrPeaks, RangeProof};
 use crate::page::PageConfig;
-use crate::xsp::ForkEvidence;
+use crate::xsp::{EventBlock, ForkEvidence, VerifiedRange};
 
 /// A run of events of one feed that arrived together, in local arrival order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -360,6 +360,42 @@ impl MemStore {
     pub fn range_proof(&self, author: &AuthorId, seqs: Range<u64>) -> Result<RangeProof, ProveError> {
         let (f, len) = self.head_len(author)?;
         f.range_proof(len, seqs.start, seqs.end)
+    }
+
+    /// Events `seqs` of `author`'s feed as a verified answer to a read on demand: the events,
+    /// their range proof and the feed's signed head it leads to, as a session reports a peer's
+    /// answer ([`Event::Range`](crate::xsp::Event::Range)), made from this store's own copy
+    /// (for tests, simulations and hosts that answer a read locally). The request id is 0;
+    /// empty `seqs` give an answer without events or proof.
+    ///
+    /// ```
+    /// use xaeroflux_core::AuthorKey;
+    /// use xaeroflux_core::memstore::{MemStore, NewEvent};
+    /// use xaeroflux_core::page::PageConfig;
+    ///
+    /// let key = AuthorKey::from_secret_bytes(&[1; 32]);
+    /// let author = key.author();
+    /// let mut feed = MemStore::new(key, PageConfig::default());
+    /// feed.append_batch((0..10u64).map(|i| NewEvent::new(i, b"post"))).unwrap();
+    /// let answer = feed.verified_range(&author, 3..7).unwrap();
+    /// assert_eq!(answer.seqs(), 3..7);
+    /// assert!(answer.inclusion_proof(5).is_some());
+    /// ```
+    pub fn verified_range(&self, author: &AuthorId, seqs: Range<u64>) -> Result<VerifiedRange, ProveError> {
+        let (f, len) = self.head_len(author)?;
+        let head = f.head.ok_or(ProveError::OutOfRange { requested: seqs.end, held: 0 })?;
+        if seqs.end > len {
+            return Err(ProveError::OutOfRange { requested: seqs.end, held: len });
+        }
+        let mut events = EventBlock::default();
+        for ev in self.range(author, seqs.clone()) {
+            events.bytes.extend_from_slice(ev.encoded());
+            // Events of one store's feed: their bytes fit the u32 offsets of an answer.
+            events.ends.push(u32::try_from(events.bytes.len()).unwrap_or(u32::MAX));
+        }
+        events.hash_leaves();
+        let proof = if seqs.is_empty() { None } else { Some(f.range_proof(len, seqs.start, seqs.end)?) };
+        Ok(VerifiedRange { id: 0, head, start: seqs.start, events, proof })
     }
 
     /// Proof that events `seqs` are among the first `leaves` events of `author`'s feed.

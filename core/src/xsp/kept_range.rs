@@ -148,6 +148,18 @@ impl VerifiedRange {
         put_sized(out, &self.proof.as_ref().map_or_else(Vec::new, RangeProof::encode));
     }
 
+    /// Whether `ranges` can be the answers of one read kept with the signed head `head` (the
+    /// latest they were verified against): each of `head`'s author, not empty, verified
+    /// against a head no longer than `head`, and each starting where the previous one ends.
+    /// What a host checks of the answers it reads back together, each verified by
+    /// [`VerifiedRange::decode_kept`].
+    pub fn are_one_read(head: &SignedHead, ranges: &[VerifiedRange]) -> bool {
+        ranges.windows(2).all(|w| w[0].seqs().end == w[1].start)
+            && ranges
+                .iter()
+                .all(|r| r.head.author == head.author && r.head.length <= head.length && !r.events.is_empty())
+    }
+
     /// Reads a range written by [`VerifiedRange::encode_kept`] (exactly those bytes),
     /// verifying it again as a session verifies a peer's answer: the head's signature, every
     /// event's encoding, author and seq, and the range proof against the head's root. The
@@ -261,15 +273,7 @@ mod tests {
 
     /// Events `seqs` of `store`'s feed as a session would report them verified.
     fn verified(store: &MemStore, seqs: core::ops::Range<u64>) -> VerifiedRange {
-        let author = store.author().unwrap();
-        let mut events = EventBlock::default();
-        for ev in store.range(&author, seqs.clone()) {
-            events.bytes.extend_from_slice(ev.encoded());
-            events.ends.push(events.bytes.len() as u32);
-        }
-        events.hash_leaves();
-        let proof = (!seqs.is_empty()).then(|| store.range_proof(&author, seqs.clone()).unwrap());
-        VerifiedRange { id: 7, head: store.head(&author).unwrap(), start: seqs.start, events, proof }
+        store.verified_range(&store.author().unwrap(), seqs).unwrap()
     }
 
     fn kept(range: &VerifiedRange) -> Vec<u8> {
@@ -323,6 +327,24 @@ mod tests {
         let mut other = verified(&ours, 3..8);
         other.proof = verified(&ours, 4..9).proof;
         assert_eq!(VerifiedRange::decode_kept(&kept(&other)).err(), Some(KeptRangeError::ProofMismatch));
+    }
+
+    #[test]
+    fn answers_are_one_read_only_as_one_run_of_the_heads_feed() {
+        let (ours, theirs) = (feed(6, 30, 2), feed(7, 30, 2));
+        let head = ours.head(&ours.author().unwrap()).unwrap();
+        let run = [verified(&ours, 0..10), verified(&ours, 10..30)];
+        assert!(VerifiedRange::are_one_read(&head, &run));
+        assert!(VerifiedRange::are_one_read(&head, &run[1..]));
+        assert!(!VerifiedRange::are_one_read(&head, &[verified(&ours, 0..10), verified(&ours, 11..30)]), "a gap");
+        assert!(
+            !VerifiedRange::are_one_read(&head, &[verified(&ours, 0..10), verified(&theirs, 10..30)]),
+            "two authors"
+        );
+        assert!(!VerifiedRange::are_one_read(&head, &[verified(&ours, 10..10)]), "an empty answer");
+        let shorter = feed(6, 20, 2);
+        let old = shorter.head(&shorter.author().unwrap()).unwrap();
+        assert!(!VerifiedRange::are_one_read(&old, &run), "verified against a longer head than the read's");
     }
 
     proptest! {

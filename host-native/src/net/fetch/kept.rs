@@ -124,19 +124,14 @@ impl FetchedEvents {
             let (n, tail) = rest.split_first_chunk::<4>().ok_or(Malformed("an answer is cut"))?;
             let n = u32::from_le_bytes(*n) as usize;
             let (range, tail) = tail.split_at_checked(n).ok_or(Malformed("an answer is cut"))?;
-            let range = VerifiedRange::decode_kept(range).map_err(KeptFileError::Range)?;
-            let follows = blocks.last().is_none_or(|b: &VerifiedRange| b.seqs().end == range.start);
-            if range.head.author != head.author || range.head.length > head.length || !follows {
-                return Err(Malformed("the answers are not one run of the head's feed"));
-            }
-            if range.events.is_empty() {
-                return Err(Malformed("an empty answer"));
-            }
-            blocks.push(range);
+            blocks.push(VerifiedRange::decode_kept(range).map_err(KeptFileError::Range)?);
             rest = tail;
         }
         if !rest.is_empty() {
             return Err(Malformed("bytes after the answers"));
+        }
+        if !VerifiedRange::are_one_read(&head, &blocks) {
+            return Err(Malformed("the answers are not one run of the head's feed"));
         }
         let (first, end) = match (blocks.first(), blocks.last()) {
             (Some(f), Some(l)) => (f.start, l.seqs().end),
@@ -289,7 +284,6 @@ fn valid_file() -> Vec<u8> {
     use xaeroflux_core::AuthorKey;
     use xaeroflux_core::memstore::{MemStore, NewEvent};
     use xaeroflux_core::page::PageConfig;
-    use xaeroflux_core::xsp::KEPT_RANGE_VERSION;
     let key = AuthorKey::from_secret_bytes(&[12; 32]);
     let author = key.author();
     let Ok(page) = PageConfig::new(4096) else { return Vec::new() };
@@ -298,34 +292,11 @@ fn valid_file() -> Vec<u8> {
     let (Ok(_), Some(head)) = (feed.append_batch(bodies.iter().map(|b| NewEvent::new(1, b))), feed.local_head()) else {
         return Vec::new();
     };
-    let mut blocks = Vec::new();
-    for seqs in [2..9u64, 9..14] {
-        let mut kept = vec![KEPT_RANGE_VERSION];
-        kept.extend(head.encode());
-        kept.extend(seqs.start.to_le_bytes());
-        kept.extend(((seqs.end - seqs.start) as u32).to_le_bytes());
-        let events: Vec<u8> = feed.range(&author, seqs.clone()).flat_map(|e| e.encoded().to_vec()).collect();
-        kept.extend((events.len() as u32).to_le_bytes());
-        kept.extend(&events);
-        let Ok(proof) = feed.range_proof(&author, seqs) else { return Vec::new() };
-        let proof = proof.encode();
-        kept.extend((proof.len() as u32).to_le_bytes());
-        kept.extend(&proof);
-        match VerifiedRange::decode_kept(&kept) {
-            Ok(range) => blocks.push(range),
-            Err(_) => return Vec::new(),
-        }
-    }
-    let read = FetchedEvents {
-        peer: PeerId([5; 32]),
-        head,
-        start: 4,
-        len: 8,
-        blocks: Arc::new(blocks),
-        skip: 2,
-        cached: false,
+    let (Ok(first), Ok(second)) = (feed.verified_range(&author, 2..9), feed.verified_range(&author, 9..14)) else {
+        return Vec::new();
     };
-    read.encode_kept()
+    let blocks = Arc::new(vec![first, second]);
+    FetchedEvents { peer: PeerId([5; 32]), head, start: 4, len: 8, blocks, skip: 2, cached: false }.encode_kept()
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@ use super::*;
 use xaeroflux_core::AuthorKey;
 use xaeroflux_core::memstore::{MemStore, NewEvent};
 use xaeroflux_core::page::PageConfig;
-use xaeroflux_core::xsp::KEPT_RANGE_VERSION;
 
 /// A feed of `len` events of a few bytes each.
 fn feed(secret: u8, len: u64) -> MemStore {
@@ -16,21 +15,9 @@ fn feed(secret: u8, len: u64) -> MemStore {
     store
 }
 
-/// Events `seqs` of `store`'s feed as a verified answer (through their kept form, built by
-/// hand as in the core's docs).
+/// Events `seqs` of `store`'s feed as a verified answer.
 fn answer(store: &MemStore, seqs: Range<u64>) -> VerifiedRange {
-    let author = store.author().unwrap();
-    let mut kept = vec![KEPT_RANGE_VERSION];
-    kept.extend(store.head(&author).unwrap().encode());
-    kept.extend(seqs.start.to_le_bytes());
-    kept.extend(((seqs.end - seqs.start) as u32).to_le_bytes());
-    let events: Vec<u8> = store.range(&author, seqs.clone()).flat_map(|e| e.encoded().to_vec()).collect();
-    kept.extend((events.len() as u32).to_le_bytes());
-    kept.extend(&events);
-    let proof = store.range_proof(&author, seqs).unwrap().encode();
-    kept.extend((proof.len() as u32).to_le_bytes());
-    kept.extend(&proof);
-    VerifiedRange::decode_kept(&kept).unwrap()
+    store.verified_range(&store.author().unwrap(), seqs).unwrap()
 }
 
 /// A read of `store`'s feed that came in answers `parts` (one run of seqs).
