@@ -252,19 +252,10 @@ pub fn decode_fork(bytes: &[u8]) -> Result<ForkEvidence, RecordError> {
 /// kept for later reads, each answer in the core's kept form
 /// ([`VerifiedRange::encode_kept`]).
 pub fn encode_fetched(read: &FetchedRead) -> Vec<u8> {
-    let mut out =
-        Vec::with_capacity(1 + SIGNED_HEAD_LEN + 4 + read.blocks.iter().map(VerifiedRange::byte_len).sum::<usize>());
+    let mut out = Vec::with_capacity(1 + SIGNED_HEAD_LEN + 4 + read.byte_len());
     out.push(RECORD_VERSION);
     out.extend_from_slice(&read.head.encode());
-    out.extend_from_slice(&u32::try_from(read.blocks.len()).unwrap_or(u32::MAX).to_le_bytes());
-    let mut block = Vec::new();
-    for range in &read.blocks {
-        block.clear();
-        range.encode_kept(&mut block);
-        // An answer is bounded by a session's byte window: its length fits.
-        out.extend_from_slice(&u32::try_from(block.len()).unwrap_or(u32::MAX).to_le_bytes());
-        out.extend_from_slice(&block);
-    }
+    VerifiedRange::encode_kept_list(&read.blocks, &mut out);
     out
 }
 
@@ -275,13 +266,7 @@ pub fn decode_fetched(bytes: &[u8]) -> Result<FetchedRead, RecordError> {
     let mut r = Reader::new("kept read", bytes)?;
     let head = r.head()?;
     head.verify().map_err(RecordError::Head)?;
-    let count = r.u32()?;
-    let mut blocks: Vec<VerifiedRange> = Vec::new();
-    for _ in 0..count {
-        let n = r.u32()? as usize;
-        blocks.push(VerifiedRange::decode_kept(r.take(n)?).map_err(RecordError::Kept)?);
-    }
-    r.end()?;
+    let blocks = VerifiedRange::decode_kept_list(r.take(bytes.len() - r.pos)?).map_err(RecordError::Kept)?;
     if blocks.is_empty() || !VerifiedRange::are_one_read(&head, &blocks) {
         return Err(RecordError::KeptRun);
     }

@@ -22,6 +22,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::codec::{DecodeError, Reader};
 use super::event::{EventBlock, VerifiedRange};
 use crate::event::{EventDecodeError, EventRef, MAX_PAYLOAD_LEN};
 use crate::head::{HeadError, SIGNED_HEAD_LEN, SignedHead};
@@ -93,36 +94,19 @@ impl fmt::Display for KeptRangeError {
 
 impl core::error::Error for KeptRangeError {}
 
-/// A little-endian reader over the kept bytes.
-struct Cursor<'a>(&'a [u8]);
+/// The kept bytes end inside a field: all a kept range's reader reports of truncation.
+fn truncated(_: DecodeError) -> KeptRangeError {
+    KeptRangeError::Truncated
+}
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], KeptRangeError> {
-        if self.0.len() < n {
-            return Err(KeptRangeError::Truncated);
-        }
-        let (taken, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(taken)
-    }
+fn u32_le(r: &mut Reader<'_>, field: &'static str) -> Result<u32, KeptRangeError> {
+    r.array(field).map(u32::from_le_bytes).map_err(truncated)
+}
 
-    fn u32(&mut self) -> Result<u32, KeptRangeError> {
-        let mut b = [0u8; 4];
-        b.copy_from_slice(self.take(4)?);
-        Ok(u32::from_le_bytes(b))
-    }
-
-    fn u64(&mut self) -> Result<u64, KeptRangeError> {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(self.take(8)?);
-        Ok(u64::from_le_bytes(b))
-    }
-
-    /// A `u32` length, then that many bytes.
-    fn sized(&mut self) -> Result<&'a [u8], KeptRangeError> {
-        let n = self.u32()?;
-        self.take(usize::try_from(n).map_err(|_| KeptRangeError::Truncated)?)
-    }
+/// A `u32` length, then that many bytes.
+fn sized<'a>(r: &mut Reader<'a>, field: &'static str) -> Result<&'a [u8], KeptRangeError> {
+    let n = u32_le(r, field)?;
+    r.take(usize::try_from(n).map_err(|_| KeptRangeError::Truncated)?, field).map_err(truncated)
 }
 
 fn put_sized(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -146,6 +130,38 @@ impl VerifiedRange {
         out.extend_from_slice(&(self.events.len() as u32).to_le_bytes());
         put_sized(out, self.events.as_bytes());
         put_sized(out, &self.proof.as_ref().map_or_else(Vec::new, RangeProof::encode));
+    }
+
+    /// Appends `ranges` as a counted list of kept ranges: their number (u32), then each as its
+    /// length (u32) and its kept form ([`VerifiedRange::encode_kept`]). How the hosts keep the
+    /// answers of one read together ([`VerifiedRange::decode_kept_list`] reads it back).
+    pub fn encode_kept_list(ranges: &[VerifiedRange], out: &mut Vec<u8>) {
+        // A read's answers number far fewer than 2^32.
+        out.extend_from_slice(&(ranges.len() as u32).to_le_bytes());
+        let mut kept = Vec::new();
+        for range in ranges {
+            kept.clear();
+            range.encode_kept(&mut kept);
+            put_sized(out, &kept);
+        }
+    }
+
+    /// Reads exactly a list written by [`VerifiedRange::encode_kept_list`], each range
+    /// verified by [`VerifiedRange::decode_kept`]. Whether they form one read is
+    /// [`VerifiedRange::are_one_read`].
+    pub fn decode_kept_list(bytes: &[u8]) -> Result<Vec<VerifiedRange>, KeptRangeError> {
+        let mut r = Reader::new(bytes);
+        let count = u32_le(&mut r, "count")?;
+        // Each range takes at least its length and fixed part: a count the bytes cannot hold
+        // allocates nothing.
+        let mut ranges = Vec::with_capacity((count as usize).min(bytes.len() / (4 + FIXED_LEN)));
+        for _ in 0..count {
+            ranges.push(VerifiedRange::decode_kept(sized(&mut r, "range")?)?);
+        }
+        if r.remaining() != 0 {
+            return Err(KeptRangeError::TrailingBytes);
+        }
+        Ok(ranges)
     }
 
     /// Whether `ranges` can be the answers of one read kept with the signed head `head` (the
@@ -199,18 +215,19 @@ impl VerifiedRange {
     /// assert!(matches!(VerifiedRange::decode_kept(&kept), Err(KeptRangeError::Verification(_))));
     /// ```
     pub fn decode_kept(bytes: &[u8]) -> Result<VerifiedRange, KeptRangeError> {
-        let mut c = Cursor(bytes);
-        let version = c.take(1)?[0];
+        let mut r = Reader::new(bytes);
+        let version = r.u8("version").map_err(truncated)?;
         if version != KEPT_RANGE_VERSION {
             return Err(KeptRangeError::BadVersion(version));
         }
-        let head = SignedHead::decode(c.take(SIGNED_HEAD_LEN)?).map_err(KeptRangeError::Head)?;
+        let head = r.take(SIGNED_HEAD_LEN, "head").map_err(truncated)?;
+        let head = SignedHead::decode(head).map_err(KeptRangeError::Head)?;
         head.verify().map_err(KeptRangeError::Head)?;
-        let start = c.u64()?;
-        let count = c.u32()?;
-        let events = c.sized()?;
-        let proof = c.sized()?;
-        if !c.0.is_empty() {
+        let start = r.array("start").map(u64::from_le_bytes).map_err(truncated)?;
+        let count = u32_le(&mut r, "count")?;
+        let events = sized(&mut r, "events")?;
+        let proof = sized(&mut r, "proof")?;
+        if r.remaining() != 0 {
             return Err(KeptRangeError::TrailingBytes);
         }
         if start.checked_add(u64::from(count)).is_none_or(|end| end > head.length) {
@@ -345,6 +362,24 @@ mod tests {
         let shorter = feed(6, 20, 2);
         let old = shorter.head(&shorter.author().unwrap()).unwrap();
         assert!(!VerifiedRange::are_one_read(&old, &run), "verified against a longer head than the read's");
+    }
+
+    #[test]
+    fn a_list_of_kept_ranges_round_trips_and_every_cut_is_refused() {
+        let store = feed(8, 30, 2);
+        let ranges = [verified(&store, 0..10), verified(&store, 10..30)];
+        let mut bytes = Vec::new();
+        VerifiedRange::encode_kept_list(&ranges, &mut bytes);
+        let back = VerifiedRange::decode_kept_list(&bytes).unwrap();
+        assert_eq!(back.iter().map(VerifiedRange::seqs).collect::<Vec<_>>(), [0..10, 10..30]);
+        for at in 0..bytes.len() {
+            assert!(VerifiedRange::decode_kept_list(&bytes[..at]).is_err(), "cut at {at}");
+        }
+        bytes.push(0);
+        assert_eq!(VerifiedRange::decode_kept_list(&bytes).err(), Some(KeptRangeError::TrailingBytes));
+        let mut empty = Vec::new();
+        VerifiedRange::encode_kept_list(&[], &mut empty);
+        assert_eq!(VerifiedRange::decode_kept_list(&empty), Ok(Vec::new()));
     }
 
     proptest! {

@@ -397,10 +397,9 @@ impl Core {
         let inner = self.net_slot().inner()?;
         let mut cache = lock(&inner.fetch_cache);
         let dropped = cache.clear();
-        for (author, seqs) in &dropped {
-            inner.kept_job(KeptJob::Remove(*author, seqs.clone()));
-        }
-        Ok(dropped.len())
+        let n = dropped.len();
+        inner.drop_kept(dropped);
+        Ok(n)
     }
 
     /// Follows `author`: with [`Replication::Followed`](super::Replication::Followed), sync
@@ -547,9 +546,7 @@ impl NetInner {
     pub(super) fn cached(&self, author: &AuthorId, mode: RangeMode, longest: Option<u64>) -> Option<FetchedEvents> {
         let mut cache = lock(&self.fetch_cache);
         if self.forked.contains(author) {
-            if !cache.forget(author).is_empty() {
-                self.kept_job(KeptJob::Forget(*author));
-            }
+            self.drop_kept(cache.forget(author).into_iter().map(|seqs| (*author, seqs)));
             return None;
         }
         cache.answer(author, mode, longest).map(|hit| hit.value.part(hit.seqs))
@@ -564,14 +561,20 @@ impl NetInner {
             // the order the cache made them.
             let mut cache = lock(&self.fetch_cache);
             let inserted = cache.insert(author, got.seqs(), got.byte_len(), got.clone());
-            for (author, seqs) in inserted.dropped {
-                self.kept_job(KeptJob::Remove(author, seqs));
-            }
+            self.drop_kept(inserted.dropped);
             if inserted.kept {
                 self.kept_job(KeptJob::Write(author, got.clone()));
             }
         }
         got
+    }
+
+    /// Queues the deletion of the kept files of the answers the cache dropped (author and seqs
+    /// of each).
+    fn drop_kept(&self, dropped: impl IntoIterator<Item = (AuthorId, Range<u64>)>) {
+        for (author, seqs) in dropped {
+            self.kept_job(KeptJob::Remove(author, seqs));
+        }
     }
 
     /// Queues `job` for the thread that keeps reads on disk, if it runs.

@@ -51,12 +51,16 @@ impl Inner {
         }
     }
 
-    /// Keeps the answer for `author`'s `seqs` (`encoded` by [`persist::encode_fetched`]) as the
-    /// cache did (`inserted`): the answer if the cache kept it, the answers it dropped deleted.
-    pub fn keep_read(&self, author: AuthorId, seqs: Range<u64>, encoded: Option<Vec<u8>>, inserted: Inserted) {
+    /// Keeps the answer for `author`'s `seqs` as the cache did (`inserted`): the answer, read
+    /// from the cache and encoded ([`persist::encode_fetched`]) only if the cache kept it and
+    /// this store keeps reads; the answers it dropped deleted.
+    pub fn keep_read(&self, author: AuthorId, seqs: Range<u64>, inserted: Inserted) {
         let mut ops: Vec<FetchedOp> = inserted.dropped.iter().map(|(a, s)| FetchedOp::Delete(key(a, s))).collect();
-        if let Some(bytes) = encoded.filter(|_| inserted.kept) {
-            ops.push(FetchedOp::Put(key(&author, &seqs), bytes));
+        if inserted.kept && self.persist_fetched {
+            let mut cache = self.fetched.borrow_mut();
+            if let Some((_, read)) = cache.covering(&author, &seqs) {
+                ops.push(FetchedOp::Put(key(&author, &seqs), persist::encode_fetched(read)));
+            }
         }
         self.change_kept(ops);
     }

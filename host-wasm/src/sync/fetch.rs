@@ -308,10 +308,13 @@ impl Driver {
         let (count, bytes) = blocks.iter().fold((0, 0), |(n, b), r| (n + r.events.len() as u64, b + r.byte_len()));
         let Some(head) = head.filter(|_| count > 0) else { return };
         if self.store.mem.borrow().fork(&author).is_none() {
-            let read = FetchedRead { head, blocks };
-            let encoded = self.store.persist_fetched.then(|| crate::persist::encode_fetched(&read));
-            let inserted = self.store.fetched.borrow_mut().insert(author, start..start + count, bytes, read);
-            self.store.keep_read(author, start..start + count, encoded, inserted);
+            let inserted = self.store.fetched.borrow_mut().insert(
+                author,
+                start..start + count,
+                bytes,
+                FetchedRead { head, blocks },
+            );
+            self.store.keep_read(author, start..start + count, inserted);
         }
     }
 }

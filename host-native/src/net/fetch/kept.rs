@@ -32,8 +32,8 @@ use crate::net::ticket::PeerId;
 pub(crate) const KEPT_DIR: &str = "net.fetched";
 const MAGIC: [u8; 4] = *b"XFKR";
 const VERSION: u8 = 1;
-/// Magic, version, three zero bytes, the peer, the head, start, len, skip, block count.
-const HEADER_LEN: usize = 4 + 1 + 3 + 32 + SIGNED_HEAD_LEN + 8 + 8 + 8 + 4;
+/// Magic, version, three zero bytes, the peer, the head, start, len, skip.
+const HEADER_LEN: usize = 4 + 1 + 3 + 32 + SIGNED_HEAD_LEN + 8 + 8 + 8;
 /// The header and its checksum (the first 8 bytes of its BLAKE3 hash: the peer and the
 /// numbers are not covered by the signatures and proofs that verify the rest).
 const FIXED_LEN: usize = HEADER_LEN + 8;
@@ -69,10 +69,9 @@ impl std::fmt::Display for KeptFileError {
 pub(crate) enum KeptJob {
     /// Write the answer for `author`'s seqs.
     Write(AuthorId, FetchedEvents),
-    /// Delete the answer for `author`'s seqs (dropped from the cache).
+    /// Delete the answer for `author`'s seqs (dropped from the cache: least recently used,
+    /// covered by a wider one, a forked author's, or cleared).
     Remove(AuthorId, Range<u64>),
-    /// Delete every answer of `author` (forked).
-    Forget(AuthorId),
 }
 
 impl FetchedEvents {
@@ -86,16 +85,9 @@ impl FetchedEvents {
         for n in [self.start, self.len, self.skip] {
             out.extend_from_slice(&n.to_le_bytes());
         }
-        out.extend_from_slice(&(self.blocks.len() as u32).to_le_bytes());
         let sum = header_checksum(&out);
         out.extend_from_slice(&sum);
-        let mut block = Vec::new();
-        for range in self.blocks.iter() {
-            block.clear();
-            range.encode_kept(&mut block);
-            out.extend_from_slice(&(block.len() as u32).to_le_bytes());
-            out.extend_from_slice(&block);
-        }
+        VerifiedRange::encode_kept_list(&self.blocks, &mut out);
         out
     }
 
@@ -117,19 +109,7 @@ impl FetchedEvents {
         let at = 40 + SIGNED_HEAD_LEN;
         let word = |i: usize| u64::from_le_bytes(fixed[at + 8 * i..at + 8 * i + 8].try_into().unwrap_or([0xFF; 8]));
         let (start, len, skip) = (word(0), word(1), word(2));
-        let count = u32::from_le_bytes(fixed[HEADER_LEN - 4..HEADER_LEN].try_into().unwrap_or([0xFF; 4]));
-        let mut rest = &bytes[FIXED_LEN..];
-        let mut blocks = Vec::new();
-        for _ in 0..count {
-            let (n, tail) = rest.split_first_chunk::<4>().ok_or(Malformed("an answer is cut"))?;
-            let n = u32::from_le_bytes(*n) as usize;
-            let (range, tail) = tail.split_at_checked(n).ok_or(Malformed("an answer is cut"))?;
-            blocks.push(VerifiedRange::decode_kept(range).map_err(KeptFileError::Range)?);
-            rest = tail;
-        }
-        if !rest.is_empty() {
-            return Err(Malformed("bytes after the answers"));
-        }
+        let blocks = VerifiedRange::decode_kept_list(&bytes[FIXED_LEN..]).map_err(KeptFileError::Range)?;
         if !VerifiedRange::are_one_read(&head, &blocks) {
             return Err(Malformed("the answers are not one run of the head's feed"));
         }
@@ -214,15 +194,6 @@ impl KeptReads {
             }
             KeptJob::Remove(author, seqs) => {
                 let _ = fs::remove_file(self.file(&author, &seqs));
-            }
-            KeptJob::Forget(author) => {
-                let prefix = format!("{}.", hex::encode(&author.0));
-                let Ok(dir) = fs::read_dir(&self.dir) else { return };
-                for e in dir.filter_map(Result::ok) {
-                    if e.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) {
-                        let _ = fs::remove_file(e.path());
-                    }
-                }
             }
         }
     }
