@@ -120,7 +120,10 @@ mod verify;
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
-pub use core_api::{Appended, Core, CoreBuilder, Durability, FeedInfo, NewEvent, PendingAppend, Stats};
+pub use core_api::{
+    Appended, BackupError, BackupProgress, BackupReport, Core, CoreBuilder, Durability, FeedInfo, NewEvent,
+    PendingAppend, Stats,
+};
 pub use error::{
     AppendError, CorruptReason, ImportError, IoError, OpenError, ProveError, ReadError, RecordForkError, SyncError,
 };

@@ -5,6 +5,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use xaeroflux_core::AuthorKey;
+
 use crate::error::{IoError, OpenError};
 use crate::store::open::{Options, open};
 use crate::store::segments::SegmentIo;
@@ -38,6 +40,7 @@ pub struct CoreBuilder {
     hash_helper: bool,
     checkpoint_pages: u32,
     lock_wait: Duration,
+    author_key: Option<AuthorKey>,
     #[cfg(feature = "net")]
     net: Option<crate::net::NetConfig>,
 }
@@ -53,6 +56,13 @@ impl CoreBuilder {
     /// Pages per segment file (default 1024). Only affects segments created from now on.
     pub fn with_segment_pages(mut self, n: u32) -> Self {
         self.segment_pages = n;
+        self
+    }
+
+    /// The author key of the store this creates (a backup's: its source's key), instead of a
+    /// fresh one; an existing store must hold it.
+    pub(crate) fn with_author_key(mut self, key: AuthorKey) -> Self {
+        self.author_key = Some(key);
         self
     }
 
@@ -152,6 +162,7 @@ impl CoreBuilder {
             hash_helper: self.hash_helper,
             checkpoint_pages: u64::from(self.checkpoint_pages),
             lock_wait: self.lock_wait,
+            author_key: self.author_key,
         };
         #[cfg(feature = "net")]
         let net = self.net;
@@ -192,6 +203,7 @@ impl Core {
             hash_helper: true,
             checkpoint_pages: crate::store::writer::CHECKPOINT_PAGES,
             lock_wait: Duration::ZERO,
+            author_key: None,
             #[cfg(feature = "net")]
             net: None,
         }

@@ -168,7 +168,7 @@ impl Core {
 
     /// Sends `imports` (checked, of distinct feeds) to the writer as one commit and returns
     /// each one's result, in order; tells the sync which feeds grew.
-    fn commit_imports(&self, imports: Vec<Import>) -> Vec<Result<(), ImportError>> {
+    pub(super) fn commit_imports(&self, imports: Vec<Import>) -> Vec<Result<(), ImportError>> {
         let n = imports.len();
         if n == 0 {
             return Vec::new();

@@ -171,6 +171,13 @@ pub(crate) fn create_key(dir: &Path) -> Result<AuthorKey, OpenError> {
         .map_err(|e| IoError::new("read OS randomness", None, io::Error::other(format!("getrandom: {e}"))))?;
     let key = AuthorKey::from_secret_bytes(&secret);
     secret.fill(0);
+    write_key(dir, &key)?;
+    Ok(key)
+}
+
+/// Creates the key file holding `key`, mode 0600 (a new store's, or a backup's: the source's
+/// key).
+pub(crate) fn write_key(dir: &Path, key: &AuthorKey) -> Result<(), OpenError> {
     let mut bytes = [0u8; KEY_FILE_LEN];
     bytes[..4].copy_from_slice(&KEY_MAGIC);
     bytes[4] = KEY_VERSION;
@@ -188,7 +195,7 @@ pub(crate) fn create_key(dir: &Path) -> Result<AuthorKey, OpenError> {
     let r = f.write_all(&bytes).and_then(|()| f.sync_all());
     bytes.fill(0);
     r.map_err(io("write key file", &path))?;
-    Ok(key)
+    Ok(())
 }
 
 /// Loads the key file, checking its magic, version and that the stored public key matches.

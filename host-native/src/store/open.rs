@@ -44,6 +44,9 @@ pub(crate) struct Options {
     pub checkpoint_pages: u64,
     /// How long to wait for a store another process (or `Core`) holds.
     pub lock_wait: Duration,
+    /// The author key of a store created by this open (a backup's: its source's); `None`: a
+    /// fresh key. An existing store must hold this key.
+    pub author_key: Option<AuthorKey>,
 }
 
 /// How often an open waiting for a held store tries again.
@@ -89,7 +92,13 @@ fn create(path: &Path, opts: &Options) -> Result<(), OpenError> {
     files::clear_partial(path)?;
     let sdir = path.join(files::SEGMENT_DIR);
     std::fs::create_dir(&sdir).map_err(files::io("create segment directory", &sdir))?;
-    let key = files::create_key(path)?;
+    let key = match &opts.author_key {
+        Some(key) => {
+            files::write_key(path, key)?;
+            key.clone()
+        }
+        None => files::create_key(path)?,
+    };
     let db = redb_builder().create(path.join(files::INDEX_FILE)).map_err(|e| ix("create index")(e.into()))?;
     let txn = db.begin_write().map_err(|e| ix("create index")(e.into()))?;
     {
@@ -165,6 +174,9 @@ pub(crate) fn open(path: &Path, mut opts: Options) -> Result<(Arc<Shared>, Write
         }
     };
     let key = files::load_key(path)?;
+    if opts.author_key.as_ref().is_some_and(|k| k.author() != key.author()) {
+        return Err(OpenError::Config("the store holds another author key"));
+    }
     let db = open_index(path, opts.lock_wait)?;
     let rtx = db.begin_read().map_err(|e| ix("read index")(e.into()))?;
     let settings = rtx.open_table(meta::SETTINGS).map_err(|e| ix("read index")(e.into()))?;

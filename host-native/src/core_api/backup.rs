@@ -1,0 +1,486 @@
+//! Backups of a live store: [`Core::backup_to`].
+//!
+//! A backup is a new store, written beside the source under a temporary name and renamed to
+//! its destination only when complete, that holds what the source held when the backup
+//! started: every feed's events (byte for byte), each other author's signed head, the fork
+//! evidence, the author key, and the sync's choices (`net.follows`, the peer book, the kept
+//! reads on demand). It is a logical copy, not a copy of files: the source keeps taking
+//! appends and imports while it runs (readers work beside the writer), and every event is
+//! hashed again on the way, so the backup's feeds are checked against the source's signed
+//! heads and MMR roots before it is renamed into place. A damaged page of the source fails
+//! the backup with its seqs, rather than copying damage.
+//!
+//! Not copied: the node's network key and port (`net.key`, `net.port`): a restored backup
+//! running beside its source must not be the same node; it makes its own on first sync.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use xaeroflux_core::mmr::MmrPeaks;
+use xaeroflux_core::{AuthorId, EventFlags, EventRef, Hash, SignedHead};
+
+use super::{BatchItem, Core};
+use crate::error::{AppendError, ImportError, IoError, OpenError, ReadError, RecordForkError, SyncError};
+use crate::store::files::{self, DirState};
+use crate::store::state::read;
+use crate::store::writer::Import;
+
+/// Encoded bytes of events gathered before they are written to the backup: one commit each
+/// (a larger window means fewer commits; each feed's events of a window are stored together).
+const WINDOW_BYTES: usize = 8 << 20;
+/// Events between two progress callbacks.
+const PROGRESS_EVERY: u64 = 1 << 16;
+/// The sync's files a backup copies (what the user chose and learnt; see the module docs).
+const NET_FILES: [&str; 2] = ["net.follows", "net.peers"];
+/// The directory of kept reads on demand (verified again when the backup is next synced).
+const KEPT_DIR: &str = "net.fetched";
+
+/// How far a backup has got, given to the callback of [`Core::backup_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BackupProgress {
+    /// Events copied so far.
+    pub events_copied: u64,
+    /// Events the backup copies (the feeds' lengths when it started).
+    pub events_total: u64,
+}
+
+/// What [`Core::backup_to`] copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BackupReport {
+    /// The backup's directory.
+    pub path: PathBuf,
+    /// Feeds copied (the local one included).
+    pub feeds: u64,
+    /// Events copied.
+    pub events: u64,
+    /// Encoded bytes of those events (headers and payloads).
+    pub event_bytes: u64,
+    /// Fork evidence copied.
+    pub forks: u64,
+    /// Time the backup took.
+    pub elapsed: Duration,
+}
+
+/// Why a backup failed. The destination is then left as it was (absent); the partial copy is
+/// removed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BackupError {
+    /// Something exists at the destination: a backup writes over nothing.
+    DestinationExists {
+        /// The destination.
+        path: PathBuf,
+    },
+    /// The destination has no parent directory and file name to write beside.
+    BadDestination {
+        /// The destination.
+        path: PathBuf,
+    },
+    /// Creating the backup's store failed.
+    Create(OpenError),
+    /// Reading the source failed (a damaged page names its seqs).
+    Read(ReadError),
+    /// Writing the local feed's events to the backup failed.
+    Append(AppendError),
+    /// Storing another feed's events in the backup failed.
+    Store(ImportError),
+    /// Recording fork evidence in the backup failed.
+    Fork(RecordForkError),
+    /// The events copied of a feed do not give the source's signed head or MMR root: the
+    /// source's pages changed under it. Nothing was renamed into place.
+    Mismatch {
+        /// The feed's author.
+        author: AuthorId,
+        /// Events copied of it.
+        len: u64,
+    },
+    /// Making the backup durable failed.
+    Sync(SyncError),
+    /// A file operation failed (the temporary directory, the sync's files, the final rename).
+    Io(IoError),
+}
+
+impl fmt::Display for BackupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::DestinationExists { path } => {
+                write!(f, "backup refused: {} exists (a backup writes over nothing)", path.display())
+            }
+            Self::BadDestination { path } => write!(f, "backup refused: {} names no directory entry", path.display()),
+            Self::Create(e) => write!(f, "backup failed creating its store: {e}"),
+            Self::Read(e) => write!(f, "backup failed reading the source: {e}"),
+            Self::Append(e) => write!(f, "backup failed writing the local feed: {e}"),
+            Self::Store(e) => write!(f, "backup failed storing a feed: {e}"),
+            Self::Fork(e) => write!(f, "backup failed recording fork evidence: {e}"),
+            Self::Mismatch { author, len } => write!(
+                f,
+                "backup failed: the {len} events copied of feed {author} do not give the source's signed head or root"
+            ),
+            Self::Sync(e) => write!(f, "backup failed making its store durable: {e}"),
+            Self::Io(e) => write!(f, "backup failed: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for BackupError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Create(e) => Some(e),
+            Self::Read(e) => Some(e),
+            Self::Append(e) => Some(e),
+            Self::Store(e) => Some(e),
+            Self::Fork(e) => Some(e),
+            Self::Sync(e) => Some(e),
+            Self::Io(e) => Some(e),
+            Self::DestinationExists { .. } | Self::BadDestination { .. } | Self::Mismatch { .. } => None,
+        }
+    }
+}
+
+/// A feed as the backup found it when it started, and how far its copy has got.
+struct FeedCopy {
+    author: AuthorId,
+    local: bool,
+    /// Events to copy.
+    len: u64,
+    /// The source's MMR root over them.
+    root: Hash,
+    /// The source's stored signed head (other authors' feeds); its length is at most `len`.
+    head: Option<SignedHead>,
+    /// Events handed to the backup's writer so far.
+    copied: u64,
+    /// MMR peaks over the events copied, hashed again here.
+    peaks: MmrPeaks,
+}
+
+/// An event of the source appended to the backup's local feed as it is.
+struct Copied<'a>(EventRef<'a>);
+
+impl BatchItem for Copied<'_> {
+    fn payload(&self) -> &[u8] {
+        self.0.payload()
+    }
+    fn kind(&self) -> u16 {
+        self.0.kind()
+    }
+    fn flags(&self) -> EventFlags {
+        self.0.flags()
+    }
+    fn timestamp_us(&self) -> Option<u64> {
+        Some(self.0.timestamp_us())
+    }
+}
+
+/// Events gathered for one commit: each feed's in the order the feeds first came.
+#[derive(Default)]
+struct Window<'a> {
+    feeds: Vec<(usize, Vec<EventRef<'a>>)>,
+    bytes: usize,
+}
+
+impl<'a> Window<'a> {
+    fn push(&mut self, feed: usize, ev: EventRef<'a>) {
+        self.bytes += ev.encoded().len();
+        match self.feeds.iter_mut().find(|(f, _)| *f == feed) {
+            Some((_, evs)) => evs.push(ev),
+            None => self.feeds.push((feed, vec![ev])),
+        }
+    }
+}
+
+impl Core {
+    /// Writes a backup of this store to `dest`, a path that must not exist: a new store
+    /// holding every feed's events as they were when the backup started (byte for byte, so the
+    /// same MMR roots), the other authors' signed heads, fork evidence, the author key, and the
+    /// sync's followed feeds, peer book and kept reads. Open it like any store; copy it back
+    /// to restore. It runs while the store is used (appends made meanwhile are not in it).
+    ///
+    /// Every event is hashed again on the way and each feed checked against the source's
+    /// signed head and root; the copy is built under a temporary name beside `dest`
+    /// (`.<name>.backup-partial`) and renamed to `dest` only once complete and durable, so
+    /// `dest` is either a whole backup or absent. See [`BackupError`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let core = xaeroflux::Core::open(dir.path().join("store"))?;
+    /// core.append_batch([&b"one"[..], b"two"])?;
+    /// let report = core.backup_to(dir.path().join("backup"))?;
+    /// assert_eq!(report.events, 2);
+    ///
+    /// let copy = xaeroflux::Core::open(dir.path().join("backup"))?;
+    /// assert_eq!((copy.author(), copy.mmr_root()), (core.author(), core.mmr_root()));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<BackupReport, BackupError> {
+        self.backup_with(dest, |_| {})
+    }
+
+    /// [`Core::backup_to`], calling `progress` as it goes (every 65 536 events or so, and once
+    /// at the end): for a progress bar.
+    pub fn backup_with(
+        &self,
+        dest: impl AsRef<Path>,
+        mut progress: impl FnMut(BackupProgress),
+    ) -> Result<BackupReport, BackupError> {
+        let t0 = Instant::now();
+        let dest = dest.as_ref().to_path_buf();
+        let partial = partial_path(&dest)?;
+        if dest.symlink_metadata().is_ok() {
+            return Err(BackupError::DestinationExists { path: dest });
+        }
+        remove_leftover(&partial)?;
+        let r = self.write_backup(&partial, &mut progress);
+        let report = match r {
+            Ok(report) => report,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&partial);
+                return Err(e);
+            }
+        };
+        if let Err(e) = std::fs::rename(&partial, &dest) {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(BackupError::Io(IoError::new("rename backup into place", Some(dest), e)));
+        }
+        if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+            files::sync_dir(parent).map_err(BackupError::Io)?;
+        }
+        Ok(BackupReport { path: dest, elapsed: t0.elapsed(), ..report })
+    }
+
+    /// Writes the backup's store at `at` (which does not exist).
+    fn write_backup(&self, at: &Path, progress: &mut dyn FnMut(BackupProgress)) -> Result<BackupReport, BackupError> {
+        let copy = Core::builder()
+            .with_page_size(self.page_size())
+            .with_segment_pages(self.shared.segment_pages)
+            // Made durable once, at the end (`close`); a crash before leaves only the
+            // temporary directory.
+            .with_durability(super::Durability::GroupCommit { max_delay: Duration::from_secs(3600) })
+            .with_author_key(self.shared.key.clone())
+            .open(at)
+            .map_err(BackupError::Create)?;
+        let mut feeds = self.snapshot();
+        let forks = self.forks();
+        let index: HashMap<AuthorId, usize> = feeds.iter().enumerate().map(|(i, f)| (f.author, i)).collect();
+        let total: u64 = feeds.iter().map(|f| f.len).sum();
+        let mut p = BackupProgress { events_copied: 0, events_total: total };
+        let mut reported = 0;
+        let mut event_bytes = 0u64;
+        let mut window = Window::default();
+        // Made after the snapshot, so it yields every event the snapshot counts (and maybe
+        // newer ones, skipped).
+        for ev in self.iter_events() {
+            let ev = ev.map_err(BackupError::Read)?;
+            let Some(&i) = index.get(&ev.author()) else { continue };
+            if ev.seq() >= feeds[i].len {
+                continue;
+            }
+            event_bytes += ev.encoded().len() as u64;
+            window.push(i, ev);
+            if window.bytes >= WINDOW_BYTES {
+                window = copy.write_window(&mut feeds, window)?;
+                p.events_copied = feeds.iter().map(|f| f.copied).sum();
+                if p.events_copied - reported >= PROGRESS_EVERY {
+                    reported = p.events_copied;
+                    progress(p);
+                }
+            }
+        }
+        // A window's leftovers (events past a feed's head) go in the next commit.
+        while !window.feeds.is_empty() {
+            window = copy.write_window(&mut feeds, window)?;
+        }
+        for f in &feeds {
+            let copied_root = if f.local { copy.mmr_root() } else { f.peaks.root() };
+            if f.copied != f.len || copy.feed_len(&f.author) != f.len || copied_root != f.root {
+                return Err(BackupError::Mismatch { author: f.author, len: f.copied });
+            }
+        }
+        for evidence in &forks {
+            copy.record_fork(evidence).map_err(BackupError::Fork)?;
+        }
+        copy.close().map_err(BackupError::Sync)?;
+        self.copy_net_files(at)?;
+        files::sync_dir(at).map_err(BackupError::Io)?;
+        p.events_copied = total;
+        progress(p);
+        Ok(BackupReport {
+            path: at.to_path_buf(),
+            feeds: feeds.len() as u64,
+            events: total,
+            event_bytes,
+            forks: forks.len() as u64,
+            elapsed: Duration::ZERO,
+        })
+    }
+
+    /// Every feed's length, root and signed head now (each read under its feed's lock).
+    fn snapshot(&self) -> Vec<FeedCopy> {
+        let list = read(&self.shared.feeds).list.clone();
+        list.iter()
+            .map(|f| {
+                let inner = read(&f.inner);
+                FeedCopy {
+                    author: f.author,
+                    local: f.local,
+                    len: inner.len,
+                    root: inner.peaks.root(),
+                    head: if f.local { None } else { inner.head },
+                    copied: 0,
+                    peaks: MmrPeaks::new(),
+                }
+            })
+            .collect()
+    }
+
+    /// Writes a window of the source's events to this store (the backup): the local feed's
+    /// as appends, the other feeds' as imports, all the imports between two local runs in one
+    /// commit. Returns what is left for the next commit: a feed's events past its signed head
+    /// when the window also reaches that head (the head is stored with the events that reach
+    /// it, and a feed is stored once per commit).
+    fn write_window<'a>(&self, feeds: &mut [FeedCopy], window: Window<'a>) -> Result<Window<'a>, BackupError> {
+        let mut left = Window::default();
+        let mut imports: Vec<Import> = Vec::new();
+        for (i, mut evs) in window.feeds {
+            let feed = &mut feeds[i];
+            if feed.local {
+                self.commit_backup_imports(std::mem::take(&mut imports))?;
+                let start = feed.copied;
+                let n = evs.len() as u64;
+                let batch = self.batch_of(evs.into_iter().map(Copied)).map_err(BackupError::Append)?;
+                let seqs = self.append_prepared(batch).map_err(BackupError::Append)?;
+                if seqs != (start..start + n) {
+                    return Err(BackupError::Mismatch { author: feed.author, len: start });
+                }
+                feed.copied += n;
+                continue;
+            }
+            let head_len = feed.head.map_or(0, |h| h.length);
+            if feed.copied < head_len && feed.copied + evs.len() as u64 > head_len {
+                let past = evs.split_off(usize::try_from(head_len - feed.copied).unwrap_or(usize::MAX));
+                for ev in past {
+                    left.push(i, ev);
+                }
+            }
+            imports.push(feed.import(&evs)?);
+        }
+        self.commit_backup_imports(imports)?;
+        Ok(left)
+    }
+
+    fn commit_backup_imports(&self, imports: Vec<Import>) -> Result<(), BackupError> {
+        for r in self.commit_imports(imports) {
+            r.map_err(BackupError::Store)?;
+        }
+        Ok(())
+    }
+}
+
+impl FeedCopy {
+    /// The writer's request storing `evs`, the feed's next events: with the signed head if
+    /// they reach it (checked here against the events hashed again), else as a verified prefix
+    /// ending at the peaks they give.
+    fn import(&mut self, evs: &[EventRef<'_>]) -> Result<Import, BackupError> {
+        let mismatch = |f: &FeedCopy| BackupError::Mismatch { author: f.author, len: f.copied };
+        let mut leaves = Vec::with_capacity(evs.len());
+        xaeroflux_core::hash::leaf_hashes(evs.iter().map(EventRef::encoded), &mut leaves);
+        let mut bytes = Vec::with_capacity(evs.iter().map(|e| e.encoded().len()).sum());
+        for (k, ev) in evs.iter().enumerate() {
+            if ev.seq() != self.copied + k as u64 {
+                return Err(mismatch(self));
+            }
+            bytes.extend_from_slice(ev.encoded());
+        }
+        self.peaks.extend_from_slice(&leaves).map_err(|_| mismatch(self))?;
+        let expect_len = self.copied;
+        self.copied += evs.len() as u64;
+        let reaches_head = self.head.filter(|h| h.length == self.copied && !evs.is_empty());
+        if let Some(head) = reaches_head
+            && head.root != self.peaks.root()
+        {
+            return Err(mismatch(self));
+        }
+        Ok(Import {
+            // Only its author is read when `partial` is set (the stored head is kept).
+            head: self.head.unwrap_or(SignedHead {
+                author: self.author,
+                length: 0,
+                root: Hash([0; 32]),
+                signature: [0; 64],
+            }),
+            events: bytes,
+            count: evs.len(),
+            expect_len,
+            partial: if reaches_head.is_some() { None } else { Some(self.peaks.clone()) },
+            leaves,
+        })
+    }
+}
+
+impl Core {
+    /// Copies the sync's files into the backup at `at` (see the module docs).
+    fn copy_net_files(&self, at: &Path) -> Result<(), BackupError> {
+        let src = self.path();
+        for name in NET_FILES {
+            copy_if_present(&src.join(name), &at.join(name))?;
+        }
+        let kept = src.join(KEPT_DIR);
+        let entries = match std::fs::read_dir(&kept) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(BackupError::Io(IoError::new("list kept reads", Some(kept), e))),
+        };
+        let to = at.join(KEPT_DIR);
+        std::fs::create_dir_all(&to)
+            .map_err(|e| BackupError::Io(IoError::new("create kept reads", Some(to.clone()), e)))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| BackupError::Io(IoError::new("list kept reads", Some(kept.clone()), e)))?;
+            let name = entry.file_name();
+            // Temporary files of a write in progress are not copied.
+            if name.to_str().is_some_and(|n| !n.starts_with('.') && !n.ends_with(".tmp")) {
+                copy_if_present(&entry.path(), &to.join(&name))?;
+            }
+        }
+        files::sync_dir(&to).map_err(BackupError::Io)
+    }
+}
+
+/// Copies `from` to `to` and syncs it; a file gone meanwhile (the sync replaced or dropped
+/// it) is skipped.
+fn copy_if_present(from: &Path, to: &Path) -> Result<(), BackupError> {
+    match std::fs::copy(from, to) {
+        Ok(_) => std::fs::File::open(to)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| BackupError::Io(IoError::new("sync copied file", Some(to.to_path_buf()), e))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(BackupError::Io(IoError::new("copy file", Some(from.to_path_buf()), e))),
+    }
+}
+
+/// `.<name>.backup-partial` beside `dest`.
+fn partial_path(dest: &Path) -> Result<PathBuf, BackupError> {
+    let bad = || BackupError::BadDestination { path: dest.to_path_buf() };
+    let name = dest.file_name().ok_or_else(bad)?;
+    let mut partial = std::ffi::OsString::from(".");
+    partial.push(name);
+    partial.push(".backup-partial");
+    Ok(dest.with_file_name(partial))
+}
+
+/// Removes the temporary directory of an interrupted backup, if it holds nothing but a store
+/// (or a store's beginning); anything else there is refused.
+fn remove_leftover(partial: &Path) -> Result<(), BackupError> {
+    if partial.symlink_metadata().is_err() {
+        return Ok(());
+    }
+    match files::inspect(partial) {
+        Ok(DirState::Store(_) | DirState::Fresh) => std::fs::remove_dir_all(partial)
+            .map_err(|e| BackupError::Io(IoError::new("remove an interrupted backup", Some(partial.to_path_buf()), e))),
+        Err(_) => Err(BackupError::DestinationExists { path: partial.to_path_buf() }),
+    }
+}

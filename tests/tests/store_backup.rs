@@ -1,0 +1,253 @@
+//! `Core::backup_to`: a backup holds every feed byte for byte (the local feed with its kinds,
+//! flags, timestamps and sealed payloads; other authors' feeds with their signed heads, also a
+//! feed with no head yet and one holding events past its head), the fork evidence and the
+//! author key; it runs while the store is appended to; it writes over nothing and leaves
+//! nothing behind when it fails.
+
+mod store_files;
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use store_files::{PAGE, page_seqs, seg};
+use xaeroflux::xaeroflux_core::xsp::ForkEvidence;
+use xaeroflux::{BackupError, Core, EventFlags, Hash, ReadError, new_space_secret, verify_event};
+use xaeroflux_core::memstore::{MemStore, NewEvent};
+use xaeroflux_core::page::PageConfig;
+use xaeroflux_core::xsp::{Config, Event, Pair, Role, Session, VerifiedBatch};
+use xaeroflux_core::{AuthorKey, EventRef};
+
+/// The verified batches of syncing `src` into `replica` in small frames (most of them end
+/// before the head), and the replica afterwards.
+fn sync_batches(src: &MemStore, replica: MemStore) -> (Vec<VerifiedBatch>, MemStore) {
+    let config = Config::new([1; 32]).with_page_size(PAGE as u32).unwrap().with_live(false).with_target_frame(4 * 1024);
+    let mut pair = Pair::new(
+        Session::new(config.clone(), Role::Initiator, 0, src.clone()),
+        Session::new(config, Role::Responder, 0, replica),
+    );
+    let exchange = pair.drive();
+    assert!(exchange.quiet);
+    let list = exchange.b.into_iter().filter_map(|e| if let Event::Verified(v) = e { Some(v) } else { None });
+    (list.collect(), pair.b.source().clone())
+}
+
+fn mem_feed(secret: u8) -> MemStore {
+    MemStore::new(AuthorKey::from_secret_bytes(&[secret; 32]), PageConfig::new(PAGE as u32).unwrap())
+}
+
+fn append_mem(m: &mut MemStore, from: u64, n: u64) {
+    let payload = [9u8; 150];
+    m.append_batch((from..from + n).map(|i| NewEvent::new(1_000 + i, &payload))).unwrap();
+}
+
+/// Every feed of `a` is in `b` with the same events (bytes), root, head and fork state.
+fn assert_same_feeds(a: &Core, b: &Core) {
+    let (fa, fb) = (a.feeds(), b.feeds());
+    assert_eq!(fa.len(), fb.len());
+    for f in &fa {
+        let g = fb.iter().find(|g| g.author == f.author).expect("feed in the backup");
+        assert_eq!((g.len, g.root, g.local, g.forked), (f.len, f.root, f.local, f.forked), "feed {}", f.author);
+        assert_eq!(b.feed_head(&f.author), a.feed_head(&f.author), "head of {}", f.author);
+        let ea: Vec<Vec<u8>> = a.iter_feed(&f.author).unwrap().map(|e| e.encoded().to_vec()).collect();
+        let eb: Vec<Vec<u8>> = b.iter_feed(&f.author).unwrap().map(|e| e.encoded().to_vec()).collect();
+        assert!(ea == eb, "events of {}", f.author);
+    }
+    assert_eq!(a.forks(), b.forks());
+}
+
+#[test]
+fn a_backup_holds_every_feed_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::builder().with_page_size(PAGE as u32).with_segment_pages(8).open(dir.path().join("s")).unwrap();
+    let secret = new_space_secret().unwrap();
+    // The local feed: kinds, flags, timestamps, a sealed payload, many pages.
+    core.append(core.new_event(b"first").kind(3).timestamp_us(42)).unwrap();
+    core.append(core.new_event(b"sealed").kind(7).encrypt(&secret).unwrap()).unwrap();
+    core.append(core.new_event(b"flagged").flags(EventFlags::NONE).timestamp_us(7)).unwrap();
+    let payloads: Vec<Vec<u8>> = (0..3_000u32).map(|i| format!("local {i}").into_bytes()).collect();
+    core.append_batch(payloads.iter().map(Vec::as_slice)).unwrap();
+
+    // Another store's feed, stored with its head, in two imports between local appends.
+    let other = Core::builder().with_page_size(PAGE as u32).open(dir.path().join("o")).unwrap();
+    other.append_batch(payloads[..500].iter().map(Vec::as_slice)).unwrap();
+    let evs: Vec<EventRef<'_>> = other.iter_feed(&other.author()).unwrap().collect();
+    let head500 = other.head();
+    core.store_verified(&head500, &evs).unwrap();
+    core.append(core.new_event(b"between")).unwrap();
+    other.append_batch(payloads[..10].iter().map(Vec::as_slice)).unwrap();
+    let more: Vec<EventRef<'_>> = other.range(&other.author(), 500..510).unwrap().collect();
+    core.store_verified(&other.head(), &more).unwrap();
+
+    // A feed with events and no head yet: only batches that end before the head.
+    let mut no_head = mem_feed(5);
+    append_mem(&mut no_head, 0, 300);
+    let (list, _) = sync_batches(&no_head, MemStore::replica(no_head.page_config()));
+    let partial: Vec<_> = list.iter().take_while(|b| !b.complete).take(3).cloned().collect();
+    assert!(!partial.is_empty());
+    core.store_batches(&partial).unwrap();
+    let no_head_author = no_head.author().unwrap();
+    assert!(core.feed_head(&no_head_author).is_none() && core.feed_len(&no_head_author) > 0);
+
+    // A feed holding events past its stored head: all of a first sync (head 200), then
+    // the first batches of a second one (they end before its head of 500).
+    let mut past = mem_feed(6);
+    append_mem(&mut past, 0, 200);
+    let (first, replica) = sync_batches(&past, MemStore::replica(past.page_config()));
+    core.store_batches(&first).unwrap();
+    append_mem(&mut past, 200, 300);
+    let (second, _) = sync_batches(&past, replica);
+    let ahead: Vec<_> = second.iter().take_while(|b| !b.complete).take(4).cloned().collect();
+    assert!(!ahead.is_empty());
+    core.store_batches(&ahead).unwrap();
+    let past_author = past.author().unwrap();
+    assert_eq!(core.feed_head(&past_author).map(|h| h.length), Some(200));
+    assert!(core.feed_len(&past_author) > 200);
+
+    // Fork evidence against a fourth author.
+    let forker = AuthorKey::from_secret_bytes(&[8; 32]);
+    let evidence = ForkEvidence {
+        first: forker.sign_head(3, Hash([1; 32])),
+        second: forker.sign_head(3, Hash([2; 32])),
+        proof: None,
+    };
+    core.record_fork(&evidence).unwrap();
+
+    // The sync's files: what the user chose and learnt is copied, the node's identity is not.
+    let src = core.path().to_path_buf();
+    std::fs::write(src.join("net.follows"), b"follows").unwrap();
+    std::fs::write(src.join("net.peers"), b"peers").unwrap();
+    std::fs::write(src.join("net.key"), b"node key").unwrap();
+    std::fs::write(src.join("net.port"), b"port").unwrap();
+    std::fs::create_dir(src.join("net.fetched")).unwrap();
+    std::fs::write(src.join("net.fetched").join("kept"), b"kept read").unwrap();
+    std::fs::write(src.join("net.fetched").join("kept.tmp"), b"half written").unwrap();
+
+    let mut calls = 0;
+    let report = core
+        .backup_with(dir.path().join("b"), |p| {
+            calls += 1;
+            assert!(p.events_copied <= p.events_total);
+        })
+        .unwrap();
+    assert!(calls >= 1);
+    let total: u64 = core.feeds().iter().map(|f| f.len).sum();
+    assert_eq!((report.feeds, report.events, report.forks), (core.feeds().len() as u64, total, 1));
+    assert!(!dir.path().join(".b.backup-partial").exists());
+
+    let b = dir.path().join("b");
+    assert_eq!(std::fs::read(b.join("net.follows")).unwrap(), b"follows");
+    assert_eq!(std::fs::read(b.join("net.peers")).unwrap(), b"peers");
+    assert_eq!(std::fs::read(b.join("net.fetched").join("kept")).unwrap(), b"kept read");
+    assert!(!b.join("net.key").exists() && !b.join("net.port").exists() && !b.join("net.fetched/kept.tmp").exists());
+
+    let copy = Core::open(&b).unwrap();
+    assert_eq!(copy.author(), core.author());
+    assert_eq!(copy.page_size(), core.page_size());
+    assert_same_feeds(&core, &copy);
+    let sealed = copy.get(&copy.author(), 1).unwrap().unwrap();
+    assert_eq!(sealed.decrypt(&secret).unwrap(), b"sealed");
+    assert_eq!(copy.get(&copy.author(), 0).unwrap().unwrap().timestamp_us(), 42);
+    // The backup proves what the source signed, and goes on as the same author.
+    let proof = copy.inclusion_proof(&core.author(), 2_000).unwrap();
+    verify_event(&copy.get(&core.author(), 2_000).unwrap().unwrap(), &proof, &core.head()).unwrap();
+    assert!(copy.check_integrity().unwrap().is_ok());
+    copy.append(copy.new_event(b"after the restore")).unwrap();
+    assert_eq!(copy.feed_len(&copy.author()), core.feed_len(&core.author()) + 1);
+    // Events past the head stay importable: the rest of the second sync completes the feed.
+    copy.store_batches(&second).unwrap();
+    assert_eq!(copy.feed_head(&past_author), past.local_head());
+}
+
+#[test]
+fn a_backup_runs_while_the_store_is_appended_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::builder().open(dir.path().join("s")).unwrap();
+    let payload = [5u8; 256];
+    // More than one write window (8 MiB) of events.
+    for _ in 0..60 {
+        core.append_batch(std::iter::repeat_n(&payload[..], 1_000)).unwrap();
+    }
+    let before = core.feed_len(&core.author());
+    let stop = AtomicBool::new(false);
+    let report = std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                core.append_batch(std::iter::repeat_n(&b"meanwhile"[..], 100)).unwrap();
+                n += 100;
+            }
+            n
+        });
+        let report = core.backup_to(dir.path().join("b"));
+        stop.store(true, Ordering::Relaxed);
+        assert!(writer.join().unwrap() > 0, "appends ran beside the backup");
+        report.unwrap()
+    });
+    assert!(report.events >= before && report.events < core.feed_len(&core.author()));
+    let copy = Core::open(dir.path().join("b")).unwrap();
+    let me = core.author();
+    assert_eq!(copy.feed_len(&me), report.events);
+    // The backup is the source's prefix at its length: the source proves it consistent.
+    let proof = core.consistency_proof(&me, report.events).unwrap();
+    xaeroflux::verify_consistency(&copy.head(), &core.head(), &proof).unwrap();
+    for (a, b) in core.iter_feed(&me).unwrap().zip(copy.iter_feed(&me).unwrap()) {
+        assert_eq!(a.encoded(), b.encoded());
+    }
+}
+
+#[test]
+fn a_backup_writes_over_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::open(dir.path().join("s")).unwrap();
+    core.append(core.new_event(b"x")).unwrap();
+    // An empty directory at the destination is refused too, and left as it was.
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let e = core.backup_to(dir.path().join("empty")).unwrap_err();
+    assert!(matches!(e, BackupError::DestinationExists { .. }), "{e}");
+    assert!(dir.path().join("empty").read_dir().unwrap().next().is_none());
+    std::fs::write(dir.path().join("file"), b"mine").unwrap();
+    assert!(matches!(core.backup_to(dir.path().join("file")), Err(BackupError::DestinationExists { .. })));
+    assert_eq!(std::fs::read(dir.path().join("file")).unwrap(), b"mine");
+    // The source itself.
+    assert!(matches!(core.backup_to(core.path()), Err(BackupError::DestinationExists { .. })));
+
+    // An interrupted backup's leftover is replaced; anything else under its name is refused.
+    let leftover = dir.path().join(".b.backup-partial");
+    std::fs::create_dir_all(leftover.join("segments")).unwrap();
+    core.backup_to(dir.path().join("b")).unwrap();
+    assert!(!leftover.exists());
+    std::fs::create_dir(dir.path().join(".c.backup-partial")).unwrap();
+    std::fs::write(dir.path().join(".c.backup-partial").join("notes.txt"), b"mine").unwrap();
+    let e = core.backup_to(dir.path().join("c")).unwrap_err();
+    assert!(matches!(e, BackupError::DestinationExists { .. }), "{e}");
+    assert!(dir.path().join(".c.backup-partial").join("notes.txt").exists());
+    assert!(!dir.path().join("c").exists());
+}
+
+#[test]
+fn a_damaged_page_fails_the_backup_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s");
+    let core = Core::builder().with_page_size(PAGE as u32).with_segment_pages(8).open(&path).unwrap();
+    let payloads: Vec<Vec<u8>> = (0..800u32).map(|i| format!("{i:06} event").into_bytes()).collect();
+    core.append_batch(payloads.iter().map(Vec::as_slice)).unwrap();
+    core.close().unwrap();
+    let damaged = page_seqs(&path, 0, 3);
+    flip(&path, 3 * PAGE + 300);
+    let core = Core::open(&path).unwrap();
+    match core.backup_to(dir.path().join("b")) {
+        Err(BackupError::Read(ReadError::Corrupt { seqs, .. })) => assert_eq!(seqs, damaged),
+        other => panic!("{other:?}"),
+    }
+    assert!(!dir.path().join("b").exists());
+    assert!(!dir.path().join(".b.backup-partial").exists());
+}
+
+fn flip(store: &Path, offset: u64) {
+    let f = OpenOptions::new().write(true).read(true).open(seg(store, 0)).unwrap();
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, offset).unwrap();
+    f.write_all_at(&[b[0] ^ 0x10], offset).unwrap();
+}
