@@ -126,6 +126,11 @@ bold "10. Statistics, and a full integrity check (every page, the index, the MMR
 run stats
 run check
 
+bold "11. A backup: a new store of the same author (the same root), every feed checked on the way"
+run backup "$WORK/backup"
+printf '\033[2m$ xf --store backup root\033[0m\n'
+"$XF" --store "$WORK/backup" root
+
 bold "Done"
 say "Every event is in its author's signed, append-only feed; any one of them can be proven"
 say "to someone who has only the feed's root or signed head. Try: $XF --help"

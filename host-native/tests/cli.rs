@@ -353,6 +353,35 @@ fn check_passes_a_sound_store_and_lists_a_damaged_page() {
     assert!(seqs[0].as_u64() < seqs[1].as_u64(), "{seqs}");
 }
 
+#[test]
+fn backup_writes_a_store_with_the_same_feeds_and_refuses_an_existing_destination() {
+    let env = Env::new();
+    env.ok(&["init", "--page-size", "1024"]);
+    let lines: String = (0..300).map(|i| format!("event {i}\n")).collect();
+    assert_success(&env.xf(&["append"], lines.as_bytes()), &["append"]);
+    let copy = env.path("copy");
+    let copy_arg = copy.to_str().expect("utf-8 path");
+    let text = env.ok(&["backup", copy_arg]);
+    assert!(text.starts_with("backed up 300 events of 1 feed ("), "{text}");
+    assert!(text.contains("checked against its signed head"), "{text}");
+    // The backup is a store of the same author with the same feed and signed head.
+    let root = |store: &Path| String::from_utf8(run(Some(store), &["root"], b"").stdout).expect("utf-8");
+    assert_eq!(root(&copy), root(&env.store()));
+    let head = |store: &Path| String::from_utf8(run(Some(store), &["head"], b"").stdout).expect("utf-8");
+    assert_eq!(head(&copy), head(&env.store()));
+    let out = run(Some(&copy), &["check"], b"");
+    assert_success(&out, &["check"]);
+
+    let out = env.xf(&["backup", copy_arg], b"");
+    assert_one_line_error(&out, 1, "exists (a backup writes over nothing)");
+    let report = env.json(&["backup", env.path("copy2").to_str().expect("utf-8 path")]);
+    assert_eq!(
+        (report["events"].as_u64(), report["feeds"].as_u64(), report["forks"].as_u64()),
+        (Some(300), Some(1), Some(0))
+    );
+    assert!(report["path"].as_str().is_some_and(|p| p.ends_with("copy2")), "{report}");
+}
+
 /// The page count in `xf check`'s summary line.
 fn text_pages(text: &str) -> u64 {
     text.split(" pages").next().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok()).expect("a page count")

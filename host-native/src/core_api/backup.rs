@@ -179,15 +179,20 @@ impl BatchItem for Copied<'_> {
 #[derive(Default)]
 struct Window<'a> {
     feeds: Vec<(usize, Vec<EventRef<'a>>)>,
+    /// Where each feed is in `feeds`.
+    slots: HashMap<usize, usize>,
     bytes: usize,
 }
 
 impl<'a> Window<'a> {
     fn push(&mut self, feed: usize, ev: EventRef<'a>) {
         self.bytes += ev.encoded().len();
-        match self.feeds.iter_mut().find(|(f, _)| *f == feed) {
-            Some((_, evs)) => evs.push(ev),
-            None => self.feeds.push((feed, vec![ev])),
+        let slot = *self.slots.entry(feed).or_insert_with(|| {
+            self.feeds.push((feed, Vec::new()));
+            self.feeds.len() - 1
+        });
+        if let Some((_, evs)) = self.feeds.get_mut(slot) {
+            evs.push(ev);
         }
     }
 }

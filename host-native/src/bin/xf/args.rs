@@ -67,6 +67,10 @@ pub enum Command {
     /// Check the whole store: every page's checksum, the index, each feed's MMR root and the
     /// nodes proofs use, the stored signed heads. Lists what is wrong and exits 1 if anything is.
     Check,
+    /// Write a backup of the store to a new directory (the store may be in use by this
+    /// command only): every feed, signed head, fork evidence and the author key, each feed
+    /// checked against its signed head on the way. Open it as a store; copy it back to restore.
+    Backup(BackupArgs),
     /// Import NDJSON: an `xf export` (verified against its signed heads), or lines of
     /// {"payload": "..."} appended as new events of your feed.
     Import(ImportArgs),
@@ -103,6 +107,13 @@ pub enum Command {
     /// Stop following authors (their stored events stay).
     #[cfg(feature = "net")]
     Unfollow(UnfollowArgs),
+}
+
+/// `xf backup`.
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// Directory to write the backup to; it must not exist.
+    pub dest: PathBuf,
 }
 
 /// `xf forks`.

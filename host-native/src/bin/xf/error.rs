@@ -61,6 +61,8 @@ pub enum CliError {
     Stdout(io::Error),
     /// The integrity check could not run to its end.
     Check(xaeroflux::CheckError),
+    /// The backup failed (nothing was left at its destination).
+    Backup(xaeroflux::BackupError),
     /// The integrity check found this many problems (listed on stdout).
     Damaged(usize),
     /// `--secret-file` does not hold a space secret.
@@ -143,6 +145,7 @@ impl fmt::Display for CliError {
             Self::Encrypt(e) => write!(f, "cannot encrypt: {e}"),
             Self::Random(e) => write!(f, "{e}"),
             Self::Check(e) => write!(f, "{e}"),
+            Self::Backup(e) => write!(f, "{e}"),
             Self::Damaged(1) => f.write_str("the store has 1 problem (listed above)"),
             Self::Damaged(n) => write!(f, "the store has {n} problems (listed above)"),
             Self::BrokenPipe => f.write_str("stdout closed"),
