@@ -121,3 +121,53 @@ pub fn batch_fallocated(cfg: &Config) -> BenchResult<Measured> {
 pub fn per_event_fallocated(cfg: &Config) -> BenchResult<Measured> {
     run_on(cfg, "floor-fa-event.bin", cfg.n_event, 1, fallocated)
 }
+
+/// The floor of a backup: the files of the store the batched ingest left (closed, so a copy
+/// of its files is a store) copied to a new directory with `std::fs::copy` (the kernel's
+/// `copy_file_range`), each synced, then the directories. It reads the source first, as the
+/// other systems' backups do, so all start from the page cache.
+pub fn backup(cfg: &Config) -> BenchResult<Measured> {
+    let src = crate::ours::batch_store(cfg);
+    let dest = cfg.dir.join("floor-backup");
+    if dest.exists() {
+        std::fs::remove_dir_all(&dest)?;
+    }
+    let mut bytes = 0u64;
+    visit(&src, &mut |p| {
+        bytes += std::fs::read(p)?.len() as u64;
+        Ok(())
+    })?;
+    let start = Instant::now();
+    copy_tree(&src, &dest)?;
+    let m = Measured::since(start, cfg.n);
+    std::fs::remove_dir_all(&dest)?;
+    std::hint::black_box(bytes);
+    Ok(m)
+}
+
+/// Calls `f` on every file under `dir`.
+fn visit(dir: &Path, f: &mut dyn FnMut(&Path) -> BenchResult<()>) -> BenchResult<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() { visit(&path, f)? } else { f(&path)? }
+    }
+    Ok(())
+}
+
+/// Copies `from` to `to` recursively, syncing every file and directory.
+fn copy_tree(from: &Path, to: &Path) -> BenchResult<()> {
+    std::fs::create_dir(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let path = entry?.path();
+        let Some(name) = path.file_name() else { continue };
+        let target = to.join(name);
+        if path.is_dir() {
+            copy_tree(&path, &target)?;
+        } else {
+            std::fs::copy(&path, &target)?;
+            File::open(&target)?.sync_all()?;
+        }
+    }
+    File::open(to)?.sync_all()?;
+    Ok(())
+}

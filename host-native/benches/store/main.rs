@@ -77,6 +77,9 @@ const CASES: &[Case] = &[
     Case { id: "ours-reopen", system: "ours", workload: Workload::Reopen, run: ours::reopen, child: true },
     Case { id: "redb-check", system: "redb", workload: Workload::Check, run: redb_sys::check, child: true },
     Case { id: "ours-check", system: "ours", workload: Workload::Check, run: ours::check, child: true },
+    Case { id: "floor-backup", system: "floor", workload: Workload::Backup, run: floor::backup, child: true },
+    Case { id: "redb-backup", system: "redb", workload: Workload::Backup, run: redb_sys::backup, child: true },
+    Case { id: "ours-backup", system: "ours", workload: Workload::Backup, run: ours::backup, child: true },
 ];
 
 /// The order of the cases (indices into `cases`) in round `round` (from 1): the workloads in

@@ -153,6 +153,23 @@ pub fn check(cfg: &Config) -> BenchResult<Measured> {
     Ok(m)
 }
 
+/// `Core::backup_to` of the store the batched ingest left: a new store holding every event,
+/// each hashed again and checked against the feed's root, durable and renamed into place.
+pub fn backup(cfg: &Config) -> BenchResult<Measured> {
+    let core = Core::builder().open(batch_store(cfg))?;
+    let dest = cfg.dir.join("ours-backup");
+    fresh(&dest)?;
+    scan_once(&core);
+    let start = Instant::now();
+    let report = core.backup_to(&dest)?;
+    let m = Measured::since(start, report.events);
+    if report.events != cfg.n {
+        return Err(format!("backup copied {} events, expected {}", report.events, cfg.n).into());
+    }
+    std::fs::remove_dir_all(&dest)?;
+    Ok(m)
+}
+
 /// `cfg.reads` random `get(author, seq)` (after one untimed warm-up scan).
 pub fn get(cfg: &Config) -> BenchResult<Measured> {
     let core = Core::builder().open(batch_store(cfg))?;

@@ -99,6 +99,40 @@ pub fn check(cfg: &Config) -> BenchResult<Measured> {
     Ok(m)
 }
 
+/// A live copy of the database the batched ingest left, as a redb user makes one (redb has
+/// no backup call): every record read in one read transaction (a consistent snapshot) and
+/// inserted into a new database, one durable commit.
+pub fn backup(cfg: &Config) -> BenchResult<Measured> {
+    let db = Database::open(batch_db(cfg))?;
+    scan_once(&db)?;
+    let dest = cfg.dir.join("redb-backup.redb");
+    if dest.exists() {
+        std::fs::remove_file(&dest)?;
+    }
+    let start = Instant::now();
+    let copy = Database::create(&dest)?;
+    let rtxn = db.begin_read()?;
+    let from = rtxn.open_table(EVENTS)?;
+    let wtxn = copy.begin_write()?;
+    let mut count = 0u64;
+    {
+        let mut to = wtxn.open_table(EVENTS)?;
+        for item in from.iter()? {
+            let (k, v) = item?;
+            to.insert(k.value(), v.value())?;
+            count += 1;
+        }
+    }
+    wtxn.commit()?;
+    let m = Measured::since(start, count);
+    drop(copy);
+    std::fs::remove_file(&dest)?;
+    if count != cfg.n {
+        return Err(format!("redb copy holds {count} records, expected {}", cfg.n).into());
+    }
+    Ok(m)
+}
+
 /// `cfg.reads` random point reads by `(feed, seq)` (after one untimed warm-up scan).
 pub fn get(cfg: &Config) -> BenchResult<Measured> {
     let db = Database::open(batch_db(cfg))?;

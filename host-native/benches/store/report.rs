@@ -22,6 +22,10 @@ pub enum Workload {
     Reopen,
     /// The whole store checked (ours: `Core::check_integrity`; redb: `Database::check_integrity`).
     Check,
+    /// A durable copy of the store the batched ingest left (ours: `Core::backup_to`; redb:
+    /// every record copied into a new database from one read transaction; the floor: the
+    /// store's files copied and synced).
+    Backup,
 }
 
 impl Workload {
@@ -34,6 +38,7 @@ impl Workload {
             Workload::Prove => "inclusion proof",
             Workload::Reopen => "reopen",
             Workload::Check => "integrity check",
+            Workload::Backup => "backup",
         }
     }
 }
@@ -134,7 +139,7 @@ pub fn table(rows: &[Row]) -> String {
             Ok(m) => {
                 let ops = m.ops_per_sec();
                 let floor = match w {
-                    Workload::Batch | Workload::PerEvent => ratio(rows, ops, "floor", w),
+                    Workload::Batch | Workload::PerEvent | Workload::Backup => ratio(rows, ops, "floor", w),
                     _ => "-".into(),
                 };
                 let hyper = if w == Workload::Batch { ratio(rows, ops, "hypercore", w) } else { "-".into() };
