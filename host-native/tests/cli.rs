@@ -321,6 +321,33 @@ fn long_import_shows_a_progress_bar_on_a_terminal() {
 }
 
 #[test]
+fn check_and_backup_show_a_progress_bar_on_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("`script` (util-linux) is not installed: skipped");
+        return;
+    }
+    let env = Env::new();
+    env.ok(&["init"]);
+    let lines: String = (0..200_000).map(|i| format!("{i}\n")).collect();
+    assert_success(&env.xf(&["append"], lines.as_bytes()), &["append"]);
+    for (args, bar, done) in [
+        ("check".to_string(), "checking [", "200000 events: ok"),
+        (format!("backup '{}'", env.path("copy").display()), "backing up [", "backed up 200000 events"),
+    ] {
+        let cmd = format!("'{}' --store '{}' {args}", env!("CARGO_BIN_EXE_xf"), env.store().display());
+        let out = Command::new("script").args(["-qefc", &cmd, "/dev/null"]).output().expect("run script");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains(bar), "no progress bar on the terminal: {text:?}");
+        assert!(text.contains(done), "{text:?}");
+    }
+    // Not a terminal: no bar, stderr stays empty.
+    let out = env.xf(&["backup", env.path("copy2").to_str().expect("path")], b"");
+    assert_success(&out, &["backup (pipe)"]);
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
 fn check_passes_a_sound_store_and_lists_a_damaged_page() {
     use std::os::unix::fs::FileExt;
     let env = Env::new();

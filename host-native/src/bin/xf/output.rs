@@ -228,6 +228,48 @@ pub fn event_json<'a>(ev: &EventRef<'a>, with_encoded: bool, secrets: &[SpaceSec
     json
 }
 
+/// A progress bar of events done out of a total, for long work over the whole store
+/// (`xf check`, `xf backup`): shown only for stores of [`EventsBar::MIN_EVENTS`] or more.
+pub struct EventsBar {
+    /// What the work is, in the bar: "checking", "backing up".
+    doing: &'static str,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl EventsBar {
+    /// Stores of fewer events get no bar.
+    pub const MIN_EVENTS: u64 = 200_000;
+
+    /// No bar yet: [`EventsBar::set`] shows it.
+    pub fn new(doing: &'static str) -> EventsBar {
+        EventsBar { doing, bar: None }
+    }
+
+    /// `done` of `total` events.
+    pub fn set(&mut self, done: u64, total: u64) {
+        if total < Self::MIN_EVENTS {
+            return;
+        }
+        let doing = self.doing;
+        let pb = self.bar.get_or_insert_with(|| {
+            let pb = indicatif::ProgressBar::new(total);
+            let template = format!("{doing} [{{bar:40}}] {{pos}}/{{len}} events ({{eta}})");
+            if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+                pb.set_style(style.progress_chars("=> "));
+            }
+            pb
+        });
+        pb.set_position(done);
+    }
+
+    /// Clears the bar, if shown.
+    pub fn finish(self) {
+        if let Some(pb) = self.bar {
+            pb.finish_and_clear();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,38 +1,19 @@
 //! `xf backup`: a backup of the store in a new directory (`Core::backup_with`).
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::args::{BackupArgs, Cli};
 use crate::error::CliError;
-use crate::output::Out;
+use crate::output::{EventsBar, Out};
 use crate::store::open_existing;
-
-/// Stores of fewer events are backed up without a progress bar.
-const BAR_MIN_EVENTS: u64 = 200_000;
 
 /// `xf backup DEST`.
 pub fn backup(cli: &Cli, args: &BackupArgs, out: &mut Out) -> Result<(), CliError> {
     let core = open_existing(&cli.store)?;
-    let mut bar: Option<ProgressBar> = None;
-    let report = core
-        .backup_with(&args.dest, |p| {
-            if p.events_total < BAR_MIN_EVENTS {
-                return;
-            }
-            let pb = bar.get_or_insert_with(|| {
-                let pb = ProgressBar::new(p.events_total);
-                if let Ok(style) = ProgressStyle::with_template("backing up [{bar:40}] {pos}/{len} events ({eta})") {
-                    pb.set_style(style.progress_chars("=> "));
-                }
-                pb
-            });
-            pb.set_position(p.events_copied);
-        })
-        .map_err(CliError::Backup)?;
-    if let Some(pb) = bar {
-        pb.finish_and_clear();
-    }
+    let mut bar = EventsBar::new("backing up");
+    let report =
+        core.backup_with(&args.dest, |p| bar.set(p.events_copied, p.events_total)).map_err(CliError::Backup)?;
+    bar.finish();
     let secs = report.elapsed.as_secs_f64();
     if cli.json {
         out.json(&json!({

@@ -1,39 +1,19 @@
 //! `xf check`: the store's integrity check (`Core::check_integrity`).
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use xaeroflux::{IntegrityProblem, IntegrityReport};
 
 use crate::args::Cli;
 use crate::error::CliError;
-use crate::output::{Out, author_hex};
+use crate::output::{EventsBar, Out, author_hex};
 use crate::store::open_existing;
-
-/// Stores of fewer events are checked without a progress bar.
-const BAR_MIN_EVENTS: u64 = 200_000;
 
 /// `xf check`.
 pub fn check(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
     let core = open_existing(&cli.store)?;
-    let mut bar: Option<ProgressBar> = None;
-    let report = core
-        .check_integrity_with(|p| {
-            if p.events_total < BAR_MIN_EVENTS {
-                return;
-            }
-            let pb = bar.get_or_insert_with(|| {
-                let pb = ProgressBar::new(p.events_total);
-                if let Ok(style) = ProgressStyle::with_template("checking [{bar:40}] {pos}/{len} events ({eta})") {
-                    pb.set_style(style.progress_chars("=> "));
-                }
-                pb
-            });
-            pb.set_position(p.events_checked);
-        })
-        .map_err(CliError::Check)?;
-    if let Some(pb) = bar {
-        pb.finish_and_clear();
-    }
+    let mut bar = EventsBar::new("checking");
+    let report = core.check_integrity_with(|p| bar.set(p.events_checked, p.events_total)).map_err(CliError::Check)?;
+    bar.finish();
     if cli.json {
         out.json(&report_json(&report))?;
     } else {
