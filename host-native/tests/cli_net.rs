@@ -56,6 +56,7 @@ fn serve_sync_watch_and_clean_stop() {
     ok_json(&b, &["--json", "init"]);
     ok_json(&a, &["--json", "append", "one", "two", "three"]);
     let author = ok_json(&a, &["--json", "head"])[0]["author"].as_str().unwrap().to_string();
+    let b_author = ok_json(&b, &["--json", "head"])[0]["author"].as_str().unwrap().to_string();
 
     let (mut serve, lines, ticket) = serve(&a, "cli test");
     assert!(ticket.starts_with("xfs1"));
@@ -84,6 +85,28 @@ fn serve_sync_watch_and_clean_stop() {
     let text = String::from_utf8_lossy(&xf(&a, &["status"]).stdout).to_string();
     assert!(text.starts_with("xf serve running (pid "), "{text}");
 
+    // `xf backup` while A's serve holds the store: the serve makes it, and says so.
+    let copy = dir.path().join("a-copy");
+    let out = xf(&a, &["backup", copy.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.starts_with("backed up 4 events of 2 feeds"), "{text}");
+    assert!(text.contains(&format!("by the xf command running on the store (pid {})", serve.id())), "{text}");
+    let out = xf(&a, &["backup", copy.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("exists") && err.contains("running on the store") && err.lines().count() == 1, "{err}");
+    // A relative destination is this process's, not the serve's.
+    let out = Command::new(env!("CARGO_BIN_EXE_xf"))
+        .current_dir(dir.path())
+        .args(["--store", a.to_str().unwrap(), "--json", "backup", "relative-copy"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["events"].as_u64(), report["feeds"].as_u64()), (Some(4), Some(2)), "{report}");
+    assert!(dir.path().join("relative-copy").join("XAEROFLUX").exists());
+
     // A's serve printed that it received B's event.
     unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
     let status = serve.wait().unwrap();
@@ -92,6 +115,14 @@ fn serve_sync_watch_and_clean_stop() {
     assert!(printed.iter().any(|e| e["event"] == "received" && e["to"] == 1), "{printed:?}");
     let log = ok_json(&a, &["--json", "log"]);
     assert!(log.iter().any(|e| e["payload"] == "four"), "A stored B's event");
+    // The backups hold what A held: both feeds, with their roots.
+    for copy in [&copy, &dir.path().join("relative-copy")] {
+        for who in [None, Some(b_author.as_str())] {
+            let args: Vec<&str> =
+                ["--json", "root"].into_iter().chain(who.map(|w| ["--author", w]).into_iter().flatten()).collect();
+            assert_eq!(ok_json(copy, &args), ok_json(&a, &args));
+        }
+    }
     // Stopped: no status socket left, and `xf status` says none runs.
     assert!(!a.join("xf.sock").exists());
     let status = ok_json(&a, &["--json", "status"]);

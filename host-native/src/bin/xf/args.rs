@@ -67,9 +67,10 @@ pub enum Command {
     /// Check the whole store: every page's checksum, the index, each feed's MMR root and the
     /// nodes proofs use, the stored signed heads. Lists what is wrong and exits 1 if anything is.
     Check,
-    /// Write a backup of the store to a new directory (the store may be in use by this
-    /// command only): every feed, signed head, fork evidence and the author key, each feed
-    /// checked against its signed head on the way. Open it as a store; copy it back to restore.
+    /// Write a backup of the store to a new directory: every feed, signed head, fork evidence
+    /// and the author key, each feed checked against its signed head on the way. Open it as a
+    /// store; copy it back to restore. An `xf serve`, `join` or `watch` holding the store makes
+    /// the backup when asked.
     Backup(BackupArgs),
     /// Import NDJSON: an `xf export` (verified against its signed heads), or lines of
     /// {"payload": "..."} appended as new events of your feed.

@@ -63,6 +63,9 @@ pub enum CliError {
     Check(xaeroflux::CheckError),
     /// The backup failed (nothing was left at its destination).
     Backup(xaeroflux::BackupError),
+    /// The backup that the command running on the store made failed: its message.
+    #[cfg(feature = "net")]
+    ServedBackup(String),
     /// The integrity check found this many problems (listed on stdout).
     Damaged(usize),
     /// `--secret-file` does not hold a space secret.
@@ -146,6 +149,8 @@ impl fmt::Display for CliError {
             Self::Random(e) => write!(f, "{e}"),
             Self::Check(e) => write!(f, "{e}"),
             Self::Backup(e) => write!(f, "{e}"),
+            #[cfg(feature = "net")]
+            Self::ServedBackup(message) => write!(f, "{message} (in the xf command running on the store)"),
             Self::Damaged(1) => f.write_str("the store has 1 problem (listed above)"),
             Self::Damaged(n) => write!(f, "the store has {n} problems (listed above)"),
             Self::BrokenPipe => f.write_str("stdout closed"),

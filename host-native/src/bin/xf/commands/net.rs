@@ -13,7 +13,7 @@ use xaeroflux::Core;
 use xaeroflux::net::{NetConfig, Replication, SpaceId, Subscription, SyncEvent, Ticket, TorStatus};
 
 use crate::args::{Cli, NetArgs, ServeArgs, SyncArgs, TicketArgs, WatchArgs};
-use crate::commands::status::{StatusSocket, status_json};
+use crate::commands::status::StatusSocket;
 use crate::error::CliError;
 use crate::output::{Out, author_hex};
 use crate::store::open_waiting;
@@ -188,7 +188,7 @@ fn run_loop(
     let done = AtomicBool::new(false);
     std::thread::scope(|scope| {
         if let Some(socket) = &socket {
-            scope.spawn(|| socket.serve(|| status_json(command, core), &done));
+            scope.spawn(|| socket.serve(command, core, &done));
         }
         let printed = print_events(cli, core, events, limit, out);
         done.store(true, Ordering::SeqCst);

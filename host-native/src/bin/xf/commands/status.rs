@@ -7,6 +7,13 @@
 //! prints it; with no command running it says so and prints what the store holds. Feature
 //! `net`, Unix only.
 //!
+//! A client may send one request line first, within [`REQUEST_WAIT`] of connecting (JSON):
+//! `{"status": true}` (what `xf status` sends; a connection that sends nothing gets the same)
+//! or `{"backup": "<absolute path>"}` (what `xf backup` sends when a command holds the store):
+//! the running command backs its store up (`Core::backup_with`), writing a line
+//! `{"progress": [copied, total]}` as it goes, then `{"backup": {report}}` or
+//! `{"error": "<message>"}`. Status answers wait while a backup runs.
+//!
 //! A command holds the store a moment before its socket is there (starting) and after it is
 //! gone or no longer answers (stopping): `xf status` then looks for the socket again, for up
 //! to [`SETTLING`]. Reading what the store holds, `xf status` holds the store itself for a
@@ -57,6 +64,14 @@ fn socket_addr_path(store: &Path) -> io::Result<(PathBuf, Option<File>)> {
 /// How long `xf status` waits for the running command's answer.
 const ANSWER: Duration = Duration::from_secs(5);
 
+/// How long a running command waits for a connection's request line before it answers with
+/// its status.
+const REQUEST_WAIT: Duration = Duration::from_millis(200);
+
+/// How long `xf backup` waits for the next line of a running command's backup (progress
+/// comes every 65 536 events).
+const BACKUP_LINE: Duration = Duration::from_secs(120);
+
 /// The status socket of a running command; the file is removed when this is dropped.
 pub struct StatusSocket {
     path: PathBuf,
@@ -80,21 +95,89 @@ impl StatusSocket {
         Ok(StatusSocket { path, listener })
     }
 
-    /// Answers each connection with `status()` until `stop` is set (looked at every 50 ms).
-    pub fn serve(&self, status: impl Fn() -> Value, stop: &AtomicBool) {
+    /// Answers each connection (see the module docs: the status of `command` on `core`, or a
+    /// backup of `core`) until `stop` is set (looked at every 50 ms).
+    pub fn serve(&self, command: &str, core: &Core, stop: &AtomicBool) {
         while !stop.load(Ordering::SeqCst) {
             match self.listener.accept() {
                 Ok((mut conn, _)) => {
                     // A client that does not read is dropped after a while, not waited for.
                     let _ = conn.set_nonblocking(false);
                     let _ = conn.set_write_timeout(Some(ANSWER));
-                    let _ = conn.write_all(format!("{}\n", status()).as_bytes());
+                    let request = read_request(&conn);
+                    match request.as_ref().and_then(|r| r.get("backup")).and_then(Value::as_str) {
+                        Some(dest) => answer_backup(&mut conn, core, Path::new(dest)),
+                        None => {
+                            let _ = conn.write_all(format!("{}\n", status_json(command, core)).as_bytes());
+                        }
+                    }
                 }
                 // None waiting (or a failed accept): look again shortly.
                 Err(_) => std::thread::sleep(Duration::from_millis(50)),
             }
         }
     }
+}
+
+/// The connection's request line, if it sends one within [`REQUEST_WAIT`].
+fn read_request(conn: &UnixStream) -> Option<Value> {
+    conn.set_read_timeout(Some(REQUEST_WAIT)).ok()?;
+    let mut line = String::new();
+    io::BufRead::read_line(&mut io::BufReader::new(conn).take(4096), &mut line).ok()?;
+    serde_json::from_str(&line).ok()
+}
+
+/// Backs `core` up to `dest` for a client, writing its progress and result (a client gone
+/// meanwhile does not stop the backup).
+fn answer_backup(conn: &mut UnixStream, core: &Core, dest: &Path) {
+    let r = core.backup_with(dest, |p| {
+        let _ = conn.write_all(format!("{}\n", json!({"progress": [p.events_copied, p.events_total]})).as_bytes());
+    });
+    let line = match r {
+        Ok(report) => json!({"backup": super::backup::report_json(&report), "pid": std::process::id()}),
+        Err(e) => json!({"error": e.to_string()}),
+    };
+    let _ = conn.write_all(format!("{line}\n").as_bytes());
+}
+
+/// Asks the command running on `store` to back it up to `dest` (absolute), calling
+/// `progress(copied, total)` on its progress lines. `Ok(None)`: no command answers on the
+/// store (none runs, or it is stopping).
+pub fn request_backup(
+    store: &Path,
+    dest: &Path,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Option<Value>, CliError> {
+    let path = store.join(SOCKET);
+    let conn = match socket_addr_path(store).and_then(|(addr, _dir)| UnixStream::connect(addr)) {
+        Ok(conn) => conn,
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) => return Ok(None),
+        Err(e) => return Err(CliError::io(path.display(), e)),
+    };
+    let request = format!("{}\n", json!({"backup": dest.display().to_string()}));
+    (&conn).write_all(request.as_bytes()).map_err(|e| CliError::io(path.display(), e))?;
+    conn.set_read_timeout(Some(BACKUP_LINE)).map_err(|e| CliError::io(path.display(), e))?;
+    for line in io::BufRead::lines(io::BufReader::new(&conn)) {
+        let line = match line {
+            Ok(line) => line,
+            // Closed unanswered: the command is stopping.
+            Err(e) if is_ended(&e) => return Ok(None),
+            Err(e) => return Err(CliError::io(path.display(), e)),
+        };
+        let v: Value = serde_json::from_str(&line)
+            .map_err(|e| CliError::io(path.display(), io::Error::new(io::ErrorKind::InvalidData, e)))?;
+        if let Some([done, total]) = v["progress"].as_array().map(Vec::as_slice) {
+            progress(done.as_u64().unwrap_or(0), total.as_u64().unwrap_or(0));
+        } else if let Some(message) = v["error"].as_str() {
+            return Err(CliError::ServedBackup(message.to_string()));
+        } else if v.get("backup").is_some() {
+            return Ok(Some(v));
+        } else {
+            // A status answer: the command runs a build that takes no backup requests.
+            return Ok(None);
+        }
+    }
+    Ok(None)
 }
 
 impl Drop for StatusSocket {
@@ -104,7 +187,7 @@ impl Drop for StatusSocket {
 }
 
 /// What the running `command` answers: its process, the store's feeds, and the sync status.
-pub fn status_json(command: &str, core: &Core) -> Value {
+fn status_json(command: &str, core: &Core) -> Value {
     let stats = core.stats();
     let mut v = json!({
         "running": true,
@@ -145,7 +228,9 @@ pub fn status(cli: &Cli, out: &mut Out) -> Result<(), CliError> {
     let path = cli.store.join(SOCKET);
     let deadline = Instant::now() + SETTLING;
     let answer = loop {
-        let connected = socket_addr_path(&cli.store).and_then(|(addr, _dir)| UnixStream::connect(addr));
+        let connected = socket_addr_path(&cli.store)
+            .and_then(|(addr, _dir)| UnixStream::connect(addr))
+            .and_then(|mut conn| conn.write_all(b"{\"status\":true}\n").map(|()| conn));
         match connected {
             Ok(conn) => match read_answer(conn) {
                 Ok(answer) if !answer.is_empty() => break answer,
