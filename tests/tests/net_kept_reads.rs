@@ -85,6 +85,16 @@ fn reads_on_demand_are_answered_again_after_a_restart_with_no_peer() {
     assert_eq!(kept_files(db.path()), 0);
     std::fs::remove_dir(db.path().join("net.fetched")).unwrap();
     std::fs::rename(db.path().join("kept-copy"), db.path().join("net.fetched")).unwrap();
+    copy_dir(&db.path().join("net.fetched"), &db.path().join("kept-copy"));
+
+    // Cleared with the store opened without sync: the files go at once; other names stay.
+    std::fs::write(db.path().join("net.fetched").join("notes.txt"), b"mine").unwrap();
+    let offline = Core::open(db.path()).unwrap();
+    assert_eq!(offline.clear_fetch_cache().unwrap(), kept);
+    assert_eq!(kept_files(db.path()), 1, "only notes.txt is left");
+    drop(offline);
+    std::fs::remove_dir_all(db.path().join("net.fetched")).unwrap();
+    std::fs::rename(db.path().join("kept-copy"), db.path().join("net.fetched")).unwrap();
 
     // Damaged files are refused and deleted: nothing unverified is shown.
     for f in std::fs::read_dir(db.path().join("net.fetched")).unwrap() {

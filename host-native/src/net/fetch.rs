@@ -381,8 +381,9 @@ impl Core {
     /// Drops every answer of reads on demand kept for later reads
     /// ([`NetConfig::with_fetch_cache`](super::NetConfig::with_fetch_cache)), in memory and on
     /// disk ([`NetConfig::with_fetch_cache_on_disk`](super::NetConfig::with_fetch_cache_on_disk)):
-    /// later reads ask a peer again. Returns how many answers were dropped. The files go in
-    /// the background, before sync stops. Sync must be running.
+    /// later reads ask a peer again. Returns how many answers were dropped. With sync running
+    /// the files go in the background, before sync stops; with the store opened without sync,
+    /// they are deleted before this returns.
     ///
     /// ```no_run
     /// # use xaeroflux::Core;
@@ -394,7 +395,15 @@ impl Core {
     /// # }
     /// ```
     pub fn clear_fetch_cache(&self) -> Result<usize, NetError> {
-        let inner = self.net_slot().inner()?;
+        let inner = match self.net_slot().inner() {
+            Ok(inner) => inner,
+            Err(NetError::NotRunning) => {
+                return kept::KeptReads::new(self.path())
+                    .remove_all()
+                    .map_err(|source| NetError::Io { op: "delete kept reads", source });
+            }
+            Err(e) => return Err(e),
+        };
         let mut cache = lock(&inner.fetch_cache);
         let dropped = cache.clear();
         let n = dropped.len();

@@ -186,6 +186,32 @@ impl KeptReads {
         loaded
     }
 
+    /// Deletes every kept answer's file (and temporary file) in the directory, with sync not
+    /// running (no thread writes them). Returns how many answers' files were deleted; other
+    /// names are left alone.
+    pub(crate) fn remove_all(&self) -> io::Result<usize> {
+        let dir = match fs::read_dir(&self.dir) {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut removed = 0;
+        for entry in dir {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let (answer, tmp) = match name.strip_suffix(".tmp") {
+                Some(answer) => (answer, true),
+                None => (name, false),
+            };
+            if is_kept_name(answer) {
+                fs::remove_file(entry.path())?;
+                removed += usize::from(!tmp);
+            }
+        }
+        Ok(removed)
+    }
+
     /// Does one job. Failures are ignored: the files are a cache.
     fn run(&self, job: KeptJob) {
         match job {
@@ -220,6 +246,14 @@ impl KeptReads {
             }
         })
     }
+}
+
+/// Whether `name` is a kept answer's file name, `<author hex>.<start>-<end>`.
+fn is_kept_name(name: &str) -> bool {
+    let Some((author, seqs)) = name.split_once('.') else { return false };
+    let Some((start, end)) = seqs.split_once('-') else { return false };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    author.len() == 64 && author.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) && digits(start) && digits(end)
 }
 
 /// The fuzz target `kept_read_decode` (`crate::net::fuzzing::kept_read`): a kept read from

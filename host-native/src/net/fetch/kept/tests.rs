@@ -150,3 +150,28 @@ fn the_fuzz_targets_valid_file_is_accepted_and_checked() {
     fuzz_kept_file(&[1, 0, 0, 0]); // a tampering that changes nothing
     fuzz_kept_file(&[1, 200, 0, 1]);
 }
+
+#[test]
+fn only_kept_answers_names_are_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let kept = KeptReads::new(dir.path());
+    let store = feed(3, 40);
+    let author = store.author().unwrap();
+    let ours = kept.file(&author, &(0..40));
+    kept.write(&ours, b"anything").unwrap();
+    let mut tmp = ours.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, b"half").unwrap();
+    let others = ["notes.txt", "0a.1-2", &format!("{}.1-", "a".repeat(64)), &format!("{}.x-2", "a".repeat(64))];
+    for name in others {
+        std::fs::write(kept.dir.join(name), b"not ours").unwrap();
+    }
+    assert!(is_kept_name(&format!("{}.0-40", "0".repeat(64))));
+    assert!(!is_kept_name(&format!("{}.0-40", "A".repeat(64))));
+    assert_eq!(kept.remove_all().unwrap(), 1);
+    assert!(!ours.exists() && !Path::new(&tmp).exists());
+    for name in others {
+        assert!(kept.dir.join(name).exists(), "{name}");
+    }
+    assert_eq!(KeptReads::new(&dir.path().join("absent")).remove_all().unwrap(), 0);
+}
