@@ -61,7 +61,8 @@
 //!   problem ([`IntegrityProblem`]) and runs while the store is written (`xf check`).
 //! - **Backups.** [`Core::backup_to`] writes a new store of the same author while this one is
 //!   used: every feed byte for byte, each event hashed again and checked against its feed's
-//!   signed head and root, renamed into place only once complete and durable (`xf backup`).
+//!   signed head and root, renamed into place only once complete and durable (`xf backup`);
+//!   [`Core::update_backup`] later copies only what the backup lacks.
 //! - **Proofs.** The index keeps the MMR nodes of height 6 and more (about one per 32
 //!   events); a proof recomputes lower nodes from the events of one aligned block of 64.
 //! - **Memory.** The store keeps per feed its peaks, the MMR nodes made since the last

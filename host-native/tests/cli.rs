@@ -401,10 +401,19 @@ fn backup_writes_a_store_with_the_same_feeds_and_refuses_an_existing_destination
 
     let out = env.xf(&["backup", copy_arg], b"");
     assert_one_line_error(&out, 1, "exists (a backup writes over nothing)");
+    // Updated: only the new events are copied.
+    env.ok(&["append", "four", "five"]);
+    let text = env.ok(&["backup", "--update", copy_arg]);
+    assert!(text.starts_with("updated a backup of 300 events with 2 events of 1 feed"), "{text}");
+    assert_eq!(root(&copy), root(&env.store()));
+    let report = env.json(&["backup", "--update", copy_arg]);
+    assert_eq!((report["events"].as_u64(), report["events_before"].as_u64()), (Some(0), Some(302)));
+    let out = env.xf(&["backup", "--update", env.path("nowhere").to_str().expect("utf-8 path")], b"");
+    assert_one_line_error(&out, 1, "is not a backup of this store");
     let report = env.json(&["backup", env.path("copy2").to_str().expect("utf-8 path")]);
     assert_eq!(
         (report["events"].as_u64(), report["feeds"].as_u64(), report["forks"].as_u64()),
-        (Some(300), Some(1), Some(0))
+        (Some(302), Some(1), Some(0))
     );
     assert!(report["path"].as_str().is_some_and(|p| p.ends_with("copy2")), "{report}");
 }

@@ -96,6 +96,9 @@ fn serve_sync_watch_and_clean_stop() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(err.contains("exists") && err.contains("running on the store") && err.lines().count() == 1, "{err}");
+    let out = xf(&a, &["backup", "--update", copy.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("updated a backup of 4 events with 0 events of 2 feeds"), "{text}");
     // A relative destination is this process's, not the serve's.
     let out = Command::new(env!("CARGO_BIN_EXE_xf"))
         .current_dir(dir.path())

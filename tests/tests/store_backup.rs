@@ -161,10 +161,10 @@ fn a_backup_holds_every_feed_byte_for_byte() {
 }
 
 #[test]
-fn many_feeds_arriving_interleaved_are_backed_up() {
+fn feeds_arriving_interleaved_are_backed_up() {
     let dir = tempfile::tempdir().unwrap();
     let core = Core::builder().with_page_size(PAGE as u32).open(dir.path().join("s")).unwrap();
-    let mut feeds: Vec<MemStore> = (0..100u8).map(|i| mem_feed(100 + i)).collect();
+    let mut feeds: Vec<MemStore> = (0..40u8).map(|i| mem_feed(100 + i)).collect();
     // Three rounds: each feed grows by a few events per round, stored feed after feed, with
     // local appends between the rounds.
     for round in 0..3u64 {
@@ -179,7 +179,7 @@ fn many_feeds_arriving_interleaved_are_backed_up() {
         core.append_batch([&b"local"[..], b"between rounds"]).unwrap();
     }
     let report = core.backup_to(dir.path().join("b")).unwrap();
-    assert_eq!(report.feeds, 101);
+    assert_eq!(report.feeds, 41);
     let copy = Core::open(dir.path().join("b")).unwrap();
     assert_same_feeds(&core, &copy);
     let integrity = copy.check_integrity().unwrap();
@@ -277,4 +277,84 @@ fn flip(store: &Path, offset: u64) {
     let mut b = [0u8; 1];
     f.read_exact_at(&mut b, offset).unwrap();
     f.write_all_at(&[b[0] ^ 0x10], offset).unwrap();
+}
+
+#[test]
+fn an_update_copies_only_what_the_backup_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::builder().with_page_size(PAGE as u32).open(dir.path().join("s")).unwrap();
+    let payloads: Vec<Vec<u8>> = (0..2_000u32).map(|i| format!("local {i}").into_bytes()).collect();
+    core.append_batch(payloads.iter().map(Vec::as_slice)).unwrap();
+    // A feed holding events past its head (as in the first test): its later head comes
+    // with no events the backup lacks.
+    let mut past = mem_feed(6);
+    append_mem(&mut past, 0, 200);
+    let (first, replica) = sync_batches(&past, MemStore::replica(past.page_config()));
+    core.store_batches(&first).unwrap();
+    append_mem(&mut past, 200, 300);
+    let (second, _) = sync_batches(&past, replica);
+    let ahead: Vec<_> = second.iter().take_while(|b| !b.complete).take(4).cloned().collect();
+    core.store_batches(&ahead).unwrap();
+    let past_author = past.author().unwrap();
+    // A feed with events and no head yet: its head comes later, with no events.
+    let mut no_head = mem_feed(5);
+    append_mem(&mut no_head, 0, 300);
+    let (list, _) = sync_batches(&no_head, MemStore::replica(no_head.page_config()));
+    let partial: Vec<_> = list.iter().take_while(|b| !b.complete).take(3).cloned().collect();
+    core.store_batches(&partial).unwrap();
+    let no_head_author = no_head.author().unwrap();
+
+    let b = dir.path().join("b");
+    let first_report = core.backup_to(&b).unwrap();
+    // Nothing new: nothing copied.
+    let same = core.update_backup(&b).unwrap();
+    assert_eq!((same.events, same.events_before), (0, first_report.events));
+    assert_same_feeds(&core, &Core::open(&b).unwrap());
+
+    // New local events, the rest of a feed (reaching its head), a new feed, fork evidence,
+    // a head alone.
+    let past_len = core.feed_len(&past_author);
+    core.append_batch(payloads[..300].iter().map(Vec::as_slice)).unwrap();
+    let held = core.feed_peaks(&no_head_author).unwrap();
+    let late_head = AuthorKey::from_secret_bytes(&[5; 32]).sign_head(held.leaves(), held.root());
+    core.store_verified(&late_head, &[]).unwrap();
+    assert_eq!(core.feed_head(&no_head_author), Some(late_head));
+    let rest: Vec<_> = second.iter().skip(ahead.len()).cloned().collect();
+    core.store_batches(&rest).unwrap();
+    assert_eq!(core.feed_head(&past_author), past.local_head());
+    let mut newcomer = mem_feed(9);
+    append_mem(&mut newcomer, 0, 50);
+    let evs: Vec<EventRef<'_>> = newcomer.iter_feed(&newcomer.author().unwrap()).collect();
+    core.store_verified(&newcomer.local_head().unwrap(), &evs).unwrap();
+    let forker = AuthorKey::from_secret_bytes(&[8; 32]);
+    let evidence = ForkEvidence {
+        first: forker.sign_head(3, Hash([1; 32])),
+        second: forker.sign_head(3, Hash([2; 32])),
+        proof: None,
+    };
+    core.record_fork(&evidence).unwrap();
+    let before: u64 = Core::open(&b).unwrap().feeds().iter().map(|f| f.len).sum();
+    let report = core.update_backup(&b).unwrap();
+    assert_eq!((report.events, report.events_before, report.forks), (300 + (500 - past_len) + 50, before, 1));
+    let copy = Core::open(&b).unwrap();
+    assert_same_feeds(&core, &copy);
+    assert!(copy.check_integrity().unwrap().is_ok());
+    drop(copy);
+
+    // A backup written to is no longer a prefix: refused, nothing written.
+    let copy = Core::open(&b).unwrap();
+    copy.append(copy.new_event(b"written in the backup")).unwrap();
+    drop(copy);
+    core.append(core.new_event(b"and in the store")).unwrap();
+    match core.update_backup(&b) {
+        Err(BackupError::Mismatch { author, .. }) => assert_eq!(author, core.author()),
+        other => panic!("{other:?}"),
+    }
+    // Not a backup of this store: another store, or no store.
+    let other = Core::open(dir.path().join("o")).unwrap();
+    other.append(other.new_event(b"x")).unwrap();
+    drop(other);
+    assert!(matches!(core.update_backup(dir.path().join("o")), Err(BackupError::NotABackup { .. })));
+    assert!(matches!(core.update_backup(dir.path().join("none")), Err(BackupError::NotABackup { .. })));
+    assert!(!dir.path().join("none").exists());
 }

@@ -55,11 +55,13 @@ pub struct BackupReport {
     pub path: PathBuf,
     /// Feeds copied (the local one included).
     pub feeds: u64,
-    /// Events copied.
+    /// Events copied by this call.
     pub events: u64,
+    /// Events the backup held before ([`Core::update_backup`]; 0 for a new backup).
+    pub events_before: u64,
     /// Encoded bytes of those events (headers and payloads).
     pub event_bytes: u64,
-    /// Fork evidence copied.
+    /// Fork evidence recorded in the backup by this call.
     pub forks: u64,
     /// Time the backup took.
     pub elapsed: Duration,
@@ -80,7 +82,13 @@ pub enum BackupError {
         /// The destination.
         path: PathBuf,
     },
-    /// Creating the backup's store failed.
+    /// The path to update is not a backup of this store (no store, another author, another
+    /// page size).
+    NotABackup {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Creating or opening the backup's store failed.
     Create(OpenError),
     /// Reading the source failed (a damaged page names its seqs).
     Read(ReadError),
@@ -90,12 +98,14 @@ pub enum BackupError {
     Store(ImportError),
     /// Recording fork evidence in the backup failed.
     Fork(RecordForkError),
-    /// The events copied of a feed do not give the source's signed head or MMR root: the
-    /// source's pages changed under it. Nothing was renamed into place.
+    /// A feed of the backup does not agree with the source: the events copied do not give the
+    /// source's signed head or MMR root (the source's pages changed under it; nothing was
+    /// renamed into place), or, updating, the backup's feed is not a prefix of the source's
+    /// (the backup was written to, or is another store's; nothing was written).
     Mismatch {
         /// The feed's author.
         author: AuthorId,
-        /// Events copied of it.
+        /// Events of it in the backup.
         len: u64,
     },
     /// Making the backup durable failed.
@@ -111,14 +121,15 @@ impl fmt::Display for BackupError {
                 write!(f, "backup refused: {} exists (a backup writes over nothing)", path.display())
             }
             Self::BadDestination { path } => write!(f, "backup refused: {} names no directory entry", path.display()),
-            Self::Create(e) => write!(f, "backup failed creating its store: {e}"),
+            Self::NotABackup { path } => write!(f, "{} is not a backup of this store", path.display()),
+            Self::Create(e) => write!(f, "backup failed opening its store: {e}"),
             Self::Read(e) => write!(f, "backup failed reading the source: {e}"),
             Self::Append(e) => write!(f, "backup failed writing the local feed: {e}"),
             Self::Store(e) => write!(f, "backup failed storing a feed: {e}"),
             Self::Fork(e) => write!(f, "backup failed recording fork evidence: {e}"),
             Self::Mismatch { author, len } => write!(
                 f,
-                "backup failed: the {len} events copied of feed {author} do not give the source's signed head or root"
+                "backup failed: feed {author} at {len} events does not agree with the source's signed head and root"
             ),
             Self::Sync(e) => write!(f, "backup failed making its store durable: {e}"),
             Self::Io(e) => write!(f, "backup failed: {e}"),
@@ -136,7 +147,10 @@ impl core::error::Error for BackupError {
             Self::Fork(e) => Some(e),
             Self::Sync(e) => Some(e),
             Self::Io(e) => Some(e),
-            Self::DestinationExists { .. } | Self::BadDestination { .. } | Self::Mismatch { .. } => None,
+            Self::DestinationExists { .. }
+            | Self::BadDestination { .. }
+            | Self::NotABackup { .. }
+            | Self::Mismatch { .. } => None,
         }
     }
 }
@@ -151,6 +165,8 @@ struct FeedCopy {
     root: Hash,
     /// The source's stored signed head (other authors' feeds); its length is at most `len`.
     head: Option<SignedHead>,
+    /// Where the copy starts: 0, or the length an earlier backup holds.
+    start: u64,
     /// Events handed to the backup's writer so far.
     copied: u64,
     /// MMR peaks over the events copied, hashed again here.
@@ -260,20 +276,122 @@ impl Core {
 
     /// Writes the backup's store at `at` (which does not exist).
     fn write_backup(&self, at: &Path, progress: &mut dyn FnMut(BackupProgress)) -> Result<BackupReport, BackupError> {
-        let copy = Core::builder()
-            .with_page_size(self.page_size())
-            .with_segment_pages(self.shared.segment_pages)
-            // Made durable once, at the end (`close`); a crash before leaves only the
-            // temporary directory.
-            .with_durability(super::Durability::GroupCommit { max_delay: Duration::from_secs(3600) })
-            .with_author_key(self.shared.key.clone())
-            .open(at)
-            .map_err(BackupError::Create)?;
+        let copy = self.open_copy(at, true)?;
+        let feeds = self.snapshot();
+        let report = self.copy_feeds(&copy, feeds, progress)?;
+        self.finish_copy(copy, at)?;
+        Ok(report)
+    }
+
+    /// Brings the backup at `dest` (made by [`Core::backup_to`] of this store, or updated
+    /// since) up to this store's state: only what the backup lacks is copied, each feed's
+    /// events past the backup's length, new feeds, newer signed heads and fork evidence. Every
+    /// feed the backup holds must be a prefix of this store's (checked with a consistency
+    /// proof against the backup's root) and the backup of this store's author, or nothing is
+    /// written ([`BackupError::NotABackup`], [`BackupError::Mismatch`]).
+    ///
+    /// It writes into the backup in place, a commit at a time (not under a temporary name):
+    /// interrupted, the backup is still a store that opens, holding each feed up to some
+    /// length between what it held and what this store held; the next update goes on from
+    /// there. The report counts the events copied by this call.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let core = xaeroflux::Core::open(dir.path().join("store"))?;
+    /// core.append_batch([&b"one"[..], b"two"])?;
+    /// core.backup_to(dir.path().join("backup"))?;
+    /// core.append(core.new_event(b"three"))?;
+    /// let report = core.update_backup(dir.path().join("backup"))?;
+    /// assert_eq!((report.events, report.events_before), (1, 2));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn update_backup(&self, dest: impl AsRef<Path>) -> Result<BackupReport, BackupError> {
+        self.update_backup_with(dest, |_| {})
+    }
+
+    /// [`Core::update_backup`], calling `progress` as it goes (events to copy only).
+    pub fn update_backup_with(
+        &self,
+        dest: impl AsRef<Path>,
+        mut progress: impl FnMut(BackupProgress),
+    ) -> Result<BackupReport, BackupError> {
+        let t0 = Instant::now();
+        let dest = dest.as_ref();
+        let not_a_backup = || BackupError::NotABackup { path: dest.to_path_buf() };
+        if !matches!(files::inspect(dest), Ok(DirState::Store(_))) {
+            return Err(not_a_backup());
+        }
+        let copy = self.open_copy(dest, false)?;
+        if copy.author() != self.author() || copy.page_size() != self.page_size() {
+            return Err(not_a_backup());
+        }
         let mut feeds = self.snapshot();
+        for f in &mut feeds {
+            self.resume(&copy, f)?;
+        }
+        if let Some(extra) = copy.feeds().iter().find(|g| !feeds.iter().any(|f| f.author == g.author)) {
+            return Err(BackupError::Mismatch { author: extra.author, len: extra.len });
+        }
+        let before: u64 = feeds.iter().map(|f| f.start).sum();
+        let mut report = self.copy_feeds(&copy, feeds, &mut progress)?;
+        self.finish_copy(copy, dest)?;
+        report.events_before = before;
+        report.elapsed = t0.elapsed();
+        Ok(report)
+    }
+
+    /// Opens (`create`: creates) the store of a backup at `at`, with this store's settings and,
+    /// when creating, its author key. Written with group commit: made durable at its close
+    /// (and by imports, which commit durably).
+    fn open_copy(&self, at: &Path, create: bool) -> Result<Core, BackupError> {
+        let mut builder = Core::builder()
+            .with_segment_pages(self.shared.segment_pages)
+            .with_durability(super::Durability::GroupCommit { max_delay: Duration::from_secs(3600) });
+        if create {
+            builder = builder.with_page_size(self.page_size()).with_author_key(self.shared.key.clone());
+        }
+        builder.open(at).map_err(BackupError::Create)
+    }
+
+    /// Where `feed`'s copy into the backup `copy` starts: the backup's length, once checked
+    /// to be a prefix of the feed (the backup's root at it, proven consistent with the
+    /// source's root).
+    fn resume(&self, copy: &Core, feed: &mut FeedCopy) -> Result<(), BackupError> {
+        let Some(peaks) = copy.feed_peaks(&feed.author).filter(|p| p.leaves() > 0) else { return Ok(()) };
+        let at = peaks.leaves();
+        let mismatch = BackupError::Mismatch { author: feed.author, len: at };
+        if at > feed.len {
+            return Err(mismatch);
+        }
+        if at < feed.len {
+            let proof = self.consistency_proof_between(&feed.author, at, feed.len).map_err(|_| mismatch)?;
+            proof
+                .verify(&peaks.root(), &feed.root)
+                .map_err(|_| BackupError::Mismatch { author: feed.author, len: at })?;
+        } else if peaks.root() != feed.root {
+            return Err(mismatch);
+        }
+        feed.start = at;
+        feed.copied = at;
+        feed.peaks = peaks;
+        Ok(())
+    }
+
+    /// Copies every feed of `feeds` (from each one's `start`) into the backup `copy`, checks
+    /// each against the source's root, and stores newer signed heads and the fork evidence.
+    fn copy_feeds(
+        &self,
+        copy: &Core,
+        mut feeds: Vec<FeedCopy>,
+        progress: &mut dyn FnMut(BackupProgress),
+    ) -> Result<BackupReport, BackupError> {
         let forks = self.forks();
         let index: HashMap<AuthorId, usize> = feeds.iter().enumerate().map(|(i, f)| (f.author, i)).collect();
-        let total: u64 = feeds.iter().map(|f| f.len).sum();
+        let total: u64 = feeds.iter().map(|f| f.len - f.start).sum();
         let mut p = BackupProgress { events_copied: 0, events_total: total };
+        let copied = |feeds: &[FeedCopy]| feeds.iter().map(|f| f.copied - f.start).sum::<u64>();
         let mut reported = 0;
         let mut event_bytes = 0u64;
         let mut window = Window::default();
@@ -282,14 +400,14 @@ impl Core {
         for ev in self.iter_events() {
             let ev = ev.map_err(BackupError::Read)?;
             let Some(&i) = index.get(&ev.author()) else { continue };
-            if ev.seq() >= feeds[i].len {
+            if ev.seq() < feeds[i].start || ev.seq() >= feeds[i].len {
                 continue;
             }
             event_bytes += ev.encoded().len() as u64;
             window.push(i, ev);
             if window.bytes >= WINDOW_BYTES {
                 window = copy.write_window(&mut feeds, window)?;
-                p.events_copied = feeds.iter().map(|f| f.copied).sum();
+                p.events_copied = copied(&feeds);
                 if p.events_copied - reported >= PROGRESS_EVERY {
                     reported = p.events_copied;
                     progress(p);
@@ -300,28 +418,41 @@ impl Core {
         while !window.feeds.is_empty() {
             window = copy.write_window(&mut feeds, window)?;
         }
+        // A newer signed head of events the backup held already (an update).
+        let heads: Vec<Import> = feeds
+            .iter_mut()
+            .filter_map(FeedCopy::head_alone)
+            .filter(|imp| copy.feed_head(&imp.head.author) != Some(imp.head))
+            .collect();
+        copy.commit_backup_imports(heads)?;
         for f in &feeds {
-            let copied_root = if f.local { copy.mmr_root() } else { f.peaks.root() };
-            if f.copied != f.len || copy.feed_len(&f.author) != f.len || copied_root != f.root {
+            let root = copy.feed_peaks(&f.author).map(|p| p.root());
+            if f.copied != f.len || copy.feed_len(&f.author) != f.len || root != Some(f.root) {
                 return Err(BackupError::Mismatch { author: f.author, len: f.copied });
             }
         }
+        let mut recorded = 0;
         for evidence in &forks {
-            copy.record_fork(evidence).map_err(BackupError::Fork)?;
+            recorded += u64::from(copy.record_fork(evidence).map_err(BackupError::Fork)?);
         }
-        copy.close().map_err(BackupError::Sync)?;
-        self.copy_net_files(at)?;
-        files::sync_dir(at).map_err(BackupError::Io)?;
         p.events_copied = total;
         progress(p);
         Ok(BackupReport {
-            path: at.to_path_buf(),
+            path: copy.path().to_path_buf(),
             feeds: feeds.len() as u64,
             events: total,
+            events_before: 0,
             event_bytes,
-            forks: forks.len() as u64,
+            forks: recorded,
             elapsed: Duration::ZERO,
         })
+    }
+
+    /// Closes the backup's store (durably) and copies the sync's files into it.
+    fn finish_copy(&self, copy: Core, at: &Path) -> Result<(), BackupError> {
+        copy.close().map_err(BackupError::Sync)?;
+        self.copy_net_files(at)?;
+        files::sync_dir(at).map_err(BackupError::Io)
     }
 
     /// Every feed's length, root and signed head now (each read under its feed's lock).
@@ -336,6 +467,7 @@ impl Core {
                     len: inner.len,
                     root: inner.peaks.root(),
                     head: if f.local { None } else { inner.head },
+                    start: 0,
                     copied: 0,
                     peaks: MmrPeaks::new(),
                 }
@@ -387,6 +519,15 @@ impl Core {
 }
 
 impl FeedCopy {
+    /// The writer's request storing the feed's signed head alone, if the copy holds exactly
+    /// its events but none of this copy's imports stored it (an update whose backup held the
+    /// events, not the head). Stored once: the head is then taken.
+    fn head_alone(&mut self) -> Option<Import> {
+        let head = self.head.filter(|h| h.length == self.copied && self.copied == self.start && h.length > 0)?;
+        self.head = None;
+        Some(Import { head, events: Vec::new(), count: 0, expect_len: self.copied, partial: None, leaves: Vec::new() })
+    }
+
     /// The writer's request storing `evs`, the feed's next events: with the signed head if
     /// they reach it (checked here against the events hashed again), else as a verified prefix
     /// ending at the peaks they give.

@@ -113,8 +113,12 @@ pub enum Command {
 /// `xf backup`.
 #[derive(Args, Debug)]
 pub struct BackupArgs {
-    /// Directory to write the backup to; it must not exist.
+    /// Directory to write the backup to; it must not exist (with --update: a backup of this
+    /// store).
     pub dest: PathBuf,
+    /// Bring an existing backup of this store up to date: copy only what it lacks.
+    #[arg(long)]
+    pub update: bool,
 }
 
 /// `xf forks`.

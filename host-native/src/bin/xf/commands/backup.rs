@@ -17,14 +17,17 @@ pub fn backup(cli: &Cli, args: &BackupArgs, out: &mut Out) -> Result<(), CliErro
     let mut bar = EventsBar::new("backing up");
     #[cfg(feature = "net")]
     if cli.store.join(crate::store::STATUS_SOCKET).exists()
-        && let Some(answer) = super::status::request_backup(&cli.store, &dest, |done, total| bar.set(done, total))?
+        && let Some(answer) =
+            super::status::request_backup(&cli.store, &dest, args.update, |done, total| bar.set(done, total))?
     {
         bar.finish();
         let by = answer["pid"].as_u64().map(|pid| format!(" by the xf command running on the store (pid {pid})"));
         return print(cli, out, &answer["backup"], by.as_deref().unwrap_or(""));
     }
     let core = open_existing(&cli.store)?;
-    let report = core.backup_with(&dest, |p| bar.set(p.events_copied, p.events_total)).map_err(CliError::Backup)?;
+    let progress = |p: xaeroflux::BackupProgress| bar.set(p.events_copied, p.events_total);
+    let report = if args.update { core.update_backup_with(&dest, progress) } else { core.backup_with(&dest, progress) }
+        .map_err(CliError::Backup)?;
     bar.finish();
     print(cli, out, &report_json(&report), "")
 }
@@ -35,6 +38,7 @@ pub fn report_json(report: &BackupReport) -> Value {
         "path": report.path.display().to_string(),
         "feeds": report.feeds,
         "events": report.events,
+        "events_before": report.events_before,
         "event_bytes": report.event_bytes,
         "forks": report.forks,
         "seconds": report.elapsed.as_secs_f64(),
@@ -48,8 +52,12 @@ fn print(cli: &Cli, out: &mut Out, report: &Value, by: &str) -> Result<(), CliEr
     }
     let n = |k: &str| report[k].as_u64().unwrap_or(0);
     let feeds = n("feeds");
+    let what = match n("events_before") {
+        0 => "backed up",
+        before => &format!("updated a backup of {before} events with"),
+    };
     out.line(format!(
-        "backed up {} events of {feeds} feed{} ({:.1} MB) to {}{by} in {:.2} s; every feed checked against its signed head",
+        "{what} {} events of {feeds} feed{} ({:.1} MB) to {}{by} in {:.2} s; every feed checked against its signed head",
         n("events"),
         if feeds == 1 { "" } else { "s" },
         n("event_bytes") as f64 / 1e6,

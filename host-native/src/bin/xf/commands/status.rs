@@ -9,8 +9,9 @@
 //!
 //! A client may send one request line first, within [`REQUEST_WAIT`] of connecting (JSON):
 //! `{"status": true}` (what `xf status` sends; a connection that sends nothing gets the same)
-//! or `{"backup": "<absolute path>"}` (what `xf backup` sends when a command holds the store):
-//! the running command backs its store up (`Core::backup_with`), writing a line
+//! or `{"backup": "<absolute path>", "update": bool}` (what `xf backup` sends when a command
+//! holds the store): the running command backs its store up (`Core::backup_with`, or
+//! `Core::update_backup_with`), writing a line
 //! `{"progress": [copied, total]}` as it goes, then `{"backup": {report}}` or
 //! `{"error": "<message>"}`. Status answers wait while a backup runs.
 //!
@@ -105,8 +106,9 @@ impl StatusSocket {
                     let _ = conn.set_nonblocking(false);
                     let _ = conn.set_write_timeout(Some(ANSWER));
                     let request = read_request(&conn);
+                    let update = request.as_ref().is_some_and(|r| r["update"] == true);
                     match request.as_ref().and_then(|r| r.get("backup")).and_then(Value::as_str) {
-                        Some(dest) => answer_backup(&mut conn, core, Path::new(dest)),
+                        Some(dest) => answer_backup(&mut conn, core, Path::new(dest), update),
                         None => {
                             let _ = conn.write_all(format!("{}\n", status_json(command, core)).as_bytes());
                         }
@@ -129,10 +131,11 @@ fn read_request(conn: &UnixStream) -> Option<Value> {
 
 /// Backs `core` up to `dest` for a client, writing its progress and result (a client gone
 /// meanwhile does not stop the backup).
-fn answer_backup(conn: &mut UnixStream, core: &Core, dest: &Path) {
-    let r = core.backup_with(dest, |p| {
+fn answer_backup(conn: &mut UnixStream, core: &Core, dest: &Path, update: bool) {
+    let progress = |p: xaeroflux::BackupProgress| {
         let _ = conn.write_all(format!("{}\n", json!({"progress": [p.events_copied, p.events_total]})).as_bytes());
-    });
+    };
+    let r = if update { core.update_backup_with(dest, progress) } else { core.backup_with(dest, progress) };
     let line = match r {
         Ok(report) => json!({"backup": super::backup::report_json(&report), "pid": std::process::id()}),
         Err(e) => json!({"error": e.to_string()}),
@@ -140,12 +143,13 @@ fn answer_backup(conn: &mut UnixStream, core: &Core, dest: &Path) {
     let _ = conn.write_all(format!("{line}\n").as_bytes());
 }
 
-/// Asks the command running on `store` to back it up to `dest` (absolute), calling
-/// `progress(copied, total)` on its progress lines. `Ok(None)`: no command answers on the
-/// store (none runs, or it is stopping).
+/// Asks the command running on `store` to back it up to `dest` (absolute; `update`: bring the
+/// backup there up to date), calling `progress(copied, total)` on its progress lines.
+/// `Ok(None)`: no command answers on the store (none runs, or it is stopping).
 pub fn request_backup(
     store: &Path,
     dest: &Path,
+    update: bool,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Option<Value>, CliError> {
     let path = store.join(SOCKET);
@@ -154,7 +158,7 @@ pub fn request_backup(
         Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) => return Ok(None),
         Err(e) => return Err(CliError::io(path.display(), e)),
     };
-    let request = format!("{}\n", json!({"backup": dest.display().to_string()}));
+    let request = format!("{}\n", json!({"backup": dest.display().to_string(), "update": update}));
     (&conn).write_all(request.as_bytes()).map_err(|e| CliError::io(path.display(), e))?;
     conn.set_read_timeout(Some(BACKUP_LINE)).map_err(|e| CliError::io(path.display(), e))?;
     for line in io::BufRead::lines(io::BufReader::new(&conn)) {
