@@ -17,7 +17,7 @@ use xaeroflux::{BackupError, Core, EventFlags, Hash, ReadError, new_space_secret
 use xaeroflux_core::memstore::{MemStore, NewEvent};
 use xaeroflux_core::page::PageConfig;
 use xaeroflux_core::xsp::{Config, Event, Pair, Role, Session, VerifiedBatch};
-use xaeroflux_core::{AuthorKey, EventRef};
+use xaeroflux_core::{AuthorId, AuthorKey, EventRef};
 
 /// The verified batches of syncing `src` into `replica` in small frames (most of them end
 /// before the head), and the replica afterwards.
@@ -40,6 +40,45 @@ fn mem_feed(secret: u8) -> MemStore {
 fn append_mem(m: &mut MemStore, from: u64, n: u64) {
     let payload = [9u8; 150];
     m.append_batch((from..from + n).map(|i| NewEvent::new(1_000 + i, &payload))).unwrap();
+}
+
+/// Stores in `core` a feed of `mem_feed(secret)` with events and no head yet: only sync
+/// batches that end before the head. Returns its author.
+fn store_feed_without_head(core: &Core, secret: u8) -> AuthorId {
+    let mut feed = mem_feed(secret);
+    append_mem(&mut feed, 0, 300);
+    let (list, _) = sync_batches(&feed, MemStore::replica(feed.page_config()));
+    let partial: Vec<_> = list.iter().take_while(|b| !b.complete).take(3).cloned().collect();
+    assert!(!partial.is_empty());
+    core.store_batches(&partial).unwrap();
+    let author = feed.author().unwrap();
+    assert!(core.feed_head(&author).is_none() && core.feed_len(&author) > 0);
+    author
+}
+
+/// Stores in `core` a feed of `mem_feed(secret)` holding events past its stored head: all of a
+/// first sync (head 200), then the first batches of a second one (they end before its head of
+/// 500). Returns the feed and the second sync's batches not stored.
+fn store_feed_past_its_head(core: &Core, secret: u8) -> (MemStore, Vec<VerifiedBatch>) {
+    let mut feed = mem_feed(secret);
+    append_mem(&mut feed, 0, 200);
+    let (first, replica) = sync_batches(&feed, MemStore::replica(feed.page_config()));
+    core.store_batches(&first).unwrap();
+    append_mem(&mut feed, 200, 300);
+    let (mut second, _) = sync_batches(&feed, replica);
+    let ahead = second.iter().take_while(|b| !b.complete).take(4).count();
+    assert!(ahead > 0);
+    core.store_batches(&second[..ahead]).unwrap();
+    let author = feed.author().unwrap();
+    assert_eq!(core.feed_head(&author).map(|h| h.length), Some(200));
+    assert!(core.feed_len(&author) > 200);
+    (feed, second.split_off(ahead))
+}
+
+/// Evidence that the author of secret `[8; 32]` forked.
+fn fork_evidence() -> ForkEvidence {
+    let forker = AuthorKey::from_secret_bytes(&[8; 32]);
+    ForkEvidence { first: forker.sign_head(3, Hash([1; 32])), second: forker.sign_head(3, Hash([2; 32])), proof: None }
 }
 
 /// Every feed of `a` is in `b` with the same events (bytes), root, head and fork state.
@@ -80,39 +119,12 @@ fn a_backup_holds_every_feed_byte_for_byte() {
     let more: Vec<EventRef<'_>> = other.range(&other.author(), 500..510).unwrap().collect();
     core.store_verified(&other.head(), &more).unwrap();
 
-    // A feed with events and no head yet: only batches that end before the head.
-    let mut no_head = mem_feed(5);
-    append_mem(&mut no_head, 0, 300);
-    let (list, _) = sync_batches(&no_head, MemStore::replica(no_head.page_config()));
-    let partial: Vec<_> = list.iter().take_while(|b| !b.complete).take(3).cloned().collect();
-    assert!(!partial.is_empty());
-    core.store_batches(&partial).unwrap();
-    let no_head_author = no_head.author().unwrap();
-    assert!(core.feed_head(&no_head_author).is_none() && core.feed_len(&no_head_author) > 0);
-
-    // A feed holding events past its stored head: all of a first sync (head 200), then
-    // the first batches of a second one (they end before its head of 500).
-    let mut past = mem_feed(6);
-    append_mem(&mut past, 0, 200);
-    let (first, replica) = sync_batches(&past, MemStore::replica(past.page_config()));
-    core.store_batches(&first).unwrap();
-    append_mem(&mut past, 200, 300);
-    let (second, _) = sync_batches(&past, replica);
-    let ahead: Vec<_> = second.iter().take_while(|b| !b.complete).take(4).cloned().collect();
-    assert!(!ahead.is_empty());
-    core.store_batches(&ahead).unwrap();
+    // A feed with events and no head yet; a feed holding events past its stored head.
+    store_feed_without_head(&core, 5);
+    let (past, rest) = store_feed_past_its_head(&core, 6);
     let past_author = past.author().unwrap();
-    assert_eq!(core.feed_head(&past_author).map(|h| h.length), Some(200));
-    assert!(core.feed_len(&past_author) > 200);
-
     // Fork evidence against a fourth author.
-    let forker = AuthorKey::from_secret_bytes(&[8; 32]);
-    let evidence = ForkEvidence {
-        first: forker.sign_head(3, Hash([1; 32])),
-        second: forker.sign_head(3, Hash([2; 32])),
-        proof: None,
-    };
-    core.record_fork(&evidence).unwrap();
+    core.record_fork(&fork_evidence()).unwrap();
 
     // The sync's files: what the user chose and learnt is copied, the node's identity is not.
     let src = core.path().to_path_buf();
@@ -156,7 +168,7 @@ fn a_backup_holds_every_feed_byte_for_byte() {
     copy.append(copy.new_event(b"after the restore")).unwrap();
     assert_eq!(copy.feed_len(&copy.author()), core.feed_len(&core.author()) + 1);
     // Events past the head stay importable: the rest of the second sync completes the feed.
-    copy.store_batches(&second).unwrap();
+    copy.store_batches(&rest).unwrap();
     assert_eq!(copy.feed_head(&past_author), past.local_head());
 }
 
@@ -285,24 +297,10 @@ fn an_update_copies_only_what_the_backup_lacks() {
     let core = Core::builder().with_page_size(PAGE as u32).open(dir.path().join("s")).unwrap();
     let payloads: Vec<Vec<u8>> = (0..2_000u32).map(|i| format!("local {i}").into_bytes()).collect();
     core.append_batch(payloads.iter().map(Vec::as_slice)).unwrap();
-    // A feed holding events past its head (as in the first test): its later head comes
-    // with no events the backup lacks.
-    let mut past = mem_feed(6);
-    append_mem(&mut past, 0, 200);
-    let (first, replica) = sync_batches(&past, MemStore::replica(past.page_config()));
-    core.store_batches(&first).unwrap();
-    append_mem(&mut past, 200, 300);
-    let (second, _) = sync_batches(&past, replica);
-    let ahead: Vec<_> = second.iter().take_while(|b| !b.complete).take(4).cloned().collect();
-    core.store_batches(&ahead).unwrap();
+    let (past, rest) = store_feed_past_its_head(&core, 6);
     let past_author = past.author().unwrap();
-    // A feed with events and no head yet: its head comes later, with no events.
-    let mut no_head = mem_feed(5);
-    append_mem(&mut no_head, 0, 300);
-    let (list, _) = sync_batches(&no_head, MemStore::replica(no_head.page_config()));
-    let partial: Vec<_> = list.iter().take_while(|b| !b.complete).take(3).cloned().collect();
-    core.store_batches(&partial).unwrap();
-    let no_head_author = no_head.author().unwrap();
+    // Its head comes later, with no events.
+    let no_head_author = store_feed_without_head(&core, 5);
 
     let b = dir.path().join("b");
     let first_report = core.backup_to(&b).unwrap();
@@ -319,20 +317,13 @@ fn an_update_copies_only_what_the_backup_lacks() {
     let late_head = AuthorKey::from_secret_bytes(&[5; 32]).sign_head(held.leaves(), held.root());
     core.store_verified(&late_head, &[]).unwrap();
     assert_eq!(core.feed_head(&no_head_author), Some(late_head));
-    let rest: Vec<_> = second.iter().skip(ahead.len()).cloned().collect();
     core.store_batches(&rest).unwrap();
     assert_eq!(core.feed_head(&past_author), past.local_head());
     let mut newcomer = mem_feed(9);
     append_mem(&mut newcomer, 0, 50);
     let evs: Vec<EventRef<'_>> = newcomer.iter_feed(&newcomer.author().unwrap()).collect();
     core.store_verified(&newcomer.local_head().unwrap(), &evs).unwrap();
-    let forker = AuthorKey::from_secret_bytes(&[8; 32]);
-    let evidence = ForkEvidence {
-        first: forker.sign_head(3, Hash([1; 32])),
-        second: forker.sign_head(3, Hash([2; 32])),
-        proof: None,
-    };
-    core.record_fork(&evidence).unwrap();
+    core.record_fork(&fork_evidence()).unwrap();
     let before: u64 = Core::open(&b).unwrap().feeds().iter().map(|f| f.len).sum();
     let report = core.update_backup(&b).unwrap();
     assert_eq!((report.events, report.events_before, report.forks), (300 + (500 - past_len) + 50, before, 1));
