@@ -289,12 +289,30 @@ fn errors_are_one_clear_line() {
     assert_success(&env_store, &["stats via XF_STORE"]);
 }
 
+/// Whether `script` (util-linux) is here to give `xf` a pseudo-terminal; says so if not.
+fn script_available() -> bool {
+    let here = Command::new("script").arg("--version").output().is_ok();
+    if !here {
+        eprintln!("`script` (util-linux) is not installed: skipped");
+    }
+    here
+}
+
+/// Runs `xf --store <store> <args>` (`args` quoted for the shell) on a pseudo-terminal, under
+/// `script`; requires success and returns what the terminal showed.
+fn on_terminal(env: &Env, args: &str) -> String {
+    let cmd = format!("'{}' --store '{}' {args}", env!("CARGO_BIN_EXE_xf"), env.store().display());
+    let out = Command::new("script").args(["-qefc", &cmd, "/dev/null"]).output().expect("run script");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    text
+}
+
 /// A long import shows a progress bar when stderr is a terminal (run under `script`, which
 /// gives the tool a pseudo-terminal), and none when it is not.
 #[test]
 fn long_import_shows_a_progress_bar_on_a_terminal() {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("`script` (util-linux) is not installed: skipped");
+    if !script_available() {
         return;
     }
     let env = Env::new();
@@ -302,15 +320,7 @@ fn long_import_shows_a_progress_bar_on_a_terminal() {
     let input = env.path("many.ndjson");
     let lines: String = (0..20_000).map(|i| format!("{{\"payload\":\"line {i}\"}}\n")).collect();
     std::fs::write(&input, lines).expect("write input");
-    let cmd = format!(
-        "'{}' --store '{}' import --batch 500 '{}'",
-        env!("CARGO_BIN_EXE_xf"),
-        env.store().display(),
-        input.display()
-    );
-    let out = Command::new("script").args(["-qefc", &cmd, "/dev/null"]).output().expect("run script");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let text = on_terminal(&env, &format!("import --batch 500 '{}'", input.display()));
     assert!(text.contains("importing ["), "no progress bar on the terminal: {text:?}");
     assert!(text.contains("appended 20000 new events"), "{text:?}");
     assert_eq!(env.json(&["stats"])["events"].as_u64(), Some(20_000));
@@ -322,8 +332,7 @@ fn long_import_shows_a_progress_bar_on_a_terminal() {
 
 #[test]
 fn check_and_backup_show_a_progress_bar_on_a_terminal() {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("`script` (util-linux) is not installed: skipped");
+    if !script_available() {
         return;
     }
     let env = Env::new();
@@ -334,10 +343,7 @@ fn check_and_backup_show_a_progress_bar_on_a_terminal() {
         ("check".to_string(), "checking [", "200000 events: ok"),
         (format!("backup '{}'", env.path("copy").display()), "backing up [", "backed up 200000 events"),
     ] {
-        let cmd = format!("'{}' --store '{}' {args}", env!("CARGO_BIN_EXE_xf"), env.store().display());
-        let out = Command::new("script").args(["-qefc", &cmd, "/dev/null"]).output().expect("run script");
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        let text = on_terminal(&env, &args);
         assert!(text.contains(bar), "no progress bar on the terminal: {text:?}");
         assert!(text.contains(done), "{text:?}");
     }
