@@ -361,17 +361,15 @@ impl Core {
     fn resume(&self, copy: &Core, feed: &mut FeedCopy) -> Result<(), BackupError> {
         let Some(peaks) = copy.feed_peaks(&feed.author).filter(|p| p.leaves() > 0) else { return Ok(()) };
         let at = peaks.leaves();
-        let mismatch = BackupError::Mismatch { author: feed.author, len: at };
+        let mismatch = || BackupError::Mismatch { author: feed.author, len: at };
         if at > feed.len {
-            return Err(mismatch);
+            return Err(mismatch());
         }
         if at < feed.len {
-            let proof = self.consistency_proof_between(&feed.author, at, feed.len).map_err(|_| mismatch)?;
-            proof
-                .verify(&peaks.root(), &feed.root)
-                .map_err(|_| BackupError::Mismatch { author: feed.author, len: at })?;
+            let proof = self.consistency_proof_between(&feed.author, at, feed.len).map_err(|_| mismatch())?;
+            proof.verify(&peaks.root(), &feed.root).map_err(|_| mismatch())?;
         } else if peaks.root() != feed.root {
-            return Err(mismatch);
+            return Err(mismatch());
         }
         feed.start = at;
         feed.copied = at;
@@ -420,7 +418,7 @@ impl Core {
         }
         // A newer signed head of events the backup held already (an update).
         let heads: Vec<Import> = feeds
-            .iter_mut()
+            .iter()
             .filter_map(FeedCopy::head_alone)
             .filter(|imp| copy.feed_head(&imp.head.author) != Some(imp.head))
             .collect();
@@ -521,10 +519,9 @@ impl Core {
 impl FeedCopy {
     /// The writer's request storing the feed's signed head alone, if the copy holds exactly
     /// its events but none of this copy's imports stored it (an update whose backup held the
-    /// events, not the head). Stored once: the head is then taken.
-    fn head_alone(&mut self) -> Option<Import> {
+    /// events, not the head).
+    fn head_alone(&self) -> Option<Import> {
         let head = self.head.filter(|h| h.length == self.copied && self.copied == self.start && h.length > 0)?;
-        self.head = None;
         Some(Import { head, events: Vec::new(), count: 0, expect_len: self.copied, partial: None, leaves: Vec::new() })
     }
 
