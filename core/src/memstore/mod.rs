@@ -67,12 +67,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod archive;
 mod error;
 mod feed;
 mod restore;
 mod source;
 mod write;
 
+#[cfg(test)]
+mod archive_tests;
 #[cfg(test)]
 mod tests;
 
@@ -81,6 +84,7 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::ops::Range;
 
+pub use archive::{ArchiveError, ArchiveHeader, ArchiveWriter, archive_header, read_archive, read_archive_as};
 pub use error::{AdoptError, AppendError, FeedStateDecodeError, ProveError, RestoreError, StoreError};
 pub use feed::PendingHead;
 pub use restore::{FEED_STATE_VERSION, FeedState, Restore};
