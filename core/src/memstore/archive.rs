@@ -145,7 +145,7 @@ impl ArchiveWriter {
 }
 
 impl MemStore {
-    /// This store as an archive ([module docs](self::archive)), with the local author's
+    /// This store as an archive ([module docs](crate::memstore::archive)), with the local author's
     /// secret key if `with_key` (keep such an archive as safe as the key: whoever has it can
     /// append to this author's feed). Without it, the local feed is archived with a head
     /// signed now over all its events, so it restores as a replica.
