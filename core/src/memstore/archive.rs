@@ -39,7 +39,7 @@ use core::fmt;
 
 use super::{ArrivalRun, FeedState, FeedStateDecodeError, MemStore, Restore, RestoreError};
 use crate::head::{AuthorId, AuthorKey};
-use crate::page::{PageConfig, PageConfigError};
+use crate::page::{PageConfig, PageConfigError, pack};
 use crate::xsp::{DecodeError, ForkEvidence, ForkEvidenceError};
 
 /// The first 8 bytes of every archive.
@@ -145,36 +145,65 @@ impl ArchiveWriter {
 }
 
 impl MemStore {
-    /// This store as an archive ([module docs](crate::memstore::archive)), with the local author's
-    /// secret key if `with_key` (keep such an archive as safe as the key: whoever has it can
-    /// append to this author's feed). Without it, the local feed is archived with a head
-    /// signed now over all its events, so it restores as a replica.
+    /// This store as an archive ([module docs](crate::memstore::archive)), with the local
+    /// author's secret key if `with_key` (keep such an archive as safe as the key: whoever has
+    /// it can append to this author's feed). Without it, the local feed is archived with a
+    /// head signed now over all its events, so it restores as a replica.
     pub fn to_archive(&self, with_key: bool) -> Vec<u8> {
+        self.to_archive_upto(with_key, u64::MAX)
+    }
+
+    /// [`to_archive`](Self::to_archive) holding only the local feed's first `local_len`
+    /// events: a host archives what it has made durable, so that a restored archive never
+    /// holds an event the store itself may lose in a crash (the author would then sign a
+    /// different event at the same seq: a fork of its own feed).
+    pub fn to_archive_upto(&self, with_key: bool, local_len: u64) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.memory_usage());
         let key = self.key().filter(|_| with_key);
         let mut w = ArchiveWriter::new(self.page_config(), key, &mut out);
         for evidence in self.forks() {
             w.fork(evidence, &mut out);
         }
+        let local = self.author();
         let authors: Vec<AuthorId> = self.feeds().map(|f| f.author).collect();
         for author in &authors {
             let Some(mut state) = self.feed_state(author) else { continue };
-            if key.is_none()
-                && Some(*author) == self.author()
-                && let (Some(k), Some(root)) = (self.key(), self.root(author))
-                && state.head.is_none_or(|h| h.length != state.len)
-                && state.len > 0
-            {
-                state.head = Some(k.sign_head(state.len, root));
+            let mut repacked = None;
+            if Some(*author) == local {
+                if state.len > local_len {
+                    state.len = local_len;
+                    state.head = state.head.filter(|h| h.length <= local_len);
+                    repacked = pack(&self.page_config(), self.range(author, 0..local_len)).ok();
+                }
+                if key.is_none()
+                    && let (Some(k), Ok(peaks)) = (self.key(), self.peaks_at(author, state.len))
+                    && state.head.is_none_or(|h| h.length != state.len)
+                    && state.len > 0
+                {
+                    state.head = Some(k.sign_head(state.len, peaks.root()));
+                }
             }
             w.feed(&state, &mut out);
-            for p in 0..self.page_count(author) {
-                if let Some(img) = self.page(author, p) {
-                    w.page(&img, &mut out);
+            match repacked {
+                Some(pages) => pages.iter().for_each(|img| w.page(img, &mut out)),
+                None => {
+                    for p in 0..self.page_count(author) {
+                        if let Some(img) = self.page(author, p) {
+                            w.page(&img, &mut out);
+                        }
+                    }
                 }
             }
         }
-        let runs: Vec<ArrivalRun> = self.arrival_runs().collect();
+        let runs: Vec<ArrivalRun> = self
+            .arrival_runs()
+            .filter_map(|mut r| {
+                if Some(r.author) == local {
+                    r.seqs.end = r.seqs.end.min(local_len);
+                }
+                (r.seqs.start < r.seqs.end).then_some(r)
+            })
+            .collect();
         for chunk in runs.chunks(RUNS_PER_RECORD) {
             w.arrival(chunk, &mut out);
         }

@@ -126,6 +126,30 @@ fn an_archive_without_the_key_restores_as_replicas() {
     assert_eq!(read_archive_as(&keyed, key(9)).unwrap().author(), Some(a));
 }
 
+/// An archive of only the first events of the local feed (what a host has made durable).
+#[test]
+fn an_archive_can_stop_the_local_feed_early() {
+    let s = rich_store();
+    let a = key(1).author();
+    assert_eq!(s.feed_len(&a), 31);
+    for cut in [0u64, 1, 12, 30, 31, 40] {
+        for with_key in [true, false] {
+            let back = read_archive(&s.to_archive_upto(with_key, cut)).unwrap();
+            let held = cut.min(31);
+            assert_eq!(back.feed_len(&a), held, "cut {cut}");
+            assert!(back.iter_feed(&a).eq(s.range(&a, 0..held)));
+            if held > 0 {
+                assert_eq!(back.head(&a).unwrap().root, s.peaks_at(&a, held).unwrap().root());
+            }
+            // The other feeds whole, and the arrival order of what is held kept.
+            let b = key(2).author();
+            assert!(back.iter_feed(&b).eq(s.iter_feed(&b)));
+            let kept: Vec<_> = s.iter_events().filter(|e| e.author() != a || e.seq() < held).collect();
+            assert!(back.iter_events().eq(kept));
+        }
+    }
+}
+
 #[test]
 fn every_truncation_and_every_flipped_byte_is_refused() {
     let s = source(1, 12, 40);
