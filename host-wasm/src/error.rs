@@ -58,6 +58,9 @@ pub enum ErrorCode {
     /// The author signed two histories (`fetchConsistency`): the error's `evidence` holds the
     /// fork evidence (both signed heads and the proof), which anyone can check.
     Forked,
+    /// `Store.restoreArchive` into the name of a store that already exists (delete it first,
+    /// or restore under another name).
+    Exists,
 }
 
 impl ErrorCode {
@@ -78,11 +81,12 @@ impl ErrorCode {
             Self::Sync => "SYNC",
             Self::Decrypt => "DECRYPT",
             Self::Forked => "FORKED",
+            Self::Exists => "EXISTS",
         }
     }
 
     /// Every code, for the type definitions and tests.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         Self::InvalidArgument,
         Self::PayloadTooLarge,
         Self::Malformed,
@@ -97,6 +101,7 @@ impl ErrorCode {
         Self::Sync,
         Self::Decrypt,
         Self::Forked,
+        Self::Exists,
     ];
 }
 

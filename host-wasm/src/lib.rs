@@ -59,7 +59,7 @@ pub use error::{ErrorCode, JsError};
 #[cfg(feature = "iroh")]
 pub use net::{ConnectError, Connection, XSP_ALPN};
 pub use secret::{EncryptError, SecretError, decrypt_event, event_key_id, generate_space_secret, space_secret_key_id};
-pub use store::{OpenError, Store, Subscription};
+pub use store::{OpenError, Store, Subscription, archive_info};
 pub use sync::SyncSession;
 pub use verify::{
     Mmr, decode_event, decode_head, encode_event, is_xaeroflux_error, leaf_hash, page_tree_root_js, verify_head,

@@ -21,7 +21,8 @@ export type ErrorCode =
   | "UNSUPPORTED"
   | "SYNC"
   | "DECRYPT"
-  | "FORKED";
+  | "FORKED"
+  | "EXISTS";
 
 /** Every error this package throws: a real `Error` with a stable `code`. */
 export interface XaerofluxError extends Error {
@@ -138,6 +139,22 @@ export interface StoreOptions {
    * loads (default `true`): reopened, it answers them again with no peer, offline too, each
    * verified again when read back. */
   persistFetchCache?: boolean;
+}
+
+/** Options of `exportArchive`. */
+export interface ExportArchiveOptions {
+  /** Whether the archive holds the author's secret key (default `true`): restored, it is this
+   * author's store, which can go on appending; keep such a file as safe as the key. Without
+   * it, the archive restores every feed as a replica, for anyone. */
+  withKey?: boolean;
+}
+
+/** What `archiveInfo` reads from an archive's header. */
+export interface ArchiveInfo {
+  /** The page size of the store it holds. */
+  pageSize: number;
+  /** The author whose key it holds (hex), or `null` for an archive without a key. */
+  author: string | null;
 }
 
 /** Options of `append` and `appendBatch`. */

@@ -764,3 +764,82 @@ fn sealed_payload_vectors_open() {
         assert_eq!(xaeroflux_wasm::decrypt_event(ev, bytes.into()).unwrap().to_vec(), plain.to_vec(), "case {i}");
     }
 }
+
+async fn export(store: &Store, options: Option<JsValue>) -> Uint8Array {
+    JsFuture::from(store.export_archive(options).unwrap()).await.unwrap().unchecked_into()
+}
+
+/// Every event of a store, as `[author, seq, text]` in arrival order.
+fn listed(store: &Store) -> Vec<(String, f64, Option<String>)> {
+    let list = store.list(None).unwrap();
+    list.iter()
+        .map(|e| {
+            (get(&e, "author").as_string().unwrap(), get(&e, "seq").as_f64().unwrap(), get(&e, "text").as_string())
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn an_archive_opens_as_the_same_store() {
+    let a = Store::open_in_memory(None).unwrap();
+    let b = Store::open_in_memory(None).unwrap();
+    append_all(&a, &(0..30).map(|i| format!("a{i}")).collect::<Vec<_>>()).await;
+    append_all(&b, &(0..20).map(|i| format!("b{i}")).collect::<Vec<_>>()).await;
+    let _ab = connect(&a, &b);
+    let ba = Some(b.author());
+    wait_for("a to get b's feed", || !a.get(19.0, ba.clone()).unwrap().is_undefined()).await;
+    append(&a, "after the sync").await;
+
+    let bytes = export(&a, None).await;
+    let info = xaeroflux_wasm::archive_info(bytes.clone().into()).unwrap();
+    assert_eq!(get(&info, "author").as_string(), Some(a.author()));
+    assert_eq!(get(&info, "pageSize").as_f64(), Some(f64::from(a.page_size())));
+    let copy = Store::open_archive(bytes.clone().into(), None).unwrap();
+    assert_eq!((copy.author(), copy.root(), copy.length()), (a.author(), a.root(), a.length()));
+    assert_eq!(listed(&copy), listed(&a), "every event, in the same arrival order");
+    assert_eq!(
+        get(&copy.head(ba.clone()).unwrap(), "signature").as_string(),
+        get(&a.head(ba.clone()).unwrap(), "signature").as_string()
+    );
+    // The copy goes on as the same author; an ArrayBuffer works too.
+    let ev = append(&copy, "from the copy").await;
+    assert_eq!(get(&ev, "seq").as_f64(), Some(31.0));
+    let from_buffer = Store::open_archive(bytes.buffer().into(), None).unwrap();
+    assert_eq!(from_buffer.root(), a.root());
+
+    // Without the key: every feed a replica in a store of another author.
+    let public = export(&a, Some(opts(&[("withKey", false.into())]))).await;
+    assert!(get(&xaeroflux_wasm::archive_info(public.clone().into()).unwrap(), "author").is_null());
+    let other = Store::open_archive(public.clone().into(), None).unwrap();
+    assert_ne!(other.author(), a.author());
+    assert_eq!(other.length(), 0.0);
+    let aa = Some(a.author());
+    assert_eq!(get(&other.get(30.0, aa.clone()).unwrap(), "text").as_string().as_deref(), Some("after the sync"));
+    assert_eq!(get(&other.head(aa.clone()).unwrap(), "root").as_string(), Some(a.root()));
+    // ... or of the author the secretKey option names.
+    let key = opts(&[("secretKey", JsValue::from_str(&"07".repeat(32)))]);
+    let mine = Store::open_archive(public.into(), Some(key)).unwrap();
+    assert_eq!(mine.event_count(), 51.0);
+}
+
+#[wasm_bindgen_test]
+async fn a_damaged_archive_is_refused() {
+    let a = Store::open_in_memory(None).unwrap();
+    append_all(&a, &(0..40).map(|i| format!("event {i}")).collect::<Vec<_>>()).await;
+    let bytes = export(&a, None).await.to_vec();
+    for at in [0, 9, 20, bytes.len() / 2, bytes.len() - 1] {
+        let mut bad = bytes.clone();
+        bad[at] ^= 1;
+        let err = Store::open_archive(Uint8Array::from(&bad[..]).into(), None).err().unwrap();
+        assert_eq!(code_of(&err), "MALFORMED", "byte {at}");
+    }
+    let cut = Uint8Array::from(&bytes[..bytes.len() - 40]);
+    let err = Store::open_archive(cut.into(), None).err().unwrap();
+    assert!(get(&err, "message").as_string().unwrap().contains("truncated"), "{err:?}");
+    let err = Store::open_archive(JsValue::from_str("not bytes"), None).err().unwrap();
+    assert_eq!(code_of(&err), "INVALID_ARGUMENT");
+    let err = xaeroflux_wasm::archive_info(Uint8Array::from(&b"{\"json\": 1}"[..]).into()).unwrap_err();
+    assert_eq!(code_of(&err), "MALFORMED");
+    let err = a.export_archive(Some(opts(&[("withKey", JsValue::from_str("yes"))]))).err().unwrap();
+    assert_eq!(code_of(&err), "INVALID_ARGUMENT");
+}

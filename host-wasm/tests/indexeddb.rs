@@ -367,3 +367,56 @@ async fn b_events(name: &str) -> f64 {
     close(&s).await;
     n
 }
+
+async fn restore(name: &str, bytes: &Uint8Array) -> Result<Store, JsValue> {
+    Store::restore_archive_persistent(name.into(), bytes.to_vec(), JsValue::UNDEFINED).await
+}
+
+async fn export(store: &Store) -> Uint8Array {
+    JsFuture::from(store.export_archive(None).unwrap()).await.unwrap().unchecked_into()
+}
+
+#[wasm_bindgen_test]
+async fn an_archive_restores_a_deleted_store() {
+    let name = unique("archive");
+    let s = open(&name).await.unwrap();
+    let batch: Array = (0..120).map(|i| JsValue::from_str(&format!("event {i}"))).collect();
+    JsFuture::from(s.append_batch(batch.into(), None).unwrap()).await.unwrap();
+    // Appends still in flight: the archive waits for them and holds what is committed.
+    let pending = s.append(JsValue::from_str("in flight"), None).unwrap();
+    let bytes = export(&s).await;
+    JsFuture::from(pending).await.unwrap();
+    let (author, root, length) = (s.author(), s.root(), s.length());
+    assert_eq!(length, 121.0);
+    // Not over an existing store: EXISTS, and the store is untouched.
+    let err = restore(&name, &bytes).await.err().unwrap();
+    assert_eq!(code_of(&err), "LOCKED", "the store is open: {err:?}");
+    close(&s).await;
+    let err = restore(&name, &bytes).await.err().unwrap();
+    assert_eq!(code_of(&err), "EXISTS", "{err:?}");
+    delete(&name).await;
+
+    let back = restore(&name, &bytes).await.unwrap();
+    assert!(back.persistent());
+    assert_eq!((back.author(), back.root(), back.length()), (author.clone(), root.clone(), length));
+    append(&back, "after the restore").await;
+    close(&back).await;
+    // Persisted as a store that opens (everything verified again) and goes on.
+    let again = open(&name).await.unwrap();
+    assert_eq!((again.author(), again.length()), (author, 122.0));
+    assert_eq!(get(&again.get(121.0, None).unwrap(), "text").as_string().as_deref(), Some("after the restore"));
+    assert_eq!(get(&again.get(120.0, None).unwrap(), "text").as_string().as_deref(), Some("in flight"));
+    close(&again).await;
+    delete(&name).await;
+
+    // A damaged archive writes nothing: the name stays free.
+    let mut bad = bytes.to_vec();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 1;
+    let err = restore(&name, &Uint8Array::from(&bad[..])).await.err().unwrap();
+    assert_eq!(code_of(&err), "MALFORMED");
+    let fresh = open(&name).await.unwrap();
+    assert_eq!(fresh.event_count(), 0.0);
+    close(&fresh).await;
+    delete(&name).await;
+}

@@ -9,6 +9,7 @@
 //! - Reads are synchronous and copy what they return into plain JavaScript objects.
 //! - `subscribe(listener)` reports changes after they are committed.
 
+mod archive;
 mod forks;
 mod inner;
 mod kept;
@@ -23,6 +24,7 @@ use xaeroflux_core::page::PageConfig;
 use xaeroflux_core::sealed::SpaceSecret;
 use xaeroflux_core::{AuthorId, EventFlags};
 
+pub use archive::archive_info;
 #[cfg(test)]
 pub(crate) use inner::Durable;
 pub(crate) use inner::{Change, FeedListener, FetchedRead, Inner, commit_later};

@@ -59,6 +59,8 @@ pub enum OpenError {
     Fork(String),
     /// The stored arrival order does not match the events.
     Arrival(RestoreError),
+    /// `Store.restoreArchive` into a name that holds a store already.
+    Exists(String),
 }
 
 impl fmt::Display for OpenError {
@@ -75,6 +77,9 @@ impl fmt::Display for OpenError {
             Self::MissingPage { author, page } => write!(f, "page {page} of stored feed {author} is missing"),
             Self::Fork(e) => write!(f, "stored fork evidence does not verify: {e}"),
             Self::Arrival(e) => write!(f, "stored arrival order is damaged: {e}"),
+            Self::Exists(name) => {
+                write!(f, "store \"{name}\" exists already: delete it first or restore under another name")
+            }
         }
     }
 }
@@ -84,6 +89,7 @@ impl JsError for OpenError {
         match self {
             Self::Storage(e) => e.code(),
             Self::Locked(_) => ErrorCode::Locked,
+            Self::Exists(_) => ErrorCode::Exists,
             Self::NoRandomness => ErrorCode::Unsupported,
             Self::PageSize(_) | Self::SecretKey(_) => ErrorCode::InvalidArgument,
             Self::Format(_)

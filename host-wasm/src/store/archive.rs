@@ -1,0 +1,213 @@
+//! Store archives in the browser: `store.exportArchive()` writes the whole store as one file
+//! (the format of `docs/formats.md`, "Store archives", which `xf restore` reads), and
+//! `Store.restoreArchive(name, bytes)` / `Store.openArchive(bytes)` rebuild a store from one
+//! (also one `xf archive` wrote), verifying everything first.
+//!
+//! An IndexedDB store can be evicted by the browser (storage pressure, "clear site data"),
+//! and the author key lives only there: an archive with the key is how an app keeps its
+//! user's identity and feed.
+
+use std::rc::Rc;
+
+use js_sys::Uint8Array;
+use wasm_bindgen::prelude::*;
+use xaeroflux_core::memstore::{ArchiveError, MemStore, archive_header, read_archive, read_archive_as};
+
+use super::open::{self, OpenError, Options};
+use super::{Inner, Store, arg, inner, parse_options};
+use crate::error::{ArgError, ErrorCode, JsError};
+use crate::hex;
+use crate::idb::{self, Put};
+use crate::js::{self, prop};
+use crate::persist;
+use crate::platform;
+
+impl JsError for ArchiveError {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::Malformed
+    }
+}
+
+/// The archive's bytes, from a `Uint8Array` (or an `ArrayBuffer`).
+fn archive_bytes(v: &JsValue) -> Result<Vec<u8>, JsValue> {
+    if let Some(a) = v.dyn_ref::<Uint8Array>() {
+        return Ok(a.to_vec());
+    }
+    if let Some(b) = v.dyn_ref::<js_sys::ArrayBuffer>() {
+        return Ok(Uint8Array::new(b).to_vec());
+    }
+    Err(arg(ArgError { name: "archive", expected: "a Uint8Array or an ArrayBuffer" }))
+}
+
+/// Reads an archive into a store: with the archive's key, or (an archive without one) the
+/// `secretKey` option's or a new one.
+fn read(bytes: &[u8], options: &Options) -> Result<MemStore, JsValue> {
+    let header = archive_header(bytes).map_err(|e| e.to_js())?;
+    let mem = match header.key {
+        Some(_) => read_archive(bytes),
+        None => read_archive_as(bytes, open::new_key(options).map_err(|e| e.to_js())?),
+    };
+    mem.map_err(|e| e.to_js())
+}
+
+/// Every record of `mem` to write into a new database.
+fn puts_of(mem: &MemStore) -> (Vec<Put>, usize) {
+    let mut puts = Vec::new();
+    if let Some(key) = mem.key() {
+        puts.push(Put::Meta("format", JsValue::from_f64(open::FORMAT)));
+        puts.push(Put::Meta("pageSize", JsValue::from_f64(f64::from(mem.page_config().page_size()))));
+        puts.push(Put::Meta("secret", Uint8Array::from(&key.secret_bytes()[..]).into()));
+    }
+    for ev in mem.forks() {
+        puts.push(Put::Fork(hex::encode(ev.first.author.as_bytes()), persist::encode_fork(ev)));
+    }
+    for f in mem.feeds() {
+        let a = hex::encode(f.author.as_bytes());
+        for p in 0..mem.page_count(&f.author) {
+            if let Some(img) = mem.page(&f.author, p) {
+                puts.push(Put::Page(a.clone(), p, img.into_owned()));
+            }
+        }
+        if let Some(state) = mem.feed_state(&f.author) {
+            puts.push(Put::Feed(a, persist::encode_feed_state(&state)));
+        }
+    }
+    let runs = mem.arrival_runs();
+    let n = runs.len();
+    for (i, run) in runs.enumerate() {
+        puts.push(Put::Arrival(i as u64, persist::encode_run(&run)));
+    }
+    (puts, n)
+}
+
+impl Store {
+    /// `Store.restoreArchive` for Rust callers.
+    pub async fn restore_archive_persistent(
+        name: String,
+        archive: Vec<u8>,
+        options: JsValue,
+    ) -> Result<Store, JsValue> {
+        Self::restore_archive_with(name, archive, parse_options(&options)?).await
+    }
+
+    async fn restore_archive_with(name: String, archive: Vec<u8>, options: Options) -> Result<Store, JsValue> {
+        let mem = read(&archive, &options)?;
+        drop(archive);
+        let release = platform::acquire_lock(&idb::db_name(&name))
+            .await?
+            .ok_or_else(|| OpenError::Locked(name.clone()).to_js())?;
+        let result = async {
+            let db = idb::open(&name).await.map_err(|e| OpenError::Storage(e).to_js())?;
+            let written = async {
+                let loaded = idb::load(&db).await.map_err(|e| OpenError::Storage(e).to_js())?;
+                if !loaded.meta.is_empty() || !loaded.feeds.is_empty() || !loaded.pages.is_empty() {
+                    return Err(OpenError::Exists(name.clone()).to_js());
+                }
+                let (puts, runs) = puts_of(&mem);
+                idb::commit(&db, puts, true).await.map_err(|e| OpenError::Storage(e).to_js())?;
+                Ok(runs)
+            }
+            .await;
+            match written {
+                Ok(runs) => Ok((db, runs)),
+                Err(e) => {
+                    db.close();
+                    Err(e)
+                }
+            }
+        }
+        .await;
+        let (db, runs) = match result {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = release.call0(&JsValue::NULL);
+                return Err(e);
+            }
+        };
+        let inner = Inner::new(
+            Some(name),
+            mem,
+            Some(db),
+            options.strict,
+            runs,
+            options.fetch_cache,
+            options.persist_fetch_cache,
+        );
+        *inner.release.borrow_mut() = Some(release);
+        Ok(Store { inner: Rc::new(inner) })
+    }
+}
+
+#[wasm_bindgen]
+impl Store {
+    /// The whole store as an archive (a `Uint8Array` to save as a file, `.xfa`): every feed,
+    /// head, fork evidence and the arrival order, and the author key unless `withKey` is
+    /// `false`. Resolves once everything written before is committed, and holds the local feed
+    /// only as far as it is committed. `xf restore` and `Store.restoreArchive` read it.
+    ///
+    /// An archive with the key restores as this author, who can go on appending: keep it as
+    /// safe as the key. One without restores the feeds as replicas, for anyone.
+    #[wasm_bindgen(js_name = exportArchive, unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn export_archive(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "ExportArchiveOptions")] options: Option<JsValue>,
+    ) -> Result<js_sys::Promise, JsValue> {
+        let options = options.unwrap_or(JsValue::UNDEFINED);
+        let with_key = match prop(&options, "withKey") {
+            None => true,
+            Some(v) => v.as_bool().ok_or_else(|| arg(ArgError { name: "withKey", expected: "a boolean" }))?,
+        };
+        self.inner.check_open()?;
+        let inner = self.inner.clone();
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            inner::commit(&inner).await?;
+            let len = inner.durable.get().len;
+            let bytes = inner.mem.borrow().to_archive_upto(with_key, len);
+            Ok(Uint8Array::from(&bytes[..]).into())
+        }))
+    }
+
+    /// Creates the store `name` in IndexedDB from an archive (`exportArchive`, or `xf archive`)
+    /// and opens it. Everything in the archive is verified first; a damaged or tampered one is
+    /// refused with `MALFORMED` and nothing is written. A store of that name must not exist
+    /// (`EXISTS`). An archive without a key restores as a store of the `secretKey` option's
+    /// author, or a new one; the page size is the archive's.
+    #[wasm_bindgen(js_name = restoreArchive, unchecked_return_type = "Promise<Store>")]
+    pub fn restore_archive(
+        name: String,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] archive: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "StoreOptions")] options: Option<JsValue>,
+    ) -> Result<js_sys::Promise, JsValue> {
+        let options = parse_options(&options.unwrap_or(JsValue::UNDEFINED))?;
+        let bytes = archive_bytes(&archive)?;
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            Self::restore_archive_with(name, bytes, options).await.map(JsValue::from)
+        }))
+    }
+
+    /// A store in memory made from an archive (verified as `restoreArchive` does).
+    #[wasm_bindgen(js_name = openArchive)]
+    pub fn open_archive(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] archive: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "StoreOptions")] options: Option<JsValue>,
+    ) -> Result<Store, JsValue> {
+        let options = parse_options(&options.unwrap_or(JsValue::UNDEFINED))?;
+        let mem = read(&archive_bytes(&archive)?, &options)?;
+        Ok(Store { inner: Rc::new(Inner::new(None, mem, None, options.strict, 0, options.fetch_cache, false)) })
+    }
+}
+
+/// What an archive's header says: `{ pageSize, author }` (`author` is `null` for an archive
+/// without the key). Checks only the header, not the rest.
+#[wasm_bindgen(js_name = archiveInfo, unchecked_return_type = "ArchiveInfo")]
+pub fn archive_info(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] archive: JsValue,
+) -> Result<JsValue, JsValue> {
+    let bytes = archive_bytes(&archive)?;
+    let h = archive_header(&bytes).map_err(|e| e.to_js())?;
+    let author = match h.key {
+        Some(k) => JsValue::from_str(&hex::encode(k.author().as_bytes())),
+        None => JsValue::NULL,
+    };
+    Ok(js::Obj::new().set("pageSize", f64::from(h.config.page_size())).set("author", author).build())
+}
