@@ -24,8 +24,9 @@ function example(title) {
   return m[1];
 }
 
-test("the browser example runs verbatim in Chromium", async () => {
-  const code = example("Usage (browser)");
+/** Runs the README's example under `section` in Chromium; the page's console lines. */
+async function runInChromium(section) {
+  const code = example(section);
   const html = `<!doctype html><script type="importmap">{"imports":{"xaeroflux-wasm":"/pkg/xaeroflux_wasm.js"}}</script>
 <script type="module">import("/example.mjs").then(() => console.log("example done"), (e) => console.log("example failed: " + e));</script>`;
   const server = await serve({ files: { "/": html, "/example.mjs": code }, dirs: { "/pkg/": pkg } });
@@ -39,13 +40,23 @@ test("the browser example runs verbatim in Chromium", async () => {
     while (!lines.some((l) => l.startsWith("example ")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const out = lines.join("\n");
     assert.match(out, /example done/, out);
-    assert.match(out, /^appended 0 Hello, Xaeroflux! root [0-9a-f]{64}$/m, out);
-    assert.match(out, /^verified event 0 of 1$/m, out);
-    assert.match(out, /^XaerofluxError PROOF_INVALID the event is not in the feed/m, out);
+    return out;
   } finally {
     await browser.close();
     await server.close();
   }
+}
+
+test("the browser example runs verbatim in Chromium", async () => {
+  const out = await runInChromium("Usage (browser)");
+  assert.match(out, /^appended 0 Hello, Xaeroflux! root [0-9a-f]{64}$/m, out);
+  assert.match(out, /^verified event 0 of 1$/m, out);
+  assert.match(out, /^XaerofluxError PROOF_INVALID the event is not in the feed/m, out);
+});
+
+test("the archives example runs verbatim in Chromium", async () => {
+  const out = await runInChromium("Archives");
+  assert.match(out, /^true\ntrue 1 first note$/m, out);
 });
 
 /** Runs the README's example under `section` with Node, the package linked in; its stdout. */
