@@ -21,11 +21,13 @@ use crate::store::state::{FeedInner, Shared, lock, read};
 use crate::store::wait::{SPIN, recv_spin};
 use crate::store::writer::{Batch, Item, Request, SharedWriter, Writer};
 
+mod archive;
 mod backup;
 mod builder;
 mod forks;
 mod import;
 mod pipelined;
+pub use archive::{ArchiveReport, ArchiveWriteError, RestoreArchiveError};
 pub use backup::{BackupError, BackupProgress, BackupReport};
 pub use builder::{CoreBuilder, Durability};
 pub use pipelined::PendingAppend;

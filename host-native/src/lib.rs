@@ -125,8 +125,8 @@ mod verify;
 struct ReadmeDoctests;
 
 pub use core_api::{
-    Appended, BackupError, BackupProgress, BackupReport, Core, CoreBuilder, Durability, FeedInfo, NewEvent,
-    PendingAppend, Stats,
+    Appended, ArchiveReport, ArchiveWriteError, BackupError, BackupProgress, BackupReport, Core, CoreBuilder,
+    Durability, FeedInfo, NewEvent, PendingAppend, RestoreArchiveError, Stats,
 };
 pub use error::{
     AppendError, CorruptReason, ImportError, IoError, OpenError, ProveError, ReadError, RecordForkError, SyncError,

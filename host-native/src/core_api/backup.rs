@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use xaeroflux_core::mmr::MmrPeaks;
+use xaeroflux_core::xsp::ForkEvidence;
 use xaeroflux_core::{AuthorId, EventFlags, EventRef, Hash, SignedHead};
 
 use super::{BatchItem, Core};
@@ -156,21 +157,21 @@ impl core::error::Error for BackupError {
 }
 
 /// A feed as the backup found it when it started, and how far its copy has got.
-struct FeedCopy {
-    author: AuthorId,
-    local: bool,
+pub(super) struct FeedCopy {
+    pub(super) author: AuthorId,
+    pub(super) local: bool,
     /// Events to copy.
-    len: u64,
+    pub(super) len: u64,
     /// The source's MMR root over them.
-    root: Hash,
+    pub(super) root: Hash,
     /// The source's stored signed head (other authors' feeds); its length is at most `len`.
-    head: Option<SignedHead>,
+    pub(super) head: Option<SignedHead>,
     /// Where the copy starts: 0, or the length an earlier backup holds.
-    start: u64,
+    pub(super) start: u64,
     /// Events handed to the backup's writer so far.
-    copied: u64,
+    pub(super) copied: u64,
     /// MMR peaks over the events copied, hashed again here.
-    peaks: MmrPeaks,
+    pub(super) peaks: MmrPeaks,
 }
 
 /// An event of the source appended to the backup's local feed as it is.
@@ -251,26 +252,7 @@ impl Core {
     ) -> Result<BackupReport, BackupError> {
         let t0 = Instant::now();
         let dest = dest.as_ref().to_path_buf();
-        let partial = partial_path(&dest)?;
-        if dest.symlink_metadata().is_ok() {
-            return Err(BackupError::DestinationExists { path: dest });
-        }
-        remove_leftover(&partial)?;
-        let r = self.write_backup(&partial, &mut progress);
-        let report = match r {
-            Ok(report) => report,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&partial);
-                return Err(e);
-            }
-        };
-        if let Err(e) = std::fs::rename(&partial, &dest) {
-            let _ = std::fs::remove_dir_all(&partial);
-            return Err(BackupError::Io(IoError::new("rename backup into place", Some(dest), e)));
-        }
-        if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-            files::sync_dir(parent).map_err(BackupError::Io)?;
-        }
+        let report = write_then_rename(&dest, |partial| self.write_backup(partial, &mut progress))?;
         Ok(BackupReport { path: dest, elapsed: t0.elapsed(), ..report })
     }
 
@@ -382,70 +364,86 @@ impl Core {
     fn copy_feeds(
         &self,
         copy: &Core,
-        mut feeds: Vec<FeedCopy>,
+        feeds: Vec<FeedCopy>,
         progress: &mut dyn FnMut(BackupProgress),
     ) -> Result<BackupReport, BackupError> {
         let forks = self.forks();
-        let index: HashMap<AuthorId, usize> = feeds.iter().enumerate().map(|(i, f)| (f.author, i)).collect();
-        let total: u64 = feeds.iter().map(|f| f.len - f.start).sum();
-        let mut p = BackupProgress { events_copied: 0, events_total: total };
-        let copied = |feeds: &[FeedCopy]| feeds.iter().map(|f| f.copied - f.start).sum::<u64>();
-        let mut reported = 0;
-        let mut event_bytes = 0u64;
-        let mut window = Window::default();
         // Made after the snapshot, so it yields every event the snapshot counts (and maybe
         // newer ones, skipped).
-        for ev in self.iter_events() {
-            let ev = ev.map_err(BackupError::Read)?;
-            let Some(&i) = index.get(&ev.author()) else { continue };
-            if ev.seq() < feeds[i].start || ev.seq() >= feeds[i].len {
-                continue;
-            }
-            event_bytes += ev.encoded().len() as u64;
-            window.push(i, ev);
-            if window.bytes >= WINDOW_BYTES {
-                window = copy.write_window(&mut feeds, window)?;
-                p.events_copied = copied(&feeds);
-                if p.events_copied - reported >= PROGRESS_EVERY {
-                    reported = p.events_copied;
-                    progress(p);
-                }
-            }
-        }
-        // A window's leftovers (events past a feed's head) go in the next commit.
-        while !window.feeds.is_empty() {
-            window = copy.write_window(&mut feeds, window)?;
-        }
-        // A newer signed head of events the backup held already (an update).
-        let heads: Vec<Import> = feeds
-            .iter()
-            .filter_map(FeedCopy::head_alone)
-            .filter(|imp| copy.feed_head(&imp.head.author) != Some(imp.head))
-            .collect();
-        copy.commit_backup_imports(heads)?;
-        for f in &feeds {
-            let root = copy.feed_peaks(&f.author).map(|p| p.root());
-            if f.copied != f.len || copy.feed_len(&f.author) != f.len || root != Some(f.root) {
-                return Err(BackupError::Mismatch { author: f.author, len: f.copied });
-            }
-        }
-        let mut recorded = 0;
-        for evidence in &forks {
-            recorded += u64::from(copy.record_fork(evidence).map_err(BackupError::Fork)?);
-        }
-        p.events_copied = total;
-        progress(p);
-        Ok(BackupReport {
-            path: copy.path().to_path_buf(),
-            feeds: feeds.len() as u64,
-            events: total,
-            events_before: 0,
-            event_bytes,
-            forks: recorded,
-            elapsed: Duration::ZERO,
-        })
+        let events = self.iter_events().map(|ev| ev.map_err(BackupError::Read));
+        copy_events(copy, feeds, events, &forks, progress)
     }
+}
 
+/// Copies the events of `feeds` (from each one's `start`) that `events` yields, in its order,
+/// into the store `copy`; checks each feed against its source root, and stores newer signed
+/// heads and the fork evidence. Events of other feeds or past a feed's length are skipped.
+pub(super) fn copy_events<'a>(
+    copy: &Core,
+    mut feeds: Vec<FeedCopy>,
+    events: impl Iterator<Item = Result<EventRef<'a>, BackupError>>,
+    forks: &[ForkEvidence],
+    progress: &mut dyn FnMut(BackupProgress),
+) -> Result<BackupReport, BackupError> {
+    let index: HashMap<AuthorId, usize> = feeds.iter().enumerate().map(|(i, f)| (f.author, i)).collect();
+    let total: u64 = feeds.iter().map(|f| f.len - f.start).sum();
+    let mut p = BackupProgress { events_copied: 0, events_total: total };
+    let copied = |feeds: &[FeedCopy]| feeds.iter().map(|f| f.copied - f.start).sum::<u64>();
+    let mut reported = 0;
+    let mut event_bytes = 0u64;
+    let mut window = Window::default();
+    for ev in events {
+        let ev = ev?;
+        let Some(&i) = index.get(&ev.author()) else { continue };
+        if ev.seq() < feeds[i].start || ev.seq() >= feeds[i].len {
+            continue;
+        }
+        event_bytes += ev.encoded().len() as u64;
+        window.push(i, ev);
+        if window.bytes >= WINDOW_BYTES {
+            window = copy.write_window(&mut feeds, window)?;
+            p.events_copied = copied(&feeds);
+            if p.events_copied - reported >= PROGRESS_EVERY {
+                reported = p.events_copied;
+                progress(p);
+            }
+        }
+    }
+    // A window's leftovers (events past a feed's head) go in the next commit.
+    while !window.feeds.is_empty() {
+        window = copy.write_window(&mut feeds, window)?;
+    }
+    // A newer signed head of events the backup held already (an update).
+    let heads: Vec<Import> = feeds
+        .iter()
+        .filter_map(FeedCopy::head_alone)
+        .filter(|imp| copy.feed_head(&imp.head.author) != Some(imp.head))
+        .collect();
+    copy.commit_backup_imports(heads)?;
+    for f in &feeds {
+        let root = copy.feed_peaks(&f.author).map(|p| p.root());
+        if f.copied != f.len || copy.feed_len(&f.author) != f.len || root != Some(f.root) {
+            return Err(BackupError::Mismatch { author: f.author, len: f.copied });
+        }
+    }
+    let mut recorded = 0;
+    for evidence in forks {
+        recorded += u64::from(copy.record_fork(evidence).map_err(BackupError::Fork)?);
+    }
+    p.events_copied = total;
+    progress(p);
+    Ok(BackupReport {
+        path: copy.path().to_path_buf(),
+        feeds: feeds.len() as u64,
+        events: total,
+        events_before: 0,
+        event_bytes,
+        forks: recorded,
+        elapsed: Duration::ZERO,
+    })
+}
+
+impl Core {
     /// Closes the backup's store (durably) and copies the sync's files into it.
     fn finish_copy(&self, copy: Core, at: &Path) -> Result<(), BackupError> {
         copy.close().map_err(BackupError::Sync)?;
@@ -603,6 +601,35 @@ fn copy_if_present(from: &Path, to: &Path) -> Result<(), BackupError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(BackupError::Io(IoError::new("copy file", Some(from.to_path_buf()), e))),
     }
+}
+
+/// Writes a new store for `dest` (which must not exist) with `write`, under the temporary
+/// name `.<name>.backup-partial` beside it, then renames it into place and syncs the parent
+/// directory: `dest` is a whole store or absent. A failure removes the partial directory.
+pub(super) fn write_then_rename<R>(
+    dest: &Path,
+    write: impl FnOnce(&Path) -> Result<R, BackupError>,
+) -> Result<R, BackupError> {
+    let partial = partial_path(dest)?;
+    if dest.symlink_metadata().is_ok() {
+        return Err(BackupError::DestinationExists { path: dest.to_path_buf() });
+    }
+    remove_leftover(&partial)?;
+    let r = match write(&partial) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(e);
+        }
+    };
+    if let Err(e) = std::fs::rename(&partial, dest) {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(BackupError::Io(IoError::new("rename backup into place", Some(dest.to_path_buf()), e)));
+    }
+    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        files::sync_dir(parent).map_err(BackupError::Io)?;
+    }
+    Ok(r)
 }
 
 /// `.<name>.backup-partial` beside `dest`.
