@@ -331,7 +331,7 @@ fn long_import_shows_a_progress_bar_on_a_terminal() {
 }
 
 #[test]
-fn check_and_backup_show_a_progress_bar_on_a_terminal() {
+fn check_backup_and_archive_show_a_progress_bar_on_a_terminal() {
     if !script_available() {
         return;
     }
@@ -342,6 +342,7 @@ fn check_and_backup_show_a_progress_bar_on_a_terminal() {
     for (args, bar, done) in [
         ("check".to_string(), "checking [", "200000 events: ok"),
         (format!("backup '{}'", env.path("copy").display()), "backing up [", "backed up 200000 events"),
+        (format!("archive '{}'", env.path("a.xfa").display()), "archiving [", "archived 200000 events"),
     ] {
         let text = on_terminal(&env, &args);
         assert!(text.contains(bar), "no progress bar on the terminal: {text:?}");
@@ -585,4 +586,61 @@ fn events_appended_with_a_secret_are_read_only_with_it() {
     env.ok(&["--secret-file", key_arg, "import", lines.to_str().expect("utf-8 path")]);
     assert!(!env.ok(&["log"]).contains("imported secret"));
     assert!(env.ok(&["--secret-file", key_arg, "log"]).contains("[encrypted] imported secret"));
+}
+
+#[test]
+fn archive_and_restore_move_a_store_through_one_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.ok(&["init", "--page-size", "1024"]);
+    let lines: String = (0..300).map(|i| format!("event {i}\n")).collect();
+    assert_success(&env.xf(&["append"], lines.as_bytes()), &["append"]);
+    let file = env.path("s.xfa");
+    let file_arg = file.to_str().expect("utf-8 path");
+    let text = env.ok(&["archive", file_arg]);
+    assert!(text.starts_with("archived 300 events of 1 feed ("), "{text}");
+    assert!(text.contains("with the key of author"), "{text}");
+    let mode = std::fs::metadata(&file).expect("archive").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "an archive with the key is the owner's only");
+    let out = env.xf(&["archive", file_arg], b"");
+    assert_one_line_error(&out, 1, "exists (an archive writes over nothing)");
+
+    // Restored: the same author, feed, head; it goes on appending.
+    let copy = env.path("copy");
+    let out = run(Some(&copy), &["restore", file_arg], b"");
+    assert_success(&out, &["restore"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("restored 300 events of 1 feed ("), "{text}");
+    assert!(text.contains("every page, signature and proof verified"), "{text}");
+    let head = |store: &Path| String::from_utf8(run(Some(store), &["head"], b"").stdout).expect("utf-8");
+    assert_eq!(head(&copy), head(&env.store()));
+    assert_success(&run(Some(&copy), &["append", "after"], b""), &["append"]);
+    assert_success(&run(Some(&copy), &["check"], b""), &["check"]);
+    // Not over an existing store.
+    let out = run(Some(&copy), &["restore", file_arg], b"");
+    assert_one_line_error(&out, 1, "exists (a restore writes over nothing)");
+
+    // Without the key: --json, a store of another author holding the feed as a replica.
+    let public = env.path("public.xfa");
+    let report = env.json(&["archive", "--no-key", public.to_str().expect("utf-8 path")]);
+    assert_eq!((report["events"].as_u64(), report["author"].as_str()), (Some(300), None));
+    let other = env.path("other");
+    let out = run(Some(&other), &["--json", "restore", public.to_str().expect("utf-8 path")], b"");
+    assert_success(&out, &["restore --json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!((report["events"].as_u64(), report["feeds"].as_u64()), (Some(300), Some(1)));
+    let author = env.json(&["head"])["author"].as_str().expect("author").to_string();
+    let out = run(Some(&other), &["--json", "head", "--author", &author], b"");
+    assert_success(&out, &["head --author"]);
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).expect("json")["length"].as_u64(), Some(300));
+
+    // A damaged archive: one clear line, no store made.
+    let mut bytes = std::fs::read(&file).expect("archive");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(env.path("bad.xfa"), &bytes).expect("write");
+    let bad = env.path("bad");
+    let out = run(Some(&bad), &["restore", env.path("bad.xfa").to_str().expect("utf-8 path")], b"");
+    assert_one_line_error(&out, 1, "restore refused: the archive's checksum does not match");
+    assert!(!bad.exists());
 }

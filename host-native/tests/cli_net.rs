@@ -109,6 +109,18 @@ fn serve_sync_watch_and_clean_stop() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((report["events"].as_u64(), report["feeds"].as_u64()), (Some(4), Some(2)), "{report}");
     assert!(dir.path().join("relative-copy").join("XAEROFLUX").exists());
+    // `xf archive` likewise, and the archive restores as a store holding both feeds.
+    let archive = dir.path().join("a.xfa");
+    let out = xf(&a, &["archive", archive.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.starts_with("archived 4 events of 2 feeds"), "{text}");
+    assert!(text.contains(&format!("by the xf command running on the store (pid {})", serve.id())), "{text}");
+    let out = xf(&a, &["archive", archive.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("exists") && err.contains("running on the store") && err.lines().count() == 1, "{err}");
+    let restored = dir.path().join("restored");
+    assert!(xf(&restored, &["restore", archive.to_str().unwrap()]).status.success());
 
     // A's serve printed that it received B's event.
     unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
@@ -119,7 +131,7 @@ fn serve_sync_watch_and_clean_stop() {
     let log = ok_json(&a, &["--json", "log"]);
     assert!(log.iter().any(|e| e["payload"] == "four"), "A stored B's event");
     // The backups hold what A held: both feeds, with their roots.
-    for copy in [&copy, &dir.path().join("relative-copy")] {
+    for copy in [&copy, &dir.path().join("relative-copy"), &restored] {
         for who in [None, Some(b_author.as_str())] {
             let args: Vec<&str> =
                 ["--json", "root"].into_iter().chain(who.map(|w| ["--author", w]).into_iter().flatten()).collect();

@@ -72,6 +72,14 @@ pub enum Command {
     /// store; copy it back to restore. An `xf serve`, `join` or `watch` holding the store makes
     /// the backup when asked.
     Backup(BackupArgs),
+    /// Write the store as one archive file (.xfa): every feed up to its signed head, fork
+    /// evidence, the arrival order and the author key (unless --no-key). `xf restore` and the
+    /// browser package's `Store.restoreArchive` read it. An `xf serve`, `join` or `watch`
+    /// holding the store writes it when asked.
+    Archive(ArchiveArgs),
+    /// Make a new store (at --store, which must not exist) from an archive file written by
+    /// `xf archive` or by the browser package's `store.exportArchive()`, verified first.
+    Restore(RestoreArgs),
     /// Import NDJSON: an `xf export` (verified against its signed heads), or lines of
     /// {"payload": "..."} appended as new events of your feed.
     Import(ImportArgs),
@@ -119,6 +127,25 @@ pub struct BackupArgs {
     /// Bring an existing backup of this store up to date: copy only what it lacks.
     #[arg(long)]
     pub update: bool,
+}
+
+/// `xf archive`.
+#[derive(Args, Debug)]
+pub struct ArchiveArgs {
+    /// File to write the archive to; it must not exist.
+    pub file: PathBuf,
+    /// Leave the author's secret key out: the archive restores every feed as a replica in a
+    /// store of another author (a snapshot to share). With the key, the file is readable by
+    /// its owner only: whoever holds it can append as this store's author.
+    #[arg(long)]
+    pub no_key: bool,
+}
+
+/// `xf restore`.
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// The archive file.
+    pub archive: PathBuf,
 }
 
 /// `xf forks`.

@@ -63,7 +63,11 @@ pub enum CliError {
     Check(xaeroflux::CheckError),
     /// The backup failed (nothing was left at its destination).
     Backup(xaeroflux::BackupError),
-    /// The backup that the command running on the store made failed: its message.
+    /// Writing the archive failed (nothing was left at its destination).
+    Archive(xaeroflux::ArchiveWriteError),
+    /// Restoring the archive failed (no store was made).
+    Restore(xaeroflux::RestoreArchiveError),
+    /// The backup or archive that the command running on the store made failed: its message.
     #[cfg(feature = "net")]
     ServedBackup(String),
     /// The integrity check found this many problems (listed on stdout).
@@ -149,6 +153,8 @@ impl fmt::Display for CliError {
             Self::Random(e) => write!(f, "{e}"),
             Self::Check(e) => write!(f, "{e}"),
             Self::Backup(e) => write!(f, "{e}"),
+            Self::Archive(e) => write!(f, "{e}"),
+            Self::Restore(e) => write!(f, "{e}"),
             #[cfg(feature = "net")]
             Self::ServedBackup(message) => write!(f, "{message} (in the xf command running on the store)"),
             Self::Damaged(1) => f.write_str("the store has 1 problem (listed above)"),

@@ -47,6 +47,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Stats => commands::read::stats(cli, &mut out)?,
         Command::Check => commands::check::check(cli, &mut out)?,
         Command::Backup(a) => commands::backup::backup(cli, a, &mut out)?,
+        Command::Archive(a) => commands::archive::archive(cli, a, &mut out)?,
+        Command::Restore(a) => commands::archive::restore(cli, a, &mut out)?,
         Command::Prove(a) => commands::proof::prove(cli, a, &mut out)?,
         Command::Verify(a) => commands::proof::verify(cli, a, &mut out)?,
         Command::Import(a) => ndjson::import(cli, a, &mut out)?,

@@ -1,5 +1,6 @@
 //! The subcommands, grouped by what they touch.
 
+pub mod archive;
 pub mod backup;
 pub mod check;
 #[cfg(feature = "net")]

@@ -13,7 +13,9 @@
 //! holds the store): the running command backs its store up (`Core::backup_with`, or
 //! `Core::update_backup_with`), writing a line
 //! `{"progress": [copied, total]}` as it goes, then `{"backup": {report}}` or
-//! `{"error": "<message>"}`. Status answers wait while a backup runs.
+//! `{"error": "<message>"}`; or `{"archive": "<absolute path>", "with_key": bool}` (what
+//! `xf archive` sends), answered the same way with `{"archive": {report}}` at the end
+//! (`Core::archive_with`). Status answers wait while a backup or an archive runs.
 //!
 //! A command holds the store a moment before its socket is there (starting) and after it is
 //! gone or no longer answers (stopping): `xf status` then looks for the socket again, for up
@@ -107,11 +109,14 @@ impl StatusSocket {
                     let _ = conn.set_write_timeout(Some(ANSWER));
                     let request = read_request(&conn);
                     let update = request.as_ref().is_some_and(|r| r["update"] == true);
-                    match request.as_ref().and_then(|r| r.get("backup")).and_then(Value::as_str) {
-                        Some(dest) => answer_backup(&mut conn, core, Path::new(dest), update),
-                        None => {
-                            let _ = conn.write_all(format!("{}\n", status_json(command, core)).as_bytes());
-                        }
+                    let path = |key: &str| request.as_ref().and_then(|r| r.get(key)).and_then(Value::as_str);
+                    if let Some(dest) = path("backup") {
+                        answer_backup(&mut conn, core, Path::new(dest), update);
+                    } else if let Some(dest) = path("archive") {
+                        let with_key = request.as_ref().is_none_or(|r| r["with_key"] != false);
+                        answer_archive(&mut conn, core, Path::new(dest), with_key);
+                    } else {
+                        let _ = conn.write_all(format!("{}\n", status_json(command, core)).as_bytes());
                     }
                 }
                 // None waiting (or a failed accept): look again shortly.
@@ -143,6 +148,18 @@ fn answer_backup(conn: &mut UnixStream, core: &Core, dest: &Path, update: bool) 
     let _ = conn.write_all(format!("{line}\n").as_bytes());
 }
 
+/// Writes an archive of `core` to `dest` for a client, as [`answer_backup`] does a backup.
+fn answer_archive(conn: &mut UnixStream, core: &Core, dest: &Path, with_key: bool) {
+    let progress = |p: xaeroflux::BackupProgress| {
+        let _ = conn.write_all(format!("{}\n", json!({"progress": [p.events_copied, p.events_total]})).as_bytes());
+    };
+    let line = match core.archive_with(dest, with_key, progress) {
+        Ok(report) => json!({"archive": super::archive::report_json(&report), "pid": std::process::id()}),
+        Err(e) => json!({"error": e.to_string()}),
+    };
+    let _ = conn.write_all(format!("{line}\n").as_bytes());
+}
+
 /// Asks the command running on `store` to back it up to `dest` (absolute; `update`: bring the
 /// backup there up to date), calling `progress(copied, total)` on its progress lines.
 /// `Ok(None)`: no command answers on the store (none runs, or it is stopping).
@@ -150,6 +167,30 @@ pub fn request_backup(
     store: &Path,
     dest: &Path,
     update: bool,
+    progress: impl FnMut(u64, u64),
+) -> Result<Option<Value>, CliError> {
+    let request = json!({"backup": dest.display().to_string(), "update": update});
+    request_job(store, &request, "backup", progress)
+}
+
+/// Asks the command running on `store` to write an archive of it to `dest` (absolute), as
+/// [`request_backup`] asks for a backup.
+pub fn request_archive(
+    store: &Path,
+    dest: &Path,
+    with_key: bool,
+    progress: impl FnMut(u64, u64),
+) -> Result<Option<Value>, CliError> {
+    let request = json!({"archive": dest.display().to_string(), "with_key": with_key});
+    request_job(store, &request, "archive", progress)
+}
+
+/// Sends `request` to the command running on `store` and reads its progress lines until the
+/// answer under `key` (returned whole) or an error.
+fn request_job(
+    store: &Path,
+    request: &Value,
+    key: &str,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Option<Value>, CliError> {
     let path = store.join(SOCKET);
@@ -158,7 +199,7 @@ pub fn request_backup(
         Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) => return Ok(None),
         Err(e) => return Err(CliError::io(path.display(), e)),
     };
-    let request = format!("{}\n", json!({"backup": dest.display().to_string(), "update": update}));
+    let request = format!("{request}\n");
     (&conn).write_all(request.as_bytes()).map_err(|e| CliError::io(path.display(), e))?;
     conn.set_read_timeout(Some(BACKUP_LINE)).map_err(|e| CliError::io(path.display(), e))?;
     for line in io::BufRead::lines(io::BufReader::new(&conn)) {
@@ -174,7 +215,7 @@ pub fn request_backup(
             progress(done.as_u64().unwrap_or(0), total.as_u64().unwrap_or(0));
         } else if let Some(message) = v["error"].as_str() {
             return Err(CliError::ServedBackup(message.to_string()));
-        } else if v.get("backup").is_some() {
+        } else if v.get(key).is_some() {
             return Ok(Some(v));
         } else {
             // A status answer: the command runs a build that takes no backup requests.
