@@ -1,9 +1,11 @@
 // Proof files are shared with the native `xf` tool: a proof made by the npm package verifies
 // with `xf verify` (and a tampered one is refused), and one made by `xf prove` verifies with
-// `verifyProof`. Runs under Node.js with the package's Node entry and the `xf` binary.
+// `verifyProof`. Store archives move both ways: `store.exportArchive()` restores with
+// `xf restore`, and `xf archive` opens with `Store.openArchive`. Runs under Node.js with the
+// package's Node entry and the `xf` binary.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -51,4 +53,39 @@ test("a proof from xf prove verifies with verifyProof", { skip }, () => {
   assert.equal(r.event.text, "gamma");
   const proof = JSON.parse(text);
   assert.throws(() => x.verifyProof({ ...proof, seq: 3 }), (e) => e.code === "MALFORMED");
+});
+
+test("a store archive from the browser package restores with xf restore, and back", { skip }, async () => {
+  const a = x.Store.openInMemory();
+  const b = x.Store.openInMemory();
+  for (let i = 0; i < 40; i++) await a.append(`a ${i}`);
+  await b.appendBatch(["b 0", "b 1", "b 2"]);
+  // b holds a's feed too, through a sync session over an in-process pipe.
+  const ends = {};
+  ends.a = a.sync({ role: "initiator", live: false, send: (bytes) => queueMicrotask(() => ends.b.receive(bytes)) });
+  ends.b = b.sync({ role: "responder", live: false, send: (bytes) => queueMicrotask(() => ends.a.receive(bytes)) });
+  for (let i = 0; i < 200 && b.get(39, a.author) === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(b.get(39, a.author)?.text, "a 39");
+
+  const file = join(dir, "browser.xfa");
+  writeFileSync(file, await b.exportArchive());
+  const native = join(dir, "restored");
+  const restored = spawnSync(xfBin, ["--store", native, "--json", "restore", file], { encoding: "utf8" });
+  assert.equal(restored.status, 0, restored.stderr);
+  assert.deepEqual([JSON.parse(restored.stdout).events, JSON.parse(restored.stdout).author], [43, b.author]);
+  const root = (who) =>
+    JSON.parse(execFileSync(xfBin, ["--store", native, "--json", "root", ...(who ? ["--author", who] : [])], { encoding: "utf8" }));
+  assert.equal(root().root, b.root);
+  assert.equal(root(a.author).root, a.root);
+  execFileSync(xfBin, ["--store", native, "append", "from xf"], { encoding: "utf8" });
+
+  // Back: the native store's archive opens in the package, as the same author.
+  const back = join(dir, "native.xfa");
+  execFileSync(xfBin, ["--store", native, "archive", back], { encoding: "utf8" });
+  const opened = x.Store.openArchive(readFileSync(back));
+  assert.equal(opened.author, b.author);
+  assert.equal(opened.length, 4);
+  assert.equal(opened.get(3)?.text, "from xf");
+  assert.equal(opened.get(20, a.author)?.text, "a 20");
+  assert.equal(x.archiveInfo(readFileSync(back)).author, b.author);
 });
