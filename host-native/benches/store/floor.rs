@@ -145,6 +145,40 @@ pub fn backup(cfg: &Config) -> BenchResult<Measured> {
     Ok(m)
 }
 
+/// The floor of an archive: the files of the store the batched ingest left concatenated into
+/// one new file, written in 1 MiB chunks and synced (read once first, from the page cache, as
+/// ours is).
+pub fn archive(cfg: &Config) -> BenchResult<Measured> {
+    let src = crate::ours::batch_store(cfg);
+    let dest = cfg.dir.join("floor-archive.bin");
+    if dest.exists() {
+        std::fs::remove_file(&dest)?;
+    }
+    let mut files = Vec::new();
+    visit(&src, &mut |p| {
+        files.push(p.to_path_buf());
+        std::hint::black_box(std::fs::read(p)?.len());
+        Ok(())
+    })?;
+    let start = Instant::now();
+    let mut out = File::create(&dest)?;
+    let mut buf = vec![0u8; 1 << 20];
+    for p in &files {
+        let mut f = File::open(p)?;
+        loop {
+            let n = std::io::Read::read(&mut f, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            std::io::Write::write_all(&mut out, &buf[..n])?;
+        }
+    }
+    out.sync_all()?;
+    let m = Measured::since(start, cfg.n);
+    std::fs::remove_file(&dest)?;
+    Ok(m)
+}
+
 /// Calls `f` on every file under `dir`.
 fn visit(dir: &Path, f: &mut dyn FnMut(&Path) -> BenchResult<()>) -> BenchResult<()> {
     for entry in std::fs::read_dir(dir)? {

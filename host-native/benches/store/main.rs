@@ -80,6 +80,8 @@ const CASES: &[Case] = &[
     Case { id: "floor-backup", system: "floor", workload: Workload::Backup, run: floor::backup, child: true },
     Case { id: "redb-backup", system: "redb", workload: Workload::Backup, run: redb_sys::backup, child: true },
     Case { id: "ours-backup", system: "ours", workload: Workload::Backup, run: ours::backup, child: true },
+    Case { id: "floor-archive", system: "floor", workload: Workload::Archive, run: floor::archive, child: true },
+    Case { id: "ours-archive", system: "ours", workload: Workload::Archive, run: ours::archive, child: true },
 ];
 
 /// The order of the cases (indices into `cases`) in round `round` (from 1): the workloads in

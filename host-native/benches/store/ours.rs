@@ -178,6 +178,45 @@ pub fn backup(cfg: &Config) -> BenchResult<Measured> {
     Ok(m)
 }
 
+/// `Core::archive_to` of the store the batched ingest left (with the key): one file, every
+/// event read, packed into pages again and written in 1 MiB chunks, synced, renamed into
+/// place. The note times restoring it (`Core::restore_archive`: the archive read and verified
+/// whole, then written as a new durable store).
+pub fn archive(cfg: &Config) -> BenchResult<Measured> {
+    let core = Core::builder().open(batch_store(cfg))?;
+    let file = cfg.dir.join("ours-archive.xfa");
+    let restored = cfg.dir.join("ours-restored");
+    if file.exists() {
+        std::fs::remove_file(&file)?;
+    }
+    fresh(&restored)?;
+    scan_once(&core);
+    let start = Instant::now();
+    let report = core.archive_to(&file, true)?;
+    let mut m = Measured::since(start, report.events);
+    if report.events != cfg.n {
+        return Err(format!("archive holds {} events, expected {}", report.events, cfg.n).into());
+    }
+    let root = core.mmr_root();
+    drop(core);
+    let t = Instant::now();
+    let back = Core::restore_archive(&file, &restored)?;
+    let secs = t.elapsed().as_secs_f64();
+    if back.events != cfg.n || Core::open(&restored)?.mmr_root() != root {
+        return Err(format!("restore made {} events, expected {}", back.events, cfg.n).into());
+    }
+    m.note = Some(format!(
+        "archive of {} events: {:.1} MB file; restored into a new store in {:.2} s ({:.0} events/s)",
+        cfg.n,
+        report.bytes as f64 / 1e6,
+        secs,
+        cfg.n as f64 / secs
+    ));
+    std::fs::remove_file(&file)?;
+    std::fs::remove_dir_all(&restored)?;
+    Ok(m)
+}
+
 /// `cfg.reads` random `get(author, seq)` (after one untimed warm-up scan).
 pub fn get(cfg: &Config) -> BenchResult<Measured> {
     let core = Core::builder().open(batch_store(cfg))?;

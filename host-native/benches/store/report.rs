@@ -26,6 +26,9 @@ pub enum Workload {
     /// every record copied into a new database from one read transaction; the floor: the
     /// store's files copied and synced).
     Backup,
+    /// The store the batched ingest left written as one archive file (ours:
+    /// `Core::archive_to`; the floor: the store's files concatenated into one file, synced).
+    Archive,
 }
 
 impl Workload {
@@ -39,6 +42,7 @@ impl Workload {
             Workload::Reopen => "reopen",
             Workload::Check => "integrity check",
             Workload::Backup => "backup",
+            Workload::Archive => "archive (one file)",
         }
     }
 }
@@ -139,7 +143,9 @@ pub fn table(rows: &[Row]) -> String {
             Ok(m) => {
                 let ops = m.ops_per_sec();
                 let floor = match w {
-                    Workload::Batch | Workload::PerEvent | Workload::Backup => ratio(rows, ops, "floor", w),
+                    Workload::Batch | Workload::PerEvent | Workload::Backup | Workload::Archive => {
+                        ratio(rows, ops, "floor", w)
+                    }
                     _ => "-".into(),
                 };
                 let hyper = if w == Workload::Batch { ratio(rows, ops, "hypercore", w) } else { "-".into() };
