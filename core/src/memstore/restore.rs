@@ -245,6 +245,7 @@ impl Restore {
         let mut feed = Feed::new(config, author, local);
         feed.forked = self.store.forks.contains_key(&author);
         let images: Vec<&[u8]> = pages.into_iter().collect();
+        let mut leaves = Vec::new();
         for (i, img) in images.iter().enumerate() {
             let page = i as u64;
             let p = PageRef::parse(img, &config).map_err(|error| RestoreError::Page { page, error })?;
@@ -254,8 +255,10 @@ impl Restore {
             if p.first_seq() != feed.len() {
                 return Err(RestoreError::NotConsecutive { page, expected: feed.len(), found: p.first_seq() });
             }
-            for ev in p.events() {
-                let leaf = ev.leaf_hash();
+            // A page's leaves hashed together, across SIMD lanes.
+            leaves.clear();
+            crate::hash::leaf_hashes(p.events().map(|ev| ev.encoded()), &mut leaves);
+            for (ev, leaf) in p.events().zip(leaves.iter().copied()) {
                 feed.push(ev, leaf).map_err(|_| RestoreError::Packing { page })?;
             }
         }

@@ -34,6 +34,8 @@ use crate::store::files;
 const RUNS_PER_RECORD: usize = 4096;
 /// Progress is reported about this often (events).
 const PROGRESS_EVERY: u64 = 65_536;
+/// Events whose leaves are hashed together.
+const HASH_GROUP: usize = 256;
 /// Bytes gathered before they are written to the archive file.
 const WRITE_CHUNK: usize = 1 << 20;
 
@@ -260,15 +262,24 @@ impl Core {
             let state = FeedState { author: f.author, len: f.len, head: f.head, pending: None };
             w.feed(&state, &mut sink.buf);
             let mut page = PageBuilder::new(config, f.author, 0);
-            for ev in self.range(&f.author, 0..f.len).map_err(ArchiveWriteError::Read)? {
-                if !page.fits(ev.encoded().len()) {
-                    w.page(&page.finish(), &mut sink.buf);
-                    let next = page.next_seq();
-                    page.reset(next);
-                    sink.drain(false)?;
+            let mut events = self.range(&f.author, 0..f.len).map_err(ArchiveWriteError::Read)?.peekable();
+            let (mut group, mut leaves) = (Vec::with_capacity(HASH_GROUP), Vec::with_capacity(HASH_GROUP));
+            while events.peek().is_some() {
+                // Leaves hashed a group at a time, across SIMD lanes.
+                group.clear();
+                group.extend(events.by_ref().take(HASH_GROUP));
+                leaves.clear();
+                xaeroflux_core::hash::leaf_hashes(group.iter().map(|ev| ev.encoded()), &mut leaves);
+                for (ev, leaf) in group.iter().zip(leaves.iter().copied()) {
+                    if !page.fits(ev.encoded().len()) {
+                        w.page(&page.finish(), &mut sink.buf);
+                        let next = page.next_seq();
+                        page.reset(next);
+                        sink.drain(false)?;
+                    }
+                    page.push_hashed(*ev, leaf).map_err(ArchiveWriteError::Page)?;
                 }
-                page.push(ev).map_err(ArchiveWriteError::Page)?;
-                p.events_copied += 1;
+                p.events_copied += group.len() as u64;
                 if p.events_copied - reported >= PROGRESS_EVERY {
                     reported = p.events_copied;
                     progress(p);
