@@ -131,6 +131,16 @@ run backup "$WORK/backup"
 printf '\033[2m$ xf --store backup root\033[0m\n'
 "$XF" --store "$WORK/backup" root
 
+bold "12. An archive: the store as one file (the browser package reads it too), restored elsewhere"
+run archive "$WORK/store.xfa"
+printf '\033[2m$ xf --store restored restore store.xfa\033[0m\n'
+"$XF" --store "$WORK/restored" restore "$WORK/store.xfa"
+if [ "$("$XF" --store "$WORK/restored" root)" != "$("$XF" --store "$STORE" root)" ]; then
+    say "demo error: the restored store's root differs" >&2
+    exit 1
+fi
+say "The restored store has the same author, length and root."
+
 bold "Done"
 say "Every event is in its author's signed, append-only feed; any one of them can be proven"
 say "to someone who has only the feed's root or signed head. Try: $XF --help"
