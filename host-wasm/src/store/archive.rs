@@ -20,7 +20,6 @@ use crate::hex;
 use crate::idb::{self, Put};
 use crate::js::{self, prop};
 use crate::persist;
-use crate::platform;
 
 impl JsError for ArchiveError {
     fn code(&self) -> ErrorCode {
@@ -93,48 +92,17 @@ impl Store {
     async fn restore_archive_with(name: String, archive: Vec<u8>, options: Options) -> Result<Store, JsValue> {
         let mem = read(&archive, &options)?;
         drop(archive);
-        let release = platform::acquire_lock(&idb::db_name(&name))
-            .await?
-            .ok_or_else(|| OpenError::Locked(name.clone()).to_js())?;
-        let result = async {
-            let db = idb::open(&name).await.map_err(|e| OpenError::Storage(e).to_js())?;
-            let written = async {
-                let loaded = idb::load(&db).await.map_err(|e| OpenError::Storage(e).to_js())?;
-                if !loaded.meta.is_empty() || !loaded.feeds.is_empty() || !loaded.pages.is_empty() {
-                    return Err(OpenError::Exists(name.clone()).to_js());
-                }
-                let (puts, runs) = puts_of(&mem);
-                idb::commit(&db, puts, true).await.map_err(|e| OpenError::Storage(e).to_js())?;
-                Ok(runs)
+        let exists = OpenError::Exists(name.clone());
+        Self::open_locked(name, &options, async move |db| {
+            let loaded = idb::load(db).await.map_err(|e| OpenError::Storage(e).to_js())?;
+            if !loaded.meta.is_empty() || !loaded.feeds.is_empty() || !loaded.pages.is_empty() {
+                return Err(exists.to_js());
             }
-            .await;
-            match written {
-                Ok(runs) => Ok((db, runs)),
-                Err(e) => {
-                    db.close();
-                    Err(e)
-                }
-            }
-        }
-        .await;
-        let (db, runs) = match result {
-            Ok(x) => x,
-            Err(e) => {
-                let _ = release.call0(&JsValue::NULL);
-                return Err(e);
-            }
-        };
-        let inner = Inner::new(
-            Some(name),
-            mem,
-            Some(db),
-            options.strict,
-            runs,
-            options.fetch_cache,
-            options.persist_fetch_cache,
-        );
-        *inner.release.borrow_mut() = Some(release);
-        Ok(Store { inner: Rc::new(inner) })
+            let (puts, runs_saved) = puts_of(&mem);
+            idb::commit(db, puts, true).await.map_err(|e| OpenError::Storage(e).to_js())?;
+            Ok(open::Opened { mem, runs_saved, fetched: Vec::new() })
+        })
+        .await
     }
 }
 

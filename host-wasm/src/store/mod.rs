@@ -194,16 +194,28 @@ impl Store {
     }
 
     async fn open_with(name: String, options: Options) -> Result<Store, JsValue> {
+        let opts = options.clone();
+        Self::open_locked(name, &options, async move |db| open::open_db(db, &opts).await.map_err(|e| e.to_js())).await
+    }
+
+    /// Takes the Web Lock of the store `name`, opens its database and makes the store with
+    /// `make` (its in-memory store, the arrival runs persisted, the kept reads found). On
+    /// failure the database is closed and the lock released.
+    async fn open_locked(
+        name: String,
+        options: &Options,
+        make: impl AsyncFnOnce(&web_sys::IdbDatabase) -> Result<open::Opened, JsValue>,
+    ) -> Result<Store, JsValue> {
         let release = platform::acquire_lock(&crate::idb::db_name(&name))
             .await?
             .ok_or_else(|| OpenError::Locked(name.clone()).to_js())?;
         let result = async {
             let db = crate::idb::open(&name).await.map_err(|e| OpenError::Storage(e).to_js())?;
-            match open::open_db(&db, &options).await {
+            match make(&db).await {
                 Ok(o) => Ok((db, o)),
                 Err(e) => {
                     db.close();
-                    Err(e.to_js())
+                    Err(e)
                 }
             }
         }
