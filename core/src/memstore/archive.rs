@@ -313,7 +313,8 @@ pub struct ArchiveHeader {
 /// of [`read_archive`]).
 pub fn archive_header(bytes: &[u8]) -> Result<ArchiveHeader, ArchiveError> {
     let Some(head) = bytes.get(..HEADER_LEN) else {
-        return Err(if ARCHIVE_MAGIC.starts_with(bytes) {
+        let magic = &bytes[..bytes.len().min(ARCHIVE_MAGIC.len())];
+        return Err(if ARCHIVE_MAGIC.starts_with(magic) {
             ArchiveError::Truncated
         } else {
             ArchiveError::NotAnArchive

@@ -169,6 +169,8 @@ fn every_truncation_and_every_flipped_byte_is_refused() {
     assert_eq!(read_archive(&longer).unwrap_err(), ArchiveError::TrailingBytes(1));
     assert_eq!(read_archive(b"hello").unwrap_err(), ArchiveError::NotAnArchive);
     assert_eq!(read_archive(b"XFAR").unwrap_err(), ArchiveError::Truncated);
+    assert_eq!(read_archive(b"XFARCHIV\x01").unwrap_err(), ArchiveError::Truncated);
+    assert_eq!(read_archive(b"XFARCHIX\x01").unwrap_err(), ArchiveError::NotAnArchive);
     let mut v2 = bytes.clone();
     v2[8] = 2;
     assert_eq!(read_archive(&v2).unwrap_err(), ArchiveError::Version(2));

@@ -239,8 +239,11 @@ impl Core {
         progress: &mut dyn FnMut(BackupProgress),
     ) -> Result<ArchiveReport, ArchiveWriteError> {
         let config = PageConfig::new(self.page_size()).map_err(|_| ArchiveWriteError::PageSize(self.page_size()))?;
-        self.sync().map_err(ArchiveWriteError::Sync)?;
+        // Listed first, then made durable: the local feed's head covers only events the sync
+        // makes durable (an event a crash could still lose must not be in an archive, or the
+        // author could sign another event at its seq).
         let feeds = self.archived_feeds();
+        self.sync().map_err(ArchiveWriteError::Sync)?;
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
