@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use xaeroflux_core::memstore::archive::ArchiveWriter;
 use xaeroflux_core::memstore::{ArchiveError, ArrivalRun, FeedState, read_archive};
-use xaeroflux_core::mmr::MmrPeaks;
 use xaeroflux_core::page::{PageBuilder, PageConfig, PagePushError};
 use xaeroflux_core::{AuthorId, SignedHead};
 
@@ -222,13 +221,8 @@ impl Core {
                 return Err(e);
             }
         };
-        if let Err(e) = std::fs::rename(&partial, dest) {
-            let _ = std::fs::remove_file(&partial);
-            return Err(ArchiveWriteError::Io(IoError::new("rename archive into place", Some(dest.to_path_buf()), e)));
-        }
-        if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-            files::sync_dir(parent).map_err(ArchiveWriteError::Io)?;
-        }
+        files::rename_into_place(&partial, dest, "rename archive into place", |p| std::fs::remove_file(p))
+            .map_err(ArchiveWriteError::Io)?;
         Ok(ArchiveReport { path: dest.to_path_buf(), elapsed: t0.elapsed(), ..report })
     }
 
@@ -386,17 +380,9 @@ impl Core {
             let feeds: Vec<FeedCopy> = mem
                 .feeds()
                 .map(|f| {
-                    let local = Some(f.author) == key_of;
-                    FeedCopy {
-                        author: f.author,
-                        local,
-                        len: mem.feed_len(&f.author),
-                        root: mem.root(&f.author).unwrap_or(xaeroflux_core::Hash([0; 32])),
-                        head: if local { None } else { mem.head(&f.author) },
-                        start: 0,
-                        copied: 0,
-                        peaks: MmrPeaks::new(),
-                    }
+                    let a = f.author;
+                    let root = mem.root(&a).unwrap_or(xaeroflux_core::Hash([0; 32]));
+                    FeedCopy::new(a, Some(a) == key_of, mem.feed_len(&a), root, mem.head(&a))
                 })
                 .collect();
             let forks: Vec<_> = mem.forks().cloned().collect();
@@ -419,15 +405,11 @@ impl Core {
 
 /// `.<name>.archive-partial` beside `dest`.
 fn archive_partial(dest: &Path) -> Result<PathBuf, ArchiveWriteError> {
-    let name = dest.file_name().ok_or_else(|| {
+    files::partial_beside(dest, ".archive-partial").ok_or_else(|| {
         ArchiveWriteError::Io(IoError::new(
             "name archive",
             Some(dest.to_path_buf()),
             std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file"),
         ))
-    })?;
-    let mut partial = std::ffi::OsString::from(".");
-    partial.push(name);
-    partial.push(".archive-partial");
-    Ok(dest.with_file_name(partial))
+    })
 }

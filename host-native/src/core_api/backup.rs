@@ -457,16 +457,7 @@ impl Core {
         list.iter()
             .map(|f| {
                 let inner = read(&f.inner);
-                FeedCopy {
-                    author: f.author,
-                    local: f.local,
-                    len: inner.len,
-                    root: inner.peaks.root(),
-                    head: if f.local { None } else { inner.head },
-                    start: 0,
-                    copied: 0,
-                    peaks: MmrPeaks::new(),
-                }
+                FeedCopy::new(f.author, f.local, inner.len, inner.peaks.root(), inner.head)
             })
             .collect()
     }
@@ -515,6 +506,13 @@ impl Core {
 }
 
 impl FeedCopy {
+    /// A feed of `len` events with MMR root `root` and, for another author's feed, its stored
+    /// signed `head` (ignored for the local feed), none of it copied yet.
+    pub(super) fn new(author: AuthorId, local: bool, len: u64, root: Hash, head: Option<SignedHead>) -> Self {
+        let head = if local { None } else { head };
+        FeedCopy { author, local, len, root, head, start: 0, copied: 0, peaks: MmrPeaks::new() }
+    }
+
     /// The writer's request storing the feed's signed head alone, if the copy holds exactly
     /// its events but none of this copy's imports stored it (an update whose backup held the
     /// events, not the head).
@@ -622,24 +620,15 @@ pub(super) fn write_then_rename<R>(
             return Err(e);
         }
     };
-    if let Err(e) = std::fs::rename(&partial, dest) {
-        let _ = std::fs::remove_dir_all(&partial);
-        return Err(BackupError::Io(IoError::new("rename backup into place", Some(dest.to_path_buf()), e)));
-    }
-    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-        files::sync_dir(parent).map_err(BackupError::Io)?;
-    }
+    files::rename_into_place(&partial, dest, "rename backup into place", |p| std::fs::remove_dir_all(p))
+        .map_err(BackupError::Io)?;
     Ok(r)
 }
 
 /// `.<name>.backup-partial` beside `dest`.
 fn partial_path(dest: &Path) -> Result<PathBuf, BackupError> {
-    let bad = || BackupError::BadDestination { path: dest.to_path_buf() };
-    let name = dest.file_name().ok_or_else(bad)?;
-    let mut partial = std::ffi::OsString::from(".");
-    partial.push(name);
-    partial.push(".backup-partial");
-    Ok(dest.with_file_name(partial))
+    files::partial_beside(dest, ".backup-partial")
+        .ok_or_else(|| BackupError::BadDestination { path: dest.to_path_buf() })
 }
 
 /// Removes the temporary directory of an interrupted backup, if it holds nothing but a store

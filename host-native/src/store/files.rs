@@ -133,6 +133,33 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), IoError> {
     File::open(dir).and_then(|f| f.sync_all()).map_err(io("sync directory", dir))
 }
 
+/// `.<name><suffix>` beside `dest`: where a backup or an archive is written before it is
+/// renamed to `dest` (`None` when `dest` names no directory entry).
+pub(crate) fn partial_beside(dest: &Path, suffix: &str) -> Option<PathBuf> {
+    let mut partial = std::ffi::OsString::from(".");
+    partial.push(dest.file_name()?);
+    partial.push(suffix);
+    Some(dest.with_file_name(partial))
+}
+
+/// Renames the finished `partial` to `dest` (the failure named `op`), then syncs `dest`'s
+/// parent directory. A failed rename removes `partial` with `remove`.
+pub(crate) fn rename_into_place(
+    partial: &Path,
+    dest: &Path,
+    op: &'static str,
+    remove: fn(&Path) -> io::Result<()>,
+) -> Result<(), IoError> {
+    if let Err(e) = fs::rename(partial, dest) {
+        let _ = remove(partial);
+        return Err(IoError::new(op, Some(dest.to_path_buf()), e));
+    }
+    match dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => sync_dir(parent),
+        None => Ok(()),
+    }
+}
+
 /// Removes the leftovers of an interrupted creation (only names a store uses).
 pub(crate) fn clear_partial(dir: &Path) -> Result<(), IoError> {
     for name in [KEY_FILE, INDEX_FILE, PROBE] {
