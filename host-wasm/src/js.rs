@@ -46,16 +46,18 @@ impl Obj {
 /// Bytes of a payload argument: a string (encoded as UTF-8), a `Uint8Array` or an
 /// `ArrayBuffer`.
 pub fn payload_bytes(value: &JsValue, name: &'static str) -> Result<Vec<u8>, ArgError> {
-    if let Some(s) = value.as_string() {
-        return Ok(s.into_bytes());
+    match value.as_string() {
+        Some(s) => Ok(s.into_bytes()),
+        None => binary(value).ok_or(ArgError { name, expected: "a string, a Uint8Array or an ArrayBuffer" }),
     }
+}
+
+/// The bytes of a `Uint8Array` or an `ArrayBuffer` (`None` for anything else).
+pub fn binary(value: &JsValue) -> Option<Vec<u8>> {
     if let Some(a) = value.dyn_ref::<Uint8Array>() {
-        return Ok(a.to_vec());
+        return Some(a.to_vec());
     }
-    if let Some(b) = value.dyn_ref::<js_sys::ArrayBuffer>() {
-        return Ok(Uint8Array::new(b).to_vec());
-    }
-    Err(ArgError { name, expected: "a string, a Uint8Array or an ArrayBuffer" })
+    value.dyn_ref::<js_sys::ArrayBuffer>().map(|b| Uint8Array::new(b).to_vec())
 }
 
 /// Bytes of a `Uint8Array` argument, or of a hex string.

@@ -179,10 +179,8 @@ fn require_event_object(event: &JsValue) -> Result<(), JsValue> {
 fn event_flags_payload(event: &JsValue) -> Result<(u8, Vec<u8>), JsValue> {
     let arg = |e: ArgError| e.to_js();
     let flags = crate::js::prop_flags(event).map_err(arg)?;
-    let payload = match prop(event, "payload") {
-        Some(p) if p.is_instance_of::<Uint8Array>() => p.unchecked_into::<Uint8Array>().to_vec(),
-        Some(p) if p.is_instance_of::<js_sys::ArrayBuffer>() => Uint8Array::new(&p).to_vec(),
-        _ => return Err(arg(ArgError { name: "payload", expected: "a Uint8Array" })),
+    let Some(payload) = prop(event, "payload").as_ref().and_then(crate::js::binary) else {
+        return Err(arg(ArgError { name: "payload", expected: "a Uint8Array" }));
     };
     Ok((flags, payload))
 }

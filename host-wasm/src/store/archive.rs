@@ -7,14 +7,12 @@
 //! and the author key lives only there: an archive with the key is how an app keeps its
 //! user's identity and feed.
 
-use std::rc::Rc;
-
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 use xaeroflux_core::memstore::{ArchiveError, MemStore, archive_header, read_archive, read_archive_as};
 
 use super::open::{self, OpenError, Options};
-use super::{Inner, Store, arg, inner, parse_options};
+use super::{Store, arg, inner, parse_options};
 use crate::error::{ArgError, ErrorCode, JsError};
 use crate::hex;
 use crate::idb::{self, Put};
@@ -29,13 +27,7 @@ impl JsError for ArchiveError {
 
 /// The archive's bytes, from a `Uint8Array` (or an `ArrayBuffer`).
 fn archive_bytes(v: &JsValue) -> Result<Vec<u8>, JsValue> {
-    if let Some(a) = v.dyn_ref::<Uint8Array>() {
-        return Ok(a.to_vec());
-    }
-    if let Some(b) = v.dyn_ref::<js_sys::ArrayBuffer>() {
-        return Ok(Uint8Array::new(b).to_vec());
-    }
-    Err(arg(ArgError { name: "archive", expected: "a Uint8Array or an ArrayBuffer" }))
+    js::binary(v).ok_or_else(|| arg(ArgError { name: "archive", expected: "a Uint8Array or an ArrayBuffer" }))
 }
 
 /// Reads an archive into a store: with the archive's key, or (an archive without one) the
@@ -161,7 +153,7 @@ impl Store {
     ) -> Result<Store, JsValue> {
         let options = parse_options(&options.unwrap_or(JsValue::UNDEFINED))?;
         let mem = read(&archive_bytes(&archive)?, &options)?;
-        Ok(Store { inner: Rc::new(Inner::new(None, mem, None, options.strict, 0, options.fetch_cache, false)) })
+        Ok(Store::in_memory(mem, &options))
     }
 }
 

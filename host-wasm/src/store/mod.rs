@@ -198,6 +198,11 @@ impl Store {
         Self::open_locked(name, &options, async move |db| open::open_db(db, &opts).await.map_err(|e| e.to_js())).await
     }
 
+    /// A store in memory around `mem` (not persisted).
+    fn in_memory(mem: xaeroflux_core::memstore::MemStore, options: &Options) -> Store {
+        Store { inner: Rc::new(Inner::new(None, mem, None, options.strict, 0, options.fetch_cache, false)) }
+    }
+
     /// Takes the Web Lock of the store `name`, opens its database and makes the store with
     /// `make` (its in-memory store, the arrival runs persisted, the kept reads found). On
     /// failure the database is closed and the lock released.
@@ -264,8 +269,7 @@ impl Store {
     ) -> Result<Store, JsValue> {
         let options = parse_options(&options.unwrap_or(JsValue::UNDEFINED))?;
         let key = open::new_key(&options).map_err(|e| e.to_js())?;
-        let mem = xaeroflux_core::memstore::MemStore::new(key, options.page);
-        Ok(Store { inner: Rc::new(Inner::new(None, mem, None, options.strict, 0, options.fetch_cache, false)) })
+        Ok(Store::in_memory(xaeroflux_core::memstore::MemStore::new(key, options.page), &options))
     }
 
     /// Deletes the persisted store `name` (it must not be open anywhere).
