@@ -56,7 +56,7 @@ const HEADER_LEN: usize = 8 + 1 + 1 + 4;
 const KEY_LEN: usize = 32;
 
 /// Record tags (docs/formats.md).
-mod tag {
+pub(super) mod tag {
     pub const END: u8 = 0;
     pub const FEED: u8 = 1;
     pub const PAGE: u8 = 2;
@@ -67,7 +67,7 @@ mod tag {
 /// Arrival runs per record written by [`MemStore::to_archive`].
 const RUNS_PER_RECORD: usize = 4096;
 /// Bytes of one encoded arrival run.
-const RUN_LEN: usize = 48;
+pub(super) const RUN_LEN: usize = 48;
 
 /// Writes an archive record by record into a caller's buffer (drain it to a file between
 /// calls, or keep it whole).
@@ -261,6 +261,13 @@ pub enum ArchiveError {
     ForkRecord(DecodeError),
     /// Fork evidence does not verify.
     Fork(ForkEvidenceError),
+    /// A record longer than any archive writer makes one of its tag (a damaged length).
+    RecordTooLong {
+        /// The record's tag.
+        tag: u8,
+        /// The length its header names.
+        len: usize,
+    },
     /// An arrival record is not a whole number of runs, or the runs do not cover every event
     /// once.
     Arrival(RestoreError),
@@ -283,6 +290,9 @@ impl fmt::Display for ArchiveError {
             Self::Feed { author, error } => write!(f, "feed {author} does not verify: {error}"),
             Self::ForkRecord(e) => write!(f, "fork evidence does not decode: {e}"),
             Self::Fork(e) => write!(f, "fork evidence does not verify: {e}"),
+            Self::RecordTooLong { tag, len } => {
+                write!(f, "a record of tag {tag} names a length of {len} bytes, too long")
+            }
             Self::Arrival(e) => write!(f, "the arrival order is damaged: {e}"),
         }
     }
@@ -441,12 +451,7 @@ fn read_records(bytes: &[u8], header: &ArchiveHeader, key: Option<AuthorKey>) ->
     };
     for r in records(&bytes[..end], header.records_at) {
         let r = r?;
-        let now = match r.tag {
-            tag::FORK => Phase::Forks,
-            tag::FEED | tag::PAGE => Phase::Feeds,
-            tag::ARRIVAL => Phase::Arrival,
-            tag => return Err(ArchiveError::UnknownRecord { tag, offset: r.offset }),
-        };
+        let now = Phase::of(r.tag).ok_or(ArchiveError::UnknownRecord { tag: r.tag, offset: r.offset })?;
         if now < phase {
             return Err(ArchiveError::OutOfOrder { offset: r.offset });
         }
@@ -482,9 +487,21 @@ fn read_records(bytes: &[u8], header: &ArchiveHeader, key: Option<AuthorKey>) ->
 }
 
 /// The order of an archive's records.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Phase {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Phase {
     Forks,
     Feeds,
     Arrival,
+}
+
+impl Phase {
+    /// The phase of a record of `tag` (`None` for the end record and unknown tags).
+    pub(super) fn of(tag: u8) -> Option<Phase> {
+        match tag {
+            tag::FORK => Some(Phase::Forks),
+            tag::FEED | tag::PAGE => Some(Phase::Feeds),
+            tag::ARRIVAL => Some(Phase::Arrival),
+            _ => None,
+        }
+    }
 }

@@ -13,6 +13,48 @@ use crate::head::AuthorKey;
 use crate::page::pack;
 use crate::xsp::ForkEvidence;
 
+/// [`read_archive`](super::archive::read_archive), with the streaming check's verdict on the
+/// same bytes compared ([`check_archive`]): a refusal whenever it refuses (the same error for
+/// an archive whose checksum matches), and the same feeds, heads and forks when it reads.
+fn read_archive(bytes: &[u8]) -> Result<MemStore, ArchiveError> {
+    let read = super::archive::read_archive(bytes);
+    agree(&read, check_archive(bytes));
+    read
+}
+
+/// [`read_archive_as`](super::archive::read_archive_as), compared as [`read_archive`] is.
+fn read_archive_as(bytes: &[u8], key: AuthorKey) -> Result<MemStore, ArchiveError> {
+    let stream = ArchiveCheck::start_as(bytes, key.author()).and_then(|c| archive_check::check_records(c, bytes));
+    let read = super::archive::read_archive_as(bytes, key);
+    agree(&read, stream);
+    read
+}
+
+fn agree(read: &Result<MemStore, ArchiveError>, stream: Result<CheckedArchive, ArchiveError>) {
+    match (read, stream) {
+        (Ok(store), Ok(checked)) => {
+            // The store has its own feed besides the archive's (empty, for `read_archive_as`).
+            let extra = store.feeds().filter(|f| !checked.feeds.iter().any(|c| c.author == f.author));
+            assert!(extra.map(|f| store.feed_len(&f.author)).all(|n| n == 0));
+            for f in &checked.feeds {
+                let a = f.author;
+                assert_eq!((f.len, Some(f.root)), (store.feed_len(&a), store.root(&a)), "feed {a}");
+                assert_eq!((f.head, f.pending.as_ref()), (store.head(&a), store.pending_head(&a)), "feed {a}");
+            }
+            let forks: Vec<_> = store.forks().cloned().collect();
+            assert_eq!(checked.forks, forks);
+        }
+        (Err(e), Err(s)) => {
+            let content =
+                !matches!(e, ArchiveError::Checksum | ArchiveError::Truncated | ArchiveError::TrailingBytes(_));
+            if content {
+                assert_eq!(&s, e, "the same content error");
+            }
+        }
+        (read, stream) => panic!("read_archive: {:?}, check_archive: {:?}", read.as_ref().err(), stream.err()),
+    }
+}
+
 fn key(b: u8) -> AuthorKey {
     AuthorKey::from_secret_bytes(&[b; 32])
 }
@@ -246,6 +288,56 @@ fn a_forged_archive_is_refused() {
     let h = key(2).sign_head(3, Hash([1; 32]));
     let not_a_fork = ForkEvidence { first: h, second: h, proof: None };
     assert!(matches!(forge(&|w, out| w.fork(&not_a_fork, out)), Err(ArchiveError::Fork(_))));
+}
+
+/// The streaming check's own limits: pages not packed by the packing rule (what
+/// [`Restore`] finds by packing the events again), a record length no writer makes, and a
+/// damaged archive named as damaged rather than by the first check its damage fails.
+#[test]
+fn the_streaming_check_refuses_what_reading_refuses() {
+    let s = source(1, 30, 100);
+    let a = key(1).author();
+    let state = s.feed_state(&a).unwrap();
+    let events: Vec<_> = s.iter_feed(&a).collect();
+    let archive_of = |pages: &[Vec<u8>]| {
+        let mut out = Vec::new();
+        let mut w = ArchiveWriter::new(config(), None, &mut out);
+        w.feed(&state, &mut out);
+        for p in pages {
+            w.page(p, &mut out);
+        }
+        w.finish(&mut out);
+        out
+    };
+    // A first page sealed one event early, the rest packed by the rule after it.
+    let mut first = crate::page::PageBuilder::new(config(), a, 0);
+    first.push(events[0]).unwrap();
+    let mut pages = vec![first.finish()];
+    pages.extend(pack(&config(), events[1..].iter().copied()).unwrap());
+    let early = Err(ArchiveError::Feed { author: a, error: RestoreError::Packing { page: 0 } });
+    assert_eq!(check_archive(&archive_of(&pages)).map(|_| ()), early);
+    assert!(read_archive(&archive_of(&pages)).is_err());
+    // A page of no event.
+    let mut empty = pack(&config(), events.iter().copied()).unwrap();
+    empty.insert(1, crate::page::PageBuilder::new(config(), a, empty.len() as u64).finish());
+    assert!(check_archive(&archive_of(&empty)).is_err());
+    assert!(read_archive(&archive_of(&empty)).is_err());
+
+    let good = s.to_archive(true);
+    let check = ArchiveCheck::start(&good).unwrap();
+    let huge = [tag::ARRIVAL, 0xff, 0xff, 0xff, 0x7f];
+    assert!(matches!(check.body_len(&huge), Err(ArchiveError::RecordTooLong { tag: tag::ARRIVAL, .. })));
+    assert_eq!(check.body_len(&[tag::PAGE, 0, 4, 0, 0]), Ok(1024));
+    // A flipped byte inside a page: the page's own checksum fails first, but the verdict is
+    // the archive's checksum, as reading's.
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n / 2] ^= 4;
+    assert_eq!(check_archive(&bad).unwrap_err(), ArchiveError::Checksum);
+    assert_eq!(read_archive(&bad).unwrap_err(), ArchiveError::Checksum);
+    let mut cut = good.clone();
+    cut.truncate(n - 40);
+    assert_eq!(check_archive(&cut).unwrap_err(), ArchiveError::Truncated);
 }
 
 proptest! {

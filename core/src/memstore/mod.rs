@@ -68,6 +68,7 @@
 //! ```
 
 pub mod archive;
+pub mod archive_check;
 mod error;
 mod feed;
 mod restore;
@@ -85,6 +86,9 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 pub use archive::{ArchiveError, ArchiveHeader, ArchiveWriter, archive_header, read_archive, read_archive_as};
+pub use archive_check::{
+    ArchiveCheck, Checked, CheckedArchive, CheckedFeed, FeedCheck, RECORD_HEADER_LEN, check_archive,
+};
 pub use error::{AdoptError, AppendError, FeedStateDecodeError, ProveError, RestoreError, StoreError};
 pub use feed::PendingHead;
 pub use restore::{FEED_STATE_VERSION, FeedState, Restore};

@@ -14,6 +14,7 @@ use alloc::vec::Vec;
 
 use super::feed::{Feed, PendingHead};
 use super::{ArrivalRun, FeedStateDecodeError, MemStore, RestoreError, Run};
+use crate::hash::Hash;
 use crate::head::{AuthorId, AuthorKey, SIGNED_HEAD_LEN, SignedHead};
 use crate::mmr::ConsistencyProof;
 use crate::page::{PageConfig, PageRef};
@@ -271,44 +272,11 @@ impl Restore {
         if len != state.len {
             return Err(RestoreError::StateMismatch { state: state.len, events: len });
         }
-        let mut covered = 0;
-        if let Some(h) = state.head {
-            if h.author != author {
-                return Err(RestoreError::HeadAuthor);
-            }
-            h.verify().map_err(RestoreError::BadHead)?;
-            if h.length > len {
-                return Err(RestoreError::HeadBeyondEvents { length: h.length, events: len });
-            }
-            let root = feed.peaks_at(h.length).map_err(|_| RestoreError::RootMismatch)?.root();
-            if root != h.root {
-                return Err(RestoreError::RootMismatch);
-            }
-            feed.head = Some(h);
-            covered = h.length;
-        }
-        if covered < len {
-            match (&self.store.key, &state.pending) {
-                (Some(key), _) if local => feed.head = Some(key.sign_head(len, feed.peaks().root())),
-                (_, Some(p)) => {
-                    if p.head.author != author {
-                        return Err(RestoreError::HeadAuthor);
-                    }
-                    p.head.verify().map_err(RestoreError::BadHead)?;
-                    let proof = &p.proof;
-                    if proof.old_leaves != len || proof.new_leaves != p.head.length {
-                        return Err(RestoreError::BadPending(crate::mmr::ProofError::WrongLeafCount {
-                            expected: len,
-                            found: proof.old_leaves,
-                        }));
-                    }
-                    proof.verify(&feed.peaks().root(), &p.head.root).map_err(RestoreError::BadPending)?;
-                    feed.pending = Some(p.clone());
-                }
-                (_, None) if state.head.is_none() => return Err(RestoreError::NoHead),
-                (_, None) => return Err(RestoreError::Unverified { head: covered, events: len }),
-            }
-        }
+        let signer = if local { self.store.key.as_ref() } else { None };
+        let root = feed.peaks().root();
+        let heads = check_heads(state, len, root, |n| feed.peaks_at(n).ok().map(|p| p.root()), signer)?;
+        feed.head = heads.head;
+        feed.pending = heads.pending;
         Ok(feed)
     }
 
@@ -349,4 +317,67 @@ impl Restore {
     pub fn finish(self) -> MemStore {
         self.store
     }
+}
+
+/// A restored feed's heads, checked by [`check_heads`].
+pub(super) struct Heads {
+    /// The latest signed head whose events are all held.
+    pub(super) head: Option<SignedHead>,
+    /// A head past the events held, with its proof.
+    pub(super) pending: Option<PendingHead>,
+}
+
+/// Checks the heads `state` names for a feed rebuilt with `len` events whose MMR root is
+/// `root`, with `root_at(n)` the root over its first `n` events (asked only for the signed
+/// head's length, at most `len`): the signed head verifies and its root is the events';
+/// events past it are proved by the pending head, or, for the local author's feed
+/// (`signer` given), covered by a head signed now. [`Restore`] and
+/// [`FeedCheck`](super::FeedCheck) both check a feed's heads with it.
+pub(super) fn check_heads(
+    state: &FeedState,
+    len: u64,
+    root: Hash,
+    root_at: impl FnOnce(u64) -> Option<Hash>,
+    signer: Option<&AuthorKey>,
+) -> Result<Heads, RestoreError> {
+    let author = state.author;
+    let mut heads = Heads { head: None, pending: None };
+    let mut covered = 0;
+    if let Some(h) = state.head {
+        if h.author != author {
+            return Err(RestoreError::HeadAuthor);
+        }
+        h.verify().map_err(RestoreError::BadHead)?;
+        if h.length > len {
+            return Err(RestoreError::HeadBeyondEvents { length: h.length, events: len });
+        }
+        if root_at(h.length) != Some(h.root) {
+            return Err(RestoreError::RootMismatch);
+        }
+        heads.head = Some(h);
+        covered = h.length;
+    }
+    if covered < len {
+        match (signer, &state.pending) {
+            (Some(key), _) => heads.head = Some(key.sign_head(len, root)),
+            (None, Some(p)) => {
+                if p.head.author != author {
+                    return Err(RestoreError::HeadAuthor);
+                }
+                p.head.verify().map_err(RestoreError::BadHead)?;
+                let proof = &p.proof;
+                if proof.old_leaves != len || proof.new_leaves != p.head.length {
+                    return Err(RestoreError::BadPending(crate::mmr::ProofError::WrongLeafCount {
+                        expected: len,
+                        found: proof.old_leaves,
+                    }));
+                }
+                proof.verify(&root, &p.head.root).map_err(RestoreError::BadPending)?;
+                heads.pending = Some(p.clone());
+            }
+            (None, None) if state.head.is_none() => return Err(RestoreError::NoHead),
+            (None, None) => return Err(RestoreError::Unverified { head: covered, events: len }),
+        }
+    }
+    Ok(heads)
 }
