@@ -38,8 +38,9 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::{ArrivalRun, FeedState, FeedStateDecodeError, MemStore, Restore, RestoreError};
+use crate::event::{HEADER_LEN as EVENT_HEADER_LEN, MAX_PAYLOAD_LEN};
 use crate::head::{AuthorId, AuthorKey};
-use crate::page::{PageConfig, PageConfigError, pack};
+use crate::page::{PageConfig, PageConfigError, pack, span_for};
 use crate::xsp::{DecodeError, ForkEvidence, ForkEvidenceError};
 
 /// The first 8 bytes of every archive.
@@ -62,6 +63,22 @@ pub(super) mod tag {
     pub const PAGE: u8 = 2;
     pub const FORK: u8 = 3;
     pub const ARRIVAL: u8 = 4;
+}
+
+/// The longest body of a record that is not a page or the end (feed states, fork evidence and
+/// arrival runs are far shorter in every archive written: a feed state with a pending head's
+/// proof is under 5 KiB, an arrival record of 4 096 runs 196 608 bytes).
+const MAX_OTHER_BODY: usize = 1 << 20;
+
+/// The longest body a record of `tag` may have (docs/formats.md): readers refuse a longer one
+/// ([`ArchiveError::RecordTooLong`]), so a damaged length cannot make them allocate gigabytes.
+pub(super) fn max_body_len(config: &PageConfig, tag: u8) -> usize {
+    match tag {
+        tag::PAGE => usize::from(span_for(config, EVENT_HEADER_LEN + MAX_PAYLOAD_LEN as usize))
+            .saturating_mul(config.page_size() as usize),
+        tag::END => 32,
+        _ => MAX_OTHER_BODY,
+    }
 }
 
 /// Arrival runs per record written by [`MemStore::to_archive`].
@@ -451,6 +468,9 @@ fn read_records(bytes: &[u8], header: &ArchiveHeader, key: Option<AuthorKey>) ->
     };
     for r in records(&bytes[..end], header.records_at) {
         let r = r?;
+        if r.body.len() > max_body_len(&header.config, r.tag) {
+            return Err(ArchiveError::RecordTooLong { tag: r.tag, len: r.body.len() });
+        }
         let now = Phase::of(r.tag).ok_or(ArchiveError::UnknownRecord { tag: r.tag, offset: r.offset })?;
         if now < phase {
             return Err(ArchiveError::OutOfOrder { offset: r.offset });

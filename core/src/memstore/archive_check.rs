@@ -50,23 +50,19 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use super::archive::{ARCHIVE_CHECKSUM_CONTEXT, ArchiveError, ArchiveHeader, Phase, RUN_LEN, archive_header, tag};
+use super::archive::{
+    ARCHIVE_CHECKSUM_CONTEXT, ArchiveError, ArchiveHeader, Phase, RUN_LEN, archive_header, max_body_len, tag,
+};
 use super::restore::check_heads;
 use super::{ArrivalRun, FeedState, PendingHead, RestoreError};
-use crate::event::{HEADER_LEN, MAX_PAYLOAD_LEN};
 use crate::hash::Hash;
 use crate::head::{AuthorId, AuthorKey, SignedHead};
 use crate::mmr::MmrPeaks;
-use crate::page::{PageBuilder, PageConfig, PageRef, same_page, span_for};
+use crate::page::{PageBuilder, PageConfig, PageRef, same_page};
 use crate::xsp::ForkEvidence;
 
 /// Bytes of a record's header: tag, then the body's length (u32 LE).
 pub const RECORD_HEADER_LEN: usize = 5;
-
-/// The longest body of a record that is not a page (feed states, fork evidence and arrival
-/// runs are far shorter in every archive written: a feed state with a pending head's proof is
-/// under 5 KiB, an arrival record of 4 096 runs 196 608 bytes).
-const MAX_OTHER_BODY: usize = 1 << 20;
 
 /// One feed's pages checked as they come, holding one page and the MMR peaks, never the
 /// events: what [`Restore::feed`](super::Restore::feed) checks, for a host that stores the
@@ -293,13 +289,7 @@ impl ArchiveCheck {
     /// make a reader allocate gigabytes).
     pub fn body_len(&self, head: &[u8; RECORD_HEADER_LEN]) -> Result<usize, ArchiveError> {
         let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
-        let config = self.header.config;
-        let max = match head[0] {
-            tag::PAGE => usize::from(span_for(&config, HEADER_LEN + MAX_PAYLOAD_LEN as usize))
-                .saturating_mul(config.page_size() as usize),
-            tag::END => 32,
-            _ => MAX_OTHER_BODY,
-        };
+        let max = max_body_len(&self.header.config, head[0]);
         if len > max { Err(ArchiveError::RecordTooLong { tag: head[0], len }) } else { Ok(len) }
     }
 

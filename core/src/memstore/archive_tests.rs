@@ -328,6 +328,16 @@ fn the_streaming_check_refuses_what_reading_refuses() {
     let huge = [tag::ARRIVAL, 0xff, 0xff, 0xff, 0x7f];
     assert!(matches!(check.body_len(&huge), Err(ArchiveError::RecordTooLong { tag: tag::ARRIVAL, .. })));
     assert_eq!(check.body_len(&[tag::PAGE, 0, 4, 0, 0]), Ok(1024));
+    // A record over its bound, with a valid checksum: refused by both readers.
+    let mut long = Vec::new();
+    let mut w = ArchiveWriter::new(config(), None, &mut long);
+    w.feed(&state, &mut long);
+    let runs = vec![ArrivalRun { author: a, seqs: 0..1 }; (1 << 20) / 48 + 1];
+    w.arrival(&runs, &mut long);
+    w.finish(&mut long);
+    let too_long = ArchiveError::RecordTooLong { tag: tag::ARRIVAL, len: runs.len() * 48 };
+    assert_eq!(check_archive(&long).unwrap_err(), too_long);
+    assert_eq!(read_archive(&long).unwrap_err(), too_long);
     // A flipped byte inside a page: the page's own checksum fails first, but the verdict is
     // the archive's checksum, as reading's.
     let mut bad = good.clone();
