@@ -22,12 +22,14 @@ use crate::store::wait::{SPIN, recv_spin};
 use crate::store::writer::{Batch, Item, Request, SharedWriter, Writer};
 
 mod archive;
+mod archive_restore;
 mod backup;
 mod builder;
 mod forks;
 mod import;
 mod pipelined;
-pub use archive::{ArchiveReport, ArchiveWriteError, RestoreArchiveError};
+pub use archive::{ArchiveReport, ArchiveWriteError};
+pub use archive_restore::RestoreArchiveError;
 pub use backup::{BackupError, BackupProgress, BackupReport};
 pub use builder::{CoreBuilder, Durability};
 pub use pipelined::PendingAppend;

@@ -180,8 +180,8 @@ pub fn backup(cfg: &Config) -> BenchResult<Measured> {
 
 /// `Core::archive_to` of the store the batched ingest left (with the key): one file, every
 /// event read, packed into pages again and written in 1 MiB chunks, synced, renamed into
-/// place. The note times restoring it (`Core::restore_archive`: the archive read and verified
-/// whole, then written as a new durable store).
+/// place. The note times restoring it (`Core::restore_archive`: the archive checked in one
+/// pass, then its pages read again in 8 MiB windows and written as a new durable store).
 pub fn archive(cfg: &Config) -> BenchResult<Measured> {
     let core = Core::builder().open(batch_store(cfg))?;
     let file = cfg.dir.join("ours-archive.xfa");

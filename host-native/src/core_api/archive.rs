@@ -20,12 +20,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use xaeroflux_core::memstore::archive::ArchiveWriter;
-use xaeroflux_core::memstore::{ArchiveError, ArrivalRun, FeedState, read_archive};
+use xaeroflux_core::memstore::{ArrivalRun, FeedState};
 use xaeroflux_core::page::{PageBuilder, PageConfig, PagePushError};
 use xaeroflux_core::{AuthorId, SignedHead};
 
 use super::Core;
-use super::backup::{BackupError, BackupProgress, FeedCopy, copy_events, write_then_rename};
+use super::backup::BackupProgress;
 use crate::error::{IoError, ReadError, SyncError};
 use crate::store::files;
 
@@ -101,41 +101,6 @@ impl core::error::Error for ArchiveWriteError {
             Self::Io(e) => Some(e),
             Self::Page(e) => Some(e),
             Self::DestinationExists { .. } | Self::PageSize(_) => None,
-        }
-    }
-}
-
-/// Why [`Core::restore_archive`] failed. Nothing is left at the destination.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum RestoreArchiveError {
-    /// Reading the archive file failed.
-    Io(IoError),
-    /// The archive does not verify (damaged, cut off, tampered, or not an archive).
-    Archive(ArchiveError),
-    /// Writing the new store failed (its destination exists, a disk error, ...).
-    Write(BackupError),
-}
-
-impl fmt::Display for RestoreArchiveError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Io(e) => write!(f, "restore failed reading the archive: {e}"),
-            Self::Archive(e) => write!(f, "restore refused: {e}"),
-            Self::Write(BackupError::DestinationExists { path }) => {
-                write!(f, "restore refused: {} exists (a restore writes over nothing)", path.display())
-            }
-            Self::Write(e) => write!(f, "restore failed: {e}"),
-        }
-    }
-}
-
-impl core::error::Error for RestoreArchiveError {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            Self::Io(e) => Some(e),
-            Self::Archive(e) => Some(e),
-            Self::Write(e) => Some(e),
         }
     }
 }
@@ -334,72 +299,6 @@ impl Core {
                 (len > 0 || head.is_some()).then_some(Archived { author: f.author, len, head })
             })
             .collect()
-    }
-
-    /// Makes a new store at `dest` (a path that must not exist) from the archive file
-    /// `archive`: everything in it is verified first (checksum, pages, signatures, proofs),
-    /// then each feed is written and checked again against its signed head. An archive with
-    /// the key gives a store of that author, which goes on appending where the archive
-    /// stopped; one without gives a store of a new author holding the feeds as replicas. The
-    /// page size is the archive's.
-    ///
-    /// The archive is read into memory whole. The store is built under a temporary name
-    /// beside `dest` and renamed into place once durable: `dest` is a whole store or absent.
-    pub fn restore_archive(
-        archive: impl AsRef<Path>,
-        dest: impl AsRef<Path>,
-    ) -> Result<ArchiveReport, RestoreArchiveError> {
-        Self::restore_archive_with(archive, dest, |_| {})
-    }
-
-    /// [`Core::restore_archive`], calling `progress` as it writes the events.
-    pub fn restore_archive_with(
-        archive: impl AsRef<Path>,
-        dest: impl AsRef<Path>,
-        mut progress: impl FnMut(BackupProgress),
-    ) -> Result<ArchiveReport, RestoreArchiveError> {
-        let t0 = Instant::now();
-        let (archive, dest) = (archive.as_ref(), dest.as_ref());
-        if dest.symlink_metadata().is_ok() {
-            return Err(RestoreArchiveError::Write(BackupError::DestinationExists { path: dest.to_path_buf() }));
-        }
-        let bytes = std::fs::read(archive)
-            .map_err(|e| RestoreArchiveError::Io(IoError::new("read archive", Some(archive.to_path_buf()), e)))?;
-        let size = bytes.len() as u64;
-        let mem = read_archive(&bytes).map_err(RestoreArchiveError::Archive)?;
-        drop(bytes);
-        let key_of = mem.author();
-        let report = write_then_rename(dest, |partial| {
-            let mut builder = Core::builder()
-                .with_page_size(mem.page_config().page_size())
-                .with_durability(super::Durability::GroupCommit { max_delay: Duration::from_secs(3600) });
-            if let Some(key) = mem.key() {
-                builder = builder.with_author_key(key.clone());
-            }
-            let copy = builder.open(partial).map_err(BackupError::Create)?;
-            let feeds: Vec<FeedCopy> = mem
-                .feeds()
-                .map(|f| {
-                    let a = f.author;
-                    let root = mem.root(&a).unwrap_or(xaeroflux_core::Hash([0; 32]));
-                    FeedCopy::new(a, Some(a) == key_of, mem.feed_len(&a), root, mem.head(&a))
-                })
-                .collect();
-            let forks: Vec<_> = mem.forks().cloned().collect();
-            let report = copy_events(&copy, feeds, mem.iter_events().map(Ok), &forks, &mut progress)?;
-            copy.close().map_err(BackupError::Sync)?;
-            files::sync_dir(partial).map_err(BackupError::Io)?;
-            Ok(report)
-        })
-        .map_err(RestoreArchiveError::Write)?;
-        Ok(ArchiveReport {
-            path: dest.to_path_buf(),
-            feeds: report.feeds,
-            events: report.events,
-            bytes: size,
-            key_of,
-            elapsed: t0.elapsed(),
-        })
     }
 }
 

@@ -194,7 +194,7 @@ impl BatchItem for Copied<'_> {
 
 /// Events gathered for one commit: each feed's in the order the feeds first came.
 #[derive(Default)]
-struct Window<'a> {
+pub(super) struct Window<'a> {
     feeds: Vec<(usize, Vec<EventRef<'a>>)>,
     /// Where each feed is in `feeds`.
     slots: HashMap<usize, usize>,
@@ -380,67 +380,116 @@ impl Core {
 /// heads and the fork evidence. Events of other feeds or past a feed's length are skipped.
 pub(super) fn copy_events<'a>(
     copy: &Core,
-    mut feeds: Vec<FeedCopy>,
+    feeds: Vec<FeedCopy>,
     events: impl Iterator<Item = Result<EventRef<'a>, BackupError>>,
     forks: &[ForkEvidence],
     progress: &mut dyn FnMut(BackupProgress),
 ) -> Result<BackupReport, BackupError> {
-    let index: HashMap<AuthorId, usize> = feeds.iter().enumerate().map(|(i, f)| (f.author, i)).collect();
-    let total: u64 = feeds.iter().map(|f| f.len - f.start).sum();
-    let mut p = BackupProgress { events_copied: 0, events_total: total };
-    let copied = |feeds: &[FeedCopy]| feeds.iter().map(|f| f.copied - f.start).sum::<u64>();
-    let mut reported = 0;
-    let mut event_bytes = 0u64;
+    let mut copier = EventCopy::new(copy, feeds);
     let mut window = Window::default();
     for ev in events {
-        let ev = ev?;
-        let Some(&i) = index.get(&ev.author()) else { continue };
-        if ev.seq() < feeds[i].start || ev.seq() >= feeds[i].len {
-            continue;
+        copier.push(&mut window, ev?, progress)?;
+    }
+    copier.flush(window)?;
+    copier.finish(forks, progress)
+}
+
+/// Events copied into a new store (a backup, a restored archive) a window at a time, each
+/// feed hashed again on the way: [`copy_events`] over one iterator, or a caller that reads
+/// its events in pieces ([`push`](Self::push) each piece's events into a window,
+/// [`flush`](Self::flush) it before the piece's memory goes), then [`finish`](Self::finish).
+pub(super) struct EventCopy<'c> {
+    copy: &'c Core,
+    feeds: Vec<FeedCopy>,
+    index: HashMap<AuthorId, usize>,
+    total: u64,
+    reported: u64,
+    event_bytes: u64,
+}
+
+impl<'c> EventCopy<'c> {
+    /// Copies into `copy` the events of `feeds` (from each one's `start`).
+    pub(super) fn new(copy: &'c Core, feeds: Vec<FeedCopy>) -> Self {
+        let index = feeds.iter().enumerate().map(|(i, f)| (f.author, i)).collect();
+        let total = feeds.iter().map(|f| f.len - f.start).sum();
+        EventCopy { copy, feeds, index, total, reported: 0, event_bytes: 0 }
+    }
+
+    /// Adds `ev` to `window` if it is an event to copy (of one of the feeds, from its start,
+    /// before its length), and writes the window once it holds [`WINDOW_BYTES`] (what the
+    /// write leaves for the next commit stays in it).
+    pub(super) fn push<'a>(
+        &mut self,
+        window: &mut Window<'a>,
+        ev: EventRef<'a>,
+        progress: &mut dyn FnMut(BackupProgress),
+    ) -> Result<(), BackupError> {
+        let Some(&i) = self.index.get(&ev.author()) else { return Ok(()) };
+        if ev.seq() < self.feeds[i].start || ev.seq() >= self.feeds[i].len {
+            return Ok(());
         }
-        event_bytes += ev.encoded().len() as u64;
+        self.event_bytes += ev.encoded().len() as u64;
         window.push(i, ev);
         if window.bytes >= WINDOW_BYTES {
-            window = copy.write_window(&mut feeds, window)?;
-            p.events_copied = copied(&feeds);
-            if p.events_copied - reported >= PROGRESS_EVERY {
-                reported = p.events_copied;
-                progress(p);
+            *window = self.copy.write_window(&mut self.feeds, std::mem::take(window))?;
+            let copied = self.copied();
+            if copied - self.reported >= PROGRESS_EVERY {
+                self.reported = copied;
+                progress(BackupProgress { events_copied: copied, events_total: self.total });
             }
         }
+        Ok(())
     }
-    // A window's leftovers (events past a feed's head) go in the next commit.
-    while !window.feeds.is_empty() {
-        window = copy.write_window(&mut feeds, window)?;
-    }
-    // A newer signed head of events the backup held already (an update).
-    let heads: Vec<Import> = feeds
-        .iter()
-        .filter_map(FeedCopy::head_alone)
-        .filter(|imp| copy.feed_head(&imp.head.author) != Some(imp.head))
-        .collect();
-    copy.commit_backup_imports(heads)?;
-    for f in &feeds {
-        let root = copy.feed_peaks(&f.author).map(|p| p.root());
-        if f.copied != f.len || copy.feed_len(&f.author) != f.len || root != Some(f.root) {
-            return Err(BackupError::Mismatch { author: f.author, len: f.copied });
+
+    /// Writes everything `window` holds.
+    pub(super) fn flush(&mut self, mut window: Window<'_>) -> Result<(), BackupError> {
+        // A window's leftovers (events past a feed's head) go in the next commit.
+        while !window.feeds.is_empty() {
+            window = self.copy.write_window(&mut self.feeds, window)?;
         }
+        Ok(())
     }
-    let mut recorded = 0;
-    for evidence in forks {
-        recorded += u64::from(copy.record_fork(evidence).map_err(BackupError::Fork)?);
+
+    fn copied(&self) -> u64 {
+        self.feeds.iter().map(|f| f.copied - f.start).sum()
     }
-    p.events_copied = total;
-    progress(p);
-    Ok(BackupReport {
-        path: copy.path().to_path_buf(),
-        feeds: feeds.len() as u64,
-        events: total,
-        events_before: 0,
-        event_bytes,
-        forks: recorded,
-        elapsed: Duration::ZERO,
-    })
+
+    /// Ends the copy (every window flushed): stores newer signed heads of events the copy
+    /// held already, checks every feed against its source root, records `forks`.
+    pub(super) fn finish(
+        self,
+        forks: &[ForkEvidence],
+        progress: &mut dyn FnMut(BackupProgress),
+    ) -> Result<BackupReport, BackupError> {
+        let (copy, feeds) = (self.copy, &self.feeds);
+        // A newer signed head of events the backup held already (an update).
+        let heads: Vec<Import> = feeds
+            .iter()
+            .filter_map(FeedCopy::head_alone)
+            .filter(|imp| copy.feed_head(&imp.head.author) != Some(imp.head))
+            .collect();
+        copy.commit_backup_imports(heads)?;
+        for f in feeds {
+            let root = copy.feed_peaks(&f.author).map(|p| p.root());
+            if f.copied != f.len || copy.feed_len(&f.author) != f.len || root != Some(f.root) {
+                return Err(BackupError::Mismatch { author: f.author, len: f.copied });
+            }
+        }
+        let mut recorded = 0;
+        for evidence in forks {
+            recorded += u64::from(copy.record_fork(evidence).map_err(BackupError::Fork)?);
+        }
+        progress(BackupProgress { events_copied: self.total, events_total: self.total });
+        Ok(BackupReport {
+            path: copy.path().to_path_buf(),
+            feeds: feeds.len() as u64,
+            events: self.total,
+            events_before: 0,
+            event_bytes: self.event_bytes,
+            forks: recorded,
+            elapsed: Duration::ZERO,
+        })
+    }
 }
 
 impl Core {
@@ -604,13 +653,13 @@ fn copy_if_present(from: &Path, to: &Path) -> Result<(), BackupError> {
 /// Writes a new store for `dest` (which must not exist) with `write`, under the temporary
 /// name `.<name>.backup-partial` beside it, then renames it into place and syncs the parent
 /// directory: `dest` is a whole store or absent. A failure removes the partial directory.
-pub(super) fn write_then_rename<R>(
+pub(super) fn write_then_rename<R, E: From<BackupError>>(
     dest: &Path,
-    write: impl FnOnce(&Path) -> Result<R, BackupError>,
-) -> Result<R, BackupError> {
+    write: impl FnOnce(&Path) -> Result<R, E>,
+) -> Result<R, E> {
     let partial = partial_path(dest)?;
     if dest.symlink_metadata().is_ok() {
-        return Err(BackupError::DestinationExists { path: dest.to_path_buf() });
+        return Err(BackupError::DestinationExists { path: dest.to_path_buf() }.into());
     }
     remove_leftover(&partial)?;
     let r = match write(&partial) {
