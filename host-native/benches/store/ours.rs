@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use xaeroflux::{Core, Durability};
 
-use crate::util::{BenchResult, Config, Measured, RECORD_LEN, Rng, fill_record};
+use crate::util::{self, BenchResult, Config, Measured, RECORD_LEN, Rng, fill_record};
 
 /// The store the batched ingest leaves behind for the read cases.
 pub fn batch_store(cfg: &Config) -> PathBuf {
@@ -199,14 +199,20 @@ pub fn archive(cfg: &Config) -> BenchResult<Measured> {
     }
     let root = core.mmr_root();
     drop(core);
+    // The restore's own peak RSS: the archive's (the source store's mapped pages) kept as the
+    // row's, then forgotten.
+    m.rss_kib = util::peak_rss_kib();
+    let reset = util::reset_peak_rss();
     let t = Instant::now();
     let back = Core::restore_archive(&file, &restored)?;
     let secs = t.elapsed().as_secs_f64();
+    let restore_rss = if reset { format!("{:.1} MiB", util::peak_rss_kib() as f64 / 1024.0) } else { "?".into() };
     if back.events != cfg.n || Core::open(&restored)?.mmr_root() != root {
         return Err(format!("restore made {} events, expected {}", back.events, cfg.n).into());
     }
     m.note = Some(format!(
-        "archive of {} events: {:.1} MB file; restored into a new store in {:.2} s ({:.0} events/s)",
+        "archive of {} events: {:.1} MB file; restored into a new store in {:.2} s ({:.0} events/s), \
+         the restore's peak RSS {restore_rss}",
         cfg.n,
         report.bytes as f64 / 1e6,
         secs,

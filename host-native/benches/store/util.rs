@@ -125,6 +125,13 @@ pub fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// Resets this process's peak RSS to its current RSS (Linux: `5` written to
+/// `/proc/self/clear_refs`), so [`peak_rss_kib`] then reports the peak of what follows alone.
+/// Returns whether it could.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", b"5").is_ok()
+}
+
 /// What one case measured.
 #[derive(Clone, Debug)]
 pub struct Measured {

@@ -47,9 +47,7 @@ fn interleaved() -> MemStore {
 }
 
 fn events_of(core: &Core) -> Vec<(AuthorId, u64, Vec<u8>)> {
-    core.iter_events()
-        .map(|e| e.map(|e| (e.author(), e.seq(), e.encoded().to_vec())).expect("read"))
-        .collect()
+    core.iter_events().map(|e| e.map(|e| (e.author(), e.seq(), e.encoded().to_vec())).expect("read")).collect()
 }
 
 #[test]
