@@ -445,3 +445,68 @@ fn tor_without_the_feature_is_a_clear_error() {
     let out = xf(&a, &["serve", "--tor-only", "--no-gossip"]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A status answer does not wait for an archive the running command is writing (each
+/// connection has a thread of its own): asked once the archive has sent its first progress
+/// line, it comes back before the archive's last line.
+#[test]
+fn status_answers_while_an_archive_runs() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    use std::time::Instant;
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    {
+        let core = xaeroflux::Core::open(&a).unwrap();
+        let payload = [7u8; 64];
+        for _ in 0..12 {
+            core.append_batch((0..50_000).map(|_| &payload[..])).unwrap();
+        }
+    }
+    let (mut serve, _lines, _ticket) = serve(&a, "busy");
+    // Ask for an archive over the status socket, as `xf archive` does; its lines are read, and
+    // timed, on another thread.
+    let mut job = UnixStream::connect(a.join("xf.sock")).unwrap();
+    let request = serde_json::json!({"archive": dir.path().join("a.xfa"), "with_key": true});
+    writeln!(job, "{request}").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(job).lines() {
+            let _ = tx.send((Instant::now(), line.unwrap()));
+        }
+    });
+    let (_, first) = rx.recv().unwrap();
+    assert!(first.contains("\"progress\""), "{first}");
+    // The status, asked as `xf status` asks it.
+    let mut ask = UnixStream::connect(a.join("xf.sock")).unwrap();
+    writeln!(ask, "{{\"status\": true}}").unwrap();
+    let mut answer = String::new();
+    ask.read_to_string(&mut answer).unwrap();
+    let answered = Instant::now();
+    let status: Value = serde_json::from_str(&answer).unwrap();
+    assert!(status["events"].as_u64().is_some(), "{status}");
+    let (ended, last) = rx.iter().last().unwrap();
+    reader.join().unwrap();
+    let last: Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(last["archive"]["events"].as_u64(), Some(600_000), "{last}");
+    assert!(answered < ended, "the status answer came {:?} after the archive's end", answered - ended);
+    eprintln!("status answered {:?} before the archive's end", ended - answered);
+    // Two archives asked at once to one destination run one after the other: the first
+    // writes it, the second finds it there.
+    let dest = dir.path().join("b.xfa");
+    let askers: Vec<_> = (0..2)
+        .map(|_| {
+            let mut conn = UnixStream::connect(a.join("xf.sock")).unwrap();
+            writeln!(conn, "{}", serde_json::json!({"archive": dest, "with_key": true})).unwrap();
+            std::thread::spawn(move || BufReader::new(conn).lines().last().unwrap().unwrap())
+        })
+        .collect();
+    let mut lasts: Vec<Value> = askers.into_iter().map(|t| serde_json::from_str(&t.join().unwrap()).unwrap()).collect();
+    lasts.sort_by_key(|v| v.get("error").is_some());
+    assert_eq!(lasts[0]["archive"]["events"].as_u64(), Some(600_000), "{lasts:?}");
+    assert!(lasts[1]["error"].as_str().is_some_and(|e| e.contains("exists")), "{lasts:?}");
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(!names.iter().any(|n| n.to_string_lossy().contains("partial")), "{names:?}");
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    assert!(serve.wait().unwrap().success());
+}

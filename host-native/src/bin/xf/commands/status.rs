@@ -15,7 +15,9 @@
 //! `{"progress": [copied, total]}` as it goes, then `{"backup": {report}}` or
 //! `{"error": "<message>"}`; or `{"archive": "<absolute path>", "with_key": bool}` (what
 //! `xf archive` sends), answered the same way with `{"archive": {report}}` at the end
-//! (`Core::archive_with`). Status answers wait while a backup or an archive runs.
+//! (`Core::archive_with`). Each connection is answered on a thread of its own, so status
+//! answers do not wait for a backup or an archive in progress; backups and archives run one at
+//! a time, and a command stopping waits for the one in progress.
 //!
 //! A command holds the store a moment before its socket is there (starting) and after it is
 //! gone or no longer answers (stopping): `xf status` then looks for the socket again, for up
@@ -32,6 +34,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -99,30 +102,48 @@ impl StatusSocket {
     }
 
     /// Answers each connection (see the module docs: the status of `command` on `core`, or a
-    /// backup of `core`) until `stop` is set (looked at every 50 ms).
+    /// backup or an archive of `core`) until `stop` is set (looked at every 50 ms), each on a
+    /// thread of its own: a status answer never waits for a backup or an archive in progress.
+    /// Backups and archives run one at a time (two at one destination would share its
+    /// temporary path). Returns once the answers in progress are done.
     pub fn serve(&self, command: &str, core: &Core, stop: &AtomicBool) {
-        while !stop.load(Ordering::SeqCst) {
-            match self.listener.accept() {
-                Ok((mut conn, _)) => {
-                    // A client that does not read is dropped after a while, not waited for.
-                    let _ = conn.set_nonblocking(false);
-                    let _ = conn.set_write_timeout(Some(ANSWER));
-                    let request = read_request(&conn);
-                    let update = request.as_ref().is_some_and(|r| r["update"] == true);
-                    let path = |key: &str| request.as_ref().and_then(|r| r.get(key)).and_then(Value::as_str);
-                    if let Some(dest) = path("backup") {
-                        answer_backup(&mut conn, core, Path::new(dest), update);
-                    } else if let Some(dest) = path("archive") {
-                        let with_key = request.as_ref().is_none_or(|r| r["with_key"] != false);
-                        answer_archive(&mut conn, core, Path::new(dest), with_key);
-                    } else {
-                        let _ = conn.write_all(format!("{}\n", status_json(command, core)).as_bytes());
+        let jobs = Mutex::new(());
+        std::thread::scope(|scope| {
+            while !stop.load(Ordering::SeqCst) {
+                match self.listener.accept() {
+                    Ok((conn, _)) => {
+                        let jobs = &jobs;
+                        // A connection no thread can be made for is closed unanswered.
+                        let _ = std::thread::Builder::new()
+                            .name("xf-status".into())
+                            .spawn_scoped(scope, move || answer(conn, command, core, jobs));
                     }
+                    // None waiting (or a failed accept): look again shortly.
+                    Err(_) => std::thread::sleep(Duration::from_millis(50)),
                 }
-                // None waiting (or a failed accept): look again shortly.
-                Err(_) => std::thread::sleep(Duration::from_millis(50)),
             }
-        }
+        });
+    }
+}
+
+/// Answers one connection: its request (a backup or an archive, after any other in progress
+/// under `jobs`), or the status of `command`.
+fn answer(mut conn: UnixStream, command: &str, core: &Core, jobs: &Mutex<()>) {
+    // A client that does not read is dropped after a while, not waited for.
+    let _ = conn.set_nonblocking(false);
+    let _ = conn.set_write_timeout(Some(ANSWER));
+    let request = read_request(&conn);
+    let update = request.as_ref().is_some_and(|r| r["update"] == true);
+    let path = |key: &str| request.as_ref().and_then(|r| r.get(key)).and_then(Value::as_str);
+    if let Some(dest) = path("backup") {
+        let _turn = jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        answer_backup(&mut conn, core, Path::new(dest), update);
+    } else if let Some(dest) = path("archive") {
+        let with_key = request.as_ref().is_none_or(|r| r["with_key"] != false);
+        let _turn = jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        answer_archive(&mut conn, core, Path::new(dest), with_key);
+    } else {
+        let _ = conn.write_all(format!("{}\n", status_json(command, core)).as_bytes());
     }
 }
 
