@@ -29,7 +29,7 @@ mod forks;
 mod import;
 mod pipelined;
 pub use archive::{ArchiveReport, ArchiveWriteError};
-pub use archive_restore::RestoreArchiveError;
+pub use archive_restore::{RestoreArchiveError, RestoreProgress};
 pub use backup::{BackupError, BackupProgress, BackupReport};
 pub use builder::{CoreBuilder, Durability};
 pub use pipelined::PendingAppend;

@@ -126,7 +126,7 @@ struct ReadmeDoctests;
 
 pub use core_api::{
     Appended, ArchiveReport, ArchiveWriteError, BackupError, BackupProgress, BackupReport, Core, CoreBuilder,
-    Durability, FeedInfo, NewEvent, PendingAppend, RestoreArchiveError, Stats,
+    Durability, FeedInfo, NewEvent, PendingAppend, RestoreArchiveError, RestoreProgress, Stats,
 };
 pub use error::{
     AppendError, CorruptReason, ImportError, IoError, OpenError, ProveError, ReadError, RecordForkError, SyncError,

@@ -348,6 +348,19 @@ fn check_backup_and_archive_show_a_progress_bar_on_a_terminal() {
         assert!(text.contains(bar), "no progress bar on the terminal: {text:?}");
         assert!(text.contains(done), "{text:?}");
     }
+    // A restore shows the check of the archive (bytes), then the events written.
+    let cmd = format!(
+        "'{}' --store '{}' restore '{}'",
+        env!("CARGO_BIN_EXE_xf"),
+        env.path("restored").display(),
+        env.path("a.xfa").display()
+    );
+    let out = Command::new("script").args(["-qefc", &cmd, "/dev/null"]).output().expect("run script");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    for shown in ["checking [", " MiB", "restoring [", "restored 200000 events"] {
+        assert!(text.contains(shown), "{shown:?} not in {text:?}");
+    }
     // Not a terminal: no bar, stderr stays empty.
     let out = env.xf(&["backup", env.path("copy2").to_str().expect("path")], b"");
     assert_success(&out, &["backup (pipe)"]);

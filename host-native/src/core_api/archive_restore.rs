@@ -86,6 +86,25 @@ impl core::error::Error for RestoreArchiveError {
     }
 }
 
+/// How far [`Core::restore_archive_with`] has got: first it checks the archive (bytes read of
+/// the file), then it writes the events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RestoreProgress {
+    /// Checking the archive: `bytes` of its `total` read and checked.
+    Checking {
+        /// Bytes read and checked so far.
+        bytes: u64,
+        /// The archive file's size.
+        total: u64,
+    },
+    /// Writing the new store: events written so far, of all the archive holds.
+    Writing(BackupProgress),
+}
+
+/// Bytes of the archive checked between two progress callbacks of the first pass.
+const CHECK_PROGRESS_EVERY: u64 = 4 << 20;
+
 /// Where a page record's body is in the file.
 #[derive(Clone, Copy, Debug)]
 struct PageAt {
@@ -116,7 +135,7 @@ impl ArchiveFile {
     }
 
     /// The first pass: every record through [`ArchiveCheck`], noting where the pages are.
-    fn scan(&self) -> Result<Scanned, RestoreArchiveError> {
+    fn scan(&self, progress: &mut dyn FnMut(RestoreProgress)) -> Result<Scanned, RestoreArchiveError> {
         let size = self.file.metadata().map_err(|e| self.io("read archive", e))?.len();
         let mut reader = BufReader::with_capacity(READ_BUFFER, &self.file);
         let mut start = Vec::with_capacity(64);
@@ -154,6 +173,9 @@ impl ArchiveFile {
                 _ => {}
             }
             at = body_at + len as u64;
+            if at / CHECK_PROGRESS_EVERY != (at - (RECORD_HEADER_LEN + len) as u64) / CHECK_PROGRESS_EVERY {
+                progress(RestoreProgress::Checking { bytes: at, total: size });
+            }
             if head[0] == 0 {
                 // The end record: nothing may follow it.
                 if at < size {
@@ -165,6 +187,7 @@ impl ArchiveFile {
             }
         }
         let checked = check.finish().map_err(RestoreArchiveError::Archive)?;
+        progress(RestoreProgress::Checking { bytes: at, total: size });
         Ok(Scanned { checked, pages, arrival, size })
     }
 
@@ -312,11 +335,13 @@ impl Core {
         Self::restore_archive_with(archive, dest, |_| {})
     }
 
-    /// [`Core::restore_archive`], calling `progress` as it writes the events.
+    /// [`Core::restore_archive`], calling `progress` as it checks the archive (every 4 MiB or
+    /// so, and once at the end of the check) and as it writes the events (every 65 536 events
+    /// or so, and once at the end).
     pub fn restore_archive_with(
         archive: impl AsRef<Path>,
         dest: impl AsRef<Path>,
-        mut progress: impl FnMut(BackupProgress),
+        mut progress: impl FnMut(RestoreProgress),
     ) -> Result<ArchiveReport, RestoreArchiveError> {
         restore_in_windows(archive.as_ref(), dest.as_ref(), WINDOW_BYTES, &mut progress)
     }
@@ -327,7 +352,7 @@ fn restore_in_windows(
     path: &Path,
     dest: &Path,
     window_bytes: usize,
-    progress: &mut dyn FnMut(BackupProgress),
+    progress: &mut dyn FnMut(RestoreProgress),
 ) -> Result<ArchiveReport, RestoreArchiveError> {
     let t0 = Instant::now();
     if dest.symlink_metadata().is_ok() {
@@ -336,7 +361,7 @@ fn restore_in_windows(
     let file = File::open(path)
         .map_err(|e| RestoreArchiveError::Io(IoError::new("open archive", Some(path.to_path_buf()), e)))?;
     let archive = ArchiveFile { file, path: path.to_path_buf() };
-    let scan = archive.scan()?;
+    let scan = archive.scan(progress)?;
     let header = &scan.checked.header;
     let key_of = header.key.as_ref().map(|k| k.author());
     let report = write_then_rename(dest, |partial| {
@@ -354,8 +379,9 @@ fn restore_in_windows(
             .map(|f| FeedCopy::new(f.author, Some(f.author) == key_of, f.len, f.root, f.head))
             .collect();
         let mut copier = EventCopy::new(&copy, feeds);
-        archive.copy(&scan, window_bytes, &mut copier, progress)?;
-        let report = copier.finish(&scan.checked.forks, progress)?;
+        let mut writing = |p: BackupProgress| progress(RestoreProgress::Writing(p));
+        archive.copy(&scan, window_bytes, &mut copier, &mut writing)?;
+        let report = copier.finish(&scan.checked.forks, &mut writing)?;
         copy.close().map_err(BackupError::Sync)?;
         files::sync_dir(partial).map_err(BackupError::Io)?;
         Ok::<_, RestoreArchiveError>(report)

@@ -228,32 +228,43 @@ pub fn event_json<'a>(ev: &EventRef<'a>, with_encoded: bool, secrets: &[SpaceSec
     json
 }
 
-/// A progress bar of events done out of a total, for long work over the whole store
-/// (`xf check`, `xf backup`): shown only for stores of [`EventsBar::MIN_EVENTS`] or more.
+/// A progress bar of events (or bytes) done out of a total, for long work over the whole store
+/// (`xf check`, `xf backup`) or a whole file (`xf restore` checking an archive): shown only
+/// for [`EventsBar::MIN_EVENTS`] events or more ([`EventsBar::MIN_BYTES`] bytes).
 pub struct EventsBar {
     /// What the work is, in the bar: "checking", "backing up".
     doing: &'static str,
+    /// Counts bytes, not events.
+    bytes: bool,
     bar: Option<indicatif::ProgressBar>,
 }
 
 impl EventsBar {
     /// Stores of fewer events get no bar.
     pub const MIN_EVENTS: u64 = 200_000;
+    /// Files of fewer bytes get no bar.
+    pub const MIN_BYTES: u64 = 8 << 20;
 
     /// No bar yet: [`EventsBar::set`] shows it.
     pub fn new(doing: &'static str) -> EventsBar {
-        EventsBar { doing, bar: None }
+        EventsBar { doing, bytes: false, bar: None }
     }
 
-    /// `done` of `total` events.
+    /// A bar of bytes (shown as MiB, GiB, ...).
+    pub fn of_bytes(doing: &'static str) -> EventsBar {
+        EventsBar { doing, bytes: true, bar: None }
+    }
+
+    /// `done` of `total` events (or bytes).
     pub fn set(&mut self, done: u64, total: u64) {
-        if total < Self::MIN_EVENTS {
+        if total < if self.bytes { Self::MIN_BYTES } else { Self::MIN_EVENTS } {
             return;
         }
-        let doing = self.doing;
+        let (doing, bytes) = (self.doing, self.bytes);
         let pb = self.bar.get_or_insert_with(|| {
             let pb = indicatif::ProgressBar::new(total);
-            let template = format!("{doing} [{{bar:40}}] {{pos}}/{{len}} events ({{eta}})");
+            let counts = if bytes { "{bytes}/{total_bytes}" } else { "{pos}/{len} events" };
+            let template = format!("{doing} [{{bar:40}}] {counts} ({{eta}})");
             if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
                 pb.set_style(style.progress_chars("=> "));
             }

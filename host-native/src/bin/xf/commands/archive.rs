@@ -6,7 +6,7 @@
 //! the store's status socket, as `xf backup` does (`commands::status`).
 
 use serde_json::{Value, json};
-use xaeroflux::{ArchiveReport, Core};
+use xaeroflux::{ArchiveReport, Core, RestoreProgress};
 
 use crate::args::{ArchiveArgs, Cli, RestoreArgs};
 use crate::error::CliError;
@@ -37,10 +37,26 @@ pub fn archive(cli: &Cli, args: &ArchiveArgs, out: &mut Out) -> Result<(), CliEr
 
 /// `xf restore ARCHIVE`: a new store at `--store`.
 pub fn restore(cli: &Cli, args: &RestoreArgs, out: &mut Out) -> Result<(), CliError> {
-    let mut bar = EventsBar::new("restoring");
-    let report = Core::restore_archive_with(&args.archive, &cli.store, |p| bar.set(p.events_copied, p.events_total))
-        .map_err(CliError::Restore)?;
-    bar.finish();
+    let (mut checking, mut restoring) = (Some(EventsBar::of_bytes("checking")), EventsBar::new("restoring"));
+    let report = Core::restore_archive_with(&args.archive, &cli.store, |p| match p {
+        RestoreProgress::Checking { bytes, total } => {
+            if let Some(bar) = &mut checking {
+                bar.set(bytes, total);
+            }
+        }
+        RestoreProgress::Writing(p) => {
+            if let Some(bar) = checking.take() {
+                bar.finish();
+            }
+            restoring.set(p.events_copied, p.events_total);
+        }
+        _ => {}
+    });
+    if let Some(bar) = checking {
+        bar.finish();
+    }
+    restoring.finish();
+    let report = report.map_err(CliError::Restore)?;
     print(cli, out, &report_json(&report), "restored", "")
 }
 
