@@ -37,6 +37,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::archive_seal::{KdfParams, KeySeal, SEALED_KEY_LEN, SealError, SealedKey};
 use super::{ArrivalRun, FeedState, FeedStateDecodeError, MemStore, Restore, RestoreError};
 use crate::event::{HEADER_LEN as EVENT_HEADER_LEN, MAX_PAYLOAD_LEN};
 use crate::head::{AuthorId, AuthorKey};
@@ -52,6 +53,8 @@ pub const ARCHIVE_CHECKSUM_CONTEXT: &str = "xaeroflux 2026-12 store archive v1";
 
 /// Header flag: the local author's secret key follows the page size.
 const HAS_KEY: u8 = 1;
+/// Header flag (with [`HAS_KEY`]): the key is sealed with a password ([`SealedKey`]).
+const KEY_SEALED: u8 = 2;
 /// Header length without and with the key.
 const HEADER_LEN: usize = 8 + 1 + 1 + 4;
 const KEY_LEN: usize = 32;
@@ -106,15 +109,36 @@ impl ArchiveWriter {
     /// feed as a replica).
     pub fn new(config: PageConfig, key: Option<&AuthorKey>, out: &mut Vec<u8>) -> Self {
         let start = out.len();
-        out.extend_from_slice(&ARCHIVE_MAGIC);
-        out.push(ARCHIVE_VERSION);
-        out.push(if key.is_some() { HAS_KEY } else { 0 });
-        out.extend_from_slice(&config.page_size().to_le_bytes());
+        out.extend_from_slice(&header_prefix(config, if key.is_some() { HAS_KEY } else { 0 }));
         if let Some(k) = key {
             out.extend_from_slice(&k.secret_bytes());
         }
+        Self::hashing(&out[start..])
+    }
+
+    /// Starts an archive of pages of `config` holding the local author's `key` sealed with a
+    /// password ([`archive_seal`](super::archive_seal)): it restores as that author only with
+    /// the password. The caller must give the local feed a signed head over all its archived
+    /// events (a reader checks the feeds without the key).
+    pub fn sealed(
+        config: PageConfig,
+        key: &AuthorKey,
+        seal: &KeySeal<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<Self, SealError> {
+        let start = out.len();
+        let prefix = header_prefix(config, HAS_KEY | KEY_SEALED);
+        out.extend_from_slice(&prefix);
+        if let Err(e) = SealedKey::seal(key, seal, prefix, out) {
+            out.truncate(start);
+            return Err(e);
+        }
+        Ok(Self::hashing(&out[start..]))
+    }
+
+    fn hashing(header: &[u8]) -> Self {
         let mut hasher = blake3::Hasher::new_derive_key(ARCHIVE_CHECKSUM_CONTEXT);
-        hasher.update(&out[start..]);
+        hasher.update(header);
         ArchiveWriter { hasher }
     }
 
@@ -161,6 +185,23 @@ impl ArchiveWriter {
     }
 }
 
+/// An archive header's first 14 bytes: magic, version, flags, page size.
+fn header_prefix(config: PageConfig, flags: u8) -> [u8; HEADER_LEN] {
+    let mut p = [0u8; HEADER_LEN];
+    p[..8].copy_from_slice(&ARCHIVE_MAGIC);
+    p[8] = ARCHIVE_VERSION;
+    p[9] = flags;
+    p[10..].copy_from_slice(&config.page_size().to_le_bytes());
+    p
+}
+
+/// What an archive holds of the local author's key.
+enum KeyField<'a> {
+    None,
+    Plain(&'a AuthorKey),
+    Sealed(&'a AuthorKey, &'a KeySeal<'a>),
+}
+
 impl MemStore {
     /// This store as an archive ([module docs](crate::memstore::archive)), with the local
     /// author's secret key if `with_key` (keep such an archive as safe as the key: whoever has
@@ -175,9 +216,32 @@ impl MemStore {
     /// holds an event the store itself may lose in a crash (the author would then sign a
     /// different event at the same seq: a fork of its own feed).
     pub fn to_archive_upto(&self, with_key: bool, local_len: u64) -> Vec<u8> {
+        let field = match self.key().filter(|_| with_key) {
+            Some(k) => KeyField::Plain(k),
+            None => KeyField::None,
+        };
+        // Only sealing a key can fail.
+        self.archive_with(field, local_len).unwrap_or_default()
+    }
+
+    /// [`to_archive_upto`](Self::to_archive_upto) with the local author's key sealed with a
+    /// password ([`archive_seal`](super::archive_seal)). A replica store (no key) gives an
+    /// archive without a key.
+    pub fn to_archive_sealed(&self, seal: &KeySeal<'_>, local_len: u64) -> Result<Vec<u8>, SealError> {
+        let field = match self.key() {
+            Some(k) => KeyField::Sealed(k, seal),
+            None => KeyField::None,
+        };
+        self.archive_with(field, local_len)
+    }
+
+    fn archive_with(&self, field: KeyField<'_>, local_len: u64) -> Result<Vec<u8>, SealError> {
         let mut out = Vec::with_capacity(self.memory_usage());
-        let key = self.key().filter(|_| with_key);
-        let mut w = ArchiveWriter::new(self.page_config(), key, &mut out);
+        let (mut w, plain) = match field {
+            KeyField::None => (ArchiveWriter::new(self.page_config(), None, &mut out), false),
+            KeyField::Plain(k) => (ArchiveWriter::new(self.page_config(), Some(k), &mut out), true),
+            KeyField::Sealed(k, seal) => (ArchiveWriter::sealed(self.page_config(), k, seal, &mut out)?, false),
+        };
         for evidence in self.forks() {
             w.fork(evidence, &mut out);
         }
@@ -192,7 +256,9 @@ impl MemStore {
                     state.head = state.head.filter(|h| h.length <= local_len);
                     repacked = pack(&self.page_config(), self.range(author, 0..local_len)).ok();
                 }
-                if key.is_none()
+                // Without the key in clear, the local feed's events are all under a signed
+                // head: a reader checks them without the key.
+                if !plain
                     && let (Some(k), Ok(peaks)) = (self.key(), self.peaks_at(author, state.len))
                     && state.head.is_none_or(|h| h.length != state.len)
                     && state.len > 0
@@ -225,7 +291,7 @@ impl MemStore {
             w.arrival(chunk, &mut out);
         }
         w.finish(&mut out);
-        out
+        Ok(out)
     }
 }
 
@@ -278,6 +344,15 @@ pub enum ArchiveError {
     ForkRecord(DecodeError),
     /// Fork evidence does not verify.
     Fork(ForkEvidenceError),
+    /// The archive's key is sealed with a password: read it with
+    /// [`read_archive_with_password`].
+    PasswordNeeded,
+    /// The password does not unseal the archive's key (or its header was changed).
+    WrongPassword,
+    /// The key is sealed with a KDF this crate does not know.
+    UnknownKdf(u8),
+    /// The KDF's parameters are outside what this crate accepts ([`KdfParams::is_valid`]).
+    KdfParams(KdfParams),
     /// A record longer than any archive writer makes one of its tag (a damaged length).
     RecordTooLong {
         /// The record's tag.
@@ -307,6 +382,16 @@ impl fmt::Display for ArchiveError {
             Self::Feed { author, error } => write!(f, "feed {author} does not verify: {error}"),
             Self::ForkRecord(e) => write!(f, "fork evidence does not decode: {e}"),
             Self::Fork(e) => write!(f, "fork evidence does not verify: {e}"),
+            Self::PasswordNeeded => f.write_str("the archive's key is sealed with a password: give the password"),
+            Self::WrongPassword => {
+                f.write_str("the password does not unseal the archive's key (a wrong password, or a damaged header)")
+            }
+            Self::UnknownKdf(k) => write!(f, "the archive's key is sealed with an unknown KDF ({k})"),
+            Self::KdfParams(p) => write!(
+                f,
+                "the archive's key is sealed with Argon2id parameters this version refuses ({} KiB, {} passes, {} lanes)",
+                p.memory_kib, p.iterations, p.lanes
+            ),
             Self::RecordTooLong { tag, len } => {
                 write!(f, "a record of tag {tag} names a length of {len} bytes, too long")
             }
@@ -330,8 +415,10 @@ impl core::error::Error for ArchiveError {
 pub struct ArchiveHeader {
     /// The page size of its pages.
     pub config: PageConfig,
-    /// The local author's key, if the archive holds it.
+    /// The local author's key, if the archive holds it in clear.
     pub key: Option<AuthorKey>,
+    /// The local author's key sealed with a password, if the archive holds it so.
+    pub sealed: Option<SealedKey>,
     /// Where the records start.
     pub records_at: usize,
 }
@@ -354,22 +441,24 @@ pub fn archive_header(bytes: &[u8]) -> Result<ArchiveHeader, ArchiveError> {
         return Err(ArchiveError::Version(head[8]));
     }
     let flags = head[9];
-    if flags & !HAS_KEY != 0 {
+    if flags & !(HAS_KEY | KEY_SEALED) != 0 || flags == KEY_SEALED {
         return Err(ArchiveError::ReservedFlags(flags));
     }
     let mut size = [0u8; 4];
     size.copy_from_slice(&head[10..14]);
     let config = PageConfig::new(u32::from_le_bytes(size)).map_err(ArchiveError::PageSize)?;
-    let (key, records_at) = if flags & HAS_KEY != 0 {
-        let k: &[u8; KEY_LEN] = bytes
-            .get(HEADER_LEN..HEADER_LEN + KEY_LEN)
-            .and_then(|s| s.try_into().ok())
-            .ok_or(ArchiveError::Truncated)?;
-        (Some(AuthorKey::from_secret_bytes(k)), HEADER_LEN + KEY_LEN)
+    let rest = &bytes[HEADER_LEN..];
+    let (key, sealed, records_at) = if flags & KEY_SEALED != 0 {
+        let mut prefix = [0u8; HEADER_LEN];
+        prefix.copy_from_slice(head);
+        (None, Some(SealedKey::decode(prefix, rest)?), HEADER_LEN + SEALED_KEY_LEN)
+    } else if flags & HAS_KEY != 0 {
+        let k: &[u8; KEY_LEN] = rest.get(..KEY_LEN).and_then(|s| s.try_into().ok()).ok_or(ArchiveError::Truncated)?;
+        (Some(AuthorKey::from_secret_bytes(k)), None, HEADER_LEN + KEY_LEN)
     } else {
-        (None, HEADER_LEN)
+        (None, None, HEADER_LEN)
     };
-    Ok(ArchiveHeader { config, key, records_at })
+    Ok(ArchiveHeader { config, key, sealed, records_at })
 }
 
 /// One record of an archive.
@@ -437,6 +526,9 @@ fn check_end(bytes: &[u8], from: usize) -> Result<usize, ArchiveError> {
 /// [`read_archive_as`]).
 pub fn read_archive(bytes: &[u8]) -> Result<MemStore, ArchiveError> {
     let header = archive_header(bytes)?;
+    if header.sealed.is_some() {
+        return Err(ArchiveError::PasswordNeeded);
+    }
     let key = header.key.clone();
     read_records(bytes, &header, key)
 }
@@ -446,8 +538,22 @@ pub fn read_archive(bytes: &[u8]) -> Result<MemStore, ArchiveError> {
 /// (its events would not be this store's own appends): [`RestoreError::Duplicate`].
 pub fn read_archive_as(bytes: &[u8], key: AuthorKey) -> Result<MemStore, ArchiveError> {
     let header = archive_header(bytes)?;
+    if header.sealed.is_some() {
+        return Err(ArchiveError::PasswordNeeded);
+    }
     let own = header.key.clone().unwrap_or(key);
     read_records(bytes, &header, Some(own))
+}
+
+/// [`read_archive`] of an archive whose key is sealed with a password (an archive whose key is
+/// in clear, or that has none, is read as [`read_archive`] reads it, the password unused).
+pub fn read_archive_with_password(bytes: &[u8], password: &[u8]) -> Result<MemStore, ArchiveError> {
+    let mut header = archive_header(bytes)?;
+    if let Some(sealed) = header.sealed.take() {
+        header.key = Some(sealed.open(password)?);
+    }
+    let key = header.key.clone();
+    read_records(bytes, &header, key)
 }
 
 fn read_records(bytes: &[u8], header: &ArchiveHeader, key: Option<AuthorKey>) -> Result<MemStore, ArchiveError> {

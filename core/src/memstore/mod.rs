@@ -69,6 +69,7 @@
 
 pub mod archive;
 pub mod archive_check;
+pub mod archive_seal;
 mod error;
 mod feed;
 mod restore;
@@ -85,10 +86,14 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::ops::Range;
 
-pub use archive::{ArchiveError, ArchiveHeader, ArchiveWriter, archive_header, read_archive, read_archive_as};
+pub use archive::{
+    ArchiveError, ArchiveHeader, ArchiveWriter, archive_header, read_archive, read_archive_as,
+    read_archive_with_password,
+};
 pub use archive_check::{
     ArchiveCheck, Checked, CheckedArchive, CheckedFeed, FeedCheck, RECORD_HEADER_LEN, check_archive,
 };
+pub use archive_seal::{KdfParams, KeySeal, SealError, SealedKey};
 pub use error::{AdoptError, AppendError, FeedStateDecodeError, ProveError, RestoreError, StoreError};
 pub use feed::PendingHead;
 pub use restore::{FEED_STATE_VERSION, FeedState, Restore};
