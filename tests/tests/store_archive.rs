@@ -220,3 +220,47 @@ fn an_archive_runs_while_the_store_is_appended_to() {
     let proof = core.consistency_proof(&me, n).unwrap();
     proof.verify(&mem.root(&me).unwrap(), &core.head().root).unwrap();
 }
+
+/// An archive whose key is sealed with a password: restored as its author only with the
+/// password (a wrong one fails before the file is read), readable as replicas' data by the
+/// core without it; the browser's sealed archives restore here and ours open there.
+#[test]
+fn a_sealed_archive_restores_as_its_author_only_with_the_password() {
+    use xaeroflux_core::memstore::{KdfParams, KeySeal, archive_header, check_archive, read_archive_with_password};
+    let dir = tempfile::tempdir().unwrap();
+    let core = store(&dir.path().join("s"));
+    core.append_batch(events("mine", 300).iter().map(Vec::as_slice)).unwrap();
+    let file = dir.path().join("sealed.xfa");
+    let report = core.archive_sealed(&file, b"hunter2", |_| {}).unwrap();
+    assert_eq!((report.key_of, report.sealed, report.events), (Some(core.author()), true, 300));
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(matches!(core.archive_sealed(dir.path().join("empty.xfa"), b"", |_| {}), Err(ArchiveWriteError::Seal(_))));
+    let bytes = std::fs::read(&file).unwrap();
+    let header = archive_header(&bytes).unwrap();
+    assert!(header.key.is_none());
+    assert_eq!(header.sealed.map(|s| (s.author, s.params)), Some((core.author(), KdfParams::DEFAULT)));
+    assert_eq!(check_archive(&bytes).unwrap().feeds[0].root, core.mmr_root(), "checked without the password");
+
+    let dest = dir.path().join("r");
+    let err = Core::restore_archive(&file, &dest).unwrap_err();
+    assert!(matches!(err, RestoreArchiveError::Archive(ArchiveError::PasswordNeeded)), "{err}");
+    let err = Core::restore_archive_with_password(&file, &dest, b"hunter3", |_| {}).unwrap_err();
+    assert!(matches!(err, RestoreArchiveError::Archive(ArchiveError::WrongPassword)), "{err}");
+    assert!(!dest.exists());
+    let back = Core::restore_archive_with_password(&file, &dest, b"hunter2", |_| {}).unwrap();
+    assert_eq!((back.key_of, back.sealed, back.events), (Some(core.author()), true, 300));
+    let restored = Core::open(&dest).unwrap();
+    assert_eq!((restored.author(), restored.mmr_root()), (core.author(), core.mmr_root()));
+    assert_eq!(restored.append(restored.new_event(b"goes on")).unwrap().seq, 300);
+
+    // The core opens ours; the browser's (a MemStore's) restores here.
+    assert_eq!(read_archive_with_password(&bytes, b"hunter2").unwrap().root(&core.author()), Some(core.mmr_root()));
+    let key = AuthorKey::from_secret_bytes(&[31; 32]);
+    let mut mem = MemStore::new(key.clone(), xaeroflux_core::page::PageConfig::new(PAGE as u32).unwrap());
+    append_mem(&mut mem, 0, 50);
+    let seal = KeySeal { password: b"browser pw", salt: [3; 16], nonce: [4; 24], params: KdfParams::DEFAULT };
+    std::fs::write(dir.path().join("b.xfa"), mem.to_archive_sealed(&seal, u64::MAX).unwrap()).unwrap();
+    Core::restore_archive_with_password(dir.path().join("b.xfa"), dir.path().join("b"), b"browser pw", |_| {}).unwrap();
+    let b = Core::open(dir.path().join("b")).unwrap();
+    assert_eq!((b.author(), b.mmr_root()), (key.author(), mem.root(&key.author()).unwrap()));
+}

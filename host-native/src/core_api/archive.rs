@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use xaeroflux_core::memstore::archive::ArchiveWriter;
-use xaeroflux_core::memstore::{ArrivalRun, FeedState};
+use xaeroflux_core::memstore::{ArrivalRun, FeedState, KdfParams, KeySeal, SealError};
 use xaeroflux_core::page::{PageBuilder, PageConfig, PagePushError};
 use xaeroflux_core::{AuthorId, SignedHead};
 
@@ -52,6 +52,8 @@ pub struct ArchiveReport {
     pub bytes: u64,
     /// The author whose key the archive holds (`None`: an archive without the key).
     pub key_of: Option<AuthorId>,
+    /// Whether that key is sealed with a password.
+    pub sealed: bool,
     /// Time it took.
     pub elapsed: Duration,
 }
@@ -76,6 +78,10 @@ pub enum ArchiveWriteError {
     Page(PagePushError),
     /// Writing the file failed.
     Io(IoError),
+    /// The key could not be sealed (an empty password).
+    Seal(SealError),
+    /// The OS gave no randomness for the seal's salt and nonce.
+    Random,
 }
 
 impl fmt::Display for ArchiveWriteError {
@@ -89,6 +95,8 @@ impl fmt::Display for ArchiveWriteError {
             Self::PageSize(n) => write!(f, "archive refused: the store's page size {n} is over 1 MiB"),
             Self::Page(e) => write!(f, "archive failed packing a page: {e}"),
             Self::Io(e) => write!(f, "archive failed: {e}"),
+            Self::Seal(e) => write!(f, "archive refused: {e}"),
+            Self::Random => f.write_str("archive failed: the OS gave no randomness to seal the key with"),
         }
     }
 }
@@ -100,9 +108,18 @@ impl core::error::Error for ArchiveWriteError {
             Self::Read(e) => Some(e),
             Self::Io(e) => Some(e),
             Self::Page(e) => Some(e),
-            Self::DestinationExists { .. } | Self::PageSize(_) => None,
+            Self::Seal(e) => Some(e),
+            Self::DestinationExists { .. } | Self::PageSize(_) | Self::Random => None,
         }
     }
+}
+
+/// What an archive holds of the author's key.
+#[derive(Clone, Copy)]
+enum KeyMode<'p> {
+    None,
+    Plain,
+    Sealed(&'p [u8]),
 }
 
 /// A feed as the archive takes it.
@@ -169,16 +186,58 @@ impl Core {
         &self,
         dest: impl AsRef<Path>,
         with_key: bool,
+        progress: impl FnMut(BackupProgress),
+    ) -> Result<ArchiveReport, ArchiveWriteError> {
+        self.archive_keyed(dest.as_ref(), if with_key { KeyMode::Plain } else { KeyMode::None }, progress)
+    }
+
+    /// [`Core::archive_to`] with the author's key sealed with `password` (Argon2id and
+    /// XChaCha20-Poly1305; `docs/formats.md`, "Store archives"): the archive restores as this
+    /// author only with the password ([`Core::restore_archive_with_password`], or
+    /// `Store.restoreArchive(name, bytes, { password })` in a browser); without it, anyone
+    /// holding the file can still read and check every feed. `progress` as in
+    /// [`Core::archive_with`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let core = xaeroflux::Core::open(dir.path().join("store"))?;
+    /// core.append(core.new_event(b"mine"))?;
+    /// let file = dir.path().join("store.xfa");
+    /// core.archive_sealed(&file, b"correct horse battery staple", |_| {})?;
+    ///
+    /// let copy = dir.path().join("copy");
+    /// assert!(xaeroflux::Core::restore_archive(&file, &copy).is_err()); // the password is needed
+    /// xaeroflux::Core::restore_archive_with_password(&file, &copy, b"correct horse battery staple", |_| {})?;
+    /// assert_eq!(xaeroflux::Core::open(&copy)?.author(), core.author());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn archive_sealed(
+        &self,
+        dest: impl AsRef<Path>,
+        password: &[u8],
+        progress: impl FnMut(BackupProgress),
+    ) -> Result<ArchiveReport, ArchiveWriteError> {
+        if password.is_empty() {
+            return Err(ArchiveWriteError::Seal(SealError::EmptyPassword));
+        }
+        self.archive_keyed(dest.as_ref(), KeyMode::Sealed(password), progress)
+    }
+
+    fn archive_keyed(
+        &self,
+        dest: &Path,
+        key: KeyMode<'_>,
         mut progress: impl FnMut(BackupProgress),
     ) -> Result<ArchiveReport, ArchiveWriteError> {
         let t0 = Instant::now();
-        let dest = dest.as_ref();
         if dest.symlink_metadata().is_ok() {
             return Err(ArchiveWriteError::DestinationExists { path: dest.to_path_buf() });
         }
         let partial = archive_partial(dest)?;
         let _ = std::fs::remove_file(&partial);
-        let result = self.write_archive(&partial, with_key, &mut progress);
+        let result = self.write_archive(&partial, key, &mut progress);
         let report = match result {
             Ok(r) => r,
             Err(e) => {
@@ -194,7 +253,7 @@ impl Core {
     fn write_archive(
         &self,
         at: &Path,
-        with_key: bool,
+        key: KeyMode<'_>,
         progress: &mut dyn FnMut(BackupProgress),
     ) -> Result<ArchiveReport, ArchiveWriteError> {
         let config = PageConfig::new(self.page_size()).map_err(|_| ArchiveWriteError::PageSize(self.page_size()))?;
@@ -206,14 +265,24 @@ impl Core {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
-        if with_key {
+        if !matches!(key, KeyMode::None) {
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         }
         let file =
             options.open(at).map_err(|e| ArchiveWriteError::Io(IoError::new("create archive", Some(at.into()), e)))?;
         let mut sink = Sink { file, path: at.to_path_buf(), buf: Vec::with_capacity(WRITE_CHUNK * 2), written: 0 };
-        let key = with_key.then_some(&self.shared.key);
-        let mut w = ArchiveWriter::new(config, key, &mut sink.buf);
+        let mut w = match key {
+            KeyMode::None => ArchiveWriter::new(config, None, &mut sink.buf),
+            KeyMode::Plain => ArchiveWriter::new(config, Some(&self.shared.key), &mut sink.buf),
+            KeyMode::Sealed(password) => {
+                let (mut salt, mut nonce) = ([0u8; 16], [0u8; 24]);
+                getrandom::fill(&mut salt).map_err(|_| ArchiveWriteError::Random)?;
+                getrandom::fill(&mut nonce).map_err(|_| ArchiveWriteError::Random)?;
+                let seal = KeySeal { password, salt, nonce, params: KdfParams::DEFAULT };
+                ArchiveWriter::sealed(config, &self.shared.key, &seal, &mut sink.buf)
+                    .map_err(ArchiveWriteError::Seal)?
+            }
+        };
         for evidence in self.forks() {
             w.fork(&evidence, &mut sink.buf);
         }
@@ -283,7 +352,8 @@ impl Core {
             feeds: feeds.len() as u64,
             events: total,
             bytes: sink.written,
-            key_of: with_key.then(|| self.author()),
+            key_of: (!matches!(key, KeyMode::None)).then(|| self.author()),
+            sealed: matches!(key, KeyMode::Sealed(_)),
             elapsed: Duration::ZERO,
         })
     }

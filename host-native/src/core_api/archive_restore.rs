@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use xaeroflux_core::memstore::{ArchiveCheck, ArchiveError, ArrivalRun, Checked, CheckedArchive, RECORD_HEADER_LEN};
 use xaeroflux_core::page::PageRef;
-use xaeroflux_core::{AuthorId, EventRef};
+use xaeroflux_core::{AuthorId, AuthorKey, EventRef};
 
 use super::archive::ArchiveReport;
 use super::backup::{BackupError, BackupProgress, EventCopy, FeedCopy, Window, write_then_rename};
@@ -30,6 +30,8 @@ use crate::store::files;
 
 /// Bytes of page images read for one window of the second pass.
 const WINDOW_BYTES: usize = 8 << 20;
+/// Bytes read for the header (the longest, with a sealed key, is 147).
+const HEADER_READ: u64 = 256;
 /// The first pass's read buffer.
 const READ_BUFFER: usize = 1 << 20;
 /// Bytes of one encoded arrival run.
@@ -116,6 +118,8 @@ struct PageAt {
 /// What the first pass learnt: the checked archive, and where its pages and arrival runs are.
 struct Scanned {
     checked: CheckedArchive,
+    /// The author's key: the archive's in clear, or unsealed with the password.
+    key: Option<AuthorKey>,
     /// Per feed (the order of `checked.feeds`), its pages.
     pages: Vec<Vec<PageAt>>,
     /// The arrival records' bodies (offset, length).
@@ -135,12 +139,23 @@ impl ArchiveFile {
     }
 
     /// The first pass: every record through [`ArchiveCheck`], noting where the pages are.
-    fn scan(&self, progress: &mut dyn FnMut(RestoreProgress)) -> Result<Scanned, RestoreArchiveError> {
+    fn scan(
+        &self,
+        password: Option<&[u8]>,
+        progress: &mut dyn FnMut(RestoreProgress),
+    ) -> Result<Scanned, RestoreArchiveError> {
         let size = self.file.metadata().map_err(|e| self.io("read archive", e))?.len();
         let mut reader = BufReader::with_capacity(READ_BUFFER, &self.file);
-        let mut start = Vec::with_capacity(64);
-        (&mut reader).take(64).read_to_end(&mut start).map_err(|e| self.io("read archive", e))?;
+        let mut start = Vec::with_capacity(HEADER_READ as usize);
+        (&mut reader).take(HEADER_READ).read_to_end(&mut start).map_err(|e| self.io("read archive", e))?;
         let mut check = ArchiveCheck::start(&start).map_err(RestoreArchiveError::Archive)?;
+        // A sealed key is unsealed first: a wrong password fails before the file is read.
+        let header = check.header();
+        let key = match (&header.sealed, password) {
+            (Some(sealed), Some(password)) => Some(sealed.open(password).map_err(RestoreArchiveError::Archive)?),
+            (Some(_), None) => return Err(RestoreArchiveError::Archive(ArchiveError::PasswordNeeded)),
+            (None, _) => header.key.clone(),
+        };
         let records_at = check.records_at();
         let mut at = records_at as u64;
         // The records begin inside the bytes read for the header.
@@ -188,7 +203,7 @@ impl ArchiveFile {
         }
         let checked = check.finish().map_err(RestoreArchiveError::Archive)?;
         progress(RestoreProgress::Checking { bytes: at, total: size });
-        Ok(Scanned { checked, pages, arrival, size })
+        Ok(Scanned { checked, key, pages, arrival, size })
     }
 
     /// Reads `len` bytes at `offset` into `out` (appended).
@@ -343,7 +358,21 @@ impl Core {
         dest: impl AsRef<Path>,
         mut progress: impl FnMut(RestoreProgress),
     ) -> Result<ArchiveReport, RestoreArchiveError> {
-        restore_in_windows(archive.as_ref(), dest.as_ref(), WINDOW_BYTES, &mut progress)
+        restore_in_windows(archive.as_ref(), dest.as_ref(), None, WINDOW_BYTES, &mut progress)
+    }
+
+    /// [`Core::restore_archive_with`] of an archive whose key is sealed with a password
+    /// ([`Core::archive_sealed`], or `store.exportArchive({ password })` in a browser): the new
+    /// store is of that author. A wrong password fails at once
+    /// ([`ArchiveError::WrongPassword`]), before the file is read. An archive whose key is in
+    /// clear, or that has none, restores as [`Core::restore_archive`] restores it.
+    pub fn restore_archive_with_password(
+        archive: impl AsRef<Path>,
+        dest: impl AsRef<Path>,
+        password: &[u8],
+        mut progress: impl FnMut(RestoreProgress),
+    ) -> Result<ArchiveReport, RestoreArchiveError> {
+        restore_in_windows(archive.as_ref(), dest.as_ref(), Some(password), WINDOW_BYTES, &mut progress)
     }
 }
 
@@ -351,6 +380,7 @@ impl Core {
 fn restore_in_windows(
     path: &Path,
     dest: &Path,
+    password: Option<&[u8]>,
     window_bytes: usize,
     progress: &mut dyn FnMut(RestoreProgress),
 ) -> Result<ArchiveReport, RestoreArchiveError> {
@@ -361,14 +391,14 @@ fn restore_in_windows(
     let file = File::open(path)
         .map_err(|e| RestoreArchiveError::Io(IoError::new("open archive", Some(path.to_path_buf()), e)))?;
     let archive = ArchiveFile { file, path: path.to_path_buf() };
-    let scan = archive.scan(progress)?;
+    let scan = archive.scan(password, progress)?;
     let header = &scan.checked.header;
-    let key_of = header.key.as_ref().map(|k| k.author());
+    let key_of = scan.key.as_ref().map(|k| k.author());
     let report = write_then_rename(dest, |partial| {
         let mut builder = Core::builder()
             .with_page_size(header.config.page_size())
             .with_durability(Durability::GroupCommit { max_delay: Duration::from_secs(3600) });
-        if let Some(key) = &header.key {
+        if let Some(key) = &scan.key {
             builder = builder.with_author_key(key.clone());
         }
         let copy = builder.open(partial).map_err(BackupError::Create)?;
@@ -392,6 +422,7 @@ fn restore_in_windows(
         events: report.events,
         bytes: scan.size,
         key_of,
+        sealed: header.sealed.is_some(),
         elapsed: t0.elapsed(),
     })
 }

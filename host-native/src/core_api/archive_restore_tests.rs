@@ -59,7 +59,7 @@ fn a_window_of_one_page_keeps_the_arrival_order_exactly() {
     std::fs::write(&file, s.to_archive(true)).expect("write");
     for (name, window) in [("one-page", 1024), ("default", WINDOW_BYTES)] {
         let dest = dir.path().join(name);
-        let report = restore_in_windows(&file, &dest, window, &mut |_| {}).expect("restore");
+        let report = restore_in_windows(&file, &dest, None, window, &mut |_| {}).expect("restore");
         assert_eq!(report.events, want.len() as u64);
         let core = Core::open(&dest).expect("open");
         let got = events_of(&core);
@@ -87,7 +87,7 @@ fn an_archive_changed_between_the_passes_restores_nothing() {
     for change in ["a flipped byte", "cut"] {
         std::fs::write(&path, &bytes).expect("write");
         let archive = ArchiveFile { file: File::open(&path).expect("open"), path: path.clone() };
-        let scan = archive.scan(&mut |_| {}).expect("the archive checks out");
+        let scan = archive.scan(None, &mut |_| {}).expect("the archive checks out");
         let page = scan.pages[1][2];
         let mut changed = bytes.clone();
         match change {
