@@ -647,6 +647,29 @@ fn archive_and_restore_move_a_store_through_one_file() {
     assert_success(&out, &["head --author"]);
     assert_eq!(serde_json::from_slice::<Value>(&out.stdout).expect("json")["length"].as_u64(), Some(300));
 
+    // The key sealed with a password (from a file, or stdin): restored only with it.
+    let pw = env.path("pw.txt");
+    std::fs::write(&pw, "open sesame\n").expect("write");
+    let pw_arg = pw.to_str().expect("utf-8 path");
+    let sealed = env.path("sealed.xfa");
+    let sealed_arg = sealed.to_str().expect("utf-8 path");
+    let text = env.ok(&["archive", "--password-file", pw_arg, sealed_arg]);
+    assert!(text.contains("sealed with a password"), "{text}");
+    let out =
+        env.xf(&["archive", "--no-key", "--password-file", pw_arg, env.path("x.xfa").to_str().expect("path")], b"");
+    assert_eq!(out.status.code(), Some(2), "--no-key with a password is a usage error");
+    let locked = env.path("locked");
+    let out = run(Some(&locked), &["restore", sealed_arg], b"");
+    assert_one_line_error(&out, 1, "sealed with a password: give it with --password-file FILE");
+    let out = run(Some(&locked), &["restore", "--password-file", "-", sealed_arg], b"open sesame?\n");
+    assert_one_line_error(&out, 1, "the password does not unseal the archive's key");
+    assert!(!locked.exists());
+    let out = run(Some(&locked), &["--json", "restore", "--password-file", "-", sealed_arg], b"open sesame\r\n");
+    assert_success(&out, &["restore --password-file -"]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!((report["events"].as_u64(), report["sealed"].as_bool()), (Some(300), Some(true)));
+    assert_eq!(head(&locked), head(&env.store()), "the same author and head");
+
     // A damaged archive: one clear line, no store made.
     let mut bytes = std::fs::read(&file).expect("archive");
     let mid = bytes.len() / 2;

@@ -121,6 +121,18 @@ fn serve_sync_watch_and_clean_stop() {
     assert!(err.contains("exists") && err.contains("running on the store") && err.lines().count() == 1, "{err}");
     let restored = dir.path().join("restored");
     assert!(xf(&restored, &["restore", archive.to_str().unwrap()]).status.success());
+    // Sealed with a password, by the serve too.
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "s3cret").unwrap();
+    let sealed = dir.path().join("sealed.xfa");
+    let written =
+        ok_json(&a, &["--json", "archive", "--password-file", pw.to_str().unwrap(), sealed.to_str().unwrap()]);
+    assert_eq!((written[0]["sealed"].as_bool(), written[0]["events"].as_u64()), (Some(true), Some(4)), "{written:?}");
+    let unsealed = dir.path().join("unsealed");
+    assert!(!xf(&unsealed, &["restore", sealed.to_str().unwrap()]).status.success());
+    let back =
+        ok_json(&unsealed, &["--json", "restore", "--password-file", pw.to_str().unwrap(), sealed.to_str().unwrap()]);
+    assert_eq!(back[0]["author"], written[0]["author"]);
 
     // A's serve printed that it received B's event.
     unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };

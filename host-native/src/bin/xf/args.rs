@@ -137,8 +137,13 @@ pub struct ArchiveArgs {
     /// Leave the author's secret key out: the archive restores every feed as a replica in a
     /// store of another author (a snapshot to share). With the key, the file is readable by
     /// its owner only: whoever holds it can append as this store's author.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "password_file")]
     pub no_key: bool,
+    /// Seal the author's key in the archive with the password in this file (its first line;
+    /// `-`: standard input): the archive then restores as this author only with the password,
+    /// and anyone holding the file without it can still read and check every feed.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
 }
 
 /// `xf restore`.
@@ -146,6 +151,10 @@ pub struct ArchiveArgs {
 pub struct RestoreArgs {
     /// The archive file.
     pub archive: PathBuf,
+    /// The password of an archive whose key is sealed with one, in this file (its first line;
+    /// `-`: standard input).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
 }
 
 /// `xf forks`.

@@ -154,6 +154,11 @@ impl fmt::Display for CliError {
             Self::Check(e) => write!(f, "{e}"),
             Self::Backup(e) => write!(f, "{e}"),
             Self::Archive(e) => write!(f, "{e}"),
+            Self::Restore(xaeroflux::RestoreArchiveError::Archive(
+                xaeroflux::xaeroflux_core::memstore::ArchiveError::PasswordNeeded,
+            )) => f.write_str(
+                "restore refused: the archive's key is sealed with a password: give it with --password-file FILE",
+            ),
             Self::Restore(e) => write!(f, "{e}"),
             #[cfg(feature = "net")]
             Self::ServedBackup(message) => write!(f, "{message} (in the xf command running on the store)"),

@@ -5,6 +5,9 @@
 //! When an `xf serve`, `join` or `watch` holds the store, `xf archive` asks that command over
 //! the store's status socket, as `xf backup` does (`commands::status`).
 
+use std::io::Read;
+use std::path::Path;
+
 use serde_json::{Value, json};
 use xaeroflux::{ArchiveReport, Core, RestoreProgress};
 
@@ -18,19 +21,26 @@ pub fn archive(cli: &Cli, args: &ArchiveArgs, out: &mut Out) -> Result<(), CliEr
     // The running command's working directory may differ from this one's.
     let dest = std::path::absolute(&args.file).map_err(|e| CliError::io(args.file.display(), e))?;
     let with_key = !args.no_key;
+    let password = args.password_file.as_deref().map(read_password).transpose()?;
     let mut bar = EventsBar::new("archiving");
     #[cfg(feature = "net")]
     if cli.store.join(crate::store::STATUS_SOCKET).exists()
         && let Some(answer) =
-            super::status::request_archive(&cli.store, &dest, with_key, |done, total| bar.set(done, total))?
+            super::status::request_archive(&cli.store, &dest, with_key, password.as_deref(), |done, total| {
+                bar.set(done, total)
+            })?
     {
         bar.finish();
         let by = answer["pid"].as_u64().map(|pid| format!(" by the xf command running on the store (pid {pid})"));
         return print(cli, out, &answer["archive"], "archived", by.as_deref().unwrap_or(""));
     }
     let core = open_existing(&cli.store)?;
-    let report =
-        core.archive_with(&dest, with_key, |p| bar.set(p.events_copied, p.events_total)).map_err(CliError::Archive)?;
+    let progress = |p: xaeroflux::BackupProgress| bar.set(p.events_copied, p.events_total);
+    let report = match &password {
+        Some(password) => core.archive_sealed(&dest, password, progress),
+        None => core.archive_with(&dest, with_key, progress),
+    }
+    .map_err(CliError::Archive)?;
     bar.finish();
     print(cli, out, &report_json(&report), "archived", "")
 }
@@ -38,7 +48,8 @@ pub fn archive(cli: &Cli, args: &ArchiveArgs, out: &mut Out) -> Result<(), CliEr
 /// `xf restore ARCHIVE`: a new store at `--store`.
 pub fn restore(cli: &Cli, args: &RestoreArgs, out: &mut Out) -> Result<(), CliError> {
     let (mut checking, mut restoring) = (Some(EventsBar::of_bytes("checking")), EventsBar::new("restoring"));
-    let report = Core::restore_archive_with(&args.archive, &cli.store, |p| match p {
+    let password = args.password_file.as_deref().map(read_password).transpose()?;
+    let progress = |p| match p {
         RestoreProgress::Checking { bytes, total } => {
             if let Some(bar) = &mut checking {
                 bar.set(bytes, total);
@@ -51,13 +62,29 @@ pub fn restore(cli: &Cli, args: &RestoreArgs, out: &mut Out) -> Result<(), CliEr
             restoring.set(p.events_copied, p.events_total);
         }
         _ => {}
-    });
+    };
+    let report = match &password {
+        Some(password) => Core::restore_archive_with_password(&args.archive, &cli.store, password, progress),
+        None => Core::restore_archive_with(&args.archive, &cli.store, progress),
+    };
     if let Some(bar) = checking {
         bar.finish();
     }
     restoring.finish();
     let report = report.map_err(CliError::Restore)?;
     print(cli, out, &report_json(&report), "restored", "")
+}
+
+/// A password from `path` (`-`: standard input): its first line, without the line end.
+pub fn read_password(path: &Path) -> Result<Vec<u8>, CliError> {
+    let mut bytes = Vec::new();
+    if path == Path::new("-") {
+        std::io::stdin().lock().read_to_end(&mut bytes).map_err(|e| CliError::io("standard input", e))?;
+    } else {
+        bytes = std::fs::read(path).map_err(|e| CliError::io(path.display(), e))?;
+    }
+    let line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    Ok(line.strip_suffix(b"\r").unwrap_or(line).to_vec())
 }
 
 /// The JSON form of an archive's report (what `xf archive --json` and `xf restore --json`
@@ -69,6 +96,7 @@ pub fn report_json(report: &ArchiveReport) -> Value {
         "events": report.events,
         "bytes": report.bytes,
         "author": report.key_of.as_ref().map(author_hex),
+        "sealed": report.sealed,
         "seconds": report.elapsed.as_secs_f64(),
     })
 }
@@ -81,6 +109,7 @@ fn print(cli: &Cli, out: &mut Out, report: &Value, done: &str, by: &str) -> Resu
     let n = |k: &str| report[k].as_u64().unwrap_or(0);
     let feeds = n("feeds");
     let key = match report["author"].as_str() {
+        Some(a) if report["sealed"] == true => format!("with the key of author {a}, sealed with a password"),
         Some(a) => format!("with the key of author {a}"),
         None => "without an author key (every feed a replica)".to_string(),
     };

@@ -14,8 +14,9 @@
 //! `Core::update_backup_with`), writing a line
 //! `{"progress": [copied, total]}` as it goes, then `{"backup": {report}}` or
 //! `{"error": "<message>"}`; or `{"archive": "<absolute path>", "with_key": bool}` (what
-//! `xf archive` sends), answered the same way with `{"archive": {report}}` at the end
-//! (`Core::archive_with`). Each connection is answered on a thread of its own, so status
+//! `xf archive` sends; with `"password_hex": "<hex>"`, the key sealed with that password),
+//! answered the same way with `{"archive": {report}}` at the end (`Core::archive_with`,
+//! `Core::archive_sealed`). Each connection is answered on a thread of its own, so status
 //! answers do not wait for a backup or an archive in progress; backups and archives run one at
 //! a time, and a command stopping waits for the one in progress.
 //!
@@ -140,8 +141,9 @@ fn answer(mut conn: UnixStream, command: &str, core: &Core, jobs: &Mutex<()>) {
         answer_backup(&mut conn, core, Path::new(dest), update);
     } else if let Some(dest) = path("archive") {
         let with_key = request.as_ref().is_none_or(|r| r["with_key"] != false);
+        let password = path("password_hex").map(|h| hex::decode(h).map_err(|_| ()));
         let _turn = jobs.lock().unwrap_or_else(PoisonError::into_inner);
-        answer_archive(&mut conn, core, Path::new(dest), with_key);
+        answer_archive(&mut conn, core, Path::new(dest), with_key, password);
     } else {
         let _ = conn.write_all(format!("{}\n", status_json(command, core)).as_bytes());
     }
@@ -170,13 +172,25 @@ fn answer_backup(conn: &mut UnixStream, core: &Core, dest: &Path, update: bool) 
 }
 
 /// Writes an archive of `core` to `dest` for a client, as [`answer_backup`] does a backup.
-fn answer_archive(conn: &mut UnixStream, core: &Core, dest: &Path, with_key: bool) {
+/// `password`: the key sealed with it (`Err`: the request's password is not hex).
+fn answer_archive(
+    conn: &mut UnixStream,
+    core: &Core,
+    dest: &Path,
+    with_key: bool,
+    password: Option<Result<Vec<u8>, ()>>,
+) {
     let progress = |p: xaeroflux::BackupProgress| {
         let _ = conn.write_all(format!("{}\n", json!({"progress": [p.events_copied, p.events_total]})).as_bytes());
     };
-    let line = match core.archive_with(dest, with_key, progress) {
+    let result = match &password {
+        None => core.archive_with(dest, with_key, progress).map_err(|e| e.to_string()),
+        Some(Ok(password)) => core.archive_sealed(dest, password, progress).map_err(|e| e.to_string()),
+        Some(Err(())) => Err("archive refused: the request's password_hex is not hex".to_string()),
+    };
+    let line = match result {
         Ok(report) => json!({"archive": super::archive::report_json(&report), "pid": std::process::id()}),
-        Err(e) => json!({"error": e.to_string()}),
+        Err(e) => json!({"error": e}),
     };
     let _ = conn.write_all(format!("{line}\n").as_bytes());
 }
@@ -200,9 +214,13 @@ pub fn request_archive(
     store: &Path,
     dest: &Path,
     with_key: bool,
+    password: Option<&[u8]>,
     progress: impl FnMut(u64, u64),
 ) -> Result<Option<Value>, CliError> {
-    let request = json!({"archive": dest.display().to_string(), "with_key": with_key});
+    let mut request = json!({"archive": dest.display().to_string(), "with_key": with_key});
+    if let Some(password) = password {
+        request["password_hex"] = json!(crate::output::hex(password));
+    }
     request_job(store, &request, "archive", progress)
 }
 
