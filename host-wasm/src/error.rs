@@ -61,6 +61,9 @@ pub enum ErrorCode {
     /// `Store.restoreArchive` into the name of a store that already exists (delete it first,
     /// or restore under another name).
     Exists,
+    /// An archive's key is sealed with a password and none was given, or the password given
+    /// does not unseal it.
+    Password,
 }
 
 impl ErrorCode {
@@ -82,11 +85,12 @@ impl ErrorCode {
             Self::Decrypt => "DECRYPT",
             Self::Forked => "FORKED",
             Self::Exists => "EXISTS",
+            Self::Password => "PASSWORD",
         }
     }
 
     /// Every code, for the type definitions and tests.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         Self::InvalidArgument,
         Self::PayloadTooLarge,
         Self::Malformed,
@@ -102,6 +106,7 @@ impl ErrorCode {
         Self::Decrypt,
         Self::Forked,
         Self::Exists,
+        Self::Password,
     ];
 }
 

@@ -22,7 +22,8 @@ export type ErrorCode =
   | "SYNC"
   | "DECRYPT"
   | "FORKED"
-  | "EXISTS";
+  | "EXISTS"
+  | "PASSWORD";
 
 /** Every error this package throws: a real `Error` with a stable `code`. */
 export interface XaerofluxError extends Error {
@@ -147,6 +148,18 @@ export interface ExportArchiveOptions {
    * author's store, which can go on appending; keep such a file as safe as the key. Without
    * it, the archive restores every feed as a replica, for anyone. */
   withKey?: boolean;
+  /** Seal the key in the archive with this password (Argon2id, then XChaCha20-Poly1305): it
+   * restores as this author only with the password (`xf restore --password-file` takes the
+   * same password as UTF-8), and anyone holding the file without it can still read and check
+   * every feed. Deriving the key takes a few hundred milliseconds. */
+  password?: string;
+}
+
+/** Options of `Store.restoreArchive` and `Store.openArchive`. */
+export interface RestoreArchiveOptions extends StoreOptions {
+  /** The password of an archive whose key is sealed with one (`archiveInfo(bytes).sealed`);
+   * without it, or with a wrong one, the call fails with `PASSWORD`. */
+  password?: string;
 }
 
 /** What `archiveInfo` reads from an archive's header. */
@@ -155,6 +168,8 @@ export interface ArchiveInfo {
   pageSize: number;
   /** The author whose key it holds (hex), or `null` for an archive without a key. */
   author: string | null;
+  /** Whether that key is sealed with a password. */
+  sealed: boolean;
 }
 
 /** Options of `append` and `appendBatch`. */

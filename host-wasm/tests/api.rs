@@ -843,3 +843,35 @@ async fn a_damaged_archive_is_refused() {
     let err = a.export_archive(Some(opts(&[("withKey", JsValue::from_str("yes"))]))).err().unwrap();
     assert_eq!(code_of(&err), "INVALID_ARGUMENT");
 }
+
+#[wasm_bindgen_test]
+async fn a_sealed_archive_opens_as_its_author_only_with_the_password() {
+    let a = Store::open_in_memory(None).unwrap();
+    append_all(&a, &(0..25).map(|i| format!("mine {i}")).collect::<Vec<_>>()).await;
+    let sealed = export(&a, Some(opts(&[("password", JsValue::from_str("open sesame"))]))).await;
+    let info = xaeroflux_wasm::archive_info(sealed.clone().into()).unwrap();
+    assert_eq!(get(&info, "author").as_string(), Some(a.author()), "the author is in clear");
+    assert_eq!(get(&info, "sealed").as_bool(), Some(true));
+    let plain = export(&a, None).await;
+    assert_eq!(get(&xaeroflux_wasm::archive_info(plain.into()).unwrap(), "sealed").as_bool(), Some(false));
+    let err = Store::open_archive(sealed.clone().into(), None).err().unwrap();
+    assert_eq!(code_of(&err), "PASSWORD");
+    let wrong = opts(&[("password", JsValue::from_str("open sesame!"))]);
+    let err = Store::open_archive(sealed.clone().into(), Some(wrong)).err().unwrap();
+    assert_eq!(code_of(&err), "PASSWORD");
+    let right = opts(&[("password", JsValue::from_str("open sesame"))]);
+    let copy = Store::open_archive(sealed.into(), Some(right)).unwrap();
+    assert_eq!((copy.author(), copy.root(), copy.length()), (a.author(), a.root(), a.length()));
+    let ev = append(&copy, "from the copy").await;
+    assert_eq!(get(&ev, "seq").as_f64(), Some(25.0));
+    // No password without a key to seal, and none empty.
+    let both = opts(&[("password", JsValue::from_str("x")), ("withKey", false.into())]);
+    assert_eq!(code_of(&a.export_archive(Some(both)).err().unwrap()), "INVALID_ARGUMENT");
+    let empty = opts(&[("password", JsValue::from_str(""))]);
+    assert_eq!(code_of(&a.export_archive(Some(empty)).err().unwrap()), "INVALID_ARGUMENT");
+    let number = opts(&[("password", JsValue::from_f64(7.0))]);
+    assert_eq!(
+        code_of(&Store::open_archive(export(&a, None).await.into(), Some(number)).err().unwrap()),
+        "INVALID_ARGUMENT"
+    );
+}

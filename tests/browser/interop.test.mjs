@@ -88,4 +88,25 @@ test("a store archive from the browser package restores with xf restore, and bac
   assert.equal(opened.get(3)?.text, "from xf");
   assert.equal(opened.get(20, a.author)?.text, "a 20");
   assert.equal(x.archiveInfo(readFileSync(back)).author, b.author);
+
+  // Sealed with a password (non-ASCII: UTF-8 on both sides), both ways.
+  const password = "pâté & 🔑";
+  const pwFile = join(dir, "pw.txt");
+  writeFileSync(pwFile, password + "\n");
+  const sealed = join(dir, "sealed.xfa");
+  writeFileSync(sealed, await b.exportArchive({ password }));
+  assert.deepEqual(x.archiveInfo(readFileSync(sealed)), { pageSize: b.pageSize, author: b.author, sealed: true });
+  const locked = spawnSync(xfBin, ["--store", join(dir, "locked"), "restore", sealed], { encoding: "utf8" });
+  assert.equal(locked.status, 1);
+  assert.match(locked.stderr, /sealed with a password/);
+  const unsealed = join(dir, "unsealed");
+  const ok = spawnSync(xfBin, ["--store", unsealed, "--json", "restore", "--password-file", pwFile, sealed], { encoding: "utf8" });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.deepEqual([JSON.parse(ok.stdout).author, JSON.parse(ok.stdout).sealed], [b.author, true]);
+  const sealedBack = join(dir, "native-sealed.xfa");
+  execFileSync(xfBin, ["--store", unsealed, "archive", "--password-file", pwFile, sealedBack], { encoding: "utf8" });
+  assert.throws(() => x.Store.openArchive(readFileSync(sealedBack)), (e) => e.code === "PASSWORD");
+  const reopened = x.Store.openArchive(readFileSync(sealedBack), { password });
+  assert.equal(reopened.author, b.author);
+  assert.equal(reopened.root, b.root);
 });
