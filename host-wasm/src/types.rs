@@ -151,7 +151,7 @@ export interface ExportArchiveOptions {
   /** Seal the key in the archive with this password (Argon2id, then XChaCha20-Poly1305): it
    * restores as this author only with the password (`xf restore --password-file` takes the
    * same password as UTF-8), and anyone holding the file without it can still read and check
-   * every feed. Deriving the key takes a few hundred milliseconds. */
+   * every feed. Deriving the key takes about 25 ms. */
   password?: string;
 }
 

@@ -68,7 +68,7 @@ pub struct KdfParams {
 
 impl KdfParams {
     /// What writers use: 19 MiB, 2 passes, 1 lane (OWASP's recommendation for Argon2id; about
-    /// 50 ms native, a few hundred in a browser).
+    /// 25 ms on a 2-vCPU VM, natively and as WebAssembly; `docs/benchmarks.md`).
     pub const DEFAULT: KdfParams = KdfParams { memory_kib: 19 * 1024, iterations: 2, lanes: 1 };
     /// The cheapest parameters a reader accepts (for tests and examples: they protect
     /// nothing).
