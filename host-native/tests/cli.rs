@@ -669,6 +669,16 @@ fn archive_and_restore_move_a_store_through_one_file() {
     let report: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!((report["events"].as_u64(), report["sealed"].as_bool()), (Some(300), Some(true)));
     assert_eq!(head(&locked), head(&env.store()), "the same author and head");
+    // Checked only, no store made: with or without the password.
+    let nowhere = env.path("nowhere");
+    let out = run(Some(&nowhere), &["restore", "--check", sealed_arg], b"");
+    assert_success(&out, &["restore --check"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("checked 300 events of 1 feed (") && text.contains("sealed with a password"), "{text}");
+    assert!(text.contains("every page, signature and proof verified"), "{text}");
+    let out = run(Some(&nowhere), &["restore", "--check", "--password-file", "-", sealed_arg], b"nope\n");
+    assert_one_line_error(&out, 1, "the password does not unseal the archive's key");
+    assert!(!nowhere.exists(), "a check makes no store");
 
     // A damaged archive: one clear line, no store made.
     let mut bytes = std::fs::read(&file).expect("archive");
@@ -679,4 +689,6 @@ fn archive_and_restore_move_a_store_through_one_file() {
     let out = run(Some(&bad), &["restore", env.path("bad.xfa").to_str().expect("utf-8 path")], b"");
     assert_one_line_error(&out, 1, "restore refused: the archive's checksum does not match");
     assert!(!bad.exists());
+    let out = run(Some(&bad), &["restore", "--check", env.path("bad.xfa").to_str().expect("utf-8 path")], b"");
+    assert_one_line_error(&out, 1, "the archive's checksum does not match");
 }

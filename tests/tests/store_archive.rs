@@ -164,6 +164,8 @@ fn a_damaged_archive_restores_nothing() {
         std::fs::write(&file, &bytes).unwrap();
         let err = Core::restore_archive(&file, &dest).unwrap_err();
         assert!(matches!(err, RestoreArchiveError::Archive(_)), "{what}: {err}");
+        let err = Core::check_archive(&file, None, |_| {}).unwrap_err();
+        assert!(matches!(err, RestoreArchiveError::Archive(_)), "{what}: {err}");
         assert!(!dest.exists(), "{what}: nothing written");
     }
     std::fs::write(&file, &good[..good.len() - 100]).unwrap();
@@ -240,6 +242,13 @@ fn a_sealed_archive_restores_as_its_author_only_with_the_password() {
     assert!(header.key.is_none());
     assert_eq!(header.sealed.map(|s| (s.author, s.params)), Some((core.author(), KdfParams::DEFAULT)));
     assert_eq!(check_archive(&bytes).unwrap().feeds[0].root, core.mmr_root(), "checked without the password");
+
+    // Checked without restoring: its feeds without the password, the password with it.
+    let checked = Core::check_archive(&file, None, |_| {}).unwrap();
+    assert_eq!((checked.key_of, checked.sealed, checked.events, checked.feeds), (Some(core.author()), true, 300, 1));
+    assert!(Core::check_archive(&file, Some(b"hunter2"), |_| {}).is_ok());
+    let err = Core::check_archive(&file, Some(b"hunter"), |_| {}).unwrap_err();
+    assert!(matches!(err, RestoreArchiveError::Archive(ArchiveError::WrongPassword)), "{err}");
 
     let dest = dir.path().join("r");
     let err = Core::restore_archive(&file, &dest).unwrap_err();

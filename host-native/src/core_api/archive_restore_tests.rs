@@ -87,7 +87,7 @@ fn an_archive_changed_between_the_passes_restores_nothing() {
     for change in ["a flipped byte", "cut"] {
         std::fs::write(&path, &bytes).expect("write");
         let archive = ArchiveFile { file: File::open(&path).expect("open"), path: path.clone() };
-        let scan = archive.scan(None, &mut |_| {}).expect("the archive checks out");
+        let scan = archive.scan(None, false, &mut |_| {}).expect("the archive checks out");
         let page = scan.pages[1][2];
         let mut changed = bytes.clone();
         match change {

@@ -155,6 +155,10 @@ pub struct RestoreArgs {
     /// `-`: standard input).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+    /// Only check the archive (checksum, every page, signature and proof; with
+    /// `--password-file`, that the password unseals its key), making no store.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// `xf forks`.

@@ -47,8 +47,19 @@ pub fn archive(cli: &Cli, args: &ArchiveArgs, out: &mut Out) -> Result<(), CliEr
 
 /// `xf restore ARCHIVE`: a new store at `--store`.
 pub fn restore(cli: &Cli, args: &RestoreArgs, out: &mut Out) -> Result<(), CliError> {
-    let (mut checking, mut restoring) = (Some(EventsBar::of_bytes("checking")), EventsBar::new("restoring"));
     let password = args.password_file.as_deref().map(read_password).transpose()?;
+    if args.check {
+        let mut checking = EventsBar::of_bytes("checking");
+        let report = Core::check_archive(&args.archive, password.as_deref(), |p| {
+            if let RestoreProgress::Checking { bytes, total } = p {
+                checking.set(bytes, total);
+            }
+        });
+        checking.finish();
+        let report = report.map_err(CliError::Restore)?;
+        return print(cli, out, &report_json(&report), "checked", "");
+    }
+    let (mut checking, mut restoring) = (Some(EventsBar::of_bytes("checking")), EventsBar::new("restoring"));
     let progress = |p| match p {
         RestoreProgress::Checking { bytes, total } => {
             if let Some(bar) = &mut checking {
@@ -115,6 +126,7 @@ fn print(cli: &Cli, out: &mut Out, report: &Value, done: &str, by: &str) -> Resu
     };
     let (from_to, verified) = match done {
         "restored" => ("into", "; every page, signature and proof verified"),
+        "checked" => ("in", "; every page, signature and proof verified"),
         _ => ("to", ""),
     };
     out.line(format!(
