@@ -367,6 +367,64 @@ fn check_backup_and_archive_show_a_progress_bar_on_a_terminal() {
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// `--password` reads the password at the terminal (`/dev/tty`, under `script`), twice when it
+/// seals a key; without a terminal it is one clear line.
+#[test]
+fn a_password_typed_at_the_terminal_seals_and_unseals() {
+    if !script_available() {
+        return;
+    }
+    let env = Env::new();
+    env.ok(&["init"]);
+    env.ok(&["append", "mine"]);
+    let typed = |store: &Path, args: &str, input: &str| {
+        let cmd = format!("'{}' --store '{}' {args}", env!("CARGO_BIN_EXE_xf"), store.display());
+        let mut child = Command::new("script")
+            .args(["-qefc", &cmd, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run script");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("type");
+        let out = child.wait_with_output().expect("script");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let file = env.path("typed.xfa");
+    let (ok, text) = typed(&env.store(), &format!("archive --password '{}'", file.display()), "pass word\npass word\n");
+    assert!(ok && text.contains("Again: ") && text.contains("sealed with a password"), "{text}");
+    let (ok, text) =
+        typed(&env.store(), &format!("archive --password '{}'", env.path("x.xfa").display()), "one\ntwo\n");
+    assert!(!ok && text.contains("the two typed differ"), "{text}");
+    assert!(!env.path("x.xfa").exists());
+    let copy = env.path("copy");
+    let (ok, text) = typed(&copy, &format!("restore --password '{}'", file.display()), "pass word\n");
+    assert!(ok && text.contains("restored 1 events"), "{text}");
+    // The same password from a file opens it too.
+    std::fs::write(env.path("pw"), "pass word").expect("write");
+    let out = run(
+        Some(&env.path("c2")),
+        &["restore", "--password-file", env.path("pw").to_str().expect("path"), file.to_str().expect("path")],
+        b"",
+    );
+    assert_success(&out, &["restore --password-file"]);
+    // No terminal (a new session, no controlling terminal): one line.
+    let out = Command::new("setsid")
+        .arg("-w")
+        .arg(env!("CARGO_BIN_EXE_xf"))
+        .env_remove("XF_STORE")
+        .args([
+            "--store",
+            env.path("c3").to_str().expect("path"),
+            "restore",
+            "--password",
+            file.to_str().expect("path"),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run setsid xf");
+    assert_one_line_error(&out, 1, "--password needs a terminal");
+}
+
 #[test]
 fn check_passes_a_sound_store_and_lists_a_damaged_page() {
     use std::os::unix::fs::FileExt;

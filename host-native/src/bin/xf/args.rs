@@ -137,13 +137,17 @@ pub struct ArchiveArgs {
     /// Leave the author's secret key out: the archive restores every feed as a replica in a
     /// store of another author (a snapshot to share). With the key, the file is readable by
     /// its owner only: whoever holds it can append as this store's author.
-    #[arg(long, conflicts_with = "password_file")]
+    #[arg(long, conflicts_with_all = ["password_file", "password"])]
     pub no_key: bool,
     /// Seal the author's key in the archive with the password in this file (its first line;
     /// `-`: standard input): the archive then restores as this author only with the password,
     /// and anyone holding the file without it can still read and check every feed.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "password")]
     pub password_file: Option<PathBuf>,
+    /// Seal the author's key with a password typed at the terminal (twice), as
+    /// `--password-file` does.
+    #[arg(long)]
+    pub password: bool,
 }
 
 /// `xf restore`.
@@ -153,8 +157,11 @@ pub struct RestoreArgs {
     pub archive: PathBuf,
     /// The password of an archive whose key is sealed with one, in this file (its first line;
     /// `-`: standard input).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "password")]
     pub password_file: Option<PathBuf>,
+    /// The password of an archive whose key is sealed with one, typed at the terminal.
+    #[arg(long)]
+    pub password: bool,
     /// Only check the archive (checksum, every page, signature and proof; with
     /// `--password-file`, that the password unseals its key), making no store.
     #[arg(long)]

@@ -157,7 +157,7 @@ impl fmt::Display for CliError {
             Self::Restore(xaeroflux::RestoreArchiveError::Archive(
                 xaeroflux::xaeroflux_core::memstore::ArchiveError::PasswordNeeded,
             )) => f.write_str(
-                "restore refused: the archive's key is sealed with a password: give it with --password-file FILE",
+                "restore refused: the archive's key is sealed with a password: give it with --password or --password-file FILE",
             ),
             Self::Restore(e) => write!(f, "{e}"),
             #[cfg(feature = "net")]

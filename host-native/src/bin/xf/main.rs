@@ -23,6 +23,7 @@ mod commands;
 mod error;
 mod ndjson;
 mod output;
+mod password;
 mod proof_file;
 mod store;
 

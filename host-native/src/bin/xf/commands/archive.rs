@@ -5,15 +5,13 @@
 //! When an `xf serve`, `join` or `watch` holds the store, `xf archive` asks that command over
 //! the store's status socket, as `xf backup` does (`commands::status`).
 
-use std::io::Read;
-use std::path::Path;
-
 use serde_json::{Value, json};
 use xaeroflux::{ArchiveReport, Core, RestoreProgress};
 
 use crate::args::{ArchiveArgs, Cli, RestoreArgs};
 use crate::error::CliError;
 use crate::output::{EventsBar, Out, author_hex};
+use crate::password;
 use crate::store::open_existing;
 
 /// `xf archive FILE`.
@@ -21,7 +19,11 @@ pub fn archive(cli: &Cli, args: &ArchiveArgs, out: &mut Out) -> Result<(), CliEr
     // The running command's working directory may differ from this one's.
     let dest = std::path::absolute(&args.file).map_err(|e| CliError::io(args.file.display(), e))?;
     let with_key = !args.no_key;
-    let password = args.password_file.as_deref().map(read_password).transpose()?;
+    let password = match (&args.password_file, args.password) {
+        (Some(file), _) => Some(password::from_file(file)?),
+        (None, true) => Some(password::prompt("Password to seal the author key with: ", true)?),
+        (None, false) => None,
+    };
     let mut bar = EventsBar::new("archiving");
     #[cfg(feature = "net")]
     if cli.store.join(crate::store::STATUS_SOCKET).exists()
@@ -47,7 +49,11 @@ pub fn archive(cli: &Cli, args: &ArchiveArgs, out: &mut Out) -> Result<(), CliEr
 
 /// `xf restore ARCHIVE`: a new store at `--store`.
 pub fn restore(cli: &Cli, args: &RestoreArgs, out: &mut Out) -> Result<(), CliError> {
-    let password = args.password_file.as_deref().map(read_password).transpose()?;
+    let password = match (&args.password_file, args.password) {
+        (Some(file), _) => Some(password::from_file(file)?),
+        (None, true) => Some(password::prompt("Password of the archive's key: ", false)?),
+        (None, false) => None,
+    };
     if args.check {
         let mut checking = EventsBar::of_bytes("checking");
         let report = Core::check_archive(&args.archive, password.as_deref(), |p| {
@@ -84,18 +90,6 @@ pub fn restore(cli: &Cli, args: &RestoreArgs, out: &mut Out) -> Result<(), CliEr
     restoring.finish();
     let report = report.map_err(CliError::Restore)?;
     print(cli, out, &report_json(&report), "restored", "")
-}
-
-/// A password from `path` (`-`: standard input): its first line, without the line end.
-pub fn read_password(path: &Path) -> Result<Vec<u8>, CliError> {
-    let mut bytes = Vec::new();
-    if path == Path::new("-") {
-        std::io::stdin().lock().read_to_end(&mut bytes).map_err(|e| CliError::io("standard input", e))?;
-    } else {
-        bytes = std::fs::read(path).map_err(|e| CliError::io(path.display(), e))?;
-    }
-    let line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
-    Ok(line.strip_suffix(b"\r").unwrap_or(line).to_vec())
 }
 
 /// The JSON form of an archive's report (what `xf archive --json` and `xf restore --json`
