@@ -299,10 +299,24 @@ fn script_available() -> bool {
 }
 
 /// Runs `xf --store <store> <args>` (`args` quoted for the shell) on a pseudo-terminal, under
-/// `script`; requires success and returns what the terminal showed.
+/// `script`, typing `input` at it; what the terminal showed is the output's stdout.
+fn on_terminal_typing(store: &Path, args: &str, input: &str) -> Output {
+    let cmd = format!("'{}' --store '{}' {args}", env!("CARGO_BIN_EXE_xf"), store.display());
+    let mut child = Command::new("script")
+        .args(["-qefc", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run script");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("type");
+    child.wait_with_output().expect("script")
+}
+
+/// [`on_terminal_typing`] on the test's store, typing nothing; requires success and returns
+/// what the terminal showed.
 fn on_terminal(env: &Env, args: &str) -> String {
-    let cmd = format!("'{}' --store '{}' {args}", env!("CARGO_BIN_EXE_xf"), env.store().display());
-    let out = Command::new("script").args(["-qefc", &cmd, "/dev/null"]).output().expect("run script");
+    let out = on_terminal_typing(&env.store(), args, "");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     text
@@ -349,13 +363,7 @@ fn check_backup_and_archive_show_a_progress_bar_on_a_terminal() {
         assert!(text.contains(done), "{text:?}");
     }
     // A restore shows the check of the archive (bytes), then the events written.
-    let cmd = format!(
-        "'{}' --store '{}' restore '{}'",
-        env!("CARGO_BIN_EXE_xf"),
-        env.path("restored").display(),
-        env.path("a.xfa").display()
-    );
-    let out = Command::new("script").args(["-qefc", &cmd, "/dev/null"]).output().expect("run script");
+    let out = on_terminal_typing(&env.path("restored"), &format!("restore '{}'", env.path("a.xfa").display()), "");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}");
     for shown in ["checking [", " MiB", "restoring [", "restored 200000 events"] {
@@ -378,15 +386,7 @@ fn a_password_typed_at_the_terminal_seals_and_unseals() {
     env.ok(&["init"]);
     env.ok(&["append", "mine"]);
     let typed = |store: &Path, args: &str, input: &str| {
-        let cmd = format!("'{}' --store '{}' {args}", env!("CARGO_BIN_EXE_xf"), store.display());
-        let mut child = Command::new("script")
-            .args(["-qefc", &cmd, "/dev/null"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run script");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("type");
-        let out = child.wait_with_output().expect("script");
+        let out = on_terminal_typing(store, args, input);
         (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
     };
     let file = env.path("typed.xfa");
@@ -718,7 +718,7 @@ fn archive_and_restore_move_a_store_through_one_file() {
     assert_eq!(out.status.code(), Some(2), "--no-key with a password is a usage error");
     let locked = env.path("locked");
     let out = run(Some(&locked), &["restore", sealed_arg], b"");
-    assert_one_line_error(&out, 1, "sealed with a password: give it with --password-file FILE");
+    assert_one_line_error(&out, 1, "sealed with a password: give it with --password or --password-file FILE");
     let out = run(Some(&locked), &["restore", "--password-file", "-", sealed_arg], b"open sesame?\n");
     assert_one_line_error(&out, 1, "the password does not unseal the archive's key");
     assert!(!locked.exists());
